@@ -1,0 +1,80 @@
+"""The application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import INSTANCE_DIR, Config
+
+
+def create_app(config_class: type = Config, **overrides: Any) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    from app.permissions import fab_roles
+
+    app.config["FAB_ROLES"] = fab_roles()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    with app.app_context():
+        from app.api import register_apis
+        from app.views import register_views
+
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, app.extensions["sqlalchemy"].session)
+        register_views(appbuilder)
+        register_apis(appbuilder)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import audit, models  # noqa: F401  (models: every table on the shared metadata)
+    from app.extensions import db, mail, migrate, socketio
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    socketio.init_app(
+        app, async_mode="threading", message_queue=app.config.get("REDIS_URL") or None,
+        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
+    )
+    audit.register(db)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite enforces foreign keys only when asked; WAL lets readers work during a write."""
+    module = type(dbapi_connection).__module__
+    if module.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)

@@ -1,0 +1,46 @@
+"""Registers a REST resource under /api/v1/<resource>/ for every entity."""
+from flask_appbuilder import AppBuilder
+
+from app import models as m
+from app.api.base import make_api
+from app.permissions import RESOURCE_BY_NAME
+from app.services.rules import FILLED_BY_SERVICES
+
+READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent"}
+# Values the services compute; a client cannot set them.
+DERIVED = {
+    "Invoice": ("subtotal", "total", "amount_paid"),
+    "InvoiceLine": ("amount",),
+    "Appointment": ("queue_date", "queue_number", "checked_in_at", "cancelled_by", "cancelled_at", "created_by"),
+    "Patient": ("user",),
+    "Doctor": ("user", "calendar_token"),
+    "Employee": ("user",),
+    "Prescription": ("dispensed_at",),
+    "PrescriptionItem": ("dispensed_quantity",),
+    "Payment": ("received_by",),
+    "Encounter": ("signed_by", "signed_at"),
+}
+HIDDEN = {
+    "Patient": ("search_text",),
+    "Doctor": ("calendar_token",),
+}
+MODELS = {
+    "Patient": m.Patient, "Doctor": m.Doctor, "Employee": m.Employee, "Department": m.Department,
+    "Specialty": m.Specialty, "Service": m.Service, "Appointment": m.Appointment,
+    "AppointmentSeries": m.AppointmentSeries, "AppointmentEvent": m.AppointmentEvent,
+    "WorkSchedule": m.WorkSchedule, "ScheduleException": m.ScheduleException, "Encounter": m.Encounter,
+    "Diagnosis": m.Diagnosis, "LabOrder": m.LabOrder, "LabResult": m.LabResult, "Attachment": m.Attachment,
+    "Prescription": m.Prescription, "PrescriptionItem": m.PrescriptionItem, "Medicine": m.Medicine,
+    "StockBatch": m.StockBatch, "StockMovement": m.StockMovement, "Invoice": m.Invoice,
+    "InvoiceLine": m.InvoiceLine, "Payment": m.Payment, "Review": m.Review, "Notification": m.Notification,
+    "ReminderLog": m.ReminderLog, "AuditEvent": m.AuditEvent,
+}
+
+
+def register_apis(appbuilder: AppBuilder) -> None:
+    for name, model in MODELS.items():
+        resource = RESOURCE_BY_NAME[name]
+        appbuilder.add_api(make_api(
+            model, resource.api, name, read_only=name in READ_ONLY, derived=DERIVED.get(name, ()),
+            hidden=HIDDEN.get(name, ()), optional=FILLED_BY_SERVICES.get(model, ()),
+        ))

@@ -1,0 +1,69 @@
+"""Every create, update and delete of a clinic record leaves an AuditEvent, written in the same
+transaction as the change itself, whichever entry point made it."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import g, has_request_context, request
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session
+
+from app.models import AuditEvent, StoredDocument
+from app.models.types import utcnow
+
+NOT_AUDITED = (AuditEvent, StoredDocument)
+
+
+def _actor() -> tuple[int | None, str | None]:
+    if not has_request_context():
+        return None, None
+    user = getattr(g, "user", None)
+    user_id = getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
+    return user_id, request.remote_addr
+
+
+def _audited(obj: Any) -> bool:
+    return type(obj).__module__.startswith("app.models.") and not isinstance(obj, NOT_AUDITED)
+
+
+def _changed_fields(obj: Any) -> list[str]:
+    state = inspect(obj)
+    return sorted(attr.key for attr in state.attrs if attr.history.has_changes())
+
+
+def _rows(session: Session) -> list[dict]:
+    user_id, ip = _actor()
+    now = utcnow()
+    rows = []
+    for action, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objects:
+            if not _audited(obj):
+                continue
+            details = None
+            if action == "update":
+                fields = _changed_fields(obj)
+                if not fields:
+                    continue
+                details = json.dumps({"fields": fields})
+            identity = inspect(obj).identity
+            rows.append({
+                "user_id": user_id, "at": now, "action": action, "entity": type(obj).__name__,
+                "entity_id": ",".join(str(part) for part in identity) if identity else None,
+                "ip": ip, "details": details,
+            })
+    return rows
+
+
+def _write(session: Session, flush_context) -> None:
+    """After the flush new rows have ids, while new/dirty/deleted and attribute history still
+    describe what the flush did (SQLAlchemy's documented after_flush state)."""
+    rows = _rows(session)
+    if rows:
+        session.connection().execute(insert(AuditEvent.__table__), rows)
+
+
+def register(db) -> None:
+    session_class = db.session.session_factory.class_
+    if not event.contains(session_class, "after_flush", _write):
+        event.listen(session_class, "after_flush", _write)

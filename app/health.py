@@ -1,0 +1,43 @@
+"""GET /health: is the app usable? 200 when the database and configured services answer, 503 if not."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.jobs.queue import redis_status
+from app.services.documents import make_document_store
+
+bp = Blueprint("health", __name__)
+
+
+def _check(probe) -> dict:
+    try:
+        return {"status": probe() or "ok"}
+    except Exception as exc:  # a health probe reports any failure, it never raises
+        current_app.logger.warning("health check failed: %s", exc)
+        return {"status": "error", "error": type(exc).__name__}
+
+
+def _database() -> str:
+    db.session.execute(text("SELECT 1"))
+    return "ok"
+
+
+def _documents() -> str:
+    store = make_document_store(current_app.config, lambda: Session(db.engine))
+    store.ping()
+    return "ok"
+
+
+@bp.get("/health")
+def health():
+    checks = {
+        "database": {**_check(_database), "engine": db.engine.dialect.name},
+        "redis": _check(lambda: redis_status(current_app.config)),
+        "documents": {**_check(_documents), "backend": "mongodb" if current_app.config.get("MONGO_URI") else "sql"},
+    }
+    db.session.rollback()
+    healthy = all(check["status"] in ("ok", "embedded") for check in checks.values())
+    return jsonify(status="ok" if healthy else "error", checks=checks), 200 if healthy else 503

@@ -1,0 +1,127 @@
+"""Enqueue a job by dotted function name, on RQ or in-process.
+
+Jobs are referenced by name (``"app.jobs.reminders.send_due"``) so that the web process and the
+RQ worker each import the function themselves; arguments must therefore be picklable. Job code
+must make its own application context when it needs one (the RQ worker has none).
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from redis import Redis
+
+__all__ = ["InlineJob", "enqueue", "import_function", "redis_status"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE = "default"
+# Keywords rq.Queue.enqueue keeps for itself; in-process runs drop them the same way.
+RQ_KEYWORDS = frozenset({
+    "job_timeout", "description", "result_ttl", "ttl", "failure_ttl", "depends_on", "job_id",
+    "at_front", "meta", "retry", "repeat", "on_success", "on_failure", "on_stopped", "rate_limit",
+    "webhooks", "pipeline", "unique",
+})
+
+
+@dataclass
+class InlineJob:
+    """The outcome of a job run in-process; mirrors the RQ ``Job`` attributes callers use."""
+
+    func_path: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    result: Any = None
+    status: str = "queued"  # then "finished" or "failed"
+    exc_info: str | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status == "finished"
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == "failed"
+
+    def get_status(self) -> str:
+        return self.status
+
+
+def import_function(func_path: str) -> Callable[..., Any]:
+    """The callable named ``package.module.function`` (or ``package.module.Class.method``)."""
+    if not isinstance(func_path, str) or "." not in func_path:
+        raise ValueError(f"a dotted function path is needed, got {func_path!r}")
+    parts = func_path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            target: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+                continue  # not a module: try a shorter prefix
+            raise  # the module exists but one of its own imports is missing
+        for attr in parts[split:]:
+            target = getattr(target, attr)
+        if not callable(target):
+            raise TypeError(f"{func_path} is not callable")
+        return target
+    raise ImportError(f"cannot import {func_path!r}")
+
+
+def _run_inline(func_path: str, args: tuple, kwargs: dict) -> InlineJob:
+    func = import_function(func_path)  # a bad name is the caller's bug: raise now
+    job_id = kwargs.get("job_id")
+    kwargs = {key: value for key, value in kwargs.items() if key not in RQ_KEYWORDS}
+    if "args" in kwargs or "kwargs" in kwargs:  # RQ's explicit form: enqueue(f, args=..., kwargs=...)
+        if args:
+            raise TypeError("positional arguments cannot be combined with args=/kwargs=")
+        args, kwargs = tuple(kwargs.get("args") or ()), dict(kwargs.get("kwargs") or {})
+    job = InlineJob(func_path=func_path, id=job_id or uuid.uuid4().hex)
+    try:
+        job.result = func(*args, **kwargs)
+        job.status = "finished"
+    except Exception:
+        # Like a worker: the caller's request goes on, the failure is logged and kept on the job.
+        job.status = "failed"
+        job.exc_info = traceback.format_exc()
+        log.exception("in-process job %s (%s) failed", job.id, func_path)
+    job.ended_at = datetime.now(timezone.utc)
+    return job
+
+
+def enqueue(config: Mapping, func_path: str, *args: Any, **kwargs: Any) -> Any:
+    """Run ``func_path(*args, **kwargs)`` in the background.
+
+    With ``REDIS_URL`` set: enqueue on the RQ queue ``config["RQ_QUEUE"]`` (default ``"default"``)
+    and return the ``rq.job.Job``. RQ's own keywords (``job_timeout``, ``result_ttl``, ``job_id``,
+    ``at_front``, ``meta``, ...) are taken by RQ, not passed to the function. Without it: run the
+    function now, in this process, and return an :class:`InlineJob` (``.id``, ``.result``,
+    ``.status``); an exception from the function is logged and recorded, not raised.
+    """
+    url = config.get("REDIS_URL") or ""
+    if not url:
+        return _run_inline(func_path, args, kwargs)
+    from rq import Queue
+
+    queue = Queue(config.get("RQ_QUEUE") or DEFAULT_QUEUE, connection=Redis.from_url(url))
+    return queue.enqueue(func_path, *args, **kwargs)
+
+
+def redis_status(config: Mapping, *, timeout: float = 2.0) -> str:
+    """``"embedded"`` without ``REDIS_URL``; ``"ok"`` when Redis answers PING; raises otherwise."""
+    url = config.get("REDIS_URL") or ""
+    if not url:
+        return "embedded"
+    client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        if not client.ping():
+            raise ConnectionError("Redis did not answer PING")
+    finally:
+        client.close()
+    return "ok"

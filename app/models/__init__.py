@@ -1,0 +1,19 @@
+"""All models; importing this package registers every table on FAB's shared metadata."""
+from app.models.audit import AuditEvent, StoredDocument
+from app.models.billing import Invoice, InvoiceLine, Payment
+from app.models.catalogue import Service
+from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
+from app.models.engagement import Notification, ReminderLog, Review
+from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
+from app.models.pharmacy import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
+from app.models.scheduling import (
+    Appointment, AppointmentEvent, AppointmentSeries, ScheduleException, WorkSchedule,
+)
+
+__all__ = [
+    "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "Department",
+    "Diagnosis", "Doctor", "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
+    "Medicine", "Notification", "Patient", "Payment", "Prescription", "PrescriptionItem", "ReminderLog",
+    "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement", "StoredDocument",
+    "WorkSchedule", "doctor_service",
+]

@@ -1,0 +1,45 @@
+"""The audit trail, and the SQL home of documents when no MongoDB is configured."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import user_fk
+from app.models.types import UTCDateTime, utcnow
+
+
+class AuditEvent(Model):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = user_fk()
+    user: Mapped[User | None] = relationship(User, foreign_keys=[user_id])
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    action: Mapped[str] = mapped_column(sa.Unicode(40), nullable=False)  # create, update, delete, view, login...
+    entity: Mapped[str] = mapped_column(sa.Unicode(60), nullable=False)
+    entity_id: Mapped[str | None] = mapped_column(sa.Unicode(60))
+    ip: Mapped[str | None] = mapped_column(sa.Unicode(45))
+    details: Mapped[str | None] = mapped_column(sa.UnicodeText)  # JSON text
+    __table_args__ = (
+        sa.Index("ix_audit_event_entity", "entity", "entity_id"),
+        sa.Index("ix_audit_event_at", "at"),
+        sa.Index("ix_audit_event_user", "user_id", "at"),
+    )
+
+
+class StoredDocument(Model):
+    """A schemaless document (chat message, log event) kept in SQL by the embedded document store."""
+
+    __tablename__ = "stored_document"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collection: Mapped[str] = mapped_column(sa.Unicode(60), nullable=False)
+    doc_id: Mapped[str] = mapped_column(sa.Unicode(36), nullable=False)
+    body: Mapped[str] = mapped_column(sa.UnicodeText, nullable=False)  # JSON text
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    __table_args__ = (
+        sa.UniqueConstraint("collection", "doc_id", name="uq_stored_document_id"),
+        sa.Index("ix_stored_document_collection_created", "collection", "created_at"),
+    )

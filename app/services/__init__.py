@@ -1,0 +1,1 @@
+"""Every business rule lives here; views, API, jobs and CLI call these functions."""

@@ -1,0 +1,90 @@
+"""Outgoing e-mail: through SMTP (Flask-Mail) when ``MAIL_SERVER`` is set, otherwise written as
+``.eml`` files into ``MAIL_OUTBOX_DIR`` so that nothing is lost on a machine without a mail server."""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from pathlib import Path
+
+from flask_mail import Mail, Message
+
+from app.services.errors import ValidationFailed
+
+__all__ = ["send_email"]
+
+
+def _sender(config: Mapping) -> str:
+    sender = config.get("MAIL_DEFAULT_SENDER") or "clinic@localhost"
+    if isinstance(sender, (tuple, list)):
+        return formataddr((sender[0], sender[1]))
+    return str(sender)
+
+
+def _check(to: list[str], subject: str) -> None:
+    if not to or any(not isinstance(addr, str) or not addr.strip() for addr in to):
+        raise ValidationFailed("at least one recipient address is needed", field="to")
+    for value, field in [(subject, "subject"), *((addr, "to") for addr in to)]:
+        if "\r" in value or "\n" in value:
+            raise ValidationFailed("line breaks are not allowed in mail headers", field=field)
+
+
+def _build(sender: str, to: list[str], subject: str, body: str, html: str | None) -> EmailMessage:
+    msg = EmailMessage(policy=policy.SMTP)  # CRLF line ends, RFC 2047 encoded UTF-8 headers
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].partition("@")[2] or None)
+    # quoted-printable keeps the file 7-bit clean (no 8BITMIME needed if it is ever relayed)
+    msg.set_content(body, charset="utf-8", cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def _write_outbox(directory: str | os.PathLike, msg: EmailMessage) -> Path:
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # written whole, then renamed
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(msg.as_bytes())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def send_email(
+    config: Mapping,
+    mail: Mail,
+    *,
+    to: list[str],
+    subject: str,
+    body: str,
+    html: str | None = None,
+) -> str:
+    """Send a plain-text (optionally also HTML) message to ``to``.
+
+    With ``MAIL_SERVER`` set the message goes through ``mail`` (Flask-Mail; needs an application
+    context) and its Message-ID is returned. Otherwise a complete RFC 5322 message is written to
+    ``MAIL_OUTBOX_DIR`` (created if missing) and the file's path is returned.
+    """
+    to = list(to)
+    _check(to, subject)
+    sender = _sender(config)
+    if config.get("MAIL_SERVER"):
+        message = Message(subject=subject, recipients=to, body=body, html=html, sender=sender, charset="utf-8")
+        mail.send(message)
+        return message.msgId
+    outbox = config.get("MAIL_OUTBOX_DIR") or "outbox"
+    return str(_write_outbox(outbox, _build(sender, to, subject, body, html)))

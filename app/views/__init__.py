@@ -1,0 +1,37 @@
+"""Registers every back-office screen, with its menu entry from ``app.permissions.RESOURCES``."""
+from flask_appbuilder import AppBuilder
+from flask_babel import lazy_gettext as _l
+
+from app.permissions import RESOURCES
+from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
+from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
+from app.views.engagement import AuditEventView, NotificationView, ReminderLogView, ReviewView
+from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
+from app.views.pharmacy import MedicineView, PrescriptionItemView, PrescriptionView, StockBatchView, StockMovementView
+from app.views.scheduling import (
+    AppointmentEventView, AppointmentSeriesView, AppointmentView, ScheduleExceptionView, WorkScheduleView,
+)
+
+VIEWS = {
+    view.class_permission_name: view
+    for view in (
+        PatientView, DoctorView, EmployeeView, DepartmentView, SpecialtyView, ServiceView, AppointmentView,
+        AppointmentSeriesView, AppointmentEventView, WorkScheduleView, ScheduleExceptionView, EncounterView,
+        DiagnosisView, LabOrderView, LabResultView, AttachmentView, PrescriptionView, PrescriptionItemView,
+        MedicineView, StockBatchView, StockMovementView, InvoiceView, InvoiceLineView, PaymentView, ReviewView,
+        NotificationView, ReminderLogView, AuditEventView,
+    )
+}
+
+CATEGORY_ICONS = {
+    "People": "fa-users", "Clinic": "fa-hospital-o", "Scheduling": "fa-calendar", "Clinical": "fa-stethoscope",
+    "Pharmacy": "fa-medkit", "Billing": "fa-money", "Engagement": "fa-comments", "Administration": "fa-cogs",
+}
+
+
+def register_views(appbuilder: AppBuilder) -> None:
+    for resource in RESOURCES:
+        appbuilder.add_view(
+            VIEWS[resource.name], resource.menu, label=_l(resource.menu), category=resource.category,
+            category_label=_l(resource.category), category_icon=CATEGORY_ICONS[resource.category],
+        )

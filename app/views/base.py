@@ -1,0 +1,236 @@
+"""Base classes of the generated back office. Every write goes through ``app.services.rules``;
+domain errors come back as form errors on the field they name, with the typed values kept."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import abort, current_app, flash, request
+from flask_appbuilder import ModelView
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Enum, Time
+from sqlalchemy.exc import SQLAlchemyError
+from wtforms import StringField
+from wtforms.validators import DataRequired, Optional
+
+from app.models.types import UTCDateTime
+from app.permissions import VIEW_METHOD_PERMISSIONS
+from app.services import rules
+from app.services.errors import DomainError, from_database_error
+from app.services.settings import ClinicSettings
+from app.views.filters import ClinicFilterConverter
+from app.views.fields import ClinicDateTimeField, format_local, optional_choice_field, time_field
+
+
+class ClinicInterface(SQLAInterface):
+    """FAB's data interface, but a database error becomes a DomainError a person can read
+    (and FAB's add no longer re-raises the raw error as a 500, STACK.md trap 4)."""
+
+    filter_converter_class = ClinicFilterConverter
+
+    def is_folded_text(self, col_name: str) -> bool:
+        """Columns holding accent-folded copies of Vietnamese text (``search_text``)."""
+        return col_name == "search_text"
+
+    def is_time(self, col_name: str) -> bool:
+        column = self.list_columns.get(col_name)
+        return column is not None and isinstance(getattr(column, "type", None), Time)
+
+    def _write(self, operation: Callable[[], None]) -> None:
+        try:
+            operation()
+        except SQLAlchemyError as exc:
+            self.session.rollback()
+            raise from_database_error(exc) from exc
+
+    def add(self, item: Any, commit: bool = True) -> None:
+        def op() -> None:
+            self.session.add(item)
+            if commit:
+                self.session.commit()
+        self._write(op)
+
+    def edit(self, item: Any, commit: bool = True) -> None:
+        def op() -> None:
+            self.session.merge(item)
+            if commit:
+                self.session.commit()
+        self._write(op)
+
+    def delete(self, item: Any, commit: bool = True) -> None:
+        def op() -> None:
+            self.session.delete(item)
+            if commit:
+                self.session.commit()
+        self._write(op)
+
+
+def clinic_settings() -> ClinicSettings:
+    return ClinicSettings.from_config(current_app.config)
+
+
+def validate_item(session, item: Any) -> None:
+    """The one hook every generated create/edit calls (screens and REST API alike)."""
+    with session.no_autoflush:
+        rules.validate(session, item, clinic_settings())
+
+
+class ClinicModelView(ModelView):
+    """A generated screen whose permission name is shared with the REST API of the same resource."""
+
+    method_permission_name = VIEW_METHOD_PERMISSIONS
+    page_size = 25
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._add_custom_fields()
+        super().__init__(**kwargs)
+
+    def _add_custom_fields(self) -> None:
+        """Instants are shown and typed in the clinic's zone; TIME columns get a time input;
+        optional choices get an empty entry (FAB's enum field cannot be left empty)."""
+        model = self.datamodel.obj
+        add_extra = dict(self.add_form_extra_fields or {})
+        edit_extra = dict(self.edit_form_extra_fields or {})
+        formatters = dict(self.formatters_columns or {})
+        optional = rules.FILLED_BY_SERVICES.get(model, ())
+        for column in model.__table__.columns:
+            label = (self.label_columns or {}).get(column.key, column.key.replace("_", " ").capitalize())
+            validators = [Optional()] if column.key in optional else _required(column)
+            if isinstance(column.type, UTCDateTime):
+                formatters.setdefault(column.key, format_local)
+                add_extra.setdefault(column.key, ClinicDateTimeField(label, validators=validators))
+                edit_extra.setdefault(column.key, ClinicDateTimeField(label, validators=validators))
+            elif column.key in optional:
+                field = StringField(label, validators=validators, widget=BS3TextFieldWidget(),
+                                    filters=[lambda value: value or None])
+                add_extra.setdefault(column.key, field)
+                edit_extra.setdefault(column.key, field)
+            elif isinstance(column.type, Time):
+                field = time_field(label)
+                field.kwargs["validators"] = _required(column)
+                add_extra.setdefault(column.key, field)
+                edit_extra.setdefault(column.key, field)
+            elif isinstance(column.type, Enum) and column.nullable:
+                field = optional_choice_field(label, column.type.enums)
+                add_extra.setdefault(column.key, field)
+                edit_extra.setdefault(column.key, field)
+        self.add_form_extra_fields, self.edit_form_extra_fields = add_extra, edit_extra
+        self.formatters_columns = formatters
+
+    def pre_add(self, item: Any) -> None:
+        validate_item(self.datamodel.session, item)
+
+    def pre_update(self, item: Any) -> None:
+        validate_item(self.datamodel.session, item)
+
+    def _save(self, form, item: Any, before: Callable, write: Callable, after: Callable) -> bool:
+        try:
+            before(item)
+            write(item)
+            after(item)
+            return True
+        except DomainError as exc:
+            self.datamodel.session.rollback()
+            if exc.field and exc.field in form:
+                form[exc.field].errors = list(form[exc.field].errors) + [exc.message]
+            elif exc.field and exc.field.removesuffix("_id") in form:
+                form[exc.field.removesuffix("_id")].errors = [exc.message]
+            else:
+                flash(exc.message, "danger")
+            return False
+
+    def _add(self):
+        is_valid_form = True
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                item = self.datamodel.obj()
+                form.populate_obj(item)
+                if self._save(form, item, self.pre_add, self.datamodel.add, self.post_add):
+                    flash(self.add_row_message, "success")
+                    return None
+            is_valid_form = False
+        if is_valid_form:
+            self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        is_valid_form = True
+        pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+            form._id = pk
+            if form.validate():
+                self.process_form(form, False)
+                form.populate_obj(item)
+                if self._save(form, item, self.pre_update, self.datamodel.edit, self.post_update):
+                    flash(self.edit_row_message, "success")
+                    return None
+                item = self.datamodel.get(pk, self._base_filters)
+            is_valid_form = False
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prefill_form(form, pk)
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        widgets = self._get_related_views_widgets(
+            item, filters={}, orders=orders, pages=pages, page_sizes=page_sizes, widgets=widgets
+        )
+        if is_valid_form:
+            self.update_redirect()
+        return widgets
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        try:
+            self.pre_delete(item)
+            self.datamodel.delete(item)
+            self.post_delete(item)
+            flash(self.delete_row_message, "success")
+        except DomainError as exc:
+            flash(exc.message, "danger")
+        self.update_redirect()
+
+    def _get_related_views_widgets(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args):
+        """FAB shows every related view; show only those the user may read (a receptionist never
+        sees the encounters on a patient's page). Same loop as FAB's, plus the permission check."""
+        widgets = widgets or {}
+        widgets["related_views"] = []
+        for view in self._related_views:
+            if not self.appbuilder.sm.has_access("can_read", view.class_permission_name):
+                continue
+            order_column, order_direction = (orders or {}).get(view.__class__.__name__, ("", ""))
+            widgets["related_views"].append(self._get_related_view_widget(
+                item, view, order_column, order_direction,
+                page=(pages or {}).get(view.__class__.__name__),
+                page_size=(page_sizes or {}).get(view.__class__.__name__),
+            ))
+        return widgets
+
+
+class ReadOnlyModelView(ClinicModelView):
+    """Ledgers and logs: written by services only, never edited by hand."""
+
+    base_permissions = ["can_read"]
+
+
+def _required(column) -> list:
+    return [Optional()] if column.nullable else [DataRequired()]
+
+
+def labels(**names: str) -> dict[str, Any]:
+    return {key: _l(value) for key, value in names.items()}

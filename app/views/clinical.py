@@ -1,0 +1,61 @@
+"""Screens for clinical records."""
+from app.models import Attachment, Diagnosis, Encounter, LabOrder, LabResult
+from app.views.base import ClinicInterface, ClinicModelView
+from app.views.pharmacy import PrescriptionView
+
+
+class DiagnosisView(ClinicModelView):
+    datamodel = ClinicInterface(Diagnosis)
+    class_permission_name = "Diagnosis"
+    list_columns = ["encounter", "icd10_code", "text", "is_primary"]
+    search_columns = ["icd10_code", "text", "is_primary"]
+    add_columns = edit_columns = ["encounter", "icd10_code", "text", "is_primary"]
+
+
+class LabResultView(ClinicModelView):
+    datamodel = ClinicInterface(LabResult)
+    class_permission_name = "LabResult"
+    list_columns = ["lab_order", "analyte", "value", "unit", "reference_range", "flag", "status",
+                    "released_to_patient"]
+    search_columns = ["lab_order", "analyte", "flag", "status", "released_to_patient"]
+    add_columns = edit_columns = ["lab_order", "analyte", "value", "numeric_value", "unit", "reference_range",
+                                  "flag", "status", "released_to_patient", "resulted_at"]
+
+
+class LabOrderView(ClinicModelView):
+    datamodel = ClinicInterface(LabOrder)
+    class_permission_name = "LabOrder"
+    list_columns = ["created_at", "patient", "test_name", "doctor", "status"]
+    search_columns = ["patient", "test_code", "test_name", "doctor", "status", "created_at"]
+    add_columns = edit_columns = ["patient", "encounter", "doctor", "test_code", "test_name", "status", "notes"]
+    base_order = ("created_at", "desc")
+    related_views = [LabResultView]
+
+
+class AttachmentView(ClinicModelView):
+    datamodel = ClinicInterface(Attachment)
+    class_permission_name = "Attachment"
+    list_columns = ["uploaded_at", "patient", "file_name", "content_type", "size_bytes", "owner_type"]
+    search_columns = ["patient", "file_name", "content_type", "owner_type"]
+    add_columns = edit_columns = ["patient", "owner_type", "owner_id", "file_name", "content_type", "size_bytes",
+                                  "storage_key"]
+    base_order = ("uploaded_at", "desc")
+
+
+class EncounterView(ClinicModelView):
+    datamodel = ClinicInterface(Encounter)
+    class_permission_name = "Encounter"
+    list_columns = ["created_at", "patient", "doctor", "chief_complaint", "diagnoses", "follow_up_date", "signed_at"]
+    search_columns = ["patient", "doctor", "chief_complaint", "created_at", "follow_up_date"]
+    vitals = ["systolic_bp", "diastolic_bp", "pulse", "temperature_c", "respiratory_rate", "spo2", "weight_kg",
+              "height_cm"]
+    add_columns = edit_columns = ["appointment", "patient", "doctor", "chief_complaint", "history", "examination",
+                                  *vitals, "treatment_plan", "follow_up_date"]
+    show_fieldsets = [
+        ("Visit", {"fields": ["patient", "doctor", "appointment", "created_at", "signed_by", "signed_at"]}),
+        ("Assessment", {"fields": ["chief_complaint", "history", "examination", "diagnoses"]}),
+        ("Vitals", {"fields": vitals}),
+        ("Plan", {"fields": ["treatment_plan", "follow_up_date"]}),
+    ]
+    base_order = ("created_at", "desc")
+    related_views = [DiagnosisView, PrescriptionView, LabOrderView]

@@ -1,0 +1,38 @@
+"""Screens for reviews, notifications, reminders and the audit trail."""
+from app.models import AuditEvent, Notification, ReminderLog, Review
+from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
+
+
+class ReviewView(ClinicModelView):
+    datamodel = ClinicInterface(Review)
+    class_permission_name = "Review"
+    list_columns = ["created_at", "patient", "doctor", "service", "rating_overall", "status"]
+    search_columns = ["doctor", "service", "status", "rating_overall", "created_at"]
+    add_columns = edit_columns = ["patient", "doctor", "service", "appointment", "rating_professional",
+                                  "rating_attitude", "rating_waiting_time", "rating_overall", "comment", "status"]
+    base_order = ("created_at", "desc")
+
+
+class NotificationView(ClinicModelView):
+    datamodel = ClinicInterface(Notification)
+    class_permission_name = "Notification"
+    list_columns = ["created_at", "user", "kind", "title", "read_at"]
+    search_columns = ["user", "kind", "title", "created_at"]
+    add_columns = edit_columns = ["user", "kind", "title", "body", "link"]
+    base_order = ("created_at", "desc")
+
+
+class ReminderLogView(ReadOnlyModelView):
+    datamodel = ClinicInterface(ReminderLog)
+    class_permission_name = "ReminderLog"
+    list_columns = ["created_at", "appointment", "kind", "channel", "status", "sent_at", "error"]
+    search_columns = ["kind", "channel", "status", "created_at"]
+    base_order = ("created_at", "desc")
+
+
+class AuditEventView(ReadOnlyModelView):
+    datamodel = ClinicInterface(AuditEvent)
+    class_permission_name = "AuditEvent"
+    list_columns = ["at", "user", "action", "entity", "entity_id", "ip"]
+    search_columns = ["user", "action", "entity", "entity_id", "at"]
+    base_order = ("at", "desc")

@@ -1,0 +1,53 @@
+"""Screens for the pharmacy."""
+from app.models import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
+from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
+
+
+class PrescriptionItemView(ClinicModelView):
+    datamodel = ClinicInterface(PrescriptionItem)
+    class_permission_name = "PrescriptionItem"
+    list_columns = ["prescription", "medicine", "dose", "frequency", "duration_days", "route", "quantity",
+                    "dispensed_quantity"]
+    search_columns = ["prescription", "medicine", "route"]
+    add_columns = edit_columns = ["prescription", "medicine", "dose", "frequency", "duration_days", "route",
+                                  "quantity", "instructions"]
+
+
+class PrescriptionView(ClinicModelView):
+    datamodel = ClinicInterface(Prescription)
+    class_permission_name = "Prescription"
+    list_columns = ["created_at", "patient", "doctor", "status", "issued_at", "dispensed_at"]
+    search_columns = ["patient", "doctor", "status", "created_at"]
+    add_columns = edit_columns = ["patient", "doctor", "encounter", "status", "notes"]
+    base_order = ("created_at", "desc")
+    related_views = [PrescriptionItemView]
+
+
+class StockMovementView(ReadOnlyModelView):
+    datamodel = ClinicInterface(StockMovement)
+    class_permission_name = "StockMovement"
+    list_columns = ["created_at", "medicine", "batch", "kind", "quantity", "reference_type", "reference_id", "actor"]
+    search_columns = ["medicine", "batch", "kind", "created_at"]
+    base_order = ("created_at", "desc")
+
+
+class StockBatchView(ClinicModelView):
+    datamodel = ClinicInterface(StockBatch)
+    class_permission_name = "StockBatch"
+    list_columns = ["medicine", "lot_number", "expiry_date", "quantity", "unit_cost"]
+    search_columns = ["medicine", "lot_number", "expiry_date", "quantity"]
+    add_columns = edit_columns = ["medicine", "lot_number", "expiry_date", "quantity", "unit_cost"]
+    base_order = ("expiry_date", "asc")
+    related_views = [StockMovementView]
+
+
+class MedicineView(ClinicModelView):
+    datamodel = ClinicInterface(Medicine)
+    class_permission_name = "Medicine"
+    list_columns = ["code", "name", "active_ingredient", "strength", "dosage_form", "unit", "price",
+                    "reorder_level", "active"]
+    search_columns = ["code", "name", "active_ingredient", "dosage_form", "active"]
+    add_columns = edit_columns = ["code", "name", "active_ingredient", "strength", "dosage_form", "unit", "price",
+                                  "reorder_level", "active"]
+    base_order = ("name", "asc")
+    related_views = [StockBatchView, StockMovementView]

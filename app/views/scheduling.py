@@ -1,0 +1,59 @@
+"""Screens for schedules and appointments."""
+from flask_babel import lazy_gettext as _l
+
+from app.models import Appointment, AppointmentEvent, AppointmentSeries, ScheduleException, WorkSchedule
+from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
+
+WEEKDAYS = [_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"), _l("Sunday")]
+
+
+class WorkScheduleView(ClinicModelView):
+    datamodel = ClinicInterface(WorkSchedule)
+    class_permission_name = "WorkSchedule"
+    list_columns = ["doctor", "weekday", "start_time", "end_time", "valid_from", "valid_to"]
+    search_columns = ["doctor", "weekday", "valid_from", "valid_to"]
+    add_columns = edit_columns = ["doctor", "weekday", "start_time", "end_time", "valid_from", "valid_to"]
+    base_order = ("weekday", "asc")
+    formatters_columns = {"weekday": lambda d: WEEKDAYS[d] if d is not None and 0 <= d <= 6 else d}
+    description_columns = {"weekday": _l("0 = Monday … 6 = Sunday")}
+
+
+class ScheduleExceptionView(ClinicModelView):
+    datamodel = ClinicInterface(ScheduleException)
+    class_permission_name = "ScheduleException"
+    list_columns = ["doctor", "kind", "start_date", "end_date", "start_time", "end_time", "reason"]
+    search_columns = ["doctor", "kind", "start_date", "end_date"]
+    add_columns = edit_columns = ["doctor", "kind", "start_date", "end_date", "start_time", "end_time", "reason"]
+    base_order = ("start_date", "desc")
+
+
+class AppointmentEventView(ReadOnlyModelView):
+    datamodel = ClinicInterface(AppointmentEvent)
+    class_permission_name = "AppointmentEvent"
+    list_columns = ["appointment", "from_status", "to_status", "actor", "at", "note"]
+    search_columns = ["appointment", "to_status", "actor", "at"]
+    base_order = ("at", "desc")
+
+
+class AppointmentView(ClinicModelView):
+    datamodel = ClinicInterface(Appointment)
+    class_permission_name = "Appointment"
+    list_columns = ["start_at", "end_at", "patient", "doctor", "service", "status", "channel", "queue_number"]
+    show_columns = ["patient", "doctor", "service", "start_at", "end_at", "status", "channel", "reason",
+                    "notes", "queue_date", "queue_number", "checked_in_at", "cancelled_by", "cancelled_at",
+                    "cancel_reason", "series", "created_by", "created_at", "updated_at"]
+    search_columns = ["patient", "doctor", "service", "status", "channel", "start_at"]
+    add_columns = ["patient", "doctor", "service", "start_at", "end_at", "status", "channel", "reason", "notes"]
+    edit_columns = add_columns + ["cancel_reason"]
+    base_order = ("start_at", "desc")
+    related_views = [AppointmentEventView]
+    description_columns = {"end_at": _l("Leave empty to use the service's duration.")}
+
+
+class AppointmentSeriesView(ClinicModelView):
+    datamodel = ClinicInterface(AppointmentSeries)
+    class_permission_name = "AppointmentSeries"
+    list_columns = ["patient", "doctor", "service", "rule", "created_at"]
+    search_columns = ["patient", "doctor", "service"]
+    add_columns = edit_columns = ["patient", "doctor", "service", "rule"]
+    related_views = [AppointmentView]

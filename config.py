@@ -1,0 +1,96 @@
+"""Settings, read from the environment. Every setting has an embedded default except secrets,
+which are generated once into ``instance/`` when not given."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance")).resolve()
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def persistent_secret(name: str, instance_dir: Path = INSTANCE_DIR) -> str:
+    """Return ``$name`` from the environment, or a random value generated once into instance/."""
+    if os.environ.get(name):
+        return os.environ[name]
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / f"{name.lower()}.txt"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def database_url(raw: str | None) -> str:
+    """Normalise ``DATABASE_URL``: psycopg 3 for PostgreSQL, a SQLite file in instance/ by default."""
+    if not raw:
+        return f"sqlite:///{INSTANCE_DIR / 'clinic.db'}"
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://"):]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://"):]
+    return raw
+
+
+class Config:
+    APP_NAME = os.environ.get("CLINIC_NAME", "Clinic")
+    SECRET_KEY = persistent_secret("SECRET_KEY")
+    JWT_SECRET_KEY = SECRET_KEY
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Embedded defaults; each is replaced by configuration alone.
+    REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run in-process
+    MONGO_URI = os.environ.get("MONGO_URI", "")  # empty: documents live in the SQL database
+    SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")  # empty: mail goes to MAIL_OUTBOX_DIR
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "clinic@localhost")
+    MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR", str(INSTANCE_DIR / "outbox"))
+
+    # The clinic.
+    CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "Asia/Ho_Chi_Minh")
+    CLINIC_CURRENCY = os.environ.get("CLINIC_CURRENCY", "VND")
+    CLINIC_PHONE_REGION = os.environ.get("CLINIC_PHONE_REGION", "VN")
+
+    # Flask-AppBuilder.
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    FAB_SECURITY_MANAGER_CLASS = "app.security.ClinicSecurityManager"
+    FAB_API_SWAGGER_UI = True
+    FAB_ADD_SECURITY_API = False
+    # Tables and permissions are made by `flask db upgrade` and `flask sync-roles` (deploy step),
+    # never by web processes racing each other at start.
+    FAB_CREATE_DB = _bool("FAB_CREATE_DB", False)
+    FAB_UPDATE_PERMS = _bool("FAB_UPDATE_PERMS", False)
+    FAB_API_MAX_PAGE_SIZE = 100
+    APP_THEME = ""
+    LANGUAGES = {"en": {"flag": "gb", "name": "English"}, "vi": {"flag": "vn", "name": "Tiếng Việt"}}
+    BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "en")
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "app" / "translations")
+    WTF_CSRF_ENABLED = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    RATELIMIT_ENABLED = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    MAIL_SUPPRESS_SEND = False

@@ -1,0 +1,133 @@
+"""Fixtures: one app per test session on a fresh database built by the Alembic migrations
+(SQLite file by default, PostgreSQL when TEST_DATABASE_URL or DATABASE_URL says so); each test
+starts with no clinic data; one login per role."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before config.py is imported: keep instance files (secret, outbox, SQLite) out of the checkout.
+os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="clinic-test-instance-"))
+
+import pytest  # noqa: E402
+from flask_appbuilder import Model  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from config import TestConfig, database_url  # noqa: E402
+
+PASSWORD = "Test-Passw0rd!"
+ROLES = ("Admin", "Manager", "Receptionist", "Doctor", "Pharmacist", "Patient")
+
+
+def test_database_url() -> str:
+    raw = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if raw:
+        return database_url(raw)
+    return f"sqlite:///{os.path.join(os.environ['INSTANCE_PATH'], 'test.db')}"
+
+
+def reset_database(url: str) -> None:
+    engine = create_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    elif engine.dialect.name == "sqlite":
+        path = engine.url.database
+        if path and os.path.exists(path):
+            os.remove(path)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_url() -> str:
+    return test_database_url()
+
+
+@pytest.fixture(scope="session")
+def app(db_url):
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    reset_database(db_url)
+    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=db_url)
+    with application.app_context():
+        upgrade()
+        application.appbuilder.sm.sync_roles()
+        sm = application.appbuilder.sm
+        for role in ROLES:
+            sm.add_user(role.lower(), role, "Tester", f"{role.lower()}@test.example", sm.find_role(role),
+                        password=PASSWORD)
+    yield application
+    with application.app_context():
+        from app.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_clinic_tables(request):
+    """Tests that touch the app start from an empty clinic (logins and roles stay)."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    yield
+    application = request.getfixturevalue("app")
+    with application.app_context():
+        from app.extensions import db
+
+        db.session.rollback()
+        tables = [t for t in Model.metadata.sorted_tables if not t.name.startswith("ab_")]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                db.session.execute(table.delete())
+        db.session.commit()
+
+
+@pytest.fixture
+def db(app):
+    from app.extensions import db as database
+
+    with app.app_context():
+        yield database
+        database.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def api_token(app):
+    """api_token("doctor") -> headers with a JWT from FAB's login API."""
+    tokens: dict[str, dict] = {}
+
+    def get(username: str) -> dict:
+        if username not in tokens:
+            response = app.test_client().post(
+                "/api/v1/security/login",
+                json={"username": username, "password": PASSWORD, "provider": "db"},
+            )
+            assert response.status_code == 200, response.get_json()
+            tokens[username] = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+        return tokens[username]
+
+    return get
+
+
+@pytest.fixture
+def login_as(app):
+    """login_as("receptionist") -> a test client with a logged-in browser session."""
+
+    def login(username: str):
+        browser = app.test_client()
+        response = browser.post("/login/", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 302, "login failed"
+        return browser
+
+    return login

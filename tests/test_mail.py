@@ -1,0 +1,110 @@
+"""send_email: outbox files without a mail server, and real SMTP delivery to an aiosmtpd server."""
+from __future__ import annotations
+
+import socket
+from email import policy
+from email.parser import BytesParser
+from email.utils import parseaddr
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask_mail import Mail
+
+from app.services.errors import ValidationFailed
+from app.services.mail import send_email
+
+SUBJECT = "Nhắc lịch hẹn khám: thứ Hai, 09:30"
+BODY = "Kính gửi bà Nguyễn Thị Hương,\nLịch khám của bà với bác sĩ Trần Văn Đức là 09:30 thứ Hai."
+HTML = "<p>Kính gửi bà <b>Nguyễn Thị Hương</b></p>"
+
+
+def _parse(raw: bytes):
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
+def _text(part) -> str:
+    """Decoded text of a MIME part, with line ends normalised (CRLF on the wire)."""
+    return part.get_content().replace("\r\n", "\n").rstrip("\n")
+
+
+def test_outbox_writes_a_parseable_eml(tmp_path):
+    outbox = tmp_path / "deep" / "outbox"  # created on demand
+    config = {"MAIL_SERVER": "", "MAIL_OUTBOX_DIR": str(outbox), "MAIL_DEFAULT_SENDER": ("Phòng khám An Bình", "clinic@example.vn")}
+    path = send_email(config, Mail(), to=["huong@example.vn", "duc@example.vn"], subject=SUBJECT, body=BODY, html=HTML)
+
+    path = Path(path)
+    assert path.parent == outbox and path.suffix == ".eml"
+    assert [p.name for p in outbox.iterdir()] == [path.name]  # no temporary file left behind
+    raw = path.read_bytes()
+    raw.decode("ascii")  # headers encoded (RFC 2047), bodies transfer-encoded: 7-bit clean file
+    assert b"\r\n" in raw
+    msg = _parse(raw)
+    assert msg["Subject"] == SUBJECT
+    assert parseaddr(msg["From"]) == ("Phòng khám An Bình", "clinic@example.vn")
+    assert [a.addr_spec for a in msg["To"].addresses] == ["huong@example.vn", "duc@example.vn"]
+    assert msg["Date"].datetime.tzinfo is not None
+    assert msg["Message-ID"].endswith("@example.vn>")
+    assert _text(msg.get_body(("plain",))) == BODY
+    assert _text(msg.get_body(("html",))) == HTML
+
+
+def test_outbox_plain_text_only_and_bad_input(tmp_path):
+    config = {"MAIL_OUTBOX_DIR": str(tmp_path), "MAIL_DEFAULT_SENDER": "clinic@localhost"}
+    msg = _parse(Path(send_email(config, Mail(), to=["a@b.vn"], subject="Xin chào", body="Dạ")).read_bytes())
+    assert not msg.is_multipart() and _text(msg) == "Dạ"
+    with pytest.raises(ValidationFailed):
+        send_email(config, Mail(), to=[], subject="x", body="y")
+    with pytest.raises(ValidationFailed):
+        send_email(config, Mail(), to=["a@b.vn"], subject="x\r\nBcc: evil@example.com", body="y")
+
+
+class _Collector:
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    handler = _Collector()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+def test_smtp_mode_delivers_through_flask_mail(smtp_server, tmp_path):
+    controller, handler = smtp_server
+    app = Flask(__name__)
+    # Flask-Mail reads these at init_app (STACK.md trap 11): set them before Mail(app).
+    app.config.update(
+        TESTING=True, MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
+        MAIL_USE_TLS=False, MAIL_DEFAULT_SENDER="clinic@example.vn", MAIL_OUTBOX_DIR=str(tmp_path / "outbox"),
+    )
+    mail = Mail(app)
+    with app.app_context():
+        message_id = send_email(app.config, mail, to=["huong@example.vn"], subject=SUBJECT, body=BODY, html=HTML)
+
+    assert not (tmp_path / "outbox").exists()
+    assert len(handler.envelopes) == 1
+    envelope = handler.envelopes[0]
+    assert envelope.mail_from == "clinic@example.vn"
+    assert envelope.rcpt_tos == ["huong@example.vn"]
+    msg = _parse(envelope.original_content)
+    assert msg["Message-ID"] == message_id
+    assert msg["Subject"] == SUBJECT
+    assert _text(msg.get_body(("plain",))) == BODY
+    assert _text(msg.get_body(("html",))) == HTML
