@@ -52,6 +52,7 @@ class Config:
 
     # Embedded defaults; each is replaced by configuration alone.
     REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run in-process
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
     MONGO_URI = os.environ.get("MONGO_URI", "")  # empty: documents live in the SQL database
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))

@@ -48,6 +48,12 @@ def register_extensions(app: Flask) -> None:
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
     )
     audit.register(db)
+    from sqlalchemy.orm import Session
+
+    from app.services.documents import make_document_store
+
+    # One store per process (a MongoClient holds a connection pool); SQL sessions are opened per call.
+    app.extensions["documents"] = make_document_store(app.config, lambda: Session(db.engine))
 
 
 @event.listens_for(Engine, "connect")

@@ -46,10 +46,11 @@ def _rows(session: Session) -> list[dict]:
                 if not fields:
                     continue
                 details = json.dumps({"fields": fields})
-            identity = inspect(obj).identity
+            # New rows have their key by now, but not yet their identity: read the key itself.
+            key = inspect(obj).mapper.primary_key_from_instance(obj)
             rows.append({
                 "user_id": user_id, "at": now, "action": action, "entity": type(obj).__name__,
-                "entity_id": ",".join(str(part) for part in identity) if identity else None,
+                "entity_id": ",".join(str(part) for part in key) if key else None,
                 "ip": ip, "details": details,
             })
     return rows

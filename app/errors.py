@@ -25,7 +25,23 @@ def _respond(code: int, title: str, message: str, payload: dict | None = None):
                                   lang="en"), code
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values)
+
+
 def register(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_bytes():
+        """A NUL byte is never part of a clinic's data; PostgreSQL would refuse it deep inside a
+        query. Refuse it at the door, for searches, forms and JSON alike."""
+        # Form fields are parsed first (files may hold any bytes); a JSON body is read raw and cached.
+        refused = _has_nul(request.args.values()) or _has_nul(request.form.values())
+        if not refused and request.is_json:
+            body = request.get_data(cache=True)
+            refused = b"\x00" in body or b"\\u0000" in body
+        if refused:
+            return _respond(400, _("Bad request"), _("The request contains characters that are not allowed."))
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         db.session.rollback()

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.jobs.queue import redis_status
-from app.services.documents import make_document_store
 
 bp = Blueprint("health", __name__)
 
@@ -26,8 +24,7 @@ def _database() -> str:
 
 
 def _documents() -> str:
-    store = make_document_store(current_app.config, lambda: Session(db.engine))
-    store.ping()
+    current_app.extensions["documents"].ping()
     return "ok"
 
 

@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 READ_METHODS_VIEW = ("list", "show", "download")
 WRITE_METHODS_VIEW = ("add", "edit", "delete", "action", "action_post")
-READ_METHODS_API = ("get", "get_list", "info")
-WRITE_METHODS_API = ("post", "put", "delete")
+READ_METHODS_API = ("get", "get_list")
+# `_info` describes the add/edit forms, with choices from related resources: writers only.
+WRITE_METHODS_API = ("post", "put", "delete", "info")
 
 VIEW_METHOD_PERMISSIONS = {m: "read" for m in READ_METHODS_VIEW} | {m: "write" for m in WRITE_METHODS_VIEW}
 API_METHOD_PERMISSIONS = {m: "read" for m in READ_METHODS_API} | {m: "write" for m in WRITE_METHODS_API}
+
+
+def N_(text: str) -> str:  # noqa: N802 - gettext_noop: marks menu names for translation (babel.cfg)
+    return text
 
 
 @dataclass(frozen=True)
@@ -22,34 +27,34 @@ class Resource:
 
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("Patient", "Patients", "People", "patient"),
-    Resource("Doctor", "Doctors", "People", "doctor"),
-    Resource("Employee", "Employees", "People", "employee"),
-    Resource("Department", "Departments", "Clinic", "department"),
-    Resource("Specialty", "Specialties", "Clinic", "specialty"),
-    Resource("Service", "Services", "Clinic", "service"),
-    Resource("Appointment", "Appointments", "Scheduling", "appointment"),
-    Resource("AppointmentSeries", "Recurring series", "Scheduling", "appointment_series"),
-    Resource("AppointmentEvent", "Appointment history", "Scheduling", "appointment_event"),
-    Resource("WorkSchedule", "Work schedules", "Scheduling", "work_schedule"),
-    Resource("ScheduleException", "Schedule exceptions", "Scheduling", "schedule_exception"),
-    Resource("Encounter", "Encounters", "Clinical", "encounter"),
-    Resource("Diagnosis", "Diagnoses", "Clinical", "diagnosis"),
-    Resource("LabOrder", "Lab orders", "Clinical", "lab_order"),
-    Resource("LabResult", "Lab results", "Clinical", "lab_result"),
-    Resource("Attachment", "Attachments", "Clinical", "attachment"),
-    Resource("Prescription", "Prescriptions", "Pharmacy", "prescription"),
-    Resource("PrescriptionItem", "Prescription items", "Pharmacy", "prescription_item"),
-    Resource("Medicine", "Medicines", "Pharmacy", "medicine"),
-    Resource("StockBatch", "Stock batches", "Pharmacy", "stock_batch"),
-    Resource("StockMovement", "Stock ledger", "Pharmacy", "stock_movement"),
-    Resource("Invoice", "Invoices", "Billing", "invoice"),
-    Resource("InvoiceLine", "Invoice lines", "Billing", "invoice_line"),
-    Resource("Payment", "Payments", "Billing", "payment"),
-    Resource("Review", "Reviews", "Engagement", "review"),
-    Resource("Notification", "Notifications", "Engagement", "notification"),
-    Resource("ReminderLog", "Reminder log", "Engagement", "reminder_log"),
-    Resource("AuditEvent", "Audit trail", "Administration", "audit_event"),
+    Resource("Patient", N_("Patients"), N_("People"), "patient"),
+    Resource("Doctor", N_("Doctors"), N_("People"), "doctor"),
+    Resource("Employee", N_("Employees"), N_("People"), "employee"),
+    Resource("Department", N_("Departments"), N_("Clinic"), "department"),
+    Resource("Specialty", N_("Specialties"), N_("Clinic"), "specialty"),
+    Resource("Service", N_("Services"), N_("Clinic"), "service"),
+    Resource("Appointment", N_("Appointments"), N_("Scheduling"), "appointment"),
+    Resource("AppointmentSeries", N_("Recurring series"), N_("Scheduling"), "appointment_series"),
+    Resource("AppointmentEvent", N_("Appointment history"), N_("Scheduling"), "appointment_event"),
+    Resource("WorkSchedule", N_("Work schedules"), N_("Scheduling"), "work_schedule"),
+    Resource("ScheduleException", N_("Schedule exceptions"), N_("Scheduling"), "schedule_exception"),
+    Resource("Encounter", N_("Encounters"), N_("Clinical"), "encounter"),
+    Resource("Diagnosis", N_("Diagnoses"), N_("Clinical"), "diagnosis"),
+    Resource("LabOrder", N_("Lab orders"), N_("Clinical"), "lab_order"),
+    Resource("LabResult", N_("Lab results"), N_("Clinical"), "lab_result"),
+    Resource("Attachment", N_("Attachments"), N_("Clinical"), "attachment"),
+    Resource("Prescription", N_("Prescriptions"), N_("Pharmacy"), "prescription"),
+    Resource("PrescriptionItem", N_("Prescription items"), N_("Pharmacy"), "prescription_item"),
+    Resource("Medicine", N_("Medicines"), N_("Pharmacy"), "medicine"),
+    Resource("StockBatch", N_("Stock batches"), N_("Pharmacy"), "stock_batch"),
+    Resource("StockMovement", N_("Stock ledger"), N_("Pharmacy"), "stock_movement"),
+    Resource("Invoice", N_("Invoices"), N_("Billing"), "invoice"),
+    Resource("InvoiceLine", N_("Invoice lines"), N_("Billing"), "invoice_line"),
+    Resource("Payment", N_("Payments"), N_("Billing"), "payment"),
+    Resource("Review", N_("Reviews"), N_("Engagement"), "review"),
+    Resource("Notification", N_("Notifications"), N_("Engagement"), "notification"),
+    Resource("ReminderLog", N_("Reminder log"), N_("Engagement"), "reminder_log"),
+    Resource("AuditEvent", N_("Audit trail"), N_("Administration"), "audit_event"),
 )
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 

@@ -2,7 +2,10 @@
 internet-dependent chart view."""
 from __future__ import annotations
 
+from flask import jsonify
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import gettext
+from flask_jwt_extended import JWTManager
 
 from app.permissions import ROLE_CONFIGS
 
@@ -10,6 +13,18 @@ from app.permissions import ROLE_CONFIGS
 class ClinicSecurityManager(SecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet (STACK.md trap 16).
     userstatschartview = None
+
+    def create_jwt_manager(self, app) -> JWTManager:
+        """A missing, malformed, expired or forged token is 401 (not flask-jwt-extended's 422)."""
+        manager = super().create_jwt_manager(app)
+
+        def unauthorized(reason: str):
+            return jsonify(message=gettext("Log in again: your access token is missing or not valid.")), 401
+
+        manager.unauthorized_loader(unauthorized)
+        manager.invalid_token_loader(unauthorized)
+        manager.expired_token_loader(lambda header, payload: unauthorized("expired"))
+        return manager
 
     def sync_roles(self) -> None:
         """Create every permission of every registered view and API, the built-in roles, and

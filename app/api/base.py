@@ -2,18 +2,26 @@
 domain errors answer 404/409/422 JSON naming the field, never a 500."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Callable, Iterable
 
+import sqlalchemy as sa
 from flask import Response, current_app
-from flask_appbuilder.api.convert import Model2SchemaConverter
-from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from flask_appbuilder import ModelRestApi
+from flask_appbuilder.api.convert import Model2SchemaConverter
+from flask_appbuilder.exceptions import ApplyFilterException
+from flask_babel import gettext as _
+from marshmallow import ValidationError, validate
+from marshmallow_sqlalchemy import SQLAlchemyAutoSchema, field_for
+from marshmallow_sqlalchemy.fields import Related
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DataError, ProgrammingError
 from sqlalchemy.orm import RelationshipDirection
 
 from app.permissions import API_METHOD_PERMISSIONS
 from app.services.errors import DomainError
-from app.views.base import ClinicInterface, validate_item
+from app.models.types import integer_bounds
+from app.views.base import ClinicInterface, check_delete, pk_in_range, validate_item
 
 # Never accepted from a client: keys, audit stamps and values the services derive.
 SERVER_SET = {"id", "created_at", "updated_at", "search_text"}
@@ -38,9 +46,78 @@ def writable_columns(model: type, derived: Iterable[str] = ()) -> list[str]:
     ]
 
 
+def numeric_bound(column_type: sa.types.TypeEngine) -> Decimal | None:
+    """Largest value of a NUMERIC(p, s) column (PostgreSQL refuses more; SQLite stores it anyway)."""
+    if isinstance(column_type, sa.Numeric) and not isinstance(column_type, sa.Float):
+        if column_type.precision is not None:
+            scale = column_type.scale or 0
+            return Decimal(10) ** (column_type.precision - scale) - Decimal(1).scaleb(-scale)
+    return None
+
+
+class ExistingRelated(Related):
+    """A many-to-one given by id that must name an existing record.
+
+    marshmallow-sqlalchemy's ``Related`` turns an unknown id into a *new* related object, which
+    the session then tries to insert with the parent (``{"patient": 999999}`` answered with an
+    error about the patient's ``code``, or could even create a half-empty record). Here an
+    unknown or malformed id is a 422 naming the relationship."""
+
+    def _deserialize(self, value, *args, **kwargs):
+        keys = self.related_keys
+        if len(keys) != 1:  # pragma: no cover - every model here has a one-column key
+            return super()._deserialize(value, *args, **kwargs)
+        if isinstance(value, dict):  # {"id": 3} is accepted like 3
+            if set(value) != {keys[0].key}:
+                raise ValidationError(_("Give the id of an existing record."))
+            value = value[keys[0].key]
+        column = keys[0].columns[0]
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:  # pragma: no cover - every key here is an integer
+            python_type = None
+        if python_type is int:
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise ValidationError(_("Give the id of an existing record."))
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValidationError(_("Give the id of an existing record.")) from None
+            if not pk_in_range(self.related_model, value):
+                raise ValidationError(_("There is no record with id %(id)s.", id=value))
+        result = self.session.get(self.related_model, value)
+        if result is None:
+            raise ValidationError(_("There is no record with id %(id)s.", id=value))
+        return result
+
+
 class ClinicSchemaConverter(Model2SchemaConverter):
     """FAB's converter, but foreign-key columns (``patient_id``) may be listed: clients read
-    the ids of related records without nested objects."""
+    the ids of related records without nested objects; and a related id must exist."""
+
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        """FAB's field, plus the range its column can hold: an out-of-range number is a 422
+        naming the field, not a database error."""
+        field = super()._column2field(datamodel, column, nested, parent_schema_name)
+        sqla_column = datamodel.list_columns.get(column.name)
+        column_type = getattr(sqla_column, "type", None)
+        if field is None or column_type is None or getattr(sqla_column, "primary_key", False):
+            return field
+        bounds, bound = integer_bounds(column_type), numeric_bound(column_type)
+        message = _("Must be between %(low)s and %(high)s.", low="{min}", high="{max}")
+        if bounds is not None:
+            field.validators.append(validate.Range(min=bounds[0], max=bounds[1], error=message))
+        elif bound is not None:
+            field.validators.append(validate.Range(min=-bound, max=bound, error=message))
+        return field
+
+    def _column2relation(self, datamodel, column, nested=False, parent_schema_name=None):
+        if nested or not datamodel.is_relation_many_to_one(column.name):
+            return super()._column2relation(datamodel, column, nested, parent_schema_name)
+        field = field_for(datamodel.obj, column.name, field_class=ExistingRelated)
+        field.required = not datamodel.is_nullable(column.name)
+        field.unique = datamodel.is_unique(column.name)
+        return field
 
     def _meta_schema_factory(self, columns, model, class_mixin, parent_schema_name=None):
         if not columns:
@@ -82,6 +159,9 @@ class ClinicModelApi(ModelRestApi):
     def pre_update(self, item: Any) -> None:
         validate_item(self.datamodel.session, item)
 
+    def pre_delete(self, item: Any) -> None:
+        check_delete(self.datamodel.session, item)
+
     def _answer_domain_errors(self, call: Callable[[], Response]) -> Response:
         try:
             return call()
@@ -89,14 +169,29 @@ class ClinicModelApi(ModelRestApi):
             self.datamodel.session.rollback()
             return self.response(exc.status, **exc.as_dict())
 
+    def get_list_headless(self, **kwargs) -> Response:
+        """A filter value the column cannot hold ("abc" or 10**20 for a number, a NUL byte) is the
+        client's mistake: 400, not the 500 FAB answers when the database refuses the query."""
+        try:
+            return super().get_list_headless(**kwargs)
+        except (DataError, ApplyFilterException, OverflowError, ProgrammingError) as exc:
+            if isinstance(exc, ProgrammingError) and getattr(exc.orig, "sqlstate", None) != "42883":
+                raise  # only "operator does not exist" (numeric > text) is a bad filter value
+            self.datamodel.session.rollback()
+            return self.response_400(message=_("A filter value does not fit its column."))
+
+    # Bind the parent method here: a zero-argument ``super()`` inside a lambda raises
+    # "RuntimeError: super(): no arguments" (every PUT and DELETE answered 500).
     def post_headless(self) -> Response:
         return self._answer_domain_errors(super().post_headless)
 
     def put_headless(self, pk) -> Response:
-        return self._answer_domain_errors(lambda: super().put_headless(pk))
+        parent = super().put_headless
+        return self._answer_domain_errors(lambda: parent(pk))
 
     def delete_headless(self, pk) -> Response:
-        return self._answer_domain_errors(lambda: super().delete_headless(pk))
+        parent = super().delete_headless
+        return self._answer_domain_errors(lambda: parent(pk))
 
 
 def make_api(model: type, resource: str, permission: str, *, read_only: bool = False,
@@ -120,7 +215,7 @@ def make_api(model: type, resource: str, permission: str, *, read_only: bool = F
     if search is not None:
         attrs["search_columns"] = list(search)
     if read_only:
-        attrs["include_route_methods"] = {"get", "get_list", "info"}
+        attrs["include_route_methods"] = {"get", "get_list"}
     else:
         columns = [c for c in writable_columns(model, derived) if c not in hidden]
         attrs["add_columns"] = attrs["edit_columns"] = columns

@@ -41,5 +41,23 @@ def Money() -> Numeric:  # noqa: N802 - reads like a type
     return Numeric(14, 2, asdecimal=True)
 
 
+def integer_bounds(column_type) -> tuple[int, int] | None:
+    """What an integer column can hold on every supported database (SQLite raises OverflowError
+    past 64 bits, PostgreSQL "integer out of range" past 32)."""
+    import sqlalchemy as sa
+
+    if isinstance(column_type, sa.SmallInteger):
+        return -(2**15), 2**15 - 1
+    if isinstance(column_type, sa.BigInteger):
+        return -(2**63), 2**63 - 1
+    if isinstance(column_type, sa.Integer):
+        return -(2**31), 2**31 - 1
+    return None
+
+
+def is_money(type_) -> bool:
+    return isinstance(type_, Numeric) and (type_.precision, type_.scale) == (14, 2)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)

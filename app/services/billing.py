@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from app.models import Invoice, InvoiceLine, Payment
@@ -33,7 +33,42 @@ def recalculate_invoice(invoice: Invoice) -> None:
     invoice.total = subtotal - (invoice.discount or ZERO) + (invoice.tax or ZERO)
 
 
+# Status changes a person may make; paid and partially paid follow from payments only.
+MANUAL_INVOICE_STATUS = {
+    None: {"draft", "issued"},
+    "draft": {"draft", "issued", "void"},
+    "issued": {"issued", "void"},
+    "partially_paid": {"partially_paid"},
+    "paid": {"paid"},
+    "void": {"void"},
+    "refunded": {"refunded"},
+}
+
+
+def _check_invoice_status(invoice: Invoice, settings: ClinicSettings) -> None:
+    state = inspect(invoice)
+    old = None
+    if state.persistent:
+        history = state.attrs.status.history
+        old = history.deleted[0] if history.deleted else invoice.status
+    new = invoice.status or "draft"
+    if new == "void" and (invoice.amount_paid or ZERO) > ZERO:
+        raise Conflict(_("Refund the payments before voiding invoice %(number)s.", number=invoice.number), "status")
+    if new not in MANUAL_INVOICE_STATUS.get(old, set()):
+        if old in ("paid", "void", "refunded"):
+            raise Conflict(_("Invoice %(number)s is %(status)s and can no longer be changed.",
+                             number=invoice.number, status=_(old)), "status")
+        if new in ("paid", "partially_paid", "refunded"):
+            raise Conflict(_("An invoice becomes paid by recording its payments, not by editing its status."),
+                           "status")
+        raise Conflict(_("An invoice cannot go from %(old)s back to %(new)s.", old=_(old), new=_(new)), "status")
+    invoice.status = new
+    if new == "issued" and invoice.issued_at is None:
+        invoice.issued_at = settings.now()
+
+
 def validate_invoice(session: Session, invoice: Invoice, settings: ClinicSettings) -> None:
+    _check_invoice_status(invoice, settings)
     v.non_negative("discount", invoice.discount)
     v.non_negative("tax", invoice.tax)
     invoice.currency = (invoice.currency or settings.currency).upper()
@@ -87,3 +122,27 @@ def validate_payment(session: Session, payment: Payment, settings: ClinicSetting
         invoice.status = "paid" if invoice.balance == ZERO else "partially_paid"
         if payment.paid_at is None:
             payment.paid_at = settings.now()
+
+
+def check_invoice_line_delete(session: Session, line: InvoiceLine, settings: ClinicSettings) -> None:
+    """Removing a line changes the invoice like editing one: refused once the invoice is closed,
+    and the totals follow in the same transaction."""
+    invoice = line.invoice or session.get(Invoice, line.invoice_id)
+    if invoice is None:
+        return
+    if invoice.status in ("paid", "void", "refunded"):
+        raise Conflict(_("Invoice %(number)s is %(status)s and can no longer be changed.",
+                         number=invoice.number, status=_(invoice.status)))
+    with session.no_autoflush:
+        if line in invoice.lines:
+            invoice.lines.remove(line)
+        recalculate_invoice(invoice)
+    if (invoice.amount_paid or ZERO) > invoice.total:
+        raise Conflict(_("The invoice total cannot be less than what has already been paid."), "total")
+
+
+def check_payment_delete(session: Session, payment: Payment, settings: ClinicSettings) -> None:
+    """A succeeded payment is money received: it stays, and a refund is recorded instead
+    (deleting it would leave the invoice's amount paid counting money that has no payment)."""
+    if payment.status in ("succeeded", "refunded"):
+        raise Conflict(_("A recorded payment cannot be deleted; record a refund instead."))

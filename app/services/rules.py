@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from flask_babel import gettext
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from app import models as m
 from app.services import billing, booking, catalogue, engagement, people, records, schedules, stock
+from app.services.errors import ValidationFailed
 from app.services.settings import ClinicSettings
 
 Validator = Callable[[Session, Any, ClinicSettings], None]
@@ -22,6 +25,7 @@ VALIDATORS: dict[type, Validator] = {
     m.WorkSchedule: schedules.validate_work_schedule,
     m.ScheduleException: schedules.validate_schedule_exception,
     m.Appointment: booking.validate_appointment,
+    m.AppointmentSeries: booking.validate_appointment_series,
     m.Encounter: records.validate_encounter,
     m.Diagnosis: records.validate_diagnosis,
     m.LabOrder: records.validate_lab_order,
@@ -49,8 +53,56 @@ FILLED_BY_SERVICES: dict[type, tuple[str, ...]] = {
 }
 
 
-def validate(session: Session, item: Any, settings: ClinicSettings) -> None:
+# Rules of a delete (the database's foreign keys refuse the rest).
+DELETE_CHECKS: dict[type, Validator] = {
+    m.InvoiceLine: billing.check_invoice_line_delete,
+    m.Payment: billing.check_payment_delete,
+}
+
+
+def check_delete(session: Session, item: Any, settings: ClinicSettings) -> None:
+    """Check (and apply the consequences of) deleting ``item``; raises a DomainError. Does not commit."""
+    checker = DELETE_CHECKS.get(type(item))
+    if checker is not None:
+        checker(session, item, settings)
+
+
+# Who made a record, stamped on creation: the acting user of the request, job or command.
+ACTOR_COLUMNS = ("created_by_id", "received_by_id", "uploaded_by_id", "actor_id")
+
+
+def validate(session: Session, item: Any, settings: ClinicSettings, actor_id: int | None = None) -> None:
     """Check and normalise ``item`` in place; raises a DomainError. Does not commit."""
+    is_new = inspect(item).transient or inspect(item).pending
+    if is_new:
+        apply_column_defaults(item)
+    refuse_control_characters(item)
     validator = VALIDATORS.get(type(item))
     if validator is not None:
         validator(session, item, settings)
+    if actor_id is not None:
+        created = [item] if is_new else []
+        created += [obj for obj in session.new if obj is not item]  # e.g. a ledger entry the rule added
+        for obj in created:
+            for column in ACTOR_COLUMNS:
+                if hasattr(obj, column) and getattr(obj, column) is None:
+                    setattr(obj, column, actor_id)
+
+
+def apply_column_defaults(item: Any) -> None:
+    """A new record gets its columns' declared defaults before the rules look at it (a line's
+    quantity of 1, a service's 15 minutes), as the database would."""
+    for column in inspect(type(item)).columns:
+        default = column.default
+        if default is None or not default.is_scalar or column.key not in inspect(type(item)).attrs:
+            continue
+        if getattr(item, column.key) is None:
+            setattr(item, column.key, default.arg)
+
+
+def refuse_control_characters(item: Any) -> None:
+    """A NUL byte is never data (PostgreSQL refuses it outright, SQLite would store it)."""
+    for column in inspect(type(item)).columns:
+        value = getattr(item, column.key, None)
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationFailed(gettext("Contains characters that are not allowed."), column.key)

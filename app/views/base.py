@@ -5,23 +5,26 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from flask import abort, current_app, flash, request
+from flask_jwt_extended import get_current_user
+from flask_login import current_user
 from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Enum, Time
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import StringField
 from wtforms.validators import DataRequired, Optional
 
-from app.models.types import UTCDateTime
-from app.permissions import VIEW_METHOD_PERMISSIONS
+from app.models.types import UTCDateTime, integer_bounds, is_money
+from app.permissions import RESOURCE_BY_NAME, VIEW_METHOD_PERMISSIONS
 from app.services import rules
 from app.services.errors import DomainError, from_database_error
 from app.services.settings import ClinicSettings
 from app.views.filters import ClinicFilterConverter
-from app.views.fields import ClinicDateTimeField, format_local, optional_choice_field, time_field
+from app.views.fields import ClinicDateTimeField, blank_if_none, format_local, format_money, format_phone, optional_choice_field, time_field
 
 
 class ClinicInterface(SQLAInterface):
@@ -37,6 +40,12 @@ class ClinicInterface(SQLAInterface):
     def is_time(self, col_name: str) -> bool:
         column = self.list_columns.get(col_name)
         return column is not None and isinstance(getattr(column, "type", None), Time)
+
+    def get(self, id, filters=None, *args, **kwargs):
+        """An id the key column cannot hold (``/show/10**20``) is simply not found (not a 500)."""
+        if not pk_in_range(self.obj, id):
+            return None
+        return super().get(id, filters, *args, **kwargs)
 
     def _write(self, operation: Callable[[], None]) -> None:
         try:
@@ -67,24 +76,55 @@ class ClinicInterface(SQLAInterface):
         self._write(op)
 
 
+def pk_in_range(model: type, pk: Any) -> bool:
+    """Whether ``pk`` could be a key of ``model`` at all (ids are positive integers here)."""
+    bounds = integer_bounds(sa_inspect(model).primary_key[0].type)
+    if bounds is None:
+        return True
+    try:
+        value = int(pk)
+    except (TypeError, ValueError):
+        return False
+    return 0 < value <= bounds[1]
+
+
 def clinic_settings() -> ClinicSettings:
     return ClinicSettings.from_config(current_app.config)
+
+
+def acting_user_id() -> int | None:
+    """The logged-in user of this request: the JWT's for API calls, the session's for pages."""
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        user = get_current_user()
+    else:
+        user = current_user
+    return getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
 
 
 def validate_item(session, item: Any) -> None:
     """The one hook every generated create/edit calls (screens and REST API alike)."""
     with session.no_autoflush:
-        rules.validate(session, item, clinic_settings())
+        rules.validate(session, item, clinic_settings(), acting_user_id())
+
+
+def check_delete(session, item: Any) -> None:
+    with session.no_autoflush:
+        rules.check_delete(session, item, clinic_settings())
 
 
 class ClinicModelView(ModelView):
     """A generated screen whose permission name is shared with the REST API of the same resource."""
 
     method_permission_name = VIEW_METHOD_PERMISSIONS
+    # No file columns: FAB's download route would only fail.
+    exclude_route_methods = {"download"}
     page_size = 25
 
     def __init__(self, **kwargs: Any) -> None:
         self._add_custom_fields()
+        resource = RESOURCE_BY_NAME.get(self.class_permission_name)
+        if resource is not None and not self.list_title:
+            self.list_title = _l(resource.menu)
         super().__init__(**kwargs)
 
     def _add_custom_fields(self) -> None:
@@ -98,10 +138,12 @@ class ClinicModelView(ModelView):
         for column in model.__table__.columns:
             label = (self.label_columns or {}).get(column.key, column.key.replace("_", " ").capitalize())
             validators = [Optional()] if column.key in optional else _required(column)
+            description = (self.description_columns or {}).get(column.key)
             if isinstance(column.type, UTCDateTime):
                 formatters.setdefault(column.key, format_local)
-                add_extra.setdefault(column.key, ClinicDateTimeField(label, validators=validators))
-                edit_extra.setdefault(column.key, ClinicDateTimeField(label, validators=validators))
+                for extra in (add_extra, edit_extra):
+                    extra.setdefault(column.key, ClinicDateTimeField(label, validators=validators, description=(
+                        f"{description} ({_l('clinic local time')})" if description else _l("Clinic local time"))))
             elif column.key in optional:
                 field = StringField(label, validators=validators, widget=BS3TextFieldWidget(),
                                     filters=[lambda value: value or None])
@@ -116,6 +158,13 @@ class ClinicModelView(ModelView):
                 field = optional_choice_field(label, column.type.enums)
                 add_extra.setdefault(column.key, field)
                 edit_extra.setdefault(column.key, field)
+            if column.key.endswith("phone"):
+                formatters.setdefault(column.key, format_phone)
+            if is_money(column.type):
+                formatters.setdefault(column.key, format_money)
+            formatters.setdefault(column.key, blank_if_none)
+        for relationship in sa_inspect(model).relationships:
+            formatters.setdefault(relationship.key, guard_reference)
         self.add_form_extra_fields, self.edit_form_extra_fields = add_extra, edit_extra
         self.formatters_columns = formatters
 
@@ -124,6 +173,9 @@ class ClinicModelView(ModelView):
 
     def pre_update(self, item: Any) -> None:
         validate_item(self.datamodel.session, item)
+
+    def pre_delete(self, item: Any) -> None:
+        check_delete(self.datamodel.session, item)
 
     def _save(self, form, item: Any, before: Callable, write: Callable, after: Callable) -> bool:
         try:
@@ -205,14 +257,23 @@ class ClinicModelView(ModelView):
             flash(exc.message, "danger")
         self.update_redirect()
 
+    def _readable_related_views(self) -> list:
+        return [view for view in self._related_views
+                if self.appbuilder.sm.has_access("can_read", view.class_permission_name)]
+
+    def render_template(self, template, **kwargs):
+        """FAB's show and edit templates pair each related view with its widget by position: pass
+        them the same filtered list as the widgets, or the tabs shift and the page fails (500)."""
+        if kwargs.get("related_views") is not None:
+            kwargs["related_views"] = self._readable_related_views()
+        return super().render_template(template, **kwargs)
+
     def _get_related_views_widgets(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args):
         """FAB shows every related view; show only those the user may read (a receptionist never
         sees the encounters on a patient's page). Same loop as FAB's, plus the permission check."""
         widgets = widgets or {}
         widgets["related_views"] = []
-        for view in self._related_views:
-            if not self.appbuilder.sm.has_access("can_read", view.class_permission_name):
-                continue
+        for view in self._readable_related_views():
             order_column, order_direction = (orders or {}).get(view.__class__.__name__, ("", ""))
             widgets["related_views"].append(self._get_related_view_widget(
                 item, view, order_column, order_direction,
@@ -220,6 +281,28 @@ class ClinicModelView(ModelView):
                 page_size=(page_sizes or {}).get(view.__class__.__name__),
             ))
         return widgets
+
+
+def describe(item: Any) -> str:
+    """How a related record reads on a page: instants in the clinic's zone, not the UTC repr."""
+    start = getattr(item, "start_at", None)
+    if start is not None:
+        return f"#{item.id} · {format_local(start)}"
+    return str(item)
+
+
+def guard_reference(value: Any) -> Any:
+    """A related record on a list or show page is described only to users who may read its
+    resource; others see its number (a pharmacist reading a prescription sees encounter "#12",
+    not the encounter's chief complaint)."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    items = [item for item in items if item is not None]
+    if not items:
+        return ""
+    resource = type(items[0]).__name__  # permission names are the model names
+    if resource not in RESOURCE_BY_NAME or current_app.appbuilder.sm.has_access("can_read", resource):
+        return "; ".join(describe(item) for item in items)
+    return ", ".join(f"#{item.id}" for item in items)
 
 
 class ReadOnlyModelView(ClinicModelView):

@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from flask import current_app
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, DateTimePickerWidget, Select2Widget
-from flask_babel import lazy_gettext as _l
+from flask_babel import format_currency, lazy_gettext as _l
 from wtforms import DateTimeField, SelectField, TimeField
 from wtforms.validators import Optional
 
@@ -23,6 +24,32 @@ def to_local(value: datetime | None) -> datetime | None:
 
 def format_local(value: datetime | None) -> str:
     return to_local(value).strftime(FORMAT) if value is not None else ""
+
+
+def blank_if_none(value):
+    """An empty cell, not the word "None"."""
+    return "" if value is None else value
+
+
+def format_phone(value: str | None) -> str:
+    """+84912345678 (as stored) -> 0912 345 678 for local numbers; others stay international."""
+    if not value:
+        return ""
+    region = current_app.config.get("CLINIC_PHONE_REGION", "VN")
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return value
+    if phonenumbers.region_code_for_number(number) == region:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def format_money(value) -> str:
+    """Amounts in the clinic's currency, its own decimals and the reader's locale (₫227,000)."""
+    if value is None:
+        return ""
+    return format_currency(value, current_app.config.get("CLINIC_CURRENCY", "VND"))
 
 
 class ClinicDateTimeField(DateTimeField):

@@ -1,0 +1,19 @@
+# Production image: gunicorn with threaded workers (Socket.IO in threading mode, STACK.md trap 10).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    INSTANCE_PATH=/var/lib/clinic FLASK_APP=app:create_app
+WORKDIR /srv/clinic
+
+RUN apt-get update && apt-get install -y --no-install-recommends unixodbc tdsodbc \
+    && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY . .
+RUN useradd --system --home /var/lib/clinic clinic && mkdir -p /var/lib/clinic && chown clinic /var/lib/clinic
+USER clinic
+
+EXPOSE 8000
+# One worker per process with threads; scale out with more containers behind a load balancer
+# with sticky sessions, sharing Redis (REDIS_URL) as the Socket.IO message queue.
+CMD ["gunicorn", "-k", "gthread", "--threads", "8", "-w", "1", "-b", "0.0.0.0:8000", "app:create_app()"]

@@ -1,0 +1,206 @@
+"""Helpers that build clinic records for tests: through the REST API, as a client would, or
+straight through the session where the API cannot write (ledgers and logs are read-only)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+import prison
+
+# Aware instants, as a client must send them (the clinic is at UTC+7).
+START = "2026-12-01T09:00:00+07:00"
+START_UTC = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+
+
+def iso_date(days_from_today: int) -> str:
+    return (date.today() + timedelta(days=days_from_today)).isoformat()
+
+
+_TOKENS: dict[tuple[int, str], dict] = {}
+
+
+def token_headers(app, username: str) -> dict:
+    """Bearer headers for ``username``, logged in once per test session (a password check costs
+    a fifth of a second; the JWT stays valid far longer than the run)."""
+    from tests.conftest import PASSWORD
+
+    key = (id(app), username)
+    if key not in _TOKENS:
+        response = app.test_client().post(
+            "/api/v1/security/login", json={"username": username, "password": PASSWORD, "provider": "db"},
+        )
+        assert response.status_code == 200, response.get_json()
+        _TOKENS[key] = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+    return _TOKENS[key]
+
+
+class Api:
+    """A REST client for /api/v1/<resource>/ with one user's token. Every answer is checked for
+    a 500, which is always a bug."""
+
+    def __init__(self, client, headers: dict):
+        self.client = client
+        self.headers = headers
+
+    @staticmethod
+    def url(resource: str, pk: Any = None, query: dict | None = None) -> str:
+        url = f"/api/v1/{resource}/" + ("" if pk is None else str(pk))
+        return url + (f"?q={prison.dumps(query)}" if query else "")
+
+    def _send(self, method: str, url: str, **kwargs):
+        response = getattr(self.client, method)(url, headers=self.headers, **kwargs)
+        assert response.status_code < 500, f"{method.upper()} {url}: {response.status_code} {response.get_data(True)}"
+        return response
+
+    def get(self, resource: str, pk: Any = None, query: dict | None = None):
+        return self._send("get", self.url(resource, pk, query))
+
+    def post(self, resource: str, body: Any = None, **kwargs):
+        if body is not None:
+            kwargs["json"] = body
+        return self._send("post", self.url(resource), **kwargs)
+
+    def put(self, resource: str, pk: Any, body: Any = None, **kwargs):
+        if body is not None:
+            kwargs["json"] = body
+        return self._send("put", self.url(resource, pk), **kwargs)
+
+    def delete(self, resource: str, pk: Any):
+        return self._send("delete", self.url(resource, pk))
+
+    def create(self, resource: str, body: dict) -> int:
+        response = self.post(resource, body)
+        assert response.status_code == 201, f"POST {resource} {body}: {response.status_code} {response.get_json()}"
+        return response.get_json()["id"]
+
+    def show(self, resource: str, pk: Any) -> dict:
+        response = self.get(resource, pk)
+        assert response.status_code == 200, f"GET {resource}/{pk}: {response.status_code} {response.get_json()}"
+        return response.get_json()["result"]
+
+    def listing(self, resource: str, filters: list[dict] | None = None, page_size: int = 100) -> dict:
+        query: dict[str, Any] = {"page_size": page_size}
+        if filters:
+            query["filters"] = filters
+        response = self.get(resource, query=query)
+        assert response.status_code == 200, f"GET {resource} list: {response.status_code} {response.get_json()}"
+        return response.get_json()
+
+    def ids(self, resource: str) -> list[int]:
+        return self.listing(resource)["ids"]
+
+    def count(self, resource: str) -> int:
+        return self.listing(resource, page_size=1)["count"]
+
+    def audit(self, entity: str, entity_id: Any) -> list[dict]:
+        return self.listing("audit_event", [
+            {"col": "entity", "opr": "eq", "value": entity},
+            {"col": "entity_id", "opr": "eq", "value": str(entity_id)},
+        ])["result"]
+
+
+class Clinic:
+    """The parent records a test needs, each built once through the API on first use."""
+
+    def __init__(self, api: Api, user_id: int):
+        self.api = api
+        self.user_id = user_id  # the acting user (admin); also the target of notifications
+
+    @cached_property
+    def department(self) -> int:
+        return self.api.create("department", {"code": "NOI", "name": "Khoa Nội"})
+
+    @cached_property
+    def specialty(self) -> int:
+        return self.api.create("specialty", {"name": "Nội tổng quát"})
+
+    @cached_property
+    def doctor(self) -> int:
+        return self.api.create("doctor", {
+            "full_name": "Trần Thị Bình", "title": "BS.", "department": self.department,
+            "specialty": self.specialty, "consultation_fee": 200000,
+        })
+
+    @cached_property
+    def patient(self) -> int:
+        return self.api.create("patient", {"full_name": "Nguyễn Văn An", "phone": "0912 345 678"})
+
+    @cached_property
+    def service(self) -> int:
+        return self.api.create("service", {
+            "code": "KB", "name": "Khám tổng quát", "price": 150000, "duration_minutes": 20,
+            "department": self.department,
+        })
+
+    @cached_property
+    def appointment(self) -> int:
+        return self.api.create("appointment", {
+            "patient": self.patient, "doctor": self.doctor, "service": self.service, "start_at": START,
+        })
+
+    @cached_property
+    def encounter(self) -> int:
+        return self.api.create("encounter", {
+            "patient": self.patient, "doctor": self.doctor, "appointment": self.appointment,
+            "chief_complaint": "Sốt",
+        })
+
+    @cached_property
+    def lab_order(self) -> int:
+        return self.api.create("lab_order", {
+            "patient": self.patient, "doctor": self.doctor, "test_code": "CBC", "test_name": "Công thức máu",
+        })
+
+    @cached_property
+    def prescription(self) -> int:
+        return self.api.create("prescription", {"patient": self.patient, "doctor": self.doctor})
+
+    @cached_property
+    def medicine(self) -> int:
+        return self.api.create("medicine", {
+            "code": "PARA500", "name": "Paracetamol", "strength": "500 mg", "unit": "viên", "price": 1000,
+        })
+
+    @cached_property
+    def invoice(self) -> int:
+        """An issued invoice of 300 000 VND (two lines), ready to take payments."""
+        invoice = self.api.create("invoice", {"patient": self.patient})
+        self.add_line(invoice, "Khám tổng quát", 1, 200000)
+        self.add_line(invoice, "Xét nghiệm máu", 2, 50000)
+        response = self.api.put("invoice", invoice, {"status": "issued"})
+        assert response.status_code == 200, response.get_json()
+        return invoice
+
+    def add_line(self, invoice: int, description: str, quantity: Any, unit_price: Any) -> int:
+        return self.api.create("invoice_line", {
+            "invoice": invoice, "description": description, "quantity": quantity, "unit_price": unit_price,
+        })
+
+    def pay(self, invoice: int, amount: Any, status: str = "succeeded"):
+        return self.api.post("payment", {"invoice": invoice, "method": "cash", "amount": amount, "status": status})
+
+
+def add_appointment_event(db, appointment_id: int, to_status: str = "confirmed") -> int:
+    from app.models import AppointmentEvent
+
+    event = AppointmentEvent(appointment_id=appointment_id, from_status="requested", to_status=to_status,
+                             note="Đã xác nhận qua điện thoại")
+    db.session.add(event)
+    db.session.commit()
+    return event.id
+
+
+def add_reminder_log(db, appointment_id: int) -> int:
+    from app.models import ReminderLog
+
+    log = ReminderLog(appointment_id=appointment_id, kind="day_before", channel="email", status="sent",
+                      sent_at=datetime.now(timezone.utc))
+    db.session.add(log)
+    db.session.commit()
+    return log.id
+
+
+def as_decimal(value: Any) -> Decimal:
+    return Decimal(str(value))

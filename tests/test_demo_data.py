@@ -1,0 +1,272 @@
+"""Demo data: what someone opening the demo clinic would notice if it were wrong."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import pytest
+from flask_appbuilder import Model
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+import app.models  # noqa: F401  (registers every table on the shared metadata)
+from app.models import (
+    Appointment, Department, Diagnosis, Doctor, Employee, Encounter, Invoice, InvoiceLine, LabOrder, LabResult,
+    Medicine, Patient, Payment, Prescription, PrescriptionItem, Review, ScheduleException, Service, StockBatch,
+    StockMovement, WorkSchedule,
+)
+from app.services.demo_data import seed_demo_data
+from app.services.records import ICD10_PATTERN
+from app.services.text import fold
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+TODAY = date(2025, 3, 14)
+PATIENTS = 50
+
+
+def _seeded_session(path, *, seed=42, patients=PATIENTS, currency="VND", progress=None) -> Session:
+    engine = create_engine(f"sqlite:///{path}")
+    Model.metadata.create_all(engine)
+    session = Session(engine)
+    counts = seed_demo_data(session, patients=patients, seed=seed, timezone=ZONE, currency=currency, today=TODAY,
+                            progress=progress)
+    session.info["counts"] = counts
+    return session
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    calls: list[int] = []
+    session = _seeded_session(tmp_path_factory.mktemp("demo") / "demo.db", progress=calls.append)
+    session.info["progress"] = calls
+    yield session
+    session.close()
+    session.get_bind().dispose()
+
+
+def _count(session, model) -> int:
+    return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_counts_match_the_database_and_the_request(db):
+    counts = db.info["counts"]
+    for model in (Department, Service, Doctor, Employee, WorkSchedule, ScheduleException, Medicine, StockBatch,
+                  StockMovement, Patient, Appointment, Encounter, Diagnosis, LabOrder, LabResult, Prescription,
+                  PrescriptionItem, Invoice, InvoiceLine, Payment, Review):
+        assert counts[model.__tablename__] == _count(db, model), model.__tablename__
+    assert counts["patient"] == PATIENTS
+    assert 6 <= counts["department"] <= 10
+    assert 10 <= counts["service"] <= 16
+    assert 8 <= counts["doctor"] <= 12
+    assert counts["employee"] >= 3
+    assert 35 <= counts["medicine"] <= 45
+    assert PATIENTS <= counts["appointment"] <= 3 * PATIENTS
+    for table in ("encounter", "diagnosis", "prescription", "invoice", "payment", "review", "lab_order",
+                  "lab_result", "stock_batch", "schedule_exception"):
+        assert counts[table] > 0, table
+    assert sum(db.info["progress"]) == PATIENTS
+
+
+def test_patient_codes_search_text_and_contact_details(db):
+    patients = db.execute(select(Patient).order_by(Patient.id)).scalars().all()
+    codes = [p.code for p in patients]
+    assert codes == [f"BN{i:06d}" for i in range(1, PATIENTS + 1)]
+    national_ids = [p.national_id for p in patients if p.national_id]
+    assert len(national_ids) == len(set(national_ids)) > PATIENTS // 3
+    assert all(re.fullmatch(r"[0-9]{12}", n) for n in national_ids)
+    assert any(p.national_id is None for p in patients)
+    assert any(p.email is None for p in patients) and any(p.email for p in patients)
+    assert any(p.insurance_number for p in patients)
+    for p in patients:
+        assert p.search_text == " ".join(filter(None, [fold(p.full_name), p.code.lower(), p.phone or ""]))
+        assert p.date_of_birth < TODAY
+        assert p.address and p.sex in ("male", "female")
+        for phone in (p.phone, p.emergency_contact_phone):
+            if phone:
+                assert phone.startswith("+84")
+                assert phonenumbers.is_valid_number(phonenumbers.parse(phone)), phone
+    # Vietnamese names keep their diacritics (Nguyễn, Trần, Thị...).
+    accented = [p.full_name for p in patients if fold(p.full_name) != p.full_name.lower()]
+    assert len(accented) >= 0.8 * PATIENTS
+    assert all(len(p.full_name.split()) >= 3 for p in patients)
+    doctors = db.execute(select(Doctor)).scalars().all()
+    assert all(d.title and d.bio and d.languages and d.consultation_fee > 0 for d in doctors)
+    assert sum(fold(d.full_name) != d.full_name.lower() for d in doctors) >= len(doctors) - 1
+    assert len({d.full_name for d in doctors}) == len(doctors)
+
+
+def test_same_seed_same_clinic_other_seed_other_clinic(db, tmp_path):
+    names = db.execute(select(Patient.full_name).order_by(Patient.id)).scalars().all()
+    again = _seeded_session(tmp_path / "again.db")
+    other = _seeded_session(tmp_path / "other.db", seed=43)
+    try:
+        assert again.execute(select(Patient.full_name).order_by(Patient.id)).scalars().all() == names
+        assert again.info["counts"] == db.info["counts"]
+        totals = select(Invoice.number, Invoice.total).order_by(Invoice.id)
+        assert again.execute(totals).all() == db.execute(totals).all()
+        assert other.execute(select(Patient.full_name).order_by(Patient.id)).scalars().all() != names
+    finally:
+        for session in (again, other):
+            session.close()
+            session.get_bind().dispose()
+
+
+ACTIVE = "('requested', 'confirmed', 'checked_in', 'in_consultation', 'completed')"
+
+
+@pytest.mark.parametrize("who", ["doctor_id", "patient_id"])
+def test_no_overlapping_active_appointments(db, who):
+    overlaps = db.execute(text(f"""
+        SELECT COUNT(*) FROM appointment a JOIN appointment b
+          ON a.{who} = b.{who} AND a.id < b.id AND a.start_at < b.end_at AND b.start_at < a.end_at
+        WHERE a.status IN {ACTIVE} AND b.status IN {ACTIVE}""")).scalar_one()
+    assert overlaps == 0
+
+
+def test_appointments_are_in_working_hours_of_the_clinic_zone(db):
+    hours = defaultdict(list)
+    for ws in db.execute(select(WorkSchedule)).scalars():
+        hours[(ws.doctor_id, ws.weekday)].append((ws.start_time, ws.end_time))
+    exceptions = db.execute(select(ScheduleException)).scalars().all()
+    appointments = db.execute(select(Appointment)).scalars().all()
+    future = [a for a in appointments if a.status in ("requested", "confirmed")]
+    assert future, "the demo has bookings to come"
+    assert {a.status for a in appointments} >= {"completed", "cancelled", "requested", "confirmed"}
+    for a in appointments:
+        assert a.start_at.tzinfo is not None and a.end_at > a.start_at
+        start, end = a.start_at.astimezone(ZONE), a.end_at.astimezone(ZONE)
+        assert start.date() == end.date()
+        if a.status in ("requested", "confirmed"):
+            assert start.date() >= TODAY
+        else:
+            assert start.date() < TODAY
+        assert any(s <= start.time() and end.time() <= e for s, e in hours[(a.doctor_id, start.weekday())]), a
+        for x in exceptions:
+            if x.doctor_id == a.doctor_id and x.start_date <= start.date() <= x.end_date:
+                assert x.start_time is not None, f"appointment {a.id} on a day off ({x.kind})"
+                assert end.time() <= x.start_time or start.time() >= x.end_time
+        service = db.get(Service, a.service_id)
+        assert a.end_at - a.start_at == timedelta(minutes=service.duration_minutes)
+        assert service in db.get(Doctor, a.doctor_id).services
+        patient = db.get(Patient, a.patient_id)
+        assert patient.date_of_birth < start.date()
+
+
+def test_completed_visits_have_records_and_bills(db):
+    completed = db.execute(select(Appointment).where(Appointment.status == "completed")).scalars().all()
+    assert completed
+    encounters = {e.appointment_id: e for e in db.execute(select(Encounter)).scalars()}
+    invoices = {i.appointment_id: i for i in db.execute(select(Invoice)).scalars()}
+    assert set(encounters) == {a.id for a in completed} == set(invoices)
+    for e in encounters.values():
+        assert 36.0 <= e.temperature_c <= 40.0 and 80 <= e.spo2 <= 100 and 50 <= e.pulse <= 190
+        assert e.weight_kg > 0 and e.height_cm > 0
+        primary = [d for d in e.diagnoses if d.is_primary]
+        assert len(primary) == 1
+        for d in e.diagnoses:
+            assert re.fullmatch(ICD10_PATTERN, d.icd10_code), d.icd10_code
+            assert "(" in d.text  # "Viêm họng cấp (Acute pharyngitis, unspecified)"
+    queues = db.execute(text("SELECT doctor_id, queue_date, COUNT(*), MAX(queue_number) FROM appointment "
+                             "WHERE queue_number IS NOT NULL GROUP BY 1, 2")).all()
+    assert all(count == highest for _d, _day, count, highest in queues)
+
+
+def test_invoice_totals_lines_and_payments_agree(db):
+    invoices = db.execute(select(Invoice)).scalars().all()
+    numbers = [i.number for i in invoices]
+    assert len(numbers) == len(set(numbers))
+    statuses = set()
+    for inv in invoices:
+        assert re.fullmatch(r"INV-\d{6}-\d{6}", inv.number)
+        assert inv.currency == "VND"
+        lines = inv.lines
+        assert lines and lines[0].kind == "service"
+        for line in lines:
+            assert line.amount == line.quantity * line.unit_price
+            assert line.amount % 1 == 0
+        assert inv.subtotal == sum(line.amount for line in lines)
+        assert inv.total == inv.subtotal - inv.discount + inv.tax
+        assert 0 <= inv.discount <= inv.subtotal
+        paid = sum((p.amount for p in inv.payments if p.status == "succeeded"), Decimal(0))
+        assert inv.amount_paid == paid
+        assert all(p.amount > 0 and p.paid_at >= inv.issued_at for p in inv.payments)
+        expected = ("paid" if paid == inv.total else "partially_paid" if paid > 0
+                    else inv.status if inv.status in ("issued", "void") else "?")
+        assert inv.status == expected, inv.number
+        statuses.add(inv.status)
+    assert "paid" in statuses
+    # Numbers count per month in time order.
+    by_month = defaultdict(list)
+    for inv in sorted(invoices, key=lambda i: i.id):
+        by_month[inv.number[4:10]].append(int(inv.number[-6:]))
+    for month, seqs in by_month.items():
+        assert seqs == list(range(1, len(seqs) + 1)), month
+    # A medicine line for every dispensed item.
+    dispensed = db.execute(select(func.sum(PrescriptionItem.dispensed_quantity))).scalar_one()
+    billed = db.execute(select(func.sum(InvoiceLine.quantity)).where(InvoiceLine.kind == "medicine")).scalar_one()
+    assert dispensed == billed
+
+
+def test_stock_ledger_adds_up_and_the_pharmacy_has_something_to_do(db):
+    batches = db.execute(select(StockBatch)).scalars().all()
+    ledger = dict(db.execute(select(StockMovement.batch_id, func.sum(StockMovement.quantity))
+                             .group_by(StockMovement.batch_id)).all())
+    for b in batches:
+        assert ledger.get(b.id) == b.quantity, b.lot_number
+    receipts = db.execute(select(func.count()).where(StockMovement.kind == "receipt")).scalar_one()
+    assert receipts == len(batches)
+    # Dispensing in the ledger matches what the prescriptions say was handed out.
+    out = -db.execute(select(func.sum(StockMovement.quantity)).where(StockMovement.kind == "dispense")).scalar_one()
+    assert out == db.execute(select(func.sum(PrescriptionItem.dispensed_quantity))).scalar_one()
+    soon = [b for b in batches if TODAY <= b.expiry_date <= TODAY + timedelta(days=30) and b.quantity > 0]
+    assert len(soon) >= 3
+    stock = dict(db.execute(select(StockBatch.medicine_id, func.sum(StockBatch.quantity))
+                            .group_by(StockBatch.medicine_id)).all())
+    medicines = db.execute(select(Medicine)).scalars().all()
+    low = [m for m in medicines if stock.get(m.id, 0) < m.reorder_level]
+    assert 3 <= len(low) < len(medicines) // 2
+    names = {m.name for m in medicines}
+    assert {"Paracetamol", "Amoxicillin", "Omeprazole", "Metformin", "Amlodipine"} <= names
+    lots = db.execute(select(StockBatch.medicine_id, StockBatch.lot_number)).all()
+    assert len(lots) == len(set(lots))
+
+
+def test_labs_and_reviews_are_plausible(db):
+    results = db.execute(select(LabResult)).scalars().all()
+    assert results
+    for r in results:
+        assert r.flag in ("normal", "low", "high", "critical")
+        assert not (r.released_to_patient and r.status == "preliminary")
+        assert Decimal(r.value) == r.numeric_value
+    assert {o.status for o in db.execute(select(LabOrder)).scalars()} <= {"completed", "in_progress"}
+    reviews = db.execute(select(Review)).scalars().all()
+    now = datetime.combine(TODAY, datetime.min.time(), tzinfo=ZONE).astimezone(timezone.utc)
+    for r in reviews:
+        assert 1 <= r.rating_overall <= 5
+        assert r.appointment.status == "completed" and r.appointment.patient_id == r.patient_id
+        assert r.created_at <= now
+    assert db.execute(select(func.count()).select_from(Prescription)).scalar_one() > 0
+
+
+def test_refuses_a_database_that_already_has_a_clinic(db):
+    with pytest.raises(ValueError):
+        seed_demo_data(db, patients=5, timezone=ZONE, today=TODAY)
+
+
+def test_other_currency_keeps_totals_exact(tmp_path):
+    session = _seeded_session(tmp_path / "usd.db", patients=10, currency="usd")
+    try:
+        invoices = session.execute(select(Invoice)).scalars().all()
+        assert invoices and all(i.currency == "USD" for i in invoices)
+        for inv in invoices:
+            assert inv.subtotal == sum(line.amount for line in inv.lines)
+            assert inv.total == inv.subtotal - inv.discount + inv.tax
+            assert inv.amount_paid == sum(p.amount for p in inv.payments)
+        assert session.execute(select(func.max(Service.price))).scalar_one() < 100
+    finally:
+        session.close()
+        session.get_bind().dispose()
