@@ -81,6 +81,7 @@ class Config:
     FAB_CREATE_DB = _bool("FAB_CREATE_DB", False)
     FAB_UPDATE_PERMS = _bool("FAB_UPDATE_PERMS", False)
     FAB_API_MAX_PAGE_SIZE = 100
+    FAB_BASE_TEMPLATE = "clinic/base.html"
     APP_THEME = ""
     LANGUAGES = {"en": {"flag": "gb", "name": "English"}, "vi": {"flag": "vn", "name": "Tiếng Việt"}}
     BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "en")

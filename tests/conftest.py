@@ -179,3 +179,57 @@ def clinic(api, admin_id):
     from tests.factories import Clinic
 
     return Clinic(api, admin_id)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The test app served over real HTTP on a free loopback port, for the browser tests."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_engine():
+    """Debian's headless Chromium driven by Playwright (no browser download, no network)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        engine = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync",
+        ])
+        yield engine
+        engine.close()
+
+
+@pytest.fixture
+def page_as(browser_engine, live_server):
+    """page_as("receptionist", width=390) -> a logged-in Playwright page."""
+    contexts = []
+
+    def open_page(username: str, width: int = 1280):
+        context = browser_engine.new_context(viewport={"width": width, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server}/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_load_state()
+        page.base_url = live_server
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from app.permissions import RESOURCES
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
 from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
+from app.views.lookup import LookupView
 from app.views.engagement import AuditEventView, NotificationView, ReminderLogView, ReviewView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
 from app.views.pharmacy import MedicineView, PrescriptionItemView, PrescriptionView, StockBatchView, StockMovementView
@@ -30,6 +31,7 @@ CATEGORY_ICONS = {
 
 
 def register_views(appbuilder: AppBuilder) -> None:
+    appbuilder.add_view_no_menu(LookupView)
     for resource in RESOURCES:
         appbuilder.add_view(
             VIEWS[resource.name], resource.menu, label=_l(resource.menu), category=resource.category,

@@ -15,8 +15,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Enum, Time
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import RelationshipDirection
 from wtforms import StringField
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.models.types import UTCDateTime, integer_bounds, is_money
 from app.permissions import RESOURCE_BY_NAME, VIEW_METHOD_PERMISSIONS
@@ -24,7 +25,8 @@ from app.services import rules
 from app.services.errors import DomainError, from_database_error
 from app.services.settings import ClinicSettings
 from app.views.filters import ClinicFilterConverter
-from app.views.fields import ClinicDateTimeField, blank_if_none, format_local, format_money, format_phone, optional_choice_field, time_field
+from app.views.remote import remote_name
+from app.views.fields import ClinicDateTimeField, RemoteSelectField, blank_if_none, format_local, format_money, format_phone, optional_choice_field, time_field
 
 
 class ClinicInterface(SQLAInterface):
@@ -163,8 +165,24 @@ class ClinicModelView(ModelView):
             if is_money(column.type):
                 formatters.setdefault(column.key, format_money)
             formatters.setdefault(column.key, blank_if_none)
+        search_extra = dict(self.search_form_extra_fields or {})
         for relationship in sa_inspect(model).relationships:
             formatters.setdefault(relationship.key, guard_reference)
+            target = relationship.mapper.class_
+            name = remote_name(target)
+            if name is None or relationship.direction is not RelationshipDirection.MANYTOONE:
+                continue
+            label = (self.label_columns or {}).get(relationship.key, relationship.key.replace("_", " ").capitalize())
+            local = next(iter(relationship.local_columns))
+            # InputRequired, not DataRequired: an unknown id keeps its own message.
+            validators = [Optional()] if local.nullable else [InputRequired()]
+            url = f"/lookup/{name}"
+            for extra in (add_extra, edit_extra):
+                extra.setdefault(relationship.key, RemoteSelectField(label, validators, model=target, url=url,
+                                                                     describe=describe))
+            search_extra.setdefault(relationship.key, RemoteSelectField(label, [Optional()], model=target, url=url,
+                                                                        describe=describe))
+        self.search_form_extra_fields = search_extra
         self.add_form_extra_fields, self.edit_form_extra_fields = add_extra, edit_extra
         self.formatters_columns = formatters
 

@@ -6,12 +6,15 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask import current_app
-from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, DateTimePickerWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_babel import format_currency, lazy_gettext as _l
-from wtforms import DateTimeField, SelectField, TimeField
+from markupsafe import Markup
+from wtforms import DateTimeField, Field, SelectField, TimeField
+from wtforms.widgets import DateTimeLocalInput, html_params
 from wtforms.validators import Optional
 
 FORMAT = "%Y-%m-%d %H:%M"
+INPUT_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
 
 
 def clinic_zone() -> ZoneInfo:
@@ -53,18 +56,22 @@ def format_money(value) -> str:
 
 
 class ClinicDateTimeField(DateTimeField):
-    """Shows and accepts local clinic time; ``data`` is an aware UTC datetime."""
+    """Shows and accepts local clinic time; ``data`` is an aware UTC datetime.
+
+    The browser's own date-and-time input (phones show their native picker): FAB 5's datetime
+    widget is a date-only picker that rewrites the typed time away."""
 
     def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("widget", DateTimePickerWidget())
-        kwargs.setdefault("format", [FORMAT, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
+        kwargs.setdefault("widget", DateTimeLocalInput())
+        kwargs.setdefault("format", [INPUT_FORMAT, "%Y-%m-%dT%H:%M:%S", FORMAT, "%Y-%m-%d %H:%M:%S"])
         kwargs.setdefault("description", _l("Clinic local time"))
+        kwargs.setdefault("render_kw", {"class": "form-control"})
         super().__init__(label, validators, **kwargs)
 
     def _value(self) -> str:
         if self.raw_data:
             return " ".join(self.raw_data)
-        return format_local(self.data)
+        return to_local(self.data).strftime(INPUT_FORMAT) if self.data is not None else ""
 
     def process_formdata(self, valuelist) -> None:
         super().process_formdata(valuelist)
@@ -80,3 +87,47 @@ def time_field(label) -> TimeField:
 def optional_choice_field(label, values) -> SelectField:
     return SelectField(label, choices=[("", "—")] + [(v, v) for v in values], validators=[Optional()],
                        coerce=lambda v: v or None, widget=Select2Widget())
+
+
+class RemoteSelectWidget:
+    """A <select> that Select2 fills by searching /lookup/<resource> as the user types
+    (static/js/remote-select.js); only the chosen record is in the page."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        attrs = {"class": "remote-select form-control", "data-url": self.url, "name": field.name,
+                 "data-placeholder": str(_l("Type to search…")), **kwargs}
+        if field.flags.required:
+            attrs["required"] = True
+        option = ""
+        if field.data is not None:
+            option = Markup("<option value=\"{}\" selected>{}</option>").format(
+                field.data.id, field.describe(field.data))
+        return Markup("<select {}>{}</select>").format(Markup(html_params(**attrs)), option)
+
+
+class RemoteSelectField(Field):
+    """A many-to-one picked by search: the form posts an id, ``data`` is the record (or None)."""
+
+    def __init__(self, label=None, validators=None, model=None, url: str = "", describe=str, **kwargs):
+        kwargs.setdefault("widget", RemoteSelectWidget(url))
+        super().__init__(label, validators, **kwargs)
+        self.model = model
+        self.describe = describe
+
+    def process_formdata(self, valuelist) -> None:
+        self.data = None
+        if valuelist and valuelist[0]:
+            from app.views.base import pk_in_range
+
+            session = current_app.appbuilder.session
+            if pk_in_range(self.model, valuelist[0]):
+                self.data = session.get(self.model, int(valuelist[0]))
+            if self.data is None:
+                raise ValueError(_l("There is no such record."))
+
+    def _value(self) -> str:
+        return str(self.data.id) if self.data is not None else ""

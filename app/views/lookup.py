@@ -1,0 +1,34 @@
+"""GET /lookup/<resource>?q=...: what the record pickers of the back office ask for as you type.
+Answers Select2's format; only to users who may read the resource."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask_appbuilder import BaseView, expose
+from flask_login import current_user
+
+from app.services.lookup import find_records
+from app.views.base import describe, pk_in_range
+from app.views.remote import PERMISSIONS, REMOTE_MODELS
+
+class LookupView(BaseView):
+    route_base = "/lookup"
+    default_view = "search"
+
+    @expose("/<resource>")
+    def search(self, resource: str):
+        if not current_user.is_authenticated:
+            return jsonify(message="Log in first."), 401
+        model = REMOTE_MODELS.get(resource)
+        if model is None:
+            return jsonify(message="Unknown resource."), 404
+        if not self.appbuilder.sm.has_access(*PERMISSIONS[resource]):
+            return jsonify(message="Forbidden"), 403
+        session = self.appbuilder.session
+        record_id = request.args.get("id")
+        if record_id is not None:
+            record = session.get(model, int(record_id)) if pk_in_range(model, record_id) else None
+            records = [record] if record is not None else []
+        else:
+            region = current_app.config.get("CLINIC_PHONE_REGION", "VN")
+            records = find_records(session, model, request.args.get("q", ""), region)
+        return jsonify(results=[{"id": record.id, "text": describe(record)} for record in records])
