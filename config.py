@@ -82,6 +82,7 @@ class Config:
     FAB_UPDATE_PERMS = _bool("FAB_UPDATE_PERMS", False)
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_BASE_TEMPLATE = "clinic/base.html"
+    FAB_INDEX_VIEW = "app.views.home.HomeView"
     APP_THEME = ""
     LANGUAGES = {"en": {"flag": "gb", "name": "English"}, "vi": {"flag": "vn", "name": "Tiếng Việt"}}
     BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "en")
@@ -89,10 +90,19 @@ class Config:
     WTF_CSRF_ENABLED = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    RATELIMIT_ENABLED = False
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)  # true behind HTTPS
+    # Number of reverse proxies (load balancers) in front: their X-Forwarded-* headers are trusted,
+    # so the audit trail and the login limit see the client's address.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    # Login attempts (form and API) per client address; counted in Redis when REDIS_URL is set.
+    RATELIMIT_ENABLED = True
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per minute")
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
 
 
 class TestConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False  # the suite logs in hundreds of times; one test turns it back on
     MAIL_SUPPRESS_SEND = False

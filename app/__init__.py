@@ -33,6 +33,11 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

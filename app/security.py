@@ -14,6 +14,14 @@ class ClinicSecurityManager(SecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet (STACK.md trap 16).
     userstatschartview = None
 
+    def register_views(self) -> None:
+        """FAB limits the login form; the API login gets the same limit (no password guessing
+        through the back door)."""
+        super().register_views()
+        if self.is_auth_limited:
+            api = next(view for view in self.appbuilder.baseviews if isinstance(view, self.security_api))
+            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(api.blueprint)
+
     def create_jwt_manager(self, app) -> JWTManager:
         """A missing, malformed, expired or forged token is 401 (not flask-jwt-extended's 422)."""
         manager = super().create_jwt_manager(app)

@@ -28,7 +28,7 @@ def test_every_environment_setting_is_documented():
     assert not missing, f"settings missing from the README's table: {missing}"
 
 
-def test_the_two_commands_are_the_makefile_targets_ci_uses():
-    assert "make run" in README and "make test" in README
+def test_the_two_commands_are_the_ones_ci_uses():
+    assert "python3 manage.py run" in README and "python3 manage.py test" in README
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
-    assert "make test" in ci
+    assert "python3 manage.py test" in ci

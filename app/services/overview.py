@@ -1,0 +1,56 @@
+"""The numbers on the start page: what needs attention in the clinic today."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from app.models import Appointment, Invoice, Medicine, Patient, StockBatch
+from app.models.scheduling import ACTIVE_STATUSES
+from app.services.settings import ClinicSettings
+
+EXPIRY_WARNING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    resource: str  # the permission name a user needs to see it
+    value: int
+
+
+def local_day_bounds(day: date, settings: ClinicSettings) -> tuple[datetime, datetime]:
+    """The UTC instants at which ``day`` starts and ends in the clinic's zone."""
+    start = datetime.combine(day, time.min, settings.timezone)
+    return start, start + timedelta(days=1)
+
+
+def clinic_overview(session: Session, settings: ClinicSettings, resources: set[str]) -> list[Figure]:
+    """Only the figures whose resource the reader may read are computed."""
+    today = settings.today()
+    start, end = local_day_bounds(today, settings)
+    queries = {
+        ("appointments_today", "Appointment"): select(func.count()).select_from(Appointment).where(
+            Appointment.start_at >= start, Appointment.start_at < end, Appointment.status.in_(ACTIVE_STATUSES)),
+        ("waiting_now", "Appointment"): select(func.count()).select_from(Appointment).where(
+            Appointment.start_at >= start, Appointment.start_at < end, Appointment.status == "checked_in"),
+        ("requests_to_confirm", "Appointment"): select(func.count()).select_from(Appointment).where(
+            Appointment.start_at >= start, Appointment.status == "requested"),
+        ("unpaid_invoices", "Invoice"): select(func.count()).select_from(Invoice).where(
+            Invoice.status.in_(("issued", "partially_paid"))),
+        ("new_patients_this_month", "Patient"): select(func.count()).select_from(Patient).where(
+            Patient.created_at >= datetime.combine(today.replace(day=1), time.min, settings.timezone)),
+        ("batches_expiring", "StockBatch"): select(func.count()).select_from(StockBatch).where(
+            StockBatch.quantity > 0, StockBatch.expiry_date <= today + timedelta(days=EXPIRY_WARNING_DAYS)),
+        ("medicines_below_reorder", "Medicine"): select(func.count()).select_from(
+            select(Medicine.id).outerjoin(StockBatch, and_(StockBatch.medicine_id == Medicine.id,
+                                                          StockBatch.expiry_date >= today))
+            .where(Medicine.active.is_(True))
+            .group_by(Medicine.id, Medicine.reorder_level)
+            .having(func.coalesce(func.sum(StockBatch.quantity), 0) < Medicine.reorder_level)
+            .subquery()),
+    }
+    return [Figure(key, resource, session.execute(query).scalar_one())
+            for (key, resource), query in queries.items() if resource in resources]

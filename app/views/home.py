@@ -1,0 +1,42 @@
+"""The start page: today's figures for what the reader may see, each linking to its list."""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_appbuilder import IndexView, expose
+from flask_babel import lazy_gettext as _l
+
+from app.permissions import RESOURCES
+from app.services.overview import clinic_overview
+from app.views.base import clinic_settings
+
+LABELS = {
+    "appointments_today": _l("Appointments today"),
+    "waiting_now": _l("Checked in, waiting"),
+    "requests_to_confirm": _l("Booking requests to confirm"),
+    "unpaid_invoices": _l("Unpaid invoices"),
+    "new_patients_this_month": _l("New patients this month"),
+    "batches_expiring": _l("Stock batches expiring within 30 days"),
+    "medicines_below_reorder": _l("Medicines below reorder level"),
+}
+LINKS = {
+    "Appointment": "/appointmentview/list/", "Invoice": "/invoiceview/list/", "Patient": "/patientview/list/",
+    "StockBatch": "/stockbatchview/list/", "Medicine": "/medicineview/list/",
+}
+
+
+class HomeView(IndexView):
+    index_template = "clinic/index.html"
+
+    @expose("/")
+    def index(self):
+        user = g.user
+        figures, staff = [], False
+        if user is not None and user.is_authenticated:
+            sm = self.appbuilder.sm
+            readable = {r.name for r in RESOURCES if sm.has_access("can_read", r.name)}
+            staff = bool(readable)
+            if staff:
+                figures = clinic_overview(self.appbuilder.session, clinic_settings(), readable)
+        return self.render_template(self.index_template, appbuilder=self.appbuilder, figures=figures,
+                                    labels=LABELS, links=LINKS, staff=staff,
+                                    clinic=current_app.config.get("APP_NAME"))

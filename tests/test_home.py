@@ -1,0 +1,50 @@
+"""The start page shows today's figures, each only to those who may read what it counts."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import re
+
+
+def figures(page: str) -> dict[str, int]:
+    return {key: int(value) for key, value in re.findall(r'data-figure="(\w+)">(\d+)<', page)}
+
+
+def test_anonymous_visitors_are_asked_to_log_in(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "/login/" in page and "data-figure" not in page
+
+
+def test_patients_are_told_the_back_office_is_for_staff(login_as):
+    page = login_as("patient").get("/").get_data(as_text=True)
+    assert "for the clinic&#39;s staff" in page or "for the clinic's staff" in page
+    assert "data-figure" not in page
+
+
+def test_figures_count_today_in_the_clinic_zone(api, clinic, login_as, app):
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(app.config["CLINIC_TIMEZONE"])
+    today_local = datetime.now(zone).replace(hour=10, minute=0, second=0, microsecond=0)
+    for offset, status in ((0, "confirmed"), (1, "checked_in"), (24 * 60, "confirmed")):
+        start = (today_local + timedelta(minutes=offset * 30 if offset < 2 else offset)).isoformat()
+        api.create("appointment", {"patient": clinic.patient, "doctor": clinic.doctor, "service": clinic.service,
+                                   "start_at": start, "status": status})
+    assert clinic.invoice  # issued, unpaid
+    seen = figures(login_as("receptionist").get("/").get_data(as_text=True))
+    assert seen["appointments_today"] == 2
+    assert seen["waiting_now"] == 1
+    assert seen["unpaid_invoices"] == 1
+    assert seen["new_patients_this_month"] >= 1
+    assert "batches_expiring" not in seen  # stock batches are not the front desk's
+
+
+def test_pharmacists_see_stock_figures(api, clinic, login_as):
+    medicine = api.create("medicine", {"code": "AMO500", "name": "Amoxicillin", "unit": "viên", "price": 2000,
+                                       "reorder_level": 100})
+    soon = (datetime.now(timezone.utc) + timedelta(days=10)).date().isoformat()
+    api.create("stock_batch", {"medicine": medicine, "lot_number": "A1", "expiry_date": soon, "quantity": 20})
+    seen = figures(login_as("pharmacist").get("/").get_data(as_text=True))
+    assert seen["batches_expiring"] == 1
+    assert seen["medicines_below_reorder"] == 1
+    assert "unpaid_invoices" not in seen and "appointments_today" not in seen
