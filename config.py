@@ -69,6 +69,15 @@ class Config:
     CLINIC_CURRENCY = os.environ.get("CLINIC_CURRENCY", "VND")
     CLINIC_PHONE_REGION = os.environ.get("CLINIC_PHONE_REGION", "VN")
 
+    # Booking policy.
+    BOOKING_SLOT_MINUTES = int(os.environ.get("BOOKING_SLOT_MINUTES", "15"))  # start times fall on this grid
+    BOOKING_BUFFER_MINUTES = int(os.environ.get("BOOKING_BUFFER_MINUTES", "0"))  # kept free after each visit
+    BOOKING_MIN_NOTICE_MINUTES = int(os.environ.get("BOOKING_MIN_NOTICE_MINUTES", "60"))
+    BOOKING_HORIZON_DAYS = int(os.environ.get("BOOKING_HORIZON_DAYS", "90"))
+    BOOKING_ONLINE_ENABLED = _bool("BOOKING_ONLINE_ENABLED", True)
+    BOOKING_ONLINE_NEEDS_CONFIRMATION = _bool("BOOKING_ONLINE_NEEDS_CONFIRMATION", True)
+    BOOKING_PATIENT_CUTOFF_HOURS = int(os.environ.get("BOOKING_PATIENT_CUTOFF_HOURS", "2"))
+
     # Flask-AppBuilder.
     AUTH_TYPE = AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"

@@ -74,9 +74,11 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.api.calendar import register_calendar
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    register_calendar(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

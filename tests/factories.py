@@ -9,9 +9,21 @@ from typing import Any
 
 import prison
 
-# Aware instants, as a client must send them (the clinic is at UTC+7).
-START = "2026-12-01T09:00:00+07:00"
-START_UTC = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+# Aware instants, as a client must send them (the clinic is at UTC+7). Bookings must be in the
+# future, so the test day is always a few days ahead.
+CLINIC_ZONE = timezone(timedelta(hours=7))
+DAY = (datetime.now(CLINIC_ZONE) + timedelta(days=5)).date()
+
+
+def local_time(hhmm: str, days_after: int = 0) -> str:
+    """ISO instant at ``hhmm`` clinic time on the test day (plus ``days_after``)."""
+    hours, minutes = map(int, hhmm.split(":"))
+    moment = datetime.combine(DAY + timedelta(days=days_after), datetime.min.time(), CLINIC_ZONE)
+    return (moment + timedelta(hours=hours, minutes=minutes)).isoformat()
+
+
+START = local_time("09:00")
+START_UTC = datetime.fromisoformat(START).astimezone(timezone.utc)
 
 
 def iso_date(days_from_today: int) -> str:
@@ -118,10 +130,15 @@ class Clinic:
 
     @cached_property
     def doctor(self) -> int:
-        return self.api.create("doctor", {
+        """A doctor who works every day from 07:00 to 19:00."""
+        doctor = self.api.create("doctor", {
             "full_name": "Trần Thị Bình", "title": "BS.", "department": self.department,
             "specialty": self.specialty, "consultation_fee": 200000,
         })
+        for weekday in range(7):
+            self.api.create("work_schedule", {"doctor": doctor, "weekday": weekday, "start_time": "07:00:00",
+                                              "end_time": "19:00:00", "valid_from": "2020-01-01"})
+        return doctor
 
     @cached_property
     def patient(self) -> int:
@@ -131,7 +148,7 @@ class Clinic:
     def service(self) -> int:
         return self.api.create("service", {
             "code": "KB", "name": "Khám tổng quát", "price": 150000, "duration_minutes": 20,
-            "department": self.department,
+            "department": self.department, "doctors": [self.doctor],
         })
 
     @cached_property

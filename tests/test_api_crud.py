@@ -63,7 +63,7 @@ CASES: dict[str, Case] = {
         text="name"),
     "Appointment": Case(
         lambda c: {"patient": c.patient, "doctor": c.doctor, "service": c.service, "start_at": START,
-                   "end_at": "2026-12-01T09:30:00+07:00", "channel": "phone", "reason": "Đau đầu kéo dài"},
+                   "channel": "phone", "reason": "Đau đầu kéo dài"},
         {"status": "confirmed", "notes": "Bệnh nhân đến sớm 15 phút"},
         text="reason"),
     "AppointmentSeries": Case(

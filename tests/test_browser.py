@@ -2,6 +2,10 @@
 you type, a booking saves, and pages fit a phone's screen."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from tests.factories import DAY
+
 
 def test_book_an_appointment_by_searching_the_patient(page_as, api, clinic):
     thang = api.create("patient", {"full_name": "Trần Đức Thắng", "phone": "0903 111 222"})
@@ -15,12 +19,12 @@ def test_book_an_appointment_by_searching_the_patient(page_as, api, clinic):
     option.click()
     page.select_option("#doctor", str(clinic.doctor))
     page.select_option("#service", str(clinic.service))
-    page.fill("#start_at", "2026-12-03T14:30")
+    page.fill("#start_at", f"{DAY + timedelta(days=2)}T14:30")
     page.click("button[type=submit], input[type=submit]")
     page.wait_for_load_state()
     assert "Added Row" in page.content() or "added" in page.content().lower()
     saved = api.listing("appointment", [{"col": "patient", "opr": "rel_o_m", "value": thang}])["result"]
-    assert len(saved) == 1 and saved[0]["start_at"].startswith("2026-12-03T07:30")
+    assert len(saved) == 1 and saved[0]["start_at"].startswith(f"{DAY + timedelta(days=2)}T07:30")
 
 
 def test_filtering_a_list_by_a_picked_patient_shows_the_name(page_as, api, clinic):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import START
+from tests.factories import DAY
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_lookup_by_id_gives_the_label_of_a_chosen_record(login_as, patients):
 def test_appointments_show_their_local_time(api, clinic, login_as):
     assert clinic.appointment
     found = names(login_as("receptionist").get("/lookup/Appointment", query_string={"q": "nguyen van an"}))
-    assert found == [f"#{clinic.appointment} · 2026-12-01 09:00"]
+    assert found == [f"#{clinic.appointment} · {DAY} 09:00"]
 
 
 def test_invoices_are_found_by_number(api, clinic, login_as):
@@ -78,18 +78,18 @@ def test_a_form_posts_the_picked_id(api, clinic, login_as, patients):
     browser = login_as("receptionist")
     patient = patients["Nguyễn Thị Ánh"]
     response = browser.post("/appointmentview/add", data={
-        "patient": patient, "doctor": clinic.doctor, "service": clinic.service, "start_at": "2026-12-02 10:00",
+        "patient": patient, "doctor": clinic.doctor, "service": clinic.service, "start_at": f"{DAY} 10:00",
         "status": "requested", "channel": "phone",
     })
     assert response.status_code == 302, response.get_data(as_text=True)
     listed = api.listing("appointment", [{"col": "patient", "opr": "rel_o_m", "value": patient}])
     assert listed["count"] == 1
-    assert listed["result"][0]["start_at"].startswith("2026-12-02T03:00")  # 10:00 at UTC+7
+    assert listed["result"][0]["start_at"].startswith(f"{DAY}T03:00")  # 10:00 at UTC+7
 
 
 def test_a_picked_id_that_does_not_exist_is_a_form_error(clinic, login_as):
     response = login_as("receptionist").post("/appointmentview/add", data={
-        "patient": 999999, "doctor": clinic.doctor, "service": clinic.service, "start_at": "2026-12-02 10:00",
+        "patient": 999999, "doctor": clinic.doctor, "service": clinic.service, "start_at": f"{DAY} 10:00",
         "status": "requested", "channel": "phone",
     })
     assert response.status_code == 200

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.factories import START, Clinic, iso_date
+from tests.factories import START, Clinic, iso_date, local_time
 
 
 def field_errors(response) -> dict:
@@ -60,11 +60,16 @@ BAD_INPUT: dict[str, tuple[str, Callable[[Clinic], dict], dict, str]] = {
         "stock_batch", lambda c: {"medicine": c.medicine, "lot_number": "L1", "expiry_date": "2028-01-01"},
         {"quantity": -5}, "quantity"),
     "negative doctor fee": ("doctor", lambda c: {"full_name": "BS. Hòa"}, {"consultation_fee": -1}, "consultation_fee"),
-    "appointment end before start": (
-        "appointment", _appointment, {"end_at": "2026-12-01T08:30:00+07:00"}, "end_at"),
-    "appointment end equals start": ("appointment", _appointment, {"end_at": START}, "end_at"),
-    "naive start time": ("appointment", _appointment, {"start_at": "2026-12-01T09:00:00"}, "start_at"),
-    "naive end time": ("appointment", _appointment, {"end_at": "2026-12-01T09:30:00"}, "end_at"),
+    # An appointment lasts as long as its service: its end is not taken from the client at all.
+    "appointment end is not accepted": (
+        "appointment", _appointment, {"end_at": local_time("08:30")}, "end_at"),
+    "work schedule end before start": (
+        "work_schedule", lambda c: {"doctor": c.doctor, "weekday": 1, "valid_from": "2026-01-01"},
+        {"start_time": "12:00:00", "end_time": "08:00:00"}, "end_time"),
+    "leave ending before it starts": (
+        "schedule_exception", lambda c: {"doctor": c.doctor, "kind": "leave"},
+        {"start_date": iso_date(10), "end_date": iso_date(9)}, "end_date"),
+    "naive start time": ("appointment", _appointment, {"start_at": START[:19]}, "start_at"),
     "malformed start time": ("appointment", _appointment, {"start_at": "mai lúc 9 giờ"}, "start_at"),
     "ICD-10 code too short": (
         "diagnosis", lambda c: {"encounter": c.encounter, "text": "Viêm họng"}, {"icd10_code": "J6"}, "icd10_code"),

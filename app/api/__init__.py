@@ -3,6 +3,7 @@ from flask_appbuilder import AppBuilder
 
 from app import models as m
 from app.api.base import make_api
+from app.api.booking import BookingApi
 from app.permissions import RESOURCE_BY_NAME
 from app.services.rules import FILLED_BY_SERVICES
 
@@ -11,7 +12,8 @@ READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent"}
 DERIVED = {
     "Invoice": ("subtotal", "total", "amount_paid"),
     "InvoiceLine": ("amount",),
-    "Appointment": ("queue_date", "queue_number", "checked_in_at", "cancelled_by", "cancelled_at", "created_by"),
+    "Appointment": ("end_at", "queue_date", "queue_number", "checked_in_at", "cancelled_by", "cancelled_at",
+                    "created_by"),
     "Patient": ("user",),
     "Doctor": ("user", "calendar_token"),
     "Employee": ("user",),
@@ -38,6 +40,7 @@ MODELS = {
 
 
 def register_apis(appbuilder: AppBuilder) -> None:
+    appbuilder.add_api(BookingApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

@@ -31,18 +31,16 @@ def scalar_columns(model: type) -> list[str]:
     return [c.key for c in sa_inspect(model).column_attrs]
 
 
-def many_to_one(model: type) -> list[str]:
-    return [r.key for r in sa_inspect(model).relationships if r.direction is RelationshipDirection.MANYTOONE]
-
-
 def writable_columns(model: type, derived: Iterable[str] = ()) -> list[str]:
     """Scalar columns (not foreign keys: those are set through their relationship by id) plus
-    many-to-one relationships, minus what the server sets."""
+    many-to-one and many-to-many relationships (by ids), minus what the server sets."""
     mapper = sa_inspect(model)
     fks = {col.key for col in mapper.columns if col.foreign_keys}
     skip = SERVER_SET | set(derived)
+    relations = [r.key for r in sa_inspect(model).relationships
+                 if r.direction in (RelationshipDirection.MANYTOONE, RelationshipDirection.MANYTOMANY)]
     return [c for c in scalar_columns(model) if c not in fks and c not in skip] + [
-        r for r in many_to_one(model) if r not in skip
+        r for r in relations if r not in skip
     ]
 
 
@@ -112,10 +110,11 @@ class ClinicSchemaConverter(Model2SchemaConverter):
         return field
 
     def _column2relation(self, datamodel, column, nested=False, parent_schema_name=None):
-        if nested or not datamodel.is_relation_many_to_one(column.name):
+        many_to_many = datamodel.is_relation_many_to_many(column.name)
+        if nested or not (datamodel.is_relation_many_to_one(column.name) or many_to_many):
             return super()._column2relation(datamodel, column, nested, parent_schema_name)
-        field = field_for(datamodel.obj, column.name, field_class=ExistingRelated)
-        field.required = not datamodel.is_nullable(column.name)
+        field = field_for(datamodel.obj, column.name, field_class=ExistingRelated)  # a list of them for M2M
+        field.required = False if many_to_many else not datamodel.is_nullable(column.name)
         field.unique = datamodel.is_unique(column.name)
         return field
 

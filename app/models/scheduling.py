@@ -120,6 +120,9 @@ class Appointment(TimestampMixin, Model):
         sa.Index("ix_appointment_patient_start", "patient_id", "start_at"),
         sa.Index("ix_appointment_start_at", "start_at"),
         sa.Index("ix_appointment_status", "status"),
+        # PostgreSQL also has ex_appointment_doctor_overlap and ex_appointment_patient_overlap:
+        # two active appointments of one doctor, or of one patient, never overlap (btree_gist
+        # exclusion constraints, migration 0002). SQLite relies on the booking lock alone.
     )
 
     def __repr__(self) -> str:

@@ -51,6 +51,9 @@ def from_database_error(exc: Exception) -> DomainError:
     constraint = getattr(diag, "constraint_name", None) or ""
     sqlstate = getattr(orig, "sqlstate", None) or ""
     lowered = text.lower()
+    if sqlstate == "23P01" or "exclusion constraint" in lowered:  # overlapping appointments
+        return Conflict(_("This time was just taken by another booking. Please choose another time."),
+                        "start_at")
     if sqlstate == "23505" or "unique constraint" in lowered or "duplicate key" in lowered:
         field = _field_from(constraint, text, "UNIQUE constraint failed:")
         return Conflict(_("This value is already used by another record."), field)

@@ -45,11 +45,10 @@ VALIDATORS: dict[type, Validator] = {
 
 
 # Fields a client may leave out: the services fill them in (next patient code, invoice number, the
-# clinic's currency, an end time from the service's duration).
+# clinic's currency).
 FILLED_BY_SERVICES: dict[type, tuple[str, ...]] = {
     m.Patient: ("code",),
     m.Invoice: ("number", "currency"),
-    m.Appointment: ("end_at",),
 }
 
 

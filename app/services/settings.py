@@ -1,10 +1,33 @@
 """The clinic's settings as plain values, so services never read the Flask config themselves."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from typing import Mapping
 from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    slot_minutes: int = 15  # start times fall on this grid, counted from the start of each session
+    buffer_minutes: int = 0  # kept free after each visit
+    min_notice: timedelta = timedelta(minutes=60)
+    horizon: timedelta = timedelta(days=90)
+    online_enabled: bool = True
+    online_needs_confirmation: bool = True
+    patient_cutoff: timedelta = timedelta(hours=2)  # patients may cancel or move until this long before
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "BookingPolicy":
+        return cls(
+            slot_minutes=int(config.get("BOOKING_SLOT_MINUTES", 15)),
+            buffer_minutes=int(config.get("BOOKING_BUFFER_MINUTES", 0)),
+            min_notice=timedelta(minutes=int(config.get("BOOKING_MIN_NOTICE_MINUTES", 60))),
+            horizon=timedelta(days=int(config.get("BOOKING_HORIZON_DAYS", 90))),
+            online_enabled=bool(config.get("BOOKING_ONLINE_ENABLED", True)),
+            online_needs_confirmation=bool(config.get("BOOKING_ONLINE_NEEDS_CONFIRMATION", True)),
+            patient_cutoff=timedelta(hours=int(config.get("BOOKING_PATIENT_CUTOFF_HOURS", 2))),
+        )
 
 
 @dataclass(frozen=True)
@@ -12,6 +35,7 @@ class ClinicSettings:
     timezone: ZoneInfo
     currency: str = "VND"
     phone_region: str = "VN"
+    booking: BookingPolicy = field(default_factory=BookingPolicy)
 
     @classmethod
     def from_config(cls, config: Mapping) -> "ClinicSettings":
@@ -19,6 +43,7 @@ class ClinicSettings:
             timezone=ZoneInfo(config.get("CLINIC_TIMEZONE", "Asia/Ho_Chi_Minh")),
             currency=config.get("CLINIC_CURRENCY", "VND"),
             phone_region=config.get("CLINIC_PHONE_REGION", "VN"),
+            booking=BookingPolicy.from_config(config),
         )
 
     def now(self) -> datetime:

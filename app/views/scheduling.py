@@ -43,11 +43,11 @@ class AppointmentView(ClinicModelView):
                     "notes", "queue_date", "queue_number", "checked_in_at", "cancelled_by", "cancelled_at",
                     "cancel_reason", "series", "created_by", "created_at", "updated_at"]
     search_columns = ["patient", "doctor", "service", "status", "channel", "start_at"]
-    add_columns = ["patient", "doctor", "service", "start_at", "end_at", "status", "channel", "reason", "notes"]
+    add_columns = ["patient", "doctor", "service", "start_at", "status", "channel", "reason", "notes"]
     edit_columns = add_columns + ["cancel_reason"]
     base_order = ("start_at", "desc")
     related_views = [AppointmentEventView]
-    description_columns = {"end_at": _l("Leave empty to use the service's duration.")}
+    description_columns = {"start_at": _l("The visit lasts as long as the service.")}
 
 
 class AppointmentSeriesView(ClinicModelView):
