@@ -58,6 +58,9 @@ RESOURCES: tuple[Resource, ...] = (
 )
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
+# Menu entries of hand-written pages, shown to whoever may read the resource they show.
+EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),)}
+
 CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Prescription", "PrescriptionItem")
 
 # What each role may read (R) and write (W, which includes read). Admin has everything.
@@ -123,6 +126,7 @@ def fab_roles() -> dict[str, list[list[str]]]:
         if reads:
             rules.append([_alternation(reads), "^can_read$"])
             menus = [RESOURCE_BY_NAME[n].menu for n in reads] + [RESOURCE_BY_NAME[n].category for n in reads]
+            menus += [menu for n in reads for menu in EXTRA_MENUS.get(n, ())]
             rules.append([_alternation(menus), "^menu_access$"])
         if writes:
             rules.append([_alternation(writes), "^can_write$"])

@@ -54,6 +54,17 @@ def app(db_url):
 
     reset_database(db_url)
     application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=db_url)
+
+    def fresh_g() -> None:
+        """In production every request has a fresh ``g``. A test that keeps an app context pushed
+        (the ``db`` fixture) would share one ``g`` between its requests, and flask-login would
+        then see the previous request's user: start every request with an empty ``g``."""
+        from flask import g
+
+        for key in list(g):
+            g.pop(key)
+
+    application.before_request_funcs.setdefault(None, []).insert(0, fresh_g)
     with application.app_context():
         upgrade()
         application.appbuilder.sm.sync_roles()

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from app.permissions import RESOURCES
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
 from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
+from app.views.doctor_status import DoctorStatusView
 from app.views.lookup import LookupView
 from app.views.engagement import AuditEventView, NotificationView, ReminderLogView, ReviewView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
@@ -32,6 +33,8 @@ CATEGORY_ICONS = {
 
 def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(LookupView)
+    appbuilder.add_view(DoctorStatusView, "Doctor status", label=_l("Doctor status"), category="Scheduling",
+                        category_label=_l("Scheduling"), category_icon=CATEGORY_ICONS["Scheduling"])
     for resource in RESOURCES:
         appbuilder.add_view(
             VIEWS[resource.name], resource.menu, label=_l(resource.menu), category=resource.category,
