@@ -13,10 +13,10 @@ from datetime import date, datetime, timedelta, timezone
 
 from dateutil.rrule import rrulestr
 from flask_babel import gettext as _
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, or_, select, text
 from sqlalchemy.orm import Session
 
-from app.models import Appointment, AppointmentEvent, AppointmentSeries, Doctor, Patient, Service
+from app.models import Appointment, AppointmentEvent, AppointmentSeries, Doctor, Patient, Service, doctor_service
 from app.models.scheduling import ACTIVE_STATUSES, CHANNELS
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.services.schedule_rules import day_off_reason, working_intervals
@@ -51,7 +51,9 @@ def _doctor_and_service(session: Session, doctor_id: int, service_id: int) -> tu
     service = session.get(Service, service_id) if service_id else None
     if service is None or not service.active:
         raise ValidationFailed(_("Unknown service."), "service_id")
-    if service not in doctor.services:
+    offers = session.execute(select(doctor_service.c.doctor_id).where(
+        doctor_service.c.doctor_id == doctor.id, doctor_service.c.service_id == service.id)).first()
+    if offers is None:
         raise ValidationFailed(_("%(doctor)s does not offer %(service)s.", doctor=str(doctor), service=service.name),
                                "service_id")
     return doctor, service
@@ -148,16 +150,19 @@ def first_available(session: Session, *, service_id: int, date_from: date, date_
 # --- the one booking check ---------------------------------------------------------------------
 
 
-def lock_for_booking(session: Session, doctor_id: int, patient_id: int | None) -> None:
-    """Serialise bookings touching this doctor (and patient) until the transaction ends.
-    PostgreSQL: row locks, always doctor before patient (no deadlock). SQLite: its single write
-    lock, taken now rather than at the first INSERT, so the checks below see every booking."""
+def lock_for_booking(session: Session, doctor_id: int, patient_id: int | None) -> bool:
+    """Serialise bookings touching this doctor (and patient) until the transaction ends; False
+    when the patient does not exist. PostgreSQL: row locks, always doctor before patient (no
+    deadlock). SQLite: its single write lock, taken now rather than at the first INSERT, so the
+    checks that follow see every booking."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT id FROM doctor WHERE id = :id FOR UPDATE"), {"id": doctor_id})
         if patient_id:
-            session.execute(text("SELECT id FROM patient WHERE id = :id FOR UPDATE"), {"id": patient_id})
-    else:
-        session.execute(text("UPDATE doctor SET id = id WHERE id = :id"), {"id": doctor_id})
+            return session.execute(text("SELECT id FROM patient WHERE id = :id FOR UPDATE"),
+                                   {"id": patient_id}).first() is not None
+        return True
+    session.execute(text("UPDATE doctor SET id = id WHERE id = :id"), {"id": doctor_id})
+    return not patient_id or session.get(Patient, patient_id) is not None
 
 
 def check_slot(session: Session, *, doctor: Doctor, service: Service, patient_id: int | None,
@@ -194,30 +199,32 @@ def check_slot(session: Session, *, doctor: Doctor, service: Service, patient_id
         raise ValidationFailed(_("Appointments start every %(n)d minutes from %(start)s.",
                                  n=policy.slot_minutes, start=f"{session_block[0]:%H:%M}"), field)
     buffer = timedelta(minutes=policy.buffer_minutes)
-    clash = _first_clash(session, Appointment.doctor_id, doctor.id, start, end, buffer, ignore_appointment_id)
-    if clash is not None:
-        raise Conflict(_("%(doctor)s already has an appointment from %(start)s to %(end)s.", doctor=str(doctor),
-                         start=f"{_local(clash.start_at, settings):%H:%M}",
-                         end=f"{_local(clash.end_at, settings):%H:%M}"), field)
-    if patient_id:
-        clash = _first_clash(session, Appointment.patient_id, patient_id, start, end, timedelta(0),
-                             ignore_appointment_id)
-        if clash is not None:
+    for clash in _clashes_of(session, doctor.id, patient_id, start, end, buffer, ignore_appointment_id):
+        if clash.doctor_id == doctor.id and clash.start_at < end + buffer and clash.end_at + buffer > start:
+            raise Conflict(_("%(doctor)s already has an appointment from %(start)s to %(end)s.", doctor=str(doctor),
+                             start=f"{_local(clash.start_at, settings):%H:%M}",
+                             end=f"{_local(clash.end_at, settings):%H:%M}"), field)
+        if patient_id and clash.patient_id == patient_id and clash.start_at < end and clash.end_at > start:
             raise Conflict(_("The patient already has an appointment at %(start)s with %(doctor)s.",
                              start=f"{_local(clash.start_at, settings):%Y-%m-%d %H:%M}",
                              doctor=str(clash.doctor)), field)
     return end
 
 
-def _first_clash(session: Session, column, owner_id: int, start: datetime, end: datetime, buffer: timedelta,
-                 ignore_id: int | None) -> Appointment | None:
+def _clashes_of(session: Session, doctor_id: int, patient_id: int | None, start: datetime, end: datetime,
+                buffer: timedelta, ignore_id: int | None) -> list[Appointment]:
+    """Active appointments of the doctor (with the buffer) or of the patient that could be in the
+    way, in one query; the caller tells which."""
+    owner = Appointment.doctor_id == doctor_id
+    if patient_id:
+        owner = or_(owner, Appointment.patient_id == patient_id)
     query = select(Appointment).where(
-        column == owner_id, Appointment.status.in_(ACTIVE_STATUSES),
+        owner, Appointment.status.in_(ACTIVE_STATUSES),
         Appointment.start_at < end + buffer, Appointment.end_at > start - buffer,
-    ).order_by(Appointment.start_at).limit(1)
+    ).order_by(Appointment.start_at)
     if ignore_id is not None:
         query = query.where(Appointment.id != ignore_id)
-    return session.execute(query).scalars().first()
+    return list(session.execute(query).scalars())
 
 
 # --- booking and the workflow -------------------------------------------------------------------
@@ -236,8 +243,6 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
     """Book one appointment, or raise why not (ValidationFailed 422, Conflict 409)."""
     if channel not in CHANNELS:
         raise ValidationFailed(_("Unknown channel."), "channel")
-    if not patient_id or session.get(Patient, patient_id) is None:
-        raise ValidationFailed(_("Unknown patient."), "patient_id")
     doctor, service = _doctor_and_service(session, doctor_id, service_id)
     if status is None:
         online = channel == "online"
@@ -246,7 +251,8 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
         status = "requested" if online and settings.booking.online_needs_confirmation else "confirmed"
     if status not in INITIAL_STATUSES:
         raise ValidationFailed(_("A new appointment is requested or confirmed."), "status")
-    lock_for_booking(session, doctor.id, patient_id)
+    if not patient_id or not lock_for_booking(session, doctor.id, patient_id):
+        raise ValidationFailed(_("Unknown patient."), "patient_id")
     end = check_slot(session, doctor=doctor, service=service, patient_id=patient_id, start=start,
                      settings=settings, now=now)
     appointment = Appointment(patient_id=patient_id, doctor_id=doctor.id, service_id=service.id,
