@@ -76,9 +76,11 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api.calendar import register_calendar
     from app.health import bp as health_bp
+    from app.public import bp as public_bp
 
     app.register_blueprint(health_bp)
     register_calendar(app)
+    app.register_blueprint(public_bp)  # the public site, /clinic
 
 
 def register_errorhandlers(app: Flask) -> None:

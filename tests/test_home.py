@@ -19,6 +19,7 @@ def test_patients_are_told_the_back_office_is_for_staff(login_as):
     page = login_as("patient").get("/").get_data(as_text=True)
     assert "for the clinic&#39;s staff" in page or "for the clinic's staff" in page
     assert "data-figure" not in page
+    assert 'href="/clinic/me/appointments"' in page
 
 
 def test_figures_count_today_in_the_clinic_zone(api, clinic, login_as, app, db):
