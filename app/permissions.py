@@ -59,7 +59,7 @@ RESOURCES: tuple[Resource, ...] = (
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
 # Menu entries of hand-written pages, shown to whoever may read the resource they show.
-EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),)}
+EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),)}
 
 CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Prescription", "PrescriptionItem")
 

@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.permissions import RESOURCES
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
+from app.views.calendar import CalendarView
 from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
 from app.views.doctor_status import DoctorStatusView
 from app.views.lookup import LookupView
@@ -34,6 +35,8 @@ CATEGORY_ICONS = {
 def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view(DoctorStatusView, "Doctor status", label=_l("Doctor status"), category="Scheduling",
+                        category_label=_l("Scheduling"), category_icon=CATEGORY_ICONS["Scheduling"])
+    appbuilder.add_view(CalendarView, "Calendar", label=_l("Calendar"), category="Scheduling",
                         category_label=_l("Scheduling"), category_icon=CATEGORY_ICONS["Scheduling"])
     for resource in RESOURCES:
         appbuilder.add_view(

@@ -118,8 +118,8 @@ class ClinicModelView(ModelView):
     """A generated screen whose permission name is shared with the REST API of the same resource."""
 
     method_permission_name = VIEW_METHOD_PERMISSIONS
-    # No file columns: FAB's download route would only fail.
-    exclude_route_methods = {"download"}
+    # No file columns and no bulk actions: FAB's download and action routes would only fail.
+    exclude_route_methods = {"download", "action", "action_post"}
     page_size = 25
 
     def __init__(self, **kwargs: Any) -> None:
