@@ -60,6 +60,8 @@ RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
 # Menu entries of hand-written pages, shown to whoever may read the resource they show.
 EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),)}
+# ... and of hand-written pages that only writers can use.
+EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),)}
 
 CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Prescription", "PrescriptionItem")
 
@@ -127,6 +129,7 @@ def fab_roles() -> dict[str, list[list[str]]]:
             rules.append([_alternation(reads), "^can_read$"])
             menus = [RESOURCE_BY_NAME[n].menu for n in reads] + [RESOURCE_BY_NAME[n].category for n in reads]
             menus += [menu for n in reads for menu in EXTRA_MENUS.get(n, ())]
+            menus += [menu for n in writes for menu in EXTRA_WRITE_MENUS.get(n, ())]
             rules.append([_alternation(menus), "^menu_access$"])
         if writes:
             rules.append([_alternation(writes), "^can_write$"])

@@ -3,6 +3,7 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from app.permissions import RESOURCES
+from app.views.appointment_actions import AppointmentActionsView, SeriesBookingView
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
 from app.views.calendar import CalendarView
 from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
@@ -33,13 +34,16 @@ CATEGORY_ICONS = {
 
 
 def register_views(appbuilder: AppBuilder) -> None:
-    appbuilder.add_view_no_menu(LookupView)
-    appbuilder.add_view(DoctorStatusView, "Doctor status", label=_l("Doctor status"), category="Scheduling",
-                        category_label=_l("Scheduling"), category_icon=CATEGORY_ICONS["Scheduling"])
-    appbuilder.add_view(CalendarView, "Calendar", label=_l("Calendar"), category="Scheduling",
-                        category_label=_l("Scheduling"), category_icon=CATEGORY_ICONS["Scheduling"])
     for resource in RESOURCES:
         appbuilder.add_view(
             VIEWS[resource.name], resource.menu, label=_l(resource.menu), category=resource.category,
             category_label=_l(resource.category), category_icon=CATEGORY_ICONS[resource.category],
         )
+    # Hand-written pages, after the generated ones so the menus keep their order.
+    appbuilder.add_view_no_menu(LookupView)
+    appbuilder.add_view_no_menu(AppointmentActionsView)
+    for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
+                              (DoctorStatusView, "Doctor status", _l("Doctor status")),
+                              (SeriesBookingView, "Book a series", _l("Book a series"))):
+        appbuilder.add_view(view, menu, label=label, category="Scheduling", category_label=_l("Scheduling"),
+                            category_icon=CATEGORY_ICONS["Scheduling"])

@@ -48,6 +48,7 @@ class AppointmentView(ClinicModelView):
     base_order = ("start_at", "desc")
     related_views = [AppointmentEventView]
     description_columns = {"start_at": _l("The visit lasts as long as the service.")}
+    show_template = "clinic/appointment_show.html"  # adds a "Workflow" link (/appointment-actions/<id>)
 
 
 class AppointmentSeriesView(ClinicModelView):
