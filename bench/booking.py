@@ -17,7 +17,6 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_appbuilder import Model  # noqa: E402
 from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import app  # noqa: E402,F401
@@ -35,6 +33,7 @@ from app.models import Doctor, Service, WorkSchedule, doctor_service  # noqa: E4
 from app.models.scheduling import ACTIVE_STATUSES  # noqa: E402
 from app.services.booking import book_appointment, free_slots  # noqa: E402
 from app.services.settings import BookingPolicy, ClinicSettings  # noqa: E402
+from bench.scratch import scratch_postgres  # noqa: E402
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SETTINGS = ClinicSettings(timezone=TZ, booking=BookingPolicy())
@@ -322,17 +321,8 @@ def main() -> None:
     doctors, appointments, bookings = (20, 50_000, 500) if args.quick else (100, 1_000_000, 2_000)
     patients = 20_000
     started = time.perf_counter()
-    server = make_url(args.postgres)
-    name = f"clinic_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        run(server.set(database=name).render_as_string(False), doctors, patients, appointments, bookings, args.runs)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(args.postgres) as url:
+        run(url, doctors, patients, appointments, bookings, args.runs)
     print(f"total_seconds: {time.perf_counter() - started:.1f}")
 
 

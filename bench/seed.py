@@ -15,20 +15,19 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_appbuilder import Model  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import app  # noqa: E402,F401  (the SQLite pragmas: foreign keys on, as in production)
 import app.models  # noqa: E402,F401
 from app.services.demo_data import seed_demo_data  # noqa: E402
+from bench.scratch import scratch_postgres  # noqa: E402
 
 
 def seed_once(url: str, patients: int) -> float:
@@ -60,17 +59,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         report("sqlite", patients, seed_once(f"sqlite:///{folder}/bench.db", patients))
     if args.postgres:
-        server = make_url(args.postgres)
-        name = f"clinic_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            report("postgres", patients, seed_once(server.set(database=name).render_as_string(False), patients))
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.postgres) as url:
+            report("postgres", patients, seed_once(url, patients))
 
 
 if __name__ == "__main__":

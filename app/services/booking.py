@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.models import Appointment, AppointmentEvent, AppointmentSeries, Doctor, Patient, Service, doctor_service
 from app.models.scheduling import ACTIVE_STATUSES, CHANNELS
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.services.errors import commit as commit_or_raise
 from app.services.schedule_rules import day_off_reason, working_intervals
 from app.services.settings import ClinicSettings
 
@@ -261,11 +262,11 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
     session.add(appointment)
     _record(session, appointment, None, status, actor_id)
     if commit:
-        session.commit()
+        commit_or_raise(session)
     return appointment
 
 
-def _load(session: Session, appointment_id: int) -> Appointment:
+def load_appointment(session: Session, appointment_id: int) -> Appointment:
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         raise NotFound(_("There is no appointment %(id)s.", id=appointment_id))
@@ -312,7 +313,7 @@ def transition_appointment(session: Session, appointment_id: int, to_status: str
                            now: datetime | None = None) -> Appointment:
     """Move an appointment along its workflow (confirm, check in, start, complete, cancel, no-show)."""
     now = now or settings.now()
-    appointment = _load(session, appointment_id)
+    appointment = load_appointment(session, appointment_id)
     if by_patient:
         if to_status != "cancelled":
             raise Forbidden(_("Patients can only cancel their appointments."))
@@ -321,7 +322,7 @@ def transition_appointment(session: Session, appointment_id: int, to_status: str
         raise ValidationFailed(_("Say why the appointment is cancelled."), "reason")
     apply_transition(session, appointment, appointment.status, to_status, actor_id=actor_id, settings=settings,
                      reason=reason, now=now)
-    session.commit()
+    commit_or_raise(session)
     return appointment
 
 
@@ -331,7 +332,7 @@ def reschedule_appointment(session: Session, appointment_id: int, new_start: dat
     """Move an appointment; the new time is checked like a new booking, and if it is taken the
     old one is kept (nothing changes)."""
     now = now or settings.now()
-    appointment = _load(session, appointment_id)
+    appointment = load_appointment(session, appointment_id)
     if appointment.status not in ("requested", "confirmed"):
         raise Conflict(_("Only requested or confirmed appointments can be moved."))
     if by_patient:
@@ -344,7 +345,7 @@ def reschedule_appointment(session: Session, appointment_id: int, new_start: dat
     appointment.doctor_id, appointment.start_at, appointment.end_at = doctor.id, new_start.astimezone(timezone.utc), end
     _record(session, appointment, appointment.status, appointment.status, actor_id,
             _("Moved from %(old)s", old=f"{_local(old_start, settings):%Y-%m-%d %H:%M}"))
-    session.commit()
+    commit_or_raise(session)
     return appointment
 
 

@@ -2,6 +2,9 @@
 or flash message, job -> log line."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 
 class DomainError(Exception):
     status = 400
@@ -35,6 +38,30 @@ class NotFound(DomainError):
 
 class Forbidden(DomainError):
     status = 403
+
+
+@contextmanager
+def committing(session) -> Iterator[None]:
+    """The writes of the block, committed at its end as one transaction. A domain error rolls
+    everything back; so does a database refusal (a constraint, PostgreSQL's exclusion
+    constraints against overlapping bookings), raised as the readable DomainError instead."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+        session.commit()
+    except DomainError:
+        session.rollback()
+        raise
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise from_database_error(exc) from exc
+
+
+def commit(session) -> None:
+    """Commit what a service wrote, as ``committing`` does for a block."""
+    with committing(session):
+        pass
 
 
 def from_database_error(exc: Exception) -> DomainError:

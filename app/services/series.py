@@ -15,13 +15,12 @@ from itertools import islice
 from dateutil.rrule import rrulestr
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, AppointmentSeries, Patient
 from app.services.booking import (TRANSITIONS, _doctor_and_service, apply_transition, book_appointment, check_slot,
-                                  lock_for_booking, validate_appointment_series)
-from app.services.errors import Conflict, DomainError, NotFound, ValidationFailed, from_database_error
+                                  load_appointment, lock_for_booking, validate_appointment_series)
+from app.services.errors import Conflict, ValidationFailed, committing
 from app.services.settings import ClinicSettings
 
 MAX_OCCURRENCES = 100
@@ -139,7 +138,7 @@ def book_series(session: Session, *, patient_id: int, doctor_id: int, service_id
     other dates are booked and the skipped ones returned."""
     now = now or settings.now()
     rule = normalise_rule(session, rule, settings)
-    try:
+    with committing(session):
         if patient_id and doctor_id:
             lock_for_booking(session, doctor_id, patient_id)
         occurrences = _check_all(session, patient_id=patient_id, doctor_id=doctor_id, service_id=service_id,
@@ -159,13 +158,6 @@ def book_series(session: Session, *, patient_id: int, doctor_id: int, service_id
                              notes=notes, series_id=series.id, now=now, commit=False)
             for o in occurrences if o.ok
         ]
-        session.commit()
-    except DomainError:
-        session.rollback()
-        raise
-    except SQLAlchemyError as exc:  # the database's own guard (PostgreSQL exclusion constraints)
-        session.rollback()
-        raise from_database_error(exc) from exc
     return series, appointments, [o for o in occurrences if not o.ok]
 
 
@@ -178,9 +170,7 @@ def cancel_series_from(session: Session, appointment_id: int, *, actor_id: int |
     """Cancel this visit (unless ``include_this`` is false) and every later one of its series that
     can still be cancelled, each through the workflow (history kept); one transaction."""
     now = now or settings.now()
-    appointment = session.get(Appointment, appointment_id)
-    if appointment is None:
-        raise NotFound(_("There is no appointment %(id)s.", id=appointment_id))
+    appointment = load_appointment(session, appointment_id)
     if appointment.series_id is None:
         raise Conflict(_("This appointment is not part of a series."))
     if not (reason or "").strip():
@@ -191,15 +181,8 @@ def cancel_series_from(session: Session, appointment_id: int, *, actor_id: int |
         Appointment.start_at > appointment.start_at, Appointment.status.in_(cancellable),
     ).order_by(Appointment.start_at)).scalars().all()
     targets = ([appointment] if include_this else []) + list(later)
-    try:
+    with committing(session):
         for target in targets:
             apply_transition(session, target, target.status, "cancelled", actor_id=actor_id, settings=settings,
                              reason=reason, now=now)
-        session.commit()
-    except DomainError:
-        session.rollback()
-        raise
-    except SQLAlchemyError as exc:  # the database's own guard (PostgreSQL exclusion constraints)
-        session.rollback()
-        raise from_database_error(exc) from exc
     return targets
