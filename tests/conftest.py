@@ -226,11 +226,12 @@ def browser_engine():
 
 @pytest.fixture
 def page_as(browser_engine, live_server):
-    """page_as("receptionist", width=390) -> a logged-in Playwright page."""
+    """page_as("receptionist", width=390) -> a logged-in Playwright page. The browser's locale is
+    pinned (en-US by default): date and time inputs are typed in its order of fields."""
     contexts = []
 
-    def open_page(username: str, width: int = 1280):
-        context = browser_engine.new_context(viewport={"width": width, "height": 900})
+    def open_page(username: str, width: int = 1280, locale: str = "en-US"):
+        context = browser_engine.new_context(viewport={"width": width, "height": 900}, locale=locale)
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{live_server}/login/")

@@ -97,6 +97,23 @@ def test_the_show_page_links_to_the_workflow(clinic, login_as):
     assert f'href="/appointment-actions/{clinic.appointment}"' in html and 'id="workflow-link"' in html
 
 
+def test_appointment_list_rows_link_to_the_workflow_for_those_who_can_act(confirmed, api, clinic, login_as):
+    later = api.create("appointment", {"patient": clinic.patient, "doctor": clinic.doctor, "service": clinic.service,
+                                       "start_at": local_time("10:00")})
+    links = [f'href="/appointment-actions/{pk}"' for pk in (confirmed, later)]
+    receptionist = login_as("receptionist")
+    html = page(receptionist, "/appointmentview/list/")
+    assert all(link in html for link in links) and html.count('class="btn btn-sm btn-default workflow-link"') == 2
+    # The same rows under the patient's record (the related list uses the same widget).
+    html = page(receptionist, f"/patientview/show/{clinic.patient}")
+    assert all(link in html for link in links)
+    manager = login_as("manager")  # reads appointments, cannot act on them
+    for url in ("/appointmentview/list/", f"/patientview/show/{clinic.patient}", f"/appointmentview/show/{confirmed}"):
+        html = page(manager, url)
+        assert "/appointment-actions/" not in html and "workflow-link" not in html, url  # nor the show page's
+    assert "Khám tổng quát" in page(manager, "/appointmentview/list/")  # the rows are still there
+
+
 def series_form(clinic, **overrides) -> dict:
     data = {"patient_id": clinic.patient, "doctor_id": clinic.doctor, "service_id": clinic.service,
             "start": f"{DAY.isoformat()}T09:00", "every": "1", "unit": "WEEKLY", "count": "6", "do": "preview"}

@@ -203,11 +203,15 @@ def _y(page, hhmm: str) -> float:
     return (hours * 60 + minutes - first) * per_minute
 
 
-def test_drag_an_appointment_to_another_time(page_as, api, clinic, db):
-    moved = clinic.appointment  # 09:00 on DAY
+def _book_another_patient_at_11(api, clinic) -> None:
     other_patient = api.create("patient", {"full_name": "Võ Thị Hoa", "phone": "0903 222 333"})
     api.create("appointment", {"patient": other_patient, "doctor": clinic.doctor, "service": clinic.service,
                                "start_at": datetime.combine(DAY, time(11, 0), ZONE).isoformat()})
+
+
+def test_drag_an_appointment_to_another_time(page_as, api, clinic, db):
+    moved = clinic.appointment  # 09:00 on DAY
+    _book_another_patient_at_11(api, clinic)
     page = page_as("receptionist")
     page.goto(f"{page.base_url}/calendar/?view=day&date={DAY}&doctor_id={clinic.doctor}")
     block = page.locator(f'.cal-appt[data-id="{moved}"]')
@@ -246,6 +250,105 @@ def test_click_an_empty_time_and_book(page_as, clinic, db):
     page.locator(f'.cal-appt[data-start="{DAY}T15:00:00"]', has_text="Nguyễn Văn An").wait_for()
     booked = db.session.query(Appointment).filter_by(patient_id=clinic.patient).all()
     assert len(booked) == 1 and booked[0].start_at.astimezone(ZONE) == datetime.combine(DAY, time(15, 0), ZONE)
+
+
+def _tab_to(page, selector: str, limit: int = 300) -> None:
+    """Press Tab until the focused element matches ``selector``, as a keyboard user gets there."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def _type_clinic_time(page, day: date, hhmm: str) -> None:
+    """Type into the focused datetime-local field, field by field (en-US: mm dd yyyy, Tab, hh mm AM/PM)."""
+    hours, minutes = map(int, hhmm.split(":"))
+    page.keyboard.type(f"{day:%m%d%Y}")
+    page.keyboard.press("Tab")
+    page.keyboard.type(f"{(hours - 1) % 12 + 1:02d}{minutes:02d}{'P' if hours >= 12 else 'A'}")
+
+
+def test_move_an_appointment_with_the_keyboard_only(page_as, api, clinic, db):
+    moved = clinic.appointment  # 09:00 on DAY, with the clinic's doctor
+    other = api.create("doctor", {"full_name": "Lê Văn Cường", "department": clinic.department})
+    for weekday in range(7):
+        api.create("work_schedule", {"doctor": other, "weekday": weekday, "start_time": "07:00:00",
+                                     "end_time": "19:00:00", "valid_from": "2020-01-01"})
+    assert api.put("service", clinic.service, {"doctors": [clinic.doctor, other]}).status_code == 200
+    page = page_as("receptionist")
+    page.goto(f"{page.base_url}/calendar/?view=day&date={DAY}")  # a column per doctor
+    _tab_to(page, f'.cal-appt[data-id="{moved}"]')
+    page.keyboard.press("Enter")
+    page.locator("#cal-move").wait_for(state="visible")
+    assert page.evaluate("document.activeElement.id") == "cal-move-start"
+    assert page.input_value("#cal-move-start") == f"{DAY}T09:00"
+    # To the next day at 10:30 with the other doctor, then "Move".
+    tomorrow = DAY + timedelta(days=1)
+    _type_clinic_time(page, tomorrow, "10:30")
+    _tab_to(page, "#cal-move-doctor")
+    page.keyboard.type("L")  # the select's type-ahead
+    assert page.input_value("#cal-move-doctor") == str(other)
+    _tab_to(page, ".cal-move-submit")
+    page.keyboard.press("Enter")
+    # The calendar reloads on the new day, with the keyboard focus on the moved appointment.
+    block = page.locator(f'.cal-appt[data-id="{moved}"][data-start="{tomorrow}T10:30:00"]')
+    block.wait_for()
+    assert f"date={tomorrow}" in page.url
+    assert block.evaluate("b => b.parentNode.dataset.doctor") == str(other)
+    page.wait_for_function(f"document.activeElement.dataset.id === '{moved}'")
+    db.session.expire_all()
+    saved = db.session.get(Appointment, moved)
+    assert saved.start_at.astimezone(ZONE) == datetime.combine(tomorrow, time(10, 30), ZONE)
+    assert saved.doctor_id == other
+
+
+def test_a_keyboard_move_onto_a_taken_time_says_why_and_moves_nothing(page_as, api, clinic, db):
+    moved = clinic.appointment  # 09:00 on DAY
+    _book_another_patient_at_11(api, clinic)
+    page = page_as("receptionist")
+    page.goto(f"{page.base_url}/calendar/?view=week&date={DAY}&doctor_id={clinic.doctor}")
+    _tab_to(page, f'.cal-appt[data-id="{moved}"]')
+    page.keyboard.press(" ")  # Space picks it up too
+    page.locator("#cal-move").wait_for(state="visible")
+    assert page.locator("#cal-move-doctor").count() == 0  # a week's columns are days: the doctor stays
+    _type_clinic_time(page, DAY, "11:00")
+    _tab_to(page, ".cal-move-submit")
+    page.keyboard.press("Enter")
+    message = page.locator("#cal-move .cal-move-message")
+    page.wait_for_function("document.querySelector('#cal-move .cal-move-message').textContent.trim() !== ''")
+    assert "already has an appointment" in message.inner_text()
+    assert message.get_attribute("role") == "alert" and message.is_visible()
+    assert page.locator("#cal-move").is_visible()  # still open, to try another time
+    db.session.expire_all()
+    kept = db.session.get(Appointment, moved)
+    assert kept.start_at.astimezone(ZONE) == datetime.combine(DAY, time(9, 0), ZONE)
+    assert api.show("appointment", moved)["start_at"].startswith(f"{DAY}T02:00")  # 09:00 at UTC+7, in UTC
+    # Escape closes the form and gives the focus back to the appointment.
+    page.keyboard.press("Escape")
+    assert page.locator("#cal-move").is_hidden()
+    assert page.evaluate("document.activeElement.dataset.id") == str(moved)
+
+
+def test_choose_an_empty_time_with_the_keyboard_to_book(page_as, clinic):
+    assert clinic.patient and clinic.service
+    page = page_as("receptionist")
+    page.goto(f"{page.base_url}/calendar/?view=day&date={DAY}&doctor_id={clinic.doctor}")
+    _tab_to(page, ".cal-col")
+    status = page.locator("#cal-status")
+    assert status.inner_text().startswith("07:00")
+    for key in ("ArrowDown", "ArrowDown", "PageDown"):  # 15 + 15 + 60 minutes
+        page.keyboard.press(key)
+    assert status.inner_text() == "08:30, press Enter to book."
+    page.keyboard.press("Enter")
+    dialog = page.locator("#cal-book")
+    dialog.wait_for(state="visible")
+    assert "08:30" in dialog.locator(".cal-book-when").inner_text()
+    assert page.evaluate("document.activeElement.id") == "cal-book-doctor"
+    assert page.input_value("#cal-book-doctor") == str(clinic.doctor)
+    assert page.locator("#cal-book input[name=start]").input_value() == f"{DAY}T08:30:00+07:00"
+    page.keyboard.press("Escape")
+    assert dialog.is_hidden() and page.evaluate("document.activeElement.classList.contains('cal-col')")
 
 
 def test_calendar_fits_a_phone(page_as, clinic):

@@ -47,6 +47,13 @@ def _appointment_or_404(pk: int) -> Appointment:
     return appointment
 
 
+def may_use_workflow() -> bool:
+    """Whether the current user gets "Workflow" links (appointment show page and list rows): those who
+    may move an appointment along its workflow, i.e. write appointments. Readers (a manager) still
+    open /appointment-actions/<id> by its address, but have no button there."""
+    return current_app.appbuilder.sm.has_access("can_write", "Appointment")
+
+
 def next_actions(status: str) -> list[str]:
     """The legal next statuses of ``status``, in the order of the buttons."""
     return [target for target in ACTION_LABELS if target in TRANSITIONS.get(status, set())]

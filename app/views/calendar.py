@@ -193,7 +193,7 @@ class CalendarView(BaseView):
             can_write=self.appbuilder.sm.has_access("can_write", "Appointment"),
             choices=cal.small_tables(db.session), slot_minutes=settings.booking.slot_minutes,
             csrf=generate_csrf() if current_app.config.get("WTF_CSRF_ENABLED", False) else "",
-            px_per_minute=PX_PER_MINUTE, endpoint=endpoint,
+            px_per_minute=PX_PER_MINUTE, endpoint=endpoint, timezone=settings.timezone.key,
         )
         if view == "month":
             context["weeks"] = self._month(data)

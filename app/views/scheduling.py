@@ -1,7 +1,9 @@
 """Screens for schedules and appointments."""
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 
 from app.models import Appointment, AppointmentEvent, AppointmentSeries, ScheduleException, WorkSchedule
+from app.views.appointment_actions import may_use_workflow
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
 
 WEEKDAYS = [_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"), _l("Sunday")]
@@ -35,6 +37,17 @@ class AppointmentEventView(ReadOnlyModelView):
     base_order = ("at", "desc")
 
 
+class AppointmentListWidget(ListWidget):
+    """FAB's list with a "Workflow" link (/appointment-actions/<id>) in each row, for those who may act.
+    Also used where appointments are a related list (under a patient, a doctor, a series)."""
+
+    template = "clinic/widgets/appointment_list.html"
+
+    def __call__(self, **kwargs):
+        kwargs["workflow"] = may_use_workflow()
+        return super().__call__(**kwargs)
+
+
 class AppointmentView(ClinicModelView):
     datamodel = ClinicInterface(Appointment)
     class_permission_name = "Appointment"
@@ -48,7 +61,10 @@ class AppointmentView(ClinicModelView):
     base_order = ("start_at", "desc")
     related_views = [AppointmentEventView]
     description_columns = {"start_at": _l("The visit lasts as long as the service.")}
-    show_template = "clinic/appointment_show.html"  # adds a "Workflow" link (/appointment-actions/<id>)
+    # Both add a "Workflow" link (/appointment-actions/<id>) for those who may act (may_use_workflow).
+    show_template = "clinic/appointment_show.html"
+    list_widget = AppointmentListWidget
+    extra_args = {"may_use_workflow": may_use_workflow}
 
 
 class AppointmentSeriesView(ClinicModelView):
