@@ -10,6 +10,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends unixodbc tdsodb
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
+# The compiled translations are not in git (.gitignore): build them from the .po files.
+RUN pybabel compile -d app/translations && pybabel compile -d app/translations/fab
 RUN useradd --system --home /var/lib/clinic clinic && mkdir -p /var/lib/clinic && chown clinic /var/lib/clinic
 USER clinic
 

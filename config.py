@@ -93,9 +93,11 @@ class Config:
     FAB_BASE_TEMPLATE = "clinic/base.html"
     FAB_INDEX_VIEW = "app.views.home.HomeView"
     APP_THEME = ""
+    # Interface languages (FAB's language menu and /lang/<locale>; app/i18n.py picks the language).
     LANGUAGES = {"en": {"flag": "gb", "name": "English"}, "vi": {"flag": "vn", "name": "Tiếng Việt"}}
-    BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "en")
-    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "app" / "translations")
+    BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "en")  # when the browser asks for neither
+    # FAB puts its own catalogues first; then Vietnamese for FAB's strings, then the clinic's (last wins).
+    BABEL_TRANSLATION_DIRECTORIES = f"{BASE_DIR / 'app' / 'translations' / 'fab'};{BASE_DIR / 'app' / 'translations'}"
     WTF_CSRF_ENABLED = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -4,7 +4,8 @@
     python3 manage.py run     set up .venv, migrate, sync roles, seed demo data if empty, serve
     python3 manage.py test    set up .venv and run the whole test suite (pytest; extra args pass through)
 
-Also: ``python3 manage.py setup`` (only the virtual environment) and ``python3 manage.py migrate``.
+Also: ``python3 manage.py setup`` (only the virtual environment and the compiled translations) and
+``python3 manage.py migrate``.
 Uses only the standard library until the virtual environment exists.
 """
 from __future__ import annotations
@@ -20,6 +21,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+PYBABEL = BIN / ("pybabel.exe" if os.name == "nt" else "pybabel")
+# Message catalogues (.po, committed) compiled to .mo (not committed) at every set-up.
+TRANSLATIONS = [ROOT / "app" / "translations", ROOT / "app" / "translations" / "fab"]
 REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
 STAMP = VENV / ".requirements.sha256"
 
@@ -38,7 +42,8 @@ def run(*args: str | Path) -> None:
 
 
 def setup() -> None:
-    """Create .venv and install the pinned requirements; again only when they change."""
+    """Create .venv and install the pinned requirements (again only when they change); compile
+    the translations."""
     if sys.version_info < (3, 11):
         sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}).")
     if not PYTHON.exists():
@@ -49,6 +54,8 @@ def setup() -> None:
         run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         run(PYTHON, "-m", "pip", "install", "--quiet", "-r", ROOT / "requirements-dev.txt")
         STAMP.write_text(requirements_hash())
+    for directory in TRANSLATIONS:
+        run(PYBABEL, "-q", "compile", "-d", directory)
 
 
 def flask(*args: str) -> None:

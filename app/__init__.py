@@ -28,6 +28,9 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
 
         appbuilder = AppBuilder()
         appbuilder.init_app(app, app.extensions["sqlalchemy"].session)
+        from app import i18n
+
+        i18n.init_app(app)  # FAB's languages; the browser's choice until the user picks one
         register_views(appbuilder)
         register_apis(appbuilder)
     register_blueprints(app)

@@ -6,8 +6,8 @@ from collections import OrderedDict
 from datetime import date, datetime, timedelta, timezone
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_currency, format_date, format_datetime, get_locale, refresh
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
@@ -163,9 +163,21 @@ def public_csrf_token() -> str:
 def helpers() -> dict:
     return {"money": money, "local": local, "slot_param": slot_param, "format_date": format_date,
             "format_datetime": format_datetime, "lang": str(get_locale() or "en"),
+            "languages": current_app.config["LANGUAGES"], "current_path": current_path,
             "clinic_name": current_app.config.get("APP_NAME") or "Clinic",
             "online_enabled": settings().booking.online_enabled, "login_url": login_url,
             "logout_url": current_app.appbuilder.get_url_for_logout}
+
+
+@bp.get("/language/<locale>")
+def language(locale: str):
+    """The public site's language switch: the same session setting as FAB's ``/lang/<locale>``
+    (app/i18n.py), but back to the page it was clicked on rather than FAB's page history."""
+    if locale not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["locale"] = locale
+    refresh()
+    return redirect(safe_next(request.args.get("next"), url_for("public.index")))
 
 
 # --- catalogue ---------------------------------------------------------------------------------

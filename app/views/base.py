@@ -145,7 +145,8 @@ class ClinicModelView(ModelView):
                 formatters.setdefault(column.key, format_local)
                 for extra in (add_extra, edit_extra):
                     extra.setdefault(column.key, ClinicDateTimeField(label, validators=validators, description=(
-                        f"{description} ({_l('clinic local time')})" if description else _l("Clinic local time"))))
+                        _l("%(description)s (clinic local time)", description=description) if description
+                        else _l("Clinic local time"))))
             elif column.key in optional:
                 field = StringField(label, validators=validators, widget=BS3TextFieldWidget(),
                                     filters=[lambda value: value or None])
