@@ -9,13 +9,16 @@ from flask import g, has_request_context, request
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, StoredDocument
+from app.models import AppointmentEvent, AuditEvent, StoredDocument
 from app.models.types import utcnow
 
-NOT_AUDITED = (AuditEvent, StoredDocument)
+# Append-only trails that are themselves the record of who did what (an appointment's status history
+# names its actor and time), and the document store.
+NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument)
 
 
-def _actor() -> tuple[int | None, str | None]:
+def actor() -> tuple[int | None, str | None]:
+    """The signed-in user's id and the client address of the current request, if any."""
     if not has_request_context():
         return None, None
     user = getattr(g, "user", None)
@@ -33,7 +36,7 @@ def _changed_fields(obj: Any) -> list[str]:
 
 
 def _rows(session: Session) -> list[dict]:
-    user_id, ip = _actor()
+    user_id, ip = actor()
     now = utcnow()
     rows = []
     for action, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
@@ -54,6 +57,13 @@ def _rows(session: Session) -> list[dict]:
                 "ip": ip, "details": details,
             })
     return rows
+
+
+def creation_rows(created: list[tuple[str, int]], at) -> list[dict]:
+    """Audit rows for records a service inserted without the ORM (``created``: entity name, id)."""
+    user_id, ip = actor()
+    return [{"user_id": user_id, "at": at, "action": "create", "entity": entity, "entity_id": str(key), "ip": ip,
+             "details": None} for entity, key in created]
 
 
 def _write(session: Session, flush_context) -> None:

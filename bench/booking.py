@@ -1,7 +1,9 @@
 """How fast availability and booking are on a big calendar (PostgreSQL only): 100 doctors, 1,000,000
-past and future appointments, then free slots of one doctor over 30 days, 32 threads booking through
-`book_appointment` against the same threads doing bare INSERTs, and a check that no two active
-appointments of one doctor overlap. A scratch database is created on the server and dropped.
+past and future appointments, then free slots of one doctor over 30 days, 32 clients (threads, each
+holding one connection) booking through `book_appointment` against the same clients doing bare
+INSERTs, and a check that no two active appointments of one doctor overlap. Each client first does
+WARM_UP untimed operations of either kind, so both are timed with prepared statements, as on a
+running server. A scratch database is created on the server and dropped.
 
     .venv/bin/python bench/booking.py --quick          # 20 doctors, 50,000 appointments, 500 bookings
     .venv/bin/python bench/booking.py                  # 100 doctors, 1,000,000 appointments, 2,000 bookings
@@ -38,6 +40,7 @@ from bench.scratch import scratch_postgres  # noqa: E402
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SETTINGS = ClinicSettings(timezone=TZ, booking=BookingPolicy())
 THREADS = 32
+WARM_UP = 10  # untimed operations per client before each timed phase
 DAY_START, DAY_END = dtime(7, 0), dtime(19, 0)
 GRID = timedelta(minutes=20)  # the service's length; the bulk appointments sit on this grid
 SLOTS_PER_DAY = 36  # 07:00-19:00 in 20-minute slots
@@ -182,14 +185,21 @@ def booking_plan(engine, doctor_ids: list[int], service_id: int, today: date, to
 
 
 def run_threads(work) -> tuple[float, int, list[BaseException]]:
+    """Run ``work(t, warm)`` in THREADS threads: first untimed with warm=True (each client's
+    connection then has its statements prepared and planned, as a long-running server's have),
+    then timed with warm=False. Returns seconds, operations done in the timed part, errors."""
     errors: list[BaseException] = []
     done = [0] * THREADS
     barrier = threading.Barrier(THREADS + 1)
 
     def runner(t: int) -> None:
+        try:
+            work(t, True)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
         barrier.wait()
         try:
-            done[t] = work(t)
+            done[t] = work(t, False)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -204,47 +214,55 @@ def run_threads(work) -> tuple[float, int, list[BaseException]]:
 
 
 def measure_booking(engine, doctor_ids, service_id, patients: list[int], plan) -> tuple[float, int, list]:
+    """Each client holds one connection (as the INSERT clients do) with a Session on it, and books
+    its planned starts through ``book_appointment``: the first WARM_UP untimed."""
     offsets = [sum(len(p) for p in plan[:t]) for t in range(THREADS)]
+    connections = [engine.connect() for _ in range(THREADS)]
 
-    def work(t: int) -> int:
+    def work(t: int, warm: bool) -> int:
         doctor_id = doctor_ids[t % len(doctor_ids)]
         booked = 0
-        with Session(engine) as session:
-            for i, start in enumerate(plan[t]):
+        part = range(WARM_UP) if warm else range(WARM_UP, len(plan[t]))
+        with Session(bind=connections[t]) as session:
+            for i in part:
                 book_appointment(session, patient_id=patients[offsets[t] + i], doctor_id=doctor_id,
-                                 service_id=service_id, start=start, settings=SETTINGS, channel="phone")
+                                 service_id=service_id, start=plan[t][i], settings=SETTINGS, channel="phone")
                 booked += 1
         return booked
 
-    return run_threads(work)
+    try:
+        return run_threads(work)
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 def measure_insert(engine, doctor_ids, service_id, patients: list[int], total: int, today: date):
-    """The same threads, one bare INSERT per transaction, on distinct free slots far in the future."""
+    """The same clients, one bare INSERT per transaction, on distinct free slots far in the future;
+    each client's first WARM_UP untimed."""
     base = datetime.combine(today + timedelta(days=SPAN_DAYS + 100), DAY_START, tzinfo=TZ)
     statement = text(
         "INSERT INTO appointment (patient_id, doctor_id, service_id, start_at, end_at, status, channel, "
         "created_at, updated_at) VALUES (:p, :d, :s, :a, :b, 'confirmed', 'phone', now(), now())")
+    connections = [engine.connect() for _ in range(THREADS)]
 
-    def work(t: int) -> int:
+    def work(t: int, warm: bool) -> int:
         inserted = 0
-        with engine.connect() as conn:
-            for k in range(t, total, THREADS):  # op k: doctor k % D at the (k // D)-th 20-minute slot
-                start = base + (k // len(doctor_ids)) * GRID
-                conn.execute(statement, {"p": patients[k], "d": doctor_ids[k % len(doctor_ids)], "s": service_id,
-                                         "a": start, "b": start + GRID})
-                conn.commit()
-                inserted += 1
+        ops = list(range(t, total + WARM_UP * THREADS, THREADS))  # op k: doctor k % D, (k // D)-th slot
+        conn = connections[t]
+        for k in (ops[:WARM_UP] if warm else ops[WARM_UP:]):
+            start = base + (k // len(doctor_ids)) * GRID
+            conn.execute(statement, {"p": patients[k], "d": doctor_ids[k % len(doctor_ids)], "s": service_id,
+                                     "a": start, "b": start + GRID})
+            conn.commit()
+            inserted += 1
         return inserted
 
-    return run_threads(work)
-
-
-def warm_pool(engine) -> None:
-    connections = [engine.connect() for _ in range(THREADS)]
-    for conn in connections:
-        conn.execute(text("SELECT 1"))
-        conn.close()
+    try:
+        return run_threads(work)
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 def count_overlaps(engine) -> int:
@@ -262,6 +280,7 @@ def count_overlaps(engine) -> int:
 
 def run(url: str, doctors: int, patients: int, appointments: int, bookings: int, runs: int) -> None:
     today = datetime.now(TZ).date()
+    warm_ups = WARM_UP * THREADS
     engine = create_engine(url, pool_size=THREADS + 2, max_overflow=4)
     try:
         Model.metadata.create_all(engine)
@@ -270,8 +289,8 @@ def run(url: str, doctors: int, patients: int, appointments: int, bookings: int,
                 conn.execute(text(sql))
         started = time.perf_counter()
         with Session(engine) as session:
-            doctor_ids, service_id, _bulk, spare = build(session, doctors, patients, 2 * bookings, appointments,
-                                                         today)
+            doctor_ids, service_id, _bulk, spare = build(session, doctors, patients, 2 * (bookings + warm_ups),
+                                                         appointments, today)
         copied = time.perf_counter() - started
         with engine.begin() as conn:
             for sql in EXCLUSION_SQL[1:]:
@@ -288,14 +307,14 @@ def run(url: str, doctors: int, patients: int, appointments: int, bookings: int,
         print(f"availability_free_slots: {found} (doctor with {busy} appointments in those 30 days)")
         print(f"availability_ms_median: {median:.1f}")
 
-        plan = booking_plan(engine, doctor_ids, service_id, today, bookings)
-        warm_pool(engine)  # both timed phases start with THREADS open connections
-        seconds, booked, errors = measure_booking(engine, doctor_ids, service_id, spare[:bookings], plan)
+        plan = booking_plan(engine, doctor_ids, service_id, today, bookings + warm_ups)
+        seconds, booked, errors = measure_booking(engine, doctor_ids, service_id, spare[:bookings + warm_ups], plan)
         booking_per_s = booked / seconds
         print(f"bookings: {booked} in {seconds:.2f} s by {THREADS} threads ({len(errors)} thread errors)")
         for exc in errors[:3]:
             print(f"booking_error: {exc!r}")
-        seconds, inserted, errors = measure_insert(engine, doctor_ids, service_id, spare[bookings:], bookings, today)
+        seconds, inserted, errors = measure_insert(engine, doctor_ids, service_id, spare[bookings + warm_ups:], bookings,
+                                                   today)
         insert_per_s = inserted / seconds
         print(f"inserts: {inserted} in {seconds:.2f} s by {THREADS} threads ({len(errors)} thread errors)")
         for exc in errors[:3]:

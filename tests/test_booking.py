@@ -353,34 +353,61 @@ def test_another_time_zone(app, db, clinic, monkeypatch):
 # --- the race ----------------------------------------------------------------------------------
 
 
-def test_many_people_booking_one_slot_at_once(app, live_server, api, clinic, db):
-    """50 receptionists press "book" for the same slot at the same moment, each for another patient:
-    exactly one gets it, the others get 409, and there is one appointment."""
-    patients = [api.create("patient", {"full_name": f"Bệnh nhân {n}"}) for n in range(50)]
+def race(app, live_server, bodies: list[dict]) -> list[tuple[int, dict]]:
+    """POST each body to /api/v1/appointments/book from its own thread, all at the same moment, as
+    a receptionist; the (status, JSON) answers."""
     headers = {**token_headers(app, "receptionist"), "Content-Type": "application/json"}
-    barrier, results = threading.Barrier(50), []
+    barrier, results = threading.Barrier(len(bodies)), []
 
-    def attempt(patient_id: int) -> None:
-        data = json.dumps({"patient_id": patient_id, "doctor_id": clinic.doctor, "service_id": clinic.service,
-                           "start": local_time("15:00")}).encode()
-        request = urllib.request.Request(f"{live_server}/api/v1/appointments/book", data=data, headers=headers,
-                                         method="POST")
+    def attempt(body: dict) -> None:
+        request = urllib.request.Request(f"{live_server}/api/v1/appointments/book", data=json.dumps(body).encode(),
+                                         headers=headers, method="POST")
         barrier.wait()
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                results.append(response.status)
+                results.append((response.status, json.loads(response.read())))
         except urllib.error.HTTPError as error:
-            results.append(error.code)
+            results.append((error.code, json.loads(error.read())))
 
-    threads = [threading.Thread(target=attempt, args=(p,)) for p in patients]
+    threads = [threading.Thread(target=attempt, args=(body,)) for body in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return results
+
+
+def test_many_people_booking_one_slot_at_once(app, live_server, api, clinic, db):
+    """50 receptionists press "book" for the same slot at the same moment, each for another patient:
+    exactly one gets it, the others get 409, and there is one appointment."""
+    patients = [api.create("patient", {"full_name": f"Bệnh nhân {n}"}) for n in range(50)]
+    results = [status for status, _ in race(app, live_server, [
+        {"patient_id": p, "doctor_id": clinic.doctor, "service_id": clinic.service, "start": local_time("15:00")}
+        for p in patients])]
     assert sorted(results) == [201] + [409] * 49, results
     db.session.expire_all()
     start = datetime.fromisoformat(local_time("15:00"))
     assert db.session.query(Appointment).filter(Appointment.start_at == start).count() == 1
+
+
+def test_one_patient_booked_with_many_doctors_at_once(app, live_server, api, clinic, db):
+    """Eight desks book the same patient at the same time, each with another doctor: one booking,
+    seven 409s that say why (the doctors' locks differ, so the patient's own rule decides)."""
+    doctors = [clinic.doctor] + [api.create("doctor", {"full_name": f"Bác sĩ {n}"}) for n in range(7)]
+    for doctor in doctors[1:]:
+        api.create("work_schedule", {"doctor": doctor, "weekday": DAY.weekday(), "start_time": "07:00:00",
+                                     "end_time": "19:00:00", "valid_from": "2020-01-01"})
+    assert api.put("service", clinic.service, {"doctors": doctors}).status_code == 200
+    results = race(app, live_server, [{"patient_id": clinic.patient, "doctor_id": d, "service_id": clinic.service,
+                                        "start": local_time("14:00")} for d in doctors])
+    assert sorted(code for code, _ in results) == [201] + [409] * 7, results
+    reasons = ("patient already has an appointment", "just taken", "try again")  # the check, the constraint, a deadlock
+    assert all(any(reason in str(body["message"]) for reason in reasons) for code, body in results if code == 409), \
+        results
+    db.session.expire_all()
+    start = datetime.fromisoformat(local_time("14:00"))
+    assert db.session.query(Appointment).filter(Appointment.patient_id == clinic.patient,
+                                                Appointment.start_at == start).count() == 1
 
 
 def test_the_database_itself_refuses_overlapping_bookings(db, clinic, db_url):
@@ -411,3 +438,20 @@ def api_patient(db, n: int) -> int:
     db.session.add(patient)
     db.session.flush()
     return patient.id
+
+
+@pytest.mark.parametrize("sqlstate, constraint, words", [
+    ("23P01", "ex_appointment_doctor_overlap", "just taken by another booking"),
+    ("23P01", "ex_appointment_patient_overlap", "patient already has an appointment"),
+    ("40P01", None, "try again"),
+])
+def test_database_refusals_of_a_booking_read_as_conflicts(app, sqlstate, constraint, words):
+    """What PostgreSQL answers when two bookings race past the checks becomes a 409 with a reason."""
+    from types import SimpleNamespace
+
+    from app.services.errors import from_database_error
+
+    orig = SimpleNamespace(sqlstate=sqlstate, diag=SimpleNamespace(constraint_name=constraint))
+    with app.test_request_context():
+        error = from_database_error(SimpleNamespace(orig=orig))
+    assert isinstance(error, Conflict) and words in error.message

@@ -65,7 +65,7 @@ def body() -> dict:
     return data
 
 
-def appointment_json(appointment: Appointment, clinic: ClinicSettings) -> dict:
+def appointment_json(appointment: Appointment | booking.Booking, clinic: ClinicSettings) -> dict:
     return {
         "id": appointment.id, "status": appointment.status, "channel": appointment.channel,
         "patient_id": appointment.patient_id, "doctor_id": appointment.doctor_id,

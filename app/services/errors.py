@@ -78,6 +78,10 @@ def from_database_error(exc: Exception) -> DomainError:
     constraint = getattr(diag, "constraint_name", None) or ""
     sqlstate = getattr(orig, "sqlstate", None) or ""
     lowered = text.lower()
+    if constraint == "ex_appointment_patient_overlap" or "ex_appointment_patient_overlap" in text:
+        return Conflict(_("The patient already has an appointment at this time."), "start_at")
+    if sqlstate in ("40P01", "40001"):  # deadlock or serialisation failure: two desks raced; nothing was saved
+        return Conflict(_("Someone else was saving the same thing at the same moment. Please try again."))
     if sqlstate == "23P01" or "exclusion constraint" in lowered:  # overlapping appointments
         return Conflict(_("This time was just taken by another booking. Please choose another time."),
                         "start_at")

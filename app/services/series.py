@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, AppointmentSeries, Patient
-from app.services.booking import (TRANSITIONS, _doctor_and_service, apply_transition, book_appointment, check_slot,
-                                  load_appointment, lock_for_booking, validate_appointment_series)
+from app.services.booking import (TRANSITIONS, Booking, _doctor_and_service, apply_transition, book_appointment,
+                                  check_slot, load_appointment, lock_for_booking, validate_appointment_series)
 from app.services.errors import Conflict, ValidationFailed, committing
 from app.services.settings import ClinicSettings
 
@@ -132,7 +132,7 @@ def _describe(occurrence: Occurrence, settings: ClinicSettings) -> dict:
 def book_series(session: Session, *, patient_id: int, doctor_id: int, service_id: int, first_start: datetime,
                 rule: str, settings: ClinicSettings, actor_id: int | None, skip_conflicts: bool = False,
                 channel: str = "walk_in", reason: str | None = None, notes: str | None = None,
-                now: datetime | None = None) -> tuple[AppointmentSeries, list[Appointment], list[Occurrence]]:
+                now: datetime | None = None) -> tuple[AppointmentSeries, list[Booking], list[Occurrence]]:
     """Book every date of the series in one transaction. If a date cannot be booked: nothing is
     written (SeriesConflict, 409, listing the dates and reasons), or with ``skip_conflicts`` the
     other dates are booked and the skipped ones returned."""
