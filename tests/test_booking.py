@@ -455,3 +455,13 @@ def test_database_refusals_of_a_booking_read_as_conflicts(app, sqlstate, constra
     with app.test_request_context():
         error = from_database_error(SimpleNamespace(orig=orig))
     assert isinstance(error, Conflict) and words in error.message
+
+
+def test_the_one_statement_booking_stays_cheap_for_the_driver():
+    """psycopg converts a query's placeholders once and caches it only up to a size; beyond that
+    every booking would pay the conversion again (bench/booking.py measures the effect)."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    sql = str(booking._BOOK_IN_ONE_STATEMENT.compile(dialect=psycopg.dialect()))
+    assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH

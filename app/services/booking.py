@@ -419,8 +419,11 @@ def _run_on_driver(connection, statement, params: dict) -> list:
         cursor.execute(sql, params)
         return [row_type._make(row) for row in cursor.fetchall()]
     except connection.dialect.loaded_dbapi.Error as exc:
+        lost = connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(exc)
         raise DBAPIError.instance(sql, params, exc, connection.dialect.loaded_dbapi.Error,
-                                  dialect=connection.dialect) from exc
+                                  connection_invalidated=lost, dialect=connection.dialect) from exc
     finally:
         cursor.close()
 
