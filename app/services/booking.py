@@ -192,13 +192,28 @@ _ACTIVE = Appointment.status.in_([literal_column(f"'{status}'") for status in AC
 _DAY = DAY_RULES.subquery("day_rules")
 _OFFERS = exists().where(doctor_service.c.doctor_id == Doctor.id, doctor_service.c.service_id == Service.id)
 
-# The facts a booking is checked against, one row per rule of the doctor's day (kind NULL if none).
-_CONTEXT = select(
+# The facts a booking is checked against (one row), and with the doctor's rules of the day (one row
+# per rule, kind NULL if none).
+_FACTS = select(
     Doctor.active.label("doctor_active"), Service.active.label("service_active"), Service.duration_minutes,
     _OFFERS.label("offers"), exists().where(Patient.id == bindparam("patient_id")).label("patient_known"),
-    _DAY.c.kind, _DAY.c.start_time, _DAY.c.end_time,
-).select_from(join(Doctor.__table__, Service.__table__, true()).outerjoin(_DAY, true())).where(
+).select_from(join(Doctor.__table__, Service.__table__, true())).where(
     Doctor.id == bindparam("doctor_id"), Service.id == bindparam("service_id"))
+
+
+def _with_rules(facts):
+    return select(*facts.c, _DAY.c.kind, _DAY.c.start_time, _DAY.c.end_time).select_from(facts.outerjoin(_DAY, true()))
+
+
+def _bookable(facts):
+    """The doctor and the service are active, the doctor offers it, it lasts v_duration, and the
+    patient exists."""
+    return select(literal_column("1")).select_from(facts).where(
+        facts.c.doctor_active, facts.c.service_active, facts.c.offers, facts.c.patient_known,
+        facts.c.duration_minutes == bindparam("v_duration")).exists()
+
+
+_CONTEXT = _with_rules(_FACTS.subquery("facts"))
 _LOCK_DOCTOR = select(func.pg_advisory_xact_lock(literal_column(str(BOOKING_LOCK)), bindparam("doctor_id"))
                       .label("locked"))
 _WRITE_LOCK_DOCTOR = update(Doctor.__table__).where(Doctor.id == bindparam("doctor_id")).values(id=Doctor.id)
@@ -353,20 +368,14 @@ def _record(session: Session, appointment: Appointment, old: str | None, new: st
 
 _BOOKING_COLUMNS = ("patient_id", "doctor_id", "service_id", "start_at", "end_at", "status", "channel", "reason",
                     "notes", "series_id", "created_by_id", "created_at", "updated_at")  # updated_at = created_at
-_BOOKABLE = and_(  # the doctor and the service are active, the doctor offers it, it lasts v_duration
-    select(literal_column("1")).select_from(join(Doctor.__table__, Service.__table__, true())).where(
-        Doctor.id == bindparam("v_doctor_id"), Doctor.active.is_(True), Service.id == bindparam("v_service_id"),
-        Service.active.is_(True), Service.duration_minutes == bindparam("v_duration"), _OFFERS).exists(),
-    exists().where(Patient.id == bindparam("v_patient_id")))
-
-
-def _insert_if_free(lock: bool):
-    """INSERT ... SELECT the new appointment WHERE it is bookable and nothing is in the way,
-    RETURNING its id (no row otherwise). With ``lock`` (PostgreSQL), the row is only produced once
-    the doctor's advisory lock is held, so a booking of that doctor that overlaps and was not yet
-    visible fails on the exclusion constraint at once instead of deadlocking with this one."""
+def _insert_if_free(facts, lock: bool):
+    """INSERT ... SELECT the new appointment WHERE it is bookable (``facts``: _FACTS as a subquery
+    or CTE) and nothing is in the way, RETURNING its id (no row otherwise). With ``lock``
+    (PostgreSQL), the row is only produced once the doctor's advisory lock is held, so a booking of
+    that doctor that overlaps and was not yet visible fails on the exclusion constraint at once
+    instead of deadlocking with this one."""
     table = Appointment.__table__
-    condition = and_(_BOOKABLE, _FREE)
+    condition = and_(_bookable(facts), _FREE)
     if lock:
         # A subquery in FROM whose volatile output is never pruned (not EXISTS, which skips it).
         condition = and_(condition, select(literal_column("1")).select_from(_LOCK_DOCTOR.subquery("booking_lock"))
@@ -381,7 +390,8 @@ def _book_in_one_statement():
     facts and rules the caller then checks (one row per rule of the day, each with the new id or
     NULL), in one statement. Keep its SQL under 4 kB: psycopg parses longer queries anew each time."""
     events, audit_table = AppointmentEvent.__table__, AuditEvent.__table__
-    new = _insert_if_free(lock=True).cte("new_appointment")
+    facts = _FACTS.cte("facts")  # read once, for the INSERT's condition and for the answer
+    new = _insert_if_free(facts, lock=True).cte("new_appointment")
     event = insert(events).from_select(
         ["appointment_id", "to_status", "actor_id", "at"],
         select(new.c.id, bindparam("v_status", type_=events.c.to_status.type), bindparam("v_created_by_id"),
@@ -394,7 +404,8 @@ def _book_in_one_statement():
                literal_column("'Appointment'"),
                cast(new.c.id, String), bindparam("audit_ip", type_=audit_table.c.ip.type)),
     ).cte("new_audit")
-    return _CONTEXT.add_columns(select(new.c.id).scalar_subquery().label("appointment_id")).add_cte(event, audited)
+    return _with_rules(facts).add_columns(select(new.c.id).scalar_subquery().label("appointment_id")) \
+        .add_cte(event, audited)
 
 
 _DRIVER_SQL: dict[tuple[int, str], tuple[str, type]] = {}
@@ -428,11 +439,11 @@ def _run_on_driver(connection, statement, params: dict) -> list:
         cursor.close()
 
 
-_INSERT_IF_FREE = _insert_if_free(lock=False)
+_INSERT_IF_FREE = _insert_if_free(_FACTS.subquery("facts"), lock=False)
 _BOOK_IN_ONE_STATEMENT = _book_in_one_statement()
 _INSERT_EVENT = insert(AppointmentEvent.__table__)
 _INSERT_AUDIT = insert(AuditEvent.__table__)
-_DURATIONS: dict[int, int] = {}  # service id -> minutes last seen; only a guess, checked by _BOOKABLE
+_DURATIONS: dict[int, int] = {}  # service id -> minutes last seen; only a guess, checked by _bookable
 
 
 def _write_booking(session: Session, values: dict, duration: int, day: date, settings: ClinicSettings):
