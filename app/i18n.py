@@ -14,7 +14,7 @@ English: Flask-Babel skips catalogues it cannot find.
 from __future__ import annotations
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import LazyString, get_locale, gettext
 
 
 def languages() -> dict:
@@ -53,14 +53,24 @@ def N_(text: str) -> str:  # noqa: N802 - gettext_noop: marks strings for extrac
     return text
 
 
-# Stored codes that services pass through gettext to name them inside a message ("An appointment
-# that is checked_in cannot become requested."): marked here so that they are in the catalogue.
-MESSAGE_CODES = (
-    # appointment statuses (app.models.scheduling.APPOINTMENT_STATUSES)
-    N_("requested"), N_("confirmed"), N_("checked_in"), N_("in_consultation"), N_("completed"), N_("cancelled"),
-    N_("no_show"),
-    # invoice statuses (app.models.billing.INVOICE_STATUSES)
-    N_("draft"), N_("issued"), N_("partially_paid"), N_("paid"), N_("void"), N_("refunded"),
-    # whole-day schedule exceptions (app.services.schedule_rules.whole_day_off)
-    N_("leave"), N_("holiday"), N_("training"),
-)
+# Stored codes (the values of ``app.models.base.choice`` columns) are marked with N_() where the
+# models list them (SEXES, APPOINTMENT_STATUSES, ...): they are msgids of their own. Services pass
+# them through gettext to name them inside a message ("An appointment that is checked_in cannot
+# become requested."), so their translations are lower case; ``choice_label`` shows them alone.
+
+
+def choice_label(code: str | None) -> str:
+    """A stored code as a reader sees it: its translation, else the code with spaces for
+    underscores, first letter in upper case ("checked_in" -> "Đã tiếp nhận" / "Checked in")."""
+    if code is None or code == "":
+        return ""
+    code = str(code)
+    text = gettext(code)
+    if text == code:
+        text = code.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def lazy_choice_label(code: str) -> LazyString:
+    """``choice_label`` at render time (select options built once, shown in any language)."""
+    return LazyString(choice_label, code)

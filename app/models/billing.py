@@ -9,6 +9,7 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.i18n import N_
 from app.models.base import TimestampMixin, choice, user_fk
 from app.models.catalogue import Service
 from app.models.people import Patient
@@ -16,10 +17,10 @@ from app.models.pharmacy import Medicine
 from app.models.scheduling import Appointment
 from app.models.types import Money, UTCDateTime
 
-INVOICE_STATUSES = ("draft", "issued", "partially_paid", "paid", "void", "refunded")
-LINE_KINDS = ("service", "medicine", "lab", "other")
-PAYMENT_METHODS = ("cash", "bank_transfer", "card")
-PAYMENT_STATUSES = ("pending", "succeeded", "failed", "refunded")
+INVOICE_STATUSES = (N_("draft"), N_("issued"), N_("partially_paid"), N_("paid"), N_("void"), N_("refunded"))
+LINE_KINDS = (N_("service"), N_("medicine"), N_("lab"), N_("other"))
+PAYMENT_METHODS = (N_("cash"), N_("bank_transfer"), N_("card"))
+PAYMENT_STATUSES = (N_("pending"), N_("succeeded"), N_("failed"), N_("refunded"))
 
 
 class Invoice(TimestampMixin, Model):

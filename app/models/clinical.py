@@ -9,15 +9,16 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.i18n import N_
 from app.models.base import TimestampMixin, choice, user_fk
 from app.models.people import Doctor, Patient
 from app.models.scheduling import Appointment
 from app.models.types import UTCDateTime, utcnow
 
-LAB_ORDER_STATUSES = ("ordered", "collected", "in_progress", "completed", "cancelled")
-LAB_RESULT_STATUSES = ("preliminary", "final", "corrected")
-LAB_FLAGS = ("normal", "low", "high", "critical")
-ATTACHMENT_OWNERS = ("patient", "encounter", "lab_order")
+LAB_ORDER_STATUSES = (N_("ordered"), N_("collected"), N_("in_progress"), N_("completed"), N_("cancelled"))
+LAB_RESULT_STATUSES = (N_("preliminary"), N_("final"), N_("corrected"))
+LAB_FLAGS = (N_("normal"), N_("low"), N_("high"), N_("critical"))
+ATTACHMENT_OWNERS = (N_("patient"), N_("encounter"), N_("lab_order"))
 
 
 class Encounter(TimestampMixin, Model):

@@ -8,15 +8,16 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.i18n import N_
 from app.models.base import choice, user_fk
 from app.models.catalogue import Service
 from app.models.people import Doctor, Patient
 from app.models.scheduling import Appointment
 from app.models.types import UTCDateTime, utcnow
 
-REVIEW_STATUSES = ("pending", "approved", "rejected")
-REMINDER_CHANNELS = ("email", "sms", "push", "in_app")
-REMINDER_STATUSES = ("queued", "sent", "failed", "skipped")
+REVIEW_STATUSES = (N_("pending"), N_("approved"), N_("rejected"))
+REMINDER_CHANNELS = (N_("email"), N_("sms"), N_("push"), N_("in_app"))
+REMINDER_STATUSES = (N_("queued"), N_("sent"), N_("failed"), N_("skipped"))
 
 
 def _rating(name: str) -> sa.CheckConstraint:

@@ -9,12 +9,15 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.i18n import N_
 from app.models.base import TimestampMixin, choice, user_fk
 from app.models.types import Money
 
-SEXES = ("male", "female", "other")
-BLOOD_TYPES = ("A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-", "unknown")
-POSITIONS = ("receptionist", "cashier", "nurse", "pharmacist", "manager", "technician", "other")
+SEXES = (N_("male"), N_("female"), N_("other"))
+BLOOD_TYPES = (N_("A+"), N_("A-"), N_("B+"), N_("B-"), N_("AB+"), N_("AB-"), N_("O+"), N_("O-"), N_("unknown"))
+POSITIONS = (
+    N_("receptionist"), N_("cashier"), N_("nurse"), N_("pharmacist"), N_("manager"), N_("technician"), N_("other"),
+)
 
 
 class Department(Model):

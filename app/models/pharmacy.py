@@ -9,14 +9,18 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.i18n import N_
 from app.models.base import TimestampMixin, choice, user_fk
 from app.models.clinical import Encounter
 from app.models.people import Doctor, Patient
 from app.models.types import Money, UTCDateTime, utcnow
 
-MOVEMENT_KINDS = ("receipt", "dispense", "adjustment", "expiry_write_off", "return")
-PRESCRIPTION_STATUSES = ("draft", "issued", "partially_dispensed", "dispensed", "cancelled")
-ROUTES = ("oral", "topical", "injection", "inhalation", "sublingual", "rectal", "ophthalmic", "otic", "nasal", "other")
+MOVEMENT_KINDS = (N_("receipt"), N_("dispense"), N_("adjustment"), N_("expiry_write_off"), N_("return"))
+PRESCRIPTION_STATUSES = (N_("draft"), N_("issued"), N_("partially_dispensed"), N_("dispensed"), N_("cancelled"))
+ROUTES = (
+    N_("oral"), N_("topical"), N_("injection"), N_("inhalation"), N_("sublingual"), N_("rectal"), N_("ophthalmic"),
+    N_("otic"), N_("nasal"), N_("other"),
+)
 
 
 class Medicine(TimestampMixin, Model):

@@ -8,18 +8,20 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.i18n import N_
 from app.models.base import TimestampMixin, choice, user_fk
 from app.models.catalogue import Service
 from app.models.people import Doctor, Patient
 from app.models.types import UTCDateTime, utcnow
 
-EXCEPTION_KINDS = ("leave", "holiday", "training", "extra_shift")
+EXCEPTION_KINDS = (N_("leave"), N_("holiday"), N_("training"), N_("extra_shift"))
 APPOINTMENT_STATUSES = (
-    "requested", "confirmed", "checked_in", "in_consultation", "completed", "cancelled", "no_show",
+    N_("requested"), N_("confirmed"), N_("checked_in"), N_("in_consultation"), N_("completed"), N_("cancelled"),
+    N_("no_show"),
 )
 # Statuses that hold a slot in the doctor's calendar.
 ACTIVE_STATUSES = ("requested", "confirmed", "checked_in", "in_consultation", "completed")
-CHANNELS = ("walk_in", "phone", "online", "chat")
+CHANNELS = (N_("walk_in"), N_("phone"), N_("online"), N_("chat"))
 
 
 class WorkSchedule(Model):

@@ -25,8 +25,9 @@ from app.services import rules
 from app.services.errors import DomainError, from_database_error
 from app.services.settings import ClinicSettings
 from app.views.filters import ClinicFilterConverter
+from app.views.labels import COLUMN_LABELS
 from app.views.remote import remote_name
-from app.views.fields import ClinicDateTimeField, RemoteSelectField, blank_if_none, format_local, format_money, format_phone, optional_choice_field, time_field
+from app.views.fields import ClinicDateTimeField, RemoteSelectField, blank_if_none, choice_field, format_choice, format_local, format_money, format_phone, time_field
 
 
 class ClinicInterface(SQLAInterface):
@@ -123,6 +124,9 @@ class ClinicModelView(ModelView):
     page_size = 25
 
     def __init__(self, **kwargs: Any) -> None:
+        # Every column's label from app.views.labels; the view's own label_columns win. A new dict
+        # per instance: FAB adds its made-up labels to it.
+        self.label_columns = {**COLUMN_LABELS, **(type(self).label_columns or {})}
         self._add_custom_fields()
         resource = RESOURCE_BY_NAME.get(self.class_permission_name)
         if resource is not None and not self.list_title:
@@ -131,11 +135,13 @@ class ClinicModelView(ModelView):
 
     def _add_custom_fields(self) -> None:
         """Instants are shown and typed in the clinic's zone; TIME columns get a time input;
-        optional choices get an empty entry (FAB's enum field cannot be left empty)."""
+        choices (``app.models.base.choice``) are shown and offered by their translated label, the
+        optional ones with an empty entry (FAB's enum field cannot be left empty)."""
         model = self.datamodel.obj
         add_extra = dict(self.add_form_extra_fields or {})
         edit_extra = dict(self.edit_form_extra_fields or {})
         formatters = dict(self.formatters_columns or {})
+        search_extra = dict(self.search_form_extra_fields or {})
         optional = rules.FILLED_BY_SERVICES.get(model, ())
         for column in model.__table__.columns:
             label = (self.label_columns or {}).get(column.key, column.key.replace("_", " ").capitalize())
@@ -157,16 +163,19 @@ class ClinicModelView(ModelView):
                 field.kwargs["validators"] = _required(column)
                 add_extra.setdefault(column.key, field)
                 edit_extra.setdefault(column.key, field)
-            elif isinstance(column.type, Enum) and column.nullable:
-                field = optional_choice_field(label, column.type.enums)
+            elif isinstance(column.type, Enum):
+                default = column.default.arg if column.default is not None and column.default.is_scalar else None
+                field = choice_field(label, column.type.enums, validators, optional=column.nullable, default=default)
                 add_extra.setdefault(column.key, field)
                 edit_extra.setdefault(column.key, field)
+                search_extra.setdefault(column.key, choice_field(label, column.type.enums, [Optional()]))
+            if isinstance(column.type, Enum):
+                formatters.setdefault(column.key, format_choice)
             if column.key.endswith("phone"):
                 formatters.setdefault(column.key, format_phone)
             if is_money(column.type):
                 formatters.setdefault(column.key, format_money)
             formatters.setdefault(column.key, blank_if_none)
-        search_extra = dict(self.search_form_extra_fields or {})
         for relationship in sa_inspect(model).relationships:
             formatters.setdefault(relationship.key, guard_reference)
             target = relationship.mapper.class_

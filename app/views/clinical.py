@@ -1,4 +1,6 @@
 """Screens for clinical records."""
+from flask_babel import lazy_gettext as _l
+
 from app.models import Attachment, Diagnosis, Encounter, LabOrder, LabResult
 from app.views.base import ClinicInterface, ClinicModelView
 from app.views.pharmacy import PrescriptionView
@@ -52,10 +54,10 @@ class EncounterView(ClinicModelView):
     add_columns = edit_columns = ["appointment", "patient", "doctor", "chief_complaint", "history", "examination",
                                   *vitals, "treatment_plan", "follow_up_date"]
     show_fieldsets = [
-        ("Visit", {"fields": ["patient", "doctor", "appointment", "created_at", "signed_by", "signed_at"]}),
-        ("Assessment", {"fields": ["chief_complaint", "history", "examination", "diagnoses"]}),
-        ("Vitals", {"fields": vitals}),
-        ("Plan", {"fields": ["treatment_plan", "follow_up_date"]}),
+        (_l("Visit"), {"fields": ["patient", "doctor", "appointment", "created_at", "signed_by", "signed_at"]}),
+        (_l("Assessment"), {"fields": ["chief_complaint", "history", "examination", "diagnoses"]}),
+        (_l("Vital signs"), {"fields": vitals}),
+        (_l("Plan"), {"fields": ["treatment_plan", "follow_up_date"]}),
     ]
     base_order = ("created_at", "desc")
     related_views = [DiagnosisView, PrescriptionView, LabOrderView]

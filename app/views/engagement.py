@@ -1,4 +1,6 @@
 """Screens for reviews, notifications, reminders and the audit trail."""
+from flask_babel import lazy_gettext as _l
+
 from app.models import AuditEvent, Notification, ReminderLog, Review
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
 
@@ -26,6 +28,7 @@ class ReminderLogView(ReadOnlyModelView):
     datamodel = ClinicInterface(ReminderLog)
     class_permission_name = "ReminderLog"
     list_columns = ["created_at", "appointment", "kind", "channel", "status", "sent_at", "error"]
+    label_columns = {"channel": _l("Sent through")}  # not the appointment's booking channel
     search_columns = ["kind", "channel", "status", "created_at"]
     base_order = ("created_at", "desc")
 

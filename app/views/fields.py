@@ -13,6 +13,8 @@ from wtforms import DateTimeField, Field, SelectField, TimeField
 from wtforms.widgets import DateTimeLocalInput, html_params
 from wtforms.validators import Optional
 
+from app.i18n import choice_label, lazy_choice_label
+
 FORMAT = "%Y-%m-%d %H:%M"
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
 
@@ -84,9 +86,20 @@ def time_field(label) -> TimeField:
                      description=_l("HH:MM, clinic local time"), render_kw={"type": "time"})
 
 
-def optional_choice_field(label, values) -> SelectField:
-    return SelectField(label, choices=[("", "—")] + [(v, v) for v in values], validators=[Optional()],
-                       coerce=lambda v: v or None, widget=Select2Widget())
+def choice_field(label, values, validators=None, optional: bool = False, default=None) -> SelectField:
+    """A drop-down of stored codes shown by their translated label (``choice_label``); the form
+    posts and stores the code. Optional ones get an empty entry (FAB's enum field has none)."""
+    choices = [(v, lazy_choice_label(v)) for v in values]
+    if optional:
+        return SelectField(label, choices=[("", "—")] + choices, validators=[Optional()],
+                           coerce=lambda v: v or None, widget=Select2Widget(), default=default)
+    return SelectField(label, choices=choices, validators=validators, coerce=lambda v: None if v is None else str(v),
+                       widget=Select2Widget(), default=default)
+
+
+def format_choice(value) -> str:
+    """A stored code in a list or show page, translated."""
+    return choice_label(value)
 
 
 class RemoteSelectWidget:

@@ -43,6 +43,7 @@ class DoctorView(ClinicModelView):
     add_columns = edit_columns = ["full_name", "title", "user", "specialty", "department", "services",
                                   "consultation_fee", "years_of_experience", "languages", "phone", "email", "bio",
                                   "photo", "active"]
+    label_columns = {"title": _l("Academic title")}  # BS., ThS. BS., ...
     base_order = ("full_name", "asc")
     related_views = [WorkScheduleView, ScheduleExceptionView, AppointmentView]
 

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from app.models import Appointment, AppointmentEvent, AppointmentSeries, ScheduleException, WorkSchedule
 from app.views.appointment_actions import may_use_workflow
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
+from app.views.fields import format_choice
 
 WEEKDAYS = [_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"), _l("Sunday")]
 
@@ -34,6 +35,8 @@ class AppointmentEventView(ReadOnlyModelView):
     class_permission_name = "AppointmentEvent"
     list_columns = ["appointment", "from_status", "to_status", "actor", "at", "note"]
     search_columns = ["appointment", "to_status", "actor", "at"]
+    # Appointment statuses kept as plain text (a log outlives the list of statuses): shown translated.
+    formatters_columns = {"from_status": format_choice, "to_status": format_choice}
     base_order = ("at", "desc")
 
 
