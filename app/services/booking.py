@@ -97,21 +97,10 @@ def _utc(local: datetime, settings: ClinicSettings) -> datetime:
     return local.replace(tzinfo=settings.timezone).astimezone(timezone.utc)
 
 
-def _busy(session: Session, column, owner_id: int, start: datetime, end: datetime,
-          ignore_id: int | None) -> list[tuple[datetime, datetime]]:
-    query = select(Appointment.start_at, Appointment.end_at).where(
-        column == owner_id, Appointment.status.in_(ACTIVE_STATUSES),
-        Appointment.start_at < end, Appointment.end_at > start,
-    ).order_by(Appointment.start_at)
-    if ignore_id is not None:
-        query = query.where(Appointment.id != ignore_id)
-    return [(row.start_at, row.end_at) for row in session.execute(query)]
-
-
 def _clashes(start: datetime, end: datetime, busy: list[tuple[datetime, datetime]], buffer: timedelta) -> bool:
     """``busy`` is sorted by start; the new visit needs [start, end + buffer) free of every
     [s, e + buffer)."""
-    index = bisect_left(busy, (start - timedelta(days=1), start))
+    index = bisect_left(busy, (start - LONGEST_VISIT, start))
     for s, e in busy[index:]:
         if s >= end + buffer:
             break
@@ -145,7 +134,9 @@ def free_slots(session: Session, *, doctor_id: int, service_id: int, date_from: 
     days = working_intervals(session, doctor_id, date_from, date_to)
     window_start = _utc(datetime.combine(date_from, datetime.min.time()), settings) - buffer
     window_end = _utc(datetime.combine(date_to + timedelta(days=1), datetime.min.time()), settings) + buffer
-    busy = _busy(session, Appointment.doctor_id, doctor_id, window_start, window_end, ignore_appointment_id)
+    busy = [(row.start_at, row.end_at) for row in session.connection().execute(_DOCTOR_BUSY, {
+        "v_doctor_id": doctor_id, "c_since": window_start, "c_until": window_end,
+        "c_since_longest": window_start - LONGEST_VISIT, "c_ignore": ignore_appointment_id or 0})]
     slots: list[Slot] = []
     for intervals in days.values():
         for begin, finish in intervals:
@@ -260,6 +251,8 @@ def _in_the_way(ignoring: bool):
 
 
 _FREE = and_(*(~exists().where(busy) for busy in _in_the_way(ignoring=False)))  # for a new booking
+_DOCTOR_BUSY = select(Appointment.start_at, Appointment.end_at).where(_in_the_way(ignoring=True)[0]) \
+    .order_by(Appointment.start_at)  # the doctor's time taken in [c_since, c_until): free_slots
 _CLASHES = select(Appointment.doctor_id, Appointment.start_at, Appointment.end_at) \
     .where(or_(*_in_the_way(ignoring=True))).order_by(Appointment.start_at)
 

@@ -110,10 +110,4 @@ def split_day_rules(rows: Iterable) -> tuple[list[tuple[time, time]], list]:
 
 def day_off_reason(session: Session, doctor_id: int, day: date) -> str | None:
     """The kind of whole-day exception on ``day`` (leave, holiday, training), if any."""
-    return session.execute(select(ScheduleException.kind).where(
-        ScheduleException.doctor_id == doctor_id, ScheduleException.start_date <= day,
-        ScheduleException.end_date >= day, ScheduleException.kind.in_(BLOCKING_KINDS),
-        ScheduleException.start_time.is_(None),
-    ).limit(1)).scalar()
-
-
+    return whole_day_off(day_rules(session.connection(), doctor_id, day)[1])
