@@ -35,9 +35,15 @@ def _changed_fields(obj: Any) -> list[str]:
     return sorted(attr.key for attr in state.attrs if attr.history.has_changes())
 
 
+def _row(who: tuple[int | None, str | None], at, action: str, entity: str, entity_id: str | None,
+         details: str | None = None) -> dict:
+    user_id, ip = who
+    return {"user_id": user_id, "at": at, "action": action, "entity": entity, "entity_id": entity_id, "ip": ip,
+            "details": details}
+
+
 def _rows(session: Session) -> list[dict]:
-    user_id, ip = actor()
-    now = utcnow()
+    who, now = actor(), utcnow()
     rows = []
     for action, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
@@ -51,19 +57,15 @@ def _rows(session: Session) -> list[dict]:
                 details = json.dumps({"fields": fields})
             # New rows have their key by now, but not yet their identity: read the key itself.
             key = inspect(obj).mapper.primary_key_from_instance(obj)
-            rows.append({
-                "user_id": user_id, "at": now, "action": action, "entity": type(obj).__name__,
-                "entity_id": ",".join(str(part) for part in key) if key else None,
-                "ip": ip, "details": details,
-            })
+            rows.append(_row(who, now, action, type(obj).__name__,
+                             ",".join(str(part) for part in key) if key else None, details))
     return rows
 
 
 def creation_rows(created: list[tuple[str, int]], at) -> list[dict]:
     """Audit rows for records a service inserted without the ORM (``created``: entity name, id)."""
-    user_id, ip = actor()
-    return [{"user_id": user_id, "at": at, "action": "create", "entity": entity, "entity_id": str(key), "ip": ip,
-             "details": None} for entity, key in created]
+    who = actor()
+    return [_row(who, at, "create", entity, str(key)) for entity, key in created]
 
 
 def _write(session: Session, flush_context) -> None:
