@@ -184,57 +184,57 @@ def booking_plan(engine, doctor_ids: list[int], service_id: int, today: date, to
     return plan
 
 
-def run_threads(work) -> tuple[float, int, list[BaseException]]:
-    """Run ``work(t, warm)`` in THREADS threads: first untimed with warm=True (each client's
-    connection then has its statements prepared and planned, as a long-running server's have),
-    then timed with warm=False. Returns seconds, operations done in the timed part, errors."""
+def run_threads(engine, work) -> tuple[float, int, list[BaseException]]:
+    """Run ``work(t, connection, warm)`` in THREADS threads, each client on a connection of its
+    own: first untimed with warm=True (the connection then has its statements prepared and
+    planned, as a long-running server's have), then timed with warm=False. Returns seconds,
+    operations done in the timed part, errors."""
     errors: list[BaseException] = []
     done = [0] * THREADS
     barrier = threading.Barrier(THREADS + 1)
+    connections = [engine.connect() for _ in range(THREADS)]
 
     def runner(t: int) -> None:
-        try:
-            work(t, True)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        barrier.wait()
-        try:
-            done[t] = work(t, False)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        for warm in (True, False):
+            if not warm:
+                barrier.wait()
+            try:
+                count = work(t, connections[t], warm)
+                done[t] = 0 if warm else count
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
 
     threads = [threading.Thread(target=runner, args=(t,)) for t in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started, sum(done), errors
+    try:
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - started, sum(done), errors
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 def measure_booking(engine, doctor_ids, service_id, patients: list[int], plan) -> tuple[float, int, list]:
-    """Each client holds one connection (as the INSERT clients do) with a Session on it, and books
-    its planned starts through ``book_appointment``: the first WARM_UP untimed."""
+    """Each client books its planned starts through ``book_appointment``, with a Session on its
+    connection (as the INSERT clients use theirs): the first WARM_UP untimed."""
     offsets = [sum(len(p) for p in plan[:t]) for t in range(THREADS)]
-    connections = [engine.connect() for _ in range(THREADS)]
 
-    def work(t: int, warm: bool) -> int:
+    def work(t: int, connection, warm: bool) -> int:
         doctor_id = doctor_ids[t % len(doctor_ids)]
         booked = 0
         part = range(WARM_UP) if warm else range(WARM_UP, len(plan[t]))
-        with Session(bind=connections[t]) as session:
+        with Session(bind=connection) as session:
             for i in part:
                 book_appointment(session, patient_id=patients[offsets[t] + i], doctor_id=doctor_id,
                                  service_id=service_id, start=plan[t][i], settings=SETTINGS, channel="phone")
                 booked += 1
         return booked
 
-    try:
-        return run_threads(work)
-    finally:
-        for connection in connections:
-            connection.close()
+    return run_threads(engine, work)
 
 
 def measure_insert(engine, doctor_ids, service_id, patients: list[int], total: int, today: date):
@@ -244,25 +244,19 @@ def measure_insert(engine, doctor_ids, service_id, patients: list[int], total: i
     statement = text(
         "INSERT INTO appointment (patient_id, doctor_id, service_id, start_at, end_at, status, channel, "
         "created_at, updated_at) VALUES (:p, :d, :s, :a, :b, 'confirmed', 'phone', now(), now())")
-    connections = [engine.connect() for _ in range(THREADS)]
 
-    def work(t: int, warm: bool) -> int:
+    def work(t: int, connection, warm: bool) -> int:
         inserted = 0
         ops = list(range(t, total + WARM_UP * THREADS, THREADS))  # op k: doctor k % D, (k // D)-th slot
-        conn = connections[t]
         for k in (ops[:WARM_UP] if warm else ops[WARM_UP:]):
             start = base + (k // len(doctor_ids)) * GRID
-            conn.execute(statement, {"p": patients[k], "d": doctor_ids[k % len(doctor_ids)], "s": service_id,
-                                     "a": start, "b": start + GRID})
-            conn.commit()
+            connection.execute(statement, {"p": patients[k], "d": doctor_ids[k % len(doctor_ids)],
+                                           "s": service_id, "a": start, "b": start + GRID})
+            connection.commit()
             inserted += 1
         return inserted
 
-    try:
-        return run_threads(work)
-    finally:
-        for connection in connections:
-            connection.close()
+    return run_threads(engine, work)
 
 
 def count_overlaps(engine) -> int:
