@@ -221,3 +221,13 @@ def add_reminder_log(db, appointment_id: int) -> int:
 
 def as_decimal(value: Any) -> Decimal:
     return Decimal(str(value))
+
+
+def pick_record(page, picker: str, typed: str, shown: str) -> None:
+    """In a browser page, open the search-as-you-type picker after ``picker`` (a CSS selector of
+    its select), type ``typed`` and choose the option showing ``shown``."""
+    page.click(f"{picker} + .select2 .select2-selection")
+    page.fill(".select2-search__field", typed)
+    option = page.locator(".select2-results__option", has_text=shown)
+    option.wait_for()
+    option.click()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.factories import DAY
+from tests.factories import DAY, pick_record
 
 
 def test_book_an_appointment_by_searching_the_patient(page_as, api, clinic):
@@ -12,11 +12,7 @@ def test_book_an_appointment_by_searching_the_patient(page_as, api, clinic):
     assert clinic.doctor and clinic.service
     page = page_as("receptionist")
     page.goto(f"{page.base_url}/appointmentview/add")
-    page.click("#patient + .select2 .select2-selection")
-    page.fill(".select2-search__field", "tran duc thang")
-    option = page.locator(".select2-results__option", has_text="Trần Đức Thắng")
-    option.wait_for()
-    option.click()
+    pick_record(page, "#patient", "tran duc thang", "Trần Đức Thắng")
     page.select_option("#doctor", str(clinic.doctor))
     page.select_option("#service", str(clinic.service))
     page.fill("#start_at", f"{DAY + timedelta(days=2)}T14:30")

@@ -11,7 +11,7 @@ from app.models import Appointment, Department, Doctor, Patient, ScheduleExcepti
 from app.services import calendar as cal
 from app.services.errors import ValidationFailed
 from app.services.settings import ClinicSettings
-from tests.factories import DAY
+from tests.factories import DAY, pick_record
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 SETTINGS = ClinicSettings(timezone=ZONE)
@@ -240,11 +240,7 @@ def test_click_an_empty_time_and_book(page_as, clinic, db):
     dialog = page.locator("#cal-book")
     dialog.wait_for(state="visible")
     assert "15:00" in dialog.locator(".cal-book-when").inner_text()
-    page.click("#cal-book-patient + .select2 .select2-selection")
-    page.fill(".select2-search__field", "nguyen van an")
-    option = page.locator(".select2-results__option", has_text="Nguyễn Văn An")
-    option.wait_for()
-    option.click()
+    pick_record(page, "#cal-book-patient", "nguyen van an", "Nguyễn Văn An")
     page.select_option("#cal-book-service", str(clinic.service))
     page.click(".cal-book-submit")
     page.locator(f'.cal-appt[data-start="{DAY}T15:00:00"]', has_text="Nguyễn Văn An").wait_for()
