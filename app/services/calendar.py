@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.models import Appointment, Department, Doctor, Service
 from app.models.people import doctor_service
 from app.services.errors import ValidationFailed
-from app.services.schedule_rules import Interval, day_off_reason, working_intervals
+from app.services.schedule_rules import Interval, working_days
 from app.services.settings import ClinicSettings
 
 VIEWS = ("day", "week", "month")
@@ -143,13 +143,7 @@ def calendar(session: Session, settings: ClinicSettings, first: date, last: date
         raise ValidationFailed("last before first", "date")
     doctors = []
     for doctor in shown_doctors(session, doctor_id=doctor_id, department_id=department_id, service_id=service_id):
-        intervals = working_intervals(session, doctor.id, first, last)
-        days_off = {}
-        for day, blocks in intervals.items():
-            if not blocks:
-                reason = day_off_reason(session, doctor.id, day)
-                if reason:
-                    days_off[day] = reason
+        intervals, days_off = working_days(session, doctor.id, first, last)
         doctors.append(CalendarDoctor(id=doctor.id, name=str(doctor), department_id=doctor.department_id,
                                       intervals=intervals, days_off=days_off))
     found = appointments(session, settings, first, last, doctor_id=doctor_id, department_id=department_id,

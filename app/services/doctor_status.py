@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Appointment, Doctor, ScheduleException
-from app.services.schedule_rules import BLOCKING_KINDS, working_intervals
+from app.models import Appointment, Doctor
+from app.services.schedule_rules import BLOCKING_KINDS, day_intervals, day_rules
 from app.services.settings import ClinicSettings
 
 
@@ -41,14 +41,12 @@ def doctor_states(session: Session, settings: ClinicSettings, now: datetime | No
                                       consulting.patient.code if consulting.patient else None,
                                       waiting=len(waiting)))
             continue
-        leave = session.execute(select(ScheduleException).where(
-            ScheduleException.doctor_id == doctor.id, ScheduleException.kind.in_(BLOCKING_KINDS),
-            ScheduleException.start_date <= today, ScheduleException.end_date >= today)).scalars().all()
-        if any(e.start_time is None or e.start_time <= local.time() < e.end_time for e in leave):
+        weekly, exceptions = day_rules(session.connection(), doctor.id, today)
+        if any(e.kind in BLOCKING_KINDS and (e.start_time is None or e.start_time <= local.time() < e.end_time)
+               for e in exceptions):
             states.append(DoctorState(doctor, "on_leave", waiting=len(waiting)))
             continue
-        block = next((b for b in working_intervals(session, doctor.id, today, today)[today]
-                      if b[0] <= local < b[1]), None)
+        block = next((b for b in day_intervals(today, weekly, exceptions) if b[0] <= local < b[1]), None)
         if block is None:
             states.append(DoctorState(doctor, "off", waiting=len(waiting)))
         else:

@@ -57,8 +57,10 @@ def whole_day_off(exceptions: Iterable) -> str | None:
     return next((e.kind for e in exceptions if e.kind in BLOCKING_KINDS and e.start_time is None), None)
 
 
-def working_intervals(session: Session, doctor_id: int, first: date, last: date) -> dict[date, list[Interval]]:
-    """Local working intervals of each day from ``first`` to ``last`` (inclusive)."""
+def working_days(session: Session, doctor_id: int, first: date, last: date
+                 ) -> tuple[dict[date, list[Interval]], dict[date, str]]:
+    """Local working intervals of each day from ``first`` to ``last`` (inclusive), and the kind of
+    the whole-day exception (leave, holiday, training) of the days that have one."""
     schedules = session.execute(select(WorkSchedule).where(
         WorkSchedule.doctor_id == doctor_id, WorkSchedule.valid_from <= last,
         or_(WorkSchedule.valid_to.is_(None), WorkSchedule.valid_to >= first),
@@ -68,13 +70,23 @@ def working_intervals(session: Session, doctor_id: int, first: date, last: date)
         ScheduleException.end_date >= first,
     )).scalars().all()
     days: dict[date, list[Interval]] = {}
+    off: dict[date, str] = {}
     day = first
     while day <= last:
         weekly = [(s.start_time, s.end_time) for s in schedules
                   if s.weekday == day.weekday() and s.valid_from <= day and (s.valid_to is None or s.valid_to >= day)]
-        days[day] = day_intervals(day, weekly, (e for e in exceptions if e.start_date <= day <= e.end_date))
+        todays = [e for e in exceptions if e.start_date <= day <= e.end_date]
+        days[day] = day_intervals(day, weekly, todays)
+        reason = whole_day_off(todays)
+        if reason:
+            off[day] = reason
         day += timedelta(days=1)
-    return days
+    return days, off
+
+
+def working_intervals(session: Session, doctor_id: int, first: date, last: date) -> dict[date, list[Interval]]:
+    """Local working intervals of each day from ``first`` to ``last`` (inclusive)."""
+    return working_days(session, doctor_id, first, last)[0]
 
 
 # One day's rules as rows (kind, start_time, end_time): the weekly hours valid that day as kind
@@ -106,8 +118,3 @@ def split_day_rules(rows: Iterable) -> tuple[list[tuple[time, time]], list]:
         elif row.kind is not None:
             exceptions.append(row)
     return weekly, exceptions
-
-
-def day_off_reason(session: Session, doctor_id: int, day: date) -> str | None:
-    """The kind of whole-day exception on ``day`` (leave, holiday, training), if any."""
-    return whole_day_off(day_rules(session.connection(), doctor_id, day)[1])
