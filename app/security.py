@@ -1,18 +1,72 @@
-"""The security manager: FAB's, with roles synced from ``app.permissions`` and no
-internet-dependent chart view."""
+"""The security manager: FAB's, with roles synced from ``app.permissions``, permission checks
+answered from a per-process cache (``app.permission_cache``), and no internet-dependent chart view."""
 from __future__ import annotations
+
+from typing import Any, Iterable
 
 from flask import jsonify
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import gettext
 from flask_jwt_extended import JWTManager
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
+from app.permission_cache import PermissionCache, Snapshot, bump_version
 from app.permissions import ROLE_CONFIGS
 
 
 class ClinicSecurityManager(SecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet (STACK.md trap 16).
     userstatschartview = None
+
+    def __init__(self, appbuilder) -> None:
+        super().__init__(appbuilder)
+        self.permission_cache = PermissionCache(self.builtin_roles, self.auth_role_public)
+
+    def permissions(self) -> Snapshot:
+        """The grants of every database role, valid for this request (see ``app.permission_cache``)."""
+        return self.permission_cache.current(self.session)
+
+    # Per request: one query for the user (roles included), one for the permission version, and
+    # none for the checks themselves. FAB reads the Public role and its permissions from the
+    # database on every check and loads the user's roles and groups lazily (9 statements for one
+    # REST GET as Admin; 3 now, the record's own SELECT included).
+
+    def load_user(self, pk: Any) -> Any | None:
+        """The session's or the token's user, with their roles and their groups' roles, in one query."""
+        user_model, group_model = self.user_model, self.group_model
+        user = self.session.execute(
+            select(user_model).where(user_model.id == int(pk)).options(
+                joinedload(user_model.roles), joinedload(user_model.groups).joinedload(group_model.roles),
+            )
+        ).unique().scalar_one_or_none()
+        return user if user is not None and user.is_active else None
+
+    def get_user_roles(self, user: Any) -> list[Any]:
+        """The user's roles and their groups' roles; the Public role for a visitor."""
+        if not user.is_authenticated:
+            public = self.permissions().public_role
+            return [public] if public is not None else []
+        return super().get_user_roles(user)
+
+    def is_item_public(self, permission_name: str, view_name: str) -> bool:
+        return (permission_name, view_name) in self.permissions().public_grants
+
+    def _has_view_access(self, user: Any, permission_name: str, view_name: str) -> bool:
+        return self.permission_cache.allows(self.permissions(), self.get_user_roles(user), permission_name,
+                                            view_name)
+
+    def _get_user_permission_view_menus(self, user: Any, permission_name: str,
+                                        view_menus_name: Iterable[str] | None) -> set[str]:
+        """The menu entries (of ``view_menus_name``) the user, or a visitor when None, may open."""
+        snapshot = self.permissions()
+        roles: list[Any] = self.get_user_roles(user) if user is not None else [
+            role for role in (snapshot.public_role,) if role is not None]
+        if view_menus_name is None:  # every entry the database roles grant
+            return {view for role in roles if role.name not in self.permission_cache.builtin
+                    for permission, view in snapshot.role_grants(role.id) if permission == permission_name}
+        return {name for name in view_menus_name
+                if self.permission_cache.allows(snapshot, roles, permission_name, name)}
 
     def register_views(self) -> None:
         """FAB limits the login form; the API login gets the same limit (no password guessing
@@ -36,8 +90,43 @@ class ClinicSecurityManager(SecurityManager):
 
     def sync_roles(self) -> None:
         """Create every permission of every registered view and API, the built-in roles, and
-        Public. Run at deploy (``flask sync-roles``), never by web workers at start."""
+        Public; remove permissions no view declares any more. Run at deploy (``flask
+        sync-roles``), never by web workers at start. Every process's cached permissions are
+        read again on its next request (also after changes made by hand in SQL).
+
+        FAB's own ``add_permissions`` syncs one view at a time: several views share one
+        permission name here (a resource's screen, its REST API, its calendar or status page),
+        so each view took the others' permissions for stale ones and tried to delete them
+        ("Refused to delete permission view, assoc with role exists Appointment.can_write
+        Admin" on every new database). Here each name is synced once, with the permissions of
+        all its views."""
         for role in (self.auth_role_admin, self.auth_role_public, *ROLE_CONFIGS):
             if self.find_role(role) is None:
                 self.add_role(role)
-        self.appbuilder.add_permissions(update_perms=True)
+        declared: dict[str, set[str]] = {}
+        for view in self.appbuilder.baseviews:
+            declared.setdefault(view.class_permission_name, set()).update(view.base_permissions or ())
+        for view_name, permissions in declared.items():
+            self._unlink_stale_permissions(view_name, permissions)
+            self.add_permissions_view(sorted(permissions), view_name)
+        for category in self.appbuilder.menu.get_list():
+            self.add_permissions_menu(category.name)
+            for item in category.childs:
+                if item.name != "-":  # a separator
+                    self.add_permissions_menu(item.name)
+        bump_version(self.session.connection())
+        self.session.commit()
+
+    def _unlink_stale_permissions(self, view_name: str, permissions: set[str]) -> None:
+        """Take a permission no view declares any more away from every role, so that FAB's
+        ``add_permissions_view`` can delete it: FAB means to do that itself but passes the
+        permission instead of the permission-on-view to ``del_permission_role``, which then
+        removes nothing, and the deletion is refused."""
+        view_menu = self.find_view_menu(view_name)
+        if view_menu is None:
+            return
+        for permission_view in self.find_permissions_view_menu(view_menu):
+            if permission_view.permission is not None and permission_view.permission.name not in permissions:
+                for role in list(permission_view.role):
+                    role.permissions.remove(permission_view)
+        self.session.commit()

@@ -1,4 +1,5 @@
 """All models; importing this package registers every table on FAB's shared metadata."""
+from app.models.access import PermissionVersion
 from app.models.audit import AuditEvent, StoredDocument
 from app.models.billing import Invoice, InvoiceLine, Payment
 from app.models.catalogue import Service
@@ -13,7 +14,7 @@ from app.models.scheduling import (
 __all__ = [
     "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "Department",
     "Diagnosis", "Doctor", "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
-    "Medicine", "Notification", "Patient", "Payment", "Prescription", "PrescriptionItem", "ReminderLog",
-    "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement", "StoredDocument",
-    "WorkSchedule", "doctor_service",
+    "Medicine", "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
+    "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
+    "StoredDocument", "WorkSchedule", "doctor_service",
 ]
