@@ -33,6 +33,9 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
         i18n.init_app(app)  # FAB's languages; the browser's choice until the user picks one
         register_views(appbuilder)
         register_apis(appbuilder)
+    from app.fab import rison
+
+    rison.install()  # FAB checks each rison schema once, not on every request
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
