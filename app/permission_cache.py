@@ -32,9 +32,7 @@ from itertools import chain
 from typing import Any, Iterable, Mapping, Sequence
 
 from flask import g, has_request_context
-from flask_appbuilder.security.sqla.models import (
-    Permission, PermissionView, Role, ViewMenu, assoc_permissionview_role,
-)
+from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu, assoc_permissionview_role
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session

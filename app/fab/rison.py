@@ -37,4 +37,4 @@ class SchemaCheckedOnce:
 def install() -> None:
     """Once per process (idempotent)."""
     if not isinstance(fab_api.jsonschema, SchemaCheckedOnce):
-        fab_api.jsonschema = SchemaCheckedOnce()  # type: ignore[assignment]
+        fab_api.jsonschema = SchemaCheckedOnce()
