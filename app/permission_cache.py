@@ -4,16 +4,16 @@ FAB answers every permission check with queries: the Public role and its permiss
 REST call), then the permissions of the user's database roles. Here one query reads every
 database role's (permission, view) pairs into an immutable ``Snapshot``; checks are set lookups.
 
-Staying correct with several processes: the ``ab_permission_version`` row holds a number that goes
-up in the same transaction as every change of a role, permission, view or their links (a
-``before_flush`` hook sees FAB's security screens and APIs, ``flask sync-roles`` and any other ORM
-write; ``sync-roles`` also raises it outright, for changes made by hand in SQL). Each request reads
-that number once (one primary-key SELECT) and reloads the snapshot when it differs from the one the
-snapshot was read at. Because the number commits together with the change, a process that sees the
-new number also sees the change: a revoked permission is refused on the very next request in every
-process, never served from an older copy. The number is read *before* the permissions, so a
-change committed between the two reads can only make the snapshot newer than its number (and it is
-read again on the next request), never older.
+Staying correct with several processes: the ``ab_permission_version`` row holds a number that
+goes up in the same transaction as every change of a role, permission, view or their links. A
+``before_flush`` hook sees every change made through ORM objects (FAB's security screens and APIs,
+``flask sync-roles``); ``sync-roles`` also raises it outright, for changes made by hand in SQL or
+by bulk statements. Each request reads that number once (one primary-key SELECT) and reloads the
+snapshot when it differs from the one the snapshot was read at. Because the number commits
+together with the change, a process that sees the new number also sees the change: a revoked
+permission is refused on the very next request in every process, never served from an older copy.
+The number is read *before* the permissions, so a change committed between the two reads can only
+make the snapshot newer than its number (and it is read again on the next request), never older.
 
 Redis was considered and not used: bumping a key there cannot be part of the database transaction,
 so a process could read the new number before the change commits and keep the old permissions
