@@ -16,7 +16,7 @@ from app.permissions import ROLE_CONFIGS
 
 
 class ClinicSecurityManager(SecurityManager):
-    # FAB's "User's Statistics" chart loads Google Charts from the internet (STACK.md trap 16).
+    # FAB's "User's Statistics" chart loads Google Charts from the internet: offline it is empty.
     userstatschartview = None
 
     def __init__(self, appbuilder) -> None:
@@ -30,7 +30,9 @@ class ClinicSecurityManager(SecurityManager):
     # Per request: one query for the user (roles included), one for the permission version, and
     # none for the checks themselves. FAB reads the Public role and its permissions from the
     # database on every check and loads the user's roles and groups lazily (9 statements for one
-    # REST GET as Admin; 3 now, the record's own SELECT included).
+    # REST GET as Admin; 3 now, the record's own SELECT included). FAB's ``@protect`` asks
+    # ``has_access`` twice for a token call, as a visitor before it reads the token and then as
+    # the user: the first is now a set lookup.
 
     def load_user(self, pk: Any) -> Any | None:
         """The session's or the token's user, with their roles and their groups' roles, in one query."""
