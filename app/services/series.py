@@ -18,12 +18,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, AppointmentSeries, Patient
-from app.services.booking import (TRANSITIONS, Booking, _doctor_and_service, apply_transition, book_appointment,
-                                  check_slot, load_appointment, lock_for_booking, validate_appointment_series)
+from app.services.booking import (
+    CANCELLABLE_STATUSES,
+    MAX_OCCURRENCES,
+    Booking,
+    apply_transition,
+    book_appointment,
+    check_repeat_rule,
+    check_slot,
+    doctor_and_service,
+    load_appointment,
+    lock_for_booking,
+)
 from app.services.errors import Conflict, ValidationFailed, committing
 from app.services.settings import ClinicSettings
-
-MAX_OCCURRENCES = 100
 
 
 @dataclass(frozen=True)
@@ -51,16 +59,7 @@ class SeriesConflict(Conflict):
 
 def normalise_rule(session: Session, rule: str | None, settings: ClinicSettings) -> str:
     """The rule without "RRULE:", or ValidationFailed on ``rule``."""
-    if rule is not None and not isinstance(rule, str):
-        raise ValidationFailed(_("Write the repeat rule like FREQ=WEEKLY;INTERVAL=2;COUNT=6."), "rule")
-    probe = AppointmentSeries(rule=rule)
-    try:
-        validate_appointment_series(session, probe, settings)
-    except ValueError:  # e.g. COUNT that is not a number
-        raise ValidationFailed(_("Write the repeat rule like FREQ=WEEKLY;INTERVAL=2;COUNT=6."), "rule") from None
-    if "\n" in probe.rule or "\r" in probe.rule:
-        raise ValidationFailed(_("Write the repeat rule like FREQ=WEEKLY;INTERVAL=2;COUNT=6."), "rule")
-    return probe.rule
+    return check_repeat_rule(rule)
 
 
 def occurrence_starts(rule: str, first_start: datetime, settings: ClinicSettings) -> list[datetime]:
@@ -95,7 +94,7 @@ def _check_all(session: Session, *, patient_id: int, doctor_id: int, service_id:
                rule: str, settings: ClinicSettings, now: datetime) -> list[Occurrence]:
     if not patient_id or session.get(Patient, patient_id) is None:
         raise ValidationFailed(_("Unknown patient."), "patient_id")
-    doctor, service = _doctor_and_service(session, doctor_id, service_id)
+    doctor, service = doctor_and_service(session, doctor_id, service_id)
     duration = timedelta(minutes=service.duration_minutes)
     buffer = timedelta(minutes=settings.booking.buffer_minutes)
     occurrences: list[Occurrence] = []
@@ -175,10 +174,9 @@ def cancel_series_from(session: Session, appointment_id: int, *, actor_id: int |
         raise Conflict(_("This appointment is not part of a series."))
     if not (reason or "").strip():
         raise ValidationFailed(_("Say why the appointment is cancelled."), "reason")
-    cancellable = [status for status, targets in TRANSITIONS.items() if "cancelled" in targets]
     later = session.execute(select(Appointment).where(
         Appointment.series_id == appointment.series_id, Appointment.id != appointment.id,
-        Appointment.start_at > appointment.start_at, Appointment.status.in_(cancellable),
+        Appointment.start_at > appointment.start_at, Appointment.status.in_(CANCELLABLE_STATUSES),
     ).order_by(Appointment.start_at)).scalars().all()
     targets = ([appointment] if include_this else []) + list(later)
     with committing(session):
