@@ -156,6 +156,26 @@ def test_appointments_are_in_working_hours_of_the_clinic_zone(db):
         assert patient.date_of_birth < start.date()
 
 
+
+def test_the_clinic_closes_on_vietnams_public_holidays(db):
+    """Lunar holidays are computed, not typed in: Tết 2025 ran from 27 January to 1 February, and the
+    Hùng Kings' day (10th day of the 3rd lunar month) fell on 7 April 2025."""
+    doctors = _count(db, Doctor)
+    holidays = db.execute(select(ScheduleException).where(ScheduleException.kind == "holiday")).scalars().all()
+    closed: dict[date, set[int]] = defaultdict(set)
+    for x in holidays:
+        assert x.start_time is None and x.reason
+        day = x.start_date
+        while day <= x.end_date:
+            closed[day].add(x.doctor_id)
+            day += timedelta(days=1)
+    for day in (date(2025, 1, 1), date(2025, 1, 27), date(2025, 1, 29), date(2025, 2, 1), date(2025, 4, 7)):
+        assert len(closed[day]) == doctors, day
+    assert date(2025, 2, 3) not in closed  # the Monday after Tết
+    assert {x.reason for x in holidays if x.start_date <= date(2025, 4, 7) <= x.end_date} == {"Ngày Giỗ Tổ Hùng Vương"}
+    appointments = db.execute(select(Appointment)).scalars().all()
+    assert not [a.id for a in appointments if a.start_at.astimezone(ZONE).date() in closed]
+
 def test_completed_visits_have_records_and_bills(db):
     completed = db.execute(select(Appointment).where(Appointment.status == "completed")).scalars().all()
     assert completed

@@ -1,0 +1,122 @@
+"""``seed_demo_data``: the steps of the demo seeder in order, in one transaction."""
+from __future__ import annotations
+
+import gc
+from datetime import date, datetime
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Appointment,
+    Department,
+    Diagnosis,
+    Doctor,
+    Employee,
+    Encounter,
+    Invoice,
+    InvoiceLine,
+    LabOrder,
+    LabResult,
+    Medicine,
+    Patient,
+    Payment,
+    Prescription,
+    PrescriptionItem,
+    Review,
+    ScheduleException,
+    Service,
+    Specialty,
+    StockBatch,
+    StockMovement,
+    WorkSchedule,
+    doctor_service,
+)
+from app.services.demo_data.stock import Stock
+
+
+def seed_demo_data(
+    session: Session,
+    *,
+    patients: int = 200,
+    seed: int = 42,
+    timezone: ZoneInfo,
+    currency: str = "VND",
+    today: date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Fill an empty clinic database with demo data and commit; return the rows added per table.
+
+    ``timezone`` is the clinic's zone (working hours are local there; instants are stored in UTC).
+    ``today`` defaults to today in that zone: the past ends yesterday, bookings run from today for
+    four weeks. ``progress(n)`` is called after each chunk of patients is written, with ``n`` the
+    number of patients in that chunk (the calls add up to ``patients``: pass ``tqdm.update``).
+    Raises ``ValueError`` when the clinic already has data. Makes no users or roles.
+    """
+    if patients < 0:
+        raise ValueError("patients must be zero or more")
+    _require_empty(session)
+    if today is None:
+        today = datetime.now(timezone).date()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a million new dicts: the cyclic collector would only cost time here
+    try:
+        seeder = Seeder(session, seed=seed, tz=timezone, currency=(currency or "VND").upper(), today=today,
+                         progress=progress)
+        counts = seeder.run(patients)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return counts
+
+
+def _require_empty(session: Session) -> None:
+    for model in (Department, Doctor, Service, Patient, Medicine, Appointment, Invoice):
+        if session.execute(select(func.count()).select_from(model.__table__)).scalar():
+            raise ValueError(f"The clinic already has data (table {model.__tablename__} is not empty); "
+                             "demo data only goes into an empty database.")
+
+
+
+class Seeder(Stock):
+    """Every step: people, catalogue, appointments, visits, stock."""
+
+    # ---- the whole run ---------------------------------------------------------------------
+
+    def run(self, n_patients: int) -> dict[str, int]:
+        for table in (Department, Specialty, Service, Doctor, Employee, WorkSchedule, ScheduleException,
+                      Medicine, StockBatch, StockMovement, Patient, Appointment, Encounter, Diagnosis, LabOrder,
+                      LabResult, Prescription, PrescriptionItem, Invoice, InvoiceLine, Payment, Review):
+            self.counts[table.__tablename__] = 0
+        self.counts[doctor_service.name] = 0
+        self.build_name_pools()
+        self.build_catalogue()
+        self.build_patients(n_patients)
+        self.build_appointments()
+        self.prepare_visits()
+        self.write_catalogue()
+        self.write_patients_and_visits()
+        self.build_stock()
+        self.write_stock()
+        self.fix_sequences()
+        return self.counts
+
+
+    def fix_sequences(self) -> None:
+        """Ids were given explicitly: move PostgreSQL's sequences past them."""
+        bind = self.session.get_bind()
+        if bind.dialect.name != "postgresql":
+            return
+        for table in (Department, Specialty, Service, Doctor, Employee, WorkSchedule, ScheduleException, Medicine,
+                      StockBatch, StockMovement, Patient, Appointment, Encounter, Diagnosis, LabOrder, LabResult,
+                      Prescription, PrescriptionItem, Invoice, InvoiceLine, Payment, Review):
+            name = table.__tablename__
+            self.session.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                f"(SELECT MAX(id) FROM {bind.dialect.identifier_preparer.quote(name)}))"))
