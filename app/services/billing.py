@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, Session
 
 from app.models import Invoice, InvoiceLine, Payment
 from app.services import validation as v
@@ -46,7 +46,7 @@ MANUAL_INVOICE_STATUS = {
 
 
 def _check_invoice_status(invoice: Invoice, settings: ClinicSettings) -> None:
-    state = inspect(invoice)
+    state: InstanceState[Invoice] = inspect(invoice)
     old = None
     if state.persistent:
         history = state.attrs.status.history

@@ -243,7 +243,7 @@ class SqlDocumentStore:
             StoredDocument.collection == collection, StoredDocument.doc_id == doc_id
         )
         with self._session_factory() as session:
-            deleted = session.execute(stmt).rowcount
+            deleted = session.execute(stmt).rowcount  # type: ignore[attr-defined]  # a DML result
             session.commit()
         return bool(deleted)
 

@@ -21,7 +21,7 @@ MAX_RESULTS = 20
 
 def _patient_condition(text: str, region: str):
     folded = fold(text)
-    conditions = [Patient.search_text.like(f"%{folded}%")]
+    conditions: list[Any] = [Patient.search_text.like(f"%{folded}%")]
     if any(ch.isdigit() for ch in text):
         try:
             phone = normalize_phone("q", text, region)
@@ -32,8 +32,8 @@ def _patient_condition(text: str, region: str):
     return or_(*conditions)
 
 
-def _by_patient(model: type, text: str, region: str, order) -> Any:
-    query = select(model).join(Patient, model.patient_id == Patient.id)
+def _by_patient(model: Any, text: str, region: str, order) -> Any:
+    query: Any = select(model).join(Patient, model.patient_id == Patient.id)
     if text.isdigit():
         query = query.where(or_(model.id == int(text), _patient_condition(text, region)))
     elif text:
@@ -60,11 +60,12 @@ def find_records(session: Session, model: type, text: str, region: str = "VN",
         if text:
             query = query.where(or_(StockBatch.lot_number.ilike(f"%{text}%"), Medicine.name.ilike(f"%{text}%")))
     elif model is User:
-        query = select(User).order_by(User.username)
+        user: Any = User  # FAB's model is untyped
+        query = select(user).order_by(user.username)
         if text:
             pattern = f"%{text}%"
-            query = query.where(or_(User.username.ilike(pattern), User.first_name.ilike(pattern),
-                                    User.last_name.ilike(pattern), User.email.ilike(pattern)))
+            query = query.where(or_(user.username.ilike(pattern), user.first_name.ilike(pattern),
+                                    user.last_name.ilike(pattern), user.email.ilike(pattern)))
     else:
         raise LookupError(model.__name__)
     return list(session.execute(query.limit(limit)).scalars())

@@ -83,7 +83,8 @@ def send_email(
     _check(to, subject)
     sender = _sender(config)
     if config.get("MAIL_SERVER"):
-        message = Message(subject=subject, recipients=to, body=body, html=html, sender=sender, charset="utf-8")
+        recipients: list[str | tuple[str, str]] = list(to)
+        message = Message(subject=subject, recipients=recipients, body=body, html=html, sender=sender, charset="utf-8")
         mail.send(message)
         return message.msgId
     outbox = config.get("MAIL_OUTBOX_DIR") or "outbox"

@@ -3,9 +3,9 @@ Everything here is in the clinic's local time; callers convert to UTC."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 
-from sqlalchemy import Connection, String, bindparam, cast, literal_column, or_, select, union_all
+from sqlalchemy import CompoundSelect, Connection, String, bindparam, cast, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from app.models import ScheduleException, WorkSchedule
@@ -48,7 +48,8 @@ def day_intervals(day: date, weekly: Iterable[tuple[time, time]], exceptions: It
     for block in (e for e in exceptions if e.kind in BLOCKING_KINDS):
         if block.start_time is None:
             return []
-        intervals = subtract(intervals, (datetime.combine(day, block.start_time), datetime.combine(day, block.end_time)))
+        cut = (datetime.combine(day, block.start_time), datetime.combine(day, block.end_time))
+        intervals = subtract(intervals, cut)
     return intervals
 
 
@@ -92,7 +93,7 @@ def working_intervals(session: Session, doctor_id: int, first: date, last: date)
 # One day's rules as rows (kind, start_time, end_time): the weekly hours valid that day as kind
 # "work", then that day's exceptions. Parameters: doctor_id, weekday, day. The booking check reads
 # it with its lock; ``day_rules`` on its own.
-DAY_RULES = union_all(
+DAY_RULES: CompoundSelect[Any] = union_all(
     select(literal_column("'work'", String).label("kind"), WorkSchedule.start_time, WorkSchedule.end_time).where(
         WorkSchedule.doctor_id == bindparam("doctor_id"), WorkSchedule.weekday == bindparam("weekday"),
         WorkSchedule.valid_from <= bindparam("day"),

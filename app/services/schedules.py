@@ -31,7 +31,7 @@ def validate_schedule_exception(session: Session, exc: ScheduleException, settin
         raise ValidationFailed(_("The end date must not be before the start date."), "end_date")
     if (exc.start_time is None) != (exc.end_time is None):
         raise ValidationFailed(_("Give both times, or neither for whole days."), "end_time")
-    if exc.start_time is not None and exc.end_time <= exc.start_time:
+    if exc.start_time is not None and exc.end_time is not None and exc.end_time <= exc.start_time:
         raise ValidationFailed(_("The end must be after the start."), "end_time")
     if exc.kind == "extra_shift" and exc.start_time is None:
         raise ValidationFailed(_("An extra shift needs its hours."), "start_time")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, Session
 
 from app.models import Medicine, StockBatch, StockMovement
 from app.services import validation as v
@@ -32,7 +32,7 @@ def validate_stock_batch(session: Session, batch: StockBatch, settings: ClinicSe
 def _record_quantity_change(session: Session, batch: StockBatch) -> None:
     """A new batch is a receipt; a changed quantity is an adjustment. Both land in the ledger
     in the same transaction as the batch itself."""
-    state = inspect(batch)
+    state: InstanceState[StockBatch] = inspect(batch)
     if state.persistent:
         history = state.attrs.quantity.history
         old = history.deleted[0] if history.deleted else batch.quantity
