@@ -307,8 +307,8 @@ def run(url: str, doctors: int, patients: int, appointments: int, bookings: int,
         print(f"bookings: {booked} in {seconds:.2f} s by {THREADS} threads ({len(errors)} thread errors)")
         for exc in errors[:3]:
             print(f"booking_error: {exc!r}")
-        seconds, inserted, errors = measure_insert(engine, doctor_ids, service_id, spare[bookings + warm_ups:], bookings,
-                                                   today)
+        seconds, inserted, errors = measure_insert(engine, doctor_ids, service_id, spare[bookings + warm_ups:],
+                                                   bookings, today)
         insert_per_s = inserted / seconds
         print(f"inserts: {inserted} in {seconds:.2f} s by {THREADS} threads ({len(errors)} thread errors)")
         for exc in errors[:3]:

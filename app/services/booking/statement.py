@@ -119,10 +119,12 @@ def _plus_minutes_postgresql(element: _plus_minutes, compiler: SQLCompiler, **kw
 
 
 def _build_booking_statement() -> Select[Any]:
-    facts = FACTS.cte("facts")  # read once, for the INSERT's condition and for the answer
     start = moment("v_start_at")
-    end = _plus_minutes(start, facts.c.duration_minutes)
-    until = _plus_minutes(start, facts.c.duration_minutes + bindparam("v_buffer_minutes"))
+    facts = FACTS.add_columns(  # read once, for the INSERT's condition and for the answer
+        _plus_minutes(start, Service.duration_minutes).label("end_at"),
+        _plus_minutes(start, Service.duration_minutes + bindparam("v_buffer_minutes")).label("until_at"),
+    ).cte("facts")
+    end, until = facts.c.end_at, facts.c.until_at
     # A subquery in FROM whose volatile output is never pruned (not EXISTS, which skips it).
     locked = select(literal_column("1")).select_from(LOCK_DOCTOR.subquery("booking_lock")).scalar_subquery()
     new = insert(_TABLE).from_select(
