@@ -83,8 +83,8 @@ _INSERT_AUDIT = insert(AuditEvent.__table__)
 def book_step_by_step(connection: Connection, params: dict[str, Any]) -> tuple[int | None, Sequence[Any]]:
     """Any database: take the doctor's write lock (SQLite: the database's), read the facts, and
     insert the appointment, its event and audit row if the facts allow it and nothing is in the way.
-    ``params`` as for ``book_in_one_round_trip`` plus v_end_at and c_until, which this path
-    recomputes from the service's length it reads."""
+    ``params`` as for ``book_in_one_round_trip`` (without audit_user and audit_ip: the audit row
+    names the actor itself); the visit's end and buffered end follow from the length it reads."""
     connection.execute(LOCK_DOCTOR if connection.dialect.name == "postgresql" else WRITE_LOCK_DOCTOR, params)
     rows = connection.execute(FACTS_AND_RULES, params).all()
     facts = rows[0] if rows else None
@@ -166,12 +166,11 @@ def book_in_one_round_trip(connection: Connection, params: dict[str, Any]) -> tu
     first).
 
     The trick, in one ``WITH`` query:
-    - ``facts``: the doctor and the service (active, offered together, the service's length) and
-      whether the patient exists;
+    - ``facts``: the doctor and the service (active, offered together, the service's length),
+      whether the patient exists, and the visit's end (start + length) and buffered end;
     - ``new_appointment``: ``INSERT ... SELECT ... FROM facts WHERE`` they are bookable, nothing of
       the doctor (within the buffer) or of the patient is in the way, and the doctor's advisory lock
-      (BOOKING_LOCK, doctor id) is held; the end is the start plus the service's length, computed
-      in SQL. The lock sits in an uncorrelated scalar subquery, so the row is produced only once
+      (BOOKING_LOCK, doctor id) is held. The lock sits in an uncorrelated scalar subquery, so the row is produced only once
       the lock is held: an overlapping booking of that doctor not yet visible to this snapshot then
       fails on the exclusion constraint at once instead of deadlocking with this one;
     - ``new_event`` and ``new_audit``: the first history event and the audit row of the new id;
