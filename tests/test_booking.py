@@ -233,6 +233,16 @@ def test_booking_answers_with_the_appointment_in_the_clinic_zone(api, clinic):
     assert result["end"] == local_time("10:20")
 
 
+
+def test_a_booking_takes_the_services_length_at_that_moment(api, clinic):
+    """The length is read with the booking, never remembered from an earlier one."""
+    assert book(api, clinic).get_json()["result"]["end"] == local_time("10:20")
+    assert api.put("service", clinic.service, {"duration_minutes": 40}).status_code == 200
+    other = api.create("patient", {"full_name": "Phạm Thị Hoa"})
+    response = book(api, clinic, patient_id=other, start=local_time("11:00"))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["result"]["end"] == local_time("11:40")
+
 def test_online_bookings_wait_for_confirmation(api, clinic):
     assert book(api, clinic, channel="online").get_json()["result"]["status"] == "requested"
 
