@@ -26,19 +26,19 @@ from app.services.booking.lookups import doctor_and_service, load_appointment, t
 from app.services.booking.repeat_rules import MAX_OCCURRENCES, check_repeat_rule
 from app.services.booking.statement import BOOK_IN_ONE_STATEMENT
 from app.services.booking.workflow import (
-                                           CANCELLABLE_STATUSES,
-                                           INITIAL_STATUSES,
-                                           MOVABLE_STATUSES,
-                                           TRANSITIONS,
-                                           apply_transition,
-                                           can_cancel,
-                                           can_move,
-                                           check_patient_cutoff,
-                                           next_queue_number,
-                                           next_statuses,
-                                           record_event,
-                                           reschedule_appointment,
-                                           transition_appointment,
+    CANCELLABLE_STATUSES,
+    INITIAL_STATUSES,
+    MOVABLE_STATUSES,
+    TRANSITIONS,
+    apply_transition,
+    can_cancel,
+    can_move,
+    check_patient_cutoff,
+    next_queue_number,
+    next_statuses,
+    record_event,
+    reschedule_appointment,
+    transition_appointment,
 )
 
 # The names these had when booking was one module.

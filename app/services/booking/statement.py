@@ -170,9 +170,10 @@ def book_in_one_round_trip(connection: Connection, params: dict[str, Any]) -> tu
       whether the patient exists, and the visit's end (start + length) and buffered end;
     - ``new_appointment``: ``INSERT ... SELECT ... FROM facts WHERE`` they are bookable, nothing of
       the doctor (within the buffer) or of the patient is in the way, and the doctor's advisory lock
-      (BOOKING_LOCK, doctor id) is held. The lock sits in an uncorrelated scalar subquery, so the row is produced only once
-      the lock is held: an overlapping booking of that doctor not yet visible to this snapshot then
-      fails on the exclusion constraint at once instead of deadlocking with this one;
+      (BOOKING_LOCK, doctor id) is held. The lock sits in an uncorrelated scalar subquery, so the
+      row is produced only once the lock is held: an overlapping booking of that doctor not yet
+      visible to this snapshot then fails on the exclusion constraint at once instead of
+      deadlocking with this one;
     - ``new_event`` and ``new_audit``: the first history event and the audit row of the new id;
     - the answer: the facts with the doctor's rules of that day (one row per rule, each carrying
       the new id or NULL), which the caller checks in Python, rolling back if they fail.

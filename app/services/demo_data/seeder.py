@@ -83,11 +83,8 @@ def _require_empty(session: Session) -> None:
                              "demo data only goes into an empty database.")
 
 
-
 class Seeder(Stock):
     """Every step: people, catalogue, appointments, visits, stock."""
-
-    # ---- the whole run ---------------------------------------------------------------------
 
     def run(self, n_patients: int) -> dict[str, int]:
         for table in (Department, Specialty, Service, Doctor, Employee, WorkSchedule, ScheduleException,
