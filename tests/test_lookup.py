@@ -40,13 +40,39 @@ def test_lookup_by_id_gives_the_label_of_a_chosen_record(login_as, patients):
 def test_appointments_show_their_local_time(api, clinic, login_as):
     assert clinic.appointment
     found = names(login_as("receptionist").get("/lookup/Appointment", query_string={"q": "nguyen van an"}))
-    assert found == [f"#{clinic.appointment} · {DAY} 09:00"]
+    # What the receptionist recognises: the patient, the clinic's local time, the doctor, the service.
+    assert found == [f"Nguyễn Văn An (BN000001) · {DAY} 09:00 · BS. Trần Thị Bình · Khám tổng quát"]
+
+
+def test_a_picker_scoped_to_a_patient_lists_only_that_patients_records(api, clinic, login_as, patients):
+    assert clinic.appointment
+    other = patients["Trần Đức Thắng"]
+    api.create("appointment", {"patient": other, "doctor": clinic.doctor, "service": clinic.service,
+                               "start_at": f"{DAY}T10:00:00+07:00"})
+    browser = login_as("doctor")
+    assert len(names(browser.get("/lookup/Appointment"))) == 2
+    mine = names(browser.get("/lookup/Appointment", query_string={"patient": clinic.patient}))
+    assert len(mine) == 1 and mine[0].startswith("Nguyễn Văn An (BN")
+    theirs = names(browser.get("/lookup/Appointment", query_string={"patient": other}))
+    assert len(theirs) == 1 and theirs[0].startswith("Trần Đức Thắng")
+
+
+def test_an_encounters_appointment_picker_is_scoped_to_the_patient(login_as):
+    page = login_as("doctor").get("/encounterview/add").get_data(as_text=True)
+    assert 'data-scope="patient"' in page and 'data-url="/lookup/Appointment"' in page
+
+
+@pytest.mark.parametrize("typed", ["0903 111 222", "0903111222", "+84 903 111 222", "thang"])
+def test_the_patient_list_search_finds_a_local_phone_number(login_as, patients, typed):
+    page = login_as("receptionist").get("/patientview/list/", query_string={"_flt_0_search_text": typed})
+    html = page.get_data(as_text=True)
+    assert "Trần Đức Thắng" in html and "Nguyễn Văn An" not in html
 
 
 def test_invoices_are_found_by_number(api, clinic, login_as):
     number = api.show("invoice", clinic.invoice)["number"]
     found = names(login_as("receptionist").get("/lookup/Invoice", query_string={"q": number[:10].lower()}))
-    assert found == [f"{number}"]
+    assert len(found) == 1 and found[0].startswith(f"{number} · Nguyễn Văn An (BN000001) · ")
 
 
 @pytest.mark.parametrize("user, resource, status", [

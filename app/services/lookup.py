@@ -3,11 +3,12 @@ an invoice number. Used by the pickers of the back office (tens of thousands of 
 not fit in a drop-down)."""
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.models import (
     Appointment, AppointmentSeries, Encounter, Invoice, LabOrder, Medicine, Patient, Prescription, StockBatch,
@@ -17,6 +18,51 @@ from app.services.errors import ValidationFailed
 from app.services.validation import normalize_phone
 
 MAX_RESULTS = 20
+
+
+# What a picker's line names, beside the patient, for each kind of record (loaded with it).
+_SHOWN_WITH: dict[type, tuple[str, ...]] = {
+    Appointment: ("patient", "doctor", "service"), AppointmentSeries: ("patient", "doctor", "service"),
+    Encounter: ("patient", "doctor"), Prescription: ("patient", "doctor"), LabOrder: ("patient",),
+    Invoice: ("patient",), StockBatch: ("medicine",),
+}
+# Records that belong to one patient: a picker may be limited to that patient's.
+PATIENT_OWNED = (Appointment, AppointmentSeries, Encounter, Prescription, LabOrder, Invoice)
+
+
+def _when(moment: datetime | None, zone: tzinfo, with_time: bool = True) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def _patient(record: Any) -> str:
+    patient = getattr(record, "patient", None)
+    return f"{patient.full_name} ({patient.code})" if patient is not None else ""
+
+
+def describe_record(record: Any, zone: tzinfo) -> str:
+    """One line a person recognises a record by (a picker's entry, a related record on a page):
+    the patient's name and code, the date in the clinic's zone, the doctor and the service,
+    never a bare number ("Nguyễn Văn An (BN000123) · 2026-12-01 15:45 · BS. Bình · Khám")."""
+    parts: list[Any]
+    if isinstance(record, Appointment):
+        parts = [_patient(record), _when(record.start_at, zone), record.doctor, record.service]
+    elif isinstance(record, AppointmentSeries):
+        parts = [_patient(record), record.doctor, record.service]
+    elif isinstance(record, Encounter):
+        parts = [_patient(record), _when(record.created_at, zone), record.doctor, record.chief_complaint]
+    elif isinstance(record, Prescription):
+        parts = [_patient(record), _when(record.created_at, zone), record.doctor]
+    elif isinstance(record, LabOrder):
+        parts = [_patient(record), _when(record.created_at, zone, with_time=False), record.test_name]
+    elif isinstance(record, Invoice):
+        parts = [record.number, _patient(record), _when(record.created_at, zone, with_time=False)]
+    elif isinstance(record, StockBatch):
+        parts = [record.medicine, record]
+    else:
+        return str(record)
+    return " · ".join(str(part) for part in parts if part)
 
 
 def _patient_condition(text: str, region: str):
@@ -41,9 +87,16 @@ def _by_patient(model: Any, text: str, region: str, order) -> Any:
     return query.order_by(order)
 
 
+def patient_condition(text: str, region: str = "VN"):
+    """Patients whose name or code contains ``text`` (accents ignored) or whose phone is ``text``
+    written any way ("0903 123 456", "+84903123456"): the one patient search of every screen."""
+    return _patient_condition(text.strip()[:100], region)
+
+
 def find_records(session: Session, model: type, text: str, region: str = "VN",
-                 limit: int = MAX_RESULTS) -> list[Any]:
-    """Up to ``limit`` records of ``model`` matching ``text`` (all recent ones when it is empty)."""
+                 limit: int = MAX_RESULTS, patient_id: int | None = None) -> list[Any]:
+    """Up to ``limit`` records of ``model`` matching ``text`` (all recent ones when it is empty);
+    with ``patient_id``, only that patient's records (an encounter's appointment picker)."""
     text = (text or "").strip()[:100]
     if model is Patient:
         query = select(Patient)
@@ -68,4 +121,8 @@ def find_records(session: Session, model: type, text: str, region: str = "VN",
                                     user.last_name.ilike(pattern), user.email.ilike(pattern)))
     else:
         raise LookupError(model.__name__)
+    if patient_id is not None and model in PATIENT_OWNED:
+        query = query.where(model.patient_id == patient_id)
+    if model in _SHOWN_WITH:
+        query = query.options(*(selectinload(getattr(model, name)) for name in _SHOWN_WITH[model]))
     return list(session.execute(query.limit(limit)).scalars())

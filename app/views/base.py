@@ -23,11 +23,15 @@ from app.models.types import UTCDateTime, integer_bounds, is_money
 from app.permissions import RESOURCE_BY_NAME, VIEW_METHOD_PERMISSIONS
 from app.services import rules
 from app.services.errors import DomainError, from_database_error
+from app.services.lookup import PATIENT_OWNED, describe_record
 from app.services.settings import ClinicSettings
 from app.views.filters import ClinicFilterConverter
 from app.views.labels import COLUMN_LABELS
 from app.views.remote import remote_name
-from app.views.fields import ClinicDateTimeField, RemoteSelectField, blank_if_none, choice_field, format_choice, format_local, format_money, format_phone, time_field
+from app.views.fields import (
+    ClinicDateTimeField, RemoteSelectField, blank_if_none, choice_field, field_for_column, format_choice, format_local,
+    format_money, format_phone, time_field,
+)
 
 
 class ClinicInterface(SQLAInterface):
@@ -169,6 +173,9 @@ class ClinicModelView(ModelView):
                 add_extra.setdefault(column.key, field)
                 edit_extra.setdefault(column.key, field)
                 search_extra.setdefault(column.key, choice_field(label, column.type.enums, [Optional()]))
+            elif (field := field_for_column(column, label, description)) is not None:
+                add_extra.setdefault(column.key, field)
+                edit_extra.setdefault(column.key, field)
             if isinstance(column.type, Enum):
                 formatters.setdefault(column.key, format_choice)
             if column.key.endswith("phone"):
@@ -187,9 +194,11 @@ class ClinicModelView(ModelView):
             # InputRequired, not DataRequired: an unknown id keeps its own message.
             validators = [Optional()] if local.nullable else [InputRequired()]
             url = f"/lookup/{name}"
+            # A record of the patient's own (an encounter's appointment) is picked among that patient's.
+            scope = "patient" if target in PATIENT_OWNED and hasattr(model, "patient_id") else None
             for extra in (add_extra, edit_extra):
                 extra.setdefault(relationship.key, RemoteSelectField(label, validators, model=target, url=url,
-                                                                     describe=describe))
+                                                                     describe=describe, scope=scope))
             search_extra.setdefault(relationship.key, RemoteSelectField(label, [Optional()], model=target, url=url,
                                                                         describe=describe))
         self.search_form_extra_fields = search_extra
@@ -221,6 +230,23 @@ class ClinicModelView(ModelView):
                 flash(exc.message, "danger")
             return False
 
+    def _fill_form_exclude_cols(self, exclude_cols, form) -> None:
+        """The parent of a record added from its own tab ("+" under a patient's invoices) is a hidden
+        field filled from the URL's filter. FAB sets only its ``data``; the required check reads
+        ``raw_data`` and refused the form with a message nobody could see. Fill both."""
+        super()._fill_form_exclude_cols(exclude_cols, form)
+        for key in exclude_cols:
+            field = getattr(form, key, None)
+            if field is not None and field.data is not None:
+                field.raw_data = [str(getattr(field.data, "id", field.data))]
+
+    def _flash_hidden_errors(self, form, exclude_cols) -> None:
+        """Errors on fields the page does not show (the parent given by the URL) as a message."""
+        for key in exclude_cols:
+            field = getattr(form, key, None)
+            for error in getattr(field, "errors", ()):
+                flash(f"{field.label.text}: {error}", "danger")
+
     def _add(self):
         is_valid_form = True
         get_filter_args(self._filters, disallow_if_not_in_search=False)
@@ -235,10 +261,16 @@ class ClinicModelView(ModelView):
                 if self._save(form, item, self.pre_add, self.datamodel.add, self.post_add):
                     flash(self.add_row_message, "success")
                     return None
+            self._flash_hidden_errors(form, exclude_cols)
             is_valid_form = False
+        else:
+            self.prefill_add(form)
         if is_valid_form:
             self.update_redirect()
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def prefill_add(self, form) -> None:
+        """Values an empty add form starts with (a view may override)."""
 
     def _edit(self, pk):
         is_valid_form = True
@@ -311,12 +343,17 @@ class ClinicModelView(ModelView):
         return widgets
 
 
+def prefill_own_doctor(session, form) -> None:
+    """A new encounter, prescription or lab order written by a doctor starts with that doctor."""
+    from app.services.calendar import doctor_for_user
+
+    if "doctor" in form and form.doctor.data is None:
+        form.doctor.data = doctor_for_user(session, acting_user_id())
+
+
 def describe(item: Any) -> str:
     """How a related record reads on a page: instants in the clinic's zone, not the UTC repr."""
-    start = getattr(item, "start_at", None)
-    if start is not None:
-        return f"#{item.id} · {format_local(start)}"
-    return str(item)
+    return describe_record(item, clinic_settings().timezone)
 
 
 def guard_reference(value: Any) -> Any:

@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _l
 
 from app.models import Attachment, Diagnosis, Encounter, LabOrder, LabResult
-from app.views.base import ClinicInterface, ClinicModelView
+from app.views.base import ClinicInterface, ClinicModelView, prefill_own_doctor
 from app.views.pharmacy import PrescriptionView
 
 
@@ -33,6 +33,9 @@ class LabOrderView(ClinicModelView):
     base_order = ("created_at", "desc")
     related_views = [LabResultView]
 
+    def prefill_add(self, form) -> None:
+        prefill_own_doctor(self.datamodel.session, form)
+
 
 class AttachmentView(ClinicModelView):
     datamodel = ClinicInterface(Attachment)
@@ -61,3 +64,6 @@ class EncounterView(ClinicModelView):
     ]
     base_order = ("created_at", "desc")
     related_views = [DiagnosisView, PrescriptionView, LabOrderView]
+
+    def prefill_add(self, form) -> None:
+        prefill_own_doctor(self.datamodel.session, form)

@@ -1,17 +1,23 @@
 """Form fields for the back office: times are typed and shown in the clinic's zone, stored in UTC."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask import current_app
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
-from flask_babel import format_currency, lazy_gettext as _l
+from babel import Locale
+from babel.numbers import get_currency_precision
+from flask_babel import format_currency, get_locale, gettext as _, lazy_gettext as _l
 from markupsafe import Markup
-from wtforms import DateTimeField, Field, SelectField, TimeField
+from sqlalchemy import Boolean, Date, Float, Integer, Numeric
+from wtforms import BooleanField, DateTimeField, Field, SelectField, TimeField
 from wtforms.widgets import DateTimeLocalInput, html_params
-from wtforms.validators import Optional
+from wtforms.validators import InputRequired, Optional
 
 from app.i18n import choice_label, lazy_choice_label
 
@@ -106,13 +112,17 @@ class RemoteSelectWidget:
     """A <select> that Select2 fills by searching /lookup/<resource> as the user types
     (static/js/remote-select.js); only the chosen record is in the page."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, scope: str | None = None):
         self.url = url
+        self.scope = scope
 
     def __call__(self, field, **kwargs):
         kwargs.setdefault("id", field.id)
         attrs = {"class": "remote-select form-control", "data-url": self.url, "name": field.name,
                  "data-placeholder": str(_l("Type to search…")), **kwargs}
+        if self.scope:
+            # The form field (or the parent in the page's URL) whose record limits the choices.
+            attrs["data-scope"] = self.scope
         if field.flags.required:
             attrs["required"] = True
         option = ""
@@ -125,8 +135,9 @@ class RemoteSelectWidget:
 class RemoteSelectField(Field):
     """A many-to-one picked by search: the form posts an id, ``data`` is the record (or None)."""
 
-    def __init__(self, label=None, validators=None, model=None, url: str = "", describe=str, **kwargs):
-        kwargs.setdefault("widget", RemoteSelectWidget(url))
+    def __init__(self, label=None, validators=None, model=None, url: str = "", describe=str,
+                 scope: str | None = None, **kwargs):
+        kwargs.setdefault("widget", RemoteSelectWidget(url, scope))
         super().__init__(label, validators, **kwargs)
         self.model = model
         self.describe = describe
@@ -144,3 +155,246 @@ class RemoteSelectField(Field):
 
     def _value(self) -> str:
         return str(self.data.id) if self.data is not None else ""
+
+
+# --- numbers and dates typed the way the user's language writes them ----------------------------
+#
+# The pure functions below take the language ("vi", "en") and return a value or raise ValueError
+# with a message for the form. Rules: the language's own way always works ("37,8" and "1.000.000"
+# in Vietnamese, "37.8" and "1,000,000" in English); the other separator is accepted where it can
+# mean only one thing ("37.8" in Vietnamese: three digits would be needed for a thousands
+# separator); a value that could be read two ways ("1.000" in a Vietnamese field that takes three
+# decimals) is refused, never silently read as a thousand times more or less.
+
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
+_GROUPED = re.compile(r"^\d{1,3}(\d{3})*$")
+
+
+def number_symbols(language: str) -> tuple[str, str]:
+    """(decimal separator, thousands separator) of a language: vi -> (",", "."), en -> (".", ",")."""
+    symbols = Locale.parse(language).number_symbols["latn"]
+    return symbols["decimal"], symbols["group"]
+
+
+def _grouping_ok(text: str, separator: str) -> bool:
+    parts = text.split(separator)
+    return 1 <= len(parts[0]) <= 3 and all(len(part) == 3 for part in parts[1:])
+
+
+def parse_decimal(text: str, language: str, places: int | None = None) -> Decimal | None:
+    """A number typed in ``language``; ``places`` is how many decimals the field takes (None: any).
+    "" -> None. Raises ValueError (with the reason) for what is not a number, has too many
+    decimals or could be read two ways."""
+    text = _SPACES.sub("", text or "")
+    if not text:
+        return None
+    sign = ""
+    if text[0] in "+-":
+        sign, text = ("-" if text[0] == "-" else ""), text[1:]
+    decimal_sep, group_sep = number_symbols(language)
+    if not text or not set(text) <= set("0123456789.,") or not text[0].isdigit() and text[0] not in ".,":
+        raise ValueError(_("Not a number."))
+    seps = [ch for ch in ".," if ch in text]
+    whole, fraction = text, ""
+    if len(seps) == 2:
+        # Both: the last one is the decimal separator, the other groups thousands ("1.234,5").
+        last = max(seps, key=text.rindex)
+        other = "," if last == "." else "."
+        whole, fraction = text.rsplit(last, 1)
+        if text.count(last) != 1 or not _grouping_ok(whole, other):
+            raise ValueError(_("Not a number."))
+        whole = whole.replace(other, "")
+    elif len(seps) == 1:
+        sep = seps[0]
+        if text.count(sep) > 1:  # "1.000.000": only thousands separators repeat
+            if not _grouping_ok(text, sep):
+                raise ValueError(_("Not a number."))
+            whole = text.replace(sep, "")
+        else:
+            head, tail = text.split(sep)
+            as_group = bool(head) and _grouping_ok(text, sep)
+            as_decimal = bool(tail) and (places is None or len(tail.rstrip("0")) <= places)
+            # Both readings fit: the language's thousands separator before three digits in a field
+            # that takes three decimals, or its decimal separator before three digits where the
+            # field takes fewer ("1,000" for an amount in dong).
+            if as_group and as_decimal and (
+                    places is None or places >= 3 if sep == group_sep else places is not None and places < 3):
+                small = format_decimal_input(Decimal(f"{head}.{tail}"), language)
+                raise ValueError(_("“%(value)s” could mean %(big)s or %(small)s: type %(big)s or %(small)s.",
+                                   value=text, big=head + tail, small=small))
+            if sep == group_sep and as_group or sep != group_sep and as_group and not as_decimal:
+                whole = head + tail
+            elif tail:  # a decimal (too many places is reported below)
+                whole, fraction = head or "0", tail
+            else:
+                raise ValueError(_("Not a number."))
+    if not whole.isdigit() or fraction and not fraction.isdigit():
+        raise ValueError(_("Not a number."))
+    if places is not None and len(fraction.rstrip("0")) > places:
+        if places == 0:
+            raise ValueError(_("Whole numbers only."))
+        raise ValueError(_("At most %(n)d decimal places.", n=places))
+    try:
+        return Decimal(sign + whole + ("." + fraction if fraction else ""))
+    except InvalidOperation:
+        raise ValueError(_("Not a number.")) from None
+
+
+def format_decimal_input(value: Any, language: str, places: int | None = None) -> str:
+    """A stored number as the user's language writes it in an input ("37,8"; "150.000" for money
+    in Vietnamese), so that it reads back to the same value."""
+    if value is None:
+        return ""
+    decimal_sep, group_sep = number_symbols(language)
+    text = format(Decimal(str(value)), "f")
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, _dot, fraction = text.partition(".")
+    fraction = fraction.rstrip("0")
+    if places == 0 and len(whole) > 3:  # amounts: grouped (150.000), as people read them
+        whole = f"{int(whole):,}".replace(",", group_sep)
+    return sign + whole + (decimal_sep + fraction if fraction else "")
+
+
+def date_order(language: str) -> str:
+    """"dmy" or "mdy": the order of a short date in ``language`` (vi: 20/07/1985, en: 7/20/1985)."""
+    pattern = Locale.parse(language).date_formats["short"].pattern.lower()
+    return "mdy" if pattern.index("m") < pattern.index("d") else "dmy"
+
+
+def parse_date(text: str, language: str) -> date | None:
+    """A date typed in ``language``: ISO (1985-07-20) always; otherwise day, month and a
+    four-digit year separated by "/", "-" or "." in the language's order (20/07/1985 in
+    Vietnamese), or in the other order when only that one is a real date. "" -> None."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    if iso:
+        try:
+            return date(int(iso[1]), int(iso[2]), int(iso[3]))
+        except ValueError:
+            raise ValueError(_("Not a date.")) from None
+    match = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})", text)
+    if not match:
+        raise ValueError(_("Not a date; write it as %(example)s.", example=date_example(language)))
+    if len(match[3]) != 4:
+        raise ValueError(_("Write the year with four digits."))
+    first, second, year = int(match[1]), int(match[2]), int(match[3])
+    orders = [(first, second), (second, first)] if date_order(language) == "dmy" else [(second, first), (first, second)]
+    for day, month in orders:
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise ValueError(_("Not a date; write it as %(example)s.", example=date_example(language)))
+
+
+def format_date_input(value: date | None, language: str) -> str:
+    """A stored date as the user's language writes it: 20/07/1985 (vi), 1985-07-20 otherwise."""
+    if value is None:
+        return ""
+    if date_order(language) == "dmy":
+        return value.strftime("%d/%m/%Y")
+    return value.isoformat()
+
+
+def date_example(language: str) -> str:
+    return "dd/mm/yyyy" if date_order(language) == "dmy" else "yyyy-mm-dd"
+
+
+def user_language() -> str:
+    return str(get_locale() or "en").split("_")[0]
+
+
+class LocaleDecimalField(Field):
+    """A number typed the user's way (``parse_decimal``); ``data`` is a Decimal (an int with
+    ``integer=True``). A plain text input: the browser's number input knows only one separator."""
+
+    widget = BS3TextFieldWidget()
+
+    def __init__(self, label=None, validators=None, places: int | None = None, integer: bool = False,
+                 limit: Decimal | int | None = None, **kwargs):
+        render_kw = {"inputmode": "numeric" if integer or places == 0 else "decimal", "autocomplete": "off",
+                     **kwargs.pop("render_kw", {})}
+        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+        self.places = 0 if integer else places
+        self.integer = integer
+        self.limit = limit  # what the column cannot hold: this size and more
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        places = None if self.integer else self.places
+        if self.integer and self.data is not None:
+            return str(self.data)
+        return format_decimal_input(self.data, user_language(), places)
+
+    def process_formdata(self, valuelist) -> None:
+        self.data = None
+        if valuelist:
+            number = parse_decimal(valuelist[0], user_language(), self.places)
+            if number is not None and self.limit is not None and abs(number) >= self.limit:
+                raise ValueError(_("Too large."))
+            self.data = int(number) if self.integer and number is not None else number
+
+
+class LocaleDateField(Field):
+    """A date typed the user's way (``parse_date``: 20/07/1985 in Vietnamese); ``data`` is a date."""
+
+    widget = BS3TextFieldWidget()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        render_kw = {"autocomplete": "off", **kwargs.pop("render_kw", {})}
+        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+
+    def __call__(self, **kwargs):
+        kwargs.setdefault("placeholder", date_example(user_language()))
+        return super().__call__(**kwargs)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return format_date_input(self.data, user_language())
+
+    def process_formdata(self, valuelist) -> None:
+        self.data = None
+        if valuelist:
+            self.data = parse_date(valuelist[0], user_language())
+
+
+def money_places(currency: str, scale: int | None) -> int:
+    """Decimals a person may type for an amount: the currency's (VND: none), at most the column's."""
+    places = get_currency_precision(currency)
+    return min(places, scale) if scale is not None else places
+
+
+def field_for_column(column, label, description=None) -> Field | None:
+    """The form field of a number, date or yes/no column, or None to keep FAB's own. Numbers and
+    dates follow the user's language; a yes/no box may be left unticked (FAB makes a NOT NULL
+    boolean "required", so a secondary diagnosis could not be saved)."""
+    from app.models.types import integer_bounds, is_money
+
+    kind = column.type
+    default = column.default.arg if column.default is not None and column.default.is_scalar else None
+    if isinstance(kind, Boolean):
+        return BooleanField(label, description=description, default=bool(default))
+    if column.primary_key or column.foreign_keys:
+        return None
+    # InputRequired, not DataRequired: 0 is a value (a discount of 0).
+    validators = [Optional()] if column.nullable else [InputRequired()]
+    if isinstance(kind, Date):
+        return LocaleDateField(label, validators, description=description)
+    if isinstance(kind, Float):
+        return LocaleDecimalField(label, validators, description=description, default=default)
+    if isinstance(kind, Numeric):
+        places = kind.scale
+        if is_money(kind):
+            places = money_places(current_app.config.get("CLINIC_CURRENCY", "VND"), kind.scale)
+        limit = Decimal(10) ** (kind.precision - kind.scale) if kind.precision and kind.scale is not None else None
+        return LocaleDecimalField(label, validators, places=places, description=description, default=default,
+                                  limit=limit)
+    bounds = integer_bounds(kind) if isinstance(kind, Integer) else None
+    if bounds is not None:
+        return LocaleDecimalField(label, validators, integer=True, description=description, default=default,
+                                  limit=bounds[1] + 1)
+    return None

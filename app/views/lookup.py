@@ -6,9 +6,11 @@ from flask import current_app, jsonify, request
 from flask_appbuilder import BaseView, expose
 from flask_login import current_user
 
+from app.models import Patient
 from app.services.lookup import find_records
 from app.views.base import describe, pk_in_range
 from app.views.remote import PERMISSIONS, REMOTE_MODELS
+
 
 class LookupView(BaseView):
     route_base = "/lookup"
@@ -30,5 +32,8 @@ class LookupView(BaseView):
             records = [record] if record is not None else []
         else:
             region = current_app.config.get("CLINIC_PHONE_REGION", "VN")
-            records = find_records(session, model, request.args.get("q", ""), region)
+            # ?patient=<id>: only that patient's records (the form's patient is already chosen).
+            patient = request.args.get("patient", "")
+            patient_id = int(patient) if patient.isdigit() and pk_in_range(Patient, patient) else None
+            records = find_records(session, model, request.args.get("q", ""), region, patient_id=patient_id)
         return jsonify(results=[{"id": record.id, "text": describe(record)} for record in records])

@@ -1,6 +1,6 @@
 """Screens for the pharmacy."""
 from app.models import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
-from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
+from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView, prefill_own_doctor
 
 
 class PrescriptionItemView(ClinicModelView):
@@ -21,6 +21,9 @@ class PrescriptionView(ClinicModelView):
     add_columns = edit_columns = ["patient", "doctor", "encounter", "status", "notes"]
     base_order = ("created_at", "desc")
     related_views = [PrescriptionItemView]
+
+    def prefill_add(self, form) -> None:
+        prefill_own_doctor(self.datamodel.session, form)
 
 
 class StockMovementView(ReadOnlyModelView):

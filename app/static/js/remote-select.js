@@ -4,6 +4,16 @@
 (function ($) {
     "use strict";
 
+    function scopeFromUrl(name) {
+        var found = "";
+        new URLSearchParams(window.location.search).forEach(function (value, key) {
+            if (!found && new RegExp("^_flt_\\d+_" + name + "$").test(key)) {
+                found = value;
+            }
+        });
+        return found;
+    }
+
     function init(element) {
         var $el = $(element);
         if ($el.data("select2") || !$el.data("url")) {
@@ -29,7 +39,20 @@
                 url: $el.data("url"),
                 dataType: "json",
                 delay: 250,
-                data: function (params) { return {q: params.term || ""}; },
+                data: function (params) {
+                    var query = {q: params.term || ""};
+                    var scope = $el.data("scope");
+                    if (scope) {
+                        // Only the chosen patient's records: the form's patient, or the parent
+                        // the page was opened from (FAB's "_flt_<n>_patient" in the URL).
+                        var value = $el.closest("form").find("[name='" + scope + "']").val() ||
+                            scopeFromUrl(scope);
+                        if (value) {
+                            query[scope] = value;
+                        }
+                    }
+                    return query;
+                },
                 processResults: function (data) { return {results: data.results || []}; }
             }
         });
