@@ -233,7 +233,7 @@ def parse_decimal(text: str, language: str, places: int | None = None) -> Decima
     if places is not None and len(fraction.rstrip("0")) > places:
         if places == 0:
             raise ValueError(_("Whole numbers only."))
-        raise ValueError(_("At most %(n)d decimal places.", n=places))
+        raise ValueError(_("Too many decimals (at most %(n)d).", n=places))
     try:
         return Decimal(sign + whole + ("." + fraction if fraction else ""))
     except InvalidOperation:
@@ -368,13 +368,14 @@ def money_places(currency: str, scale: int | None) -> int:
     return min(places, scale) if scale is not None else places
 
 
-def field_for_column(column, label, description=None) -> Field | None:
+def field_for_column(column, label, description: Any = None) -> Field | None:
     """The form field of a number, date or yes/no column, or None to keep FAB's own. Numbers and
     dates follow the user's language; a yes/no box may be left unticked (FAB makes a NOT NULL
     boolean "required", so a secondary diagnosis could not be saved)."""
     from app.models.types import integer_bounds, is_money
 
     kind = column.type
+    description = description or ""
     default = column.default.arg if column.default is not None and column.default.is_scalar else None
     if isinstance(kind, Boolean):
         return BooleanField(label, description=description, default=bool(default))

@@ -1,0 +1,207 @@
+"""The generated screens as a receptionist and a doctor use them, in a real browser (Debian's
+headless Chromium): the "+" on a record's own tab saves with the parent filled in, and numbers
+and dates are typed the way the user's language writes them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable
+
+import pytest
+
+from tests.factories import DAY, pick_record
+
+
+@dataclass
+class PlusCase:
+    user: str
+    parent_view: str  # the parent's show page: /<parent_view>/show/<id>
+    parent: Callable  # clinic -> the parent's id
+    tab: str  # the related view's tab (FAB's view class name)
+    resource: str  # the REST resource of the added record
+    parent_column: str
+    fill: Callable  # (page, clinic) -> None
+    expect: dict | None = None  # fields of the saved record
+
+
+def _appointment(page, clinic):
+    page.select_option("#doctor", str(clinic.doctor))
+    page.select_option("#service", str(clinic.service))
+    page.fill("#start_at", f"{DAY}T14:30")
+
+
+def _encounter(page, clinic):
+    # The logged-in doctor is the encounter's doctor without choosing (tests link the login below).
+    assert page.locator("#doctor").input_value() == str(clinic.doctor)
+    page.fill("#chief_complaint", "Ho, sốt nhẹ")
+
+
+def _nothing(page, clinic):
+    pass
+
+
+def _diagnosis(page, clinic):
+    page.fill("#icd10_code", "J02.9")
+    page.fill("#text", "Viêm họng cấp")
+    assert not page.locator("#is_primary").is_checked()  # a secondary diagnosis: left unticked
+
+
+def _invoice_line(page, clinic):
+    page.fill("#description", "Khám tổng quát")
+    page.fill("#quantity", "2")
+    page.fill("#unit_price", "150,000")
+
+
+def _payment(page, clinic):
+    page.select_option("#method", "cash")
+    page.fill("#amount", "100,000")
+
+
+def _prescription_item(page, clinic):
+    page.select_option("#medicine", str(clinic.medicine))
+    page.fill("#dose", "500 mg")
+    page.fill("#frequency", "2 lần/ngày")
+    page.fill("#duration_days", "5")
+    page.fill("#quantity", "10")
+
+
+def _prescription(page, clinic):
+    assert page.locator("#doctor").input_value() == str(clinic.doctor)
+
+
+def _lab_order(page, clinic):
+    page.fill("#test_code", "CBC")
+    page.fill("#test_name", "Công thức máu")
+
+
+def _lab_result(page, clinic):
+    page.fill("#analyte", "WBC")
+    page.fill("#value", "7.5")
+
+
+def _draft_invoice(clinic) -> int:
+    return clinic.api.create("invoice", {"patient": clinic.patient})
+
+
+def _encounter_with_primary(clinic) -> int:
+    clinic.api.create("diagnosis", {"encounter": clinic.encounter, "icd10_code": "J06.9", "text": "Cảm cúm",
+                                    "is_primary": True})
+    return clinic.encounter
+
+
+PLUS_CASES = {
+    "patient-appointment": PlusCase("receptionist", "patientview", lambda c: c.patient, "AppointmentView",
+                                    "appointment", "patient", _appointment),
+    "patient-encounter": PlusCase("doctor", "patientview", lambda c: c.patient, "EncounterView", "encounter",
+                                  "patient", _encounter, {"chief_complaint": "Ho, sốt nhẹ"}),
+    "patient-invoice": PlusCase("receptionist", "patientview", lambda c: c.patient, "InvoiceView", "invoice",
+                                "patient", _nothing, {"status": "draft"}),
+    "patient-prescription": PlusCase("doctor", "patientview", lambda c: c.patient, "PrescriptionView",
+                                     "prescription", "patient", _prescription),
+    "patient-lab-order": PlusCase("doctor", "patientview", lambda c: c.patient, "LabOrderView", "lab_order",
+                                  "patient", _lab_order, {"test_code": "CBC"}),
+    "encounter-diagnosis": PlusCase("doctor", "encounterview", _encounter_with_primary, "DiagnosisView",
+                                    "diagnosis", "encounter", _diagnosis, {"icd10_code": "J02.9",
+                                                                           "is_primary": False}),
+    "invoice-line": PlusCase("receptionist", "invoiceview", _draft_invoice, "InvoiceLineView", "invoice_line",
+                             "invoice", _invoice_line, {"unit_price": 150000}),
+    "invoice-payment": PlusCase("receptionist", "invoiceview", lambda c: c.invoice, "PaymentView", "payment",
+                                "invoice", _payment, {"amount": 100000}),
+    "prescription-item": PlusCase("doctor", "prescriptionview", lambda c: c.prescription, "PrescriptionItemView",
+                                  "prescription_item", "prescription", _prescription_item, {"quantity": 10}),
+    "lab-order-result": PlusCase("doctor", "laborderview", lambda c: c.lab_order, "LabResultView", "lab_result",
+                                 "lab_order", _lab_result, {"analyte": "WBC"}),
+}
+
+
+def link_doctor_login(app, api, clinic) -> None:
+    """The "doctor" login is the clinic's doctor Trần Thị Bình."""
+    from app.extensions import db
+    from app.models import Doctor
+
+    doctor_id = clinic.doctor
+    with app.app_context():
+        db.session.get(Doctor, doctor_id).user_id = app.appbuilder.sm.find_user(username="doctor").id
+        db.session.commit()
+
+
+@pytest.mark.parametrize("case", PLUS_CASES.values(), ids=PLUS_CASES.keys())
+def test_the_plus_on_a_records_tab_saves_with_the_parent(app, page_as, api, clinic, case):
+    link_doctor_login(app, api, clinic)
+    assert clinic.service and clinic.medicine  # in the page's drop-downs
+    parent = case.parent(clinic)
+    before = api.listing(case.resource, [{"col": case.parent_column, "opr": "rel_o_m", "value": parent}])["count"]
+    page = page_as(case.user)
+    page.goto(f"{page.base_url}/{case.parent_view}/show/{parent}")
+    page.click(f'a[href="#{case.tab}"]')
+    page.click(f'#{case.tab} a[href*="/add?_flt_"]')
+    page.wait_for_load_state()
+    assert "/add?_flt_" in page.url
+    case.fill(page, clinic)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_load_state()
+    assert "/add" not in page.url, page.locator(".alert, .help-block").all_inner_texts()
+    assert page.locator(".alert-success").count() == 1
+    saved = api.listing(case.resource, [{"col": case.parent_column, "opr": "rel_o_m", "value": parent}])
+    assert saved["count"] == before + 1
+    record = max(saved["result"], key=lambda r: saved["ids"][saved["result"].index(r)])
+    for key, value in (case.expect or {}).items():
+        saved_value = Decimal(record[key]) if isinstance(value, int) and not isinstance(value, bool) else record[key]
+        assert saved_value == value, (key, record[key])
+
+
+@pytest.mark.parametrize("locale, temperature, amount, birth, shown_birth", [
+    ("vi-VN", "37,8", "1.000", "20/07/1985", "20/07/1985"),   # the Vietnamese way
+    ("vi-VN", "37.8", "1.000", "20-07-1985", "20/07/1985"),   # a point for a temperature is unambiguous
+    ("en-US", "37.8", "1,000", "1985-07-20", "1985-07-20"),
+    ("en-US", "37,8", "1000", "7/20/1985", "1985-07-20"),     # a comma for a temperature is unambiguous
+])
+def test_numbers_and_dates_are_typed_the_users_way(app, page_as, api, clinic, locale, temperature, amount, birth,
+                                                    shown_birth):
+    link_doctor_login(app, api, clinic)
+    invoice = _draft_invoice(clinic)
+    desk = page_as("receptionist", locale=locale)
+    desk.goto(f"{desk.base_url}/patientview/add")
+    desk.fill("#full_name", "Lê Thị Hoa")
+    desk.fill("#date_of_birth", birth)
+    desk.click("button[type=submit], input[type=submit]")
+    desk.wait_for_load_state()
+    patient = api.listing("patient", [{"col": "full_name", "opr": "eq", "value": "Lê Thị Hoa"}])["result"]
+    assert [p["date_of_birth"] for p in patient] == ["1985-07-20"]
+    patient_id = api.listing("patient", [{"col": "full_name", "opr": "eq", "value": "Lê Thị Hoa"}])["ids"][0]
+    desk.goto(f"{desk.base_url}/patientview/edit/{patient_id}")
+    assert desk.locator("#date_of_birth").input_value() == shown_birth
+
+    desk.goto(f"{desk.base_url}/invoicelineview/add?_flt_0_invoice={invoice}")
+    desk.fill("#description", "Khám tổng quát")
+    desk.fill("#quantity", "1")
+    desk.fill("#unit_price", amount)
+    desk.click("button[type=submit], input[type=submit]")
+    desk.wait_for_load_state()
+    lines = api.listing("invoice_line", [{"col": "invoice", "opr": "rel_o_m", "value": invoice}])["result"]
+    assert [Decimal(line["unit_price"]) for line in lines] == [Decimal(1000)]  # a thousand dong, never 1
+
+    doctor = page_as("doctor", locale=locale)
+    doctor.goto(f"{doctor.base_url}/encounterview/add?_flt_0_patient={clinic.patient}")
+    doctor.fill("#chief_complaint", "Sốt")
+    doctor.fill("#temperature_c", temperature)
+    doctor.click("button[type=submit], input[type=submit]")
+    doctor.wait_for_load_state()
+    encounters = api.listing("encounter", [{"col": "patient", "opr": "rel_o_m", "value": clinic.patient}])["result"]
+    assert [Decimal(e["temperature_c"]) for e in encounters] == [Decimal("37.8")]
+    doctor.goto(f"{doctor.base_url}/encounterview/edit/{api.ids('encounter')[0]}")
+    assert doctor.locator("#temperature_c").input_value() == ("37,8" if locale.startswith("vi") else "37.8")
+
+
+def test_an_amount_that_reads_two_ways_is_refused_with_a_message(page_as, api, clinic):
+    invoice = _draft_invoice(clinic)
+    desk = page_as("receptionist", locale="vi-VN")
+    desk.goto(f"{desk.base_url}/invoicelineview/add?_flt_0_invoice={invoice}")
+    desk.fill("#description", "Khám tổng quát")
+    desk.fill("#quantity", "1")
+    desk.fill("#unit_price", "1,000")  # one thousand in English, one in Vietnamese
+    desk.click("button[type=submit], input[type=submit]")
+    desk.wait_for_load_state()
+    message = desk.locator("td:has(#unit_price) .alert-danger").inner_text()
+    assert "1000" in message and "1,000" in message, message
+    assert api.listing("invoice_line", [{"col": "invoice", "opr": "rel_o_m", "value": invoice}])["count"] == 0
