@@ -26,7 +26,7 @@ from app.services.errors import DomainError, from_database_error
 from app.services.lookup import PATIENT_OWNED, describe_record
 from app.services.settings import ClinicSettings
 from app.views.filters import ClinicFilterConverter
-from app.views.labels import COLUMN_LABELS
+from app.views.labels import COLUMN_LABELS, page_titles
 from app.views.remote import remote_name
 from app.views.fields import (
     ClinicDateTimeField, RemoteSelectField, blank_if_none, choice_field, field_for_column, format_choice, format_local,
@@ -135,6 +135,9 @@ class ClinicModelView(ModelView):
         resource = RESOURCE_BY_NAME.get(self.class_permission_name)
         if resource is not None and not self.list_title:
             self.list_title = _l(resource.menu)
+        if resource is not None:
+            for key, title in page_titles(resource.name).items():
+                setattr(self, key, getattr(self, key) or title)
         super().__init__(**kwargs)
 
     def _add_custom_fields(self) -> None:

@@ -6,7 +6,7 @@ Without a label here FAB would make one from the code name ("Date Of Birth", unt
 so that ``pybabel extract`` finds every label (README "Translations")."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import LazyString, lazy_gettext as _l
 
 COLUMN_LABELS = {
     "action": _l("Action"),
@@ -170,3 +170,53 @@ COLUMN_LABELS = {
     "weight_kg": _l("Weight (kg)"),
     "years_of_experience": _l("Years of experience"),
 }
+
+# What one record of each screen is called, for the page titles ("Add patient", "Thêm bệnh nhân").
+RECORD_NAMES = {
+    "Patient": _l("Patient"),
+    "Doctor": _l("Doctor"),
+    "Employee": _l("Employee"),
+    "Department": _l("Department"),
+    "Specialty": _l("Specialty"),
+    "Service": _l("Service"),
+    "Appointment": _l("Appointment"),
+    "AppointmentSeries": _l("Appointment series"),
+    "AppointmentEvent": _l("Appointment history entry"),
+    "WorkSchedule": _l("Working hours"),
+    "ScheduleException": _l("Schedule exception"),
+    "Encounter": _l("Encounter"),
+    "Diagnosis": _l("Diagnosis"),
+    "LabOrder": _l("Lab order"),
+    "LabResult": _l("Lab result"),
+    "Attachment": _l("Attachment"),
+    "Prescription": _l("Prescription"),
+    "PrescriptionItem": _l("Prescription item"),
+    "Medicine": _l("Medicine"),
+    "StockBatch": _l("Stock batch"),
+    "StockMovement": _l("Stock movement"),
+    "Invoice": _l("Invoice"),
+    "InvoiceLine": _l("Invoice line"),
+    "Payment": _l("Payment"),
+    "Review": _l("Review"),
+    "Notification": _l("Notification"),
+    "ReminderLog": _l("Reminder"),
+    "AuditEvent": _l("Audit entry"),
+}
+TITLE_TEMPLATES = {
+    "add": _l("Add %(record)s"),
+    "edit": _l("Edit %(record)s"),
+    "show": _l("%(record)s details"),
+}
+
+
+def _title(kind: str, resource: str) -> str:
+    """The record's name, lower case inside the sentence; the title starts with a capital."""
+    name = str(RECORD_NAMES[resource])
+    title = str(TITLE_TEMPLATES[kind]) % {"record": name[:1].lower() + name[1:]}
+    return title[:1].upper() + title[1:]
+
+
+def page_titles(resource: str) -> dict[str, LazyString]:
+    """add_title, edit_title and show_title of a resource's screens, in the reader's language
+    (FAB's own are English: "Add Patient")."""
+    return {f"{kind}_title": LazyString(_title, kind, resource) for kind in TITLE_TEMPLATES}
