@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD
-from tests.factories import local_time
+from tests.factories import DAY, local_time
 
 
 def _slot(hhmm: str = "09:00", days_after: int = 0) -> str:
@@ -98,7 +98,8 @@ def test_booking_steps_service_doctor_any_and_slots(client, clinic):
     page = client.get(f"/clinic/book?service={clinic.service}&doctor=any").get_data(as_text=True)
     assert "Trần Thị Bình" in page and "/clinic/book/confirm?" in page
     page = client.get(f"/clinic/book?service={clinic.service}&doctor={clinic.doctor}").get_data(as_text=True)
-    assert page.count('class="pub-day"') >= 13  # 14 days; today may already be past the last slot
+    assert page.count('class="pub-date') >= 13  # 14 days; today may already be past the last slot
+    page = client.get(f"/clinic/book?service={clinic.service}&doctor={clinic.doctor}&day={DAY}").get_data(as_text=True)
     assert _slot("09:00") in page
 
 
@@ -169,7 +170,7 @@ def test_patient_books_sees_cancels_and_the_slot_is_free_again(app, login_as, cl
     username, patient_id = _make_patient(app)
     browser = login_as(username)
     start = _slot("10:00")
-    slots_url = f"/clinic/book?service={clinic.service}&doctor={clinic.doctor}"
+    slots_url = f"/clinic/book?service={clinic.service}&doctor={clinic.doctor}&day={DAY}"
     assert start in browser.get(slots_url).get_data(as_text=True)
     response = browser.post("/clinic/book/confirm", data={
         "service": clinic.service, "doctor": clinic.doctor, "start": start, "reason": "Đau đầu"})

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Appointment, Doctor, Patient, Service
 from app.public.services import SignupRefused, sign_up_patient
-from app.services import booking
+from app.services import booking, slot_display
 from app.services.errors import DomainError
 from app.services.settings import ClinicSettings
 
@@ -237,8 +237,9 @@ def book():
         abort(404)
     if service not in doctor.services:
         abort(404)
-    slots = doctor_slots(doctor.id, service.id)
-    return render_template("public/book_slots.html", service=service, doctor=doctor, days=by_day(slots))
+    choice = slot_display.choose_slots(doctor_slots(doctor.id, service.id), settings().timezone,
+                                       slot_display.parse_day(request.args.get("day")))
+    return render_template("public/book_slots.html", service=service, doctor=doctor, choice=choice)
 
 
 @bp.route("/book/confirm", methods=["GET", "POST"])
