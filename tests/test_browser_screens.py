@@ -205,3 +205,73 @@ def test_an_amount_that_reads_two_ways_is_refused_with_a_message(page_as, api, c
     message = desk.locator("td:has(#unit_price) .alert-danger").inner_text()
     assert "1000" in message and "1,000" in message, message
     assert api.listing("invoice_line", [{"col": "invoice", "opr": "rel_o_m", "value": invoice}])["count"] == 0
+
+
+# --- the calendar ----------------------------------------------------------------------------------
+
+
+def _y(page, hhmm: str) -> float:
+    """The offset of ``hhmm`` from the top of a calendar column, in pixels."""
+    grid = page.locator(".cal-grid")
+    first = int(grid.get_attribute("data-start-minute"))
+    per_minute = float(grid.get_attribute("data-px-per-minute"))
+    hours, minutes = map(int, hhmm.split(":"))
+    return (hours * 60 + minutes - first) * per_minute
+
+
+def test_a_dragged_appointment_shows_the_time_it_lands_at(page_as, clinic, db):
+    from datetime import datetime, time
+
+    from app.models import Appointment
+    from tests.factories import CLINIC_ZONE
+
+    moved = clinic.appointment  # 09:00 on DAY
+    page = page_as("receptionist")
+    page.goto(f"{page.base_url}/calendar/?view=day&date={DAY}&doctor_id={clinic.doctor}")
+    block = page.locator(f'.cal-appt[data-id="{moved}"]')
+    column = page.locator(".cal-col").first.bounding_box()
+    box = block.bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + 4)
+    page.mouse.down()
+    # The block's top edge a little above 10:00 (a quarter of a slot): it snaps to 10:00, not 09:45.
+    target = column["y"] + _y(page, "10:00") - 0.25 * 15 * 1.6 + 4
+    page.mouse.move(column["x"] + 30, target, steps=8)
+    assert block.locator(".cal-appt-time").inner_text() == "10:00"  # while dragging
+    assert block.evaluate("b => parseFloat(b.style.top)") == pytest.approx(_y(page, "10:00"))
+    page.mouse.up()
+    page.locator(f'.cal-appt[data-id="{moved}"][data-start="{DAY}T10:00:00"]').wait_for()
+    db.session.expire_all()
+    saved = db.session.get(Appointment, moved)
+    assert saved.start_at.astimezone(CLINIC_ZONE) == datetime.combine(DAY, time(10, 0), CLINIC_ZONE)
+
+
+@pytest.mark.parametrize("user, workflow", [("receptionist", True), ("manager", False)])
+def test_a_click_on_an_appointment_opens_its_details(page_as, api, clinic, user, workflow):
+    long_name = "Nguyễn Thị Minh Khai Phương Thảo"
+    patient = api.create("patient", {"full_name": long_name, "phone": "0903 123 456"})
+    appointment = api.create("appointment", {"patient": patient, "doctor": clinic.doctor,
+                                             "service": clinic.service, "start_at": f"{DAY}T11:00:00+07:00"})
+    page = page_as(user)
+    page.goto(f"{page.base_url}/calendar/?view=week&date={DAY}")
+    block = page.locator(f'.cal-appt[data-id="{appointment}"]')
+    assert long_name in block.get_attribute("title")  # in full on hover
+    block.click()
+    detail = page.locator("#cal-detail")
+    detail.wait_for(state="visible")
+    text = detail.inner_text()
+    for shown in (long_name, "11:00–11:20", "BS. Trần Thị Bình", "Khám tổng quát", "Requested"):
+        assert shown in text, (shown, text)
+    assert detail.locator(".cal-detail-workflow").count() == (1 if workflow else 0)
+    page.keyboard.press("Escape")
+    assert detail.is_hidden()
+    block.click()
+    if workflow:
+        assert detail.locator(".cal-detail-move").is_visible()
+        detail.locator(".cal-detail-workflow").click()
+        page.wait_for_load_state()
+        assert page.url.endswith(f"/appointment-actions/{appointment}")
+        assert "Khám tổng quát" in page.content()
+    else:
+        detail.locator(".cal-detail-open").click()
+        page.wait_for_load_state()
+        assert page.url.endswith(f"/appointmentview/show/{appointment}") and long_name in page.content()

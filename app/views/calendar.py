@@ -191,9 +191,10 @@ class CalendarView(BaseView):
             today_url=link(date=settings.today().isoformat()),
             title=self._title(view, first, last),
             can_write=self.appbuilder.sm.has_access("can_write", "Appointment"),
+            can_read_patients=self.appbuilder.sm.has_access("can_read", "Patient"),
             choices=cal.small_tables(db.session), slot_minutes=settings.booking.slot_minutes,
             csrf=generate_csrf() if current_app.config.get("WTF_CSRF_ENABLED", False) else "",
-            px_per_minute=PX_PER_MINUTE, endpoint=endpoint, timezone=settings.timezone.key,
+            px_per_minute=PX_PER_MINUTE, endpoint=endpoint, timezone=settings.timezone.key, format_date=format_date,
         )
         if view == "month":
             context["weeks"] = self._month(data)

@@ -27,10 +27,18 @@
     function pad(n) { return (n < 10 ? "0" : "") + n; }
     function clock(minute) { return pad(Math.floor(minute / 60)) + ":" + pad(minute % 60); }
 
+    // The slot under a click: the one whose row holds the pointer.
     function minuteAt(column, clientY) {
         var offset = (clientY - column.getBoundingClientRect().top) / perMinute;
         var minute = firstMinute + Math.floor(offset / step) * step;
         return clampMinute(minute);
+    }
+
+    // Where a dragged block's top edge lands: the nearest slot line (a drop a little above 10:00
+    // is 10:00, not 09:45). The block shows this time while it moves and is saved at it.
+    function snapMinute(column, clientY) {
+        var offset = (clientY - column.getBoundingClientRect().top) / perMinute;
+        return clampMinute(firstMinute + Math.round(offset / step) * step);
     }
 
     function clampMinute(minute) {
@@ -143,11 +151,8 @@
         }
     }());
 
-    if (!canWrite) {
-        return;
-    }
-
-    // --- the two forms (booking, moving): one open at a time; Escape or Close shuts it -----------
+    // --- the pop-over and the two forms (booking, moving): one open at a time; Escape or Close
+    // shuts it --------------------------------------------------------------------------------
 
     var dialogs = Array.prototype.slice.call(document.querySelectorAll(".cal-dialog"));
     var opener = null;
@@ -180,6 +185,66 @@
         }
     });
 
+    // --- the details of an appointment: a click (or Enter on one that cannot move) -------------
+
+    var detail = document.getElementById("cal-detail");
+    var shown = null;
+
+    function fill(selector, text) {
+        var element = detail.querySelector(selector);
+        if (element) {
+            element.textContent = text;
+        }
+    }
+
+    function link(selector, pattern, id) {
+        var element = detail.querySelector(selector);
+        if (element) {
+            element.href = pattern.replace(/\/0(?=$|[?#])/, "/" + id);
+        }
+    }
+
+    function openDetail(block) {
+        var d = block.dataset;
+        shown = block;
+        fill(".cal-detail-patient", d.patient);
+        fill(".cal-detail-code", d.patientCode);
+        fill(".cal-detail-when", d.when);
+        fill(".cal-detail-doctor", d.doctorName);
+        fill(".cal-detail-service", d.service);
+        fill(".cal-detail-status", d.statusLabel);
+        link(".cal-detail-open", data.showUrl, d.id);
+        link(".cal-detail-workflow", data.workflowUrl, d.id);
+        if (data.patientUrl) {
+            link(".cal-detail-patient-link", data.patientUrl, d.patientId);
+        }
+        var move = detail.querySelector(".cal-detail-move");
+        if (move) {
+            move.hidden = !block.classList.contains("cal-movable");
+        }
+        openDialog(detail, block);
+    }
+
+    grid.addEventListener("click", function (event) {
+        var block = event.target.closest(".cal-appt");
+        if (block && !suppressClick) {
+            openDetail(block);
+        }
+    });
+
+    grid.addEventListener("keydown", function (event) {
+        var block = event.target.closest(".cal-appt");
+        if (block && block === event.target && !block.classList.contains("cal-movable") &&
+                (event.key === "Enter" || event.key === " ")) {
+            event.preventDefault();
+            openDetail(block);
+        }
+    });
+
+    if (!canWrite) {
+        return;
+    }
+
     // --- moving an appointment ------------------------------------------------------------------
 
     // The one reschedule call, for dragging and for the "Move" form.
@@ -202,6 +267,9 @@
         state.block.style.top = state.top;
         state.block.style.left = state.left;
         state.block.style.width = state.width;
+        if (state.label) {
+            state.label.textContent = state.time;
+        }
     }
 
     grid.addEventListener("pointerdown", function (event) {
@@ -210,10 +278,12 @@
             return;
         }
         event.preventDefault();
+        var label = block.querySelector(".cal-appt-time");
         drag = {
             block: block, home: block.parentNode, next: block.nextSibling, top: block.style.top,
             left: block.style.left, width: block.style.width, x: event.clientX, y: event.clientY,
-            grab: event.clientY - block.getBoundingClientRect().top, moved: false
+            grab: event.clientY - block.getBoundingClientRect().top, moved: false,
+            label: label, time: label ? label.textContent : "", column: null, minute: null
         };
     });
 
@@ -231,9 +301,15 @@
         if (column !== block.parentNode) {
             column.appendChild(block);
         }
-        block.style.top = (minuteAt(column, event.clientY - drag.grab) - firstMinute) * perMinute + "px";
+        var minute = snapMinute(column, event.clientY - drag.grab);
+        drag.column = column;
+        drag.minute = minute;
+        block.style.top = (minute - firstMinute) * perMinute + "px";
         block.style.left = "0";
         block.style.width = "100%";
+        if (drag.label) {
+            drag.label.textContent = clock(minute);  // the time it will have if dropped here
+        }
     });
 
     document.addEventListener("pointerup", function (event) {
@@ -248,8 +324,8 @@
         suppressClick = true;
         window.setTimeout(function () { suppressClick = false; }, 0);
         var block = state.block;
-        var column = columnAt(event.clientX) || state.home;
-        var start = instant(column, minuteAt(column, event.clientY - state.grab));
+        var column = state.column || state.home;
+        var start = instant(column, state.minute);
         var doctor = column.dataset.doctor || block.dataset.doctor;
         var before = block.dataset.start.slice(0, 16);
         if (start.slice(0, 16) === before && String(doctor) === String(block.dataset.doctor)) {
@@ -300,6 +376,15 @@
             start.slice(0, 10) + " " + start.slice(11, 16) + " · " + block.dataset.patient;
         sayMove("");
         openDialog(mover, block);
+    }
+
+    var detailMove = detail.querySelector(".cal-detail-move");
+    if (detailMove) {
+        detailMove.addEventListener("click", function () {
+            if (shown) {
+                openMove(shown);
+            }
+        });
     }
 
     grid.addEventListener("keydown", function (event) {
