@@ -348,7 +348,7 @@ class LocaleDateField(Field):
         super().__init__(label, validators, render_kw=render_kw, **kwargs)
 
     def __call__(self, **kwargs):
-        kwargs.setdefault("placeholder", date_example(user_language()))
+        kwargs["placeholder"] = date_example(user_language())  # the form's label would say nothing of the order
         return super().__call__(**kwargs)
 
     def _value(self) -> str:
