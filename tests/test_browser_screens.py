@@ -89,6 +89,19 @@ def _encounter_with_primary(clinic) -> int:
     return clinic.encounter
 
 
+def _work_schedule(page, clinic):
+    page.fill("#weekday", "2")
+    page.fill("#start_time", "08:00")
+    page.fill("#end_time", "12:00")
+    page.fill("#valid_from", "2027-01-04")
+
+
+def _schedule_exception(page, clinic):
+    page.fill("#start_date", "2027-01-04")
+    page.fill("#end_date", "2027-01-05")
+    page.fill("#reason", "Hội nghị")
+
+
 PLUS_CASES = {
     "patient-appointment": PlusCase("receptionist", "patientview", lambda c: c.patient, "AppointmentView",
                                     "appointment", "patient", _appointment),
@@ -109,6 +122,11 @@ PLUS_CASES = {
                                 "invoice", _payment, {"amount": 100000}),
     "prescription-item": PlusCase("doctor", "prescriptionview", lambda c: c.prescription, "PrescriptionItemView",
                                   "prescription_item", "prescription", _prescription_item, {"quantity": 10}),
+    "doctor-work-schedule": PlusCase("manager", "doctorview", lambda c: c.doctor, "WorkScheduleView",
+                                     "work_schedule", "doctor", _work_schedule, {"valid_from": "2027-01-04"}),
+    "doctor-schedule-exception": PlusCase("manager", "doctorview", lambda c: c.doctor, "ScheduleExceptionView",
+                                          "schedule_exception", "doctor", _schedule_exception,
+                                          {"end_date": "2027-01-05"}),
     "lab-order-result": PlusCase("doctor", "laborderview", lambda c: c.lab_order, "LabResultView", "lab_result",
                                  "lab_order", _lab_result, {"analyte": "WBC"}),
 }
@@ -275,3 +293,15 @@ def test_a_click_on_an_appointment_opens_its_details(page_as, api, clinic, user,
         detail.locator(".cal-detail-open").click()
         page.wait_for_load_state()
         assert page.url.endswith(f"/appointmentview/show/{appointment}") and long_name in page.content()
+
+
+# --- the menu bar and page titles --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", ["vi-VN", "en-US"])
+def test_the_menu_bar_is_one_row_at_desktop_width(page_as, locale):
+    page = page_as("admin", width=1280, locale=locale)  # the admin sees every menu
+    page.goto(f"{page.base_url}/patientview/list/")
+    tops = page.evaluate("[...document.querySelectorAll('.navbar-nav > li')].map(li => li.getBoundingClientRect().top)")
+    assert len(tops) > 8 and max(tops) - min(tops) < 5, tops
+    assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1

@@ -130,3 +130,22 @@ def test_other_forms_have_no_code_derived_labels_in_vietnamese(login_as, path):
     derived = [(name, text) for name, text in labels
                if text == name.replace("_", " ").title() and text not in same_in_vietnamese]
     assert not derived, derived
+
+
+@pytest.mark.parametrize("language, add, edit, show", [
+    ("vi", "Thêm bệnh nhân", "Sửa bệnh nhân", "Chi tiết bệnh nhân"),
+    ("en", "Add patient", "Edit patient", "Patient details"),
+])
+def test_add_edit_and_show_titles_are_in_the_readers_language(login_as, clinic, language, add, edit, show):
+    browser = login_as("receptionist")
+    headers = {"Accept-Language": language}
+    assert add in browser.get("/patientview/add", headers=headers).get_data(as_text=True)
+    assert edit in browser.get(f"/patientview/edit/{clinic.patient}", headers=headers).get_data(as_text=True)
+    assert show in browser.get(f"/patientview/show/{clinic.patient}", headers=headers).get_data(as_text=True)
+
+
+def test_every_screen_has_translated_titles():
+    from app.permissions import RESOURCES
+    from app.views.labels import RECORD_NAMES
+
+    assert {r.name for r in RESOURCES} <= set(RECORD_NAMES)
