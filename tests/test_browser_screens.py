@@ -305,3 +305,22 @@ def test_the_menu_bar_is_one_row_at_desktop_width(page_as, locale):
     tops = page.evaluate("[...document.querySelectorAll('.navbar-nav > li')].map(li => li.getBoundingClientRect().top)")
     assert len(tops) > 8 and max(tops) - min(tops) < 5, tops
     assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
+
+
+def test_fab_fills_a_hidden_parent_without_its_raw_value(app, clinic):
+    """The FAB 5.3 behaviour ClinicModelView._fill_form_exclude_cols works around: the parent taken
+    from the URL's filter gets ``data`` but no ``raw_data``, so a required check refuses it. When
+    this fails, FAB fills both and the override can go."""
+    from flask_appbuilder import ModelView
+    from flask_appbuilder.urltools import get_filter_args
+
+    from app.views.billing import InvoiceLineView
+
+    invoice = _draft_invoice(clinic)
+    view = next(v for v in app.appbuilder.baseviews if isinstance(v, InvoiceLineView))
+    with app.test_request_context(f"/invoicelineview/add?_flt_0_invoice={invoice}"):
+        get_filter_args(view._filters, disallow_if_not_in_search=False)
+        form = view.add_form.refresh()
+        ModelView._fill_form_exclude_cols(view, view._filters.get_relation_cols(), form)
+        assert form.invoice.data is not None and form.invoice.data.id == invoice
+        assert not form.invoice.raw_data
