@@ -96,3 +96,12 @@ def test_dates_are_shown_in_the_users_order():
     assert format_date_input(date(1985, 7, 20), "vi") == "20/07/1985"
     assert format_date_input(date(1985, 7, 20), "en") == "1985-07-20"
     assert parse_date(format_date_input(date(1985, 7, 20), "vi"), "vi") == date(1985, 7, 20)
+
+
+def test_list_and_show_pages_write_dates_in_the_readers_order(api, login_as):
+    patient = api.create("patient", {"full_name": "Lê Thị Hoa", "date_of_birth": "1985-07-20"})
+    browser = login_as("receptionist")
+    vi = {"Accept-Language": "vi"}
+    assert "20/07/1985" in browser.get("/patientview/list/", headers=vi).get_data(as_text=True)
+    assert "20/07/1985" in browser.get(f"/patientview/show/{patient}", headers=vi).get_data(as_text=True)
+    assert "1985-07-20" in browser.get(f"/patientview/show/{patient}").get_data(as_text=True)

@@ -12,7 +12,7 @@ from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Enum, Time
+from sqlalchemy import Date, Enum, Time
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import RelationshipDirection
@@ -29,8 +29,8 @@ from app.views.filters import ClinicFilterConverter
 from app.views.labels import COLUMN_LABELS, page_titles
 from app.views.remote import remote_name
 from app.views.fields import (
-    ClinicDateTimeField, RemoteSelectField, blank_if_none, choice_field, field_for_column, format_choice, format_local,
-    format_money, format_phone, time_field,
+    ClinicDateTimeField, RemoteSelectField, blank_if_none, choice_field, field_for_column, format_choice, format_day,
+    format_local, format_money, format_phone, time_field,
 )
 
 
@@ -185,6 +185,8 @@ class ClinicModelView(ModelView):
                 formatters.setdefault(column.key, format_phone)
             if is_money(column.type):
                 formatters.setdefault(column.key, format_money)
+            if isinstance(column.type, Date):
+                formatters.setdefault(column.key, format_day)
             formatters.setdefault(column.key, blank_if_none)
         for relationship in sa_inspect(model).relationships:
             formatters.setdefault(relationship.key, guard_reference)

@@ -298,6 +298,11 @@ def format_date_input(value: date | None, language: str) -> str:
     return value.isoformat()
 
 
+def format_day(value: date | None) -> str:
+    """A date on a list or show page, in the reader's order (20/07/1985 in Vietnamese)."""
+    return format_date_input(value, user_language()) if isinstance(value, date) else blank_if_none(value)
+
+
 def date_example(language: str) -> str:
     return "dd/mm/yyyy" if date_order(language) == "dmy" else "yyyy-mm-dd"
 
