@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from tests.factories import DAY, pick_record
+from tests.factories import DAY
 
 
 @dataclass

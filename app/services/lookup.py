@@ -11,10 +11,18 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import (
-    Appointment, AppointmentSeries, Encounter, Invoice, LabOrder, Medicine, Patient, Prescription, StockBatch,
+    Appointment,
+    AppointmentSeries,
+    Encounter,
+    Invoice,
+    LabOrder,
+    Medicine,
+    Patient,
+    Prescription,
+    StockBatch,
 )
-from app.services.text import fold
 from app.services.errors import ValidationFailed
+from app.services.text import fold
 from app.services.validation import normalize_phone
 
 MAX_RESULTS = 20

@@ -8,16 +8,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from flask import current_app
-from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from babel import Locale
 from babel.numbers import get_currency_precision
+from flask import current_app
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_babel import format_currency, get_locale, gettext as _, lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import Boolean, Date, Float, Integer, Numeric
 from wtforms import BooleanField, DateTimeField, Field, SelectField, TimeField
-from wtforms.widgets import DateTimeLocalInput, html_params
 from wtforms.validators import InputRequired, Optional
+from wtforms.widgets import DateTimeLocalInput, html_params
 
 from app.i18n import choice_label, lazy_choice_label
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import (
-    FilterEqual, FilterGreater, FilterNotEqual, FilterSmaller, SQLAFilterConverter, get_field_setup_query,
+    FilterEqual,
+    FilterGreater,
+    FilterNotEqual,
+    FilterSmaller,
+    SQLAFilterConverter,
+    get_field_setup_query,
 )
 from flask_babel import lazy_gettext as _l
 
