@@ -1,4 +1,5 @@
-# Production image: gunicorn with threaded workers (Socket.IO in threading mode, STACK.md trap 10).
+# Production image: gunicorn with threaded workers. Socket.IO runs in threading mode (eventlet is
+# deprecated and gunicorn has no eventlet worker any more), hence gthread with one worker per process.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \

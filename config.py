@@ -1,5 +1,6 @@
-"""Settings, read from the environment. Every setting has an embedded default except secrets,
-which are generated once into ``instance/`` when not given."""
+"""Settings, read from the environment (and from a ``.env`` file in the checkout, loaded here
+once for every entry point: ``run.py``, ``flask``, gunicorn, workers). Every setting has an
+embedded default except secrets, which are generated once into ``instance/`` when not given."""
 from __future__ import annotations
 
 import os
@@ -7,8 +8,23 @@ import secrets
 from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
+from werkzeug.security import generate_password_hash
 
 BASE_DIR = Path(__file__).resolve().parent
+
+
+def load_env_file(path: Path = BASE_DIR / ".env") -> None:
+    """Variables of ``.env`` that the environment does not set already. ``FLASK_SKIP_DOTENV=1``
+    turns it off, for ``flask`` and here alike (the test suite does: a DATABASE_URL there must never
+    be the database the tests wipe)."""
+    if os.environ.get("FLASK_SKIP_DOTENV", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return
+    from dotenv import load_dotenv
+
+    load_dotenv(path, override=False)
+
+
+load_env_file()
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance")).resolve()
 
 
@@ -117,3 +133,8 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False  # the suite logs in hundreds of times; one test turns it back on
     MAIL_SUPPRESS_SEND = False
+    # FAB hashes passwords with scrypt (a quarter of a second per login or new user, by design);
+    # the suite logs in hundreds of times. Tests only: one round of PBKDF2.
+    FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
+    # What FAB checks a password against when the login is unknown (so both failures take as long).
+    AUTH_DB_FAKE_PASSWORD_HASH_CHECK = generate_password_hash("password", method=FAB_PASSWORD_HASH_METHOD)

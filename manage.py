@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """The two commands, with nothing but Python 3.11+ installed:
 
-    python3 manage.py run     set up .venv, migrate, sync roles, seed demo data if empty, serve
-    python3 manage.py test    set up .venv and run the whole test suite (pytest; extra args pass through)
+    python3 manage.py run     set up .venv with what the app needs, then in one process: migrate,
+                              sync roles, seed demo data if the database is empty, serve
+    python3 manage.py test    set up .venv with the test tools too, run the whole test suite
+                              (pytest; extra arguments pass through)
 
-Also: ``python3 manage.py setup`` (only the virtual environment and the compiled translations) and
-``python3 manage.py migrate``.
+Also: ``python3 manage.py setup`` (the virtual environment with the test tools, and the compiled
+translations) and ``python3 manage.py migrate`` (what ``run`` does before serving, without serving).
+A ``.env`` file in the checkout is read by the app (config.py), so by every command.
 Uses only the standard library until the virtual environment exists.
 """
 from __future__ import annotations
@@ -14,78 +17,101 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
+STARTED = time.time()
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 PYBABEL = BIN / ("pybabel.exe" if os.name == "nt" else "pybabel")
-# Message catalogues (.po, committed) compiled to .mo (not committed) at every set-up.
+# Message catalogues (.po, committed) compiled to .mo (not committed) when a .po is newer.
 TRANSLATIONS = [ROOT / "app" / "translations", ROOT / "app" / "translations" / "fab"]
-REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
-STAMP = VENV / ".requirements.sha256"
+# What each command installs: the app alone (run, migrate), or the app and the test tools.
+APP = "requirements.txt"
+DEV = "requirements-dev.txt"  # includes requirements.txt
+COMMANDS = ("run", "test", "setup", "migrate", "help")
 
 
-def requirements_hash() -> str:
+def requirements_hash(name: str) -> str:
     digest = hashlib.sha256()
-    for path in REQUIREMENTS:
+    for path in sorted({ROOT / APP, ROOT / name}):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def run(*args: str | Path) -> None:
-    result = subprocess.run([str(a) for a in args], cwd=ROOT)
+def stamp(name: str) -> Path:
+    """Where the hash of the installed requirements file (and what it includes) is kept."""
+    return VENV / f".{Path(name).stem}.sha256"
+
+
+def run(*args: str | Path, env: dict | None = None) -> None:
+    result = subprocess.run([str(a) for a in args], cwd=ROOT, env=env)
     if result.returncode != 0:
         sys.exit(result.returncode)
 
 
-def setup() -> None:
+def stale_catalogues() -> list[Path]:
+    """Translation folders with a .po newer than its .mo (or no .mo yet)."""
+    stale = []
+    for directory in TRANSLATIONS:
+        for po in directory.glob("*/LC_MESSAGES/*.po"):
+            mo = po.with_suffix(".mo")
+            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+                stale.append(directory)
+                break
+    return stale
+
+
+def setup(requirements: str = DEV) -> None:
     """Create .venv and install the pinned requirements (again only when they change); compile
-    the translations."""
+    the translations that changed."""
     if sys.version_info < (3, 11):
         sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}).")
     if not PYTHON.exists():
         print(f"Creating the virtual environment in {VENV} ...", flush=True)
         venv.create(VENV, with_pip=True)
-    if not STAMP.exists() or STAMP.read_text() != requirements_hash():
-        print("Installing the requirements ...", flush=True)
+    done = stamp(requirements)
+    if not done.exists() or done.read_text() != requirements_hash(requirements):
+        print(f"Installing {requirements} ...", flush=True)
         run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        run(PYTHON, "-m", "pip", "install", "--quiet", "-r", ROOT / "requirements-dev.txt")
-        STAMP.write_text(requirements_hash())
-    for directory in TRANSLATIONS:
+        run(PYTHON, "-m", "pip", "install", "--quiet", "-r", ROOT / requirements)
+        done.write_text(requirements_hash(requirements))
+        if requirements == DEV:  # the app's requirements came with it
+            stamp(APP).write_text(requirements_hash(APP))
+    for directory in stale_catalogues():
         run(PYBABEL, "-q", "compile", "-d", directory)
 
 
-def flask(*args: str) -> None:
-    run(PYTHON, "-m", "flask", *args)
-
-
-def migrate() -> None:
-    """Schema, roles and permissions, demo data when the database is empty."""
-    flask("db", "upgrade")
-    flask("sync-roles")
-    flask("seed", "--if-empty")
+def serve(*flags: str) -> None:
+    """run.py in one process (migrate, roles, seed, serve); it prints where the time went."""
+    env = dict(os.environ, CLINIC_STARTED_AT=str(STARTED), CLINIC_SETUP_SECONDS=f"{time.time() - STARTED:.3f}")
+    run(PYTHON, ROOT / "run.py", *flags, env=env)
 
 
 def main(argv: list[str]) -> None:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command not in COMMANDS and command not in ("-h", "--help"):
+        print(f"manage.py: unknown command {command!r}; the commands are {', '.join(COMMANDS)}.", file=sys.stderr)
+        sys.exit(2)
+    if command in ("run", "migrate") and rest:
+        print(f"manage.py {command}: takes no arguments (got {' '.join(rest)}).", file=sys.stderr)
+        sys.exit(2)
     if command == "setup":
-        setup()
+        setup(DEV)
     elif command == "migrate":
-        setup()
-        migrate()
+        setup(APP)
+        serve("--prepare", "--no-serve")
     elif command == "run":
-        setup()
-        migrate()
-        run(PYTHON, ROOT / "run.py")
+        setup(APP)
+        serve("--prepare")
     elif command == "test":
-        setup()
+        setup(DEV)
         run(PYTHON, "-m", "pytest", *rest)
     else:
         print(__doc__)
-        sys.exit(0 if command in ("help", "-h", "--help") else 2)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Callable
 
 import click
 from flask import Flask, current_app
@@ -85,6 +86,22 @@ def create_demo_users() -> None:
     session.commit()
 
 
+def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_value: int = 42) -> None:
+    """Demo data and the demo logins, into an empty database (``flask seed``, ``run.py --prepare``)."""
+    from app.services.demo_data import seed_demo_data
+
+    settings = ClinicSettings.from_config(current_app.config)
+    with tqdm(total=patients, unit="patient", desc="Seeding", disable=None) as bar:
+        counts = seed_demo_data(
+            db.session, patients=patients, seed=seed_value, timezone=settings.timezone,
+            currency=settings.currency, today=settings.today(), progress=bar.update,
+        )
+    reset_sequences()
+    create_demo_users()
+    echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
+    echo("Demo logins: " + ", ".join(DEMO_USERS) + f" (password {DEMO_PASSWORD})")
+
+
 def register(app: Flask) -> None:
     @app.cli.command("sync-roles")
     def sync_roles() -> None:
@@ -99,8 +116,6 @@ def register(app: Flask) -> None:
     @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when there is data already.")
     def seed(patients: int, seed_value: int, force: bool, if_empty: bool) -> None:
         """Fill an empty database with realistic demo data and the demo logins."""
-        from app.services.demo_data import seed_demo_data
-
         if not database_is_empty():
             if if_empty:
                 click.echo("The database has data already; not seeding.")
@@ -108,13 +123,4 @@ def register(app: Flask) -> None:
             if not force:
                 raise click.ClickException("The database is not empty. Use --force to replace its clinic data.")
             wipe_clinic_data()
-        settings = ClinicSettings.from_config(current_app.config)
-        with tqdm(total=patients, unit="patient", desc="Seeding", disable=None) as bar:
-            counts = seed_demo_data(
-                db.session, patients=patients, seed=seed_value, timezone=settings.timezone,
-                currency=settings.currency, today=settings.today(), progress=bar.update,
-            )
-        reset_sequences()
-        create_demo_users()
-        click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
-        click.echo("Demo logins: " + ", ".join(DEMO_USERS) + f" (password {DEMO_PASSWORD})")
+        seed_demo_clinic(click.echo, patients=patients, seed_value=seed_value)

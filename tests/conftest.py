@@ -7,15 +7,22 @@ import os
 import tempfile
 import uuid
 
-# Before config.py is imported: keep instance files (secret, outbox, SQLite) out of the checkout.
+# Before config.py is imported: keep instance files (secret, outbox, SQLite) out of the checkout,
+# and leave a developer's .env alone (its DATABASE_URL must never be the database the suite wipes).
 os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="clinic-test-instance-"))
+os.environ["FLASK_SKIP_DOTENV"] = "1"
 
 import pytest  # noqa: E402
 from flask_appbuilder import Model  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from config import TestConfig, database_url  # noqa: E402
+from tests.system_parts import (  # noqa: E402,F401  (pytest hooks: missing system parts skip, or fail in CI)
+    chromium_path, pytest_collection_modifyitems, pytest_configure, pytest_report_header, pytest_runtest_setup,
+    pytest_terminal_summary,
+)
 
 PASSWORD = "Test-Passw0rd!"
 ROLES = ("Admin", "Manager", "Receptionist", "Doctor", "Pharmacist", "Patient")
@@ -26,6 +33,16 @@ def test_database_url() -> str:
     if raw:
         return database_url(raw)
     return f"sqlite:///{os.path.join(os.environ['INSTANCE_PATH'], 'test.db')}"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection, connection_record) -> None:
+    """Test databases are thrown away: SQLite need not wait for the disk at every commit (the
+    suite commits thousands of times). Runs after the app's own pragmas (foreign keys, WAL)."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
 
 
 def reset_database(url: str) -> None:
@@ -207,16 +224,14 @@ def live_server(app):
     thread.join(timeout=10)
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.fixture(scope="session")
 def browser_engine():
-    """Debian's headless Chromium driven by Playwright (no browser download, no network)."""
+    """Debian's headless Chromium driven by Playwright (no browser download, no network); the
+    tests using it are skipped where it is missing (tests/system_parts.py)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        engine = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        engine = playwright.chromium.launch(executable_path=chromium_path(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync",
         ])

@@ -39,7 +39,8 @@ def test_default_database_is_a_sqlite_file_in_instance():
 
 
 def test_factory_builds_independent_apps(app, db_url):
-    """Two apps from the factory each get their own routes (STACK.md trap 15)."""
+    """Two apps from the factory each get their own routes (a module-level AppBuilder reused by a
+    second app would leave it without any)."""
     from app import create_app
 
     other = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=db_url)
@@ -58,6 +59,7 @@ def test_health_ok_with_embedded_services(client):
     assert body["checks"]["documents"] == {"status": "ok", "backend": "sql"}
 
 
+@pytest.mark.needs_redis
 def test_health_reports_real_redis(app, client, monkeypatch):
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:6379/15")
     body = client.get("/health").get_json()

@@ -420,15 +420,13 @@ def test_one_patient_booked_with_many_doctors_at_once(app, live_server, api, cli
                                                 Appointment.start_at == start).count() == 1
 
 
-def test_the_database_itself_refuses_overlapping_bookings(db, clinic, db_url):
+@pytest.mark.needs_postgres  # SQLite has no exclusion constraints: there the booking lock alone serialises bookings
+def test_the_database_itself_refuses_overlapping_bookings(db, clinic):
     """Even a write that skips the services cannot double-book on PostgreSQL (exclusion constraint)."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import IntegrityError
 
     from app.services.errors import from_database_error
 
-    if make_url(db_url).get_backend_name() != "postgresql":
-        pytest.skip("SQLite has no exclusion constraints: there the booking lock alone serialises bookings")
     start = datetime.fromisoformat(local_time("16:00"))
     for offset in (0, 10):
         db.session.add(Appointment(patient_id=api_patient(db, offset), doctor_id=clinic.doctor,

@@ -48,6 +48,7 @@ def test_in_process_bad_name_raises():
         enqueue({}, "add")
 
 
+@pytest.mark.needs_redis
 def test_redis_status_embedded_and_ok():
     assert redis_status({"REDIS_URL": ""}) == "embedded"
     assert redis_status({}) == "embedded"
@@ -75,6 +76,7 @@ def rq_config():
     connection.close()
 
 
+@pytest.mark.needs_redis
 def test_redis_mode_enqueues_for_a_real_worker(rq_config):
     job = enqueue(rq_config, "tests.jobs_helpers.add", 20, b=22)
     assert isinstance(job, Job)

@@ -89,7 +89,7 @@ def smtp_server():
 def test_smtp_mode_delivers_through_flask_mail(smtp_server, tmp_path):
     controller, handler = smtp_server
     app = Flask(__name__)
-    # Flask-Mail reads these at init_app (STACK.md trap 11): set them before Mail(app).
+    # Flask-Mail reads MAIL_SUPPRESS_SEND and TESTING only at init_app: set them before Mail(app).
     app.config.update(
         TESTING=True, MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
         MAIL_USE_TLS=False, MAIL_DEFAULT_SENDER="clinic@example.vn", MAIL_OUTBOX_DIR=str(tmp_path / "outbox"),

@@ -1,5 +1,6 @@
-"""End to end, as a clinic would start it: the CLI builds and seeds a database, `python run.py`
-serves it, and a demo login works over real HTTP (JWT API and the CSRF-protected login form)."""
+"""End to end, as a clinic would start it: `python run.py --prepare` (what `python3 manage.py run`
+runs) builds and seeds a database and serves it in one process, and a demo login works over real
+HTTP (JWT API and the CSRF-protected login form); a second start finds the data and says so."""
 from __future__ import annotations
 
 import http.cookiejar
@@ -26,11 +27,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def flask(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
 @pytest.fixture
 def server_env(scratch_url, tmp_path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGO_URI", "MAIL_SERVER", "SECRET_KEY"}}
@@ -39,30 +35,41 @@ def server_env(scratch_url, tmp_path) -> dict:
     return env
 
 
-def test_cli_seed_then_run_py_serves_demo_logins(server_env, tmp_path):
-    for command in (("db", "upgrade"), ("sync-roles",), ("seed", "--patients", "25", "--seed", "7")):
-        result = flask(server_env, *command)
-        assert result.returncode == 0, result.stderr + result.stdout
-    assert "Demo logins" in result.stdout
-    assert (tmp_path / "instance" / "secret_key.txt").exists()
+def start(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    """``run.py --prepare`` until /health answers; the process and its output so far."""
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "run.py", "--prepare"], cwd=ROOT, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/health", timeout=2) as response:
+                assert json.load(response)["status"] == "ok"
+                return server, log.read_text()
+        except (urllib.error.URLError, ConnectionError):
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "run.py did not start"
+            time.sleep(0.3)
 
-    again = flask(server_env, "seed", "--patients", "5")
-    assert again.returncode != 0 and "not empty" in again.stderr + again.stdout
-    assert flask(server_env, "seed", "--if-empty").returncode == 0
 
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=20)
+
+
+QUIET = ("Refused to delete", "WARNING", "Werkzeug appears to be used in a production", "Traceback")
+
+
+def test_run_prepares_seeds_and_serves_demo_logins_in_one_process(server_env, tmp_path):
     base = f"http://127.0.0.1:{server_env['PORT']}"
-    server = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env=server_env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, output = start(server_env, tmp_path / "first.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                    assert json.load(response)["status"] == "ok"
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, "run.py did not start"
-                time.sleep(0.3)
+        assert "Demo logins" in output
+        assert re.search(r"^app [\d.]+ s, migrate [\d.]+ s, roles [\d.]+ s, seed [\d.]+ s; ready in [\d.]+ s$",
+                         output, re.M), output
+        assert f"Serving {base} with Werkzeug's development server" in output
+        assert not [word for word in QUIET if word in output], output
+        assert (tmp_path / "instance" / "secret_key.txt").exists()
 
         # REST: FAB's JWT login, then the patients the seed made.
         request = urllib.request.Request(
@@ -75,7 +82,7 @@ def test_cli_seed_then_run_py_serves_demo_logins(server_env, tmp_path):
                                          headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             body = json.load(response)
-        assert body["count"] == 25
+        assert body["count"] == 200
 
         # Pages: the login form with its CSRF token, as a browser does it.
         jar = http.cookiejar.CookieJar()
@@ -95,5 +102,34 @@ def test_cli_seed_then_run_py_serves_demo_logins(server_env, tmp_path):
         with stranger.open(f"{base}/patientview/list/", timeout=10) as response:
             assert urllib.parse.urlparse(response.url).path == "/login/"  # sent to log in, no patient data
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server)
+
+    server, output = start(server_env, tmp_path / "second.log")  # the data is there: nothing to do but serve
+    stop(server)
+    assert re.search(r"migrate [\d.]+ s, roles [\d.]+ s, seed [\d.]+ s \(data present\); ready in", output), output
+    assert "Demo logins" not in output and not [word for word in QUIET if word in output], output
+
+
+def test_seed_refuses_a_database_with_data_unless_asked(scratch_url):
+    from app import create_app
+    from config import TestConfig
+
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=scratch_url)
+    cli = app.test_cli_runner()
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    for args in (["sync-roles"], ["seed", "--patients", "5", "--seed", "7"]):
+        result = cli.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    assert "Demo logins" in result.output
+    again = cli.invoke(args=["seed", "--patients", "5"])
+    assert again.exit_code != 0 and "not empty" in again.output
+    quietly = cli.invoke(args=["seed", "--if-empty"])
+    assert quietly.exit_code == 0 and "not seeding" in quietly.output
+    with app.app_context():
+        from app.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()

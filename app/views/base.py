@@ -36,7 +36,7 @@ from app.views.fields import (
 
 class ClinicInterface(SQLAInterface):
     """FAB's data interface, but a database error becomes a DomainError a person can read
-    (and FAB's add no longer re-raises the raw error as a 500, STACK.md trap 4)."""
+    (FAB 5.3's own ``add`` re-raises the raw error, which its REST API answers with a 500)."""
 
     filter_converter_class = ClinicFilterConverter
 

@@ -1,0 +1,134 @@
+"""Parts of the machine some tests need beyond Python and the pip requirements: Debian's Chromium
+(browser tests), a Redis server (real RQ workers), PostgreSQL as the suite's database
+(PostgreSQL-only rules) and the ODBC library (``import pyodbc``).
+
+A test says what it needs with a marker (``@pytest.mark.needs_redis``, ``needs_chromium``,
+``needs_postgres``, ``needs_odbc``); tests using the ``browser_engine`` fixture need Chromium
+without saying so. Each part is looked for once per session. When it is missing the test is
+skipped, and the end of the run prints one line per missing part naming what to install; with
+``CI=true`` a missing part fails the test instead (CI must run everything). PostgreSQL is the
+exception: a run on SQLite skips its tests even in CI, whose second pass runs them on PostgreSQL.
+
+The hooks below are imported by ``tests/conftest.py``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+def chromium_path() -> str:
+    """Debian's Chromium; ``CHROMIUM_PATH`` points elsewhere (no browser is ever downloaded)."""
+    return os.environ.get("CHROMIUM_PATH") or DEFAULT_CHROMIUM
+
+
+def strict() -> bool:
+    """In CI (``CI=true``) a missing part is a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _chromium_found() -> bool:
+    return os.access(chromium_path(), os.X_OK)
+
+
+def _redis_found() -> bool:
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_is_the_database() -> bool:
+    raw = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or ""
+    return raw.startswith(("postgres://", "postgresql"))
+
+
+def _odbc_found() -> bool:
+    try:
+        import pyodbc  # noqa: F401  (needs the system's libodbc.so.2)
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Part:
+    marker: str
+    name: str
+    install: str
+    found: Callable[[], bool]
+    strict_in_ci: bool = True
+
+    def present(self) -> bool:
+        return _found(self.marker)
+
+
+PARTS: dict[str, Part] = {part.marker: part for part in (
+    Part("needs_chromium", "Chromium", "apt-get install chromium (Debian's, at /usr/bin/chromium or CHROMIUM_PATH)",
+         _chromium_found),
+    Part("needs_redis", "Redis", f"apt-get install redis-server (listening on {REDIS_HOST}:{REDIS_PORT})",
+         _redis_found),
+    Part("needs_postgres", "PostgreSQL",
+         "apt-get install postgresql, then run with TEST_DATABASE_URL=postgresql+psycopg://USER@HOST/DB",
+         _postgres_is_the_database, strict_in_ci=False),
+    Part("needs_odbc", "the ODBC library", "apt-get install unixodbc tdsodbc (pyodbc needs libodbc.so.2)",
+         _odbc_found),
+)}
+
+# Fixtures that bring a part with them: a test using one needs the part without a marker.
+FIXTURE_PARTS = {"browser_engine": "needs_chromium"}
+
+
+@functools.cache
+def _found(marker: str) -> bool:
+    return PARTS[marker].found()
+
+
+_skipped: dict[str, int] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for part in PARTS.values():
+        config.addinivalue_line("markers", f"{part.marker}: the test needs {part.name} ({part.install})")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in FIXTURE_PARTS.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    missing = [part.name for part in PARTS.values() if not part.present()]
+    return "system parts: " + ("all present" if not missing else "missing " + ", ".join(missing))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture runs (no database is built for a test that will be skipped)."""
+    for marker, part in PARTS.items():
+        if item.get_closest_marker(marker) is None or part.present():
+            continue
+        if strict() and part.strict_in_ci:
+            pytest.fail(f"{part.name} is missing and CI=true: {part.install}", pytrace=False)
+        _skipped[marker] = _skipped.get(marker, 0) + 1
+        pytest.skip(f"needs {part.name}: {part.install}")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for marker, count in _skipped.items():
+        part = PARTS[marker]
+        terminalreporter.write_line(
+            f"{part.name} is missing: {count} test{'s' if count != 1 else ''} skipped; to run them: {part.install}",
+            yellow=True,
+        )
