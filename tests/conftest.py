@@ -110,16 +110,18 @@ def _clean_clinic_tables(request):
 
         db.session.rollback()
         tables = [t for t in Model.metadata.sorted_tables if not t.name.startswith("ab_")]
-        # One cheap query first: most tests (permission checks, refused writes) leave nothing behind.
-        probe = " UNION ALL ".join(f"SELECT 1 WHERE EXISTS (SELECT 1 FROM {t.name})" for t in tables)
-        if db.session.execute(text(probe)).first() is None:
+        # One cheap query finds the tables the test wrote to (most tests write to none or a few).
+        probe = " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM {t.name})" for t in tables)
+        used = set(db.session.execute(text(probe)).scalars())
+        if not used:
             db.session.rollback()
             return
         if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+            db.session.execute(text("TRUNCATE " + ", ".join(sorted(used)) + " RESTART IDENTITY CASCADE"))
         else:
             for table in reversed(tables):
-                db.session.execute(table.delete())
+                if table.name in used:
+                    db.session.execute(table.delete())
         db.session.commit()
 
 
@@ -202,11 +204,11 @@ def admin_id(app) -> int:
 
 
 @pytest.fixture
-def clinic(api, admin_id):
-    """Parent records built through the API on first use (tests/factories.py)."""
+def clinic(app, api, admin_id):
+    """Parent records built through the services on first use (tests/factories.py)."""
     from tests.factories import Clinic
 
-    return Clinic(api, admin_id)
+    return Clinic(api, admin_id, app)
 
 
 @pytest.fixture(scope="session")
@@ -239,21 +241,32 @@ def browser_engine():
         engine.close()
 
 
+@pytest.fixture(scope="session")
+def browser_logins() -> dict:
+    """Each user's cookies after logging in through the form, once per session."""
+    return {}
+
+
 @pytest.fixture
-def page_as(browser_engine, live_server):
+def page_as(browser_engine, live_server, browser_logins):
     """page_as("receptionist", width=390) -> a logged-in Playwright page. The browser's locale is
-    pinned (en-US by default): date and time inputs are typed in its order of fields."""
+    pinned (en-US by default): date and time inputs are typed in its order of fields. The first
+    page of a user logs in through the login form; later ones start with that user's cookies."""
     contexts = []
 
     def open_page(username: str, width: int = 1280, locale: str = "en-US"):
-        context = browser_engine.new_context(viewport={"width": width, "height": 900}, locale=locale)
+        context = browser_engine.new_context(viewport={"width": width, "height": 900}, locale=locale,
+                                             storage_state=browser_logins.get(username))
         contexts.append(context)
         page = context.new_page()
-        page.goto(f"{live_server}/login/")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("input[type=submit], button[type=submit]")
-        page.wait_for_load_state()
+        if username not in browser_logins:
+            page.goto(f"{live_server}/login/")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_load_state()
+            assert "/login" not in page.url, f"{username} could not log in"
+            browser_logins[username] = context.storage_state()
         page.base_url = live_server
         return page
 

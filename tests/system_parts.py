@@ -64,6 +64,7 @@ def _odbc_found() -> bool:
 class Part:
     marker: str
     name: str
+    absent: str  # what the summary line says when it is missing
     install: str
     found: Callable[[], bool]
     strict_in_ci: bool = True
@@ -73,15 +74,15 @@ class Part:
 
 
 PARTS: dict[str, Part] = {part.marker: part for part in (
-    Part("needs_chromium", "Chromium", "apt-get install chromium (Debian's, at /usr/bin/chromium or CHROMIUM_PATH)",
-         _chromium_found),
-    Part("needs_redis", "Redis", f"apt-get install redis-server (listening on {REDIS_HOST}:{REDIS_PORT})",
+    Part("needs_chromium", "Chromium", "No Chromium",
+         "apt-get install chromium (Debian's, at /usr/bin/chromium or CHROMIUM_PATH)", _chromium_found),
+    Part("needs_redis", "Redis", f"No Redis server on {REDIS_HOST}:{REDIS_PORT}", "apt-get install redis-server",
          _redis_found),
-    Part("needs_postgres", "PostgreSQL",
+    Part("needs_postgres", "PostgreSQL", "The suite ran on SQLite, not PostgreSQL",
          "apt-get install postgresql, then run with TEST_DATABASE_URL=postgresql+psycopg://USER@HOST/DB",
          _postgres_is_the_database, strict_in_ci=False),
-    Part("needs_odbc", "the ODBC library", "apt-get install unixodbc tdsodbc (pyodbc needs libodbc.so.2)",
-         _odbc_found),
+    Part("needs_odbc", "the ODBC library", "No ODBC library (libodbc.so.2, for pyodbc)",
+         "apt-get install unixodbc tdsodbc", _odbc_found),
 )}
 
 # Fixtures that bring a part with them: a test using one needs the part without a marker.
@@ -120,15 +121,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if item.get_closest_marker(marker) is None or part.present():
             continue
         if strict() and part.strict_in_ci:
-            pytest.fail(f"{part.name} is missing and CI=true: {part.install}", pytrace=False)
+            pytest.fail(f"{part.absent} and CI=true: {part.install}", pytrace=False)
         _skipped[marker] = _skipped.get(marker, 0) + 1
-        pytest.skip(f"needs {part.name}: {part.install}")
+        pytest.skip(f"{part.absent}: {part.install}")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
     for marker, count in _skipped.items():
         part = PARTS[marker]
         terminalreporter.write_line(
-            f"{part.name} is missing: {count} test{'s' if count != 1 else ''} skipped; to run them: {part.install}",
+            f"{part.absent}: {count} test{'s' if count != 1 else ''} skipped; to run them: {part.install}",
             yellow=True,
         )

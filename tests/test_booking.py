@@ -350,14 +350,40 @@ def test_patients_may_change_only_until_the_cutoff(db, clinic, api):
                                    settings=clinic_settings(), by_patient=True, now=start - timedelta(hours=3))
 
 
-def test_another_time_zone(app, db, clinic, monkeypatch):
-    """The same rules in a clinic that is not in Vietnam: times are that zone's."""
-    london = ClinicSettings(timezone=ZoneInfo("Europe/London"), booking=BookingPolicy())
+@pytest.fixture
+def server_in_new_york(monkeypatch):
+    """The server's own zone (``TZ``) is neither the clinic's nor UTC."""
+    import time as process_clock
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    process_clock.tzset()
+    yield
+    monkeypatch.undo()
+    process_clock.tzset()
+
+
+def test_another_time_zone(app, api, db, clinic, server_in_new_york, monkeypatch):
+    """A clinic in London (CLINIC_TIMEZONE) on a server set to New York: the doctor's 07:00-19:00
+    are London's, in the rules, in the API's answers and in a booking."""
+    london = ZoneInfo("Europe/London")
+    monkeypatch.setitem(app.config, "CLINIC_TIMEZONE", "Europe/London")
     slots = booking.free_slots(db.session, doctor_id=clinic.doctor, service_id=clinic.service, date_from=DAY,
-                               date_to=DAY, settings=london)
-    first = slots[0].start
-    assert first.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M") == "07:00"
-    assert first.utcoffset() == timedelta(0) and first.hour in (6, 7)  # GMT or BST
+                               date_to=DAY, settings=ClinicSettings.from_config(app.config))
+    local = [slot.start.astimezone(london) for slot in slots]
+    assert {moment.date() for moment in local} == {DAY}
+    assert (local[0].strftime("%H:%M"), local[-1].strftime("%H:%M")) == ("07:00", "18:30")  # 18:30 + 20 min fits
+
+    offset = datetime.combine(DAY, time(7), london).isoformat()[-6:]  # +00:00 (GMT) or +01:00 (BST)
+    response = api.client.get(f"/api/v1/availability?doctor_id={clinic.doctor}&service_id={clinic.service}"
+                              f"&date_from={DAY}&date_to={DAY}", headers=api.headers)
+    assert response.status_code == 200
+    assert response.get_json()["slots"][0]["start"] == f"{DAY}T07:00:00{offset}"
+
+    early = book(api, clinic, start=f"{DAY}T06:45:00{offset}")  # 13:45 in Vietnam: inside its working hours
+    assert early.status_code == 422 and "(07:00–19:00)" in str(early.get_json()["message"]), early.get_json()
+    booked = book(api, clinic, start=f"{DAY}T07:00:00{offset}")
+    assert booked.status_code == 201, booked.get_json()
+    assert booked.get_json()["result"]["start"] == f"{DAY}T07:00:00{offset}"
 
 
 # --- the race ----------------------------------------------------------------------------------

@@ -85,13 +85,13 @@ def test_missing_parts_are_skipped_with_one_line_each(runs):
     assert returncode == 0, output
     assert "2 passed, 4 skipped" in output
     lines = output.splitlines()
-    assert lines.count("Chromium is missing: 3 tests skipped; to run them: apt-get install chromium "
+    assert lines.count("No Chromium: 3 tests skipped; to run them: apt-get install chromium "
                        "(Debian's, at /usr/bin/chromium or CHROMIUM_PATH)") == 1
-    assert lines.count("the ODBC library is missing: 1 test skipped; to run them: apt-get install unixodbc "
-                       "tdsodbc (pyodbc needs libodbc.so.2)") == 1
+    assert lines.count("No ODBC library (libodbc.so.2, for pyodbc): 1 test skipped; to run them: "
+                       "apt-get install unixodbc tdsodbc") == 1
 
 
 def test_in_ci_a_missing_part_fails(runs):
     returncode, output = finish(runs["ci"])
     assert returncode == 1, output
-    assert "the ODBC library is missing and CI=true: apt-get install unixodbc tdsodbc" in output
+    assert "No ODBC library (libodbc.so.2, for pyodbc) and CI=true: apt-get install unixodbc tdsodbc" in output
