@@ -98,6 +98,7 @@ _skipped: dict[str, int] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _skipped.clear()  # a new run in the same process counts afresh
     for part in PARTS.values():
         config.addinivalue_line("markers", f"{part.marker}: the test needs {part.name} ({part.install})")
 

@@ -2,7 +2,7 @@
 library and without Chromium, the tests that need them are skipped with one line each naming what
 to install, and with CI=true a missing part fails instead.
 
-This machine has both, so their absence is simulated in subprocesses: a ``sitecustomize`` module
+This machine has both, so their absence is simulated in a subprocess: a ``sitecustomize`` module
 sets ``sys.modules['pyodbc'] = None`` (``import pyodbc`` then fails as it does without
 libodbc.so.2) and ``CHROMIUM_PATH`` points at a file that does not exist."""
 from __future__ import annotations
@@ -28,8 +28,10 @@ def bare_env(tmp_path_factory) -> dict:
     return env
 
 
-BUILD_THEN_COLLECT = """
-import sys
+# One process (importing the app and the suite is most of the time): build the app, collect the
+# whole suite, run two files as a bare machine would, then once more as CI.
+BARE_MACHINE = """
+import os, sys
 try:
     import pyodbc
 except ImportError as error:
@@ -39,50 +41,50 @@ from config import TestConfig
 app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://")
 print("routes:", len(list(app.url_map.iter_rules())))
 import pytest
-sys.exit(pytest.main(["--collect-only", "-q", "-p", "no:randomly"]))
+for name, args in (
+    ("collect", ["--collect-only", "-q"]),
+    ("skip", ["-q", "tests/test_mssql.py", "tests/test_browser.py"]),
+    ("ci", ["-q", "tests/test_mssql.py::test_mssql_pyodbc_urls_are_accepted"]),
+):
+    if name == "ci":
+        os.environ["CI"] = "true"
+    print(f"=== {name}", flush=True)
+    code = pytest.main(["-p", "no:randomly", *args])
+    print(f"=== {name} exit {int(code)}", flush=True)
 """
 
 
 @pytest.fixture(scope="module")
-def runs(bare_env) -> dict[str, subprocess.Popen]:
-    """The three runs start together (each spends most of its time importing) and are read by the
-    tests below."""
-    def start(env: dict, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-    started = {
-        "collect": start(bare_env, "-c", BUILD_THEN_COLLECT),
-        "skip": start(bare_env, "-m", "pytest", "-q", "-p", "no:randomly", "tests/test_mssql.py",
-                      "tests/test_browser.py"),
-        "ci": start({**bare_env, "CI": "true"}, "-m", "pytest", "-q", "-p", "no:randomly",
-                    "tests/test_mssql.py::test_mssql_pyodbc_urls_are_accepted"),
-    }
-    yield started
-    for process in started.values():
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def bare_machine(bare_env) -> dict[str, tuple[int, str]]:
+    """Each phase's exit status and output."""
+    result = subprocess.run([sys.executable, "-c", BARE_MACHINE], cwd=ROOT, env=bare_env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    assert "=== ci exit" in result.stdout, result.stdout
+    phases = {"build": (result.returncode, result.stdout.split("=== collect\n")[0])}
+    for name in ("collect", "skip", "ci"):
+        body = result.stdout.split(f"=== {name}\n")[1]
+        output, status = body.split(f"=== {name} exit ")
+        phases[name] = (int(status.split()[0]), output)
+    return phases
 
 
-def finish(process: subprocess.Popen) -> tuple[int, str]:
-    output, _ = process.communicate(timeout=300)
-    return process.returncode, output
-
-
-def test_the_app_builds_and_the_whole_suite_collects_without_pyodbc_or_chromium(runs):
-    returncode, output = finish(runs["collect"])
-    assert returncode == 0, output
+def test_the_app_builds_without_pyodbc(bare_machine):
+    _, output = bare_machine["build"]
     assert "pyodbc: import of pyodbc halted" in output  # the simulation works
     assert int(output.split("routes:")[1].split()[0]) > 100
+
+
+def test_the_whole_suite_collects_without_pyodbc_or_chromium(bare_machine):
+    status, output = bare_machine["collect"]
+    assert status == 0, output
     collected = {line.split("::")[0] for line in output.splitlines() if "::" in line}
     every_file = {f"tests/{path.name}" for path in (ROOT / "tests").glob("test_*.py")}
     assert collected == every_file
 
 
-def test_missing_parts_are_skipped_with_one_line_each(runs):
-    returncode, output = finish(runs["skip"])
-    assert returncode == 0, output
+def test_missing_parts_are_skipped_with_one_line_each(bare_machine):
+    status, output = bare_machine["skip"]
+    assert status == 0, output
     assert "2 passed, 4 skipped" in output
     lines = output.splitlines()
     assert lines.count("No Chromium: 3 tests skipped; to run them: apt-get install chromium "
@@ -91,7 +93,7 @@ def test_missing_parts_are_skipped_with_one_line_each(runs):
                        "apt-get install unixodbc tdsodbc") == 1
 
 
-def test_in_ci_a_missing_part_fails(runs):
-    returncode, output = finish(runs["ci"])
-    assert returncode == 1, output
+def test_in_ci_a_missing_part_fails(bare_machine):
+    status, output = bare_machine["ci"]
+    assert status == 1, output
     assert "No ODBC library (libodbc.so.2, for pyodbc) and CI=true: apt-get install unixodbc tdsodbc" in output
