@@ -91,6 +91,16 @@ def serve(*flags: str) -> None:
     run(PYTHON, ROOT / "run.py", *flags, env=env)
 
 
+def parallel(pytest_args: list[str]) -> list[str]:
+    """One pytest-xdist worker per core (at most 4), each with its own database; a test file stays
+    on one worker (its module fixtures are built once). Not when the arguments choose otherwise."""
+    workers = min(os.cpu_count() or 1, 4)
+    chosen = {"-n", "--numprocesses", "no:xdist", "--pdb", "--collect-only", "--co"}
+    if workers < 2 or chosen & set(pytest_args) or any(a.startswith(("-n", "--numprocesses=")) for a in pytest_args):
+        return []
+    return ["-n", str(workers), "--dist", "loadfile"]
+
+
 def main(argv: list[str]) -> None:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if command not in COMMANDS and command not in ("-h", "--help"):
@@ -109,7 +119,7 @@ def main(argv: list[str]) -> None:
         serve("--prepare")
     elif command == "test":
         setup(DEV)
-        run(PYTHON, "-m", "pytest", *rest)
+        run(PYTHON, "-m", "pytest", *parallel(rest), *rest)
     else:
         print(__doc__)
 

@@ -1,6 +1,7 @@
 """Fixtures: one app per test session on a fresh database built by the Alembic migrations
 (SQLite file by default, PostgreSQL when TEST_DATABASE_URL or DATABASE_URL says so); each test
-starts with no clinic data; one login per role."""
+starts with no clinic data; one login per role. Run in parallel (pytest-xdist, as
+``python3 manage.py test`` does), each worker has its own instance folder and database."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,8 @@ import uuid
 
 # Before config.py is imported: keep instance files (secret, outbox, SQLite) out of the checkout,
 # and leave a developer's .env alone (its DATABASE_URL must never be the database the suite wipes).
-os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="clinic-test-instance-"))
+if os.environ.get("PYTEST_XDIST_WORKER") or "INSTANCE_PATH" not in os.environ:
+    os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="clinic-test-instance-")
 os.environ["FLASK_SKIP_DOTENV"] = "1"
 
 import pytest  # noqa: E402
@@ -29,10 +31,25 @@ ROLES = ("Admin", "Manager", "Receptionist", "Doctor", "Pharmacist", "Patient")
 
 
 def test_database_url() -> str:
+    """The suite's database; a parallel worker gets its own (``<name>_gw0``, ...), made if missing."""
     raw = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if raw:
-        return database_url(raw)
-    return f"sqlite:///{os.path.join(os.environ['INSTANCE_PATH'], 'test.db')}"
+    if not raw:
+        return f"sqlite:///{os.path.join(os.environ['INSTANCE_PATH'], 'test.db')}"
+    url = make_url(database_url(raw))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url.render_as_string(hide_password=False)
+    if url.get_backend_name() == "sqlite":
+        stem, dot, suffix = (url.database or "test.db").rpartition(".")
+        url = url.set(database=f"{stem}_{worker}{dot}{suffix}" if dot else f"{suffix}_{worker}")
+    else:
+        url = url.set(database=f"{url.database}_{worker}")
+        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}) is None:
+                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+        admin.dispose()
+    return url.render_as_string(hide_password=False)
 
 
 @event.listens_for(Engine, "connect")
