@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from config import TestConfig, database_url  # noqa: E402
 from tests.system_parts import (  # noqa: E402,F401  (pytest hooks: missing system parts skip, or fail in CI)
-    chromium_path, pytest_collection_modifyitems, pytest_configure, pytest_report_header, pytest_runtest_setup,
-    pytest_terminal_summary,
+    chromium_path, pytest_collection_modifyitems, pytest_configure, pytest_report_header, pytest_runtest_logreport,
+    pytest_runtest_setup, pytest_terminal_summary,
 )
 
 PASSWORD = "Test-Passw0rd!"

@@ -123,8 +123,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             continue
         if strict() and part.strict_in_ci:
             pytest.fail(f"{part.absent} and CI=true: {part.install}", pytrace=False)
-        _skipped[marker] = _skipped.get(marker, 0) + 1
         pytest.skip(f"{part.absent}: {part.install}")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Counted from the reports, which reach the main process also from parallel workers."""
+    if not (report.skipped and report.when == "setup"):
+        return
+    reason = str(report.longrepr)
+    for marker, part in PARTS.items():
+        if f"{part.absent}: {part.install}" in reason:
+            _skipped[marker] = _skipped.get(marker, 0) + 1
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
