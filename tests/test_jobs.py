@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
@@ -59,7 +60,7 @@ def test_redis_status_raises_on_closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(Exception):
+    with pytest.raises(RedisConnectionError):  # refused, not any error (a typo in the code would pass too)
         redis_status({"REDIS_URL": f"redis://127.0.0.1:{port}/0"}, timeout=0.5)
 
 
