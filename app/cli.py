@@ -1,7 +1,6 @@
 """Commands: ``flask sync-roles`` (deploy step) and ``flask seed`` (demo data and logins)."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Callable
 
 import click

@@ -17,15 +17,19 @@ os.environ["FLASK_SKIP_DOTENV"] = "1"
 import pytest  # noqa: E402
 from flask_appbuilder import Model  # noqa: E402
 from sqlalchemy import create_engine, event, text  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
 from config import TestConfig, database_url  # noqa: E402
 from tests import system_parts  # noqa: E402
 from tests.system_parts import (  # noqa: E402,F401  (pytest hooks: missing system parts skip, or fail in CI)
-    chromium_path, pytest_configure, pytest_report_header, pytest_runtest_logreport, pytest_runtest_setup,
+    chromium_path,
+    pytest_configure,
+    pytest_report_header,
+    pytest_runtest_logreport,
+    pytest_runtest_setup,
     pytest_terminal_summary,
 )
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Missing system parts (tests/system_parts.py); and for parallel runs (``--dist loadgroup``, as
