@@ -93,13 +93,12 @@ def serve(*flags: str) -> None:
 
 def parallel(pytest_args: list[str]) -> list[str]:
     """One pytest-xdist worker per core (at most 4), each with its own database; a test file stays
-    on one worker (its module fixtures are built once), the browser tests share one (tests/conftest.py).
-    Not when the arguments choose otherwise."""
+    on one worker (its module fixtures are built once). Not when the arguments choose otherwise."""
     workers = min(os.cpu_count() or 1, 4)
     chosen = {"-n", "--numprocesses", "no:xdist", "--pdb", "--collect-only", "--co"}
     if workers < 2 or chosen & set(pytest_args) or any(a.startswith(("-n", "--numprocesses=")) for a in pytest_args):
         return []
-    return ["-n", str(workers), "--dist", "loadgroup"]
+    return ["-n", str(workers), "--dist", "loadfile"]
 
 
 def main(argv: list[str]) -> None:

@@ -20,26 +20,15 @@ from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
 from config import TestConfig, database_url  # noqa: E402
-from tests import system_parts  # noqa: E402
 from tests.system_parts import (  # noqa: E402,F401  (pytest hooks: missing system parts skip, or fail in CI)
     chromium_path,
+    pytest_collection_modifyitems,
     pytest_configure,
     pytest_report_header,
     pytest_runtest_logreport,
     pytest_runtest_setup,
     pytest_terminal_summary,
 )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Missing system parts (tests/system_parts.py); and for parallel runs (``--dist loadgroup``, as
-    ``manage.py test`` runs them) each file stays on one worker, and the browser tests share one
-    worker: one Chromium and one live server."""
-    system_parts.pytest_collection_modifyitems(items)
-    for item in items:
-        group = "browser" if item.get_closest_marker("needs_chromium") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
 
 PASSWORD = "Test-Passw0rd!"
 ROLES = ("Admin", "Manager", "Receptionist", "Doctor", "Pharmacist", "Patient")
