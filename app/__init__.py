@@ -20,7 +20,9 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
 
     app.config["FAB_ROLES"] = fab_roles()
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    from app.fab import input as fab_input
 
+    fab_input.install(app)  # before any route: ids in URLs, FAB's list arguments, the login payload
     register_extensions(app)
     with app.app_context():
         from app.api import register_apis

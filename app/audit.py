@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import g, has_request_context, request
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
+from app.fab.actor import acting_user_id, client_address
 from app.models import AppointmentEvent, AuditEvent, StoredDocument
 from app.models.types import utcnow
 
@@ -19,11 +19,7 @@ NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument)
 
 def actor() -> tuple[int | None, str | None]:
     """The signed-in user's id and the client address of the current request, if any."""
-    if not has_request_context():
-        return None, None
-    user = getattr(g, "user", None)
-    user_id = getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
-    return user_id, request.remote_addr
+    return acting_user_id(), client_address()
 
 
 def _audited(obj: Any) -> bool:

@@ -1,8 +1,15 @@
-"""Error pages and JSON errors: a clear message, never a stack trace."""
+"""Error pages and JSON errors: a clear message, never a stack trace. The one mapping of errors
+to answers: a DomainError (from a service, a validation hook or a list query) answers its status
+(400/403/404/409/422) with its message, a marshmallow ValidationError (an API schema) 422 naming
+every broken field; on pages the same message in an error page."""
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from flask import Flask, jsonify, render_template_string, request
 from flask_babel import gettext as _
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -29,18 +36,95 @@ def _has_nul(values) -> bool:
     return any("\x00" in value for value in values)
 
 
+# JSON nested deeper than this is no clinic record (Python's parser fails with RecursionError,
+# a 500, at about a thousand levels).
+MAX_JSON_DEPTH = 32
+
+
+def _json_depth(body: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (strings skipped), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                break
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """A UTF-16 half (``"\\ud800"`` in JSON) is not a character: databases refuse to store it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
+def _json_refusal() -> str | None:
+    body = request.get_data(cache=True)
+    if b"\x00" in body or b"\\u0000" in body:
+        return _("The request contains characters that are not allowed.")
+    if _json_depth(body) > MAX_JSON_DEPTH:
+        return _("The JSON is nested too deeply.")
+    if b"\\u" in body.lower():  # only escaped text can hold a lone surrogate
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return None  # the endpoint answers "not JSON" itself
+        if _has_lone_surrogate(data):
+            return _("The request contains characters that are not allowed.")
+    return None
+
+
+def _plain(messages: Any) -> Any:
+    """Messages as plain text (a schema's translated messages may still be lazy strings)."""
+    if isinstance(messages, dict):
+        return {str(key): _plain(value) for key, value in messages.items()}
+    if isinstance(messages, (list, tuple)):
+        return [_plain(value) for value in messages]
+    return str(messages)
+
+
 def register(app: Flask) -> None:
     @app.before_request
-    def refuse_nul_bytes():
-        """A NUL byte is never part of a clinic's data; PostgreSQL would refuse it deep inside a
-        query. Refuse it at the door, for searches, forms and JSON alike."""
+    def refuse_bad_characters():
+        """A NUL byte or half a UTF-16 pair is never part of a clinic's data; PostgreSQL would
+        refuse it deep inside a query. Refuse it at the door, in the address, searches, forms and
+        JSON alike; and JSON nested too deeply for the parser."""
         # Form fields are parsed first (files may hold any bytes); a JSON body is read raw and cached.
-        refused = _has_nul(request.args.values()) or _has_nul(request.form.values())
-        if not refused and request.is_json:
-            body = request.get_data(cache=True)
-            refused = b"\x00" in body or b"\\u0000" in body
-        if refused:
-            return _respond(400, _("Bad request"), _("The request contains characters that are not allowed."))
+        message = None
+        if "\x00" in request.path or _has_nul(request.args.values()) or _has_nul(request.form.values()):
+            message = _("The request contains characters that are not allowed.")
+        elif request.is_json:
+            message = _json_refusal()
+        if message:
+            return _respond(400, _("Bad request"), message)
+
+    @app.errorhandler(ValidationError)
+    def invalid_input(exc: ValidationError):
+        db.session.rollback()
+        return _respond(422, _("Request refused"), _("Some fields are missing or wrong."),
+                        {"message": _plain(exc.normalized_messages())})
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):

@@ -1,0 +1,17 @@
+"""The Flask-AppBuilder glue, in one place: everything that adapts FAB 5.3 to the clinic or works
+around one of its bugs. Screens (``app.views``) and the REST API (``app.api``) both build on it;
+neither imports the other.
+
+- ``actor``: who is acting in this request (one answer for pages, API calls and the audit trail);
+- ``interface``: the data interface (database refusals as domain errors, ids out of range, and the
+  one check of every list query's filters, order and page);
+- ``filters``: search filters (accent-folded text, times);
+- ``hooks``: the validation hooks every generated create/edit/delete calls;
+- ``api``: REST pieces (related ids that must exist, ranges in the schemas, domain errors out of
+  FAB's ``@safe``);
+- ``views``: the generated screens' save/delete flow and related lists;
+- ``input``: the request-level checks of FAB's list arguments and of the login payload.
+
+Each workaround says which FAB behaviour it works around; ``tests/test_fab_workarounds.py``
+shows each behaviour still exists in plain FAB, so the workaround can go the day it does not.
+"""

@@ -1,0 +1,26 @@
+"""The validation hooks every generated create, edit and delete calls (screens and REST API
+alike): FAB's ``pre_add``/``pre_update``/``pre_delete`` reach ``app.services.rules`` here."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from app.fab.actor import acting_user_id
+from app.services import rules
+from app.services.settings import ClinicSettings
+
+
+def clinic_settings() -> ClinicSettings:
+    return ClinicSettings.from_config(current_app.config)
+
+
+def validate_item(session, item: Any) -> None:
+    """The one hook every generated create/edit calls (screens and REST API alike)."""
+    with session.no_autoflush:
+        rules.validate(session, item, clinic_settings(), acting_user_id())
+
+
+def check_delete(session, item: Any) -> None:
+    with session.no_autoflush:
+        rules.check_delete(session, item, clinic_settings())

@@ -1,0 +1,290 @@
+"""FAB's data interface for the clinic's models: database refusals as domain errors, ids the key
+column cannot hold as "not found", and one check of every list query (filter values, order and
+page) before FAB builds its SQL, for the generated screens and the REST API alike."""
+from __future__ import annotations
+
+import copy
+import math
+from datetime import date, datetime, time, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_appbuilder.models.filters import Filters
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
+from sqlalchemy import Enum, Time
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.fab.filters import ClinicFilterConverter
+from app.models.types import UTCDateTime, integer_bounds
+from app.services.errors import DomainError, from_database_error
+from app.services.settings import ClinicSettings
+
+# FAB's list pages offer up to 100 rows; the REST API caps its pages at 100 too.
+MAX_PAGE_SIZE = 1000
+# Operators whose value is a list of values (``FilterIn``/``FilterNotIn``).
+LIST_OPERATORS = {"in", "nin"}
+# Plain JSON/query-string values: anything else (a callable, a record) was put there by our code.
+CLIENT_TYPES = (str, int, float, bool, list, dict, type(None))
+
+
+class InvalidQuery(DomainError):
+    """A list query the data cannot answer: a filter value its column cannot hold, an unknown
+    order column, a negative page. The client's mistake: 400, naming the column."""
+
+    status = 400
+
+
+def pk_in_range(model: type, pk: Any) -> bool:
+    """Whether ``pk`` could be a key of ``model`` at all (ids are positive integers here)."""
+    bounds = integer_bounds(sa_inspect(model).primary_key[0].type)
+    if bounds is None:
+        return True
+    if isinstance(pk, bool):
+        return False
+    try:
+        value = int(pk)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return 0 < value <= bounds[1]
+
+
+def numeric_bound(column_type: sa.types.TypeEngine) -> Decimal | None:
+    """Largest value of a NUMERIC(p, s) column (PostgreSQL refuses more; SQLite stores it anyway)."""
+    if isinstance(column_type, sa.Numeric) and not isinstance(column_type, sa.Float):
+        if column_type.precision is not None:
+            scale = column_type.scale or 0
+            return Decimal(10) ** (column_type.precision - scale) - Decimal(1).scaleb(-scale)
+    return None
+
+
+class ClinicInterface(SQLAInterface):
+    """FAB's data interface, but a database error becomes a DomainError a person can read."""
+
+    filter_converter_class = ClinicFilterConverter
+
+    def is_folded_text(self, col_name: str) -> bool:
+        """Columns holding accent-folded copies of Vietnamese text (``search_text``)."""
+        return col_name == "search_text"
+
+    def is_time(self, col_name: str) -> bool:
+        column = self.list_columns.get(col_name)
+        return column is not None and isinstance(getattr(column, "type", None), Time)
+
+    def get(self, id, filters=None, *args, **kwargs):
+        """An id the key column cannot hold (``/show/10**20``) is simply not found: FAB passes it
+        to the database, where SQLite raises OverflowError and PostgreSQL "out of range" (500)."""
+        if not pk_in_range(self.obj, id):
+            return None
+        return super().get(id, filters, *args, **kwargs)
+
+    # FAB 5.3's ``SQLAInterface.add`` re-raises the raw database error (a 500 on the REST API);
+    # edit and delete wrap it in DatabaseException with a generic message. Here all three turn a
+    # constraint violation into the DomainError that names the field.
+    def _write(self, operation: Callable[[], None]) -> None:
+        try:
+            operation()
+        except SQLAlchemyError as exc:
+            self.session.rollback()
+            raise from_database_error(exc) from exc
+
+    def add(self, item: Any, commit: bool = True) -> None:
+        def op() -> None:
+            self.session.add(item)
+            if commit:
+                self.session.commit()
+        self._write(op)
+
+    def edit(self, item: Any, commit: bool = True) -> None:
+        def op() -> None:
+            self.session.merge(item)
+            if commit:
+                self.session.commit()
+        self._write(op)
+
+    def delete(self, item: Any, commit: bool = True) -> None:
+        def op() -> None:
+            self.session.delete(item)
+            if commit:
+                self.session.commit()
+        self._write(op)
+
+    def query(self, filters: Filters | None = None, order_column: str = "", order_direction: str = "",
+              page: int | None = None, page_size: int | None = None, *args: Any, **kwargs: Any):
+        """Every list (screens, related lists, REST) passes here: check what the client sent
+        before FAB turns it into SQL. FAB converts filter values with ``set_value_to_type``, which
+        passes unknown choices, naive or out-of-range instants and numbers past 64 bits on to the
+        database (500), and uses an unknown order column as raw SQL text (500)."""
+        self._check_order(order_column, order_direction)
+        _check_page(page, page_size)
+        if filters is not None and filters.filters:
+            filters = copy.copy(filters)
+            filters.values = [self._checked_value(flt, value) for flt, value in zip(filters.filters, filters.values)]
+        return super().query(filters, order_column, order_direction, page, page_size, *args, **kwargs)
+
+    # --- the checks ------------------------------------------------------------------------
+
+    def _check_order(self, column: str | None, direction: str | None) -> None:
+        if direction not in (None, "", "asc", "desc"):
+            raise InvalidQuery(_("Sort in the order asc or desc."), "order_direction")
+        if not column:
+            return
+        if not isinstance(column, str) or not self._sortable(column):
+            raise InvalidQuery(_("Records cannot be sorted by %(column)s.", column=str(column)[:60]),
+                               "order_column")
+
+    def _sortable(self, column: str) -> bool:
+        root, _dot, leaf = column.partition(".")
+        if not leaf:
+            return root in self.list_properties or hasattr(getattr(self.obj, root, None), "_col_name")
+        return self.is_relation(root) and leaf in sa_inspect(self.get_related_model(root)).attrs
+
+    def _checked_value(self, flt: Any, value: Any) -> Any:
+        """A list (screens send every filter as one, FAB applies each item) is checked item by
+        item; ``in``/``nin`` take a list of values."""
+        if not isinstance(value, CLIENT_TYPES):
+            return value  # a base filter's value set in code (a record, a function)
+        column = flt.column_name
+        if isinstance(value, list):
+            return [self._checked_scalar(column, item) for item in value]
+        if getattr(flt, "arg_name", "") in LIST_OPERATORS:
+            return [self._checked_scalar(column, value)]
+        return self._checked_scalar(column, value)
+
+    def _checked_scalar(self, column: str, value: Any) -> Any:
+        if isinstance(value, (list, dict)):
+            raise InvalidQuery(_("Give one value."), column)
+        if self.is_relation(column):
+            if self.is_relation_many_to_one(column) or self.is_relation_one_to_one(column) \
+                    or self.is_relation_many_to_many(column) or self.is_relation_one_to_many(column):
+                if not pk_in_range(self.get_related_model(column), value):
+                    raise InvalidQuery(_("Give the id of an existing record."), column)
+                return int(value)
+            return value
+        sql_column = self.list_columns.get(column)
+        column_type = getattr(sql_column, "type", None)
+        if column_type is None:
+            return value
+        converter = _converter(column_type)
+        return converter(column, value) if converter else value
+
+
+def _check_page(page: Any, page_size: Any) -> None:
+    for name, number, low, high in (("page", page, 0, 10**9), ("page_size", page_size, 1, MAX_PAGE_SIZE)):
+        if number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+            raise InvalidQuery(_("Must be between %(low)s and %(high)s.", low=low, high=high), name)
+
+
+def _converter(column_type: Any) -> Callable[[str, Any], Any] | None:
+    if isinstance(column_type, Enum):
+        return lambda column, value: _choice(column, value, column_type.enums)
+    if integer_bounds(column_type) is not None:
+        return lambda column, value: _integer(column, value, integer_bounds(column_type))
+    if isinstance(column_type, sa.Float):
+        return _float
+    if isinstance(column_type, sa.Numeric):
+        return lambda column, value: _decimal(column, value, numeric_bound(column_type))
+    if isinstance(column_type, sa.Boolean):
+        return _boolean
+    if isinstance(column_type, UTCDateTime) or isinstance(column_type, sa.DateTime):
+        return _instant
+    if isinstance(column_type, sa.Date):
+        return _date
+    if isinstance(column_type, Time):
+        return _time
+    if isinstance(column_type, (sa.String, sa.Text)):
+        return _text
+    return None
+
+
+def _choice(column: str, value: Any, choices: list[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidQuery(_("Choose one of: %(choices)s.", choices=", ".join(choices)), column)
+    return value
+
+
+def _integer(column: str, value: Any, bounds: tuple[int, int]) -> int:
+    message = _("Give a whole number between %(low)s and %(high)s.", low=bounds[0], high=bounds[1])
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise InvalidQuery(message, column)
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidQuery(message, column) from None
+    if not bounds[0] <= number <= bounds[1]:
+        raise InvalidQuery(message, column)
+    return number
+
+
+def _float(column: str, value: Any) -> float:
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise InvalidQuery(_("Give a number."), column)
+    return number
+
+
+def _decimal(column: str, value: Any, bound: Decimal | None) -> Decimal:
+    try:
+        number = Decimal(str(value)) if not isinstance(value, bool) else Decimal("NaN")
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or bound is not None and abs(number) > bound:
+        raise InvalidQuery(_("Give a number.") if not number.is_finite() else
+                           _("Must be between %(low)s and %(high)s.", low=-bound, high=bound), column)
+    return number
+
+
+def _boolean(column: str, value: Any) -> Any:
+    if isinstance(value, (bool, str)):
+        return value
+    raise InvalidQuery(_("Give true or false."), column)
+
+
+def _date(column: str, value: Any) -> date:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            pass
+    raise InvalidQuery(_("Give a date like 2026-12-01."), column)
+
+
+def _instant(column: str, value: Any) -> datetime:
+    """An instant in the clinic's zone when it has no offset, compared in UTC (the columns hold
+    aware UTC instants, and refuse naive ones)."""
+    message = _("Give a date and time like 2026-12-01T09:00:00+07:00.")
+    if not isinstance(value, str):
+        raise InvalidQuery(message, column)
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidQuery(message, column) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ClinicSettings.from_config(current_app.config).timezone)
+    try:
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise InvalidQuery(_("This date is outside the calendar."), column) from None
+
+
+def _time(column: str, value: Any) -> time:
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InvalidQuery(_("Give a time like 09:30."), column)
+
+
+def _text(column: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InvalidQuery(_("Give a text."), column)
+    return str(value)
