@@ -212,10 +212,7 @@ class CancelledResult(Schema):
 class ErrorOut(Schema):
     """``message`` is a text, or an object naming each broken field with its reasons."""
 
-    message = fields.Raw(required=True, metadata={
-        "oneOf": [{"type": "string"},
-                  {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}],
-    })
+    message = fields.Raw(required=True, metadata={"oneOf": [{"type": "string"}, {"type": "object"}]})
 
 
 COMPONENTS = (

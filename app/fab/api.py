@@ -54,9 +54,38 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def correct_fab_documentation(paths: dict[str, dict[str, Any]]) -> None:
+    """FAB 5.3 documents some of its own answers wrongly (from the YAML in its docstrings), so
+    those answers fail "response matches schema": a created record's ``id`` is documented as a
+    string (our keys are integers); ``_info``'s ``add_columns``/``edit_columns`` as objects (they
+    are lists of field descriptions); the menu API's ``childs`` as objects (separators are the
+    string ``"-"``). Corrected in place; running it twice changes nothing."""
+    for path, operations in paths.items():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for code, response in operation.get("responses", {}).items():
+                schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+                properties = schema.get("properties", {})
+                if code == "201" and properties.get("id") == {"type": "string"}:
+                    properties["id"] = {"type": "integer"}
+                if path.endswith("/_info"):
+                    for key in ("add_columns", "edit_columns"):
+                        if properties.get(key) == {"type": "object"}:
+                            properties[key] = {"type": "array", "items": {"type": "object"}}
+                items = properties.get("result", {}).get("items", {})
+                childs = items.get("properties", {}).get("childs", {})
+                if path.endswith("/menu/") and childs.get("items") == {"type": "object"}:
+                    childs["items"] = {"oneOf": [{"type": "object"}, {"type": "string"}]}
+
+
 class ClinicBaseApi(BaseApi):
     """What every REST class of ours shares: client errors answered by the app's one mapping, and
     operations documented from marshmallow schemas."""
+
+    def add_api_spec(self, api_spec: Any) -> None:
+        super().add_api_spec(api_spec)
+        correct_fab_documentation(api_spec._paths)
 
     def response_500(self, message: str | None = None) -> Response:
         """FAB's ``@safe`` (around every ``ModelRestApi`` route) catches *every* exception and
@@ -116,6 +145,24 @@ def _path_parameters(func: Callable) -> list[dict[str, Any]]:
     return parameters
 
 
+# A message is a text, or an object naming each broken field with its reasons.
+ERROR_MESSAGE = {"oneOf": [{"type": "string"}, {"type": "object"}]}
+
+
+def _document_error_messages() -> None:
+    """FAB's shared error responses (``BaseApi.responses``: 400, 401, 403, 404, 422, 500) say
+    ``message`` is a string, but FAB itself answers a refused body with an object naming the
+    fields (``{"message": {"name": ["Missing data for required field."]}}``): every such answer
+    breaks its own OpenAPI document. The shared responses are corrected once, here."""
+    for response in BaseApi.responses.values():
+        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+        if "message" in schema.get("properties", {}):
+            schema["properties"]["message"] = ERROR_MESSAGE
+
+
+_document_error_messages()
+
+
 class _NotClientErrors(logging.Filter):
     """``@safe`` logs the exception before calling ``response_500``: keep the log for real faults."""
 
@@ -126,19 +173,18 @@ class _NotClientErrors(logging.Filter):
 logging.getLogger("flask_appbuilder.api").addFilter(_NotClientErrors())
 
 
-class NumberRange(validate.Range):
-    """``validate.Range`` on Decimal bounds, documented as numbers. apispec copies ``min``/``max``
-    into the OpenAPI document as they are, and FAB's JSON writes a Decimal as a string
-    (``"maximum": "999999999999.99"``): the document is then invalid and fuzzers skip the
-    operation. Here the documented bounds are floats and the check stays exact."""
+class NumberRange(validate.Validator):
+    """The range of a NUMERIC column, checked exactly on Decimals. Not a ``validate.Range``:
+    apispec writes a Range's bounds through the field itself, and a Decimal field that answers
+    strings (FAB's money) gives ``"maximum": "999999999999.99"``, a string where OpenAPI wants a
+    number: the whole document is then invalid and fuzzers skip the operation."""
 
-    def __init__(self, low: Decimal, high: Decimal, error: str | None = None) -> None:
-        super().__init__(min=float(low), max=float(high), error=error)
-        self.exact = (low, high)
+    def __init__(self, low: Decimal, high: Decimal, error: str) -> None:
+        self.low, self.high, self.error = low, high, error
 
     def __call__(self, value: Any) -> Any:
-        if not self.exact[0] <= value <= self.exact[1]:
-            raise ValidationError(self._format_error(value, self.message_all))
+        if not self.low <= value <= self.high:
+            raise ValidationError(self.error.format(input=value, min=self.low, max=self.high))
         return value
 
 
@@ -179,7 +225,9 @@ class ExistingRelated(Related):
 
 
 def _typed_field(field: fields.Field, column_type: Any) -> fields.Field:
-    """A choice column becomes a ``Raw`` field in FAB 5.3 (through marshmallow-sqlalchemy) with a
+    """Fields that say what the column holds and what the JSON carries.
+
+    A choice column becomes a ``Raw`` field in FAB 5.3 (through marshmallow-sqlalchemy) with a
     ``Length`` validator that calls ``len()`` on whatever came: ``{"status": true}`` raised
     TypeError (500). Here it is a string among the choices. An instant column (aware UTC) becomes
     a plain ``DateTime`` field that accepts naive times, which the column then refuses (500): here
@@ -191,6 +239,14 @@ def _typed_field(field: fields.Field, column_type: Any) -> fields.Field:
         return fields.String(validate=validate.OneOf(column_type.enums), **common)
     if isinstance(column_type, UTCDateTime) and type(field) is fields.DateTime:
         return fields.AwareDateTime(**common)
+    if isinstance(field, fields.Decimal):
+        # FAB's JSON writes a Decimal as a string ("150000.00") while its schema says "number":
+        # every answer with money broke the document. Documented as what it is: a decimal string.
+        field.as_string = True
+        whole = (column_type.precision or 28) - (column_type.scale or 0)
+        fraction = column_type.scale or 0
+        pattern = rf"^-?[0-9]{{1,{whole}}}" + (rf"(\.[0-9]{{1,{fraction}}})?$" if fraction else "$")
+        field.metadata = {**field.metadata, "type": "string", "format": "decimal", "pattern": pattern}
     return field
 
 
