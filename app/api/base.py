@@ -14,7 +14,7 @@ from sqlalchemy.orm import RelationshipDirection
 
 from app.fab.api import ClinicBaseApi, ClinicSchemaConverter
 from app.fab.hooks import check_delete, validate_item
-from app.fab.interface import ClinicInterface
+from app.fab.interface import ClinicInterface, check_page
 from app.permissions import API_METHOD_PERMISSIONS
 
 # Never accepted from a client, on any resource, from any role: keys, the audit stamps (when a
@@ -67,6 +67,12 @@ class ClinicModelApi(ClinicBaseApi, ModelRestApi):
 
     def pre_delete(self, item: Any) -> None:
         check_delete(self.datamodel.session, item)
+
+    def _handle_page_args(self, rison_args: dict[str, Any]) -> tuple[int | None, int | None]:
+        """FAB quietly replaces a page size below 1 by its maximum and passes a negative page on:
+        both are refused here, naming the argument (400)."""
+        check_page(rison_args.get("page"), rison_args.get("page_size"))
+        return super()._handle_page_args(rison_args)
 
     def get_list_headless(self, **kwargs) -> Response:
         """A filter value the column cannot hold ("abc" or 10**20 for a number, a NUL byte) is the

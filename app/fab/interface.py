@@ -119,7 +119,7 @@ class ClinicInterface(SQLAInterface):
         passes unknown choices, naive or out-of-range instants and numbers past 64 bits on to the
         database (500), and uses an unknown order column as raw SQL text (500)."""
         self._check_order(order_column, order_direction)
-        _check_page(page, page_size)
+        check_page(page, page_size)
         if filters is not None and filters.filters:
             filters = copy.copy(filters)
             filters.values = [self._checked_value(flt, value) for flt, value in zip(filters.filters, filters.values)]
@@ -172,7 +172,7 @@ class ClinicInterface(SQLAInterface):
         return converter(column, value) if converter else value
 
 
-def _check_page(page: Any, page_size: Any) -> None:
+def check_page(page: Any, page_size: Any) -> None:
     for name, number, low, high in (("page", page, 0, 10**9), ("page_size", page_size, 1, MAX_PAGE_SIZE)):
         if number is None:
             continue
