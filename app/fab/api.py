@@ -86,6 +86,7 @@ class ClinicBaseApi(BaseApi):
     def add_api_spec(self, api_spec: Any) -> None:
         super().add_api_spec(api_spec)
         correct_fab_documentation(api_spec._paths)
+        _document_error_messages(api_spec.components.responses)
 
     def response_500(self, message: str | None = None) -> Response:
         """FAB's ``@safe`` (around every ``ModelRestApi`` route) catches *every* exception and
@@ -149,18 +150,15 @@ def _path_parameters(func: Callable) -> list[dict[str, Any]]:
 ERROR_MESSAGE = {"oneOf": [{"type": "string"}, {"type": "object"}]}
 
 
-def _document_error_messages() -> None:
+def _document_error_messages(responses: dict[str, dict[str, Any]]) -> None:
     """FAB's shared error responses (``BaseApi.responses``: 400, 401, 403, 404, 422, 500) say
     ``message`` is a string, but FAB itself answers a refused body with an object naming the
     fields (``{"message": {"name": ["Missing data for required field."]}}``): every such answer
-    breaks its own OpenAPI document. The shared responses are corrected once, here."""
-    for response in BaseApi.responses.values():
+    breaks its own OpenAPI document. Corrected in the document (FAB's class is left alone)."""
+    for response in responses.values():
         schema = response.get("content", {}).get("application/json", {}).get("schema", {})
         if "message" in schema.get("properties", {}):
             schema["properties"]["message"] = ERROR_MESSAGE
-
-
-_document_error_messages()
 
 
 class _NotClientErrors(logging.Filter):
