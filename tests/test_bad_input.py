@@ -272,3 +272,12 @@ def test_screen_filter_cases_cover_choices_and_instants():
 def test_a_screen_filter_value_the_column_cannot_hold_is_400(admin_browser, view, column, value):
     response = admin_browser.get(f"/{view.lower()}/list/?_flt_0_{column}={value}")
     assert response.status_code == 400, response.status_code
+
+
+def test_schema_messages_follow_the_language(api: Api):
+    english = api.client.get("/api/v1/availability", headers=api.headers)
+    vietnamese = api.client.get("/api/v1/availability?_l_=vi", headers=api.headers)
+    assert message_of(english)["doctor_id"] == ["This field is required."]
+    assert message_of(vietnamese)["doctor_id"][0] not in ("", "This field is required.")
+    refused = api.client.post("/api/v1/appointments/book?_l_=vi", json={"pacient_id": 1}, headers=api.headers)
+    assert message_of(refused)["pacient_id"][0] != "Unknown field."
