@@ -146,15 +146,12 @@ def calendar_token(doctor_id: int) -> Response:
     if refused is not None:
         return refused
     can_write = current_app.appbuilder.sm.has_access("can_write", "Doctor")
-    try:
-        ical.check_calendar_manager(db.session, doctor_id, user_id=user.id, can_write_doctors=can_write)
-        if request.method == "DELETE":
-            ical.revoke_calendar_token(db.session, doctor_id)
-            return jsonify(message=_("The calendar link was revoked."))
-        token = ical.rotate_calendar_token(db.session, doctor_id)
-    except DomainError as exc:
-        db.session.rollback()
-        return _error(exc.status, exc.message)
+    # A refusal (404/403) is answered by the app's error mapping (app.errors), which rolls back.
+    ical.check_calendar_manager(db.session, doctor_id, user_id=user.id, can_write_doctors=can_write)
+    if request.method == "DELETE":
+        ical.revoke_calendar_token(db.session, doctor_id)
+        return jsonify(message=_("The calendar link was revoked."))
+    token = ical.rotate_calendar_token(db.session, doctor_id)
     url = feed_url(token)
     return jsonify(result={"url": url, "webcal_url": "webcal://" + url.split("://", 1)[1]})
 
