@@ -10,7 +10,9 @@ neither imports the other.
 - ``api``: REST pieces (related ids that must exist, ranges in the schemas, domain errors out of
   FAB's ``@safe``);
 - ``views``: the generated screens' save/delete flow and related lists;
-- ``input``: the request-level checks of FAB's list arguments and of the login payload.
+- ``input``: the request-level checks of FAB's list arguments, rison ``q``, ids in URLs and the
+  login payload;
+- ``rison``: FAB's rison schemas checked once per process instead of on every request.
 
 Each workaround says which FAB behaviour it works around; ``tests/test_fab_workarounds.py``
 shows each behaviour still exists in plain FAB, so the workaround can go the day it does not.
