@@ -9,9 +9,9 @@ from typing import Any
 from flask_babel import gettext as _
 from marshmallow import RAISE, Schema, fields, validate
 
+from app.fab.interface import MAX_ID
 from app.models.scheduling import APPOINTMENT_STATUSES, CHANNELS
 
-MAX_ID = 2**31 - 1
 # Days the booking calendar can compute with (a day's end and the next day stay inside Python's
 # calendar): year 1 and year 9999 are refused here, with the field named.
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)

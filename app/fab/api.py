@@ -9,22 +9,21 @@ import sys
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
+import sqlalchemy as sa
 from flask import Response, current_app, request
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_babel import gettext as _
-import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, missing, validate
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema, field_for
 from marshmallow_sqlalchemy.fields import Related
 
-from app.fab.interface import numeric_bound, pk_in_range
+from app.fab.interface import MAX_ID, numeric_bound, pk_in_range
 from app.models.types import UTCDateTime, integer_bounds
 from app.services.errors import DomainError
 
 # Errors that are the client's: the app's error handlers answer them (404/409/422 JSON).
 CLIENT_ERRORS = (DomainError, ValidationError)
-MAX_ID = 2**31 - 1
 ERROR_CODES = {400: "bad request", 401: "not logged in", 403: "no permission", 404: "no such record",
                409: "clashes with the current state", 422: "a field is missing or wrong (each one named)"}
 _URL_ARG = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

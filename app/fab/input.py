@@ -13,9 +13,8 @@ from flask_appbuilder.baseviews import BaseModelView
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
-from app.fab.interface import MAX_PAGE_SIZE, InvalidQuery
+from app.fab.interface import MAX_ID, MAX_PAGE_SIZE, InvalidQuery
 
-MAX_ID = 2**31 - 1
 _PAGE, _PAGE_SIZE = re.compile("page_(.*)"), re.compile("psize_(.*)")
 _ORDER_DIRECTION = re.compile("_od_(.*)")
 

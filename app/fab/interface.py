@@ -23,6 +23,8 @@ from app.models.types import UTCDateTime, integer_bounds
 from app.services.errors import DomainError, from_database_error
 from app.services.settings import ClinicSettings
 
+# Every key here is an INTEGER (32 bits on PostgreSQL): ids run from 1 to this.
+MAX_ID = 2**31 - 1
 # FAB's list pages offer up to 100 rows; the REST API caps its pages at 100 too.
 MAX_PAGE_SIZE = 1000
 # Operators whose value is a list of values (``FilterIn``/``FilterNotIn``).
