@@ -202,3 +202,20 @@ def test_plain_add_loses_the_form_when_pre_add_refuses():
 
     source = inspect.getsource(ModelView._add)
     assert "self.pre_add(item)" in source and "flash(str(e)" in source and "return None" in source
+
+
+def test_plain_schemas_cannot_list_foreign_key_columns(app):
+    """app.fab.api.ClinicSchemaConverter._meta_schema_factory: FAB's schemas cannot hold
+    ``patient_id`` (its auto schema leaves foreign keys out), so clients could not read a
+    record's related ids."""
+    with app.app_context(), pytest.raises(KeyError):
+        _plain_schema(Appointment, ["patient_id", "status"])
+
+
+def test_plain_related_views_are_shown_without_a_permission_check():
+    """app.fab.views.FabModelView._get_related_views_widgets and render_template: FAB lists every
+    related view on a record's page, readable by the user or not."""
+    from flask_appbuilder.baseviews import BaseCRUDView
+
+    source = inspect.getsource(BaseCRUDView._get_related_views_widgets)
+    assert "for view in self._related_views" in source and "has_access" not in source
