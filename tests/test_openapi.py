@@ -26,7 +26,8 @@ def document(app) -> dict:
 
 
 def test_the_document_is_valid(document):
-    errors = [f"{list(error.absolute_path)}: {error.message}" for error in OpenAPIV30SpecValidator(document).iter_errors()]
+    errors = [f"{list(error.absolute_path)}: {error.message}"
+              for error in OpenAPIV30SpecValidator(document).iter_errors()]
     assert not errors, "\n".join(errors[:20])
 
 

@@ -101,15 +101,14 @@ class ClinicBaseApi(BaseApi):
     def operation_helper(self, path: str | None = None, operations: dict | None = None,
                          methods: list[str] | None = None, func: Callable | None = None, **kwargs: Any) -> None:
         spec = getattr(func, "_openapi", None)
-        if spec is None or operations is None:
+        if spec is None or operations is None or func is None:
             return super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
         for method in methods or ():
             operation: dict[str, Any] = {
                 "summary": (func.__doc__ or "").strip().split("\n", 1)[0],
                 "parameters": _path_parameters(func),
-                "responses": {
-                    str(code): _response(description, schema) for code, (description, schema) in spec["responses"].items()
-                },
+                "responses": {str(code): _response(description, schema)
+                              for code, (description, schema) in spec["responses"].items()},
             }
             for code in (401, 403, *spec["errors"]):
                 operation["responses"].setdefault(str(code), _response(ERROR_CODES[code], "ErrorOut"))
@@ -177,7 +176,8 @@ class NumberRange(validate.Validator):
     number: the whole document is then invalid and fuzzers skip the operation."""
 
     def __init__(self, low: Decimal, high: Decimal, error: str) -> None:
-        self.low, self.high, self.error = low, high, error
+        self.low, self.high = low, high
+        self.error: str = error
 
     def __call__(self, value: Any) -> Any:
         if not self.low <= value <= self.high:
@@ -229,7 +229,7 @@ def _typed_field(field: fields.Field, column_type: Any) -> fields.Field:
     TypeError (500). Here it is a string among the choices. An instant column (aware UTC) becomes
     a plain ``DateTime`` field that accepts naive times, which the column then refuses (500): here
     it needs its UTC offset."""
-    common = {"required": field.required, "allow_none": field.allow_none, "metadata": field.metadata}
+    common: dict[str, Any] = {"required": field.required, "allow_none": field.allow_none, "metadata": field.metadata}
     if field.load_default is not None and field.load_default is not missing:
         common["load_default"] = field.load_default
     if isinstance(column_type, sa.Enum) and type(field) is fields.Raw:
@@ -275,7 +275,7 @@ class ClinicSchemaConverter(Model2SchemaConverter):
             return super()._column2relation(datamodel, column, nested, parent_schema_name)
         field = field_for(datamodel.obj, column.name, field_class=ExistingRelated)  # a list of them for M2M
         field.required = False if many_to_many else not datamodel.is_nullable(column.name)
-        field.unique = datamodel.is_unique(column.name)
+        field.unique = datamodel.is_unique(column.name)  # type: ignore[attr-defined]  # FAB reads it
         return field
 
     def _meta_schema_factory(self, columns, model, class_mixin, parent_schema_name=None):
@@ -290,7 +290,7 @@ class ClinicSchemaConverter(Model2SchemaConverter):
                 fields = _columns
                 include_fk = True
                 load_instance = True
-                sqla_session = current_app.appbuilder.session
+                sqla_session = current_app.appbuilder.session  # type: ignore[attr-defined]
                 parent_schema_name = _parent
 
         return MetaSchema

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Flask, current_app, request
 import prison
+from flask import Flask, current_app, request
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.baseviews import BaseModelView
 from flask_babel import gettext as _
@@ -44,8 +44,9 @@ def _blueprints(kind: type) -> set[str]:
     key = f"clinic_blueprints_{kind.__name__}"
     names = current_app.extensions.get(key)
     if names is None:
-        names = {view.blueprint.name for view in current_app.appbuilder.baseviews
-                 if isinstance(view, kind) and getattr(view, "blueprint", None) is not None}
+        views: list[Any] = current_app.appbuilder.baseviews  # type: ignore[attr-defined]
+        blueprints = [getattr(view, "blueprint", None) for view in views if isinstance(view, kind)]
+        names = {blueprint.name for blueprint in blueprints if blueprint is not None}
         current_app.extensions[key] = names
     return names
 

@@ -14,8 +14,7 @@ from flask import current_app
 from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
-from sqlalchemy import Enum, Time
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import Enum, Time, inspect as sa_inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.fab.filters import ClinicFilterConverter
@@ -124,7 +123,8 @@ class ClinicInterface(SQLAInterface):
         check_page(page, page_size)
         if filters is not None and filters.filters:
             filters = copy.copy(filters)
-            filters.values = [self._checked_value(flt, value) for flt, value in zip(filters.filters, filters.values)]
+            filters.values = [self._checked_value(flt, value)
+                              for flt, value in zip(filters.filters, filters.values, strict=True)]
         return super().query(filters, order_column, order_direction, page, page_size, *args, **kwargs)
 
     # --- the checks ------------------------------------------------------------------------
@@ -185,8 +185,9 @@ def check_page(page: Any, page_size: Any) -> None:
 def _converter(column_type: Any) -> Callable[[str, Any], Any] | None:
     if isinstance(column_type, Enum):
         return lambda column, value: _choice(column, value, column_type.enums)
-    if integer_bounds(column_type) is not None:
-        return lambda column, value: _integer(column, value, integer_bounds(column_type))
+    bounds = integer_bounds(column_type)
+    if bounds is not None:
+        return lambda column, value: _integer(column, value, bounds)
     if isinstance(column_type, sa.Float):
         return _float
     if isinstance(column_type, sa.Numeric):
@@ -238,9 +239,10 @@ def _decimal(column: str, value: Any, bound: Decimal | None) -> Decimal:
         number = Decimal(str(value)) if not isinstance(value, bool) else Decimal("NaN")
     except InvalidOperation:
         number = Decimal("NaN")
-    if not number.is_finite() or bound is not None and abs(number) > bound:
-        raise InvalidQuery(_("Give a number.") if not number.is_finite() else
-                           _("Must be between %(low)s and %(high)s.", low=-bound, high=bound), column)
+    if not number.is_finite():
+        raise InvalidQuery(_("Give a number."), column)
+    if bound is not None and abs(number) > bound:
+        raise InvalidQuery(_("Must be between %(low)s and %(high)s.", low=-bound, high=bound), column)
     return number
 
 
