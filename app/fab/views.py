@@ -61,7 +61,9 @@ class FabModelView(ModelView):
         """Errors on fields the page does not show (the parent given by the URL) as a message."""
         for key in exclude_cols:
             field = getattr(form, key, None)
-            for error in getattr(field, "errors", ()):
+            if field is None:
+                continue
+            for error in field.errors:
                 flash(f"{field.label.text}: {error}", "danger")
 
     def _add(self):

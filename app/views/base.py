@@ -7,8 +7,7 @@ from typing import Any
 from flask import current_app
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, Enum, Time
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import Date, Enum, Time, inspect as sa_inspect
 from sqlalchemy.orm import RelationshipDirection
 from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, Optional
@@ -22,12 +21,21 @@ from app.models.types import UTCDateTime, is_money
 from app.permissions import RESOURCE_BY_NAME, VIEW_METHOD_PERMISSIONS
 from app.services import rules
 from app.services.lookup import PATIENT_OWNED, describe_record
+from app.views.fields import (
+    ClinicDateTimeField,
+    RemoteSelectField,
+    blank_if_none,
+    choice_field,
+    field_for_column,
+    format_choice,
+    format_day,
+    format_local,
+    format_money,
+    format_phone,
+    time_field,
+)
 from app.views.labels import COLUMN_LABELS, page_titles
 from app.views.remote import remote_name
-from app.views.fields import (
-    ClinicDateTimeField, RemoteSelectField, blank_if_none, choice_field, field_for_column, format_choice, format_day,
-    format_local, format_money, format_phone, time_field,
-)
 
 
 class ClinicModelView(FabModelView):
