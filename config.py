@@ -114,10 +114,12 @@ class Config:
     BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "en")  # when the browser asks for neither
     # FAB puts its own catalogues first; then Vietnamese for FAB's strings, then the clinic's (last wins).
     BABEL_TRANSLATION_DIRECTORIES = f"{BASE_DIR / 'app' / 'translations' / 'fab'};{BASE_DIR / 'app' / 'translations'}"
-    WTF_CSRF_ENABLED = True
+    WTF_CSRF_ENABLED = True  # app/csrf.py: every POST/PUT/PATCH/DELETE carries the token (tests too)
+    WTF_CSRF_TIME_LIMIT = None  # a token lives as long as the login: a form left open over lunch still saves
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)  # true behind HTTPS
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "0"))  # above 0: browsers keep to HTTPS (HTTPS requests only)
     # Number of reverse proxies (load balancers) in front: their X-Forwarded-* headers are trusted,
     # so the audit trail and the login limit see the client's address.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
@@ -130,7 +132,6 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
-    WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False  # the suite logs in hundreds of times; one test turns it back on
     MAIL_SUPPRESS_SEND = False
     # FAB hashes passwords with scrypt (a quarter of a second per login or new user, by design);

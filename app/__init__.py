@@ -61,6 +61,10 @@ def register_extensions(app: Flask) -> None:
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
     )
     audit.register(db)
+    from app import csrf, security_headers
+
+    csrf.init_app(app)  # before FAB: FAB refuses deletes over GET once app.extensions["csrf"] exists
+    security_headers.init_app(app)
     from sqlalchemy.orm import Session
 
     from app.services.documents import make_document_store

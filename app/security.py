@@ -13,11 +13,13 @@ from sqlalchemy.orm import joinedload
 
 from app.permission_cache import PermissionCache, Snapshot, bump_version
 from app.permissions import ROLE_CONFIGS
+from app.redirects import ClinicAuthDBView
 
 
 class ClinicSecurityManager(SecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet: offline it is empty.
     userstatschartview = None
+    authdbview = ClinicAuthDBView  # the login's next= goes through app.redirects.safe_next
 
     def __init__(self, appbuilder) -> None:
         super().__init__(appbuilder)

@@ -99,6 +99,9 @@ def app(db_url):
 
     reset_database(db_url)
     application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=db_url)
+    from tests.factories import BrowserClient
+
+    application.test_client_class = BrowserClient  # CSRF stays on: clients send the token like our pages
 
     def fresh_g() -> None:
         """In production every request has a fresh ``g``. A test that keeps an app context pushed

@@ -2,12 +2,16 @@
 straight through the session where the API cannot write (ledgers and logs are read-only)."""
 from __future__ import annotations
 
+import hashlib
+import os
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 import prison
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 
 # Aware instants, as a client must send them (the clinic is at UTC+7). Bookings must be in the
 # future, so the test day is always a few days ahead.
@@ -283,3 +287,39 @@ def pick_record(page, picker: str, typed: str, shown: str) -> None:
     option = page.locator(".select2-results__option", has_text=shown)
     option.wait_for()
     option.click()
+
+
+class BrowserClient(FlaskClient):
+    """The test client as a browser on our pages: every POST/PUT/PATCH/DELETE carries the session's
+    CSRF token in the ``X-CSRFToken`` header, as the page's form field or its ``fetch`` call would
+    (CSRF protection stays on in the tests). ``csrf=False`` sends a request without it, as another
+    site would; a Bearer request needs none and gets none."""
+
+    def open(self, *args: Any, csrf: bool = True, **kwargs: Any):
+        method = str(kwargs.get("method") or "GET").upper()
+        headers = dict(kwargs.pop("headers", None) or {})
+        if csrf and method in {"POST", "PUT", "PATCH", "DELETE"} and not args_have_request(args) \
+                and not str(headers.get("Authorization", "")).startswith("Bearer "):
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+        return super().open(*args, headers=headers, **kwargs)
+
+    def csrf_token(self) -> str:
+        """The signed token of this client's session (made and stored as Flask-WTF would)."""
+        app = self.application
+        with self.session_transaction() as session:
+            raw = session.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())
+        return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
+def args_have_request(args: tuple) -> bool:
+    """``open()`` called with a ready-made request or environ (Flask's redirect following)."""
+    return bool(args) and not isinstance(args[0], str)
+
+
+def page_csrf_token(html: str) -> str:
+    """The CSRF token a page's form carries (the ``csrf_token`` hidden input)."""
+    import re
+
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html)
+    assert tag, "the page has no csrf_token field"
+    return re.search(r'value="([^"]+)"', tag.group(0)).group(1)

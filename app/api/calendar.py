@@ -4,7 +4,8 @@
   the patient it belongs to (browser session or ``Authorization: Bearer <JWT>``);
 - ``GET /calendar/<token>.ics``: a doctor's private feed, public to whoever holds the secret URL;
 - ``POST`` / ``DELETE /api/v1/doctors/<id>/calendar-token``: make a new feed URL (the old one
-  stops working) or switch the feed off; for users who may edit doctors, or the doctor themself.
+  stops working) or switch the feed off; for users who may edit doctors, or the doctor themself
+  (with the browser's session, the CSRF token in ``X-CSRFToken``: app/csrf.py).
 
 The work is done by ``app.services.ical``; this module only finds the user and answers.
 """
@@ -90,21 +91,6 @@ def _ics(body: bytes, filename: str | None = None) -> Response:
     return response
 
 
-def _csrf_refused() -> Response | None:
-    """Writes made with the browser's session cookie need the CSRF token (X-CSRFToken header);
-    Bearer tokens are not sent by browsers on their own, so they need none."""
-    if _bearer() or not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return None
-    from flask_wtf.csrf import validate_csrf
-    from wtforms import ValidationError
-
-    try:
-        validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
-    except ValidationError:
-        return _error(400, _("The security token is missing or has expired. Reload the page and try again."))
-    return None
-
-
 def feed_url(token: str) -> str:
     return url_for("calendar.doctor_feed", token=token, _external=True)
 
@@ -142,9 +128,6 @@ def calendar_token(doctor_id: int) -> Response:
     user = _current_user()
     if user is None:
         return _not_logged_in()
-    refused = _csrf_refused()
-    if refused is not None:
-        return refused
     can_write = current_app.appbuilder.sm.has_access("can_write", "Doctor")
     # A refusal (404/403) is answered by the app's error mapping (app.errors), which rolls back.
     ical.check_calendar_manager(db.session, doctor_id, user_id=user.id, can_write_doctors=can_write)

@@ -1,25 +1,25 @@
 """Server-rendered workflow pages: move one appointment along its workflow with buttons, cancel
-the rest of its series, and book a recurring series (preview first). Plain HTML forms (POST,
-redirect, flash); every change goes through ``app.services.booking`` / ``app.services.series``
-and a domain error becomes a flash message or a form error, never a 500."""
+the rest of its series, and book a recurring series (preview first). Flask-WTF forms
+(app/views/appointment_forms.py: POST, redirect, flash); every read and change goes through
+``app.services`` and a domain error becomes a flash message or a form error, never a 500."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
-from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Appointment, AppointmentEvent, Doctor, Patient, Service
+from app.models import Appointment
+from app.services import appointments, catalogue
 from app.services.booking import TRANSITIONS, transition_appointment
 from app.services.errors import DomainError
 from app.services.series import book_series, cancel_series_from, preview_series
-from app.views.base import acting_user_id, clinic_settings, describe, pk_in_range
+from app.views.appointment_forms import UNITS, CancelRestForm, SeriesForm, StatusForm, first_errors
+from app.views.base import acting_user_id, clinic_settings, describe
 from app.views.calendar import STATUS_LABELS
-from app.views.fields import FORMAT, INPUT_FORMAT
+from app.views.fields import FORMAT
 
 # One button per target status, in the order a visit goes.
 ACTION_LABELS = {
@@ -28,12 +28,6 @@ ACTION_LABELS = {
 }
 ACTION_STYLES = {"confirmed": "primary", "checked_in": "success", "in_consultation": "warning",
                  "completed": "success", "no_show": "default", "cancelled": "danger"}
-UNITS = {"WEEKLY": _l("weeks"), "DAILY": _l("days")}
-MAX_VISITS = 100
-
-
-def _csrf() -> str:
-    return generate_csrf() if current_app.config.get("WTF_CSRF_ENABLED", False) else ""
 
 
 def _local(moment: datetime | None, settings) -> str:
@@ -41,12 +35,16 @@ def _local(moment: datetime | None, settings) -> str:
 
 
 def _appointment_or_404(pk: int) -> Appointment:
-    appointment = db.session.get(Appointment, pk) if pk_in_range(Appointment, pk) else None
+    appointment = appointments.find_appointment(db.session, pk)
     if appointment is None:
         abort(404, description=_("There is no appointment %(id)s.", id=pk))
     return appointment
 
 
+def _flash_form_errors(form) -> None:
+    for field, message in first_errors(form).items():
+        flash(f"{form[field].label.text}: {message}" if field in form and form[field].label.text else message,
+              "danger")
 def may_use_workflow() -> bool:
     """Whether the current user gets "Workflow" links (appointment show page and list rows): those who
     may move an appointment along its workflow, i.e. write appointments. Readers (a manager) still
@@ -72,13 +70,12 @@ class AppointmentActionsView(BaseView):
     def show(self, pk: int):
         settings = clinic_settings()
         appointment = _appointment_or_404(pk)
-        events = db.session.execute(select(AppointmentEvent).where(AppointmentEvent.appointment_id == pk)
-                                    .order_by(AppointmentEvent.at, AppointmentEvent.id)).scalars().all()
+        events = appointments.appointment_history(db.session, pk)
         return self.render_template(
             "clinic/series.html", page="actions", appointment=appointment, events=events,
             actions=next_actions(appointment.status), action_labels=ACTION_LABELS, action_styles=ACTION_STYLES,
             status_labels=STATUS_LABELS, local=lambda moment: _local(moment, settings),
-            can_write=self.appbuilder.sm.has_access("can_write", "Appointment"), csrf=_csrf(),
+            can_write=self.appbuilder.sm.has_access("can_write", "Appointment"),
             describe=describe, title=_("Appointment %(id)s", id=appointment.id),
         )
 
@@ -86,8 +83,11 @@ class AppointmentActionsView(BaseView):
     @has_access
     def status(self, pk: int):
         _appointment_or_404(pk)
-        target = request.form.get("status", "").strip()
-        reason = request.form.get("reason", "").strip() or None
+        form = StatusForm()
+        if not form.validate():
+            _flash_form_errors(form)
+            return redirect(url_for("AppointmentActionsView.show", pk=pk))
+        target, reason = form.status.data, form.reason.data or None
         try:
             appointment = transition_appointment(db.session, pk, target, actor_id=acting_user_id(),
                                                  settings=clinic_settings(), reason=reason)
@@ -105,7 +105,11 @@ class AppointmentActionsView(BaseView):
     @has_access
     def cancel_rest(self, pk: int):
         _appointment_or_404(pk)
-        reason = request.form.get("reason", "").strip() or None
+        form = CancelRestForm()
+        if not form.validate():
+            _flash_form_errors(form)
+            return redirect(url_for("AppointmentActionsView.show", pk=pk))
+        reason = form.reason.data or None
         try:
             cancelled = cancel_series_from(db.session, pk, actor_id=acting_user_id(), reason=reason,
                                            settings=clinic_settings())
@@ -131,22 +135,21 @@ class SeriesBookingView(BaseView):
     @has_access
     def new(self):
         settings = clinic_settings()
-        form = {key: request.form.get(key, "").strip() for key in
-                ("patient_id", "doctor_id", "service_id", "start", "every", "unit", "count")}
-        form["every"] = form["every"] or "1"
-        form["unit"] = form["unit"] if form["unit"] in UNITS else "WEEKLY"
-        form["count"] = form["count"] or "6"
-        form["skip"] = bool(request.form.get("skip"))
+        form = SeriesForm()
         errors: dict[str, str] = {}
         occurrences = None
-        if request.method == "POST":
-            args = self._parse(form, errors, settings)
-            if not errors:
+        if form.is_submitted():
+            if not form.validate():
+                errors = first_errors(form)
+            else:
+                args = {"patient_id": form.patient_id.data, "doctor_id": form.doctor_id.data,
+                        "service_id": form.service_id.data, "first_start": form.first_start(settings.timezone),
+                        "rule": form.rule()}
                 try:
-                    if request.form.get("do") == "book":
+                    if form.wants_booking():
                         series, booked, skipped = book_series(
                             db.session, settings=settings, actor_id=acting_user_id(),
-                            skip_conflicts=form["skip"], **args)
+                            skip_conflicts=form.skip.data, **args)
                         message = ngettext("Series booked: %(num)d appointment.", "Series booked: %(num)d appointments.",
                                            len(booked))
                         if skipped:
@@ -162,56 +165,17 @@ class SeriesBookingView(BaseView):
                         occurrences = preview_series(db.session, settings=settings, **args)
                     else:
                         errors[self._field(exc.field)] = exc.message
-        patient = None
-        if form["patient_id"].isdigit() and pk_in_range(Patient, form["patient_id"]):
-            patient = db.session.get(Patient, int(form["patient_id"]))
-        doctors = db.session.execute(select(Doctor).where(Doctor.active.is_(True))
-                                     .order_by(Doctor.full_name)).scalars().all()
-        services = db.session.execute(select(Service).where(Service.active.is_(True))
-                                      .order_by(Service.name)).scalars().all()
         return self.render_template(
             "clinic/series.html", page="series", form=form, errors=errors, occurrences=occurrences,
-            patient=patient, doctors=doctors, services=services, units=UNITS, describe=describe,
-            local=lambda moment: _local(moment, settings), csrf=_csrf(), title=_("Book a series"),
+            patient=appointments.get_patient(db.session, form.patient_id.data),
+            doctors=catalogue.active_doctors(db.session), services=catalogue.active_services(db.session),
+            units=UNITS, describe=describe, local=lambda moment: _local(moment, settings), title=_("Book a series"),
         )
 
     @staticmethod
     def _field(field: str | None) -> str:
         return {"patient_id": "patient_id", "doctor_id": "doctor_id", "service_id": "service_id",
                 "start": "start", "start_at": "start", "rule": "count"}.get(field or "", "_")
-
-    @staticmethod
-    def _parse(form: dict, errors: dict, settings) -> dict:
-        ids = {}
-        for key in ("patient_id", "doctor_id", "service_id"):
-            value = form[key]
-            if not value:
-                errors[key] = _("This field is required.")
-            elif not value.isdigit() or not 0 < int(value) < 2**31:
-                errors[key] = _("There is no such record.")
-            else:
-                ids[key] = int(value)
-        start = None
-        if not form["start"]:
-            errors["start"] = _("This field is required.")
-        else:
-            for fmt in (INPUT_FORMAT, "%Y-%m-%dT%H:%M:%S", FORMAT):
-                try:
-                    start = datetime.strptime(form["start"], fmt).replace(tzinfo=settings.timezone)
-                    break
-                except ValueError:
-                    continue
-            if start is None:
-                errors["start"] = _("Give the date and time like 2026-12-01 09:00.")
-        every = int(form["every"]) if form["every"].isdigit() else 0
-        if not 1 <= every <= 52:
-            errors["every"] = _("Repeat every 1 to 52 weeks or days.")
-        count = int(form["count"]) if form["count"].isdigit() else 0
-        if not 1 <= count <= MAX_VISITS:
-            errors["count"] = _("A series has 1 to 100 appointments.")
-        if errors:
-            return {}
-        return {**ids, "first_start": start, "rule": f"FREQ={form['unit']};INTERVAL={every};COUNT={count}"}
 
     def _series_url(self, series_id: int) -> str:
         if self.appbuilder.sm.has_access("can_read", "AppointmentSeries"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from flask import abort, current_app, request, url_for
+from flask import abort, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import format_date, gettext as _, lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +16,7 @@ from app.extensions import db
 from app.services import calendar as cal
 from app.services.errors import ValidationFailed
 from app.services.schedule_rules import merge
+from app.services.statuses import MOVABLE_STATUSES
 from app.views.base import clinic_settings
 
 PX_PER_MINUTE = 1.6  # a 15-minute row is 24 px high
@@ -29,9 +30,6 @@ STATUS_LABELS = {
 }
 VIEW_LABELS = {"day": _l("Day"), "week": _l("Week"), "month": _l("Month")}
 OFF_LABELS = {"leave": _l("On leave"), "holiday": _l("Holiday"), "training": _l("Training")}
-MOVABLE = ("requested", "confirmed")
-
-
 @dataclass
 class Block:
     appointment: cal.CalendarAppointment
@@ -193,7 +191,7 @@ class CalendarView(BaseView):
             can_write=self.appbuilder.sm.has_access("can_write", "Appointment"),
             can_read_patients=self.appbuilder.sm.has_access("can_read", "Patient"),
             choices=cal.small_tables(db.session), slot_minutes=settings.booking.slot_minutes,
-            csrf=generate_csrf() if current_app.config.get("WTF_CSRF_ENABLED", False) else "",
+            csrf=generate_csrf(), movable_statuses=MOVABLE_STATUSES,
             px_per_minute=PX_PER_MINUTE, endpoint=endpoint, timezone=settings.timezone.key, format_date=format_date,
         )
         if view == "month":

@@ -1,4 +1,4 @@
-"""The public site's own rules: signing up a patient (a login plus the linked patient record).
+"""Signing up a patient on the public site (a login plus the linked patient record).
 
 Plain functions with explicit arguments; creating the login is handed in as ``create_user`` so
 this module never touches FAB or the request."""
@@ -39,8 +39,10 @@ def split_name(full_name: str) -> tuple[str, str]:
 def sign_up_patient(session: Session, *, username: str, full_name: str, phone: str, email: str,
                     date_of_birth: date | None, password: str, settings: ClinicSettings,
                     username_taken: Callable[[str], bool], email_taken: Callable[[str], bool],
-                    create_user: CreateUser) -> Patient:
-    """Check every field (all errors at once), create the login and the linked patient, commit."""
+                    create_user: CreateUser, known_errors: dict[str, str] | None = None) -> Patient:
+    """Check every field (all errors at once), create the login and the linked patient, commit.
+    ``known_errors``: fields the caller already found wrong (a form's own parsing, e.g. a date
+    that is no date); they are reported together with these checks and nothing is written."""
     errors: dict[str, str] = {}
     username = (username or "").strip()
     if not username:
@@ -64,6 +66,8 @@ def sign_up_patient(session: Session, *, username: str, full_name: str, phone: s
         errors["email"] = _("This email address is already used by another login.")
     if len(password or "") < MIN_PASSWORD_LENGTH:
         errors["password"] = _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    for field, message in (known_errors or {}).items():
+        errors.setdefault(field, message)
     patient = Patient(full_name=clean.get("full_name") or full_name, phone=clean.get("phone"),
                       email=clean.get("email"), date_of_birth=date_of_birth)
     if not errors:

@@ -1,0 +1,63 @@
+"""One CSRF mechanism for the whole application: Flask-WTF's ``CSRFProtect``.
+
+Every request that may change something (POST, PUT, PATCH, DELETE) must carry the session's token,
+either as the ``csrf_token`` form field (page forms: every ``FlaskForm`` renders it) or in an
+``X-CSRFToken`` header (the pages' own ``fetch`` calls to the JSON API). That covers FAB's pages,
+our pages, the public site and the REST API called with the browser's session cookie.
+
+Two kinds of request need no token, because a browser never sends them on its own behalf to
+another site:
+- ``Authorization: Bearer <JWT>``: a cross-site page cannot add this header without a CORS
+  preflight, which this application never grants; the token itself proves the caller.
+- FAB's REST login (``/api/v1/security/login``): it carries the credentials in its JSON body and
+  no session.
+
+FAB marks its REST blueprints as exempt from ``CSRFProtect``; ``WTF_CSRF_CHECK_DEFAULT`` is
+therefore off and the check below runs ``csrf.protect()`` itself, without those exemptions, so
+the REST API refuses cookie-authenticated writes that lack the token. Registering the extension
+also makes FAB refuse its deletes and actions over GET (it looks for ``app.extensions["csrf"]``).
+
+A refused request answers 400 with a readable page, or JSON ``{"message": ...}`` for API paths.
+"""
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from app.extensions import csrf
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Endpoints that authenticate by what the body carries, never by the session cookie.
+TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login"})
+
+
+def carries_bearer_token() -> bool:
+    return request.headers.get("Authorization", "").startswith("Bearer ")
+
+
+def check_csrf() -> None:
+    """Refuse (400) an unsafe request without a valid token, unless it is exempt (see above)."""
+    if request.method not in UNSAFE_METHODS or carries_bearer_token():
+        return
+    if request.endpoint in TOKEN_FREE_ENDPOINTS:
+        return
+    csrf.protect()  # raises CSRFError (400); honours WTF_CSRF_ENABLED
+
+
+def refused_message() -> str:
+    return _("The security token is missing or has expired. Reload the page and try again.")
+
+
+def init_app(app: Flask) -> None:
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # check_csrf decides, FAB's blueprint exemptions do not
+    csrf.init_app(app)
+    app.before_request(check_csrf)
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(exc: CSRFError):
+        from app.errors import _respond as respond
+
+        if request.blueprint == "public":
+            return render_template("public/message.html", title=_("Page expired"), message=refused_message()), 400
+        return respond(400, _("Page expired"), refused_message())

@@ -1,0 +1,96 @@
+"""What the public site's pages share: the blueprint, formatting helpers for the templates, and
+``patient_required``."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
+from functools import wraps
+
+from flask import Blueprint, current_app, redirect, render_template, request
+from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.extensions import db
+from app.models import Patient
+from app.public.forms import slot_param
+from app.services import booking
+from app.services.appointments import patient_of_user
+from app.services.errors import DomainError
+from app.services.settings import ClinicSettings
+
+bp = Blueprint("public", __name__, url_prefix="/clinic")
+DAYS_AHEAD = 14
+
+
+def settings() -> ClinicSettings:
+    return ClinicSettings.from_config(current_app.config)
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone(settings().timezone)
+
+
+def money(amount) -> str:
+    return format_currency(amount or 0, settings().currency)
+
+
+def window() -> tuple[date, date]:
+    today = settings().today()
+    return today, today + timedelta(days=DAYS_AHEAD - 1)
+
+
+def login_url(next_url: str) -> str:
+    return current_app.appbuilder.get_url_for_login_with(next_url)
+
+
+def current_path() -> str:
+    return request.full_path.rstrip("?")
+
+
+def field_errors(form) -> dict[str, str]:
+    """The first message of each broken field of a form."""
+    return {name: messages[0] for name, messages in form.errors.items() if messages}
+
+
+def patient_required(view):
+    """A guest goes to the login (and comes back through ``next``); a login without a patient
+    record is told to ask the clinic."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(login_url(current_path()))
+        patient = patient_of_user(db.session, current_user.id)
+        if patient is None:
+            return render_template("public/message.html", title=_("No patient record"), message=_(
+                "Your login is not linked to a patient record. Please contact the clinic.")), 403
+        return view(patient, *args, **kwargs)
+
+    return wrapper
+
+
+def by_day(slots) -> "OrderedDict[date, list]":
+    days: OrderedDict[date, list] = OrderedDict()
+    for slot in slots:
+        days.setdefault(local(slot.start).date(), []).append(slot)
+    return days
+
+
+def doctor_slots(doctor_id: int, service_id: int, ignore_appointment_id: int | None = None) -> list:
+    date_from, date_to = window()
+    try:
+        return booking.free_slots(db.session, doctor_id=doctor_id, service_id=service_id, date_from=date_from,
+                                  date_to=date_to, settings=settings(), ignore_appointment_id=ignore_appointment_id)
+    except DomainError:
+        return []
+
+
+@bp.context_processor
+def helpers() -> dict:
+    return {"money": money, "local": local, "slot_param": slot_param, "format_date": format_date,
+            "format_datetime": format_datetime, "lang": str(get_locale() or "en"),
+            "languages": current_app.config["LANGUAGES"], "current_path": current_path,
+            "clinic_name": current_app.config.get("APP_NAME") or "Clinic",
+            "online_enabled": settings().booking.online_enabled, "login_url": login_url,
+            "logout_url": current_app.appbuilder.get_url_for_logout}

@@ -1,0 +1,90 @@
+"""The public site's forms (Flask-WTF): each checks its own fields, all at once, keeps the typed
+values, and carries the CSRF token. The rules behind them (a free slot, the cut-off, a unique
+email) stay in app.services."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, Field, HiddenField, IntegerField, PasswordField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
+
+SLOT_FORMAT = "%Y-%m-%dT%H:%MZ"  # a start time in UTC, as it travels in URLs and forms
+MAX_ID = 2**31 - 1
+
+
+def strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def slot_param(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(SLOT_FORMAT)
+
+
+def parse_slot(value: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(value or "", SLOT_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+class SlotField(Field):
+    """A start time offered by the page (``2026-12-01T02:00Z``); its data is an aware UTC datetime."""
+
+    widget = HiddenInput()
+
+    def _value(self) -> str:
+        return slot_param(self.data) if isinstance(self.data, datetime) else (self.raw_data or [""])[0]
+
+    def process_formdata(self, valuelist: list) -> None:
+        self.data = None
+        if valuelist and valuelist[0]:
+            self.data = parse_slot(valuelist[0])
+            if self.data is None:
+                raise ValueError(_l("Choose one of the times below."))
+
+
+def record_id(label: str) -> IntegerField:
+    return IntegerField(label, validators=[InputRequired(), NumberRange(1, MAX_ID)], widget=HiddenInput())
+
+
+class BookConfirmForm(FlaskForm):
+    """The last step of online booking: the chosen service, doctor and time, and a reason."""
+
+    service = record_id("service")
+    doctor = record_id("doctor")
+    start = SlotField("start", validators=[InputRequired(_l("Choose one of the times below."))])
+    reason = TextAreaField(_l("Reason for the visit (optional)"), filters=[strip],
+                           validators=[Optional(), Length(max=500)])
+
+
+class CancelForm(FlaskForm):
+    reason = StringField(_l("Reason for cancelling"), filters=[strip],
+                         validators=[InputRequired(_l("Say why the appointment is cancelled.")), Length(max=500)])
+
+
+class MoveForm(FlaskForm):
+    start = SlotField("start", validators=[InputRequired(_l("Choose one of the times below."))])
+
+
+class SignupForm(FlaskForm):
+    """Field shapes only (lengths, a real date); who may sign up is app.services.signup's to say,
+    and its answers are shown next to these, all at once."""
+
+    full_name = StringField(_l("Full name"), filters=[strip], validators=[Length(max=150)])
+    phone = StringField(_l("Phone"), filters=[strip], validators=[Length(max=40)])
+    email = StringField(_l("Email"), filters=[strip], validators=[Length(max=254)])
+    date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
+    username = StringField(_l("Username"), filters=[strip])
+    password = PasswordField(_l("Password (at least 8 characters)"), validators=[Length(max=128)])
+    next = HiddenField()
+
+    def field_errors(self) -> dict[str, str]:
+        """The first message of each broken field (the CSRF token's is reported by app/csrf.py)."""
+        errors = {name: messages[0] for name, messages in self.errors.items() if name != "csrf_token" and messages}
+        if "date_of_birth" in errors:
+            errors["date_of_birth"] = str(_l("Enter the date as YYYY-MM-DD."))
+        return errors

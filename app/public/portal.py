@@ -1,0 +1,78 @@
+"""The patient portal: my appointments, cancel one, move one."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.extensions import db
+from app.models import Appointment, Patient
+from app.public.common import bp, by_day, doctor_slots, field_errors, patient_required, settings
+from app.public.forms import CancelForm, MoveForm
+from app.services import booking
+from app.services.appointments import own_appointment, patient_appointments
+from app.services.errors import DomainError
+from app.services.statuses import patient_may_change
+
+
+def _own_or_404(patient: Patient, appointment_id: int) -> Appointment:
+    appointment = own_appointment(db.session, patient.id, appointment_id)
+    if appointment is None:
+        abort(404)
+    return appointment
+
+
+@bp.get("/me/appointments")
+@patient_required
+def my_appointments(patient: Patient):
+    now = settings().now()
+    mine = patient_appointments(db.session, patient.id, now)
+    cutoff = settings().booking.patient_cutoff
+    return render_template("public/my_appointments.html", patient=patient, upcoming=mine.upcoming, past=mine.past,
+                           changeable=lambda a: patient_may_change(a.status, a.start_at, now),
+                           too_late=lambda a: a.start_at - now < cutoff)
+
+
+@bp.post("/me/appointments/<int:appointment_id>/cancel")
+@patient_required
+def cancel_appointment(patient: Patient, appointment_id: int):
+    appointment = _own_or_404(patient, appointment_id)
+    form = CancelForm()
+    if not form.validate():
+        for message in field_errors(form).values():
+            flash(message, "danger")
+        return redirect(url_for("public.my_appointments"))
+    try:
+        booking.transition_appointment(db.session, appointment.id, "cancelled", actor_id=current_user.id,
+                                       settings=settings(), reason=form.reason.data, by_patient=True)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        flash(_("Your appointment was cancelled."), "success")
+    return redirect(url_for("public.my_appointments"))
+
+
+@bp.route("/me/appointments/<int:appointment_id>/move", methods=["GET", "POST"])
+@patient_required
+def move_appointment(patient: Patient, appointment_id: int):
+    appointment = _own_or_404(patient, appointment_id)
+    form = MoveForm()
+    error = None
+    status = 200
+    if form.is_submitted():
+        if not form.validate():
+            error, status = " ".join(field_errors(form).values()), 422
+        else:
+            try:
+                booking.reschedule_appointment(db.session, appointment.id, form.start.data,
+                                               actor_id=current_user.id, settings=settings(), by_patient=True)
+            except DomainError as exc:
+                db.session.rollback()
+                error, status = exc.message, exc.status
+            else:
+                flash(_("Your appointment was moved."), "success")
+                return redirect(url_for("public.my_appointments"))
+    slots = doctor_slots(appointment.doctor_id, appointment.service_id, ignore_appointment_id=appointment.id)
+    slots = [s for s in slots if s.start != appointment.start_at]
+    return render_template("public/move.html", appointment=appointment, days=by_day(slots), error=error), status
