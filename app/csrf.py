@@ -7,8 +7,9 @@ our pages, the public site and the REST API called with the browser's session co
 
 Two kinds of request need no token, because a browser never sends them on its own behalf to
 another site:
-- ``Authorization: Bearer <JWT>``: a cross-site page cannot add this header without a CORS
-  preflight, which this application never grants; the token itself proves the caller.
+- ``Authorization: Bearer <JWT>`` with a valid token: a cross-site page cannot add this header
+  without a CORS preflight, which this application never grants; the token proves the caller.
+  An invalid one is answered 401 here.
 - FAB's REST login (``/api/v1/security/login``): it carries the credentials in its JSON body and
   no session.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
+from flask_jwt_extended import verify_jwt_in_request
 from flask_wtf.csrf import CSRFError
 
 from app.extensions import csrf
@@ -30,6 +32,7 @@ from app.extensions import csrf
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints that authenticate by what the body carries, never by the session cookie.
 TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login"})
+REFRESH_ENDPOINT = "SecurityApi.refresh"  # takes the refresh token as its Bearer
 
 
 def carries_bearer_token() -> bool:
@@ -38,9 +41,12 @@ def carries_bearer_token() -> bool:
 
 def check_csrf() -> None:
     """Refuse (400) an unsafe request without a valid token, unless it is exempt (see above)."""
-    if request.method not in UNSAFE_METHODS or carries_bearer_token():
+    if request.method not in UNSAFE_METHODS or request.endpoint in TOKEN_FREE_ENDPOINTS:
         return
-    if request.endpoint in TOKEN_FREE_ENDPOINTS:
+    if carries_bearer_token():
+        # The JWT must be good: FAB's REST API (allow_browser_login) would otherwise fall back to
+        # the session cookie for a request that only claims to carry a token. A bad one is 401.
+        verify_jwt_in_request(refresh=request.endpoint == REFRESH_ENDPOINT)
         return
     csrf.protect()  # raises CSRFError (400); honours WTF_CSRF_ENABLED
 
