@@ -3,6 +3,8 @@ the booking service (domain errors flashed, never a 500), cancelling the rest of
 booking a recurring series from a plain form (preview, then book, optionally skipping dates)."""
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 
 import pytest
@@ -136,7 +138,7 @@ def test_series_preview_shows_a_conflict_and_booking_skips_it(clinic, login_as, 
 
     refused = browser.post("/appointment-series/new", data=series_form(clinic, do="book"))
     html = refused.get_data(as_text=True)
-    assert refused.status_code == 200 and "1 of 6 dates cannot be booked." in html
+    assert refused.status_code == 409 and "1 of 6 dates cannot be booked." in html
     assert 'value="6"' in html and 'data-ok="false"' in html  # values kept, dates shown
     assert db.session.query(AppointmentSeries).count() == 0
 
@@ -152,13 +154,15 @@ def test_series_preview_shows_a_conflict_and_booking_skips_it(clinic, login_as, 
 
 def test_series_form_errors_keep_the_values(clinic, login_as, db):
     browser = login_as("receptionist")
-    html = browser.post("/appointment-series/new", data=series_form(
-        clinic, patient_id="", start="yesterday", every="0", count="500")).get_data(as_text=True)
+    response = browser.post("/appointment-series/new", data=series_form(
+        clinic, patient_id="", start="yesterday", every="0", count="500"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
     for field in ("patient_id", "start", "every", "count"):
         assert f'data-error="{field}"' in html
     assert f'<option value="{clinic.doctor}" selected>' in html and 'value="500"' in html
     response = browser.post("/appointment-series/new", data=series_form(clinic, patient_id="999999"))
-    assert response.status_code == 200 and "Unknown patient." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Unknown patient." in response.get_data(as_text=True)
     html = browser.post("/appointment-series/new", data=series_form(clinic, unit="DAILY", every="2", count="3"))\
         .get_data(as_text=True)
     assert html.count('data-ok="true"') == 3
@@ -194,3 +198,30 @@ def test_the_series_menu_entry_is_only_for_those_who_can_book(login_as):
     assert "Book a series" in login_as("receptionist").get("/").get_data(as_text=True)
     manager_home = login_as("manager").get("/").get_data(as_text=True)
     assert "Book a series" not in manager_home and "Calendar" in manager_home
+
+
+def test_series_form_names_every_broken_field_in_vietnamese(clinic, login_as, db):
+    browser = login_as("receptionist")
+    browser.get("/lang/vi")
+    response = browser.post("/appointment-series/new", data=series_form(
+        clinic, patient_id="abc", doctor_id=str(2**40), service_id="", start="31/02/2026 9h", every="x",
+        count="0", unit="YEARLY"))
+    assert response.status_code == 422
+    errors = dict(re.findall(r'data-error="(\w+)">([^<]+)<', response.get_data(as_text=True)))
+    assert errors == {
+        "patient_id": "Hãy nhập một số nguyên.", "doctor_id": "Không có bản ghi này.",
+        "service_id": "Trường này là bắt buộc.", "start": "Nhập ngày giờ theo dạng 2026-12-01 09:00.",
+        "every": "Hãy nhập một số nguyên.", "count": "Một chuỗi lịch hẹn có từ 1 đến 100 lịch hẹn.",
+        "unit": "Lặp lại sau một số tuần hoặc ngày.",
+    }
+    assert db.session.query(Appointment).count() == 0
+
+
+def test_a_workflow_button_with_a_bad_status_changes_nothing(confirmed, login_as, api):
+    browser = login_as("receptionist")
+    response = browser.post(f"/appointment-actions/{confirmed}/status", data={"status": "teleported"},
+                            follow_redirects=True)
+    assert response.status_code == 200 and "Unknown status." in response.get_data(as_text=True)
+    assert browser.post(f"/appointment-actions/{confirmed}/status", data={"status": "cancelled", "reason": "x" * 501},
+                        follow_redirects=True).status_code == 200
+    assert api.show("appointment", confirmed)["status"] == "confirmed"

@@ -130,6 +130,19 @@ def test_signup_refuses_bad_fields_by_field(client):
     assert "already taken" in errors["username"] and "8" in errors["password"]
 
 
+def test_signup_reports_a_bad_date_with_the_other_fields_and_keeps_the_values(app, client):
+    response = client.post("/clinic/signup", data={
+        "full_name": "Phạm Văn Đức", "phone": "12", "email": "duc@example.com", "date_of_birth": "20/07/1985",
+        "username": "duc", "password": "long-enough-1"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    errors = dict(re.findall(r'data-field="(\w+)">([^<]+)<', page))
+    assert set(errors) == {"phone", "date_of_birth"} and "YYYY-MM-DD" in errors["date_of_birth"]
+    assert 'value="Phạm Văn Đức"' in page and 'value="20/07/1985"' in page
+    with app.app_context():
+        assert app.appbuilder.sm.find_user(username="duc") is None
+
+
 def test_signup_refuses_a_used_email(client):
     response = client.post("/clinic/signup", data={
         "full_name": "Phạm Văn Đức", "phone": "0912 345 678", "email": "admin@test.example",
@@ -216,6 +229,24 @@ def test_patient_moves_an_appointment(app, login_as, clinic):
     response = browser.post(f"/clinic/me/appointments/{appointment_id}/move", data={"start": _slot("11:00")})
     assert response.status_code == 302
     assert _appointment(app, appointment_id)[2] == datetime.fromisoformat(local_time("11:00")).astimezone(
+        timezone.utc)
+
+
+def test_portal_forms_name_the_broken_field_and_write_nothing(app, login_as, clinic):
+    username, patient_id = _make_patient(app)
+    browser = login_as(username)
+    too_long = browser.post("/clinic/book/confirm", data={"service": clinic.service, "doctor": clinic.doctor,
+                                                          "start": _slot("10:00"), "reason": "x" * 501})
+    assert too_long.status_code == 422 and 'data-field="reason"' in too_long.get_data(as_text=True)
+    assert _appointments_of(app, patient_id) == []
+    browser.post("/clinic/book/confirm", data={"service": clinic.service, "doctor": clinic.doctor,
+                                               "start": _slot("10:00")})
+    [appointment_id] = _appointments_of(app, patient_id)
+    moved = browser.post(f"/clinic/me/appointments/{appointment_id}/move", data={"start": "tomorrow at ten"})
+    assert moved.status_code == 422 and "Choose one of the times below." in moved.get_data(as_text=True)
+    assert browser.get(f"/clinic/book/confirm?service={clinic.service}&doctor={clinic.doctor}&start=soon")\
+        .status_code == 404
+    assert _appointment(app, appointment_id)[2] == datetime.fromisoformat(local_time("10:00")).astimezone(
         timezone.utc)
 
 

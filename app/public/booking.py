@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.extensions import db
+from app.form_fields import first_errors
 from app.models import Patient
-from app.public.common import bp, doctor_slots, field_errors, patient_required, settings, window
+from app.public.common import bp, doctor_slots, patient_required, settings, window
 from app.public.forms import BookConfirmForm
 from app.services import booking, catalogue, slot_display
 from app.services.errors import DomainError
@@ -61,7 +62,7 @@ def book_confirm(patient: Patient):
     if request.method == "GET":
         return render_template("public/book_confirm.html", **context)
     if not form.validate():
-        return render_template("public/book_confirm.html", errors=field_errors(form), **context), 422
+        return render_template("public/book_confirm.html", errors=first_errors(form), **context), 422
     try:
         appointment = booking.book_appointment(
             db.session, patient_id=patient.id, doctor_id=doctor.id, service_id=service.id, start=start,

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.extensions import db
-from app.models import Patient
 from app.public.forms import slot_param
 from app.services import booking
 from app.services.appointments import patient_of_user
@@ -46,11 +45,6 @@ def login_url(next_url: str) -> str:
 
 def current_path() -> str:
     return request.full_path.rstrip("?")
-
-
-def field_errors(form) -> dict[str, str]:
-    """The first message of each broken field of a form."""
-    return {name: messages[0] for name, messages in form.errors.items() if messages}
 
 
 def patient_required(view):

@@ -4,21 +4,16 @@ email) stay in app.services."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, HiddenField, IntegerField, PasswordField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms import DateField, Field, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import HiddenInput
 
+from app.form_fields import WholeNumberField, at_most, existing_id, first_errors, strip
+
 SLOT_FORMAT = "%Y-%m-%dT%H:%MZ"  # a start time in UTC, as it travels in URLs and forms
-MAX_ID = 2**31 - 1
-
-
-def strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
 
 def slot_param(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime(SLOT_FORMAT)
@@ -47,8 +42,18 @@ class SlotField(Field):
                 raise ValueError(_l("Choose one of the times below."))
 
 
-def record_id(label: str) -> IntegerField:
-    return IntegerField(label, validators=[InputRequired(), NumberRange(1, MAX_ID)], widget=HiddenInput())
+class IsoDateField(DateField):
+    """A date as ``<input type="date">`` sends it (YYYY-MM-DD)."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("Enter the date as YYYY-MM-DD.")) from None
+
+
+def record_id(label: str) -> WholeNumberField:
+    return WholeNumberField(label, validators=[InputRequired(), existing_id()], widget=HiddenInput())
 
 
 class BookConfirmForm(FlaskForm):
@@ -58,12 +63,12 @@ class BookConfirmForm(FlaskForm):
     doctor = record_id("doctor")
     start = SlotField("start", validators=[InputRequired(_l("Choose one of the times below."))])
     reason = TextAreaField(_l("Reason for the visit (optional)"), filters=[strip],
-                           validators=[Optional(), Length(max=500)])
+                           validators=[Optional(), at_most(500)])
 
 
 class CancelForm(FlaskForm):
     reason = StringField(_l("Reason for cancelling"), filters=[strip],
-                         validators=[InputRequired(_l("Say why the appointment is cancelled.")), Length(max=500)])
+                         validators=[InputRequired(_l("Say why the appointment is cancelled.")), at_most(500)])
 
 
 class MoveForm(FlaskForm):
@@ -74,17 +79,14 @@ class SignupForm(FlaskForm):
     """Field shapes only (lengths, a real date); who may sign up is app.services.signup's to say,
     and its answers are shown next to these, all at once."""
 
-    full_name = StringField(_l("Full name"), filters=[strip], validators=[Length(max=150)])
-    phone = StringField(_l("Phone"), filters=[strip], validators=[Length(max=40)])
-    email = StringField(_l("Email"), filters=[strip], validators=[Length(max=254)])
-    date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
+    full_name = StringField(_l("Full name"), filters=[strip], validators=[at_most(150)])
+    phone = StringField(_l("Phone"), filters=[strip], validators=[at_most(40)])
+    email = StringField(_l("Email"), filters=[strip], validators=[at_most(254)])
+    date_of_birth = IsoDateField(_l("Date of birth"), validators=[Optional()])
     username = StringField(_l("Username"), filters=[strip])
-    password = PasswordField(_l("Password (at least 8 characters)"), validators=[Length(max=128)])
+    password = PasswordField(_l("Password (at least 8 characters)"), validators=[at_most(128)])
     next = HiddenField()
 
     def field_errors(self) -> dict[str, str]:
         """The first message of each broken field (the CSRF token's is reported by app/csrf.py)."""
-        errors = {name: messages[0] for name, messages in self.errors.items() if name != "csrf_token" and messages}
-        if "date_of_birth" in errors:
-            errors["date_of_birth"] = str(_l("Enter the date as YYYY-MM-DD."))
-        return errors
+        return {name: message for name, message in first_errors(self).items() if name != "csrf_token"}

@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.extensions import db
+from app.form_fields import first_errors
 from app.models import Appointment, Patient
-from app.public.common import bp, by_day, doctor_slots, field_errors, patient_required, settings
+from app.public.common import bp, by_day, doctor_slots, patient_required, settings
 from app.public.forms import CancelForm, MoveForm
 from app.services import booking
 from app.services.appointments import own_appointment, patient_appointments
@@ -39,7 +40,7 @@ def cancel_appointment(patient: Patient, appointment_id: int):
     appointment = _own_or_404(patient, appointment_id)
     form = CancelForm()
     if not form.validate():
-        for message in field_errors(form).values():
+        for message in first_errors(form).values():
             flash(message, "danger")
         return redirect(url_for("public.my_appointments"))
     try:
@@ -62,7 +63,7 @@ def move_appointment(patient: Patient, appointment_id: int):
     status = 200
     if form.is_submitted():
         if not form.validate():
-            error, status = " ".join(field_errors(form).values()), 422
+            error, status = " ".join(first_errors(form).values()), 422
         else:
             try:
                 booking.reschedule_appointment(db.session, appointment.id, form.start.data,

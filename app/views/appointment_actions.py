@@ -16,7 +16,8 @@ from app.services import appointments, catalogue
 from app.services.booking import TRANSITIONS, transition_appointment
 from app.services.errors import DomainError
 from app.services.series import book_series, cancel_series_from, preview_series
-from app.views.appointment_forms import UNITS, CancelRestForm, SeriesForm, StatusForm, first_errors
+from app.form_fields import first_errors
+from app.views.appointment_forms import UNITS, CancelRestForm, SeriesForm, StatusForm
 from app.views.base import acting_user_id, clinic_settings, describe
 from app.views.calendar import STATUS_LABELS
 from app.views.fields import FORMAT
@@ -138,9 +139,10 @@ class SeriesBookingView(BaseView):
         form = SeriesForm()
         errors: dict[str, str] = {}
         occurrences = None
+        status = 200
         if form.is_submitted():
             if not form.validate():
-                errors = first_errors(form)
+                errors, status = first_errors(form), 422
             else:
                 args = {"patient_id": form.patient_id.data, "doctor_id": form.doctor_id.data,
                         "service_id": form.service_id.data, "first_start": form.first_start(settings.timezone),
@@ -159,6 +161,7 @@ class SeriesBookingView(BaseView):
                     occurrences = preview_series(db.session, settings=settings, **args)
                 except DomainError as exc:
                     db.session.rollback()
+                    status = exc.status
                     conflicts = getattr(exc, "conflicts", None)
                     if conflicts:  # SeriesConflict: show which dates and why
                         errors["_"] = exc.message
@@ -170,7 +173,7 @@ class SeriesBookingView(BaseView):
             patient=appointments.get_patient(db.session, form.patient_id.data),
             doctors=catalogue.active_doctors(db.session), services=catalogue.active_services(db.session),
             units=UNITS, describe=describe, local=lambda moment: _local(moment, settings), title=_("Book a series"),
-        )
+        ), status
 
     @staticmethod
     def _field(field: str | None) -> str:

@@ -9,41 +9,31 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, SelectField, StringField
-from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, DateTimeLocalField, HiddenField, SelectField, StringField
+from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional
 
+from app.form_fields import WholeNumberField, at_most, existing_id, strip
 from app.services.booking import TRANSITIONS
-from app.services.catalogue import MAX_ID
 from app.views.fields import FORMAT, INPUT_FORMAT
 
 UNITS = {"WEEKLY": _l("weeks"), "DAILY": _l("days")}
 MAX_VISITS = 100
 REQUIRED = _l("This field is required.")
-NO_RECORD = _l("There is no such record.")
-
-
-def strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-def first_errors(form: FlaskForm) -> dict[str, str]:
-    """The first message of each broken field."""
-    return {name: str(messages[0]) for name, messages in form.errors.items() if messages}
 
 
 class StatusForm(FlaskForm):
     """One workflow button: the next status (and, to cancel, the reason)."""
 
-    status = HiddenField(validators=[InputRequired(), AnyOf(list(TRANSITIONS), message=_l("Unknown status."))])
-    reason = StringField(_l("Reason"), filters=[strip], validators=[Optional(), Length(max=500)])
+    status = HiddenField(validators=[InputRequired(REQUIRED), AnyOf(list(TRANSITIONS), message=_l("Unknown status."))])
+    reason = StringField(_l("Reason"), filters=[strip], validators=[Optional(), at_most(500)])
 
 
 class CancelRestForm(FlaskForm):
-    reason = StringField(_l("Reason"), filters=[strip], validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), filters=[strip], validators=[Optional(), at_most(500)])
 
 
-def record_id(label: Any) -> IntegerField:
-    return IntegerField(label, validators=[InputRequired(REQUIRED), NumberRange(1, MAX_ID, message=NO_RECORD)])
+def record_id(label: Any) -> WholeNumberField:
+    return WholeNumberField(label, validators=[InputRequired(REQUIRED), existing_id()])
 
 
 class LocalDateTimeField(DateTimeLocalField):
@@ -68,10 +58,11 @@ class SeriesForm(FlaskForm):
     doctor_id = record_id(_l("Doctor"))
     service_id = record_id(_l("Service"))
     start = LocalDateTimeField(_l("First visit"), validators=[InputRequired(REQUIRED)])
-    every = IntegerField(_l("Repeat every"), default=1, validators=[
+    every = WholeNumberField(_l("Repeat every"), default=1, validators=[
         InputRequired(REQUIRED), NumberRange(1, 52, message=_l("Repeat every 1 to 52 weeks or days."))])
-    unit = SelectField(_l("Unit"), choices=list(UNITS.items()), default="WEEKLY")
-    count = IntegerField(_l("Number of visits"), default=6, validators=[
+    unit = SelectField(_l("Unit"), choices=list(UNITS.items()), default="WEEKLY", validate_choice=False,
+                       validators=[AnyOf(list(UNITS), message=_l("Repeat every so many weeks or days."))])
+    count = WholeNumberField(_l("Number of visits"), default=6, validators=[
         InputRequired(REQUIRED), NumberRange(1, MAX_VISITS, message=_l("A series has 1 to 100 appointments."))])
     skip = BooleanField(_l("Skip the conflicting dates"))
     do = HiddenField(default="preview")
