@@ -165,3 +165,18 @@ def test_pages_work_under_the_policy_in_chromium(page_as, api, clinic):
     pick_record(page, "#patient", "nguyen van an", "Nguyễn Văn An")  # select2 and our picker script ran
     assert [v for v in visited if v[1]] == []
     assert not [m for m in messages if "Content Security Policy" in m], messages
+
+
+def test_fab_list_deletes_with_a_post_and_the_token_in_chromium(page_as, api):
+    """FAB's list page posts its delete (trash button, confirmation dialog) with the CSRF token."""
+    kept = api.create("department", {"code": "TIM", "name": "Khoa Tim"})
+    gone = api.create("department", {"code": "MAT", "name": "Khoa Mắt"})
+    page = page_as("admin")
+    requests: list[tuple[str, str]] = []
+    page.on("request", lambda request: requests.append((request.method, request.url)))
+    page.goto(f"{page.base_url}/departmentview/list/")
+    page.click(f"[id$='/departmentview/delete/{gone}']")  # the row's trash button
+    page.click("#modal-confirm-ok")
+    page.wait_for_load_state()
+    assert ("POST", f"{page.base_url}/departmentview/delete/{gone}") in requests
+    assert api.get("department", gone).status_code == 404 and api.get("department", kept).status_code == 200
