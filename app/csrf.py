@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
-from flask_jwt_extended import verify_jwt_in_request
+from flask_jwt_extended import decode_token, verify_jwt_in_request
 from flask_wtf.csrf import CSRFError
 
 from app.extensions import csrf
@@ -39,6 +39,14 @@ def carries_bearer_token() -> bool:
     return request.headers.get("Authorization", "").startswith("Bearer ")
 
 
+def bearer_token_is_valid() -> bool:
+    try:
+        decode_token(request.headers["Authorization"][len("Bearer "):].strip())
+    except Exception:  # expired, forged, malformed: flask-jwt-extended and PyJWT raise many kinds
+        return False
+    return True
+
+
 def check_csrf() -> None:
     """Refuse (400) an unsafe request without a valid token, unless it is exempt (see above)."""
     if request.method not in UNSAFE_METHODS or request.endpoint in TOKEN_FREE_ENDPOINTS:
@@ -46,7 +54,10 @@ def check_csrf() -> None:
     if carries_bearer_token():
         # The JWT must be good: FAB's REST API (allow_browser_login) would otherwise fall back to
         # the session cookie for a request that only claims to carry a token. A bad one is 401.
-        verify_jwt_in_request(refresh=request.endpoint == REFRESH_ENDPOINT)
+        # A good one is only decoded here: loading its user is left to FAB's @protect, which
+        # also sets g.user (the audit trail's actor) while doing so.
+        if not bearer_token_is_valid():
+            verify_jwt_in_request(refresh=request.endpoint == REFRESH_ENDPOINT)  # raises: 401
         return
     csrf.protect()  # raises CSRFError (400); honours WTF_CSRF_ENABLED
 

@@ -15,6 +15,7 @@ from app.form_fields import WholeNumberField, at_most, existing_id, first_errors
 
 SLOT_FORMAT = "%Y-%m-%dT%H:%MZ"  # a start time in UTC, as it travels in URLs and forms
 
+
 def slot_param(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime(SLOT_FORMAT)
 

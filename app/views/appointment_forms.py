@@ -4,7 +4,7 @@ values; the rules (which step may follow which, free slots, the series' dates) s
 app.services.booking and app.services.series."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -70,7 +70,7 @@ class SeriesForm(FlaskForm):
     def rule(self) -> str:
         return f"FREQ={self.unit.data};INTERVAL={self.every.data};COUNT={self.count.data}"
 
-    def first_start(self, zone) -> datetime:
+    def first_start(self, zone: tzinfo) -> datetime:
         return self.start.data.replace(tzinfo=zone)
 
     def wants_booking(self) -> bool:
