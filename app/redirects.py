@@ -3,11 +3,6 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from flask import redirect, request, url_for
-from flask_appbuilder import expose
-from flask_appbuilder.security.decorators import no_cache
-from flask_appbuilder.security.views import AuthDBView
-
 
 def safe_next(target: str | None, default: str) -> str:
     """``target`` when it is a path on this site, else ``default``: the one check for every
@@ -34,21 +29,3 @@ def _plain_local_path(target: str) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
-
-
-class ClinicAuthDBView(AuthDBView):
-    """FAB's login form, with ``next=`` checked by ``safe_next``. FAB's own check
-    (``flask_appbuilder.utils.base.is_safe_redirect_url``) accepts ``/\\t/evil.example``, which a
-    browser turns into ``//evil.example`` (another site) after dropping the tab. A login link whose
-    ``next`` is unsafe is answered with the plain login page (no ``next``), before FAB reads it."""
-
-    @expose("/login/", methods=["GET", "POST"])
-    @no_cache
-    def login(self):
-        target = request.args.get("next")
-        if target is not None and not is_safe_path(target):
-            return redirect(url_for(f"{self.endpoint}.login"), 303)
-        return super().login()
-
-    def _get_safe_next_url(self) -> str:
-        return safe_next(request.args.get("next"), self.appbuilder.get_url_for_index)

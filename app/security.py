@@ -11,9 +11,9 @@ from flask_jwt_extended import JWTManager
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app.fab.login import ClinicAuthDBView
 from app.permission_cache import PermissionCache, Snapshot, bump_version
 from app.permissions import ROLE_CONFIGS
-from app.redirects import ClinicAuthDBView
 
 
 class ClinicSecurityManager(SecurityManager):
