@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _, refresh
 from flask_login import current_user, login_user
 
@@ -14,7 +15,7 @@ from app.services.signup import SignupRefused, sign_up_patient
 
 
 @bp.get("/language/<locale>")
-def language(locale: str):
+def language(locale: str) -> ResponseReturnValue:
     """The public site's language switch: the same session setting as FAB's ``/lang/<locale>``
     (app/i18n.py), but back to the page it was clicked on rather than FAB's page history."""
     if locale not in current_app.config["LANGUAGES"]:
@@ -25,7 +26,7 @@ def language(locale: str):
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-def signup():
+def signup() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"), url_for("public.my_appointments"))
     if current_user.is_authenticated:
         return redirect(next_url)
@@ -35,7 +36,7 @@ def signup():
     form.validate()
     sm = current_app.appbuilder.sm
 
-    def create_user(username, first_name, last_name, email, password):
+    def create_user(username: str, first_name: str, last_name: str, email: str, password: str) -> int | None:
         user = sm.add_user(username, first_name, last_name, email, sm.find_role("Patient"), password=password)
         return user.id if user else None
 

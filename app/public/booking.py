@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -22,7 +23,7 @@ def _int_arg(name: str) -> int | None:
 
 
 @bp.get("/book")
-def book():
+def book() -> ResponseReturnValue:
     if not settings().booking.online_enabled:
         return render_template("public/book_off.html")
     service = catalogue.active_service(db.session, _int_arg("service"))
@@ -49,7 +50,7 @@ def book():
 
 @bp.route("/book/confirm", methods=["GET", "POST"])
 @patient_required
-def book_confirm(patient: Patient):
+def book_confirm(patient: Patient) -> ResponseReturnValue:
     if not settings().booking.online_enabled:
         return render_template("public/book_off.html")
     form = BookConfirmForm(formdata=request.form if request.method == "POST" else request.args)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, render_template
+from flask.typing import ResponseReturnValue
 
 from app.extensions import db
 from app.public.common import bp, doctor_slots
@@ -11,22 +12,22 @@ DOCTOR_PAGE_SLOTS = 6
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     return render_template("public/index.html", services=catalogue.active_services(db.session))
 
 
 @bp.get("/services")
-def services():
+def services() -> ResponseReturnValue:
     return render_template("public/services.html", services=catalogue.active_services(db.session))
 
 
 @bp.get("/doctors")
-def doctors():
+def doctors() -> ResponseReturnValue:
     return render_template("public/doctors.html", doctors=catalogue.active_doctors(db.session))
 
 
 @bp.get("/doctors/<int:doctor_id>")
-def doctor(doctor_id: int):
+def doctor(doctor_id: int) -> ResponseReturnValue:
     doctor = catalogue.active_doctor(db.session, doctor_id)
     if doctor is None:
         abort(404)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from functools import wraps
+from typing import Any, Callable
 
 from flask import Blueprint, current_app, redirect, render_template, request
 from flask_babel import format_currency, format_date, format_datetime, get_locale
@@ -30,7 +31,7 @@ def local(moment: datetime) -> datetime:
     return moment.astimezone(settings().timezone)
 
 
-def money(amount) -> str:
+def money(amount: Any) -> str:
     return format_currency(amount or 0, settings().currency)
 
 
@@ -47,12 +48,12 @@ def current_path() -> str:
     return request.full_path.rstrip("?")
 
 
-def patient_required(view):
+def patient_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """A guest goes to the login (and comes back through ``next``); a login without a patient
     record is told to ask the clinic."""
 
     @wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
             return redirect(login_url(current_path()))
         patient = patient_of_user(db.session, current_user.id)
@@ -64,7 +65,7 @@ def patient_required(view):
     return wrapper
 
 
-def by_day(slots) -> "OrderedDict[date, list]":
+def by_day(slots: list) -> "OrderedDict[date, list]":
     days: OrderedDict[date, list] = OrderedDict()
     for slot in slots:
         days.setdefault(local(slot.start).date(), []).append(slot)

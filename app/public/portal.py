@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -25,7 +26,7 @@ def _own_or_404(patient: Patient, appointment_id: int) -> Appointment:
 
 @bp.get("/me/appointments")
 @patient_required
-def my_appointments(patient: Patient):
+def my_appointments(patient: Patient) -> ResponseReturnValue:
     now = settings().now()
     mine = patient_appointments(db.session, patient.id, now)
     cutoff = settings().booking.patient_cutoff
@@ -36,7 +37,7 @@ def my_appointments(patient: Patient):
 
 @bp.post("/me/appointments/<int:appointment_id>/cancel")
 @patient_required
-def cancel_appointment(patient: Patient, appointment_id: int):
+def cancel_appointment(patient: Patient, appointment_id: int) -> ResponseReturnValue:
     appointment = _own_or_404(patient, appointment_id)
     form = CancelForm()
     if not form.validate():
@@ -56,7 +57,7 @@ def cancel_appointment(patient: Patient, appointment_id: int):
 
 @bp.route("/me/appointments/<int:appointment_id>/move", methods=["GET", "POST"])
 @patient_required
-def move_appointment(patient: Patient, appointment_id: int):
+def move_appointment(patient: Patient, appointment_id: int) -> ResponseReturnValue:
     appointment = _own_or_404(patient, appointment_id)
     form = MoveForm()
     error = None

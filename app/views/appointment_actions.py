@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
@@ -68,7 +69,7 @@ class AppointmentActionsView(BaseView):
 
     @expose("/<int:pk>")
     @has_access
-    def show(self, pk: int):
+    def show(self, pk: int) -> ResponseReturnValue:
         settings = clinic_settings()
         appointment = _appointment_or_404(pk)
         events = appointments.appointment_history(db.session, pk)
@@ -82,7 +83,7 @@ class AppointmentActionsView(BaseView):
 
     @expose("/<int:pk>/status", methods=["POST"])
     @has_access
-    def status(self, pk: int):
+    def status(self, pk: int) -> ResponseReturnValue:
         _appointment_or_404(pk)
         form = StatusForm()
         if not form.validate():
@@ -104,7 +105,7 @@ class AppointmentActionsView(BaseView):
 
     @expose("/<int:pk>/cancel-rest", methods=["POST"])
     @has_access
-    def cancel_rest(self, pk: int):
+    def cancel_rest(self, pk: int) -> ResponseReturnValue:
         _appointment_or_404(pk)
         form = CancelRestForm()
         if not form.validate():
@@ -134,7 +135,7 @@ class SeriesBookingView(BaseView):
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
-    def new(self):
+    def new(self) -> ResponseReturnValue:
         settings = clinic_settings()
         form = SeriesForm()
         errors: dict[str, str] = {}
