@@ -4,7 +4,6 @@ booking a recurring series from a plain form (preview, then book, optionally ski
 from __future__ import annotations
 
 import re
-
 from datetime import timedelta
 
 import pytest

@@ -7,8 +7,7 @@ import hashlib
 
 import pytest
 from flask_appbuilder import Model
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select, text
+from sqlalchemy import inspect as sa_inspect, select, text
 
 from tests.factories import START, add_appointment_event, add_reminder_log, page_csrf_token, token_headers
 
@@ -178,8 +177,8 @@ def test_the_token_lets_the_same_requests_through(app, db, records, login_as, cl
     admin = login_as("admin")
     form = admin.get("/departmentview/add").get_data(as_text=True)
     token = page_csrf_token(form)  # the token the page itself carries, sent as its form would
-    response = admin.post("/departmentview/add", data={"code": "TIM", "name": "Khoa Tim", "active": "y", "csrf_token": token},
-                          csrf=False)
+    response = admin.post("/departmentview/add", csrf=False,
+                          data={"code": "TIM", "name": "Khoa Tim", "active": "y", "csrf_token": token})
     assert response.status_code == 302
     department = api.listing("department", [{"col": "code", "opr": "eq", "value": "TIM"}])["ids"][0]
     assert admin.post(f"/departmentview/delete/{department}", data={"csrf_token": token},

@@ -7,7 +7,7 @@ from flask_babel import gettext as _, refresh
 from flask_login import current_user, login_user
 
 from app.extensions import db
-from app.public.common import bp, settings
+from app.public.common import appbuilder, bp, settings
 from app.public.forms import SignupForm
 from app.redirects import safe_next
 from app.services.errors import DomainError
@@ -34,7 +34,7 @@ def signup() -> ResponseReturnValue:
     if not form.is_submitted():
         return render_template("public/signup.html", form=form, errors={}, next_url=next_url)
     form.validate()
-    sm = current_app.appbuilder.sm
+    sm = appbuilder().sm
 
     def create_user(username: str, first_name: str, last_name: str, email: str, password: str) -> int | None:
         user = sm.add_user(username, first_name, last_name, email, sm.find_role("Patient"), password=password)

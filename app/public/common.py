@@ -8,8 +8,7 @@ from functools import wraps
 from typing import Any, Callable
 
 from flask import Blueprint, current_app, redirect, render_template, request
-from flask_babel import format_currency, format_date, format_datetime, get_locale
-from flask_babel import gettext as _
+from flask_babel import format_currency, format_date, format_datetime, get_locale, gettext as _
 from flask_login import current_user
 
 from app.extensions import db
@@ -40,8 +39,13 @@ def window() -> tuple[date, date]:
     return today, today + timedelta(days=DAYS_AHEAD - 1)
 
 
+def appbuilder() -> Any:
+    """This app's Flask-AppBuilder (set on the app by ``AppBuilder.init_app``)."""
+    return current_app.appbuilder  # type: ignore[attr-defined]
+
+
 def login_url(next_url: str) -> str:
-    return current_app.appbuilder.get_url_for_login_with(next_url)
+    return appbuilder().get_url_for_login_with(next_url)
 
 
 def current_path() -> str:
@@ -88,4 +92,4 @@ def helpers() -> dict:
             "languages": current_app.config["LANGUAGES"], "current_path": current_path,
             "clinic_name": current_app.config.get("APP_NAME") or "Clinic",
             "online_enabled": settings().booking.online_enabled, "login_url": login_url,
-            "logout_url": current_app.appbuilder.get_url_for_logout}
+            "logout_url": appbuilder().get_url_for_logout}

@@ -12,9 +12,8 @@ from app.models import Appointment, Patient
 from app.public.common import bp, by_day, doctor_slots, patient_required, settings
 from app.public.forms import CancelForm, MoveForm
 from app.services import booking
-from app.services.appointments import own_appointment, patient_appointments
+from app.services.appointments import own_appointment, patient_appointments, patient_may_change
 from app.services.errors import DomainError
-from app.services.statuses import patient_may_change
 
 
 def _own_or_404(patient: Patient, appointment_id: int) -> Appointment:
@@ -31,7 +30,7 @@ def my_appointments(patient: Patient) -> ResponseReturnValue:
     mine = patient_appointments(db.session, patient.id, now)
     cutoff = settings().booking.patient_cutoff
     return render_template("public/my_appointments.html", patient=patient, upcoming=mine.upcoming, past=mine.past,
-                           changeable=lambda a: patient_may_change(a.status, a.start_at, now),
+                           changeable=lambda a: patient_may_change(a, now),
                            too_late=lambda a: a.start_at - now < cutoff)
 
 
@@ -63,7 +62,7 @@ def move_appointment(patient: Patient, appointment_id: int) -> ResponseReturnVal
     error = None
     status = 200
     if form.is_submitted():
-        if not form.validate():
+        if not form.validate() or form.start.data is None:
             error, status = " ".join(first_errors(form).values()), 422
         else:
             try:

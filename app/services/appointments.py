@@ -9,8 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, AppointmentEvent, Patient
+from app.services.booking import can_move
 from app.services.catalogue import MAX_ID
-from app.services.statuses import CLOSED_STATUSES
+
+# Over or called off: the portal lists these with the past, whatever their time.
+CLOSED_STATUSES = ("cancelled", "no_show", "completed")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,12 @@ def patient_of_user(session: Session, user_id: int | None) -> Patient | None:
 
 def get_patient(session: Session, patient_id: int | None) -> Patient | None:
     return session.get(Patient, patient_id) if patient_id is not None and 0 < patient_id <= MAX_ID else None
+
+
+def patient_may_change(appointment: Appointment, now: datetime) -> bool:
+    """Whether the portal offers "Move" and "Cancel" (the cut-off before the visit is checked by
+    the booking service, and shown by the page separately)."""
+    return can_move(appointment.status) and appointment.start_at > now
 
 
 def patient_appointments(session: Session, patient_id: int, now: datetime) -> PatientAppointments:

@@ -11,8 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app.models import Patient
-from app.services import rules
-from app.services import validation as v
+from app.services import rules, validation as v
 from app.services.errors import DomainError, ValidationFailed
 from app.services.settings import ClinicSettings
 
@@ -62,7 +61,7 @@ def sign_up_patient(session: Session, *, username: str, full_name: str, phone: s
             clean[field] = check()
         except ValidationFailed as exc:
             errors[field] = exc.message
-    if "email" not in errors and email_taken(clean["email"]):
+    if "email" not in errors and email_taken(clean["email"] or ""):
         errors["email"] = _("This email address is already used by another login.")
     if len(password or "") < MIN_PASSWORD_LENGTH:
         errors["password"] = _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
@@ -79,7 +78,7 @@ def sign_up_patient(session: Session, *, username: str, full_name: str, phone: s
         session.rollback()
         raise SignupRefused(errors)
     first_name, last_name = split_name(patient.full_name)
-    user_id = create_user(username, first_name[:64], last_name[:64], patient.email, password)
+    user_id = create_user(username, first_name[:64], last_name[:64], patient.email or "", password)
     if not user_id:
         session.rollback()
         raise DomainError(_("The account could not be created. Please try again."))

@@ -12,12 +12,12 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from app.extensions import db
+from app.form_fields import first_errors
 from app.models import Appointment
 from app.services import appointments, catalogue
 from app.services.booking import TRANSITIONS, transition_appointment
 from app.services.errors import DomainError
 from app.services.series import book_series, cancel_series_from, preview_series
-from app.form_fields import first_errors
 from app.views.appointment_forms import UNITS, CancelRestForm, SeriesForm, StatusForm
 from app.views.base import acting_user_id, clinic_settings, describe
 from app.views.calendar import STATUS_LABELS
@@ -51,7 +51,7 @@ def may_use_workflow() -> bool:
     """Whether the current user gets "Workflow" links (appointment show page and list rows): those who
     may move an appointment along its workflow, i.e. write appointments. Readers (a manager) still
     open /appointment-actions/<id> by its address, but have no button there."""
-    return current_app.appbuilder.sm.has_access("can_write", "Appointment")
+    return bool(current_app.appbuilder.sm.has_access("can_write", "Appointment"))  # type: ignore[attr-defined]
 
 
 def next_actions(status: str) -> list[str]:
@@ -153,8 +153,8 @@ class SeriesBookingView(BaseView):
                         series, booked, skipped = book_series(
                             db.session, settings=settings, actor_id=acting_user_id(),
                             skip_conflicts=form.skip.data, **args)
-                        message = ngettext("Series booked: %(num)d appointment.", "Series booked: %(num)d appointments.",
-                                           len(booked))
+                        message = ngettext("Series booked: %(num)d appointment.",
+                                           "Series booked: %(num)d appointments.", len(booked))
                         if skipped:
                             message += " " + ngettext("%(num)d date skipped.", "%(num)d dates skipped.", len(skipped))
                         flash(message, "success")

@@ -13,10 +13,9 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from app.extensions import db
-from app.services import calendar as cal
+from app.services import booking, calendar as cal
 from app.services.errors import ValidationFailed
 from app.services.schedule_rules import merge
-from app.services.statuses import MOVABLE_STATUSES
 from app.views.base import clinic_settings
 
 PX_PER_MINUTE = 1.6  # a 15-minute row is 24 px high
@@ -191,7 +190,7 @@ class CalendarView(BaseView):
             can_write=self.appbuilder.sm.has_access("can_write", "Appointment"),
             can_read_patients=self.appbuilder.sm.has_access("can_read", "Patient"),
             choices=cal.small_tables(db.session), slot_minutes=settings.booking.slot_minutes,
-            csrf=generate_csrf(), movable_statuses=MOVABLE_STATUSES,
+            csrf=generate_csrf(), movable_statuses=booking.MOVABLE_STATUSES,
             px_per_minute=PX_PER_MINUTE, endpoint=endpoint, timezone=settings.timezone.key, format_date=format_date,
         )
         if view == "month":
