@@ -219,3 +219,20 @@ def test_plain_related_views_are_shown_without_a_permission_check():
 
     source = inspect.getsource(BaseCRUDView._get_related_views_widgets)
     assert "for view in self._related_views" in source and "has_access" not in source
+
+
+def test_fab_still_lets_backslashes_through_its_own_redirect_check(app):
+    """Why app/fab/login.py replaces FAB's check of the login's ``next``: FAB accepts ``/\\host``
+    and ``\\\\host``, which browsers read as ``//host`` (another site). When this fails, FAB has
+    fixed it."""
+    from flask_appbuilder.utils.base import is_safe_redirect_url
+
+    with app.test_request_context():
+        assert is_safe_redirect_url("/\\evil.example") and is_safe_redirect_url("\\\\evil.example")
+
+
+def test_fab_still_exempts_its_rest_api_from_csrfprotect():
+    """Why app/csrf.py turns WTF_CSRF_CHECK_DEFAULT off and checks every request itself: FAB's
+    BaseApi exempts its blueprints, so cookie-authenticated API writes would pass without a token.
+    When this fails, FAB no longer does that."""
+    assert BaseApi.csrf_exempt is True

@@ -12,7 +12,9 @@ neither imports the other.
 - ``views``: the generated screens' save/delete flow and related lists;
 - ``input``: the request-level checks of FAB's list arguments, rison ``q``, ids in URLs and the
   login payload;
-- ``rison``: FAB's rison schemas checked once per process instead of on every request.
+- ``rison``: FAB's rison schemas checked once per process instead of on every request;
+- ``login``: the login form's ``next=`` checked by ``app.redirects.safe_next`` (FAB's own check
+  lets backslash targets through).
 
 Each workaround says which FAB behaviour it works around; ``tests/test_fab_workarounds.py``
 shows each behaviour still exists in plain FAB, so the workaround can go the day it does not.
