@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.fab.login import ClinicAuthDBView
+from app.fab.security_views import screens_without_download
 from app.permission_cache import PermissionCache, Snapshot, bump_version
 from app.permissions import ROLE_CONFIGS
 
@@ -134,3 +135,8 @@ class ClinicSecurityManager(SecurityManager):
                 for role in list(permission_view.role):
                     role.permissions.remove(permission_view)
         self.session.commit()
+
+
+# FAB's security screens without their broken ``download`` route (see ``app.fab.security_views``).
+for _name, _screen in screens_without_download().items():
+    setattr(ClinicSecurityManager, _name, _screen)

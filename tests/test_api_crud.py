@@ -14,9 +14,14 @@ import pytest
 from app.api import MODELS, READ_ONLY
 from app.permissions import RESOURCE_BY_NAME
 from tests.factories import (
-    START, START_UTC, Api, Clinic, add_appointment_event, add_reminder_log, as_decimal,
+    START,
+    START_UTC,
+    Api,
+    Clinic,
+    add_appointment_event,
+    add_reminder_log,
+    as_decimal,
 )
-
 
 # --- what a create and an update send, per resource ------------------------------------------
 

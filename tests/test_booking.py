@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from app.models import Appointment, AppointmentEvent, ScheduleException, WorkSchedule
 from app.services import booking
-from app.services.errors import Conflict, ValidationFailed
+from app.services.errors import Conflict
 from app.services.settings import BookingPolicy, ClinicSettings
 from tests.factories import DAY, local_time, token_headers
 
@@ -287,7 +287,8 @@ def test_booking_on_leave_says_so(api, clinic, db):
 def test_generic_screens_and_resource_use_the_same_rules(api, clinic, login_as):
     assert book(api, clinic).status_code == 201
     twin = api.post("appointment", {"patient": api.create("patient", {"full_name": "Đỗ Minh"}),
-                                    "doctor": clinic.doctor, "service": clinic.service, "start_at": local_time("10:00")})
+                                    "doctor": clinic.doctor, "service": clinic.service,
+                                    "start_at": local_time("10:00")})
     assert twin.status_code == 409
     page = login_as("receptionist").post("/appointmentview/add", data={
         "patient": clinic.patient, "doctor": clinic.doctor, "service": clinic.service,

@@ -100,7 +100,8 @@ def test_days_are_clinic_days_not_utc_days(db, clinic):
     # 06:30 in Hà Nội is 23:30 UTC the day before; 23:30 on Sunday is still that week.
     early = add_appointment(db, clinic.patient, clinic.doctor, clinic.service, at(MONDAY, "06:30"))
     late = add_appointment(db, clinic.patient, clinic.doctor, clinic.service, at(MONDAY + timedelta(days=6), "23:30"))
-    outside = add_appointment(db, clinic.patient, clinic.doctor, clinic.service, at(MONDAY, "00:00") - timedelta(minutes=30))
+    outside = add_appointment(db, clinic.patient, clinic.doctor, clinic.service,
+                              at(MONDAY, "00:00") - timedelta(minutes=30))
     first, last = cal.date_range("week", MONDAY)
     found = cal.appointments(db.session, SETTINGS, first, last)
     assert [a.id for a in found] == [early, late]

@@ -15,9 +15,27 @@ from sqlalchemy.orm import Session
 
 import app.models  # noqa: F401  (registers every table on the shared metadata)
 from app.models import (
-    Appointment, Department, Diagnosis, Doctor, Employee, Encounter, Invoice, InvoiceLine, LabOrder, LabResult,
-    Medicine, Patient, Payment, Prescription, PrescriptionItem, Review, ScheduleException, Service, StockBatch,
-    StockMovement, WorkSchedule,
+    Appointment,
+    Department,
+    Diagnosis,
+    Doctor,
+    Employee,
+    Encounter,
+    Invoice,
+    InvoiceLine,
+    LabOrder,
+    LabResult,
+    Medicine,
+    Patient,
+    Payment,
+    Prescription,
+    PrescriptionItem,
+    Review,
+    ScheduleException,
+    Service,
+    StockBatch,
+    StockMovement,
+    WorkSchedule,
 )
 from app.services.demo_data import seed_demo_data
 from app.services.records import ICD10_PATTERN

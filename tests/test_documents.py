@@ -18,7 +18,11 @@ from sqlalchemy.orm import sessionmaker
 
 import app.models  # noqa: F401 - registers every table on the shared metadata
 from app.services.documents import (
-    DocumentStore, DocumentStoreUnavailable, MongoDocumentStore, SqlDocumentStore, make_document_store,
+    DocumentStore,
+    DocumentStoreUnavailable,
+    MongoDocumentStore,
+    SqlDocumentStore,
+    make_document_store,
 )
 from app.services.errors import Conflict
 

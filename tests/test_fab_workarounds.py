@@ -236,3 +236,21 @@ def test_fab_still_exempts_its_rest_api_from_csrfprotect():
     BaseApi exempts its blueprints, so cookie-authenticated API writes would pass without a token.
     When this fails, FAB no longer does that."""
     assert BaseApi.csrf_exempt is True
+
+
+def test_plain_security_screens_download_from_an_upload_folder_the_app_never_sets(app):
+    """Why app/fab/security_views.py drops the ``download`` route of FAB's user, role and group
+    screens: plain FAB keeps it and reads ``UPLOAD_FOLDER``, which this app has no use for (a
+    ``KeyError``, answered 500). When this fails, FAB no longer reads that setting there."""
+    from flask_appbuilder.security.views import UserDBModelView
+
+    assert "download" not in UserDBModelView.exclude_route_methods
+    assert "UPLOAD_FOLDER" in inspect.getsource(UserDBModelView.download)
+    assert "UPLOAD_FOLDER" not in app.config
+
+
+@pytest.mark.parametrize("screen", ["users", "roles", "groups"])
+def test_security_screens_have_no_download_route(login_as, screen):
+    """As admin, a download URL under FAB's security screens is a plain 404, not a 500."""
+    response = login_as("admin").get(f"/{screen}/download/anything.txt")
+    assert response.status_code == 404

@@ -1,9 +1,8 @@
 """The start page shows today's figures, each only to those who may read what it counts."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import re
+from datetime import datetime, timedelta, timezone
 
 
 def figures(page: str) -> dict[str, int]:

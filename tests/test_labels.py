@@ -36,7 +36,8 @@ def choice_columns(view: ClinicModelView) -> list[sa.Column]:
 
 
 def cells(html: str) -> list[str]:
-    return [unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", html, re.S)]
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", html, re.S)
+    return [unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
 
 
 def test_every_column_of_every_screen_has_an_explicit_label(app):

@@ -31,7 +31,8 @@ def _text(part) -> str:
 
 def test_outbox_writes_a_parseable_eml(tmp_path):
     outbox = tmp_path / "deep" / "outbox"  # created on demand
-    config = {"MAIL_SERVER": "", "MAIL_OUTBOX_DIR": str(outbox), "MAIL_DEFAULT_SENDER": ("Phòng khám An Bình", "clinic@example.vn")}
+    config = {"MAIL_SERVER": "", "MAIL_OUTBOX_DIR": str(outbox),
+              "MAIL_DEFAULT_SENDER": ("Phòng khám An Bình", "clinic@example.vn")}
     path = send_email(config, Mail(), to=["huong@example.vn", "duc@example.vn"], subject=SUBJECT, body=BODY, html=HTML)
 
     path = Path(path)

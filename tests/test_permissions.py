@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 
 from app.api import MODELS, READ_ONLY
 from app.permissions import (
-    CLINICAL, RESOURCE_BY_NAME, RESOURCES, ROLE_CONFIGS, STAFF_ROLES, fab_roles, matrix_markdown, readable,
+    CLINICAL,
+    RESOURCE_BY_NAME,
+    RESOURCES,
+    ROLE_CONFIGS,
+    STAFF_ROLES,
+    fab_roles,
+    matrix_markdown,
+    readable,
     writable,
 )
 from tests.conftest import PASSWORD, ROLES
@@ -136,10 +143,10 @@ def test_matrix_markdown_has_one_row_per_resource():
     assert roles == ["Admin", *ROLE_CONFIGS]
     assert rule.count("---") == len(roles) + 1
     assert len(rows) == len(RESOURCES)
-    for resource, row in zip(RESOURCES, rows):
+    for resource, row in zip(RESOURCES, rows, strict=True):
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert cells[0] == f"{resource.menu} (`{resource.api}`)"
-        for role, cell in zip(roles, cells[1:]):
+        for role, cell in zip(roles, cells[1:], strict=True):
             if role == "Admin" or resource.name in writable(role):
                 assert cell == "RW", (resource.name, role)
             elif resource.name in readable(role):

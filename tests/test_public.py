@@ -61,7 +61,7 @@ def _appointments_of(app, patient_id: int) -> list[int]:
 
 
 def test_services_pages_show_vietnamese_names_prices_and_departments(client, clinic):
-    clinic.service
+    clinic.service  # noqa: B018  (builds the service on first use)
     for url in ("/clinic/", "/clinic/services"):
         response = client.get(url)
         assert response.status_code == 200
@@ -78,7 +78,7 @@ def test_doctors_page_and_detail_with_next_free_slots(client, clinic, api):
     page = client.get("/clinic/doctors").get_data(as_text=True)
     assert "Trần Thị Bình" in page and "Nội tổng quát" in page and "200,000" in page
     assert "pub-avatar" in page
-    clinic.service
+    clinic.service  # noqa: B018  (builds the service on first use)
     response = client.get(f"/clinic/doctors/{clinic.doctor}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -90,7 +90,7 @@ def test_doctors_page_and_detail_with_next_free_slots(client, clinic, api):
 
 
 def test_booking_steps_service_doctor_any_and_slots(client, clinic):
-    clinic.service
+    clinic.service  # noqa: B018  (builds the service on first use)
     page = client.get("/clinic/book").get_data(as_text=True)
     assert f"/clinic/book?service={clinic.service}" in page
     page = client.get(f"/clinic/book?service={clinic.service}").get_data(as_text=True)
@@ -285,7 +285,7 @@ def test_cut_off_refuses_changes_online(app, login_as, clinic, monkeypatch):
 
 
 def test_online_booking_switched_off(app, client, login_as, clinic, monkeypatch):
-    clinic.service
+    clinic.service  # noqa: B018  (builds the service on first use)
     monkeypatch.setitem(app.config, "BOOKING_ONLINE_ENABLED", False)
     for url in ("/clinic/book", f"/clinic/book?service={clinic.service}", "/clinic/"):
         assert "Online booking is switched off; please call the clinic." in client.get(url).get_data(as_text=True)
@@ -319,7 +319,7 @@ def test_csrf_token_is_required(app, login_as, clinic):
 
 
 def test_browser_books_end_to_end_and_fits_a_phone(app, page_as, clinic):
-    clinic.service
+    clinic.service  # noqa: B018  (builds the service on first use)
     username, patient_id = _make_patient(app)
     page = page_as(username)
     base = page.base_url

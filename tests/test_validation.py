@@ -276,7 +276,8 @@ FORM = {"full_name": "Nguyễn Thị Lan", "phone": "0912 345 678", "email": "la
 PAGE_CASES: dict[str, tuple[dict, str, str]] = {
     "invalid email": ({"email": "lan@@example"}, "email", "Enter a valid email address."),
     "invalid phone": ({"phone": "12345"}, "phone", "Enter a valid phone number."),
-    "birth date in the future": ({"date_of_birth": iso_date(30)}, "date_of_birth", "This date cannot be in the future."),
+    "birth date in the future": (
+        {"date_of_birth": iso_date(30)}, "date_of_birth", "This date cannot be in the future."),
     "malformed national ID": ({"national_id": "12-34"}, "national_id", "A national ID is 9 or 12 digits"),
 }
 

@@ -13,6 +13,8 @@ neither imports the other.
 - ``input``: the request-level checks of FAB's list arguments, rison ``q``, ids in URLs and the
   login payload;
 - ``rison``: FAB's rison schemas checked once per process instead of on every request;
+- ``security_views``: FAB's users, roles and groups screens without the ``download`` route
+  (it reads an ``UPLOAD_FOLDER`` setting this app has no use for, and answered 500);
 - ``login``: the login form's ``next=`` checked by ``app.redirects.safe_next`` (FAB's own check
   lets backslash targets through).
 

@@ -8,7 +8,11 @@ from app.models.engagement import Notification, ReminderLog, Review
 from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
 from app.models.pharmacy import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
 from app.models.scheduling import (
-    Appointment, AppointmentEvent, AppointmentSeries, ScheduleException, WorkSchedule,
+    Appointment,
+    AppointmentEvent,
+    AppointmentSeries,
+    ScheduleException,
+    WorkSchedule,
 )
 
 __all__ = [

@@ -100,7 +100,8 @@ class LabOrder(TimestampMixin, Model):
     doctor: Mapped[Doctor | None] = relationship()
     test_code: Mapped[str] = mapped_column(sa.Unicode(30), nullable=False)
     test_name: Mapped[str] = mapped_column(sa.Unicode(200), nullable=False)
-    status: Mapped[str] = mapped_column(choice("lab_order_status", *LAB_ORDER_STATUSES), nullable=False, default="ordered")
+    status: Mapped[str] = mapped_column(
+        choice("lab_order_status", *LAB_ORDER_STATUSES), nullable=False, default="ordered")
     notes: Mapped[str | None] = mapped_column(sa.UnicodeText)
     results: Mapped[list["LabResult"]] = relationship(back_populates="lab_order", cascade="all, delete-orphan")
     __table_args__ = (

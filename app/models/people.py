@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_appbuilder import Model
@@ -12,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.i18n import N_
 from app.models.base import TimestampMixin, choice, user_fk
 from app.models.types import Money
+
+if TYPE_CHECKING:  # the relationship's target, for type checkers only (no import cycle at run time)
+    from app.models.catalogue import Service
 
 SEXES = (N_("male"), N_("female"), N_("other"))
 BLOOD_TYPES = (N_("A+"), N_("A-"), N_("B+"), N_("B-"), N_("AB+"), N_("AB-"), N_("O+"), N_("O-"), N_("unknown"))

@@ -284,7 +284,8 @@ class SqlDocumentStore:
             stmt = stmt.where(StoredDocument.doc_id == wanted) if isinstance(wanted, str) else stmt.where(sa.false())
         if "created_at" in rest:
             wanted = rest.pop("created_at")
-            stmt = stmt.where(StoredDocument.created_at == wanted) if isinstance(wanted, datetime) else stmt.where(sa.false())
+            matches = StoredDocument.created_at == wanted if isinstance(wanted, datetime) else sa.false()
+            stmt = stmt.where(matches)
         return stmt, rest
 
     def _stream(self, session: Session, stmt: sa.Select) -> Iterator[dict]:

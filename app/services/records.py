@@ -5,7 +5,13 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Attachment, Diagnosis, Encounter, LabOrder, LabResult, Prescription, PrescriptionItem,
+    Attachment,
+    Diagnosis,
+    Encounter,
+    LabOrder,
+    LabResult,
+    Prescription,
+    PrescriptionItem,
 )
 from app.services import validation as v
 from app.services.errors import ValidationFailed

@@ -8,12 +8,16 @@ from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
 from app.views.calendar import CalendarView
 from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
 from app.views.doctor_status import DoctorStatusView
-from app.views.lookup import LookupView
 from app.views.engagement import AuditEventView, NotificationView, ReminderLogView, ReviewView
+from app.views.lookup import LookupView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
 from app.views.pharmacy import MedicineView, PrescriptionItemView, PrescriptionView, StockBatchView, StockMovementView
 from app.views.scheduling import (
-    AppointmentEventView, AppointmentSeriesView, AppointmentView, ScheduleExceptionView, WorkScheduleView,
+    AppointmentEventView,
+    AppointmentSeriesView,
+    AppointmentView,
+    ScheduleExceptionView,
+    WorkScheduleView,
 )
 
 VIEWS = {
