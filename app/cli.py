@@ -5,12 +5,10 @@ from typing import Callable
 
 import click
 from flask import Flask, current_app
-from flask_appbuilder import Model
-from sqlalchemy import func, select, text
 from tqdm import tqdm
 
 from app.extensions import db
-from app.models import Doctor, Employee, Patient, Service
+from app.services.demo_data import maintenance
 from app.services.settings import ClinicSettings
 
 DEMO_PASSWORD = "ClinicDemo1!"
@@ -26,34 +24,17 @@ DEMO_USERS = {
 
 
 def database_is_empty() -> bool:
-    return not any(
-        db.session.execute(select(func.count()).select_from(model)).scalar() for model in (Patient, Doctor, Service)
-    )
+    return maintenance.database_is_empty(db.session)
 
 
 def wipe_clinic_data() -> None:
     """Delete every clinic record and the demo logins; other logins and roles stay."""
-    for table in reversed(Model.metadata.sorted_tables):
-        if not table.name.startswith("ab_"):
-            db.session.execute(table.delete())
+    maintenance.wipe_clinic_data(db.session)
     sm = current_app.appbuilder.sm
     for username in DEMO_USERS:
         user = sm.find_user(username=username)
         if user is not None:
             db.session.delete(user)
-    db.session.commit()
-
-
-def reset_sequences() -> None:
-    """Bulk inserts with explicit ids do not move PostgreSQL sequences; move them past max(id)."""
-    if db.engine.dialect.name != "postgresql":
-        return
-    for table in Model.metadata.sorted_tables:
-        if "id" in table.c and table.c.id.primary_key and table.c.id.autoincrement:
-            db.session.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
-            ))
     db.session.commit()
 
 
@@ -71,18 +52,10 @@ def create_demo_users() -> None:
         if not user:
             raise click.ClickException(f"Could not create the demo user {username}.")
         users[username] = user
-    session = db.session
-    doctor = session.execute(select(Doctor).where(Doctor.user_id.is_(None)).order_by(Doctor.id)).scalars().first()
-    if doctor is not None:
-        doctor.user_id = users["doctor"].id
-    patient = session.execute(select(Patient).where(Patient.user_id.is_(None)).order_by(Patient.id)).scalars().first()
-    if patient is not None:
-        patient.user_id = users["patient"].id
-    for username, position in (("reception", "receptionist"), ("pharmacist", "pharmacist"), ("manager", "manager")):
-        user = users[username]
-        session.add(Employee(full_name=f"{user.last_name} {user.first_name}", position=position, user_id=user.id,
-                             email=user.email))
-    session.commit()
+    positions = (("reception", "receptionist"), ("pharmacist", "pharmacist"), ("manager", "manager"))
+    staff = [(f"{users[name].last_name} {users[name].first_name}", position, users[name].id, users[name].email)
+             for name, position in positions]
+    maintenance.link_demo_accounts(db.session, users["doctor"].id, users["patient"].id, staff)
 
 
 def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_value: int = 42) -> None:
@@ -95,7 +68,7 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
             db.session, patients=patients, seed=seed_value, timezone=settings.timezone,
             currency=settings.currency, today=settings.today(), progress=bar.update,
         )
-    reset_sequences()
+    maintenance.reset_sequences(db.session)
     create_demo_users()
     echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
     echo("Demo logins: " + ", ".join(DEMO_USERS) + f" (password {DEMO_PASSWORD})")

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
 
 from app.extensions import db
 from app.jobs.queue import redis_status
+from app.services.health import ping_database
 
 bp = Blueprint("health", __name__)
 
@@ -19,8 +19,7 @@ def _check(probe) -> dict:
 
 
 def _database() -> str:
-    db.session.execute(text("SELECT 1"))
-    return "ok"
+    return ping_database(db.session)
 
 
 def _documents() -> str:
