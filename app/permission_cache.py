@@ -76,8 +76,11 @@ class Snapshot:
 
 def read_version(session: Session) -> int:
     """The current number (0 when the row is missing: a database built without the migration)."""
-    version = session.execute(
-        select(PermissionVersion.version).where(PermissionVersion.id == 1)
+    # Core on the session's connection (same transaction), not the ORM: this runs on every request,
+    # and the ORM's statement handling cost more than the query itself.
+    table = PermissionVersion.__table__
+    version = session.connection().execute(
+        select(table.c.version).where(table.c.id == 1)
     ).scalar_one_or_none()
     return version or 0
 
