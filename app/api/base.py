@@ -14,7 +14,7 @@ from sqlalchemy.exc import DataError, ProgrammingError
 from sqlalchemy.orm import RelationshipDirection
 
 from app.fab.api import ClinicBaseApi, ClinicSchemaConverter
-from app.fab.hooks import check_delete, validate_item
+from app.fab.hooks import RulesHooks
 from app.fab.interface import ClinicInterface, check_page
 from app.permissions import API_METHOD_PERMISSIONS
 
@@ -43,7 +43,7 @@ def writable_columns(model: type, derived: Iterable[str] = ()) -> list[str]:
     return [c for c in scalar_columns(model) + relations if c not in fks and c not in skip and not server_set(c)]
 
 
-class ClinicModelApi(ClinicBaseApi, ModelRestApi):
+class ClinicModelApi(RulesHooks, ClinicBaseApi, ModelRestApi):
     model2schemaconverter = ClinicSchemaConverter
     method_permission_name = API_METHOD_PERMISSIONS
     allow_browser_login = True
@@ -64,15 +64,6 @@ class ClinicModelApi(ClinicBaseApi, ModelRestApi):
             if name in self.add_model_schema.fields:
                 self.add_model_schema.fields[name].required = False
                 self.add_model_schema.load_fields[name].required = False
-
-    def pre_add(self, item: Any) -> None:
-        validate_item(self.datamodel.session, item)
-
-    def pre_update(self, item: Any) -> None:
-        validate_item(self.datamodel.session, item)
-
-    def pre_delete(self, item: Any) -> None:
-        check_delete(self.datamodel.session, item)
 
     def _handle_page_args(self, rison_args: dict[str, Any]) -> tuple[int | None, int | None]:
         """FAB quietly replaces a page size below 1 by its maximum and passes a negative page on:

@@ -24,3 +24,19 @@ def validate_item(session, item: Any) -> None:
 def check_delete(session, item: Any) -> None:
     with session.no_autoflush:
         rules.check_delete(session, item, clinic_settings())
+
+
+class RulesHooks:
+    """FAB's write hooks, for screens and REST resources alike: every create and edit is validated
+    by ``app.services.rules``, every delete checked by it. Mixed in before FAB's view class."""
+
+    datamodel: Any
+
+    def pre_add(self, item: Any) -> None:
+        validate_item(self.datamodel.session, item)
+
+    def pre_update(self, item: Any) -> None:
+        validate_item(self.datamodel.session, item)
+
+    def pre_delete(self, item: Any) -> None:
+        check_delete(self.datamodel.session, item)

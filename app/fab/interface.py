@@ -96,33 +96,23 @@ class ClinicInterface(SQLAInterface):
     # FAB 5.3's ``SQLAInterface.add`` re-raises the raw database error (a 500 on the REST API);
     # edit and delete wrap it in DatabaseException with a generic message. Here all three turn a
     # constraint violation into the DomainError that names the field.
-    def _write(self, operation: Callable[[], None]) -> None:
+    def _write(self, operation: Callable[[Any], Any], item: Any, commit: bool) -> None:
         try:
-            operation()
+            operation(item)
+            if commit:
+                self.session.commit()
         except SQLAlchemyError as exc:
             self.session.rollback()
             raise from_database_error(exc) from exc
 
     def add(self, item: Any, commit: bool = True) -> None:
-        def op() -> None:
-            self.session.add(item)
-            if commit:
-                self.session.commit()
-        self._write(op)
+        self._write(self.session.add, item, commit)
 
     def edit(self, item: Any, commit: bool = True) -> None:
-        def op() -> None:
-            self.session.merge(item)
-            if commit:
-                self.session.commit()
-        self._write(op)
+        self._write(self.session.merge, item, commit)
 
     def delete(self, item: Any, commit: bool = True) -> None:
-        def op() -> None:
-            self.session.delete(item)
-            if commit:
-                self.session.commit()
-        self._write(op)
+        self._write(self.session.delete, item, commit)
 
     def query(self, filters: Filters | None = None, order_column: str = "", order_direction: str = "",
               page: int | None = None, page_size: int | None = None, *args: Any, **kwargs: Any):

@@ -9,11 +9,11 @@ from flask import abort, flash, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 
-from app.fab.hooks import check_delete, validate_item
+from app.fab.hooks import RulesHooks
 from app.services.errors import DomainError
 
 
-class FabModelView(ModelView):
+class FabModelView(RulesHooks, ModelView):
     """FAB's ``ModelView`` with the clinic's validation hooks. When ``pre_add``/``pre_update``
     refuse a record, FAB 5.3's ``_add``/``_edit`` flash the message and redirect away: the form
     and everything typed into it are lost. Here the form comes back with the message under the
@@ -21,15 +21,6 @@ class FabModelView(ModelView):
 
     # No file columns and no bulk actions: FAB's download and action routes would only fail.
     exclude_route_methods = {"download", "action", "action_post"}
-
-    def pre_add(self, item: Any) -> None:
-        validate_item(self.datamodel.session, item)
-
-    def pre_update(self, item: Any) -> None:
-        validate_item(self.datamodel.session, item)
-
-    def pre_delete(self, item: Any) -> None:
-        check_delete(self.datamodel.session, item)
 
     def _save(self, form, item: Any, before: Callable, write: Callable, after: Callable) -> bool:
         try:
