@@ -64,12 +64,26 @@ def creation_rows(created: list[tuple[str, int]], at) -> list[dict]:
     return [_row(who, at, "create", entity, str(key)) for entity, key in created]
 
 
+def append_rows(session: Session, rows: list[dict]) -> None:
+    """The one way rows enter the audit table (on the session's connection and transaction)."""
+    if rows:
+        session.connection().execute(insert(AuditEvent.__table__), rows)
+
+
+def record_event(session: Session, action: str, entity: str, entity_id: str | int | None = None,
+                 details: dict | None = None, user_id: int | None = None) -> None:
+    """An event that is not a row change: a login, a lockout, a denial, a read of patient data.
+    ``user_id`` defaults to the acting user. Written in the caller's transaction (the caller commits)."""
+    who_id, address = actor()
+    append_rows(session, [_row((user_id if user_id is not None else who_id, address), utcnow(), action, entity,
+                               None if entity_id is None else str(entity_id),
+                               json.dumps(details, ensure_ascii=False) if details else None)])
+
+
 def _write(session: Session, flush_context) -> None:
     """After the flush new rows have ids, while new/dirty/deleted and attribute history still
     describe what the flush did (SQLAlchemy's documented after_flush state)."""
-    rows = _rows(session)
-    if rows:
-        session.connection().execute(insert(AuditEvent.__table__), rows)
+    append_rows(session, _rows(session))
 
 
 def register(db) -> None:
