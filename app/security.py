@@ -11,6 +11,7 @@ from flask_jwt_extended import JWTManager
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app.fab import jwt_cache
 from app.fab.login import ClinicAuthDBView
 from app.fab.security_views import screens_without_download
 from app.permission_cache import PermissionCache, Snapshot, bump_version
@@ -91,6 +92,7 @@ class ClinicSecurityManager(SecurityManager):
         manager.unauthorized_loader(unauthorized)
         manager.invalid_token_loader(unauthorized)
         manager.expired_token_loader(lambda header, payload: unauthorized("expired"))
+        jwt_cache.install(manager)  # a token's signature is checked once per process, not per request
         return manager
 
     def sync_roles(self) -> None:
