@@ -123,11 +123,25 @@ class Config:
     # Number of reverse proxies (load balancers) in front: their X-Forwarded-* headers are trusted,
     # so the audit trail and the login limit see the client's address.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
-    # Login attempts (form and API) per client address; counted in Redis when REDIS_URL is set.
+    # Rate limits of the account routes (app/limits.py): per client address and per account, for
+    # logins (form and API counted together), sign-ups, password resets and confirmation resends.
+    # Counted in Redis when REDIS_URL is set, else in each process's memory.
     RATELIMIT_ENABLED = True
-    AUTH_RATE_LIMITED = True
-    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per minute")
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "clinic")
+    # FAB's own limit (one per blueprint, per address only) is replaced by app.limits.
+    AUTH_RATE_LIMITED = False
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT") or os.environ.get("AUTH_RATE_LIMIT", "10 per minute")
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per minute; 60 per hour")
+    SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "10 per hour")
+    SIGNUP_ACCOUNT_RATE_LIMIT = os.environ.get("SIGNUP_ACCOUNT_RATE_LIMIT", "3 per hour")
+    RESET_RATE_LIMIT = os.environ.get("RESET_RATE_LIMIT", "10 per hour")
+    RESET_ACCOUNT_RATE_LIMIT = os.environ.get("RESET_ACCOUNT_RATE_LIMIT", "3 per hour")
+    RESEND_RATE_LIMIT = os.environ.get("RESEND_RATE_LIMIT", "10 per hour")
+    RESEND_ACCOUNT_RATE_LIMIT = os.environ.get("RESEND_ACCOUNT_RATE_LIMIT", "3 per hour")
+    # More than LOCKOUT_THRESHOLD failed logins in a row lock the account for LOCKOUT_MINUTES.
+    LOCKOUT_THRESHOLD = int(os.environ.get("LOCKOUT_THRESHOLD", "5"))
+    LOCKOUT_MINUTES = int(os.environ.get("LOCKOUT_MINUTES", "15"))
 
 
 class TestConfig(Config):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, jsonify, render_template_string, request
+from flask import Flask, Response, jsonify, make_response, render_template_string, request
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -30,6 +30,12 @@ def _respond(code: int, title: str, message: str, payload: dict | None = None):
         return jsonify(payload or {"message": message}), code
     return render_template_string(PAGE, code=code, title=title, message=message, home=_("Back to the start page"),
                                   lang="en"), code
+
+
+def error_response(code: int, title: str, message: str, payload: dict | None = None) -> Response:
+    """The answer to a refused request, as a response object (so a caller can add headers): JSON on
+    the API, else the error page."""
+    return make_response(_respond(code, title, message, payload))
 
 
 def _has_nul(values) -> bool:

@@ -2,20 +2,28 @@
 answered from a per-process cache (``app.permission_cache``), and no internet-dependent chart view."""
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable
 
-from flask import jsonify
+from flask import current_app, jsonify
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_babel import gettext
+from flask_appbuilder.security.utils import is_null_password
+from flask_babel import gettext, lazy_gettext
 from flask_jwt_extended import JWTManager
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from werkzeug.security import check_password_hash
 
 from app.fab import jwt_cache
 from app.fab.login import ClinicAuthDBView
 from app.fab.security_views import screens_without_download
+from app.limits import is_limited, limited
+from app.models.types import utcnow
 from app.permission_cache import PermissionCache, Snapshot, bump_version
 from app.permissions import ROLE_CONFIGS
+from app.services.accounts import lockout
+
+log = logging.getLogger(__name__)
 
 
 class ClinicSecurityManager(SecurityManager):
@@ -74,13 +82,80 @@ class ClinicSecurityManager(SecurityManager):
         return {name for name in view_menus_name
                 if self.permission_cache.allows(snapshot, roles, permission_name, name)}
 
+    @property
+    def is_auth_limited(self) -> bool:
+        """FAB's own login limit (per address, one count per blueprint) is off: ``app.limits``
+        counts the form and the API login together, per address and per account."""
+        return False
+
     def register_views(self) -> None:
-        """FAB limits the login form; the API login gets the same limit (no password guessing
-        through the back door)."""
+        """The API login gets the login limit of ``app.limits`` too (unless its endpoint carries
+        ``@limited`` itself): no password guessing through the back door."""
         super().register_views()
-        if self.is_auth_limited:
-            api = next(view for view in self.appbuilder.baseviews if isinstance(view, self.security_api))
-            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(api.blueprint)
+        from app.views.locked_accounts import LockedAccountsView
+
+        self.appbuilder.add_view(LockedAccountsView, "Locked accounts", label=lazy_gettext("Locked accounts"),
+                                 category="Security")
+        api = next(view for view in self.appbuilder.baseviews if isinstance(view, self.security_api))
+        endpoint = f"{api.blueprint.name}.login"
+        app = current_app
+        view = app.view_functions.get(endpoint)
+        if view is not None and not is_limited(view):
+            app.view_functions[endpoint] = limited("login")(view)
+
+    # Lockout (app.services.accounts.lockout). FAB's form login and its API login both end here.
+
+    def auth_user_db(self, username, password):
+        """FAB's database login, with the lockout: more than LOCKOUT_THRESHOLD failures in a row
+        lock the account for LOCKOUT_MINUTES, during which every attempt fails like a wrong
+        password (the right one too). An unknown login, an inactive account and an empty password
+        fail the same way, after checking a stand-in hash so that they take as long. Every attempt
+        is audited; the owner of a newly locked account gets an e-mail."""
+        if not isinstance(username, str) or username == "":
+            return None
+        now = utcnow()
+        user = self.find_user(username=username)
+        by_email = self.find_user(email=username)  # both lookups always: the same time either way
+        user = user if user is not None else by_email
+        if user is None or not user.is_active or is_null_password(password):
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            reason = "unknown" if user is None else ("inactive" if not user.is_active else "empty_password")
+            lockout.record_refused_login(self.session, username=username, reason=reason,
+                                         user_id=None if user is None else user.id)
+            return None
+        password_ok = check_password_hash(user.password, password)
+        attempt = lockout.record_login_attempt(self.session, user_id=user.id, username=username,
+                                               password_ok=password_ok, now=now,
+                                               policy=lockout.LockoutPolicy.from_config(current_app.config))
+        if attempt.outcome == lockout.LOCKED_NOW and attempt.locked_until is not None:
+            self.send_lock_notice(user, attempt.locked_until)
+        if not attempt.succeeded:
+            return None
+        self.on_user_login(user)
+        return user
+
+    def user_language(self, user: Any) -> str | None:
+        """The language the user chose, when the app knows it (None: not known)."""
+        language = getattr(user, "language", None)
+        return language if language in current_app.config["LANGUAGES"] else None
+
+    def send_lock_notice(self, user: Any, locked_until) -> None:
+        """E-mail the owner that their account is locked; a failure to send is logged, never shown
+        (the answer to the login must stay the same as for any wrong password)."""
+        if not user.email:
+            return
+        from app.extensions import mail
+        from app.services.mail import send_email
+
+        config = current_app.config
+        subject, body = lockout.lock_notice(
+            name=f"{user.first_name or ''} {user.last_name or ''}".strip() or user.username,
+            locked_until=locked_until, timezone_name=config.get("CLINIC_TIMEZONE", "Asia/Ho_Chi_Minh"),
+            language=self.user_language(user), default_language=config.get("BABEL_DEFAULT_LOCALE", "en"))
+        try:
+            send_email(config, mail, to=[user.email], subject=subject, body=body)
+        except Exception:  # noqa: BLE001 - the lock holds whether or not the mail went out
+            log.exception("could not send the lock notice to user %s", user.id)
 
     def create_jwt_manager(self, app) -> JWTManager:
         """A missing, malformed, expired or forged token is 401 (not flask-jwt-extended's 422)."""

@@ -105,21 +105,6 @@ def test_login_page_is_served_as_utf8(client):
     assert "utf-8" in response.headers["Content-Type"].lower()
 
 
-def test_login_attempts_are_limited_on_the_form_and_the_api(db_url):
-    from app import create_app
-    from tests.factories import BrowserClient
-
-    limited = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=db_url, RATELIMIT_ENABLED=True,
-                         AUTH_RATE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI="memory://")
-    client = BrowserClient(limited, limited.response_class, use_cookies=True)
-    form = [client.post("/login/", data={"username": "doctor", "password": "guess"}).status_code for _ in range(4)]
-    assert form[:3] != [429] * 3 and form[3] == 429
-    api = [client.post("/api/v1/security/login", json={"username": "doctor", "password": "guess", "provider": "db"})
-           for _ in range(4)]
-    assert [r.status_code for r in api[:3]] == [401] * 3
-    assert api[3].status_code == 429 and api[3].is_json
-
-
 def test_behind_a_trusted_proxy_the_client_address_is_audited(app, db_url, api, admin_id):
     from app import create_app
     from app.models import AuditEvent

@@ -6,6 +6,7 @@ from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.views import AuthDBView
 
+from app.limits import limited
 from app.redirects import is_safe_path, safe_next
 
 
@@ -14,10 +15,11 @@ class ClinicAuthDBView(AuthDBView):
     (``flask_appbuilder.utils.base.is_safe_redirect_url``) accepts ``/\\evil.example`` and
     ``\\\\evil.example``, which browsers read as ``//evil.example`` (another site), and CR/LF. A
     login link whose ``next`` is unsafe is answered with the plain login page (no ``next``),
-    before FAB reads it."""
+    before FAB reads it. Posted logins count against the login rate limits."""
 
     @expose("/login/", methods=["GET", "POST"])
     @no_cache
+    @limited("login")  # per address and per account, the API login counted together (app.limits)
     def login(self):
         target = request.args.get("next")
         if target is not None and not is_safe_path(target):

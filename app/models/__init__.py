@@ -5,6 +5,7 @@ from app.models.billing import Invoice, InvoiceLine, Payment
 from app.models.catalogue import Service
 from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
 from app.models.engagement import Notification, ReminderLog, Review
+from app.models.lockout import AccountLock
 from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
 from app.models.pharmacy import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
 from app.models.scheduling import (
@@ -16,7 +17,7 @@ from app.models.scheduling import (
 )
 
 __all__ = [
-    "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "Department",
+    "AccountLock", "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "Department",
     "Diagnosis", "Doctor", "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Medicine", "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",

@@ -1,0 +1,175 @@
+"""Rate limits of the account routes (app/limits.py): per client address and per account, the form
+and the API login counted together; Redis storage shared by every process; the client address is
+the proxy's unless TRUSTED_PROXIES says to believe its X-Forwarded-For. The suite's app has the
+limits off (TestConfig); these tests build their own apps with them on."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from flask import jsonify
+from sqlalchemy import select
+
+from app.limits import limited
+from config import TestConfig
+from tests.conftest import PASSWORD
+
+WRONG = "Wrong-Passw0rd!"
+
+
+def build(db_url: str, **overrides):
+    from app import create_app
+    from tests.factories import BrowserClient
+
+    settings = {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://", "LOGIN_RATE_LIMIT": "3 per minute",
+                "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute", "SIGNUP_RATE_LIMIT": "2 per hour",
+                "SIGNUP_ACCOUNT_RATE_LIMIT": "1 per hour", **overrides}
+    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=db_url, **settings)
+    application.test_client_class = BrowserClient
+
+    @limited("signup")
+    def signup_probe():
+        return jsonify(ok=True)
+
+    # a stand-in for the sign-up routes (their own helper adds @limited("signup") to the real ones)
+    application.add_url_rule("/_probe/signup", "signup_probe", signup_probe, methods=["GET", "POST"])
+    return application
+
+
+@pytest.fixture(scope="module")
+def limited_app(app, db_url):
+    """One app with the limits on (memory storage), its counts cleared before each test."""
+    return build(db_url)
+
+
+@pytest.fixture
+def fresh(limited_app):
+    limited_app.appbuilder.sm.limiter.reset()
+    return limited_app
+
+
+def form(application, username: str, address: str = "198.51.100.1", password: str = WRONG, **headers):
+    client = application.test_client()
+    return client.post("/login/", data={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": address}, headers=headers)
+
+
+def api(application, username: str, address: str = "198.51.100.1", password: str = WRONG, **headers):
+    client = application.test_client()
+    return client.post("/api/v1/security/login", json={"username": username, "password": password, "provider": "db"},
+                       environ_base={"REMOTE_ADDR": address}, headers=headers)
+
+
+def someone() -> str:
+    return f"nobody_{uuid.uuid4().hex[:8]}"
+
+
+def test_login_attempts_per_address_count_the_form_and_the_api_together(fresh):
+    statuses = [form(fresh, someone()).status_code, api(fresh, someone()).status_code,
+                form(fresh, someone()).status_code]
+    assert statuses == [302, 401, 302]
+    refused = api(fresh, someone())
+    assert refused.status_code == 429 and refused.is_json and "Too many attempts" in refused.get_json()["message"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    page = form(fresh, someone())
+    assert page.status_code == 429 and "Too many attempts" in page.get_data(as_text=True)
+    assert api(fresh, someone(), address="198.51.100.2").status_code == 401  # another address: its own count
+
+
+def test_showing_the_login_form_does_not_count(fresh):
+    client = fresh.test_client()
+    for _ in range(5):
+        assert client.get("/login/", environ_base={"REMOTE_ADDR": "198.51.100.3"}).status_code == 200
+    assert form(fresh, someone(), address="198.51.100.3").status_code == 302
+
+
+def test_login_attempts_per_account_from_many_addresses(db_url, app):
+    application = build(db_url, LOGIN_RATE_LIMIT="1000 per minute", LOGIN_ACCOUNT_RATE_LIMIT="3 per minute")
+    name = someone()
+    variants = [name, f"  {name.upper()} ", name]  # trimmed and case-folded: one account
+    assert [api(application, variant, address=f"203.0.113.{n}").status_code
+            for n, variant in enumerate(variants)] == [401] * 3
+    assert form(application, name, address="203.0.113.99").status_code == 429
+    assert api(application, someone(), address="203.0.113.99").status_code == 401  # another account
+
+
+def test_the_right_password_counts_too(fresh, app):
+    """The limit counts attempts, not failures: nothing tells a guesser which try was right."""
+    for _ in range(3):
+        api(fresh, "admin", address="198.51.100.7", password=PASSWORD)
+    assert api(fresh, "admin", address="198.51.100.7", password=PASSWORD).status_code == 429
+
+
+def test_other_kinds_take_the_account_from_a_json_email(fresh):
+    client = fresh.test_client()
+    send = lambda email, address: client.post("/_probe/signup", json={"email": email},  # noqa: E731
+                                              environ_base={"REMOTE_ADDR": address}).status_code
+    assert send("lan@test.example", "198.51.100.20") == 200
+    assert send("LAN@test.example", "198.51.100.21") == 429  # the same address book entry: per account
+    assert send("hoa@test.example", "198.51.100.20") == 200
+    assert send("minh@test.example", "198.51.100.20") == 429  # the address has had its two
+    assert client.get("/_probe/signup", environ_base={"REMOTE_ADDR": "198.51.100.20"}).status_code == 200
+
+
+def test_an_unknown_kind_is_a_programming_error():
+    with pytest.raises(ValueError):
+        limited("guess")
+
+
+def test_the_suites_app_has_the_limits_off(client):
+    for _ in range(12):
+        response = client.post("/api/v1/security/login", json={"username": someone(), "password": WRONG})
+        assert response.status_code == 401
+
+
+# --- who the client is behind a proxy ------------------------------------------------------------
+
+def audited_address(application, username: str) -> str | None:
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    with application.app_context():
+        rows = db.session.execute(select(AuditEvent.ip, AuditEvent.details).where(
+            AuditEvent.action == "login_failed")).all()
+    (ip,) = [row.ip for row in rows if username in (row.details or "")]
+    return ip
+
+
+def test_without_trusted_proxies_x_forwarded_for_changes_nothing(fresh):
+    names = [someone() for _ in range(4)]
+    statuses = [api(fresh, name, address="192.0.2.10", **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+                for n, name in enumerate(names)]
+    assert statuses == [401, 401, 401, 429]  # one address however the header varies
+    assert audited_address(fresh, names[0]) == "192.0.2.10"
+
+
+def test_behind_one_trusted_proxy_the_forwarded_address_counts(db_url, app):
+    application = build(db_url, TRUSTED_PROXIES=1)
+    names = [someone() for _ in range(4)]
+    statuses = [api(application, name, address="192.0.2.10", **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+                for n, name in enumerate(names)]
+    assert statuses == [401] * 4  # each client has its own count
+    assert audited_address(application, names[0]) == "203.0.113.0"
+    for _ in range(3):
+        api(application, someone(), address="192.0.2.10", **{"X-Forwarded-For": "203.0.113.50"})
+    assert api(application, someone(), address="192.0.2.11", **{"X-Forwarded-For": "203.0.113.50"}).status_code == 429
+    # a client cannot pick its address: only the last hop (the proxy's own entry) is believed
+    spoofed = [api(application, someone(), address="192.0.2.10",
+                   **{"X-Forwarded-For": f"10.9.9.{n}, 203.0.113.51"}).status_code for n in range(4)]
+    assert spoofed == [401, 401, 401, 429]
+
+
+# --- Redis: one count for every process -----------------------------------------------------------
+
+@pytest.mark.needs_redis
+def test_with_redis_every_process_shares_the_counts(db_url, app):
+    prefix = f"clinic-test-{uuid.uuid4().hex[:8]}"
+    settings = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0", "RATELIMIT_KEY_PREFIX": prefix}
+    first, second = build(db_url, **settings), build(db_url, **settings)
+    try:
+        assert [api(first, someone(), address="198.51.100.30").status_code for _ in range(2)] == [401, 401]
+        assert form(second, someone(), address="198.51.100.30").status_code == 302
+        assert api(second, someone(), address="198.51.100.30").status_code == 429
+        assert api(first, someone(), address="198.51.100.31").status_code == 401
+    finally:
+        first.appbuilder.sm.limiter.reset()
