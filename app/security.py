@@ -89,13 +89,16 @@ class ClinicSecurityManager(SecurityManager):
         return False
 
     def register_views(self) -> None:
-        """The API login gets the login limit of ``app.limits`` too (unless its endpoint carries
-        ``@limited`` itself): no password guessing through the back door."""
+        """FAB's security screens, plus Security → Locked accounts (page and REST API, Admin
+        only). The API login gets the login limit of ``app.limits`` too (unless its endpoint
+        carries ``@limited`` itself): no password guessing through the back door."""
         super().register_views()
+        from app.api.lockout import LockedAccountApi
         from app.views.locked_accounts import LockedAccountsView
 
         self.appbuilder.add_view(LockedAccountsView, "Locked accounts", label=lazy_gettext("Locked accounts"),
                                  category="Security")
+        self.appbuilder.add_api(LockedAccountApi)
         api = next(view for view in self.appbuilder.baseviews if isinstance(view, self.security_api))
         endpoint = f"{api.blueprint.name}.login"
         app = current_app

@@ -284,3 +284,24 @@ def test_parallel_wrong_guesses_cannot_pass_the_threshold(app, db, new_user):
     assert sorted(outcomes) == sorted([lockout.FAILED] * 5 + [lockout.LOCKED_NOW] + [lockout.LOCKED] * 6)
     db.session.expire_all()
     assert app.appbuilder.sm.get_user_by_id(user_id).fail_login_count == 6
+
+
+def test_the_rest_api_lists_and_unlocks_for_admins_only(app, db, new_user, api_token, outbox):
+    user_id, name = new_user()
+    for _ in range(6):
+        api_login(app, name, WRONG)
+    client = app.test_client()
+    for role in ("manager", "receptionist"):
+        headers = api_token(role)
+        assert client.get("/api/v1/locked_account/", headers=headers).status_code in (401, 403)
+        assert client.post(f"/api/v1/locked_account/{user_id}/unlock", headers=headers).status_code in (401, 403)
+    admin = api_token("admin")
+    (listed,) = [a for a in client.get("/api/v1/locked_account/", headers=admin).get_json()["result"]
+                 if a["user_id"] == user_id]
+    assert listed["username"] == name and listed["failures"] == 6 and listed["locked_until"] > listed["locked_at"]
+    done = client.post(f"/api/v1/locked_account/{user_id}/unlock", headers=admin)
+    assert done.status_code == 200 and done.get_json() == {"user_id": user_id, "unlocked": True}
+    again = client.post(f"/api/v1/locked_account/{user_id}/unlock", headers=admin)
+    assert again.status_code == 404 and "not locked" in str(again.get_json()["message"])
+    assert client.post("/api/v1/locked_account/2147483647/unlock", headers=admin).status_code == 404
+    assert api_login(app, name, PASSWORD)[0] == 200
