@@ -12,10 +12,12 @@ The counts live in the storage of the limiter FAB creates (``security_manager.li
 ``RATELIMIT_KEY_PREFIX``; ``RATELIMIT_ENABLED = False`` turns them off. The client address is
 ``request.remote_addr``: the proxy's, unless ``TRUSTED_PROXIES`` says how many proxies' headers to
 believe (ProxyFix, app/__init__.py). Only POST and other writing methods count: showing a form
-does not. A request over a limit is answered 429 with ``Retry-After``, JSON on the API."""
+does not. A request over a limit is answered 429 with ``Retry-After``, JSON on the API. When the
+storage cannot be reached the request goes through (logged): the lockout still holds."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from functools import wraps
@@ -26,6 +28,7 @@ from flask_babel import gettext as _
 from limits import parse_many
 
 F = TypeVar("F", bound=Callable)
+log = logging.getLogger(__name__)
 
 KINDS = ("login", "signup", "reset", "resend")
 ACCOUNT_FIELDS = ("username", "email")
@@ -70,8 +73,15 @@ def check(kind: str) -> None:
     strategy = limiter.limiter
     for scope, key, limits_text in keys:
         for item in parse_many(limits_text):
-            if not strategy.hit(item, prefix, kind, scope, key):
-                reset = strategy.get_window_stats(item, prefix, kind, scope, key).reset_time
+            try:
+                allowed = strategy.hit(item, prefix, kind, scope, key)
+                reset = 0.0 if allowed else strategy.get_window_stats(item, prefix, kind, scope, key).reset_time
+            except Exception:  # noqa: BLE001 - the storage (Redis) is down
+                # Open rather than shut: nobody could log in while Redis is down. The lockout (in the
+                # database) still caps the guesses at any one account.
+                log.exception("rate limit storage unavailable; %s not limited", kind)
+                return
+            if not allowed:
                 raise RateLimited(max(1, math.ceil(reset - time.time())))
 
 

@@ -8,8 +8,9 @@ answer as a wrong one; a success resets the count; an admin may unlock early.
 The count is FAB's ``ab_user.fail_login_count``; the lock is a row of ``ab_account_lock``. Each
 attempt first locks the user's ``ab_user`` row (``SELECT ... FOR UPDATE`` on PostgreSQL) and holds it
 until the commit, so parallel guesses at one account are decided one after another: however many
-arrive at once, at most ``threshold + 1`` of them are ever judged on their password before the lock
-refuses the rest. SQLite has no row locks; it runs one writer at a time.
+arrive at once, the first ``threshold + 1`` failures lock the account and every later attempt is
+refused as locked, whatever its password (no guess beyond those can succeed, and nothing in the
+answer tells which one was right). SQLite has no row locks; it runs one writer at a time.
 
 Every attempt leaves an audit row (``login_succeeded`` or ``login_failed`` with the login name that
 was tried, never the password), a new lock ``account_locked``, an unlock ``account_unlocked``."""
