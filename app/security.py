@@ -90,8 +90,9 @@ class ClinicSecurityManager(SecurityManager):
 
     def register_views(self) -> None:
         """FAB's security screens, plus Security → Locked accounts (page and REST API, Admin
-        only). The API login gets the login limit of ``app.limits`` too (unless its endpoint
-        carries ``@limited`` itself): no password guessing through the back door."""
+        only). Both logins, the form and the API, count against the login limits of
+        ``app.limits`` (one count for both): an endpoint that does not carry ``@limited`` itself
+        gets it here, so that no rewrite of either login leaves a door for password guessing."""
         super().register_views()
         from app.api.lockout import LockedAccountApi
         from app.views.locked_accounts import LockedAccountsView
@@ -100,11 +101,11 @@ class ClinicSecurityManager(SecurityManager):
                                  category="Security")
         self.appbuilder.add_api(LockedAccountApi)
         api = next(view for view in self.appbuilder.baseviews if isinstance(view, self.security_api))
-        endpoint = f"{api.blueprint.name}.login"
-        app = current_app
-        view = app.view_functions.get(endpoint)
-        if view is not None and not is_limited(view):
-            app.view_functions[endpoint] = limited("login")(view)
+        for blueprint in (self.auth_view.blueprint, api.blueprint):
+            endpoint = f"{blueprint.name}.login"
+            view = current_app.view_functions.get(endpoint)
+            if view is not None and not is_limited(view):
+                current_app.view_functions[endpoint] = limited("login")(view)
 
     # Lockout (app.services.accounts.lockout). FAB's form login and its API login both end here.
 

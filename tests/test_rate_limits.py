@@ -187,3 +187,28 @@ def test_when_the_storage_is_down_logins_still_work(db_url, app, caplog):
     assert api(application, someone()).status_code == 401
     assert api(application, name, password=PASSWORD).status_code == 200
     assert "rate limit storage unavailable" in caplog.text
+
+
+def test_both_logins_carry_the_login_limit(app):
+    """Whatever rewrites the form or the API login, both stay limited (app.security.register_views)."""
+    from app.limits import is_limited
+
+    counting = limited("login")(lambda: None).__code__  # the code of the wrapper that counts
+    sm = app.appbuilder.sm
+    api_view = next(view for view in app.appbuilder.baseviews if isinstance(view, sm.security_api))
+    for blueprint in (sm.auth_view.blueprint, api_view.blueprint):
+        view = app.view_functions[f"{blueprint.name}.login"]
+        assert is_limited(view) and view.rate_limit_kind == "login"
+        chain = []
+        while view is not None:
+            chain.append(getattr(view, "__func__", view))
+            view = getattr(view, "__wrapped__", None)
+        assert sum(getattr(f, "__code__", None) is counting for f in chain) == 1, "one count per attempt"
+
+
+def test_the_refusal_speaks_the_clients_language(fresh):
+    for _ in range(3):
+        api(fresh, someone(), address="198.51.100.40")
+    refused = fresh.test_client().post("/api/v1/security/login?_l_=vi", json={"username": someone(), "password": WRONG},
+                                       environ_base={"REMOTE_ADDR": "198.51.100.40"})
+    assert refused.status_code == 429 and "Quá nhiều lần thử" in refused.get_json()["message"]
