@@ -1,4 +1,5 @@
-"""Commands: ``flask sync-roles`` (deploy step) and ``flask seed`` (demo data and logins)."""
+"""Commands: ``flask sync-roles`` (deploy step), ``flask seed`` (demo data and logins) and ``flask
+unlock-account`` (an account locked after too many failed logins)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -96,3 +97,20 @@ def register(app: Flask) -> None:
                 raise click.ClickException("The database is not empty. Use --force to replace its clinic data.")
             wipe_clinic_data()
         seed_demo_clinic(click.echo, patients=patients, seed_value=seed_value)
+
+    @app.cli.command("unlock-account")
+    @click.argument("username")
+    def unlock_account(username: str) -> None:
+        """End the lock of an account locked after too many failed logins (e.g. the only admin's)."""
+        from app.models.types import utcnow
+        from app.services.accounts import lockout
+        from app.services.errors import DomainError
+
+        user = current_app.appbuilder.sm.find_user(username=username)  # type: ignore[attr-defined]
+        if user is None:
+            raise click.ClickException(f"No login named {username}.")
+        try:
+            lockout.unlock_account(db.session, user_id=user.id, now=utcnow(), actor_id=None)
+        except DomainError as exc:
+            raise click.ClickException(f"{username}: {exc.message}") from None
+        click.echo(f"{username} is unlocked.")

@@ -305,3 +305,18 @@ def test_the_rest_api_lists_and_unlocks_for_admins_only(app, db, new_user, api_t
     assert again.status_code == 404 and "not locked" in str(again.get_json()["message"])
     assert client.post("/api/v1/locked_account/2147483647/unlock", headers=admin).status_code == 404
     assert api_login(app, name, PASSWORD)[0] == 200
+
+
+def test_the_command_line_unlocks_when_no_admin_can(app, db, new_user):
+    user_id, name = new_user(role="Admin")
+    for _ in range(6):
+        lockout.record_login_attempt(db.session, user_id=user_id, username=name, password_ok=False, now=utcnow(),
+                                     policy=lockout.LockoutPolicy())
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["unlock-account", name])
+    assert done.exit_code == 0 and f"{name} is unlocked" in done.output
+    assert not lockout.is_locked(db.session, user_id, utcnow())
+    assert (row := audit_rows(db, user_id, "account_unlocked")[-1]).user_id is None and row.entity_id == str(user_id)
+    again = runner.invoke(args=["unlock-account", name])
+    assert again.exit_code == 1 and "not locked" in again.output
+    assert runner.invoke(args=["unlock-account", "no_such_login"]).exit_code == 1
