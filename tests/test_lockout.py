@@ -320,3 +320,26 @@ def test_the_command_line_unlocks_when_no_admin_can(app, db, new_user):
     again = runner.invoke(args=["unlock-account", name])
     assert again.exit_code == 1 and "not locked" in again.output
     assert runner.invoke(args=["unlock-account", "no_such_login"]).exit_code == 1
+
+
+def test_every_refusal_checks_one_password_hash_so_they_take_as_long(app, db, new_user, monkeypatch, outbox):
+    """An unknown login, an inactive account, a wrong and a locked one each cost one hash check."""
+    import app.security as security
+
+    checks: list[str] = []
+    real = security.check_password_hash
+
+    def counting(stored: str, given: str) -> bool:
+        checks.append(stored)
+        return real(stored, given)
+
+    monkeypatch.setattr(security, "check_password_hash", counting)
+    _user_id, name = new_user()
+    _inactive_id, inactive = new_user(active=False)
+    tries = [f"nobody_{uuid.uuid4().hex[:8]}", inactive, name, *[name] * 6]
+    for username in tries:
+        checks.clear()
+        assert api_login(app, username, WRONG)[0] == 401
+        assert len(checks) == 1, username
+    checks.clear()
+    assert api_login(app, name, PASSWORD)[0] == 401 and len(checks) == 1  # locked: checked all the same
