@@ -23,16 +23,16 @@ def build(db_url: str, **overrides):
 
     settings = {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://", "LOGIN_RATE_LIMIT": "3 per minute",
                 "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute", "SIGNUP_RATE_LIMIT": "2 per hour",
-                "SIGNUP_ACCOUNT_RATE_LIMIT": "1 per hour", **overrides}
+                "SIGNUP_ACCOUNT_RATE_LIMIT": "1 per hour", "RESET_RATE_LIMIT": "2 per hour",
+                "RESET_ACCOUNT_RATE_LIMIT": "1 per hour", "RESEND_RATE_LIMIT": "2 per hour",
+                "RESEND_ACCOUNT_RATE_LIMIT": "1 per hour", **overrides}
     application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=db_url, **settings)
     application.test_client_class = BrowserClient
 
-    @limited("signup")
-    def signup_probe():
-        return jsonify(ok=True)
-
-    # a stand-in for the sign-up routes (their own helper adds @limited("signup") to the real ones)
-    application.add_url_rule("/_probe/signup", "signup_probe", signup_probe, methods=["GET", "POST"])
+    # stand-ins for the sign-up, reset and resend routes (which carry @limited of their kind)
+    for kind in ("signup", "reset", "resend"):
+        application.add_url_rule(f"/_probe/{kind}", f"{kind}_probe", limited(kind)(lambda: jsonify(ok=True)),
+                                 methods=["GET", "POST"])
     return application
 
 
@@ -103,15 +103,26 @@ def test_the_right_password_counts_too(fresh, app):
     assert api(fresh, name, address="198.51.100.7", password=PASSWORD).status_code == 429
 
 
-def test_other_kinds_take_the_account_from_a_json_email(fresh):
+@pytest.mark.parametrize("kind", ["signup", "reset", "resend"])
+def test_other_kinds_take_the_account_from_a_json_email(fresh, kind):
     client = fresh.test_client()
-    send = lambda email, address: client.post("/_probe/signup", json={"email": email},  # noqa: E731
-                                              environ_base={"REMOTE_ADDR": address}).status_code
+    send = lambda email, address, to=kind: client.post(f"/_probe/{to}", json={"email": email},  # noqa: E731
+                                                       environ_base={"REMOTE_ADDR": address}).status_code
     assert send("lan@test.example", "198.51.100.20") == 200
     assert send("LAN@test.example", "198.51.100.21") == 429  # the same address book entry: per account
     assert send("hoa@test.example", "198.51.100.20") == 200
     assert send("minh@test.example", "198.51.100.20") == 429  # the address has had its two
-    assert client.get("/_probe/signup", environ_base={"REMOTE_ADDR": "198.51.100.20"}).status_code == 200
+    assert client.get(f"/_probe/{kind}", environ_base={"REMOTE_ADDR": "198.51.100.20"}).status_code == 200
+    other = next(k for k in ("signup", "reset", "resend") if k != kind)
+    assert send("minh@test.example", "198.51.100.20", other) == 200  # each kind has its own counts
+
+
+def test_a_form_field_names_the_account_too(fresh):
+    client = fresh.test_client()
+    post = lambda email, address: client.post("/_probe/reset", data={"email": email},  # noqa: E731
+                                              environ_base={"REMOTE_ADDR": address}).status_code
+    assert post("lan@test.example", "198.51.100.22") == 200
+    assert post(" Lan@Test.Example ", "198.51.100.23") == 429
 
 
 def test_an_unknown_kind_is_a_programming_error():
