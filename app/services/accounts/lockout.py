@@ -165,7 +165,6 @@ def lock_notice(*, name: str, locked_until: datetime, timezone_name: str, langua
                   "until %(until)s. Nobody can log in to it until then, not even with the right password.",
                   until=local),
                 _("If this was you, wait until then and log in again, or ask the clinic's administrator to "
-                  "unlock it. If it was not you, your password is still safe; consider changing it after the "
-                  "lock ends."),
+                  "unlock it. If it was not you, consider choosing a stronger password once the lock ends."),
             ]))
     return " / ".join(dict.fromkeys(subjects)), "\n\n----\n\n".join(bodies)
