@@ -143,6 +143,16 @@ class Config:
     LOCKOUT_THRESHOLD = int(os.environ.get("LOCKOUT_THRESHOLD", "5"))
     LOCKOUT_MINUTES = int(os.environ.get("LOCKOUT_MINUTES", "15"))
 
+    # Passwords (sign-up, change, reset, admin-set): a minimum length per kind of account (staff:
+    # any role other than Patient) and zxcvbn's estimate (0-4) at least PASSWORD_MIN_SCORE.
+    PATIENT_MIN_PASSWORD_LENGTH = int(os.environ.get("PATIENT_MIN_PASSWORD_LENGTH", "8"))
+    STAFF_MIN_PASSWORD_LENGTH = int(os.environ.get("STAFF_MIN_PASSWORD_LENGTH", "12"))
+    PASSWORD_MIN_SCORE = int(os.environ.get("PASSWORD_MIN_SCORE", "3"))
+    # How long the links sent by e-mail stay valid (app/services/accounts/links.py).
+    CONFIRM_LINK_HOURS = int(os.environ.get("CONFIRM_LINK_HOURS", "48"))  # sign-up confirmation
+    RESET_LINK_MINUTES = int(os.environ.get("RESET_LINK_MINUTES", "60"))  # password reset
+    EMAIL_CHANGE_LINK_HOURS = int(os.environ.get("EMAIL_CHANGE_LINK_HOURS", "24"))  # a new e-mail address
+
 
 class TestConfig(Config):
     TESTING = True

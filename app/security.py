@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
-from app.fab import jwt_cache
+from app.fab import jwt_cache, passwords as password_screens
 from app.fab.login import ClinicAuthDBView
-from app.fab.security_views import screens_without_download
+from app.fab.security_views import screens_without_download, without_download
 from app.limits import is_limited, limited
 from app.models.types import utcnow
 from app.permission_cache import PermissionCache, Snapshot, bump_version
@@ -30,6 +30,10 @@ class ClinicSecurityManager(SecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet: offline it is empty.
     userstatschartview = None
     authdbview = ClinicAuthDBView  # the login's next= goes through app.redirects.safe_next
+    # The password screens with the clinic's password rule, the current password asked for a
+    # change, and sessions ended (app.fab.passwords).
+    resetmypasswordview = password_screens.ResetMyPasswordView
+    resetpasswordview = password_screens.ResetPasswordView
 
     def __init__(self, appbuilder) -> None:
         super().__init__(appbuilder)
@@ -221,3 +225,5 @@ class ClinicSecurityManager(SecurityManager):
 # FAB's security screens without their broken ``download`` route (see ``app.fab.security_views``).
 for _name, _screen in screens_without_download().items():
     setattr(ClinicSecurityManager, _name, _screen)
+# The users screen's "add" form checks the password rule (app.fab.passwords).
+ClinicSecurityManager.userdbmodelview = without_download(password_screens.UserDBModelView)

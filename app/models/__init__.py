@@ -1,5 +1,6 @@
 """All models; importing this package registers every table on FAB's shared metadata."""
 from app.models.access import PermissionVersion
+from app.models.account_links import AccountEmail, AccountLink, PendingSignup
 from app.models.audit import AuditEvent, StoredDocument
 from app.models.billing import Invoice, InvoiceLine, Payment
 from app.models.catalogue import Service
@@ -17,7 +18,8 @@ from app.models.scheduling import (
 )
 
 __all__ = [
-    "AccountLock", "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "Department",
+    "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
+    "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "Department",
     "Diagnosis", "Doctor", "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Medicine", "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",

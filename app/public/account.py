@@ -1,17 +1,24 @@
-"""Signing up as a patient, and the public site's language switch."""
+"""The public site's account pages: signing up, confirming the e-mail address (and asking for a
+new link), a forgotten password, and the language switch. Every answer that could tell whether
+an address is registered is the same page either way (app.services.signup explains the choice)."""
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _, refresh
-from flask_login import current_user, login_user
+from flask_login import current_user
 
-from app.extensions import db
-from app.public.common import appbuilder, bp, settings
-from app.public.forms import SignupForm
+from app.extensions import db, mail
+from app.limits import limited
+from app.models.types import utcnow
+from app.public.common import appbuilder, bp, login_url, settings
+from app.public.forms import ConfirmForm, ForgotPasswordForm, NewPasswordForm, ResendForm, SignupForm
 from app.redirects import safe_next
-from app.services.errors import DomainError
-from app.services.signup import SignupRefused, sign_up_patient
+from app.services import signup as signup_service
+from app.services.accounts import passwords
+from app.services.accounts.links import LinkRefused
+from app.services.errors import DomainError, ValidationFailed
+from app.services.mail import send_email
 
 
 @bp.get("/language/<locale>")
@@ -25,34 +32,136 @@ def language(locale: str) -> ResponseReturnValue:
     return redirect(safe_next(request.args.get("next"), url_for("public.index")))
 
 
+def policy() -> passwords.PasswordPolicy:
+    return passwords.PasswordPolicy.from_config(current_app.config)
+
+
+def _mail(to: str, subject: str, *paragraphs: str) -> None:
+    clinic = current_app.config.get("APP_NAME") or "Clinic"
+    body = "\n\n".join([*paragraphs, "— " + clinic]) + "\n"
+    send_email(current_app.config, mail, to=[to], subject=f"{subject} · {clinic}", body=body)
+
+
+def _mail_confirmation(address: str, token: str) -> None:
+    hours = int(current_app.config.get("CONFIRM_LINK_HOURS", 48))
+    _mail(address, _("Confirm your e-mail address"),
+          _("Welcome! Open this link to confirm your e-mail address; then you can book appointments:"),
+          url_for("public.confirm", token=token, _external=True),
+          _("Your login is this e-mail address. The link works once, for %(n)d hours.", n=hours),
+          _("If you did not sign up, ignore this message: nothing happens without the link."))
+
+
+def _mail_signup_attempt(address: str) -> None:
+    _mail(address, _("Someone tried to sign up with your address"),
+          _("Someone (maybe you) tried to create a new account with this e-mail address, but it already has one."),
+          _("Log in with this address:"), url_for(f"{appbuilder().sm.auth_view.endpoint}.login", _external=True),
+          _("Forgot your password? Ask for a new one here:"), url_for("public.forgot_password", _external=True),
+          _("If it was not you, ignore this message: nothing was changed."))
+
+
 @bp.route("/signup", methods=["GET", "POST"])
+@limited("signup")
 def signup() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"), url_for("public.my_appointments"))
     if current_user.is_authenticated:
         return redirect(next_url)
     form = SignupForm()
     if not form.is_submitted():
-        return render_template("public/signup.html", form=form, errors={}, next_url=next_url)
+        return render_template("public/signup.html", form=form, errors={}, next_url=next_url, policy=policy())
     form.validate()
-    sm = appbuilder().sm
-
-    def create_user(username: str, first_name: str, last_name: str, email: str, password: str) -> int | None:
-        user = sm.add_user(username, first_name, last_name, email, sm.find_role("Patient"), password=password)
-        return user.id if user else None
-
     try:
-        patient = sign_up_patient(
-            db.session, username=form.username.data or "", full_name=form.full_name.data or "",
-            phone=form.phone.data or "", email=form.email.data or "", date_of_birth=form.date_of_birth.data,
-            password=form.password.data or "", settings=settings(), known_errors=form.field_errors(),
-            username_taken=lambda name: sm.find_user(username=name) is not None,
-            email_taken=lambda email: sm.find_user(email=email) is not None, create_user=create_user)
-    except SignupRefused as exc:
-        return render_template("public/signup.html", form=form, errors=exc.errors, next_url=next_url), 422
+        outcome = signup_service.sign_up_patient(
+            db.session, full_name=form.full_name.data or "", phone=form.phone.data or "",
+            email=form.email.data or "", date_of_birth=form.date_of_birth.data, password=form.password.data or "",
+            settings=settings(), policy=policy(), now=utcnow(), config=current_app.config,
+            known_errors=form.field_errors())
+    except signup_service.SignupRefused as exc:
+        return render_template("public/signup.html", form=form, errors=exc.errors, next_url=next_url,
+                               policy=policy()), 422
     except DomainError as exc:
         db.session.rollback()
         return render_template("public/signup.html", form=form, errors={"form": exc.message},
-                               next_url=next_url), exc.status
-    login_user(sm.get_user_by_id(patient.user_id))
-    flash(_("Welcome! Your account is ready."), "success")
-    return redirect(next_url)
+                               next_url=next_url, policy=policy()), exc.status
+    if outcome.token:
+        _mail_confirmation(outcome.email, outcome.token)
+    else:
+        _mail_signup_attempt(outcome.email)
+    return render_template("public/signup_sent.html", email=outcome.email, next_url=next_url)
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str) -> ResponseReturnValue:
+    """GET shows a button (a mail scanner opening the link spends nothing); POST confirms."""
+    form = ConfirmForm()
+    try:
+        if request.method == "GET" or not form.validate_on_submit():
+            signup_service.check_confirmation(db.session, token, utcnow())
+            return render_template("public/confirm.html", form=form)
+        signup_service.confirm_email(db.session, token=token, now=utcnow(), settings=settings())
+    except LinkRefused as exc:
+        db.session.rollback()
+        return render_template("public/link_refused.html", message=exc.message, purpose="confirm"), exc.status
+    flash(_("Thank you: your e-mail address is confirmed. You can book now."), "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("public.book"))
+    return redirect(login_url(url_for("public.book")))
+
+
+@bp.post("/confirm/resend")
+@limited("resend")
+def resend_confirmation() -> ResponseReturnValue:
+    if not current_user.is_authenticated:
+        return redirect(login_url(url_for("public.my_appointments")))
+    form = ResendForm()
+    if form.validate_on_submit():
+        sent = signup_service.resend_confirmation(db.session, user_id=current_user.id, now=utcnow(),
+                                                  config=current_app.config)
+        if sent is not None:
+            _mail_confirmation(*sent)
+            flash(_("We sent a new link to %(email)s. Older links no longer work.", email=sent[0]), "success")
+    return redirect(safe_next(request.form.get("next"), url_for("public.my_appointments")))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limited("reset")
+def forgot_password() -> ResponseReturnValue:
+    """The same answer for a known and an unknown address; only a known one gets a message."""
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("public/forgot_password.html", form=form, errors=form.field_errors()), status
+    found = passwords.request_reset(db.session, email=form.email.data or "", now=utcnow(), config=current_app.config)
+    if found is not None:
+        user, token = found
+        minutes = int(current_app.config.get("RESET_LINK_MINUTES", 60))
+        _mail(user.email, _("Choose a new password"),
+              _("Open this link to choose a new password:"),
+              url_for("public.reset_password", token=token, _external=True),
+              _("The link works once, for %(n)d minutes. Your other sessions will be signed out.", n=minutes),
+              _("If you did not ask for it, ignore this message: your password stays as it is."))
+    return render_template("public/forgot_sent.html", email=form.email.data)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limited("reset")
+def reset_password(token: str) -> ResponseReturnValue:
+    form = NewPasswordForm()
+    try:
+        if request.method == "GET":
+            passwords.links.check_link(db.session, token, "reset", utcnow())
+            return render_template("public/reset_password.html", form=form, errors={})
+        errors = form.field_errors() if not form.validate_on_submit() else {}
+        if errors:
+            passwords.links.check_link(db.session, token, "reset", utcnow())
+            return render_template("public/reset_password.html", form=form, errors=errors), 422
+        passwords.reset_password(db.session, token=token, password=form.password.data, policy=policy(),
+                                 now=utcnow(), settings=settings())
+    except LinkRefused as exc:
+        db.session.rollback()
+        return render_template("public/link_refused.html", message=exc.message, purpose="reset"), exc.status
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return render_template("public/reset_password.html", form=form,
+                               errors={exc.field or "password": exc.message}), 422
+    flash(_("Your password is changed. Log in with the new one."), "success")
+    return redirect(login_url(url_for("public.my_appointments")))

@@ -12,11 +12,12 @@ from flask_babel import format_currency, format_date, format_datetime, get_local
 from flask_login import current_user
 
 from app.extensions import db
-from app.public.forms import slot_param
+from app.public.forms import ResendForm, slot_param
 from app.services import booking
 from app.services.appointments import patient_of_user
 from app.services.errors import DomainError
 from app.services.settings import ClinicSettings
+from app.services.signup import confirmation_pending
 
 bp = Blueprint("public", __name__, url_prefix="/clinic")
 DAYS_AHEAD = 14
@@ -53,13 +54,17 @@ def current_path() -> str:
 
 
 def patient_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A guest goes to the login (and comes back through ``next``); a login without a patient
+    """A guest goes to the login (and comes back through ``next``); a login whose sign-up is not
+    confirmed yet is asked to open the link (and may ask for it again); a login without a patient
     record is told to ask the clinic."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
             return redirect(login_url(current_path()))
+        pending = confirmation_pending(db.session, current_user.id)
+        if pending is not None:
+            return render_template("public/confirm_first.html", email=pending.email, form=ResendForm()), 403
         patient = patient_of_user(db.session, current_user.id)
         if patient is None:
             return render_template("public/message.html", title=_("No patient record"), message=_(

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, Field, HiddenField, PasswordField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import EqualTo, InputRequired, Optional
 from wtforms.widgets import HiddenInput
 
 from app.form_fields import WholeNumberField, at_most, existing_id, first_errors, strip
@@ -76,18 +76,43 @@ class MoveForm(FlaskForm):
     start = SlotField("start", validators=[InputRequired(_l("Choose one of the times below."))])
 
 
-class SignupForm(FlaskForm):
+class FieldErrors:
+    def field_errors(self) -> dict[str, str]:
+        """The first message of each broken field (the CSRF token's is reported by app/csrf.py)."""
+        return {name: message for name, message in first_errors(self).items()  # type: ignore[arg-type]
+                if name != "csrf_token"}
+
+
+class SignupForm(FieldErrors, FlaskForm):
     """Field shapes only (lengths, a real date); who may sign up is app.services.signup's to say,
-    and its answers are shown next to these, all at once."""
+    and its answers are shown next to these, all at once. The e-mail address is the login (no
+    username: see app.services.signup)."""
 
     full_name = StringField(_l("Full name"), filters=[strip], validators=[at_most(150)])
     phone = StringField(_l("Phone"), filters=[strip], validators=[at_most(40)])
     email = StringField(_l("Email"), filters=[strip], validators=[at_most(254)])
     date_of_birth = IsoDateField(_l("Date of birth"), validators=[Optional()])
-    username = StringField(_l("Username"), filters=[strip])
-    password = PasswordField(_l("Password (at least 8 characters)"), validators=[at_most(128)])
+    password = PasswordField(_l("Password"), validators=[at_most(128)])
     next = HiddenField()
 
-    def field_errors(self) -> dict[str, str]:
-        """The first message of each broken field (the CSRF token's is reported by app/csrf.py)."""
-        return {name: message for name, message in first_errors(self).items() if name != "csrf_token"}
+
+class ConfirmForm(FlaskForm):
+    """The button that uses a confirmation link (CSRF only)."""
+
+
+class ResendForm(FlaskForm):
+    """Ask for a new confirmation link (CSRF only)."""
+
+
+class ForgotPasswordForm(FieldErrors, FlaskForm):
+    email = StringField(_l("Email"), filters=[strip],
+                        validators=[InputRequired(_l("This field is required.")), at_most(254)])
+
+
+class NewPasswordForm(FieldErrors, FlaskForm):
+    """A new password, typed twice; its strength is app.services.accounts.passwords' to judge."""
+
+    password = PasswordField(_l("New password"),
+                             validators=[InputRequired(_l("This field is required.")), at_most(128)])
+    conf_password = PasswordField(_l("New password again"), validators=[
+        EqualTo("password", _l("The two passwords are not the same."))])

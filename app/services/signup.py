@@ -1,24 +1,47 @@
-"""Signing up a patient on the public site (a login plus the linked patient record).
+"""Signing up a patient on the public site, confirming the e-mail address, and linking the login
+to the patient record the front desk may already have made.
 
-Plain functions with explicit arguments; creating the login is handed in as ``create_user`` so
-this module never touches FAB or the request."""
+**The e-mail address is the login.** A self-registered patient logs in with their e-mail
+address (it is their username). A username the patient picks could be taken, and saying so
+tells anyone which usernames exist; hiding it would need a second, silent way to name the
+account. An address, by contrast, can only be claimed by its owner (the confirmation goes
+there), and a clinic already asks for it to send reminders. So the sign-up answer is the same
+page whatever was typed ("we sent a message to <address>"), and:
+
+- a new address: the login is made (role Patient), and a confirmation link is mailed;
+- an address that is already some login's e-mail or username: nothing is made, and the owner
+  of the address is told by e-mail that someone tried to sign up with it (log in, or reset the
+  password). The password is hashed anyway, so both answers take as long.
+
+Phone numbers are not unique (families share one), so a phone never makes a sign-up differ.
+
+**Until the address is confirmed** the login can log in but not book: it has no patient record
+yet (``PendingSignup`` keeps the name, phone and date of birth). Confirming (the link, or a
+password reset mailed to the same address) links the login to the desk's record of this patient,
+only when exactly one record without a login has this e-mail address, or else exactly one has
+this phone number and this date of birth; never by name (two patients may share a name). With no
+such record, a new one is made.
+
+Staff accounts are made only by admins (FAB's user screens); FAB's self-registration is off
+(``AUTH_USER_REGISTRATION`` unset) and this module only ever gives the Patient role."""
 from __future__ import annotations
 
-from datetime import date
-from typing import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
 
+from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Patient
+from app.audit import record_event
+from app.models import AccountEmail, Patient, PendingSignup
 from app.services import rules, validation as v
+from app.services.accounts import links
+from app.services.accounts.passwords import PATIENT_ROLE, PasswordPolicy, password_problems, user_by_email, user_inputs
 from app.services.errors import DomainError, ValidationFailed
 from app.services.settings import ClinicSettings
-
-MIN_PASSWORD_LENGTH = 8
-
-# create_user(username, first_name, last_name, email, password) -> the new user's id, or None
-CreateUser = Callable[[str, str, str, str, str], "int | None"]
 
 
 class SignupRefused(ValidationFailed):
@@ -29,27 +52,28 @@ class SignupRefused(ValidationFailed):
         self.errors = errors
 
 
+@dataclass(frozen=True)
+class SignupOutcome:
+    """What to mail to ``email``: a confirmation link (``token``) for a new login, or, when the
+    address already belongs to a login (``token`` None), a note that someone tried to sign up."""
+
+    email: str
+    token: str | None
+    user_id: int | None
+
+
 def split_name(full_name: str) -> tuple[str, str]:
     """'Nguyễn Văn An' -> ('An', 'Nguyễn Văn'): the given name is the last word in Vietnamese."""
     parts = full_name.strip().rsplit(" ", 1)
     return (parts[1], parts[0]) if len(parts) == 2 else (parts[0], "")
 
 
-def sign_up_patient(session: Session, *, username: str, full_name: str, phone: str, email: str,
-                    date_of_birth: date | None, password: str, settings: ClinicSettings,
-                    username_taken: Callable[[str], bool], email_taken: Callable[[str], bool],
-                    create_user: CreateUser, known_errors: dict[str, str] | None = None) -> Patient:
-    """Check every field (all errors at once), create the login and the linked patient, commit.
-    ``known_errors``: fields the caller already found wrong (a form's own parsing, e.g. a date
-    that is no date); they are reported together with these checks and nothing is written."""
+def sign_up_patient(session: Session, *, full_name: str, phone: str, email: str, date_of_birth: date | None,
+                    password: str, settings: ClinicSettings, policy: PasswordPolicy, now: datetime,
+                    config: Mapping, known_errors: dict[str, str] | None = None) -> SignupOutcome:
+    """Check every field (all errors at once; none depends on what is registered), then make the
+    login and its confirmation link, or nothing when the address is taken. Commits."""
     errors: dict[str, str] = {}
-    username = (username or "").strip()
-    if not username:
-        errors["username"] = _("This field is required.")
-    elif len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        errors["username"] = _("Use up to 64 letters, digits, dots, dashes or underscores.")
-    elif username_taken(username):
-        errors["username"] = _("This username is already taken.")
     checks = {
         "full_name": lambda: v.require_text("full_name", full_name, 150),
         "phone": lambda: v.require_text("phone", phone) and v.normalize_phone("phone", phone, settings.phone_region),
@@ -61,14 +85,15 @@ def sign_up_patient(session: Session, *, username: str, full_name: str, phone: s
             clean[field] = check()
         except ValidationFailed as exc:
             errors[field] = exc.message
-    if "email" not in errors and email_taken(clean["email"] or ""):
-        errors["email"] = _("This email address is already used by another login.")
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        errors["password"] = _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    address = (clean.get("email") or "").lower()
+    problems = password_problems(password, staff=False, policy=policy,
+                                 inputs=user_inputs(address, email, full_name, phone))
+    if problems:
+        errors["password"] = " ".join(problems)
     for field, message in (known_errors or {}).items():
         errors.setdefault(field, message)
-    patient = Patient(full_name=clean.get("full_name") or full_name, phone=clean.get("phone"),
-                      email=clean.get("email"), date_of_birth=date_of_birth)
+    patient = Patient(full_name=clean.get("full_name") or full_name, phone=clean.get("phone"), email=address or None,
+                      date_of_birth=date_of_birth)
     if not errors:
         try:
             rules.validate(session, patient, settings)  # the same rules as the back office
@@ -77,12 +102,100 @@ def sign_up_patient(session: Session, *, username: str, full_name: str, phone: s
     if errors:
         session.rollback()
         raise SignupRefused(errors)
-    first_name, last_name = split_name(patient.full_name)
-    user_id = create_user(username, first_name[:64], last_name[:64], patient.email or "", password)
-    if not user_id:
+    hashed = policy.hash(password)  # also when nothing is made: both answers take as long
+    if user_by_email(session, address) is not None:
         session.rollback()
+        return SignupOutcome(address, None, None)
+    role = session.execute(select(Role).where(Role.name == PATIENT_ROLE)).scalar_one_or_none()
+    if role is None:
         raise DomainError(_("The account could not be created. Please try again."))
-    patient.user_id = user_id
-    session.add(patient)
+    first_name, last_name = split_name(patient.full_name)
+    user = User(first_name=first_name[:64], last_name=last_name[:64], username=address, email=address, active=True,
+                password=hashed, roles=[role])
+    session.add(user)
+    session.flush()
+    session.add(AccountEmail(user_id=user.id, email=address, confirmed_at=None))
+    session.add(PendingSignup(user_id=user.id, full_name=patient.full_name, phone=patient.phone,
+                              date_of_birth=date_of_birth, created_at=now))
+    token = links.issue_link(session, user_id=user.id, purpose="confirm", now=now,
+                             valid_for=links.lifetime(config, "confirm"), email=address)
+    record_event(session, "signup", "User", user.id, user_id=user.id)
     session.commit()
+    return SignupOutcome(address, token, user.id)
+
+
+def confirmation_pending(session: Session, user_id: int | None) -> AccountEmail | None:
+    """The sign-up of ``user_id`` whose address is not confirmed yet (None: nothing to confirm)."""
+    if user_id is None:
+        return None
+    row = session.get(AccountEmail, user_id)
+    return row if row is not None and row.confirmed_at is None else None
+
+
+def resend_confirmation(session: Session, *, user_id: int, now: datetime, config: Mapping) -> tuple[str, str] | None:
+    """A new confirmation link (the older ones stop working): (address, token) to mail, or None
+    when the address is confirmed already. Commits."""
+    pending = confirmation_pending(session, user_id)
+    if pending is None:
+        return None
+    token = links.issue_link(session, user_id=user_id, purpose="confirm", now=now,
+                             valid_for=links.lifetime(config, "confirm"), email=pending.email)
+    session.commit()
+    return pending.email, token
+
+
+def check_confirmation(session: Session, token: str | None, now: datetime) -> None:
+    """Raise ``links.LinkRefused`` unless the confirmation link may be used (changes nothing)."""
+    links.check_link(session, token, "confirm", now)
+
+
+def confirm_email(session: Session, *, token: str | None, now: datetime, settings: ClinicSettings) -> int:
+    """Use the confirmation link: the address is confirmed and the sign-up completed (the login
+    linked to its patient record). The user's id. Commits."""
+    link = links.use_link(session, token, "confirm", now)
+    complete_signup(session, link.user_id, now, settings)
+    session.commit()
+    return link.user_id
+
+
+def desk_record_for(session: Session, *, email: str | None, phone: str | None,
+                    date_of_birth: date | None) -> Patient | None:
+    """The patient record without a login that a confirmed sign-up is linked to: the only one
+    with this e-mail address, else the only one with this phone and this date of birth. Never by
+    name."""
+    unlinked = select(Patient).where(Patient.user_id.is_(None))
+    if email:
+        found = session.execute(unlinked.where(func.lower(Patient.email) == email.lower()).limit(2)).scalars().all()
+        if len(found) == 1:
+            return found[0]
+    if phone and date_of_birth:
+        found = session.execute(unlinked.where(Patient.phone == phone, Patient.date_of_birth == date_of_birth)
+                                .limit(2)).scalars().all()
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def complete_signup(session: Session, user_id: int, now: datetime, settings: ClinicSettings) -> Patient | None:
+    """Mark the address confirmed and apply the waiting sign-up: link the desk's record (see
+    ``desk_record_for``) or make a new one. The caller commits."""
+    confirmation = session.get(AccountEmail, user_id)
+    if confirmation is not None and confirmation.confirmed_at is None:
+        confirmation.confirmed_at = now
+    pending = session.get(PendingSignup, user_id)
+    if pending is None:
+        return None
+    email = confirmation.email if confirmation is not None else None
+    patient = desk_record_for(session, email=email, phone=pending.phone, date_of_birth=pending.date_of_birth)
+    if patient is not None:
+        patient.user_id = user_id
+        patient.email = patient.email or email
+        record_event(session, "signup_linked", "Patient", patient.id, user_id=user_id)
+    else:
+        patient = Patient(full_name=pending.full_name, phone=pending.phone, email=email,
+                          date_of_birth=pending.date_of_birth, user_id=user_id)
+        rules.validate(session, patient, settings)
+        session.add(patient)
+    session.delete(pending)
+    session.flush()
     return patient
