@@ -9,10 +9,18 @@ from flask_babel import gettext as _, refresh
 from flask_login import current_user
 
 from app.extensions import db, mail
+from app.fab.passwords import SESSION_ID_KEY
 from app.limits import limited
 from app.models.types import utcnow
 from app.public.common import appbuilder, bp, login_url, settings
-from app.public.forms import ConfirmForm, ForgotPasswordForm, NewPasswordForm, ResendForm, SignupForm
+from app.public.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    ForgotPasswordForm,
+    NewPasswordForm,
+    ResendForm,
+    SignupForm,
+)
 from app.redirects import safe_next
 from app.services import signup as signup_service
 from app.services.accounts import passwords
@@ -165,3 +173,26 @@ def reset_password(token: str) -> ResponseReturnValue:
                                errors={exc.field or "password": exc.message}), 422
     flash(_("Your password is changed. Log in with the new one."), "success")
     return redirect(login_url(url_for("public.my_appointments")))
+
+
+@bp.route("/me/password", methods=["GET", "POST"])
+def change_password() -> ResponseReturnValue:
+    """A patient's own password change (staff have FAB's "Reset my password", which asks the same:
+    app.fab.passwords): the current password, then the rule; the other sessions end."""
+    if not current_user.is_authenticated:
+        return redirect(login_url(url_for("public.change_password")))
+    form = ChangePasswordForm()
+    if not form.is_submitted():
+        return render_template("public/change_password.html", form=form, errors={})
+    errors = form.field_errors()
+    if not errors:
+        try:
+            passwords.change_password(db.session, user_id=current_user.id, current_password=form.current_password.data,
+                                      new_password=form.password.data, policy=policy(), now=utcnow(),
+                                      keep_session_id=session.get(SESSION_ID_KEY))
+        except passwords.PasswordRefused as exc:
+            errors = exc.errors
+    if errors:
+        return render_template("public/change_password.html", form=form, errors=errors), 422
+    flash(_("Your password is changed. Your other sessions are signed out."), "success")
+    return redirect(url_for("public.my_appointments"))

@@ -79,7 +79,7 @@ class MoveForm(FlaskForm):
 class FieldErrors:
     def field_errors(self) -> dict[str, str]:
         """The first message of each broken field (the CSRF token's is reported by app/csrf.py)."""
-        return {name: message for name, message in first_errors(self).items()  # type: ignore[arg-type]
+        return {name: message for name, message in first_errors(self).items()
                 if name != "csrf_token"}
 
 
@@ -116,3 +116,8 @@ class NewPasswordForm(FieldErrors, FlaskForm):
                              validators=[InputRequired(_l("This field is required.")), at_most(128)])
     conf_password = PasswordField(_l("New password again"), validators=[
         EqualTo("password", _l("The two passwords are not the same."))])
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = PasswordField(_l("Current password"),
+                                     validators=[InputRequired(_l("This field is required.")), at_most(128)])
