@@ -95,8 +95,9 @@ def unsafe_rules(app):
 def test_the_walk_covers_the_routes_that_matter(app):
     endpoints = {rule.endpoint for rule, _ in unsafe_rules(app)}
     for endpoint in ("PatientView.delete", "PatientView.add", "AppointmentActionsView.status",
-                     "SeriesBookingView.new", "public.book_confirm", "public.signup", "public.cancel_appointment",
-                     "public.confirm", "public.resend_confirmation", "public.forgot_password", "public.reset_password",
+                     "SeriesBookingView.new", "public.book_confirm", "public.signup_post", "public.cancel_appointment",
+                     "public.confirm", "public.resend_confirmation", "public.forgot_password_post",
+                     "public.reset_password_post",
                      "public.change_password", "ResetMyPasswordView.this_form_post",
                      "BookingApi.book", "PatientApi.post", "PatientApi.delete", "calendar.calendar_token",
                      "ClinicAuthDBView.login", "SecurityApi.refresh"):

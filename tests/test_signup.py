@@ -331,3 +331,38 @@ def test_existing_logins_without_a_sign_up_book_as_before(app, login_as, clinic)
     assert browser.get(f"/clinic/book/confirm?service={clinic.service}&doctor={clinic.doctor}"
                        f"&start={_slot()}").status_code == 200
     assert DAY  # the booking day of the fixtures
+
+
+# --- a new e-mail address (the profile page's link) --------------------------------------------
+
+
+def test_an_email_change_link_moves_the_login_and_is_single_use(app):
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services import signup
+    from app.services.accounts.links import LinkRefused
+    from app.services.errors import ValidationFailed
+
+    email = new_email()
+    sign_up(app.test_client(), email)
+    confirm(app, email)
+    with app.app_context():
+        user_id = app.appbuilder.sm.find_user(username=email).id
+        assert signup.request_email_change(db.session, user_id=user_id, new_email="doctor@test.example",
+                                           now=utcnow(), config=app.config)[1] is None  # taken: no link
+        new, token = signup.request_email_change(db.session, user_id=user_id, new_email="Moi.Dia.Chi@Mail.Example",
+                                                 now=utcnow(), config=app.config)
+        assert new == "moi.dia.chi@mail.example" and token
+        with pytest.raises(LinkRefused):
+            signup.confirm_email(db.session, token=token, now=utcnow(), settings=None)  # not a confirm link
+        db.session.rollback()
+        assert signup.change_email(db.session, token=token, now=utcnow()) == user_id
+        with pytest.raises(LinkRefused):
+            signup.change_email(db.session, token=token, now=utcnow())
+        db.session.rollback()
+        with pytest.raises(ValidationFailed):
+            signup.request_email_change(db.session, user_id=user_id, new_email="not an address", now=utcnow(),
+                                        config=app.config)
+    _browser, response = log_in(app, new)
+    assert response.status_code == 302 and not response.headers["Location"].startswith("/login")
+    assert patient_of(app, new) is not None

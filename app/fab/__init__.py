@@ -16,7 +16,10 @@ neither imports the other.
 - ``security_views``: FAB's users, roles and groups screens without the ``download`` route
   (it reads an ``UPLOAD_FOLDER`` setting this app has no use for, and answered 500);
 - ``login``: the login form's ``next=`` checked by ``app.redirects.safe_next`` (FAB's own check
-  lets backslash targets through).
+  lets backslash targets through);
+- ``passwords``: FAB's password screens ("Reset my password", an admin's "Reset password", the
+  add-user form) with the clinic's password rule, the current password asked for a change, and
+  the user's sessions ended (FAB checks nothing and ends nothing).
 
 Each workaround says which FAB behaviour it works around; ``tests/test_fab_workarounds.py``
 shows each behaviour still exists in plain FAB, so the workaround can go the day it does not.

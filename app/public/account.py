@@ -67,15 +67,25 @@ def _mail_signup_attempt(address: str) -> None:
           _("If it was not you, ignore this message: nothing was changed."))
 
 
-@bp.route("/signup", methods=["GET", "POST"])
-@limited("signup")
+def _signup_page(form: SignupForm, next_url: str, errors: dict, status: int = 200) -> ResponseReturnValue:
+    return render_template("public/signup.html", form=form, errors=errors, next_url=next_url, policy=policy()), status
+
+
+@bp.get("/signup")
 def signup() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"), url_for("public.my_appointments"))
     if current_user.is_authenticated:
         return redirect(next_url)
+    return _signup_page(SignupForm(formdata=None), next_url, {})
+
+
+@bp.post("/signup")
+@limited("signup")
+def signup_post() -> ResponseReturnValue:
+    next_url = safe_next(request.values.get("next"), url_for("public.my_appointments"))
+    if current_user.is_authenticated:
+        return redirect(next_url)
     form = SignupForm()
-    if not form.is_submitted():
-        return render_template("public/signup.html", form=form, errors={}, next_url=next_url, policy=policy())
     form.validate()
     try:
         outcome = signup_service.sign_up_patient(
@@ -84,12 +94,10 @@ def signup() -> ResponseReturnValue:
             settings=settings(), policy=policy(), now=utcnow(), config=current_app.config,
             known_errors=form.field_errors())
     except signup_service.SignupRefused as exc:
-        return render_template("public/signup.html", form=form, errors=exc.errors, next_url=next_url,
-                               policy=policy()), 422
+        return _signup_page(form, next_url, exc.errors, 422)
     except DomainError as exc:
         db.session.rollback()
-        return render_template("public/signup.html", form=form, errors={"form": exc.message},
-                               next_url=next_url, policy=policy()), exc.status
+        return _signup_page(form, next_url, {"form": exc.message}, exc.status)
     if outcome.token:
         _mail_confirmation(outcome.email, outcome.token)
     else:
@@ -130,14 +138,18 @@ def resend_confirmation() -> ResponseReturnValue:
     return redirect(safe_next(request.form.get("next"), url_for("public.my_appointments")))
 
 
-@bp.route("/password/forgot", methods=["GET", "POST"])
-@limited("reset")
+@bp.get("/password/forgot")
 def forgot_password() -> ResponseReturnValue:
+    return render_template("public/forgot_password.html", form=ForgotPasswordForm(formdata=None), errors={})
+
+
+@bp.post("/password/forgot")
+@limited("reset")
+def forgot_password_post() -> ResponseReturnValue:
     """The same answer for a known and an unknown address; only a known one gets a message."""
     form = ForgotPasswordForm()
     if not form.validate_on_submit():
-        status = 422 if form.is_submitted() else 200
-        return render_template("public/forgot_password.html", form=form, errors=form.field_errors()), status
+        return render_template("public/forgot_password.html", form=form, errors=form.field_errors()), 422
     found = passwords.request_reset(db.session, email=form.email.data or "", now=utcnow(), config=current_app.config)
     if found is not None:
         user, token = found
@@ -150,14 +162,21 @@ def forgot_password() -> ResponseReturnValue:
     return render_template("public/forgot_sent.html", email=form.email.data)
 
 
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
-@limited("reset")
+@bp.get("/password/reset/<token>")
 def reset_password(token: str) -> ResponseReturnValue:
+    """The form for a new password, if the link may still be used (reading it spends nothing)."""
+    try:
+        passwords.links.check_link(db.session, token, "reset", utcnow())
+    except LinkRefused as exc:
+        return render_template("public/link_refused.html", message=exc.message, purpose="reset"), exc.status
+    return render_template("public/reset_password.html", form=NewPasswordForm(formdata=None), errors={})
+
+
+@bp.post("/password/reset/<token>")
+@limited("reset")
+def reset_password_post(token: str) -> ResponseReturnValue:
     form = NewPasswordForm()
     try:
-        if request.method == "GET":
-            passwords.links.check_link(db.session, token, "reset", utcnow())
-            return render_template("public/reset_password.html", form=form, errors={})
         errors = form.field_errors() if not form.validate_on_submit() else {}
         if errors:
             passwords.links.check_link(db.session, token, "reset", utcnow())

@@ -199,3 +199,55 @@ def complete_signup(session: Session, user_id: int, now: datetime, settings: Cli
     session.delete(pending)
     session.flush()
     return patient
+
+
+# --- a new e-mail address (for the profile page) ------------------------------------------------
+
+
+def request_email_change(session: Session, *, user_id: int, new_email: str, now: datetime,
+                         config: Mapping) -> tuple[str, str | None]:
+    """Ask to move ``user_id`` to ``new_email``: (the normalised address, a token to mail to it),
+    the token None when the address already belongs to another login (the caller answers the
+    same either way, and may tell that address's owner). Nothing changes until the link is
+    used (``change_email``). Commits."""
+    address = (v.normalize_email("email", v.require_text("email", new_email, 254)) or "").lower()
+    owner = user_by_email(session, address)
+    if owner is not None and owner.id != user_id:
+        session.rollback()
+        return address, None
+    token = links.issue_link(session, user_id=user_id, purpose="email_change", now=now,
+                             valid_for=links.lifetime(config, "email_change"), email=address)
+    session.commit()
+    return address, token
+
+
+def change_email(session: Session, *, token: str | None, now: datetime) -> int:
+    """Use an ``email_change`` link: the login's e-mail becomes the address the link carries, and
+    so does its username when that was the old address (a self-registered patient logs in with
+    it), the confirmed address, and the linked patient record's e-mail. The user's id. Commits.
+    Refused (``ValidationFailed`` on "email") when another login took the address meanwhile."""
+    link = links.use_link(session, token, "email_change", now)
+    address = (link.email or "").lower()
+    owner = user_by_email(session, address)
+    if owner is not None and owner.id != link.user_id:
+        session.rollback()
+        raise ValidationFailed(_("This address now belongs to another login."), "email")
+    user = session.get(User, link.user_id)
+    if user is None:
+        session.rollback()
+        raise links.LinkRefused("invalid")
+    old = (user.email or "").lower()
+    if (user.username or "").lower() == old:
+        user.username = address
+    user.email = address
+    confirmation = session.get(AccountEmail, user.id)
+    if confirmation is None:
+        session.add(AccountEmail(user_id=user.id, email=address, confirmed_at=now))
+    else:
+        confirmation.email, confirmation.confirmed_at = address, now
+    patient = session.execute(select(Patient).where(Patient.user_id == user.id)).scalars().first()
+    if patient is not None:
+        patient.email = address
+    record_event(session, "email_change", "User", user.id, user_id=user.id)
+    session.commit()
+    return user.id
