@@ -108,8 +108,11 @@ def test_the_advice_is_in_vietnamese(app):
 
 
 @pytest.mark.parametrize("role, url", [("Doctor", "/resetmypassword/form"), ("Patient", "/clinic/me/password")])
-def test_change_needs_the_current_password_and_the_rule(app, ended, role, url):
+def test_change_needs_the_current_password_and_the_rule(app, ended, monkeypatch, role, url):
     """Staff use FAB's "Reset my password", patients the public site's page: the same checks."""
+    from app.fab import passwords as screens
+
+    monkeypatch.setattr(screens, "current_session_id", lambda: "this-session")
     username, user_id = make_user(app, role)
     browser, _response = log_in(app, username, STRONG_STAFF)
     page = browser.get(url).get_data(as_text=True)
@@ -127,8 +130,6 @@ def test_change_needs_the_current_password_and_the_rule(app, ended, role, url):
     assert (short.status_code == 302) is (role == "Patient")  # 11 characters: enough for a patient only
     current = STRONG_11 if role == "Patient" else STRONG_STAFF
     ended.clear()
-    with browser.session_transaction() as flask_session:
-        flask_session["sid"] = "this-session"
     done = change(current, "Cây-bàng lá đỏ 1975 xưa")
     assert done.status_code == 302
     assert ended == [(user_id, "this-session")]  # every other session ends, this one stays

@@ -17,6 +17,7 @@ Each keeps FAB's class name: FAB's endpoints and permissions are named after the
 They are set on the security manager (``app.security``) through FAB's class attributes."""
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from flask import current_app, flash, g, request, session as flask_session
@@ -33,8 +34,19 @@ from app.models.types import utcnow
 from app.services.accounts import passwords
 from app.services.errors import ValidationFailed
 
-# The key under which the sessions work keeps this session's id in flask.session.
+# Where this session's id was to be found in flask.session before the sessions work landed.
 SESSION_ID_KEY = "sid"
+
+
+def current_session_id() -> str | None:
+    """This request's own session (kept when its user changes the password; the others end):
+    ``app.web_sessions.current_session_id()`` where the sessions work provides it, else the id
+    under ``flask.session["sid"]``."""
+    try:
+        web_sessions = importlib.import_module("app.web_sessions")
+    except ImportError:
+        return flask_session.get(SESSION_ID_KEY)
+    return web_sessions.current_session_id()
 
 
 def policy() -> passwords.PasswordPolicy:
@@ -115,7 +127,7 @@ class ResetMyPasswordView(fab_views.ResetMyPasswordView):
         try:
             passwords.change_password(db.session, user_id=g.user.id, current_password=form.current_password.data,
                                       new_password=form.password.data, policy=policy(), now=utcnow(),
-                                      keep_session_id=flask_session.get(SESSION_ID_KEY))
+                                      keep_session_id=current_session_id())
         except ValidationFailed as exc:  # checked by the form already; a race at most
             db.session.rollback()
             flash(exc.message, "danger")
