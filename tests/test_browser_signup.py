@@ -52,12 +52,14 @@ def test_sign_up_open_the_link_log_in_and_book(app, browser_engine, live_server,
 
         # Logging in before confirming: booking asks for the link first.
         page.goto(f"{live_server}/login/?next=/clinic/me/appointments")
+        assert page.locator('a[href="/clinic/password/forgot"]').is_visible()
+        shot("3-login")
         page.fill("input[name=username]", email)
         page.fill("input[name=password]", GOOD_PASSWORD)
         page.click("input[type=submit], button[type=submit]")
         page.wait_for_load_state()
         assert text["first"] in page.content()
-        shot("3-confirm-first")
+        shot("3-zconfirm-first")
 
         page.goto(live_server + link_in(mails_to(app, email)[-1]))
         shot("4-confirm")

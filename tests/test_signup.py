@@ -165,6 +165,14 @@ def test_sign_up_gives_the_patient_role_only_and_no_staff_can_sign_up(app, clien
         assert client.get(url).status_code == 404
 
 
+def test_the_login_page_leads_to_the_reset_and_the_sign_up(client):
+    page = client.get("/login/").get_data(as_text=True)
+    assert 'name="username"' in page and 'href="/clinic/password/forgot"' in page and 'href="/clinic/signup"' in page
+    assert "Patients log in with their e-mail address." in page
+    assert "Bệnh nhân đăng nhập bằng địa chỉ e-mail" in client.get("/login/", headers={
+        "Accept-Language": "vi"}).get_data(as_text=True)
+
+
 # --- the same answer whatever is registered ----------------------------------------------------
 
 

@@ -17,6 +17,8 @@ class ClinicAuthDBView(AuthDBView):
     login link whose ``next`` is unsafe is answered with the plain login page (no ``next``),
     before FAB reads it. Posted logins count against the login rate limits."""
 
+    login_template = "clinic/login.html"  # FAB's form, plus "forgot your password?" and sign-up links
+
     @expose("/login/", methods=["GET", "POST"])
     @no_cache
     @limited("login")  # per address and per account, the API login counted together (app.limits)
