@@ -336,6 +336,21 @@ def test_a_record_with_a_login_is_never_taken_over(app):
     assert patient_of(app, email)[0] != taken
 
 
+def test_a_record_the_desk_linked_before_the_confirmation_stays(app):
+    from app.extensions import db
+    from app.models import Patient
+
+    email = new_email()
+    sign_up(app.test_client(), email)
+    desk = desk_patient(app, full_name="Phan Thị Mai", phone="0977 111 222")
+    with app.app_context():
+        db.session.get(Patient, desk).user_id = app.appbuilder.sm.find_user(username=email).id
+        db.session.commit()
+    response, _url = confirm(app, email)
+    assert response.status_code == 302
+    assert patient_of(app, email)[:2] == (desk, "Phan Thị Mai")
+
+
 def test_existing_logins_without_a_sign_up_book_as_before(app, login_as, clinic):
     """Logins made by an admin or the seed were vouched for by the clinic: nothing to confirm."""
     from tests.test_public import _make_patient
@@ -380,3 +395,41 @@ def test_an_email_change_link_moves_the_login_and_is_single_use(app):
     _browser, response = log_in(app, new)
     assert response.status_code == 302 and not response.headers["Location"].startswith("/login")
     assert patient_of(app, new) is not None
+
+
+def test_a_link_used_at_the_same_moment_twice_works_once(app):
+    """Eight clicks on one reset link at once (each its own connection): one sets the password."""
+    import threading
+
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.accounts import links
+
+    email = new_email()
+    sign_up(app.test_client(), email)
+    with app.app_context():
+        user_id = app.appbuilder.sm.find_user(username=email).id
+        token = links.issue_link(db.session, user_id=user_id, purpose="reset", now=utcnow(),
+                                 valid_for=timedelta(minutes=5))
+        db.session.commit()
+    barrier, results = threading.Barrier(8), []
+
+    def attempt() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                links.use_link(db.session, token, "reset", utcnow())
+                db.session.commit()
+                results.append("ok")
+            except links.LinkRefused as refused:
+                db.session.rollback()
+                results.append(refused.reason)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["ok"] + ["used"] * 7, results

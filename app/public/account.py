@@ -117,6 +117,10 @@ def confirm(token: str) -> ResponseReturnValue:
     except LinkRefused as exc:
         db.session.rollback()
         return render_template("public/link_refused.html", message=exc.message, purpose="confirm"), exc.status
+    except DomainError as exc:  # the sign-up's details no longer pass the patient rules: the desk can help
+        db.session.rollback()
+        return render_template("public/message.html", title=_("This link cannot be used"), message=exc.message), \
+            exc.status
     flash(_("Thank you: your e-mail address is confirmed. You can book now."), "success")
     if current_user.is_authenticated:
         return redirect(url_for("public.book"))

@@ -186,6 +186,11 @@ def complete_signup(session: Session, user_id: int, now: datetime, settings: Cli
     if pending is None:
         return None
     email = confirmation.email if confirmation is not None else None
+    linked = session.execute(select(Patient).where(Patient.user_id == user_id)).scalars().first()
+    if linked is not None:  # the desk linked a record to this login meanwhile: it stays
+        session.delete(pending)
+        session.flush()
+        return linked
     patient = desk_record_for(session, email=email, phone=pending.phone, date_of_birth=pending.date_of_birth)
     if patient is not None:
         patient.user_id = user_id
