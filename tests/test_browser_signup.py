@@ -75,5 +75,11 @@ def test_sign_up_open_the_link_log_in_and_book(app, browser_engine, live_server,
         assert "/clinic/me/appointments" in page.url and text["booked"] in page.content()
         assert "Khám tổng quát" in page.content()
         shot("6-booked")
+        page.goto(f"{live_server}/clinic/me/password")
+        assert page.locator("#current_password").is_visible()
+        shot("7-password")
+        page.goto(f"{live_server}/clinic/confirm/not-a-real-link")
+        assert page.locator("[data-refused]").is_visible()
+        shot("8-refused-link")
     finally:
         context.close()

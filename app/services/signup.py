@@ -103,8 +103,11 @@ def sign_up_patient(session: Session, *, full_name: str, phone: str, email: str,
         session.rollback()
         raise SignupRefused(errors)
     hashed = policy.hash(password)  # also when nothing is made: both answers take as long
-    if user_by_email(session, address) is not None:
+    owner = user_by_email(session, address)
+    if owner is not None:
         session.rollback()
+        record_event(session, "signup_address_taken", "User", owner.id)  # for admins: who probes addresses
+        session.commit()
         return SignupOutcome(address, None, None)
     role = session.execute(select(Role).where(Role.name == PATIENT_ROLE)).scalar_one_or_none()
     if role is None:
