@@ -1,8 +1,8 @@
 """account_link, account_email, pending_signup: links sent by e-mail (hashed tokens), the
 confirmed e-mail of self-registered logins, and sign-up details waiting for the confirmation.
 
-Revision ID: 0004_signup
-Revises: 0003_permission_version
+Revision ID: 0005_signup
+Revises: 0004_lockout
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from app.models.types import UTCDateTime
 
-revision = '0004_signup'
-down_revision = '0003_permission_version'
+revision = '0005_signup'
+down_revision = '0004_lockout'
 branch_labels = None
 depends_on = None
 
