@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.orm import Session
 
 from app.fab.actor import acting_user_id, client_address
@@ -67,7 +67,16 @@ def creation_rows(created: list[tuple[str, int]], at) -> list[dict]:
 def append_rows(session: Session, rows: list[dict]) -> None:
     """The one way rows enter the audit table (on the session's connection and transaction)."""
     if rows:
-        session.connection().execute(insert(AuditEvent.__table__), rows)
+        append_on_connection(session.connection(), rows)
+
+
+def append_on_connection(connection: Connection, rows: list[dict]) -> None:
+    """``append_rows`` for code that writes through a Connection (the booking statement): each row
+    is chained to the trail's head (app/services/audit_chain.py; PostgreSQL links them at commit)."""
+    from app.services.audit_chain import link_rows
+
+    if rows:
+        connection.execute(insert(AuditEvent.__table__), link_rows(connection, rows))
 
 
 def record_event(session: Session, action: str, entity: str, entity_id: str | int | None = None,

@@ -1,5 +1,6 @@
-"""Commands: ``flask sync-roles`` (deploy step), ``flask seed`` (demo data and logins) and ``flask
-unlock-account`` (an account locked after too many failed logins)."""
+"""Commands: ``flask sync-roles`` (deploy step), ``flask seed`` (demo data and logins), ``flask
+unlock-account`` (an account locked after too many failed logins) and ``flask audit verify`` (the
+audit trail's hash chain)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -114,3 +115,23 @@ def register(app: Flask) -> None:
         except DomainError as exc:
             raise click.ClickException(f"{username}: {exc.message}") from None
         click.echo(f"{username} is unlocked.")
+
+    @app.cli.group("audit")
+    def audit_group() -> None:
+        """The audit trail."""
+
+    @audit_group.command("verify")
+    def audit_verify() -> None:
+        """Walk the audit trail's hash chain; name the first broken link (exit code 1) or count the rows."""
+        from app.services.audit_chain import verify_chain
+
+        report = verify_chain(db.session)
+        db.session.rollback()
+        if report.broken is None:
+            click.echo(f"Audit trail intact: {report.rows} rows checked.")
+            return
+        broken = report.broken
+        position = f" (chain position {broken.seq})" if broken.seq is not None else ""
+        click.echo(f"Audit trail BROKEN at row id {broken.row_id}{position}: {broken.problem}. "
+                   f"{report.rows} rows before it are intact.", err=True)
+        raise SystemExit(1)

@@ -33,6 +33,7 @@ import app  # noqa: E402,F401
 import app.models  # noqa: E402,F401
 from app.models import Doctor, Service, WorkSchedule, doctor_service  # noqa: E402
 from app.models.scheduling import ACTIVE_STATUSES  # noqa: E402
+from app.services import audit_chain  # noqa: E402
 from app.services.booking import book_appointment, free_slots  # noqa: E402
 from app.services.settings import BookingPolicy, ClinicSettings  # noqa: E402
 from bench.scratch import scratch_postgres  # noqa: E402
@@ -279,6 +280,8 @@ def run(url: str, doctors: int, patients: int, appointments: int, bookings: int,
     try:
         Model.metadata.create_all(engine)
         with engine.begin() as conn:
+            for sql in audit_chain.POSTGRES_DDL:  # the audit trail's chain and guards, as migration 0004
+                conn.execute(text(sql))
             for sql in EXCLUSION_SQL[:1]:
                 conn.execute(text(sql))
         started = time.perf_counter()

@@ -6,24 +6,34 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
-from app.models.base import user_fk
 from app.models.types import UTCDateTime, utcnow
 
 
 class AuditEvent(Model):
+    """One row of the append-only audit trail. ``seq`` and ``hash`` chain each row to the one before
+    (app/services/audit_chain.py says how; on PostgreSQL the database fills them at commit).
+    ``user_id`` is deliberately not a foreign key: the trail keeps naming a deleted login by its id,
+    where ON DELETE SET NULL would rewrite (and so break) the rows of that user."""
+
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int | None] = user_fk()
-    user: Mapped[User | None] = relationship(User, foreign_keys=[user_id])
+    user_id: Mapped[int | None] = mapped_column(sa.Integer)
+    user: Mapped[User | None] = relationship(User, primaryjoin=lambda: foreign(AuditEvent.user_id) == User.id,
+                                             viewonly=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     action: Mapped[str] = mapped_column(sa.Unicode(40), nullable=False)  # create, update, delete, view, login...
     entity: Mapped[str] = mapped_column(sa.Unicode(60), nullable=False)
     entity_id: Mapped[str | None] = mapped_column(sa.Unicode(60))
     ip: Mapped[str | None] = mapped_column(sa.Unicode(45))
     details: Mapped[str | None] = mapped_column(sa.UnicodeText)  # JSON text
+    # Position in the chain (1, 2, ... without gaps) and SHA-256 (hex) of the previous row's hash and
+    # this row's fields. NULL only until the writing transaction commits (PostgreSQL).
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
     __table_args__ = (
+        sa.UniqueConstraint("seq", name="uq_audit_event_seq"),
         sa.Index("ix_audit_event_entity", "entity", "entity_id"),
         sa.Index("ix_audit_event_at", "at"),
         sa.Index("ix_audit_event_user", "user_id", "at"),

@@ -77,7 +77,6 @@ _INSERT_IF_FREE: Insert = insert(_TABLE).from_select(
     list(_BOOKING_COLUMNS), select(*(_value(c, {}) for c in _BOOKING_COLUMNS)).where(nothing_in_the_way())
 ).returning(_TABLE.c.id)
 _INSERT_EVENT = insert(AppointmentEvent.__table__)
-_INSERT_AUDIT = insert(AuditEvent.__table__)
 
 
 def book_step_by_step(connection: Connection, params: dict[str, Any]) -> tuple[int | None, Sequence[Any]]:
@@ -96,8 +95,8 @@ def book_step_by_step(connection: Connection, params: dict[str, Any]) -> tuple[i
     if appointment_id is not None:
         connection.execute(_INSERT_EVENT, {"appointment_id": appointment_id, "to_status": params["v_status"],
                                            "actor_id": params["v_created_by_id"], "at": params["v_created_at"]})
-        connection.execute(_INSERT_AUDIT, audit.creation_rows([("Appointment", appointment_id)],
-                                                              at=params["v_created_at"]))
+        audit.append_on_connection(connection, audit.creation_rows([("Appointment", appointment_id)],
+                                                                   at=params["v_created_at"]))
     return appointment_id, rows
 
 
@@ -174,7 +173,9 @@ def book_in_one_round_trip(connection: Connection, params: dict[str, Any]) -> tu
       row is produced only once the lock is held: an overlapping booking of that doctor not yet
       visible to this snapshot then fails on the exclusion constraint at once instead of
       deadlocking with this one;
-    - ``new_event`` and ``new_audit``: the first history event and the audit row of the new id;
+    - ``new_event`` and ``new_audit``: the first history event and the audit row of the new id
+      (the database chains the audit row to the trail at commit: app/services/audit_chain.py, so the
+      booking keeps its single statement);
     - the answer: the facts with the doctor's rules of that day (one row per rule, each carrying
       the new id or NULL), which the caller checks in Python, rolling back if they fail.
 

@@ -16,11 +16,15 @@ def database_is_empty(session: Session) -> bool:
     )
 
 
+# Never wiped: the audit trail outlives the data it describes (and PostgreSQL refuses to delete it).
+KEPT = ("audit_event",)
+
+
 def wipe_clinic_data(session: Session) -> None:
-    """Delete every clinic record (FAB's ``ab_*`` tables, logins and roles, stay). Not committed:
-    the caller removes the demo logins in the same transaction."""
+    """Delete every clinic record (FAB's ``ab_*`` tables, logins and roles, and the audit trail
+    stay). Not committed: the caller removes the demo logins in the same transaction."""
     for table in reversed(Model.metadata.sorted_tables):
-        if not table.name.startswith("ab_"):
+        if not table.name.startswith("ab_") and table.name not in KEPT:
             session.execute(table.delete())
 
 

@@ -1,0 +1,201 @@
+"""The audit trail shows tampering: every row is chained to the one before by a hash, ``flask audit
+verify`` names the first broken link, nobody edits or deletes rows through the app, and on
+PostgreSQL the database itself refuses UPDATE, DELETE and TRUNCATE. Admins search it; every
+permission refusal of a request leaves a row."""
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.models import AuditEvent
+from app.services.audit_chain import GENESIS, row_hash, verify_chain
+
+
+def postgres(db) -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def write_events(app, count: int, entity: str = "Thing") -> list[int]:
+    """``count`` audit rows written and committed the way services write them; their ids."""
+    with app.app_context():
+        from app.extensions import db
+
+        for n in range(count):
+            audit.record_event(db.session, "view", entity, n, {"note": f"lần {n} – ünïcode"})
+        db.session.commit()
+        return list(db.session.scalars(select(AuditEvent.id).where(AuditEvent.entity == entity)
+                                       .order_by(AuditEvent.id)))
+
+
+@contextmanager
+def tamperer(db_url: str):
+    """A connection of someone with the database's keys: on PostgreSQL the superuser switching off
+    triggers for the session (what the app's role cannot do); SQLite has no triggers to pass."""
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            yield conn
+    finally:
+        engine.dispose()
+
+
+# --- the chain ------------------------------------------------------------------------------------
+
+
+def test_rows_are_chained_and_verify_counts_them(app, db):
+    write_events(app, 3)
+    rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    assert [r.seq for r in rows] == [1, 2, 3]
+    previous = GENESIS
+    for row in rows:  # the database's hash (PostgreSQL) and Python's are the same function
+        assert row.hash == row_hash(previous, row.seq, row)
+        previous = row.hash
+    report = verify_chain(db.session)
+    assert report.intact and report.rows == 3
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "intact: 3 rows" in result.output
+
+
+def test_empty_trail_is_intact(app):
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "0 rows" in result.output
+
+
+def test_verify_names_an_edited_row(app, db, db_url):
+    ids = write_events(app, 4)
+    with tamperer(db_url) as conn:
+        conn.execute(text("UPDATE audit_event SET entity_id = '999' WHERE id = :id"), {"id": ids[2]})
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"row id {ids[2]}" in result.output and "changed after it was written" in result.output
+    assert "2 rows before it are intact" in result.output
+
+
+def test_verify_names_a_row_whose_hash_was_recomputed_alone(app, db, db_url):
+    """Someone edits a row and writes a fresh hash for it: the next row's link no longer fits."""
+    ids = write_events(app, 3)
+    with tamperer(db_url) as conn:
+        row = conn.execute(select(AuditEvent.__table__).where(AuditEvent.id == ids[1])).one()
+        before = conn.execute(select(AuditEvent.hash).where(AuditEvent.id == ids[0])).scalar()
+        forged = {**row._mapping, "action": "login"}
+        conn.execute(text("UPDATE audit_event SET action = 'login', hash = :h WHERE id = :id"),
+                     {"h": row_hash(before, row.seq, forged), "id": ids[1]})
+    report = verify_chain(db.session)
+    assert report.broken is not None and report.broken.row_id == ids[2]
+
+
+def test_verify_names_the_gap_of_a_deleted_row(app, db, db_url):
+    ids = write_events(app, 5)
+    with tamperer(db_url) as conn:
+        conn.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": ids[1]})
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"row id {ids[2]}" in result.output
+    assert "chain positions 2 are missing" in result.output and "deleted" in result.output
+
+
+def test_verify_names_a_row_outside_the_chain(app, db, db_url):
+    write_events(app, 2)
+    with tamperer(db_url) as conn:
+        new_id = conn.execute(text(
+            "INSERT INTO audit_event (at, action, entity) VALUES (CURRENT_TIMESTAMP, 'view', 'Sneaky') RETURNING id"
+        )).scalar()
+    report = verify_chain(db.session)
+    assert report.broken is not None and report.broken.row_id == new_id and report.rows == 2
+
+
+def test_verify_walks_in_batches(app, db):
+    write_events(app, 7)
+    assert verify_chain(db.session, batch=3).rows == 7
+
+
+def test_rows_of_every_writer_are_chained(app, db, api, clinic):
+    """Row changes (after_flush), events (record_event) and the booking statement all land in one chain."""
+    from tests.test_booking import book
+
+    assert book(api, clinic).status_code == 201
+    write_events(app, 1)
+    db.session.expire_all()
+    rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert {r.entity for r in rows} >= {"Appointment", "Thing", "Patient"}
+    assert all(r.seq is not None for r in rows)
+    assert verify_chain(db.session).rows == len(rows)
+
+
+def test_parallel_writers_do_not_fork_the_chain(app, db):
+    """Eight transactions appending at once (each several rows, and a row change): one straight chain."""
+    if not postgres(db):
+        pytest.skip("SQLite has one writer at a time; the race is PostgreSQL's")
+    from app.extensions import db as database
+
+    barrier, errors = threading.Barrier(8), []
+
+    def writer(n: int) -> None:
+        try:
+            with app.app_context(), Session(database.engine) as session:
+                barrier.wait()
+                for k in range(5):
+                    audit.record_event(session, "view", "Race", f"{n}-{k}")
+                    session.flush()
+                session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    report = verify_chain(db.session)
+    assert report.intact and report.rows == 40
+    assert db.session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) == 40
+
+
+# --- the database refuses changes (PostgreSQL) ----------------------------------------------------
+
+
+def test_the_apps_role_cannot_update_delete_or_truncate(app, db, db_url):
+    if not postgres(db):
+        pytest.skip("PostgreSQL only: SQLite has no roles")
+    ids = write_events(app, 2)
+    role = f"clinic_app_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+            conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+            conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON audit_event TO {role}"))
+        statements = [
+            ("UPDATE audit_event SET entity_id = 'x' WHERE id = :id", "UPDATE"),
+            ("DELETE FROM audit_event WHERE id = :id", "DELETE"),
+            ("TRUNCATE audit_event", "TRUNCATE"),
+        ]
+        for who in (role, None):  # the app's role, then the owner (the superuser) itself
+            for sql, operation in statements:
+                with engine.connect() as conn:
+                    if who:
+                        conn.execute(text(f"SET ROLE {who}"))
+                    with pytest.raises(DBAPIError) as refused:
+                        conn.execute(text(sql), {"id": ids[0]})
+                    assert "append-only" in str(refused.value) and operation in str(refused.value)
+                    conn.rollback()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"REVOKE ALL ON audit_event FROM {role}"))
+            conn.execute(text(f"REVOKE ALL ON SCHEMA public FROM {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        engine.dispose()
+    db.session.expire_all()
+    assert db.session.scalar(select(AuditEvent.entity_id).where(AuditEvent.id == ids[0])) == "0"
+    assert verify_chain(db.session).rows == 2
