@@ -35,9 +35,10 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
         i18n.init_app(app)  # FAB's languages; the browser's choice until the user picks one
         register_views(appbuilder)
         register_apis(appbuilder)
-    from app.fab import rison
+    from app.fab import denials, rison
 
     rison.install()  # FAB checks each rison schema once, not on every request
+    denials.install()  # every permission refusal of a request leaves an audit row
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)

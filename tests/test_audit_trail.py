@@ -4,6 +4,7 @@ PostgreSQL the database itself refuses UPDATE, DELETE and TRUNCATE. Admins searc
 permission refusal of a request leaves a row."""
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from contextlib import contextmanager
@@ -199,3 +200,161 @@ def test_the_apps_role_cannot_update_delete_or_truncate(app, db, db_url):
     db.session.expire_all()
     assert db.session.scalar(select(AuditEvent.entity_id).where(AuditEvent.id == ids[0])) == "0"
     assert verify_chain(db.session).rows == 2
+
+
+# --- nobody edits or deletes through the app ------------------------------------------------------
+
+
+def test_no_route_of_the_app_changes_an_audit_row(app, db, login_as, api_token):
+    ids = write_events(app, 2)
+    before = db.session.execute(select(AuditEvent.__table__).order_by(AuditEvent.id)).all()
+    admin = login_as("admin")
+    for method, path in [
+        ("get", "/auditeventview/add"), ("post", "/auditeventview/add"),
+        ("get", f"/auditeventview/edit/{ids[0]}"), ("post", f"/auditeventview/edit/{ids[0]}"),
+        ("get", f"/auditeventview/delete/{ids[0]}"), ("post", f"/auditeventview/delete/{ids[0]}"),
+        ("post", "/auditeventview/action_post"), ("get", f"/auditeventview/api/delete/{ids[0]}"),
+        ("put", f"/auditeventview/api/update/{ids[0]}"), ("post", "/auditeventview/api/create"),
+    ]:
+        assert getattr(admin, method)(path).status_code in (404, 405), (method, path)
+    headers = api_token("admin")
+    for method, path, body in [
+        ("post", "/api/v1/audit_event/", {"action": "view", "entity": "X"}),
+        ("put", f"/api/v1/audit_event/{ids[0]}", {"entity_id": "9"}),
+        ("patch", f"/api/v1/audit_event/{ids[0]}", {"entity_id": "9"}),
+        ("delete", f"/api/v1/audit_event/{ids[0]}", None),
+    ]:
+        response = getattr(app.test_client(), method)(path, json=body, headers=headers)
+        assert response.status_code in (404, 405), (method, path, response.status_code)
+    assert app.test_client().get(f"/api/v1/audit_event/{ids[0]}", headers=headers).status_code == 200
+    assert admin.get(f"/auditeventview/show/{ids[0]}").status_code == 200
+    db.session.expire_all()
+    assert db.session.execute(select(AuditEvent.__table__).order_by(AuditEvent.id)).all() == before
+    assert verify_chain(db.session).intact
+
+
+# --- permission refusals ---------------------------------------------------------------------------
+
+
+def denials(db) -> list[AuditEvent]:
+    db.session.expire_all()
+    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == "denied").order_by(AuditEvent.id)).all()
+
+
+def test_a_refused_page_and_a_refused_api_call_are_recorded(app, db, login_as, api_token):
+    receptionist_id = app.appbuilder.sm.find_user(username="receptionist").id
+    receptionist = login_as("receptionist")
+    assert receptionist.get("/auditeventview/list/").status_code == 403
+    response = app.test_client().get("/api/v1/audit_event/", headers=api_token("receptionist"))
+    assert response.status_code == 403
+    rows = denials(db)
+    assert [(r.action, r.entity, r.user_id) for r in rows] == [
+        ("denied", "AuditEvent", receptionist_id), ("denied", "AuditEvent", receptionist_id)]
+    assert json.loads(rows[0].details) == {"permission": "can_read", "method": "GET",
+                                           "path": "/auditeventview/list/", "view": "AuditEventView"}
+    assert json.loads(rows[1].details) == {"permission": "can_read", "method": "GET", "path": "/api/v1/audit_event/"}
+    assert rows[0].ip == "127.0.0.1"
+    assert verify_chain(db.session).intact
+
+
+def test_menus_and_buttons_drawn_without_a_permission_are_not_refusals(app, db, login_as):
+    """Pages ask has_access for every menu entry and button; only refused requests are recorded."""
+    for role in ("receptionist", "pharmacist", "manager"):
+        assert login_as(role).get("/").status_code == 200
+    assert login_as("receptionist").get("/patientview/list/").status_code == 200
+    assert denials(db) == []
+
+
+def test_a_visitor_who_is_not_logged_in_is_sent_to_log_in_unrecorded(app, db, client):
+    assert client.get("/auditeventview/list/").status_code == 302
+    assert client.get("/api/v1/audit_event/").status_code == 401
+    assert denials(db) == []
+
+
+# --- the search -------------------------------------------------------------------------------------
+
+
+def entries(html: str) -> list[int]:
+    import re
+
+    return [int(n) for n in re.findall(r'<tr data-id="(\d+)"', html)]
+
+
+@pytest.fixture
+def trail(app, db):
+    """Six rows by two users on two days, from two addresses (written directly, with their times)."""
+    from datetime import datetime, timezone
+
+    admin_id = app.appbuilder.sm.find_user(username="admin").id
+    doctor_id = app.appbuilder.sm.find_user(username="doctor").id
+    made = [
+        (admin_id, datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc), "create", "Patient", "7", "10.0.0.5", None),
+        (admin_id, datetime(2026, 3, 1, 3, 0, tzinfo=timezone.utc), "update", "Patient", "7", "10.0.0.5",
+         {"fields": ["phone"]}),
+        (doctor_id, datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc), "view", "Encounter", "3", "192.168.1.9",
+         {"reason": "khám lại"}),
+        (doctor_id, datetime(2026, 3, 2, 18, 0, tzinfo=timezone.utc), "denied", "AuditEventView", None,
+         "192.168.1.9", {"permission": "can_list"}),
+        (None, datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc), "login_failed", "User", None, "203.0.113.1", None),
+        (admin_id, datetime(2026, 3, 4, 1, 0, tzinfo=timezone.utc), "delete", "Patient", "8", "10.0.0.6", None),
+    ]
+    rows = [{"user_id": u, "at": at, "action": a, "entity": e, "entity_id": i, "ip": ip,
+             "details": json.dumps(d, ensure_ascii=False) if d else None} for u, at, a, e, i, ip, d in made]
+    with app.app_context():
+        from app.extensions import db as database
+
+        audit.append_rows(database.session, rows)
+        database.session.commit()
+    return list(db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.at)))
+
+
+@pytest.mark.parametrize("query, expected", [
+    ({}, [5, 4, 3, 2, 1, 0]),
+    ({"user": "doctor"}, [3, 2]),
+    ({"user": "Admin"}, [5, 1, 0]),
+    ({"action": "update"}, [1]),
+    ({"entity": "Patient"}, [5, 1, 0]),
+    ({"entity": "Patient", "entity_id": "7"}, [1, 0]),
+    ({"ip": "10.0.0."}, [5, 1, 0]),
+    ({"ip": "203.0.113.1"}, [4]),
+    # Days are the clinic's (UTC+7): 2 March 18:00 UTC is already 3 March in Vietnam.
+    ({"since": "2026-03-02", "until": "2026-03-02"}, [2]),
+    ({"since": "2026-03-03"}, [5, 4, 3]),
+    ({"until": "2026-03-01"}, [1, 0]),
+])
+def test_admins_filter_the_trail(trail, login_as, query, expected):
+    page = login_as("admin").get("/auditeventview/list/", query_string=query)
+    assert page.status_code == 200
+    assert entries(page.get_data(as_text=True)) == [trail[i] for i in expected]
+
+
+def test_dates_are_typed_the_vietnamese_way_in_vietnamese(trail, login_as):
+    admin = login_as("admin")
+    admin.get("/lang/vi")
+    try:
+        page = admin.get("/auditeventview/list/", query_string={"since": "02/03/2026", "until": "02/03/2026"})
+        html = page.get_data(as_text=True)
+        assert entries(html) == [trail[2]]
+        assert 'placeholder="dd/mm/yyyy"' in html and "khám lại" in html
+        wrong = admin.get("/auditeventview/list/", query_string={"since": "03/03/2026", "until": "01/03/2026"})
+        assert wrong.status_code == 200 and "Ngày kết thúc trước ngày bắt đầu" in wrong.get_data(as_text=True)
+        bad = admin.get("/auditeventview/list/", query_string={"since": "31/02/2026"})
+        assert "dd/mm/yyyy" in bad.get_data(as_text=True)
+    finally:
+        admin.get("/lang/en")
+
+
+def test_the_trail_is_paged_newest_first(app, db, login_as):
+    write_events(app, 30)
+    admin = login_as("admin")
+    first = entries(admin.get("/auditeventview/list/").get_data(as_text=True))
+    second = admin.get("/auditeventview/list/?page=2").get_data(as_text=True)
+    assert len(first) == 25 and len(entries(second)) == 5
+    assert first == sorted(first, reverse=True) and max(entries(second)) < min(first)
+    assert "page 2 of 2" in second
+    assert entries(admin.get("/auditeventview/list/?page=abc").get_data(as_text=True)) == first
+
+
+def test_managers_read_the_trail(trail, login_as):
+    page = login_as("manager").get("/auditeventview/list/", query_string={"action": "delete"})
+    assert page.status_code == 200 and entries(page.get_data(as_text=True)) == [trail[5]]

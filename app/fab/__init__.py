@@ -19,7 +19,9 @@ neither imports the other.
   lets backslash targets through);
 - ``passwords``: FAB's password screens ("Reset my password", an admin's "Reset password", the
   add-user form) with the clinic's password rule, the current password asked for a change, and
-  the user's sessions ended (FAB checks nothing and ends nothing).
+  the user's sessions ended (FAB checks nothing and ends nothing);
+- ``denials``: every permission refusal of a request recorded in the audit trail (FAB's decorators
+  have no hook; they log each refusal at one place, which a logging handler picks up).
 
 Each workaround says which FAB behaviour it works around; ``tests/test_fab_workarounds.py``
 shows each behaviour still exists in plain FAB, so the workaround can go the day it does not.

@@ -4,11 +4,12 @@ from flask_babel import lazy_gettext as _l
 
 from app.permissions import RESOURCES
 from app.views.appointment_actions import AppointmentActionsView, SeriesBookingView
+from app.views.audit_trail import AuditEventView
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
 from app.views.calendar import CalendarView
 from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
 from app.views.doctor_status import DoctorStatusView
-from app.views.engagement import AuditEventView, NotificationView, ReminderLogView, ReviewView
+from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.lookup import LookupView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
 from app.views.pharmacy import MedicineView, PrescriptionItemView, PrescriptionView, StockBatchView, StockMovementView

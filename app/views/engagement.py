@@ -1,7 +1,7 @@
-"""Screens for reviews, notifications, reminders and the audit trail."""
+"""Screens for reviews, notifications and reminders (the audit trail: app/views/audit_trail.py)."""
 from flask_babel import lazy_gettext as _l
 
-from app.models import AuditEvent, Notification, ReminderLog, Review
+from app.models import Notification, ReminderLog, Review
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
 
 
@@ -31,11 +31,3 @@ class ReminderLogView(ReadOnlyModelView):
     label_columns = {"channel": _l("Sent through")}  # not the appointment's booking channel
     search_columns = ["kind", "channel", "status", "created_at"]
     base_order = ("created_at", "desc")
-
-
-class AuditEventView(ReadOnlyModelView):
-    datamodel = ClinicInterface(AuditEvent)
-    class_permission_name = "AuditEvent"
-    list_columns = ["at", "user", "action", "entity", "entity_id", "ip"]
-    search_columns = ["user", "action", "entity", "entity_id", "at"]
-    base_order = ("at", "desc")

@@ -1,0 +1,104 @@
+"""The audit trail screen: admins (and managers, who read it) search by user, action, record,
+address and dates; newest first, a page at a time. Read only: no route adds, edits or deletes."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from flask_appbuilder import expose, has_access
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import Length, Optional, ValidationError
+from wtforms.widgets import TextInput
+
+from app.extensions import db
+from app.models import AuditEvent
+from app.services.audit_trail import AuditFilters, audit_choices, search_audit_events
+from app.views.base import ClinicInterface, ReadOnlyModelView, clinic_settings
+from app.views.fields import LocaleDateField, to_local
+from app.views.labels import RECORD_NAMES
+
+ACTION_LABELS = {
+    "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "view": _l("Read"),
+    "denied": _l("Permission refused"), "login": _l("Logged in"), "login_failed": _l("Login failed"),
+    "logout": _l("Logged out"), "lockout": _l("Account locked"), "locked": _l("Account locked"),
+    "unlock": _l("Account unlocked"), "break_glass": _l("Emergency access (break the glass)"),
+}
+
+
+def action_label(code: str) -> str:
+    return str(ACTION_LABELS.get(code, code))
+
+
+def entity_label(name: str) -> str:
+    return str(RECORD_NAMES.get(name, name))
+
+
+class AuditSearchForm(FlaskForm):
+    """The search: a GET form (it changes nothing, so it needs no CSRF token and can be bookmarked)."""
+
+    class Meta:
+        csrf = False
+
+    user = StringField(_l("User"), [Optional(), Length(max=100)],
+                       description=_l("Login, name or user number"))
+    action = SelectField(_l("Action"), [Optional()], choices=[])
+    entity = SelectField(_l("Record type"), [Optional()], choices=[])
+    entity_id = StringField(_l("Record number"), [Optional(), Length(max=60)])
+    ip = StringField(_l("Address"), [Optional(), Length(max=45)], description=_l("An address or its beginning"))
+    # A plain input: FAB's BS3 widget would put the label where the field shows the date's order.
+    since = LocaleDateField(_l("From"), [Optional()], widget=TextInput())
+    until = LocaleDateField(_l("To"), [Optional()], widget=TextInput())
+
+    def validate_until(self, field) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end date is before the start date."))
+
+    def filters(self) -> AuditFilters:
+        return AuditFilters(user=self.user.data or None, action=self.action.data or None,
+                            entity=self.entity.data or None, entity_id=self.entity_id.data or None,
+                            ip=self.ip.data or None, since=self.since.data, until=self.until.data)
+
+
+def pretty_details(details: Any) -> str:
+    if details is None:
+        return ""
+    if isinstance(details, str):
+        return details
+    return json.dumps(details, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+class AuditEventView(ReadOnlyModelView):
+    """FAB's screen for the permission, the menu entry and each row's own page; its list is the
+    search below. Only list and show exist: an add, edit or delete URL is a plain 404."""
+
+    datamodel = ClinicInterface(AuditEvent)
+    class_permission_name = "AuditEvent"
+    include_route_methods = {"list", "show"}
+    list_columns = ["at", "user", "action", "entity", "entity_id", "ip"]
+    show_columns = ["at", "user", "action", "entity", "entity_id", "ip", "details", "seq", "hash"]
+    base_order = ("at", "desc")
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        session = db.session
+        form = AuditSearchForm(request.args)
+        actions, entities = audit_choices(session)
+        form.action.choices = [("", "—")] + [(code, action_label(code)) for code in actions]
+        form.entity.choices = [("", "—")] + [(name, entity_label(name)) for name in entities]
+        searched = bool(request.args) and form.validate()
+        filters = form.filters() if searched else AuditFilters()
+        try:
+            page_number = max(1, min(int(request.args.get("page", 1)), 1_000_000))
+        except ValueError:
+            page_number = 1
+        page = search_audit_events(session, filters, clinic_settings().timezone, page=page_number)
+        args = {key: value for key, value in request.args.items() if key != "page"}
+        session.rollback()
+        return self.render_template(
+            "clinic/audit_trail.html", form=form, page=page, args=args, action_label=action_label,
+            entity_label=entity_label, pretty_details=pretty_details, to_local=to_local,
+            title=self.list_title)
