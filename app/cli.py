@@ -123,12 +123,12 @@ def register(app: Flask) -> None:
     @audit_group.command("verify")
     def audit_verify() -> None:
         """Walk the audit trail's hash chain; name the first broken link (exit code 1) or count the rows."""
-        from app.services.audit_chain import verify_chain
+        from app.services.audit_chain import verify_audit_trail
 
-        report = verify_chain(db.session)
-        db.session.rollback()
+        report = verify_audit_trail(db.session)
         if report.broken is None:
-            click.echo(f"Audit trail intact: {report.rows} rows checked.")
+            waiting = f" {report.waiting} newer rows are waiting for their link." if report.waiting else ""
+            click.echo(f"Audit trail intact: {report.rows} rows checked.{waiting}")
             return
         broken = report.broken
         position = f" (chain position {broken.seq})" if broken.seq is not None else ""

@@ -28,7 +28,7 @@ FAB_DECORATORS_LOGGER = "flask_appbuilder.security.decorators"
 def _resource(view: str) -> str:
     """The permission name asked for: pages log their class name ("AuditEventView"), the API its
     permission name ("AuditEvent"); the row names the permission, shared by both."""
-    for registered in current_app.appbuilder.baseviews:
+    for registered in current_app.appbuilder.baseviews:  # type: ignore[attr-defined]
         if type(registered).__name__ == view:
             return getattr(registered, "class_permission_name", None) or view
     return view

@@ -13,10 +13,15 @@ where the first row's previous hash is 64 zeros, ``at`` is the UTC instant as
 Who writes the links:
 - PostgreSQL: the database, at commit (a deferred constraint trigger, migration 0004), so every
   insert, including the booking's one-statement CTE, is chained without a round trip of its own.
-  The trigger takes a transaction-level advisory lock (AUDIT_CHAIN_LOCK, 0) before reading the
-  chain's head: two committing transactions cannot link to the same row, and since it runs when the
-  transaction commits, nothing waits on a lock while holding that one (no deadlock with row or
-  booking locks). A unique ``seq`` is the last guard: a fork would fail the commit, never be stored.
+  The trigger links rows only while holding a transaction-level advisory lock (AUDIT_CHAIN_LOCK, 0),
+  taken with ``pg_try_advisory_xact_lock``: the holder links every row not linked yet (its own
+  and those committed meanwhile by others), a transaction that finds the lock taken commits
+  without waiting and its rows are linked by the next holder. Two transactions therefore never
+  link to the same row, commits do not queue behind one another's disk flush (booking throughput),
+  and since linking runs at commit, no lock is awaited while holding this one (no deadlock with row
+  or booking locks). A unique ``seq`` is the last guard: a fork would fail the commit. Rows waiting
+  for their link are protected like the others (no UPDATE or DELETE) and are reported by
+  ``verify_chain``, which first writes its own "verify" row so that they get linked.
 - Other databases (SQLite): ``link_rows`` in Python, under the database's write lock (SQLite has
   one writer at a time).
 The same trigger migration refuses UPDATE, DELETE and TRUNCATE of ``audit_event`` on PostgreSQL.
@@ -95,6 +100,7 @@ class ChainBreak:
 class ChainReport:
     rows: int  # rows checked
     broken: ChainBreak | None
+    waiting: int = 0  # PostgreSQL: rows committed while another transaction linked, not linked yet
 
     @property
     def intact(self) -> bool:
@@ -123,10 +129,23 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             expected, previous, after = row.seq + 1, row.hash, row.seq
         if len(rows) < batch:
             break
-    loose = connection.execute(select(func.min(_TABLE.c.id)).where(_TABLE.c.seq.is_(None))).scalar()
-    if loose is not None:
+    loose, waiting = connection.execute(select(func.min(_TABLE.c.id), func.count(_TABLE.c.id))
+                                        .where(_TABLE.c.seq.is_(None))).one()
+    if loose is not None and not database_links(connection):
         return ChainReport(checked, ChainBreak(loose, None, "the row has no place in the chain (written around it)"))
-    return ChainReport(checked, None)
+    return ChainReport(checked, None, waiting)
+
+
+def verify_audit_trail(session: Session) -> ChainReport:
+    """``flask audit verify``: record the check itself (its commit links rows still waiting for
+    their link, on PostgreSQL), then walk the chain. Commits."""
+    from app.audit import record_event
+
+    record_event(session, "verify", "AuditTrail")
+    session.commit()
+    report = verify_chain(session)
+    session.rollback()
+    return report
 
 
 # --- PostgreSQL: the database links the rows and refuses changes (migration 0004) --------------
@@ -145,18 +164,31 @@ POSTGRES_DDL = [
         audit_event_part(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')),
         audit_event_part(user_id::text), audit_event_part(action), audit_event_part(entity),
         audit_event_part(entity_id), audit_event_part(ip), audit_event_part(details)), 'UTF8')), 'hex') $$""",
-    # At commit (deferred), under the chain's lock: link the new row to the head. VOLATILE, so the
-    # SELECT after the lock sees the head the previous holder committed.
+    # At commit (deferred): whoever gets the chain's lock links every row not linked yet (its own
+    # and those of transactions that committed while another held the lock), in id order, after
+    # the head. A transaction that finds the lock taken does not wait: its rows stay unlinked
+    # until the next one links them. So commits never queue behind each other's disk flush (the
+    # booking benchmark), and still no two rows can take one place. VOLATILE: the SELECTs after the
+    # lock see what the previous holder committed.
     f"""CREATE FUNCTION audit_event_link() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE head_seq bigint; head_hash text;
+    DECLARE head_seq bigint; head_hash text; pending record;
     BEGIN
-        PERFORM pg_advisory_xact_lock({AUDIT_CHAIN_LOCK}, 0);
+        IF NOT pg_try_advisory_xact_lock({AUDIT_CHAIN_LOCK}, 0) THEN
+            RETURN NULL;
+        END IF;
+        IF (SELECT e.seq FROM audit_event e WHERE e.id = NEW.id) IS NOT NULL THEN
+            RETURN NULL;  -- linked already, with an earlier row of this transaction
+        END IF;
         SELECT e.seq, e.hash INTO head_seq, head_hash FROM audit_event e
             WHERE e.seq IS NOT NULL ORDER BY e.seq DESC LIMIT 1;
-        head_seq := COALESCE(head_seq, 0) + 1;
-        UPDATE audit_event SET seq = head_seq, hash = audit_event_hash(COALESCE(head_hash, '{GENESIS}'), head_seq,
-            NEW.at, NEW.user_id, NEW.action, NEW.entity, NEW.entity_id, NEW.ip, NEW.details)
-            WHERE id = NEW.id;
+        head_seq := COALESCE(head_seq, 0);
+        head_hash := COALESCE(head_hash, '{GENESIS}');
+        FOR pending IN SELECT * FROM audit_event e WHERE e.seq IS NULL ORDER BY e.id LOOP
+            head_seq := head_seq + 1;
+            head_hash := audit_event_hash(head_hash, head_seq, pending.at, pending.user_id, pending.action,
+                                          pending.entity, pending.entity_id, pending.ip, pending.details);
+            UPDATE audit_event SET seq = head_seq, hash = head_hash WHERE id = pending.id;
+        END LOOP;
         RETURN NULL;
     END $$""",
     """CREATE CONSTRAINT TRIGGER audit_event_link AFTER INSERT ON audit_event

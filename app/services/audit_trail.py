@@ -64,7 +64,7 @@ def _filtered(query: Select[Any], filters: AuditFilters, zone: ZoneInfo) -> Sele
         matches = select(User.id).where(or_(*(column.ilike(_like(text), escape="\\") for column in (
             User.username, User.first_name, User.last_name, User.first_name + " " + User.last_name,
             User.last_name + " " + User.first_name))))
-        conditions = [event.user_id.in_(matches)]
+        conditions: list[Any] = [event.user_id.in_(matches)]
         if text.isdigit() and len(text) <= 9:
             conditions.append(event.user_id == int(text))
         query = query.where(or_(*conditions))
