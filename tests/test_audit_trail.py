@@ -303,8 +303,8 @@ def trail(app, db):
          {"fields": ["phone"]}),
         (doctor_id, datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc), "view", "Encounter", "3", "192.168.1.9",
          {"reason": "khám lại"}),
-        (doctor_id, datetime(2026, 3, 2, 18, 0, tzinfo=timezone.utc), "denied", "AuditEventView", None,
-         "192.168.1.9", {"permission": "can_list"}),
+        (doctor_id, datetime(2026, 3, 2, 18, 0, tzinfo=timezone.utc), "denied", "AuditEvent", None,
+         "192.168.1.9", {"permission": "can_read", "path": "/auditeventview/list/", "view": "AuditEventView"}),
         (None, datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc), "login_failed", "User", None, "203.0.113.1", None),
         (admin_id, datetime(2026, 3, 4, 1, 0, tzinfo=timezone.utc), "delete", "Patient", "8", "10.0.0.6", None),
     ]
@@ -368,3 +368,33 @@ def test_the_trail_is_paged_newest_first(app, db, login_as):
 def test_managers_read_the_trail(trail, login_as):
     page = login_as("manager").get("/auditeventview/list/", query_string={"action": "delete"})
     assert page.status_code == 200 and entries(page.get_data(as_text=True)) == [trail[5]]
+
+
+# --- in a browser ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("locale, since, until, search", [
+    ("en-US", "2026-03-02", "2026-03-03", "Search"), ("vi-VN", "02/03/2026", "03/03/2026", "Tìm kiếm")])
+def test_an_admin_filters_the_trail_in_a_browser(trail, page_as, tmp_path, width, locale, since, until, search):
+    page = page_as("admin", width=width, locale=locale)
+    page.goto(f"{page.base_url}/auditeventview/list/")
+    assert page.locator("tr[data-id]").count() == 6
+    page.fill("#user", "doctor")
+    page.fill("#since", since)
+    page.fill("#until", until)
+    page.get_by_role("button", name=search).click()
+    page.wait_for_load_state()
+    assert [int(i) for i in page.locator("tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")] == [
+        trail[3], trail[2]]
+    assert page.locator("#since").input_value() == since  # the search stays in the form
+    assert "khám lại" in page.locator(f'tr[data-id="{trail[2]}"] pre').inner_text()
+    assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1  # no sideways scrolling
+    if width < 768:  # a phone: each entry is a card with labelled cells, not a wide table
+        assert not page.locator(".audit-table thead").is_visible()
+    page.screenshot(path=str(tmp_path / f"audit-{locale}-{width}.png"), full_page=True)
+    import os
+    import shutil
+
+    if os.environ.get("AUDIT_SCREENSHOTS"):
+        shutil.copy(tmp_path / f"audit-{locale}-{width}.png", os.environ["AUDIT_SCREENSHOTS"])

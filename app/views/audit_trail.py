@@ -3,6 +3,7 @@ address and dates; newest first, a page at a time. Read only: no route adds, edi
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from flask import request
@@ -17,7 +18,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.services.audit_trail import AuditFilters, audit_choices, search_audit_events
 from app.views.base import ClinicInterface, ReadOnlyModelView, clinic_settings
-from app.views.fields import LocaleDateField, to_local
+from app.views.fields import LocaleDateField, format_date_input, to_local, user_language
 from app.views.labels import RECORD_NAMES
 
 ACTION_LABELS = {
@@ -49,8 +50,8 @@ class AuditSearchForm(FlaskForm):
     entity_id = StringField(_l("Record number"), [Optional(), Length(max=60)])
     ip = StringField(_l("Address"), [Optional(), Length(max=45)], description=_l("An address or its beginning"))
     # A plain input: FAB's BS3 widget would put the label where the field shows the date's order.
-    since = LocaleDateField(_l("From"), [Optional()], widget=TextInput())
-    until = LocaleDateField(_l("To"), [Optional()], widget=TextInput())
+    since = LocaleDateField(_l("Date from"), [Optional()], widget=TextInput())
+    until = LocaleDateField(_l("Date to"), [Optional()], widget=TextInput())
 
     def validate_until(self, field) -> None:
         if field.data and self.since.data and field.data < self.since.data:
@@ -60,6 +61,12 @@ class AuditSearchForm(FlaskForm):
         return AuditFilters(user=self.user.data or None, action=self.action.data or None,
                             entity=self.entity.data or None, entity_id=self.entity_id.data or None,
                             ip=self.ip.data or None, since=self.since.data, until=self.until.data)
+
+
+def when(at: datetime) -> str:
+    """An instant in the clinic's zone, the date in the reader's order (03/03/2026 in Vietnamese)."""
+    local = to_local(at)
+    return f"{format_date_input(local.date(), user_language())} {local:%H:%M:%S}" if local else ""
 
 
 def pretty_details(details: Any) -> str:
@@ -100,5 +107,5 @@ class AuditEventView(ReadOnlyModelView):
         session.rollback()
         return self.render_template(
             "clinic/audit_trail.html", form=form, page=page, args=args, action_label=action_label,
-            entity_label=entity_label, pretty_details=pretty_details, to_local=to_local,
+            entity_label=entity_label, pretty_details=pretty_details, when=when,
             title=self.list_title)
