@@ -76,3 +76,32 @@ def test_constraints_live_in_the_database(scratch_app, scratch_url):
         assert "ix_appointment_doctor_start" in indexes
     finally:
         engine.dispose()
+
+
+def test_the_audit_chain_links_rows_written_before_it(scratch_app, scratch_url):
+    """Migration 0004 links the audit rows already there, in the order they were written."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from app.services.audit_chain import verify_chain
+
+    with scratch_app.app_context():
+        upgrade(revision="0003_permission_version")
+        engine = create_engine(scratch_url)
+        try:
+            with engine.begin() as conn:
+                for n in range(3):
+                    conn.execute(text("INSERT INTO audit_event (at, action, entity, entity_id, details) "
+                                      "VALUES (:at, 'create', 'Patient', :n, :d)"),
+                                 {"at": datetime(2026, 1, 1, 8, n, 5, 123456, tzinfo=timezone.utc).replace(
+                                     tzinfo=None if conn.dialect.name == "sqlite" else timezone.utc),
+                                  "n": str(n), "d": '{"fields": ["tên"]}' if n else None})
+        finally:
+            engine.dispose()
+        upgrade()
+        from app.extensions import db
+
+        report = verify_chain(db.session)
+        assert report.intact and report.rows == 3 and report.waiting == 0
+        db.session.rollback()
