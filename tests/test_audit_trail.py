@@ -10,7 +10,7 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -171,6 +171,25 @@ def test_parallel_writers_do_not_fork_the_chain(app, db):
     assert db.session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) == 41
     assert sorted(db.session.scalars(select(AuditEvent.entity_id).where(AuditEvent.entity == "Race"))) == sorted(
         f"{n}-{k}" for n in range(8) for k in range(5))
+
+
+def test_bookings_at_once_keep_one_chain(app, db, live_server, api, clinic):
+    """Twenty bookings at the same moment through the API (on PostgreSQL the one-statement booking,
+    its audit row linked at commit), each for its own slot and patient: one intact chain."""
+    from tests.factories import local_time
+    from tests.test_booking import race
+
+    patients = [api.create("patient", {"full_name": f"Bệnh nhân {n}"}) for n in range(20)]
+    starts = [f"{h:02d}:{m:02d}" for h in range(7, 17) for m in (0, 30)]
+    results = race(app, live_server, [
+        {"patient_id": p, "doctor_id": clinic.doctor, "service_id": clinic.service, "start": local_time(start)}
+        for p, start in zip(patients, starts)])
+    assert [status for status, _ in results] == [201] * 20, results
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.entity == "Appointment", AuditEvent.seq.is_not(None))) == 20
 
 
 # --- the database refuses changes (PostgreSQL) ----------------------------------------------------
