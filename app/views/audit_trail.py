@@ -23,10 +23,14 @@ from app.views.labels import RECORD_NAMES
 
 ACTION_LABELS = {
     "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "view": _l("Read"),
-    "denied": _l("Permission refused"), "login": _l("Logged in"), "login_failed": _l("Login failed"),
-    "logout": _l("Logged out"), "lockout": _l("Account locked"), "locked": _l("Account locked"),
-    "unlock": _l("Account unlocked"), "break_glass": _l("Emergency access (break the glass)"),
+    "denied": _l("Permission refused"), "login_succeeded": _l("Logged in"), "login_failed": _l("Login failed"),
+    "account_locked": _l("Account locked"), "account_unlocked": _l("Account unlocked"),
+    "break_glass": _l("Emergency access (break the glass)"), "verify": _l("Trail verified"),
 }
+# Shown in red: what an auditor looks for first.
+ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete")
+# Entities that are not clinic records (those are named by RECORD_NAMES).
+OTHER_ENTITIES = {"User": _l("User"), "AuditTrail": _l("Audit trail")}
 
 
 def action_label(code: str) -> str:
@@ -34,7 +38,7 @@ def action_label(code: str) -> str:
 
 
 def entity_label(name: str) -> str:
-    return str(RECORD_NAMES.get(name, name))
+    return str(RECORD_NAMES.get(name) or OTHER_ENTITIES.get(name) or name)
 
 
 class AuditSearchForm(FlaskForm):
@@ -107,5 +111,5 @@ class AuditEventView(ReadOnlyModelView):
         session.rollback()
         return self.render_template(
             "clinic/audit_trail.html", form=form, page=page, args=args, action_label=action_label,
-            entity_label=entity_label, pretty_details=pretty_details, when=when,
+            entity_label=entity_label, pretty_details=pretty_details, when=when, alert_actions=ALERT_ACTIONS,
             title=self.list_title)

@@ -3,7 +3,7 @@ deleted login's id; SET NULL would rewrite its rows), and on PostgreSQL triggers
 row at commit and refuse UPDATE, DELETE and TRUNCATE (app/services/audit_chain.py).
 
 Revision ID: 0004_audit_chain
-Revises: 0003_permission_version
+Revises: 0004_lockout
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app.services import audit_chain
 
 revision = '0004_audit_chain'
-down_revision = '0003_permission_version'
+down_revision = '0004_lockout'  # after the lockout migration, already on main
 branch_labels = None
 depends_on = None
 
