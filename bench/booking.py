@@ -280,7 +280,7 @@ def run(url: str, doctors: int, patients: int, appointments: int, bookings: int,
     try:
         Model.metadata.create_all(engine)
         with engine.begin() as conn:
-            for sql in audit_chain.POSTGRES_DDL:  # the audit trail's chain and guards, as migration 0004
+            for sql in audit_chain.POSTGRES_DDL:  # the audit trail's chain and guards, as migration 0006_audit_chain
                 conn.execute(text(sql))
             for sql in EXCLUSION_SQL[:1]:
                 conn.execute(text(sql))

@@ -149,7 +149,7 @@ def _clean_clinic_tables(request):
             return
         if db.engine.dialect.name == "postgresql":
             if "audit_event" in used:
-                # The database refuses to empty the audit trail (migration 0004), to everyone: this
+                # The database refuses to empty the audit trail (migration 0006_audit_chain), to everyone: this
                 # test-only cleanup, as the superuser the suite connects as, skips the triggers for
                 # its own transaction (SET LOCAL). Production code has no such switch.
                 db.session.execute(text("SET LOCAL session_replication_role = replica"))

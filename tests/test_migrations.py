@@ -79,7 +79,7 @@ def test_constraints_live_in_the_database(scratch_app, scratch_url):
 
 
 def test_the_audit_chain_links_rows_written_before_it(scratch_app, scratch_url):
-    """Migration 0004 links the audit rows already there, in the order they were written."""
+    """Migration 0006_audit_chain links the audit rows already there, in the order they were written."""
     from datetime import datetime, timezone
 
     from sqlalchemy import text

@@ -11,7 +11,7 @@ where the first row's previous hash is 64 zeros, ``at`` is the UTC instant as
 ``<length in characters>:<text>`` (a length prefix: no value can pass for two fields). UTF-8.
 
 Who writes the links:
-- PostgreSQL: the database, at commit (a deferred constraint trigger, migration 0004), so every
+- PostgreSQL: the database, at commit (a deferred constraint trigger, migration 0006_audit_chain), so every
   insert, including the booking's one-statement CTE, is chained without a round trip of its own.
   The trigger links rows only while holding a transaction-level advisory lock (AUDIT_CHAIN_LOCK, 0),
   taken with ``pg_try_advisory_xact_lock``: the holder links every row not linked yet (its own
@@ -65,7 +65,7 @@ def row_hash(previous: str, seq: int, row: Any) -> str:
 
 
 def database_links(connection: Connection) -> bool:
-    """True where the database chains rows itself (PostgreSQL, migration 0004)."""
+    """True where the database chains rows itself (PostgreSQL, migration 0006_audit_chain)."""
     return connection.dialect.name == "postgresql"
 
 
@@ -148,7 +148,7 @@ def verify_audit_trail(session: Session) -> ChainReport:
     return report
 
 
-# --- PostgreSQL: the database links the rows and refuses changes (migration 0004) --------------
+# --- PostgreSQL: the database links the rows and refuses changes (migration 0006_audit_chain) --------------
 # Kept next to ``row_hash``: both must hash the same text. A change here needs a new migration.
 
 _SAME_FIELDS = " AND ".join(f"NEW.{c} IS NOT DISTINCT FROM OLD.{c}" for c in (

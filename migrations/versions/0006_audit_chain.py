@@ -2,8 +2,8 @@
 deleted login's id; SET NULL would rewrite its rows), and on PostgreSQL triggers that link each new
 row at commit and refuse UPDATE, DELETE and TRUNCATE (app/services/audit_chain.py).
 
-Revision ID: 0004_audit_chain
-Revises: 0004_lockout
+Revision ID: 0006_audit_chain
+Revises: 0005_signup
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from app.services import audit_chain
 
-revision = '0004_audit_chain'
-down_revision = '0004_lockout'  # after the lockout migration, already on main
+revision = '0006_audit_chain'
+down_revision = '0005_signup'  # after the lockout and sign-up migrations, already on main
 branch_labels = None
 depends_on = None
 
