@@ -216,6 +216,7 @@ def test_nul_bytes_in_the_path_are_400(api: Api, path):
 # --- the generated screens ---------------------------------------------------------------------
 
 SCREENS = sorted(view.__name__ for view in VIEWS.values())
+FIXED_ORDER = {"AuditEventView"}  # the audit search lists newest first and offers no column sort
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +236,9 @@ def admin_browser(app):
                                  "_oc_{view}=id&_od_{view}=sideways"])
 def test_bad_list_arguments_on_screens_are_400(admin_browser, view, arg):
     response = admin_browser.get(f"/{view.lower()}/list/?" + arg.format(view=view))
+    if view in FIXED_ORDER and "no_such_column" in arg:  # no column to sort by: the argument means nothing there
+        assert response.status_code == 200, response.status_code
+        return
     assert response.status_code == 400, response.status_code
     assert "<h1>" in response.get_data(as_text=True)
 
