@@ -142,6 +142,12 @@ class Config:
     # More than LOCKOUT_THRESHOLD failed logins in a row lock the account for LOCKOUT_MINUTES.
     LOCKOUT_THRESHOLD = int(os.environ.get("LOCKOUT_THRESHOLD", "5"))
     LOCKOUT_MINUTES = int(os.environ.get("LOCKOUT_MINUTES", "15"))
+    # Two-step login (TOTP): the roles that must use it (comma-separated role names); optional for the rest.
+    MFA_REQUIRED_ROLES = os.environ.get("MFA_REQUIRED_ROLES", "Admin,Manager,Doctor")
+    MFA_ISSUER = APP_NAME  # the name authenticator apps show next to the code
+    MFA_PENDING_SECONDS = 300  # time to type the code once the password was right
+    MFA_MAX_FAILED_CODES = 5  # wrong codes in a row (password right) before codes are refused ...
+    MFA_CODE_LOCK_MINUTES = 15  # ... for this long
 
     # Passwords (sign-up, change, reset, admin-set): a minimum length per kind of account (staff:
     # any role other than Patient) and zxcvbn's estimate (0-4) at least PASSWORD_MIN_SCORE.

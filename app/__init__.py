@@ -94,6 +94,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     register_calendar(app)
     app.register_blueprint(public_bp)  # the public site, /clinic
+    from app.views import two_factor
+
+    two_factor.init_app(app)  # the enrolment pages, and the gate for roles that need two-step login
 
 
 def register_errorhandlers(app: Flask) -> None:

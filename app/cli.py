@@ -58,6 +58,9 @@ def create_demo_users() -> None:
     staff = [(f"{users[name].last_name} {users[name].first_name}", position, users[name].id, users[name].email)
              for name, position in positions]
     maintenance.link_demo_accounts(db.session, users["doctor"].id, users["patient"].id, staff)
+    from app.services.accounts.second_factor import is_required
+
+    maintenance.enrol_demo_logins(db.session, [user.id for user in users.values() if is_required(user)])
 
 
 def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_value: int = 42) -> None:
@@ -73,7 +76,8 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
     maintenance.reset_sequences(db.session)
     create_demo_users()
     echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
-    echo("Demo logins: " + ", ".join(DEMO_USERS) + f" (password {DEMO_PASSWORD})")
+    echo("Demo logins: " + ", ".join(DEMO_USERS) + f" (password {DEMO_PASSWORD}; two-step login secret of "
+         f"the roles that need it: {maintenance.DEMO_TOTP_SECRET})")
 
 
 def register(app: Flask) -> None:
@@ -135,3 +139,16 @@ def register(app: Flask) -> None:
         click.echo(f"Audit trail BROKEN at row id {broken.row_id}{position}: {broken.problem}. "
                    f"{report.rows} rows before it are intact.", err=True)
         raise SystemExit(1)
+
+    @app.cli.command("mfa-reset")
+    @click.argument("username")
+    def mfa_reset(username: str) -> None:
+        """Turn two-step login off for USERNAME (lost phone and recovery codes); a user whose role
+        needs it enrols again at their next login."""
+        from app.services.accounts.second_factor import reset_second_factor
+
+        user = current_app.appbuilder.sm.find_user(username=username)
+        if user is None:
+            raise click.ClickException(f"No login {username}.")
+        reset_second_factor(db.session, user.id)
+        click.echo(f"Two-step login of {username} is off; they enrol again at their next login if their role needs it.")

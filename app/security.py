@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-from flask import current_app, jsonify
+from flask import abort, current_app, jsonify
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.utils import is_null_password
 from flask_babel import gettext, lazy_gettext
@@ -16,8 +16,10 @@ from werkzeug.security import check_password_hash
 
 from app.fab import jwt_cache, passwords as password_screens
 from app.fab.login import ClinicAuthDBView
+from app.fab.security_api import ClinicSecurityApi
 from app.fab.security_views import screens_without_download, without_download
 from app.limits import is_limited, limited
+from app.models.mfa import MfaEnrolment
 from app.models.types import utcnow
 from app.permission_cache import PermissionCache, Snapshot, bump_version
 from app.permissions import ROLE_CONFIGS
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 class ClinicSecurityManager(SecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet: offline it is empty.
     userstatschartview = None
-    authdbview = ClinicAuthDBView  # the login's next= goes through app.redirects.safe_next
+    authdbview = ClinicAuthDBView  # the login's next= goes through app.redirects.safe_next; two-step login
+    security_api = ClinicSecurityApi  # the REST login takes the two-step login's code
     # The password screens with the clinic's password rule, the current password asked for a
     # change, and sessions ended (app.fab.passwords).
     resetmypasswordview = password_screens.ResetMyPasswordView
@@ -51,14 +54,33 @@ class ClinicSecurityManager(SecurityManager):
     # the user: the first is now a set lookup.
 
     def load_user(self, pk: Any) -> Any | None:
-        """The session's or the token's user, with their roles and their groups' roles, in one query."""
+        """The session's or the token's user, with their roles, their groups' roles and whether
+        they have turned two-step login on (``user.mfa_enrolled``, read by the enrolment gate of
+        ``app.views.two_factor``), in one query."""
         user_model, group_model = self.user_model, self.group_model
-        user = self.session.execute(
-            select(user_model).where(user_model.id == int(pk)).options(
+        enrolled = select(MfaEnrolment.id).where(
+            MfaEnrolment.user_id == user_model.id, MfaEnrolment.confirmed_at.is_not(None)).exists()
+        row = self.session.execute(
+            select(user_model, enrolled).where(user_model.id == int(pk)).options(
                 joinedload(user_model.roles), joinedload(user_model.groups).joinedload(group_model.roles),
             )
-        ).unique().scalar_one_or_none()
-        return user if user is not None and user.is_active else None
+        ).unique().first()
+        if row is None or not row[0].is_active:
+            return None
+        user = row[0]
+        user.mfa_enrolled = bool(row[1])
+        return user
+
+    def load_user_jwt(self, _jwt_header: Any, jwt_data: Any) -> Any | None:
+        """A token of a user whose role needs two-step login and who has not turned it on (a
+        token made before the role was given, or by another login) is refused: 403, enrol first."""
+        user = super().load_user_jwt(_jwt_header, jwt_data)
+        if user is not None:
+            from app.views.two_factor import enrolment_refused, must_enrol
+
+            if must_enrol(user):
+                abort(enrolment_refused())
+        return user
 
     def get_user_roles(self, user: Any) -> list[Any]:
         """The user's roles and their groups' roles; the Public role for a visitor."""

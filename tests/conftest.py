@@ -32,6 +32,7 @@ from tests.system_parts import (  # noqa: E402,F401  (pytest hooks: missing syst
 
 PASSWORD = "Test-Passw0rd!"
 ROLES = ("Admin", "Manager", "Receptionist", "Doctor", "Pharmacist", "Patient")
+MFA_ROLES = ("Admin", "Manager", "Doctor")  # MFA_REQUIRED_ROLES: their shared users are enrolled
 
 
 def test_database_url() -> str:
@@ -120,6 +121,10 @@ def app(db_url):
         for role in ROLES:
             sm.add_user(role.lower(), role, "Tester", f"{role.lower()}@test.example", sm.find_role(role),
                         password=PASSWORD)
+        from tests.factories import enrol
+
+        for role in MFA_ROLES:  # their role needs two-step login: its code is tests.factories.login_code
+            enrol(application, role.lower())
     yield application
     with application.app_context():
         from app.extensions import db
@@ -181,11 +186,10 @@ def api_token(app):
     tokens: dict[str, dict] = {}
 
     def get(username: str) -> dict:
+        from tests.factories import login_body
+
         if username not in tokens:
-            response = app.test_client().post(
-                "/api/v1/security/login",
-                json={"username": username, "password": PASSWORD, "provider": "db"},
-            )
+            response = app.test_client().post("/api/v1/security/login", json=login_body(app, username))
             assert response.status_code == 200, response.get_json()
             tokens[username] = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
         return tokens[username]
@@ -198,9 +202,11 @@ def login_as(app):
     """login_as("receptionist") -> a test client with a logged-in browser session."""
 
     def login(username: str):
+        from tests.factories import form_login
+
         browser = app.test_client()
-        response = browser.post("/login/", data={"username": username, "password": PASSWORD})
-        assert response.status_code == 302, "login failed"
+        response = form_login(app, browser, username)
+        assert response.status_code in (302, 303) and "/login/" not in response.headers["Location"], "login failed"
         return browser
 
     return login
@@ -284,11 +290,12 @@ def browser_logins() -> dict:
 
 
 @pytest.fixture
-def page_as(browser_engine, live_server, browser_logins):
+def page_as(browser_engine, live_server, browser_logins, app):
     """page_as("receptionist", width=390) -> a logged-in Playwright page. The browser's locale is
     pinned (en-US by default): date and time inputs are typed in its order of fields. The first
     page of a user logs in through the login form; later ones start with that user's cookies."""
     contexts = []
+    page_app = app
 
     def open_page(username: str, width: int = 1280, locale: str = "en-US"):
         context = browser_engine.new_context(viewport={"width": width, "height": 900}, locale=locale,
@@ -301,6 +308,12 @@ def page_as(browser_engine, live_server, browser_logins):
             page.fill("input[name=password]", PASSWORD)
             page.click("input[type=submit], button[type=submit]")
             page.wait_for_load_state()
+            if "/login/code/" in page.url:  # two-step login (tests/factories.py: login_code)
+                from tests.factories import login_code
+
+                page.fill("input[name=code]", login_code(page_app, username) or "")
+                page.click("button[type=submit]")
+                page.wait_for_load_state()
             assert "/login" not in page.url, f"{username} could not log in"
             browser_logins[username] = context.storage_state()
         page.base_url = live_server

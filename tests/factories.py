@@ -36,17 +36,73 @@ def iso_date(days_from_today: int) -> str:
 
 _TOKENS: dict[tuple[int, str], dict] = {}
 
+# The two-step login secret of the shared users whose role needs it (Admin, Manager, Doctor: conftest).
+TOTP_SECRET = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
+
+
+def enrol(app, username: str, secret: str = TOTP_SECRET) -> None:
+    """Turn two-step login on for ``username`` with ``secret`` (no recovery codes)."""
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.accounts.second_factor import enrol_with_secret
+
+    with app.app_context():
+        enrol_with_secret(db.session, app.appbuilder.sm.find_user(username=username).id, secret, utcnow())
+        db.session.commit()
+
+
+def login_code(app, username: str) -> str | None:
+    """The code for the next login of ``username``, None when they have no two-step login.
+
+    Test only: a code is accepted once (the enrolment keeps the time step of the last code used),
+    and the suite logs the same users in many times a minute; so the user's replay marker is
+    rewound here before each code. The production check is untouched (tests/test_mfa.py tests it)."""
+    import pyotp
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models.mfa import MfaEnrolment
+
+    with app.app_context():
+        user = app.appbuilder.sm.find_user(username=username)
+        enrolment = None if user is None else db.session.scalar(
+            select(MfaEnrolment).where(MfaEnrolment.user_id == user.id, MfaEnrolment.confirmed_at.is_not(None)))
+        if enrolment is None:
+            return None
+        enrolment.last_used_step, enrolment.failed_codes, enrolment.codes_locked_until = None, 0, None
+        db.session.commit()
+        return pyotp.TOTP(enrolment.secret).now()
+
+
+def login_body(app, username: str, password: str | None = None) -> dict:
+    """The JSON of an API login, with the two-step code when the user needs one."""
+    from tests.conftest import PASSWORD
+
+    body = {"username": username, "password": PASSWORD if password is None else password, "provider": "db"}
+    code = login_code(app, username)
+    if code is not None:
+        body["code"] = code
+    return body
+
+
+def form_login(app, client, username: str, password: str | None = None, next_url: str | None = None):
+    """Log ``client`` in through the login form, and the code page when the user has two-step
+    login; the last answer (302/303 to where the login leads when it worked)."""
+    from tests.conftest import PASSWORD
+
+    url = "/login/" + (f"?next={next_url}" if next_url else "")
+    response = client.post(url, data={"username": username, "password": PASSWORD if password is None else password})
+    if response.status_code in (302, 303) and response.headers["Location"].startswith("/login/code/"):
+        response = client.post("/login/code/", data={"code": login_code(app, username)})
+    return response
+
 
 def token_headers(app, username: str) -> dict:
     """Bearer headers for ``username``, logged in once per test session (a password check costs
     a fifth of a second; the JWT stays valid far longer than the run)."""
-    from tests.conftest import PASSWORD
-
     key = (id(app), username)
     if key not in _TOKENS:
-        response = app.test_client().post(
-            "/api/v1/security/login", json={"username": username, "password": PASSWORD, "provider": "db"},
-        )
+        response = app.test_client().post("/api/v1/security/login", json=login_body(app, username))
         assert response.status_code == 200, response.get_json()
         _TOKENS[key] = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
     return _TOKENS[key]

@@ -94,10 +94,12 @@ def test_deeply_nested_json_is_400(api: Api, url, shape):
     assert response.status_code == 400 and "nested" in message_of(response)
 
 
-def test_rest_login_without_provider_logs_in_with_the_database(client):
-    from tests.conftest import PASSWORD
+def test_rest_login_without_provider_logs_in_with_the_database(app, client):
+    from tests.factories import login_body
 
-    response = client.post("/api/v1/security/login", json={"username": "admin", "password": PASSWORD})
+    body = login_body(app, "admin")
+    del body["provider"]
+    response = client.post("/api/v1/security/login", json=body)
     assert response.status_code == 200 and response.get_json()["access_token"]
     wrong = client.post("/api/v1/security/login", json={"username": "admin", "password": "wrong"})
     assert wrong.status_code == 401 and message_of(wrong)
@@ -222,10 +224,10 @@ FIXED_ORDER = {"AuditEventView"}  # the audit search lists newest first and offe
 @pytest.fixture(scope="module")
 def admin_browser(app):
     """One logged-in browser for the screens' cases (a login costs a password hash)."""
-    from tests.conftest import PASSWORD
+    from tests.factories import form_login
 
     browser = app.test_client()
-    assert browser.post("/login/", data={"username": "admin", "password": PASSWORD}).status_code == 302
+    assert form_login(app, browser, "admin").status_code in (302, 303)
     return browser
 
 

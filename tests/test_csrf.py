@@ -238,11 +238,10 @@ def test_a_bearer_header_does_not_pass_for_a_session_without_a_valid_jwt(records
 
 def test_the_token_api_needs_no_csrf_token(app):
     """The REST login carries credentials, the refresh its refresh token: neither uses the cookie."""
-    from tests.conftest import PASSWORD
+    from tests.factories import login_body
 
     client = app.test_client()
-    login = client.post("/api/v1/security/login", csrf=False,
-                        json={"username": "doctor", "password": PASSWORD, "provider": "db", "refresh": True})
+    login = client.post("/api/v1/security/login", csrf=False, json={**login_body(app, "doctor"), "refresh": True})
     assert login.status_code == 200
     refreshed = client.post("/api/v1/security/refresh", csrf=False,
                             headers={"Authorization": f"Bearer {login.get_json()['refresh_token']}"})

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from tests.conftest import PASSWORD
+from tests.conftest import MFA_ROLES, PASSWORD
+from tests.factories import enrol
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 CLINIC = "Phòng khám Đa khoa An Bình"
@@ -40,6 +41,8 @@ def user_ids(app) -> dict[str, int]:
             if sm.find_user(username=username) is None:
                 sm.add_user(username, role, "Tester", f"{username}@test.example", sm.find_role(role),
                             password=PASSWORD)
+                if role in MFA_ROLES:  # their role needs two-step login
+                    enrol(app, username)
         names = ("admin", "manager", "receptionist", "doctor", "pharmacist", "patient", *(u for u, _ in EXTRA_USERS))
         return {name: sm.find_user(username=name).id for name in names}
 

@@ -54,8 +54,9 @@ def add_patient(app) -> int:
 
 
 def bearer(app, username: str) -> dict[str, str]:
-    response = app.test_client().post(
-        "/api/v1/security/login", json={"username": username, "password": PASSWORD, "provider": "db"})
+    from tests.factories import login_body
+
+    response = app.test_client().post("/api/v1/security/login", json=login_body(app, username))
     assert response.status_code == 200, response.get_json()
     return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
 

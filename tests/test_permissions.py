@@ -21,7 +21,8 @@ from app.permissions import (
     readable,
     writable,
 )
-from tests.conftest import PASSWORD, ROLES
+from tests.conftest import ROLES
+from tests.factories import form_login, login_body
 
 RESOURCE_NAMES = [r.name for r in RESOURCES]
 MATRIX = [pytest.param(role, name, id=f"{role}-{name}") for role in ROLES for name in RESOURCE_NAMES]
@@ -62,9 +63,7 @@ def tokens(app):
 
     def get(role: str) -> dict:
         if role not in cache:
-            response = app.test_client().post(
-                "/api/v1/security/login", json={"username": role.lower(), "password": PASSWORD, "provider": "db"},
-            )
+            response = app.test_client().post("/api/v1/security/login", json=login_body(app, role.lower()))
             assert response.status_code == 200, response.get_json()
             cache[role] = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
         return cache[role]
@@ -79,8 +78,8 @@ def browser(app):
     def get(role: str):
         if role not in cache:
             client = app.test_client()
-            response = client.post("/login/", data={"username": role.lower(), "password": PASSWORD})
-            assert response.status_code == 302, f"login of {role} failed"
+            response = form_login(app, client, role.lower())
+            assert response.status_code in (302, 303) and "/login/" not in response.headers["Location"], role
             cache[role] = client
         return cache[role]
 

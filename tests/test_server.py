@@ -16,7 +16,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
+
+from app.services.demo_data.maintenance import DEMO_TOTP_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +93,12 @@ def test_run_prepares_seeds_and_serves_demo_logins_in_one_process(server_env, tm
         form = browser.open(f"{base}/login/", timeout=10).read().decode()
         csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
         data = urllib.parse.urlencode({"username": "doctor", "password": "ClinicDemo1!", "csrf_token": csrf})
-        browser.open(f"{base}/login/", data=data.encode(), timeout=10).read()
+        code_page = browser.open(f"{base}/login/", data=data.encode(), timeout=10).read().decode()
+        # Two-step login: the seed enrols the doctor with the README's demo secret.
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', code_page).group(1)
+        code = pyotp.TOTP(DEMO_TOTP_SECRET).now()
+        browser.open(f"{base}/login/code/", data=urllib.parse.urlencode({"code": code, "csrf_token": csrf}).encode(),
+                     timeout=10).read()
         page = browser.open(f"{base}/patientview/list/", timeout=10).read().decode()
         assert body["result"][0]["full_name"] in page or "BN0000" in page
 

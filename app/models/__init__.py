@@ -7,6 +7,7 @@ from app.models.catalogue import Service
 from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
 from app.models.engagement import Notification, ReminderLog, Review
 from app.models.lockout import AccountLock
+from app.models.mfa import MfaEnrolment, MfaRecoveryCode
 from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
 from app.models.pharmacy import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
 from app.models.scheduling import (
@@ -21,7 +22,8 @@ __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
     "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "Department",
     "Diagnosis", "Doctor", "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
-    "Medicine", "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
+    "Medicine", "MfaEnrolment", "MfaRecoveryCode",
+    "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
     "StoredDocument", "WorkSchedule", "doctor_service",
 ]

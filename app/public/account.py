@@ -27,6 +27,7 @@ from app.services.accounts import passwords
 from app.services.accounts.links import LinkRefused
 from app.services.errors import DomainError, ValidationFailed
 from app.services.mail import send_email
+from app.views import two_factor
 
 
 @bp.get("/language/<locale>")
@@ -219,3 +220,14 @@ def change_password() -> ResponseReturnValue:
         return render_template("public/change_password.html", form=form, errors=errors), 422
     flash(_("Your password is changed. Your other sessions are signed out."), "success")
     return redirect(url_for("public.my_appointments"))
+
+
+# Two-step login, in the public site's layout (the same handlers as the back office's page).
+bp.add_url_rule("/account/two-factor", "two_factor", lambda: two_factor.manage("public"))
+bp.add_url_rule("/account/two-factor/start", "two_factor_start", lambda: two_factor.start("public"), methods=["POST"])
+bp.add_url_rule("/account/two-factor/confirm", "two_factor_confirm",
+                limited("login")(lambda: two_factor.confirm("public")), methods=["POST"])
+bp.add_url_rule("/account/two-factor/recovery-codes", "two_factor_renew",
+                limited("login")(lambda: two_factor.renew("public")), methods=["POST"])
+bp.add_url_rule("/account/two-factor/disable", "two_factor_disable",
+                limited("login")(lambda: two_factor.disable("public")), methods=["POST"])

@@ -8,6 +8,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.models import Doctor, Employee, Patient, Service
+from app.models.types import utcnow
+from app.services.accounts.second_factor import enrol_with_secret
+
+# The two-step login secret of every demo login whose role needs it (README, "Demo logins"). Demo
+# data only: it is published, so anyone can make the codes.
+DEMO_TOTP_SECRET = "DEMOCLINICTOTPSECRETJBSWY3DPEHPK"
 
 
 def database_is_empty(session: Session) -> bool:
@@ -53,4 +59,12 @@ def link_demo_accounts(session: Session, doctor_user_id: int, patient_user_id: i
         patient.user_id = patient_user_id
     for full_name, position, user_id, email in staff:
         session.add(Employee(full_name=full_name, position=position, user_id=user_id, email=email))
+    session.commit()
+
+
+def enrol_demo_logins(session: Session, user_ids: list[int]) -> None:
+    """Turn two-step login on for the demo logins ``user_ids`` with ``DEMO_TOTP_SECRET``."""
+    now = utcnow()
+    for user_id in user_ids:
+        enrol_with_secret(session, user_id, DEMO_TOTP_SECRET, now)
     session.commit()
