@@ -38,4 +38,3 @@ def test_pages_fit_a_phone(page_as, api, clinic):
         assert page.locator(".navbar-toggle").is_visible(), path  # the menu folds behind a button
         overflow = page.evaluate("document.body.scrollWidth - window.innerWidth")
         assert overflow <= 1, (path, overflow)
-
