@@ -9,12 +9,14 @@ from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.orm import Session
 
 from app.fab.actor import acting_user_id, client_address
-from app.models import AppointmentEvent, AuditEvent, StoredDocument
+from app.models import AppointmentEvent, AuditEvent, MfaEnrolment, MfaRecoveryCode, StoredDocument
 from app.models.types import utcnow
 
 # Append-only trails that are themselves the record of who did what (an appointment's status history
-# names its actor and time), and the document store.
-NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument)
+# names its actor and time), and the document store. Two-step login state: its changes are
+# recorded as events of their own (mfa_enrolled, mfa_refused, mfa_recovery_code_used, mfa_disabled,
+# mfa_reset: app.services.accounts.second_factor), not as a row update on every login's code.
+NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode)
 
 
 def actor() -> tuple[int | None, str | None]:
