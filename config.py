@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
@@ -148,6 +149,14 @@ class Config:
     MFA_PENDING_SECONDS = 300  # time to type the code once the password was right
     MFA_MAX_FAILED_CODES = 5  # wrong codes in a row (password right) before codes are refused ...
     MFA_CODE_LOCK_MINUTES = 15  # ... for this long
+    # Sessions (app/web_sessions.py): rows in the database, ended by logout, "sign out everywhere",
+    # a password change, or this much time without a request (staff: any role but Patient).
+    STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "30"))
+    PATIENT_IDLE_MINUTES = int(os.environ.get("PATIENT_IDLE_MINUTES", "240"))
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "12"))  # a web session ends then in any case
+    # API tokens: the access token (response body) and the refresh token (httpOnly cookie, rotated).
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(os.environ.get("JWT_ACCESS_MINUTES", "15")))
+    JWT_REFRESH_DAYS = int(os.environ.get("JWT_REFRESH_DAYS", "14"))  # an API session ends then in any case
 
     # Passwords (sign-up, change, reset, admin-set): a minimum length per kind of account (staff:
     # any role other than Patient) and zxcvbn's estimate (0-4) at least PASSWORD_MIN_SCORE.

@@ -1,6 +1,6 @@
 """Commands: ``flask sync-roles`` (deploy step), ``flask seed`` (demo data and logins), ``flask
-unlock-account`` (an account locked after too many failed logins) and ``flask audit verify`` (the
-audit trail's hash chain)."""
+unlock-account`` (an account locked after too many failed logins), ``flask audit verify`` (the
+audit trail's hash chain) and ``flask prune-sessions`` (old login sessions, run daily)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -152,3 +152,17 @@ def register(app: Flask) -> None:
             raise click.ClickException(f"No login {username}.")
         reset_second_factor(db.session, user.id)
         click.echo(f"Two-step login of {username} is off; they enrol again at their next login if their role needs it.")
+    @app.cli.command("prune-sessions")
+    @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650),
+                  help="Keep sessions ended or expired within this many days (the sessions page and audit need "
+                       "no older ones).")
+    def prune_sessions(days: int) -> None:
+        """Delete login sessions (and their refresh tokens) that ended or expired long ago."""
+        from datetime import timedelta
+
+        from app.models.types import utcnow
+        from app.services.accounts.sessions import prune_sessions as prune
+
+        deleted = prune(db.session, utcnow(), keep=timedelta(days=days))
+        db.session.commit()
+        click.echo(f"Deleted {deleted} old sessions.")

@@ -10,8 +10,10 @@ another site:
 - ``Authorization: Bearer <JWT>`` with a valid token: a cross-site page cannot add this header
   without a CORS preflight, which this application never grants; the token proves the caller.
   An invalid one is answered 401 here.
-- FAB's REST login (``/api/v1/security/login``): it carries the credentials in its JSON body and
+- The REST login (``/api/v1/security/login``): it carries the credentials in its JSON body and
   no session.
+- The REST refresh (``/api/v1/security/refresh``): its refresh cookie is SameSite=Strict and it
+  checks its own double-submit header (``X-CSRF-TOKEN``, ``app.fab.security_api``).
 
 FAB marks its REST blueprints as exempt from ``CSRFProtect``; ``WTF_CSRF_CHECK_DEFAULT`` is
 therefore off and the check below runs ``csrf.protect()`` itself, without those exemptions, so
@@ -31,8 +33,7 @@ from app.extensions import csrf
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints that authenticate by what the body carries, never by the session cookie.
-TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login"})
-REFRESH_ENDPOINT = "SecurityApi.refresh"  # takes the refresh token as its Bearer
+TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login", "SecurityApi.refresh"})
 
 
 def carries_bearer_token() -> bool:
@@ -57,7 +58,7 @@ def check_csrf() -> None:
         # A good one is only decoded here: loading its user is left to FAB's @protect, which
         # also sets g.user (the audit trail's actor) while doing so.
         if not bearer_token_is_valid():
-            verify_jwt_in_request(refresh=request.endpoint == REFRESH_ENDPOINT)  # raises: 401
+            verify_jwt_in_request()  # raises: 401
         return
     csrf.protect()  # raises CSRFError (400); honours WTF_CSRF_ENABLED
 

@@ -5,25 +5,26 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-from flask import abort, current_app, jsonify
+from flask import abort, current_app, g, jsonify
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.utils import is_null_password
 from flask_babel import gettext, lazy_gettext
 from flask_jwt_extended import JWTManager
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
+from app import web_sessions
 from app.fab import jwt_cache, passwords as password_screens
 from app.fab.login import ClinicAuthDBView
-from app.fab.security_api import ClinicSecurityApi
+from app.fab.security_api import SecurityApi
 from app.fab.security_views import screens_without_download, without_download
 from app.limits import is_limited, limited
 from app.models.mfa import MfaEnrolment
 from app.models.types import utcnow
 from app.permission_cache import PermissionCache, Snapshot, bump_version
 from app.permissions import ROLE_CONFIGS
-from app.services.accounts import lockout
+from app.services.accounts import lockout, sessions as session_service
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ class ClinicSecurityManager(SecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet: offline it is empty.
     userstatschartview = None
     authdbview = ClinicAuthDBView  # the login's next= goes through app.redirects.safe_next; two-step login
-    security_api = ClinicSecurityApi  # the REST login takes the two-step login's code
     # The password screens with the clinic's password rule, the current password asked for a
     # change, and sessions ended (app.fab.passwords).
     resetmypasswordview = password_screens.ResetMyPasswordView
     resetpasswordview = password_screens.ResetPasswordView
+    security_api = SecurityApi  # login with 2FA, rotating refresh cookie, logout (app.fab.security_api)
 
     def __init__(self, appbuilder) -> None:
         super().__init__(appbuilder)
@@ -46,40 +47,61 @@ class ClinicSecurityManager(SecurityManager):
         """The grants of every database role, valid for this request (see ``app.permission_cache``)."""
         return self.permission_cache.current(self.session)
 
-    # Per request: one query for the user (roles included), one for the permission version, and
-    # none for the checks themselves. FAB reads the Public role and its permissions from the
-    # database on every check and loads the user's roles and groups lazily (9 statements for one
-    # REST GET as Admin; 3 now, the record's own SELECT included). FAB's ``@protect`` asks
-    # ``has_access`` twice for a token call, as a visitor before it reads the token and then as
-    # the user: the first is now a set lookup.
+    # Per request: one query for the user (roles included) together with their session row (is it
+    # live?), one for the permission version, and none for the checks themselves. FAB reads the
+    # Public role and its permissions from the database on every check and loads the user's roles
+    # and groups lazily (9 statements for one REST GET as Admin; 3 now, the record's own SELECT
+    # included). FAB's ``@protect`` asks ``has_access`` twice for a token call, as a visitor before
+    # it reads the token and then as the user: the first is now a set lookup.
 
     def load_user(self, pk: Any) -> Any | None:
-        """The session's or the token's user, with their roles, their groups' roles and whether
-        they have turned two-step login on (``user.mfa_enrolled``, read by the enrolment gate of
-        ``app.views.two_factor``), in one query."""
+        """The browser session's user, if the session its cookie names is live (not ended, not
+        idle, not expired: ``app.web_sessions``); roles, session row and whether they have turned
+        two-step login on (``user.mfa_enrolled``) in one query."""
+        session_id = web_sessions.cookie_session_id()
+        return self._load_session_user(pk, session_id) if session_id is not None else None
+
+    def load_user_jwt(self, _jwt_header: dict, jwt_data: dict) -> Any | None:
+        """The access token's user, if the session its ``sid`` names is live: a logout, "sign
+        out everywhere" or a password change refuses the token at once, in every process. A
+        token without ``sid`` (made by another issuer) is refused."""
+        session_id = jwt_data.get("sid")
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        user = self._load_session_user(jwt_data.get("sub"), session_id)
+        if user is not None:
+            g.user = user  # FAB's own loader does this: the audit trail's actor for token calls
+            from app.views.two_factor import enrolment_refused, must_enrol
+
+            if must_enrol(user):  # a token made before the role that needs two-step login was given
+                abort(enrolment_refused())
+        return user
+
+    def _load_session_user(self, pk: Any, session_id: str) -> Any | None:
+        """The user with their roles and their groups' roles, and the state of their session, in
+        one query; None unless both are there, the user active and the session live."""
+        try:
+            user_id = int(pk)
+        except (TypeError, ValueError):
+            return None
         user_model, group_model = self.user_model, self.group_model
+        sessions = session_service.SESSIONS
         enrolled = select(MfaEnrolment.id).where(
             MfaEnrolment.user_id == user_model.id, MfaEnrolment.confirmed_at.is_not(None)).exists()
         row = self.session.execute(
-            select(user_model, enrolled).where(user_model.id == int(pk)).options(
+            select(user_model, enrolled, *session_service.STATE_COLUMNS)
+            .join(sessions, and_(sessions.c.user_id == user_model.id, sessions.c.id == session_id))
+            .where(user_model.id == user_id).options(
                 joinedload(user_model.roles), joinedload(user_model.groups).joinedload(group_model.roles),
             )
         ).unique().first()
-        if row is None or not row[0].is_active:
+        if row is None:
             return None
-        user = row[0]
-        user.mfa_enrolled = bool(row[1])
-        return user
-
-    def load_user_jwt(self, _jwt_header: Any, jwt_data: Any) -> Any | None:
-        """A token of a user whose role needs two-step login and who has not turned it on (a
-        token made before the role was given, or by another login) is refused: 403, enrol first."""
-        user = super().load_user_jwt(_jwt_header, jwt_data)
-        if user is not None:
-            from app.views.two_factor import enrolment_refused, must_enrol
-
-            if must_enrol(user):
-                abort(enrolment_refused())
+        user, state = row[0], session_service.SessionState(*row[2:])
+        user.mfa_enrolled = bool(row[1])  # read by the enrolment gate of app.views.two_factor
+        if not user.is_active or not session_service.is_live(state, utcnow()):
+            return None
+        web_sessions.mark_loaded(session_id, state)
         return user
 
     def get_user_roles(self, user: Any) -> list[Any]:
@@ -198,6 +220,14 @@ class ClinicSecurityManager(SecurityManager):
         manager.invalid_token_loader(unauthorized)
         manager.expired_token_loader(lambda header, payload: unauthorized("expired"))
         jwt_cache.install(manager)  # a token's signature is checked once per process, not per request
+        # load_user_jwt found no live session (logged out, ended, idle) or no active user.
+        manager.user_lookup_error_loader(lambda header, payload: unauthorized("ended"))
+        return manager
+
+    def create_login_manager(self, app):
+        """FAB's, plus a session row for every finished login (``app.web_sessions``)."""
+        manager = super().create_login_manager(app)
+        web_sessions.init_app(app)
         return manager
 
     def sync_roles(self) -> None:

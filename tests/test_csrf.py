@@ -13,7 +13,7 @@ from tests.factories import START, add_appointment_event, add_reminder_log, page
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Authenticates by the credentials in its JSON body, never by the session cookie (app/csrf.py).
-TOKEN_FREE = {"SecurityApi.login"}
+TOKEN_FREE = {"SecurityApi.login", "SecurityApi.refresh"}
 # Whatever a request might try to write, were it let through.
 FORM = {"name": "CSRF", "full_name": "CSRF Test", "code": "CSRF", "status": "cancelled", "reason": "csrf",
         "username": "csrf", "password": "csrf-password", "email": "csrf@example.test", "start": START}
@@ -112,7 +112,7 @@ def test_the_walk_covers_the_routes_that_matter(app):
                      "public.reset_password_post",
                      "public.change_password", "ResetMyPasswordView.this_form_post",
                      "BookingApi.book", "PatientApi.post", "PatientApi.delete", "calendar.calendar_token",
-                     "ClinicAuthDBView.login", "SecurityApi.refresh"):
+                     "ClinicAuthDBView.login", "ClinicAuthDBView.logout", "SecurityApi.logout"):
         assert endpoint in endpoints
     token_free = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint in TOKEN_FREE}
     assert token_free == TOKEN_FREE
@@ -170,8 +170,10 @@ def test_no_get_changes_anything(app, db, records, login_as):
         visited += 1
     assert visited > 60
     assert not changed(before, snapshot(db)) and row_changes(db) == changes
-    assert admin.get("/logout/").status_code == 302  # logout stays a GET: it ends the session, writes nothing
+    # A GET of the logout asks first (a POST logs out: tests/test_sessions.py); the user stays in.
+    assert admin.get("/logout/").status_code == 200
     assert not changed(before, snapshot(db)) and row_changes(db) == changes
+    assert admin.get("/departmentview/add").status_code == 200
 
 
 def test_get_on_fab_delete_urls_deletes_nothing(app, db, records, login_as, api):
@@ -244,5 +246,5 @@ def test_the_token_api_needs_no_csrf_token(app):
     login = client.post("/api/v1/security/login", csrf=False, json={**login_body(app, "doctor"), "refresh": True})
     assert login.status_code == 200
     refreshed = client.post("/api/v1/security/refresh", csrf=False,
-                            headers={"Authorization": f"Bearer {login.get_json()['refresh_token']}"})
+                            headers={"X-CSRF-TOKEN": login.get_json()["csrf_token"]})
     assert refreshed.status_code == 200 and refreshed.get_json()["access_token"]

@@ -38,6 +38,8 @@ def test_no_server_error_and_documented_answers(app, role):
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        if operation.path.endswith("/security/logout"):
+            continue  # it would end the session of the shared token used here (tests/test_tokens.py)
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,

@@ -1,5 +1,6 @@
-"""FAB's login form with every ``next=`` checked by ``app.redirects.safe_next``, and the second
-step of a two-step login (``app.services.accounts.second_factor``)."""
+"""FAB's login form with every ``next=`` checked by ``app.redirects.safe_next``, the second
+step of a two-step login (``app.services.accounts.second_factor``), and a logout that ends the
+session on the server."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,12 +11,13 @@ from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.views import AuthDBView
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import login_user
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
+from app import web_sessions
 from app.extensions import db
 from app.limits import limited
 from app.models.types import utcnow
@@ -138,3 +140,21 @@ class ClinicAuthDBView(AuthDBView):
 
     def _get_safe_next_url(self) -> str:
         return safe_next(request.args.get("next"), self.appbuilder.get_url_for_index)
+
+    @expose("/logout/", methods=["GET", "POST"])
+    @no_cache
+    def logout(self):
+        """POST (with the CSRF token, checked by ``app.csrf``) ends the session: its row in the
+        database, so a copy of the cookie is refused afterwards too. FAB logs out on a GET: any
+        page of any site could do that with an image, the session cookie being SameSite=Lax.
+        A GET (an old link, a bookmark) asks first."""
+        index = current_app.config.get("LOGOUT_REDIRECT_URL", self.appbuilder.get_url_for_index)
+        if request.method == "POST":
+            user = self._get_authenticated_user()
+            web_sessions.end_current_session("logout")
+            if user is not None:
+                self.appbuilder.sm.on_user_logout(user)
+            return redirect(index, 303)
+        if not current_user.is_authenticated:
+            return redirect(index)
+        return self.render_template("clinic/logout.html")

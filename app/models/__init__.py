@@ -17,6 +17,7 @@ from app.models.scheduling import (
     ScheduleException,
     WorkSchedule,
 )
+from app.models.sessions import RefreshToken, UserSession
 
 __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
@@ -24,6 +25,6 @@ __all__ = [
     "Diagnosis", "Doctor", "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Medicine", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
-    "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
-    "StoredDocument", "WorkSchedule", "doctor_service",
+    "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
+    "StoredDocument", "UserSession", "WorkSchedule", "doctor_service",
 ]

@@ -3,6 +3,7 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from app.permissions import RESOURCES
+from app.views.account import AccountSessionsView
 from app.views.appointment_actions import AppointmentActionsView, SeriesBookingView
 from app.views.audit_trail import AuditEventView
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
@@ -46,6 +47,7 @@ def register_views(appbuilder: AppBuilder) -> None:
         )
     # Hand-written pages, after the generated ones so the menus keep their order.
     appbuilder.add_view_no_menu(LookupView)
+    appbuilder.add_view_no_menu(AccountSessionsView)
     appbuilder.add_view_no_menu(AppointmentActionsView)
     for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
