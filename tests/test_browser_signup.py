@@ -41,11 +41,11 @@ def test_sign_up_open_the_link_log_in_and_book(app, browser_engine, live_server,
         page.fill("#phone", "0987 123 456")
         page.fill("#email", email)
         page.fill("#password", "weak")
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")  # not the header's log-out button
         assert page.locator('[data-field="password"]').is_visible()
         shot("1-refused")
         page.fill("#password", GOOD_PASSWORD)
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")  # not the header's log-out button
         page.wait_for_load_state()
         assert text["sent"] in page.content() and email in page.content()
         shot("2-sent")
@@ -63,7 +63,7 @@ def test_sign_up_open_the_link_log_in_and_book(app, browser_engine, live_server,
 
         page.goto(live_server + link_in(mails_to(app, email)[-1]))
         shot("4-confirm")
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")  # not the header's log-out button
         page.wait_for_load_state()
         assert "/clinic/book" in page.url
         page.goto(f"{live_server}/clinic/book?service={clinic.service}&doctor={clinic.doctor}&day={DAY}")
