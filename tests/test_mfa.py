@@ -124,7 +124,8 @@ def test_a_doctor_without_enrolment_is_sent_to_enrol_and_reaches_nothing_else(ap
                                      json={"username": username, "password": PASSWORD, "provider": "db"})
     assert refused.status_code == 403 and "enrol in the web app first" in str(refused.get_json()["message"])
     assert browser.get("/lang/vi").status_code == 302  # the language menu still works
-    assert browser.get("/logout/").status_code == 302
+    assert browser.get("/logout/").status_code == 200  # asks first (a GET changes nothing)
+    assert browser.post("/logout/").status_code == 303
 
 
 def test_enrolment_shows_a_local_qr_and_the_key_refuses_a_wrong_code_and_shows_recovery_codes_once(app):

@@ -50,7 +50,9 @@ def test_a_doctor_enrols_in_two_step_login_and_logs_in_with_a_code(browser_engin
         page.click("text=" + ("Tôi đã lưu lại" if locale.startswith("vi") else "I have saved them"))
         page.wait_for_load_state()
         assert "/account/two-factor" not in page.url and "/login" not in page.url
-        page.goto(f"{live_server}/logout/")
+        page.goto(f"{live_server}/logout/")  # asks first: logging out is a POST
+        page.click("#confirm-logout")
+        page.wait_for_load_state()
 
         page.goto(f"{live_server}/login/")
         page.fill("input[name=username]", username)

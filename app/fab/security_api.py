@@ -49,7 +49,7 @@ CSRF_HEADER = "X-CSRF-TOKEN"
 class LoginIn(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=256))
     password = fields.String(required=True, validate=validate.Length(max=1024))
-    code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64),
+    code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32),
                          metadata={"description": "The authenticator app's code (or a recovery code), "
                                                   "for users with two-factor login."})
     provider = fields.String(load_default="db", validate=validate.OneOf(["db"]))
