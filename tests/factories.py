@@ -31,7 +31,8 @@ START_UTC = datetime.fromisoformat(START).astimezone(timezone.utc)
 
 
 def iso_date(days_from_today: int) -> str:
-    return (date.today() + timedelta(days=days_from_today)).isoformat()
+    """A day counted from the clinic's today (after 17:00 UTC the clinic is already on the next day)."""
+    return (datetime.now(CLINIC_ZONE).date() + timedelta(days=days_from_today)).isoformat()
 
 
 _TOKENS: dict[tuple[int, str], dict] = {}
