@@ -14,7 +14,8 @@ English: Flask-Babel skips catalogues it cannot find.
 from __future__ import annotations
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import LazyString, get_locale, gettext
+from flask_babel import LazyString, get_locale, gettext, refresh
+from flask_login import user_logged_in
 
 
 def languages() -> dict:
@@ -47,6 +48,20 @@ def init_app(app: Flask) -> None:
     app.extensions["babel"].locale_selector = select_locale
     app.appbuilder.bm.get_locale = select_locale  # the same answer wherever FAB asks
     app.jinja_env.globals["current_language"] = current_language
+    user_logged_in.connect(apply_stored_language, app)
+
+
+def apply_stored_language(sender: Flask, user, **extra) -> None:
+    """At login, the language the user chose on their profile becomes the session's (their
+    pages follow it; switching in the menu still works for the session). No stored choice: the
+    session keeps what it had."""
+    from app.extensions import db
+    from app.services.accounts.profile import stored_language
+
+    language = stored_language(db.session, getattr(user, "id", None), sender.config["LANGUAGES"])
+    if language is not None:
+        session["locale"] = language
+        refresh()
 
 
 def N_(text: str) -> str:  # noqa: N802 - gettext_noop: marks strings for extraction (babel.cfg)

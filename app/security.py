@@ -187,9 +187,10 @@ class ClinicSecurityManager(SecurityManager):
         return user
 
     def user_language(self, user: Any) -> str | None:
-        """The language the user chose, when the app knows it (None: not known)."""
-        language = getattr(user, "language", None)
-        return language if language in current_app.config["LANGUAGES"] else None
+        """The language the user chose on their profile (None: not chosen)."""
+        from app.services.accounts.profile import stored_language
+
+        return stored_language(self.session, getattr(user, "id", None), current_app.config["LANGUAGES"])
 
     def send_lock_notice(self, user: Any, locked_until) -> None:
         """E-mail the owner that their account is locked; a failure to send is logged, never shown

@@ -10,6 +10,7 @@ from app.models.lockout import AccountLock
 from app.models.mfa import MfaEnrolment, MfaRecoveryCode
 from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
 from app.models.pharmacy import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
+from app.models.profile import UserProfile
 from app.models.scheduling import (
     Appointment,
     AppointmentEvent,
@@ -26,5 +27,5 @@ __all__ = [
     "Medicine", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
-    "StoredDocument", "UserSession", "WorkSchedule", "doctor_service",
+    "StoredDocument", "UserProfile", "UserSession", "WorkSchedule", "doctor_service",
 ]

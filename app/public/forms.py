@@ -7,7 +7,16 @@ from datetime import datetime, timezone
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    Field,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import EqualTo, InputRequired, Optional
 from wtforms.widgets import HiddenInput
 
@@ -121,3 +130,19 @@ class NewPasswordForm(FieldErrors, FlaskForm):
 class ChangePasswordForm(NewPasswordForm):
     current_password = PasswordField(_l("Current password"),
                                      validators=[InputRequired(_l("This field is required.")), at_most(128)])
+
+
+class ProfileForm(FieldErrors, FlaskForm):
+    """The profile page (staff and patients alike): field shapes only; the rules (a real phone,
+    a valid address, a known language) are app.services.accounts.profile's, shown all at once."""
+
+    full_name = StringField(_l("Full name"), filters=[strip], validators=[at_most(150)])
+    phone = StringField(_l("Phone"), filters=[strip], validators=[at_most(40)])
+    email = StringField(_l("Email"), filters=[strip], validators=[at_most(254)])
+    language = SelectField(_l("Language"), choices=[], validate_choice=False)
+    channels = SelectMultipleField(_l("Send me notices by"), choices=[("email", _l("E-mail")), ("sms", _l("SMS"))],
+                                   validate_choice=False)
+
+
+class EmailChangeForm(FlaskForm):
+    """The button that uses an e-mail change link (CSRF only)."""

@@ -14,6 +14,7 @@ from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.lookup import LookupView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
 from app.views.pharmacy import MedicineView, PrescriptionItemView, PrescriptionView, StockBatchView, StockMovementView
+from app.views.profile import ProfileView
 from app.views.scheduling import (
     AppointmentEventView,
     AppointmentSeriesView,
@@ -49,6 +50,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(AccountSessionsView)
     appbuilder.add_view_no_menu(AppointmentActionsView)
+    appbuilder.add_view_no_menu(ProfileView)
     for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
                               (SeriesBookingView, "Book a series", _l("Book a series"))):

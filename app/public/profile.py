@@ -1,0 +1,197 @@
+"""The profile page of every signed-in user: patients on the public site (``/clinic/me/profile``),
+staff in the back office (``/profile/``, app/views/profile.py); the same form and handler, each in
+its site's layout. Also the page an e-mail change link opens, and "download all my data".
+
+Thin: every rule is in app.services.accounts.profile; the mails are written here."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _, refresh
+from flask_login import current_user
+
+from app.extensions import db, mail
+from app.models.types import utcnow
+from app.public.common import bp, current_path, login_url, settings
+from app.public.forms import EmailChangeForm, ProfileForm
+from app.services import signup as signup_service
+from app.services.accounts import links, profile as profile_service
+from app.services.accounts.links import LinkRefused
+from app.services.accounts.passwords import is_staff
+from app.services.errors import DomainError, NotFound
+from app.services.mail import send_email
+
+# Pages of the other account work, linked when they are installed (endpoint names).
+SESSIONS_ENDPOINTS = ("AccountSessionsView.sessions",)
+TWO_FACTOR_ENDPOINTS = {"staff": ("two_factor.manage",), "public": ("public.two_factor", "two_factor.manage")}
+PASSWORD_ENDPOINTS = {"staff": ("ResetMyPasswordView.this_form_get",), "public": ("public.change_password",)}
+
+
+def endpoint_url(candidates: tuple[str, ...]) -> str | None:
+    """The URL of the first of ``candidates`` that exists in this app, else None."""
+    for endpoint in candidates:
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint)
+    return None
+
+
+def _mail(to: str, subject: str, *paragraphs: str) -> None:
+    clinic = current_app.config.get("APP_NAME") or "Clinic"
+    body = "\n\n".join([*paragraphs, "— " + clinic]) + "\n"
+    send_email(current_app.config, mail, to=[to], subject=f"{subject} · {clinic}", body=body)
+
+
+def mail_email_change(user: Any, outcome: profile_service.ProfileUpdate) -> None:
+    """The link to the new address (none when it belongs to another login: its owner is told
+    instead, and the answer to the user is the same), and a notice to the old address."""
+    if outcome.email_change is None:
+        return
+    address, token = outcome.email_change
+    hours = int(current_app.config.get("EMAIL_CHANGE_LINK_HOURS", 24))
+    if token is not None:
+        _mail(address, _("Confirm your new e-mail address"),
+              _("Open this link to make this address the e-mail of your clinic account:"),
+              url_for("public.email_change", token=token, _external=True),
+              _("The link works once, for %(n)d hours. Until then your old address stays.", n=hours),
+              _("If you did not ask for it, ignore this message: nothing changes without the link."))
+    else:
+        _mail(address, _("Someone tried to use your address"),
+              _("Someone asked to move another clinic account to this e-mail address, which already has an "
+                "account. Nothing was changed."))
+    if outcome.old_email:
+        _mail(outcome.old_email, _("Your e-mail address is being changed"),
+              _("Someone signed in to your clinic account asked to change its e-mail address to %(email)s. "
+                "It changes only when the link sent there is opened.", email=address),
+              _("If this was not you, change your password now and tell the clinic."))
+
+
+def site_of(user: Any) -> str:
+    """"staff" (back office) or "public" (a patient, or a login with no role)."""
+    return "staff" if is_staff(role.name for role in user.roles) else "public"
+
+
+def profile_url(user: Any) -> str:
+    return url_for("ProfileView.index") if site_of(user) == "staff" else url_for("public.profile")
+
+
+def _form_for(found: profile_service.Profile, formdata: Any = None) -> ProfileForm:
+    form = ProfileForm(formdata=formdata, data={
+        "full_name": found.full_name, "phone": found.phone or "", "email": found.email or "",
+        "language": found.language or "", "channels": found.channels})
+    form.language.choices = [("", _("Follow my browser"))] + [
+        (code, language["name"]) for code, language in current_app.config["LANGUAGES"].items()]
+    return form
+
+
+def _render(site: str, form: ProfileForm, found: profile_service.Profile, errors: dict,
+            status: int = 200, render: Any = None) -> ResponseReturnValue:
+    from app.api.profile import two_factor_status
+
+    context = {
+        "form": form, "profile": found, "errors": errors, "site": site,
+        "two_factor": two_factor_status(current_user),
+        "two_factor_url": endpoint_url(TWO_FACTOR_ENDPOINTS[site]),
+        "sessions_url": endpoint_url(SESSIONS_ENDPOINTS),
+        "password_url": endpoint_url(PASSWORD_ENDPOINTS[site]),
+        "export_url": url_for("public.export_my_data") if found.is_patient else None,
+        "action": request.path,
+    }
+    if render is not None:  # the back office: FAB's render_template (its layout's context)
+        return render("clinic/profile.html", **context), status
+    return render_template("public/profile.html", **context), status
+
+
+def profile_page(site: str, render: Any = None) -> ResponseReturnValue:
+    """GET shows the form; POST saves it (all problems at once, 422) and comes back to the page."""
+    now = utcnow()
+    found = profile_service.read_profile(db.session, current_user.id, now)
+    if request.method != "POST":
+        return _render(site, _form_for(found), found, {}, render=render)
+    form = _form_for(found, request.form)
+    if not form.validate_on_submit():
+        errors = form.field_errors() or {"form": _("The form expired. Please try again.")}
+        return _render(site, form, found, errors, 422, render)
+    changes = {"full_name": form.full_name.data or "", "phone": form.phone.data or None,
+               "email": form.email.data or "", "language": form.language.data or None,
+               "channels": list(form.channels.data or [])}
+    languages = list(current_app.config["LANGUAGES"])
+    try:
+        outcome = profile_service.update_profile(db.session, user_id=current_user.id, changes=changes,
+                                                 settings=settings(), languages=languages, now=now,
+                                                 config=current_app.config)
+    except profile_service.ProfileRefused as exc:
+        return _render(site, form, found, exc.errors, 422, render)
+    except DomainError as exc:
+        db.session.rollback()
+        return _render(site, form, found, {"form": exc.message}, exc.status, render)
+    if outcome.profile.language:
+        session["locale"] = outcome.profile.language  # this session follows the new choice now
+    elif "language" in outcome.changed:
+        session.pop("locale", None)
+    refresh()
+    flash(_("Your profile is saved."), "success")
+    if outcome.email_change is not None:
+        mail_email_change(current_user, outcome)
+        flash(_("We sent a link to %(email)s: your e-mail address changes when you open it.",
+                email=outcome.email_change[0]), "info")
+    return redirect(request.path, 303)
+
+
+@bp.route("/me/profile", methods=["GET", "POST"])
+def profile() -> ResponseReturnValue:
+    if not current_user.is_authenticated:
+        return redirect(login_url(current_path()))
+    if site_of(current_user) == "staff":
+        return redirect(url_for("ProfileView.index"))
+    return profile_page("public")
+
+
+@bp.get("/me/export")
+def export_my_data() -> ResponseReturnValue:
+    """All the patient's data as a JSON file (the read is audited; nothing else changes)."""
+    if not current_user.is_authenticated:
+        return redirect(login_url(current_path()))
+    now = utcnow()
+    try:
+        data = profile_service.export_my_data(db.session, user_id=current_user.id, now=now)
+    except NotFound as exc:
+        db.session.rollback()
+        return render_template("public/message.html", title=_("No patient record"), message=exc.message), 404
+    name = f"my-clinic-data-{now.date().isoformat()}.json"
+    return Response(profile_service.export_json(data), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.route("/me/email/<token>", methods=["GET", "POST"])
+def email_change(token: str) -> ResponseReturnValue:
+    """GET shows a button (a mail scanner opening the link spends nothing); POST moves the login to
+    the new address and tells the old one."""
+    form = EmailChangeForm()
+    now: datetime = utcnow()
+    try:
+        link = links.check_link(db.session, token, "email_change", now)
+        if request.method == "GET" or not form.validate_on_submit():
+            return render_template("public/email_change.html", form=form, email=link.email)
+        from flask_appbuilder.security.sqla.models import User
+
+        owner = db.session.get(User, link.user_id)
+        old = owner.email if owner is not None else None
+        user_id = signup_service.change_email(db.session, token=token, now=now)
+    except LinkRefused as exc:
+        db.session.rollback()
+        return render_template("public/link_refused.html", message=exc.message, purpose="email_change"), exc.status
+    except DomainError as exc:
+        db.session.rollback()
+        return render_template("public/message.html", title=_("This link cannot be used"), message=exc.message), \
+            exc.status
+    if old and old.lower() != (link.email or "").lower():
+        _mail(old, _("Your e-mail address was changed"),
+              _("The e-mail address of your clinic account is now %(email)s.", email=link.email),
+              _("If this was not you, contact the clinic at once."))
+    flash(_("Your e-mail address is now %(email)s.", email=link.email), "success")
+    if current_user.is_authenticated and current_user.id == user_id:
+        return redirect(profile_url(current_user))
+    return redirect(login_url(url_for("public.profile")))
