@@ -56,9 +56,10 @@ def json_body() -> dict[str, Any]:
 def correct_fab_documentation(paths: dict[str, dict[str, Any]]) -> None:
     """FAB 5.3 documents some of its own answers wrongly (from the YAML in its docstrings), so
     those answers fail "response matches schema": a created record's ``id`` is documented as a
-    string (our keys are integers); ``_info``'s ``add_columns``/``edit_columns`` as objects (they
-    are lists of field descriptions); the menu API's ``childs`` as objects (separators are the
-    string ``"-"``). Corrected in place; running it twice changes nothing."""
+    string (our keys are integers), and so are the ``ids`` of a list; ``_info``'s
+    ``add_columns``/``edit_columns`` as objects (they are lists of field descriptions); the menu
+    API's ``childs`` as objects (separators are the string ``"-"``). Corrected in place; running
+    it twice changes nothing."""
     for path, operations in paths.items():
         for operation in operations.values():
             if not isinstance(operation, dict):
@@ -68,6 +69,8 @@ def correct_fab_documentation(paths: dict[str, dict[str, Any]]) -> None:
                 properties = schema.get("properties", {})
                 if code == "201" and properties.get("id") == {"type": "string"}:
                     properties["id"] = {"type": "integer"}
+                if properties.get("ids", {}).get("items") == {"type": "string"}:  # a list's keys
+                    properties["ids"]["items"] = {"type": "integer"}
                 if path.endswith("/_info"):
                     for key in ("add_columns", "edit_columns"):
                         if properties.get(key) == {"type": "object"}:
