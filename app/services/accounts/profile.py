@@ -231,10 +231,14 @@ def update_profile(session: Session, *, user_id: int, changes: Mapping[str, Any]
     user = _user(session, user_id)
     patient = _patient(session, user_id)
     row = session.get(UserProfile, user_id)
+    current = {"full_name": full_name_of(user, patient),
+               "phone": patient.phone if patient is not None else (row.phone if row is not None else None),
+               "language": row.language if row is not None else None, "channels": _channels(row)}
     clean, errors = _check(session, user, patient, row, changes, settings, languages)
     if errors:
         session.rollback()
         raise ProfileRefused(errors)
+    clean = {name: value for name, value in clean.items() if name == "email" or value != current[name]}
     changed = sorted(name for name in clean if name != "email")
     if "full_name" in clean:
         user.first_name, user.last_name = split_name(clean["full_name"])
