@@ -354,3 +354,20 @@ def test_a_patient_downloads_their_data_and_nothing_of_another_patient(app, clin
     over_api = app.test_client().get("/api/v1/me/export", headers=bearer(app, me["username"]))
     assert over_api.status_code == 200 and over_api.get_json()["patient"]["id"] == clinic.patient
     assert len(audit_rows(app, "export", clinic.patient)) == 2
+
+
+def test_mails_follow_the_stored_language_even_from_an_english_request(app):
+    me = make_user(app)
+    headers = bearer(app, me["username"])
+    client = app.test_client()
+    assert client.patch("/api/v1/me", headers=headers, json={"language": "vi"}).status_code == 200
+    new = f"viet.{uuid.uuid4().hex[:6]}@mail.example"
+    answer = client.patch("/api/v1/me", headers=headers, json={"email": new})  # no Accept-Language: English
+    assert answer.status_code == 200
+    assert mails_to(app, new)[-1]["Subject"].startswith("Xác nhận địa chỉ e-mail mới")
+    assert mails_to(app, me["email"])[-1]["Subject"].startswith("Địa chỉ e-mail của bạn đang được thay đổi")
+    link = LINK.search(body(mails_to(app, new)[-1])).group(1)
+    guest = app.test_client()
+    guest.get(link)
+    assert guest.post(link).status_code == 302
+    assert mails_to(app, me["email"])[-1]["Subject"].startswith("Địa chỉ e-mail của bạn đã được thay đổi")

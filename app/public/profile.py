@@ -10,10 +10,11 @@ from typing import Any
 
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _, refresh
+from flask_babel import force_locale, gettext as _, refresh
 from flask_login import current_user
 
 from app.extensions import db, mail
+from app.i18n import current_language
 from app.models.types import utcnow
 from app.public.common import bp, current_path, login_url, settings
 from app.public.forms import EmailChangeForm, ProfileForm
@@ -26,6 +27,7 @@ from app.services.mail import send_email
 
 # Pages of the other account work, linked when they are installed (endpoint names).
 SESSIONS_ENDPOINTS = ("AccountSessionsView.sessions",)
+SIGN_OUT_EVERYWHERE_ENDPOINTS = ("AccountSessionsView.end_all",)  # a POST
 TWO_FACTOR_ENDPOINTS = {"staff": ("two_factor.manage",), "public": ("public.two_factor", "two_factor.manage")}
 PASSWORD_ENDPOINTS = {"staff": ("ResetMyPasswordView.this_form_get",), "public": ("public.change_password",)}
 
@@ -49,6 +51,12 @@ def mail_email_change(user: Any, outcome: profile_service.ProfileUpdate) -> None
     instead, and the answer to the user is the same), and a notice to the old address."""
     if outcome.email_change is None:
         return
+    with force_locale(outcome.profile.language or current_language()):
+        _mail_email_change(outcome)
+
+
+def _mail_email_change(outcome: profile_service.ProfileUpdate) -> None:
+    assert outcome.email_change is not None
     address, token = outcome.email_change
     hours = int(current_app.config.get("EMAIL_CHANGE_LINK_HOURS", 24))
     if token is not None:
@@ -95,6 +103,7 @@ def _render(site: str, form: ProfileForm, found: profile_service.Profile, errors
         "two_factor": two_factor_status(current_user),
         "two_factor_url": endpoint_url(TWO_FACTOR_ENDPOINTS[site]),
         "sessions_url": endpoint_url(SESSIONS_ENDPOINTS),
+        "sign_out_everywhere_url": endpoint_url(SIGN_OUT_EVERYWHERE_ENDPOINTS),
         "password_url": endpoint_url(PASSWORD_ENDPOINTS[site]),
         "export_url": url_for("public.export_my_data") if found.is_patient else None,
         "action": request.path,
@@ -188,9 +197,11 @@ def email_change(token: str) -> ResponseReturnValue:
         return render_template("public/message.html", title=_("This link cannot be used"), message=exc.message), \
             exc.status
     if old and old.lower() != (link.email or "").lower():
-        _mail(old, _("Your e-mail address was changed"),
-              _("The e-mail address of your clinic account is now %(email)s.", email=link.email),
-              _("If this was not you, contact the clinic at once."))
+        language = profile_service.stored_language(db.session, user_id, current_app.config["LANGUAGES"])
+        with force_locale(language or current_language()):
+            _mail(old, _("Your e-mail address was changed"),
+                  _("The e-mail address of your clinic account is now %(email)s.", email=link.email),
+                  _("If this was not you, contact the clinic at once."))
     flash(_("Your e-mail address is now %(email)s.", email=link.email), "success")
     if current_user.is_authenticated and current_user.id == user_id:
         return redirect(profile_url(current_user))
