@@ -223,7 +223,7 @@ def test_a_patient_edits_the_profile_page(app):
                                                           email=me["email"], channels=["email", "sms"]))
     assert saved.status_code == 303
     html = client.get("/clinic/me/profile").get_data(as_text=True)
-    assert "Your profile is saved." in html and 'value="Đặng Thị Thuý Hằng"' in html and "+84903123456" in html
+    assert "Your profile is saved." in html and 'value="Đặng Thị Thuý Hằng"' in html and 'value="0903 123 456"' in html
     assert patient_row(app, me["patient_id"])[:2] == ("Đặng Thị Thuý Hằng", "+84903123456")
 
     refused = client.post("/clinic/me/profile", data=_form(html, full_name="", phone="99", email="x@"))

@@ -87,7 +87,8 @@ def profile_url(user: Any) -> str:
 
 def _form_for(found: profile_service.Profile, formdata: Any = None) -> ProfileForm:
     form = ProfileForm(formdata=formdata, data={
-        "full_name": found.full_name, "phone": found.phone or "", "email": found.email or "",
+        "full_name": found.full_name, "phone": profile_service.display_phone(found.phone, settings().phone_region),
+        "email": found.email or "",
         "language": found.language or "", "channels": found.channels})
     form.language.choices = [("", _("Follow my browser"))] + [
         (code, language["name"]) for code, language in current_app.config["LANGUAGES"].items()]

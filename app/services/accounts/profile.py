@@ -18,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import gettext as _
 from sqlalchemy import inspect, select
@@ -132,6 +133,20 @@ def read_profile(session: Session, user_id: int, now: datetime) -> Profile:
         language=row.language if row is not None else None,
         channels=[name for name in CHANNELS if name in _channels(row)],
         roles=sorted(role.name for role in user.roles), patient_id=patient.id if patient is not None else None)
+
+
+def display_phone(phone: str | None, region: str) -> str:
+    """A stored (E.164) number as people of the clinic's region write it: "+84903123456" ->
+    "0903 123 456"; a foreign number stays international."""
+    if not phone:
+        return ""
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        return phone
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if phonenumbers.region_code_for_number(number) == region
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, style)
 
 
 def stored_language(session: Session, user_id: int | None, languages: Iterable[str] | None = None) -> str | None:
