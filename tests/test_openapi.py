@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
-from app.api import schemas
+from app.api import profile_schemas, schemas
 from app.api.booking import BookingApi
+from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,13 +58,15 @@ def test_every_bound_is_a_number(document):
     ("/api/v1/series/preview", "post", "SeriesRequest"),
     ("/api/v1/series/book", "post", "SeriesBookRequest"),
     ("/api/v1/series/appointments/{pk}/cancel-rest", "post", "CancelRestRequest"),
+    ("/api/v1/me", "patch", "ProfilePatch"),
 ])
 def test_custom_endpoints_are_documented_from_their_schemas(document, path, method, body):
     operation = document["paths"][path][method]
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": f"#/components/schemas/{body}"}
     component = document["components"]["schemas"][body]
-    assert set(component["properties"]) == set(getattr(schemas, body)().fields)
+    module = profile_schemas if hasattr(profile_schemas, body) else schemas
+    assert set(component["properties"]) == set(getattr(module, body)().fields)
     assert operation["responses"]["422"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorOut"}
 
@@ -75,7 +78,7 @@ def test_query_parameters_come_from_the_schema(document):
     assert parameters["doctor_id"]["schema"]["maximum"] == 2**31 - 1
 
 
-@pytest.mark.parametrize("api", [BookingApi, SeriesApi])
+@pytest.mark.parametrize("api", [BookingApi, SeriesApi, ProfileApi])
 def test_no_yaml_is_copied_into_docstrings(api):
     for name in api.method_permission_name:
         assert "---" not in (getattr(api, name).__doc__ or ""), name
