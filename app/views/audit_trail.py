@@ -26,6 +26,8 @@ ACTION_LABELS = {
     "denied": _l("Permission refused"), "login_succeeded": _l("Logged in"), "login_failed": _l("Login failed"),
     "account_locked": _l("Account locked"), "account_unlocked": _l("Account unlocked"),
     "break_glass": _l("Emergency access (break the glass)"), "verify": _l("Trail verified"),
+    "profile_update": _l("Own profile changed"), "email_change_requested": _l("New e-mail address asked for"),
+    "email_change": _l("E-mail address changed"), "export": _l("All own data downloaded"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete")
