@@ -371,3 +371,26 @@ def test_mails_follow_the_stored_language_even_from_an_english_request(app):
     guest.get(link)
     assert guest.post(link).status_code == 302
     assert mails_to(app, me["email"])[-1]["Subject"].startswith("Địa chỉ e-mail của bạn đã được thay đổi")
+
+
+def test_a_sign_up_not_yet_confirmed_gets_the_new_name_and_phone_on_its_record(app):
+    from app.extensions import db
+    from app.models import AccountEmail, Patient, PendingSignup
+    from app.models.types import utcnow
+    from app.services.settings import ClinicSettings
+    from app.services.signup import complete_signup
+
+    me = make_user(app, patient=False)
+    with app.app_context():
+        db.session.add(AccountEmail(user_id=me["user_id"], email=me["email"], confirmed_at=None))
+        db.session.add(PendingSignup(user_id=me["user_id"], full_name="Phạm Minh Châu", phone="+84912000111",
+                                     created_at=utcnow()))
+        db.session.commit()
+    answer = app.test_client().patch("/api/v1/me", headers=bearer(app, me["username"]),
+                                     json={"full_name": "Phạm Minh Chau", "phone": "0903 123 456"})
+    assert answer.status_code == 200 and answer.get_json()["result"]["phone"] == "+84903123456"
+    with app.app_context():
+        complete_signup(db.session, me["user_id"], utcnow(), ClinicSettings.from_config(app.config))
+        db.session.commit()
+        record = db.session.execute(select(Patient).where(Patient.user_id == me["user_id"])).scalar_one()
+        assert (record.full_name, record.phone) == ("Phạm Minh Chau", "+84903123456")

@@ -36,6 +36,7 @@ from app.models import (
     LabResult,
     Patient,
     Payment,
+    PendingSignup,
     Prescription,
     PrescriptionItem,
     Review,
@@ -257,6 +258,10 @@ def update_profile(session: Session, *, user_id: int, changes: Mapping[str, Any]
     changed = sorted(name for name in clean if name != "email")
     if "full_name" in clean:
         user.first_name, user.last_name = split_name(clean["full_name"])
+    pending = session.get(PendingSignup, user_id) if patient is None else None
+    if pending is not None:  # a sign-up not confirmed yet: its patient record is made with these
+        pending.full_name = clean.get("full_name", pending.full_name)
+        pending.phone = clean.get("phone", pending.phone)
     if {"phone", "language", "channels"} & set(clean):
         if row is None:
             row = UserProfile(user_id=user_id, notify_email=True, notify_sms=False)
