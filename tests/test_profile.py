@@ -394,3 +394,12 @@ def test_a_sign_up_not_yet_confirmed_gets_the_new_name_and_phone_on_its_record(a
         db.session.commit()
         record = db.session.execute(select(Patient).where(Patient.user_id == me["user_id"])).scalar_one()
         assert (record.full_name, record.phone) == ("Phạm Minh Chau", "+84903123456")
+
+
+def test_links_to_the_other_account_pages_only_when_they_exist(app):
+    from app.public.profile import endpoint_url
+
+    with app.test_request_context():
+        assert endpoint_url(("no.such.endpoint",)) is None
+        assert endpoint_url(("no.such.endpoint", "ProfileView.index")) == "/profile/"
+        assert endpoint_url(("public.change_password",)) == "/clinic/me/password"
