@@ -231,6 +231,9 @@ def test_a_patient_edits_the_profile_page(app):
     assert refused.status_code == 422
     assert {m for m in re.findall(r'data-field="(\w+)"', text)} == {"full_name", "phone", "email"}
     assert 'value="99"' in text  # what was typed stays
+    too_long = client.post("/clinic/me/profile", data=_form(html, full_name="Đ" * 151, phone="99", email="x@"))
+    assert too_long.status_code == 422  # the form's length check and the rules' checks, together
+    assert set(re.findall(r'data-field="(\w+)"', too_long.get_data(as_text=True))) == {"full_name", "phone", "email"}
     no_token = client.post("/clinic/me/profile", data={"full_name": "Hacker"}, csrf=False)
     assert no_token.status_code in (400, 422)
     assert patient_row(app, me["patient_id"])[0] == "Đặng Thị Thuý Hằng"

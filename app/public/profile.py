@@ -121,13 +121,18 @@ def profile_page(site: str, render: Any = None) -> ResponseReturnValue:
     if request.method != "POST":
         return _render(site, _form_for(found), found, {}, render=render)
     form = _form_for(found, request.form)
-    if not form.validate_on_submit():
-        errors = form.field_errors() or {"form": _("The form expired. Please try again.")}
-        return _render(site, form, found, errors, 422, render)
     changes = {"full_name": form.full_name.data or "", "phone": form.phone.data or None,
                "email": form.email.data or "", "language": form.language.data or None,
                "channels": list(form.channels.data or [])}
     languages = list(current_app.config["LANGUAGES"])
+    if not form.validate_on_submit():
+        errors = form.field_errors()
+        if not errors:  # only the CSRF token was refused
+            return _render(site, form, found, {"form": _("The form expired. Please try again.")}, 422, render)
+        problems = profile_service.profile_problems(  # the rules' problems too: every field at once
+            db.session, user_id=current_user.id, settings=settings(), languages=languages,
+            changes={name: value for name, value in changes.items() if name not in errors})
+        return _render(site, form, found, {**problems, **errors}, 422, render)
     try:
         outcome = profile_service.update_profile(db.session, user_id=current_user.id, changes=changes,
                                                  settings=settings(), languages=languages, now=now,
