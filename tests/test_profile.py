@@ -406,3 +406,20 @@ def test_links_to_the_other_account_pages_only_when_they_exist(app):
         assert endpoint_url(("no.such.endpoint",)) is None
         assert endpoint_url(("no.such.endpoint", "ProfileView.index")) == "/profile/"
         assert endpoint_url(("public.change_password",)) == "/clinic/me/password"
+
+
+@pytest.mark.parametrize("role,url,two_factor", [("Receptionist", "/profile/", "/account/two-factor/"),
+                                                 ("Patient", "/clinic/me/profile", "/clinic/account/two-factor")])
+def test_the_page_shows_the_two_step_login_and_the_sessions(app, role, url, two_factor):
+    me = make_user(app, role)
+    client = browser(app, me["username"])
+    html = client.get(url).get_data(as_text=True)
+    assert f'href="{two_factor}" id="two-factor-link"' in html
+    assert 'id="sessions-link"' in html and 'id="sign-out-everywhere"' in html
+    assert "Turned off" in html
+    got = client.get("/api/v1/me").get_json()["result"]
+    assert got["two_factor"] == {"enrolled": False, "required": False}
+    # "Sign out on every device": this session ends too
+    action = re.search(r'<form method="post" action="([^"]+)" class="pub-inline">', html).group(1)
+    assert client.post(action, data={"csrf_token": page_csrf_token(html)}, csrf=False).status_code == 302
+    assert client.get(url).status_code == 302 and client.get("/api/v1/me").status_code == 401
