@@ -30,6 +30,11 @@ START = local_time("09:00")
 START_UTC = datetime.fromisoformat(START).astimezone(timezone.utc)
 
 
+# A screen's own save button: not the log-out button of the navbar (a POST form since logout ends
+# the session on the server).
+SAVE = "form:not(.menu-form) button[type=submit], form:not(.menu-form) input[type=submit]"
+
+
 def iso_date(days_from_today: int) -> str:
     """A day counted from the clinic's today (after 17:00 UTC the clinic is already on the next day)."""
     return (datetime.now(CLINIC_ZONE).date() + timedelta(days=days_from_today)).isoformat()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.factories import DAY, pick_record
+from tests.factories import DAY, SAVE, pick_record
 
 
 def test_book_an_appointment_by_searching_the_patient(page_as, api, clinic):
@@ -16,7 +16,7 @@ def test_book_an_appointment_by_searching_the_patient(page_as, api, clinic):
     page.select_option("#doctor", str(clinic.doctor))
     page.select_option("#service", str(clinic.service))
     page.fill("#start_at", f"{DAY + timedelta(days=2)}T14:30")
-    page.click("button[type=submit], input[type=submit]")
+    page.click(SAVE)
     page.wait_for_load_state()
     assert "Added Row" in page.content() or "added" in page.content().lower()
     saved = api.listing("appointment", [{"col": "patient", "opr": "rel_o_m", "value": thang}])["result"]

@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from tests.factories import DAY
+from tests.factories import DAY, SAVE
 
 
 @dataclass
@@ -156,7 +156,7 @@ def test_the_plus_on_a_records_tab_saves_with_the_parent(app, page_as, api, clin
     page.wait_for_load_state()
     assert "/add?_flt_" in page.url
     case.fill(page, clinic)
-    page.click("button[type=submit], input[type=submit]")
+    page.click(SAVE)
     page.wait_for_load_state()
     assert "/add" not in page.url, page.locator(".alert, .help-block").all_inner_texts()
     assert page.locator(".alert-success").count() == 1
@@ -182,7 +182,7 @@ def test_numbers_and_dates_are_typed_the_users_way(app, page_as, api, clinic, lo
     desk.goto(f"{desk.base_url}/patientview/add")
     desk.fill("#full_name", "Lê Thị Hoa")
     desk.fill("#date_of_birth", birth)
-    desk.click("button[type=submit], input[type=submit]")
+    desk.click(SAVE)
     desk.wait_for_load_state()
     patient = api.listing("patient", [{"col": "full_name", "opr": "eq", "value": "Lê Thị Hoa"}])["result"]
     assert [p["date_of_birth"] for p in patient] == ["1985-07-20"]
@@ -194,7 +194,7 @@ def test_numbers_and_dates_are_typed_the_users_way(app, page_as, api, clinic, lo
     desk.fill("#description", "Khám tổng quát")
     desk.fill("#quantity", "1")
     desk.fill("#unit_price", amount)
-    desk.click("button[type=submit], input[type=submit]")
+    desk.click(SAVE)
     desk.wait_for_load_state()
     lines = api.listing("invoice_line", [{"col": "invoice", "opr": "rel_o_m", "value": invoice}])["result"]
     assert [Decimal(line["unit_price"]) for line in lines] == [Decimal(1000)]  # a thousand dong, never 1
@@ -203,7 +203,7 @@ def test_numbers_and_dates_are_typed_the_users_way(app, page_as, api, clinic, lo
     doctor.goto(f"{doctor.base_url}/encounterview/add?_flt_0_patient={clinic.patient}")
     doctor.fill("#chief_complaint", "Sốt")
     doctor.fill("#temperature_c", temperature)
-    doctor.click("button[type=submit], input[type=submit]")
+    doctor.click(SAVE)
     doctor.wait_for_load_state()
     encounters = api.listing("encounter", [{"col": "patient", "opr": "rel_o_m", "value": clinic.patient}])["result"]
     assert [Decimal(e["temperature_c"]) for e in encounters] == [Decimal("37.8")]
@@ -218,7 +218,7 @@ def test_an_amount_that_reads_two_ways_is_refused_with_a_message(page_as, api, c
     desk.fill("#description", "Khám tổng quát")
     desk.fill("#quantity", "1")
     desk.fill("#unit_price", "1,000")  # one thousand in English, one in Vietnamese
-    desk.click("button[type=submit], input[type=submit]")
+    desk.click(SAVE)
     desk.wait_for_load_state()
     message = desk.locator("td:has(#unit_price) .alert-danger").inner_text()
     assert "1000" in message and "1,000" in message, message
