@@ -95,6 +95,9 @@ class Config:
     BOOKING_ONLINE_NEEDS_CONFIRMATION = _bool("BOOKING_ONLINE_NEEDS_CONFIRMATION", True)
     BOOKING_PATIENT_CUTOFF_HOURS = int(os.environ.get("BOOKING_PATIENT_CUTOFF_HOURS", "2"))
 
+    # Care-team access: how long a break-the-glass grant to one patient's record lasts.
+    BREAK_GLASS_MINUTES = int(os.environ.get("BREAK_GLASS_MINUTES", "60"))
+
     # Flask-AppBuilder.
     AUTH_TYPE = AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"

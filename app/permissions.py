@@ -59,7 +59,8 @@ RESOURCES: tuple[Resource, ...] = (
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
 # Menu entries of hand-written pages, shown to whoever may read the resource they show.
-EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),)}
+EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),),
+                                          "AuditEvent": (N_("Break-the-glass log"),)}
 # ... and of hand-written pages that only writers can use.
 EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),)}
 

@@ -1,6 +1,16 @@
 """FAB's data interface for the clinic's models: database refusals as domain errors, ids the key
-column cannot hold as "not found", and one check of every list query (filter values, order and
-page) before FAB builds its SQL, for the generated screens and the REST API alike."""
+column cannot hold as "not found", one check of every list query (filter values, order and
+page) before FAB builds its SQL, and care-team access to patient records
+(``app.services.access``), for the generated screens and the REST API alike.
+
+Care-team access lives here, in the one data interface every generated list, show, edit, delete,
+related tab and REST call goes through, rather than in each view's ``base_filters``: FAB's base
+filters are fixed when the view class is built (a value can be a function, but FAB evaluates it
+per request only for some paths and passes the REST API's ``get`` its own copy) and the lean
+single-record path (``ClinicModelApi.get_headless``) skips them on purpose. Lists get one more
+filter (``CareScopeFilter``) holding the SQL condition of the acting user; a single record is read
+whole and then checked, so a record outside the user's care is a 403 (with the way to break the
+glass), not a silent 404, and both leave an audit row."""
 from __future__ import annotations
 
 import copy
@@ -11,14 +21,16 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_appbuilder.models.filters import Filters
+from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from sqlalchemy import Enum, Time, inspect as sa_inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.fab.actor import acting_user
 from app.fab.filters import ClinicFilterConverter
-from app.models.types import UTCDateTime, integer_bounds
+from app.models.types import UTCDateTime, integer_bounds, utcnow
+from app.services import access
 from app.services.errors import DomainError, from_database_error
 from app.services.settings import ClinicSettings
 
@@ -62,6 +74,16 @@ def numeric_bound(column_type: sa.types.TypeEngine) -> Decimal | None:
     return None
 
 
+class CareScopeFilter(BaseFilter):
+    """Rows the acting user may read (a SQL condition made by ``access.readable_condition``)."""
+
+    name = "care scope"
+    arg_name = "care"
+
+    def apply(self, query, value):
+        return query.filter(value)
+
+
 class ClinicInterface(SQLAInterface):
     """FAB's data interface, but a database error becomes a DomainError a person can read."""
 
@@ -80,7 +102,7 @@ class ClinicInterface(SQLAInterface):
         to the database, where SQLite raises OverflowError and PostgreSQL "out of range" (500)."""
         if not pk_in_range(self.obj, id):
             return None
-        return super().get(id, filters, *args, **kwargs)
+        return self._opened(super().get(id, filters, *args, **kwargs))
 
     def get_one(self, pk: Any) -> Any:
         """The record with key ``pk`` or None, in one plain ``SELECT ... WHERE id = :pk``: what
@@ -91,7 +113,30 @@ class ClinicInterface(SQLAInterface):
         if not pk_in_range(self.obj, pk):
             return None
         key = sa_inspect(self.obj).primary_key[0]
-        return self.session.execute(sa.select(self.obj).where(key == pk)).scalar_one_or_none()
+        return self._opened(self.session.execute(sa.select(self.obj).where(key == pk)).scalar_one_or_none())
+
+    # --- care-team access (app.services.access) ---------------------------------------------
+
+    def _scoped(self) -> bool:
+        return self.obj in access.PATIENT_OWNED and acting_user() is not None
+
+    def _opened(self, item: Any) -> Any:
+        """A patient-owned record read in a request: checked and audited (403 when outside the
+        user's care). Outside a request (a job, the shell) records are read as they are."""
+        if item is not None and self._scoped():
+            access.open_record(self.session, acting_user(), item, utcnow())
+        return item
+
+    def _care_filters(self, filters: Filters | None) -> Filters | None:
+        if not self._scoped():
+            return filters
+        condition = access.readable_condition(acting_user(), self.obj, utcnow())
+        if condition is None:
+            return filters
+        scoped = filters.copy() if filters is not None else Filters(self.filter_converter_class, self)
+        key = sa_inspect(self.obj).primary_key[0].key
+        scoped.add_filter(key, CareScopeFilter, condition)  # type: ignore[arg-type]
+        return scoped
 
     # FAB 5.3's ``SQLAInterface.add`` re-raises the raw database error (a 500 on the REST API);
     # edit and delete wrap it in DatabaseException with a generic message. Here all three turn a
@@ -126,7 +171,11 @@ class ClinicInterface(SQLAInterface):
             filters = copy.copy(filters)
             filters.values = [self._checked_value(flt, value)
                               for flt, value in zip(filters.filters, filters.values, strict=True)]
-        return super().query(filters, order_column, order_direction, page, page_size, *args, **kwargs)
+        filters = self._care_filters(filters)
+        count, items = super().query(filters, order_column, order_direction, page, page_size, *args, **kwargs)
+        if self._scoped():
+            access.record_list_read(self.session, acting_user(), self.obj, items)
+        return count, items
 
     # --- the checks ------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ from app.models.access import PermissionVersion
 from app.models.account_links import AccountEmail, AccountLink, PendingSignup
 from app.models.audit import AuditEvent, StoredDocument
 from app.models.billing import Invoice, InvoiceLine, Payment
+from app.models.care_access import CareAccessGrant
 from app.models.catalogue import Service
 from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
 from app.models.engagement import Notification, ReminderLog, Review
@@ -22,7 +23,8 @@ from app.models.sessions import RefreshToken, UserSession
 
 __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
-    "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "Department",
+    "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant",
+    "Department",
     "Diagnosis", "Doctor", "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Medicine", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",

@@ -11,14 +11,16 @@ from app.form_fields import first_errors
 from app.models import Appointment, Patient
 from app.public.common import bp, by_day, doctor_slots, patient_required, settings
 from app.public.forms import CancelForm, MoveForm
-from app.services import booking
+from app.services import access, booking
 from app.services.appointments import own_appointment, patient_appointments, patient_may_change
 from app.services.errors import DomainError
 
 
 def _own_or_404(patient: Patient, appointment_id: int) -> Appointment:
+    """The patient's own appointment; any other id is "not found", and the attempt is audited."""
     appointment = own_appointment(db.session, patient.id, appointment_id)
     if appointment is None:
+        access.record_denial(db.session, current_user, "Appointment", appointment_id, {"portal_patient": patient.id})
         abort(404)
     return appointment
 

@@ -21,6 +21,7 @@ from app.models import (
     Prescription,
     StockBatch,
 )
+from app.services import access
 from app.services.errors import ValidationFailed
 from app.services.text import fold
 from app.services.validation import normalize_phone
@@ -101,10 +102,31 @@ def patient_condition(text: str, region: str = "VN"):
     return _patient_condition(text.strip()[:100], region)
 
 
+def lookup_records(session: Session, user: Any, model: type, text: str, now: datetime, region: str = "VN",
+                   patient_id: int | None = None) -> list[Any]:
+    """What a picker offers ``user``: ``find_records`` limited to the records ``user`` may read
+    (care-team access, ``app.services.access``), the read audited."""
+    records = find_records(session, model, text, region, patient_id=patient_id,
+                           scope=access.readable_condition(user, model, now))
+    access.record_list_read(session, user, model, records)
+    return records
+
+
+def lookup_record(session: Session, user: Any, model: type, record_id: int, now: datetime) -> list[Any]:
+    """The one record a picker shows by id (an edit form's current value): checked and audited
+    (``access.CareAccessDenied`` when outside ``user``'s care)."""
+    record = session.get(model, record_id)
+    if record is None:
+        return []
+    access.open_record(session, user, record, now)
+    return [record]
+
+
 def find_records(session: Session, model: type, text: str, region: str = "VN",
-                 limit: int = MAX_RESULTS, patient_id: int | None = None) -> list[Any]:
+                 limit: int = MAX_RESULTS, patient_id: int | None = None, scope: Any = None) -> list[Any]:
     """Up to ``limit`` records of ``model`` matching ``text`` (all recent ones when it is empty);
-    with ``patient_id``, only that patient's records (an encounter's appointment picker)."""
+    with ``patient_id``, only that patient's records (an encounter's appointment picker); with
+    ``scope``, only rows meeting that condition (``access.readable_condition``)."""
     text = (text or "").strip()[:100]
     if model is Patient:
         query = select(Patient)
@@ -131,6 +153,8 @@ def find_records(session: Session, model: type, text: str, region: str = "VN",
         raise LookupError(model.__name__)
     if patient_id is not None and model in PATIENT_OWNED:
         query = query.where(model.patient_id == patient_id)
+    if scope is not None:
+        query = query.where(scope)
     if model in _SHOWN_WITH:
         query = query.options(*(selectinload(getattr(model, name)) for name in _SHOWN_WITH[model]))
     return list(session.execute(query.limit(limit)).scalars())

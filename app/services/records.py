@@ -1,7 +1,10 @@
 """Rules for clinical records: encounters, diagnoses, lab work, attachments, prescriptions."""
 from __future__ import annotations
 
+import os
+
 from flask_babel import gettext as _
+from werkzeug.security import safe_join
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -69,3 +72,10 @@ def validate_prescription_item(session: Session, item: PrescriptionItem, setting
     v.non_negative("dispensed_quantity", item.dispensed_quantity)
     if (item.dispensed_quantity or 0) > item.quantity:
         raise ValidationFailed(_("Cannot dispense more than prescribed."), "dispensed_quantity")
+
+
+def attachment_path(upload_dir: str, storage_key: str) -> str | None:
+    """Where an attachment's file is stored under ``upload_dir``; None when the key would leave the
+    folder or the file is missing."""
+    path = safe_join(upload_dir, storage_key)
+    return path if path is not None and os.path.isfile(path) else None

@@ -8,6 +8,7 @@ from app.views.appointment_actions import AppointmentActionsView, SeriesBookingV
 from app.views.audit_trail import AuditEventView
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
 from app.views.calendar import CalendarView
+from app.views.care import BreakGlassLogView, BreakGlassView
 from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
 from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
@@ -51,8 +52,12 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(AccountSessionsView)
     appbuilder.add_view_no_menu(AppointmentActionsView)
     appbuilder.add_view_no_menu(ProfileView)
+    appbuilder.add_view_no_menu(BreakGlassView)
     for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
                               (SeriesBookingView, "Book a series", _l("Book a series"))):
         appbuilder.add_view(view, menu, label=label, category="Scheduling", category_label=_l("Scheduling"),
                             category_icon=CATEGORY_ICONS["Scheduling"])
+    appbuilder.add_view(BreakGlassLogView, "Break-the-glass log", label=_l("Break-the-glass log"),
+                        category="Administration", category_label=_l("Administration"),
+                        category_icon=CATEGORY_ICONS["Administration"])

@@ -1,7 +1,11 @@
 """Screens for clinical records."""
+from flask import abort, current_app, send_file
+from flask_appbuilder import expose, has_access
 from flask_babel import lazy_gettext as _l
 
 from app.models import Attachment, Diagnosis, Encounter, LabOrder, LabResult
+from app.permissions import VIEW_METHOD_PERMISSIONS
+from app.services.records import attachment_path
 from app.views.base import ClinicInterface, ClinicModelView, prefill_own_doctor
 from app.views.pharmacy import PrescriptionView
 
@@ -45,6 +49,21 @@ class AttachmentView(ClinicModelView):
     add_columns = edit_columns = ["patient", "owner_type", "owner_id", "file_name", "content_type", "size_bytes",
                                   "storage_key"]
     base_order = ("uploaded_at", "desc")
+    method_permission_name = {**VIEW_METHOD_PERMISSIONS, "file": "read"}
+
+    @expose("/file/<int:pk>")
+    @has_access
+    def file(self, pk: int):
+        """The stored file itself: read through the data interface like the show page (care-team
+        access checked, the read audited), then served from ``UPLOAD_DIR``."""
+        attachment = self.datamodel.get(pk)
+        if attachment is None:
+            abort(404)
+        path = attachment_path(current_app.config["UPLOAD_DIR"], attachment.storage_key)
+        if path is None:
+            abort(404)
+        return send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.file_name)
 
 
 class EncounterView(ClinicModelView):

@@ -6,8 +6,11 @@ from flask import current_app, jsonify, request
 from flask_appbuilder import BaseView, expose
 from flask_login import current_user
 
+from app.fab.actor import acting_user
 from app.models import Patient
-from app.services.lookup import find_records
+from app.models.types import utcnow
+from app.services.access import CareAccessDenied
+from app.services.lookup import lookup_record, lookup_records
 from app.views.base import describe, pk_in_range
 from app.views.remote import PERMISSIONS, REMOTE_MODELS
 
@@ -27,13 +30,18 @@ class LookupView(BaseView):
             return jsonify(message="Forbidden"), 403
         session = self.appbuilder.session
         record_id = request.args.get("id")
+        user, now = acting_user(), utcnow()
         if record_id is not None:
-            record = session.get(model, int(record_id)) if pk_in_range(model, record_id) else None
-            records = [record] if record is not None else []
+            try:
+                records = lookup_record(session, user, model, int(record_id), now) \
+                    if pk_in_range(model, record_id) else []
+            except CareAccessDenied as exc:
+                return jsonify(message=exc.message), 403
         else:
             region = current_app.config.get("CLINIC_PHONE_REGION", "VN")
             # ?patient=<id>: only that patient's records (the form's patient is already chosen).
             patient = request.args.get("patient", "")
             patient_id = int(patient) if patient.isdigit() and pk_in_range(Patient, patient) else None
-            records = find_records(session, model, request.args.get("q", ""), region, patient_id=patient_id)
+            records = lookup_records(session, user, model, request.args.get("q", ""), now, region,
+                                     patient_id=patient_id)
         return jsonify(results=[{"id": record.id, "text": describe(record)} for record in records])

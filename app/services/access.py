@@ -1,0 +1,277 @@
+"""Who may read a patient's records: the one access helper every entry point goes through (the
+generated screens and REST API through ``app.fab.interface.ClinicInterface``, the pickers through
+``app.services.lookup``, attachment files, the patient portal).
+
+The rules (issue 8, "care-team access"):
+
+* a patient reaches only their own records (the login linked to the patient record);
+* a doctor (the login linked to a ``Doctor``) reads the clinical record of a patient they have an
+  appointment (not cancelled) or an encounter with, past, today or upcoming;
+* a pharmacist reads prescriptions once they are issued to the pharmacy (not drafts): dispensing
+  is their part of the patient's care;
+* anyone else whose role reads clinical records (an admin, a doctor outside the care team) must
+  *break the glass*: state a reason and get that patient's record for ``BREAK_GLASS_MINUTES``;
+  every such grant is listed for managers (``break_glass_log``) and in the audit trail;
+* invoices: staff whose role reads invoices read them all, as before; a patient only their own.
+
+Every read of one record, every list of patient-owned records and every refusal leaves an audit
+row (``read``, ``denied``, ``break_glass``) through ``app.audit.record_event``.
+
+Plain functions with explicit arguments (session, user, patient id, now); nothing here reads the
+request. ``user`` is the login (anything with ``id`` and ``roles``, each role with a ``name``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, false, or_, select, union
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.audit import record_event
+from app.models import (
+    Appointment,
+    Attachment,
+    CareAccessGrant,
+    Diagnosis,
+    Doctor,
+    Encounter,
+    Invoice,
+    LabOrder,
+    LabResult,
+    Patient,
+    Prescription,
+    PrescriptionItem,
+)
+from app.services.errors import Forbidden, NotFound, ValidationFailed
+
+# The clinical record: read by the care team, by others only after breaking the glass.
+CLINICAL_MODELS: tuple[type, ...] = (Encounter, Diagnosis, LabOrder, LabResult, Attachment, Prescription,
+                                     PrescriptionItem)
+# Every model whose reads are checked and audited here (a later issue adds its own: see tests/test_access.py).
+PATIENT_OWNED: tuple[type, ...] = (*CLINICAL_MODELS, Invoice)
+# Records that reach their patient through a parent record: (foreign key to the parent, parent model).
+PARENTS: dict[type, tuple[Any, type]] = {
+    Diagnosis: (Diagnosis.encounter_id, Encounter),
+    LabResult: (LabResult.lab_order_id, LabOrder),
+    PrescriptionItem: (PrescriptionItem.prescription_id, Prescription),
+}
+STAFF_ROLES = frozenset({"Admin", "Manager", "Receptionist", "Doctor", "Pharmacist"})
+REASON_MAX = 500
+REASON_MIN = 5
+
+
+class CareAccessDenied(Forbidden):
+    """A record of a patient outside the reader's care: 403, with the way to break the glass."""
+
+    def __init__(self, message: str, patient_id: int | None):
+        super().__init__(message)
+        self.patient_id = patient_id
+
+
+def role_names(user: Any) -> frozenset[str]:
+    return frozenset(role.name for role in (getattr(user, "roles", None) or ()))
+
+
+def is_staff(user: Any) -> bool:
+    return bool(role_names(user) & STAFF_ROLES)
+
+
+def _doctor_ids(user_id: int) -> Select:
+    return select(Doctor.id).where(Doctor.user_id == user_id)
+
+
+def care_patients(user: Any, now: datetime) -> Select:
+    """The ids of the patients whose clinical record ``user`` reads at ``now`` (a SELECT to use
+    as a subquery): their own patient record, the patients of their appointments and encounters
+    as a doctor, and the patients of their unexpired break-the-glass grants."""
+    user_id = user.id
+    doctors = _doctor_ids(user_id)
+    return union(
+        select(Patient.id).where(Patient.user_id == user_id),
+        select(Appointment.patient_id).where(Appointment.doctor_id.in_(doctors), Appointment.status != "cancelled"),
+        select(Encounter.patient_id).where(Encounter.doctor_id.in_(doctors)),
+        select(CareAccessGrant.patient_id).where(CareAccessGrant.user_id == user_id,
+                                                 CareAccessGrant.expires_at > now),
+    )
+
+
+def own_patients(user: Any) -> Select:
+    return select(Patient.id).where(Patient.user_id == user.id)
+
+
+def _of_patients(model: type, patients: Any) -> ColumnElement:
+    """Rows of ``model`` whose patient is among ``patients`` (a subquery of ids)."""
+    parent = PARENTS.get(model)
+    if parent is None:
+        return model.patient_id.in_(patients)  # type: ignore[attr-defined]
+    key, parent_model = parent
+    return key.in_(select(parent_model.id).where(parent_model.patient_id.in_(patients)))  # type: ignore[attr-defined]
+
+
+def _issued_prescriptions(model: type) -> ColumnElement:
+    issued = Prescription.status != "draft"
+    if model is Prescription:
+        return issued
+    return PrescriptionItem.prescription_id.in_(select(Prescription.id).where(issued))
+
+
+def readable_condition(user: Any, model: type, now: datetime) -> ColumnElement | None:
+    """The SQL condition limiting ``model``'s rows to those ``user`` may read, or None when the
+    rows are not limited (a model that is not patient-owned, or staff reading invoices).
+    Nobody at all (no user): nothing."""
+    if model not in PATIENT_OWNED:
+        return None
+    if user is None:
+        return false()
+    if model is Invoice:
+        return None if is_staff(user) else _of_patients(Invoice, own_patients(user))
+    condition = _of_patients(model, care_patients(user, now))
+    if "Pharmacist" in role_names(user) and model in (Prescription, PrescriptionItem):
+        condition = or_(condition, _issued_prescriptions(model))
+    return condition
+
+
+def patient_id_of(session: Session, record: Any) -> int | None:
+    """The patient a patient-owned record belongs to."""
+    parent = PARENTS.get(type(record))
+    if parent is None:
+        return getattr(record, "patient_id", None)
+    key, parent_model = parent
+    return session.execute(select(parent_model.patient_id).where(  # type: ignore[attr-defined]
+        parent_model.id == getattr(record, key.key))).scalar_one_or_none()
+
+
+def in_care(session: Session, user: Any, patient_id: int, now: datetime) -> bool:
+    """Whether ``user`` reads ``patient_id``'s clinical record at ``now`` (care team, own record,
+    or an unexpired grant)."""
+    if user is None:
+        return False
+    found = session.execute(select(Patient.id).where(Patient.id == patient_id,
+                                                     Patient.id.in_(care_patients(user, now)))).first()
+    return found is not None
+
+
+def may_read(session: Session, user: Any, record: Any, now: datetime) -> bool:
+    model = type(record)
+    if model not in PATIENT_OWNED:
+        return True
+    if user is None:
+        return False
+    if model is Invoice:
+        return is_staff(user) or record.patient_id in set(session.execute(own_patients(user)).scalars())
+    if "Pharmacist" in role_names(user) and model in (Prescription, PrescriptionItem):
+        prescription = record if model is Prescription else session.get(Prescription, record.prescription_id)
+        if prescription is not None and prescription.status != "draft":
+            return True
+    patient_id = patient_id_of(session, record)
+    return patient_id is not None and in_care(session, user, patient_id, now)
+
+
+def open_record(session: Session, user: Any, record: Any, now: datetime) -> None:
+    """Check that ``user`` may read ``record`` and leave the audit row: ``read`` when allowed,
+    ``denied`` (then ``CareAccessDenied``) when not. Commits the row itself: a refusal's row must
+    outlive the error answer, which rolls the request's session back."""
+    model = type(record)
+    if model not in PATIENT_OWNED:
+        return
+    patient_id = patient_id_of(session, record)
+    details = {"patient_id": patient_id}
+    if not may_read(session, user, record, now):
+        record_event(session, "denied", model.__name__, record.id, details, getattr(user, "id", None))
+        session.commit()
+        raise CareAccessDenied(_("This record belongs to a patient outside your care."), patient_id)
+    record_event(session, "read", model.__name__, record.id, details, getattr(user, "id", None))
+    session.commit()
+
+
+def record_list_read(session: Session, user: Any, model: type, records: Iterable[Any]) -> None:
+    """One audit row for a list of patient-owned records: the ids shown and their patients."""
+    ids = [record.id for record in records]
+    if model not in PATIENT_OWNED or not ids:
+        return
+    patients = sorted({patient for patient in session.execute(_patient_ids(model, ids)).scalars()})
+    record_event(session, "read", model.__name__, None, {"ids": ids, "patients": patients},
+                 getattr(user, "id", None))
+    session.commit()
+
+
+def _patient_ids(model: type, ids: list[int]) -> Select:
+    parent = PARENTS.get(model)
+    if parent is None:
+        return select(model.patient_id).where(model.id.in_(ids))  # type: ignore[attr-defined]
+    key, parent_model = parent
+    return (select(parent_model.patient_id).join(model, key == parent_model.id)  # type: ignore[attr-defined]
+            .where(model.id.in_(ids)))  # type: ignore[attr-defined]
+
+
+def record_denial(session: Session, user: Any, entity: str, entity_id: Any, details: dict | None = None) -> None:
+    """A refused read outside the generated screens (a portal URL, a file): the audit row, committed."""
+    record_event(session, "denied", entity, entity_id, details, getattr(user, "id", None))
+    session.commit()
+
+
+# --- break the glass ------------------------------------------------------------------------
+
+def break_glass(session: Session, user: Any, patient_id: int, reason: str | None, now: datetime,
+                minutes: int) -> CareAccessGrant:
+    """Give ``user`` the clinical record of ``patient_id`` for ``minutes``, for the stated
+    ``reason`` (required). Audited as ``break_glass`` and listed for managers. Commits."""
+    text = " ".join((reason or "").split())
+    if len(text) < REASON_MIN:
+        raise ValidationFailed(_("State why you need this record (at least %(n)s characters).", n=REASON_MIN),
+                               "reason")
+    if len(text) > REASON_MAX:
+        raise ValidationFailed(_("At most %(n)s characters.", n=REASON_MAX), "reason")
+    if session.get(Patient, patient_id) is None:
+        raise NotFound(_("There is no record with id %(id)s.", id=patient_id))
+    grant = CareAccessGrant(user_id=user.id, patient_id=patient_id, reason=text, granted_at=now,
+                            expires_at=now + timedelta(minutes=minutes))
+    session.add(grant)
+    session.flush()
+    record_event(session, "break_glass", "Patient", patient_id,
+                 {"reason": text, "grant_id": grant.id, "expires_at": grant.expires_at.isoformat()}, user.id)
+    session.commit()
+    return grant
+
+
+@dataclass(frozen=True)
+class GlassBreak:
+    """One line of the managers' list."""
+
+    id: int
+    user: str
+    patient: str
+    patient_id: int
+    reason: str
+    granted_at: datetime
+    expires_at: datetime
+    active: bool
+
+
+def break_glass_log(session: Session, now: datetime, limit: int = 200) -> list[GlassBreak]:
+    """Break-the-glass grants, newest first: who, which patient, why, when, until when."""
+    rows = session.execute(
+        select(CareAccessGrant, Patient).join(Patient, Patient.id == CareAccessGrant.patient_id)
+        .order_by(CareAccessGrant.granted_at.desc(), CareAccessGrant.id.desc()).limit(limit)
+    ).all()
+    result = []
+    for grant, patient in rows:
+        user = grant.user
+        name = " ".join(part for part in (user.first_name, user.last_name) if part) if user else ""
+        result.append(GlassBreak(
+            id=grant.id, user=f"{name} ({user.username})" if user else "", patient=str(patient),
+            patient_id=patient.id, reason=grant.reason, granted_at=grant.granted_at,
+            expires_at=grant.expires_at, active=grant.expires_at > now,
+        ))
+    return result
+
+
+def patient_for_glass(session: Session, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(_("There is no record with id %(id)s.", id=patient_id))
+    return patient
