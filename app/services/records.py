@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 
 from flask_babel import gettext as _
-from werkzeug.security import safe_join
 from sqlalchemy.orm import Session
+from werkzeug.security import safe_join
 
 from app.models import (
     Attachment,

@@ -1,0 +1,417 @@
+"""Care-team access to patient records (issue 8): who reads which patient's records, through every
+entry point: the back-office pages (show, edit, list), the REST API (one record, lists), the record
+pickers (``/lookup``), file URLs, and the patient portal. And break the glass.
+
+THE PATTERN LATER ISSUES EXTEND. ``OWNED`` is the one registry of patient-owned resources. Each
+entry says how to create a record for a patient (``make``: returns the id and puts a marker text
+in the record, which must never reach a reader who is refused), its page (``page``: the FAB view's
+route base), its REST resource (``api``), its picker (``lookup``, or None) and whether it has a
+file URL (``file``). ``test_every_entry_point`` runs every resource × every role (``ROLES``) and
+checks, per entry point, the expected answer from ``expected()``: allowed (200 with the marker,
+an audit ``read`` row), refused by care-team access (403, no marker, an audit ``denied`` row) or
+refused by the role (403 or a redirect, no marker).
+
+To add a patient-owned resource (a chat conversation, a document):
+1. add its model to ``app.services.access.PATIENT_OWNED`` (and ``PARENTS`` if it reaches its
+   patient through a parent record) and its reads go through ``access.open_record`` /
+   ``access.readable_condition`` (the generated screens and REST API do so already through
+   ``ClinicInterface``; a hand-written endpoint calls them itself);
+2. add one ``Owned(...)`` entry below with a ``make`` that creates a record for the patient;
+3. if it is not clinical (the care team does not read it), set ``clinical=False`` and say who reads
+   it in ``expected()``.
+The test then covers it for every role and entry point.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Callable
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import PASSWORD
+from tests.factories import START, token_headers
+
+# --- the people --------------------------------------------------------------------------------
+
+# role key -> (username, FAB role). Own logins: the shared role users stay as they are.
+USERS = {
+    "admin": ("admin", "Admin"),
+    "manager": ("manager", "Manager"),
+    "receptionist": ("receptionist", "Receptionist"),
+    "doctor_care": ("acc_doctor_care", "Doctor"),
+    "doctor_other": ("acc_doctor_other", "Doctor"),
+    "pharmacist": ("pharmacist", "Pharmacist"),
+    "patient_owner": ("acc_patient_owner", "Patient"),
+    "patient_other": ("acc_patient_other", "Patient"),
+}
+ROLES = tuple(USERS)
+MARK = "MARK-7f3a"  # in every record made for the owner; a refused reader never sees it
+OWNER_NAME = "Chủ Hồ Sơ"
+
+
+def ensure_user(app, username: str, role: str) -> int:
+    sm = app.appbuilder.sm
+    user = sm.find_user(username=username)
+    if user is None:
+        user = sm.add_user(username, username, "Tester", f"{username}@test.example", sm.find_role(role),
+                           password=PASSWORD)
+    return user.id
+
+
+@dataclass
+class World:
+    """Patient ``owner`` (login ``acc_patient_owner``) with an appointment at ``doctor_care``;
+    patient ``other`` (login ``acc_patient_other``); ``doctor_other`` has no relation to ``owner``."""
+
+    owner: int
+    other: int
+    doctor_care: int
+    doctor_other: int
+    service: int
+    appointment: int
+    users: dict[str, int]
+
+
+def _save(db, *items):
+    for item in items:
+        db.session.add(item)
+    db.session.commit()
+    return items[0].id
+
+
+@pytest.fixture
+def world(app, db, clinic) -> World:
+    from app.models import Appointment, Doctor, Patient
+
+    users = {key: ensure_user(app, name, role) for key, (name, role) in USERS.items()}
+    service = clinic.service  # and clinic.doctor, who works every day
+    owner = _save(db, Patient(code="ACC1", full_name="Chủ Hồ Sơ", search_text="chu ho so acc1",
+                              user_id=users["patient_owner"]))
+    other = _save(db, Patient(code="ACC2", full_name="Người Khác", search_text="nguoi khac acc2",
+                              user_id=users["patient_other"]))
+    doctor_care = _save(db, Doctor(full_name="Bác Sĩ Điều Trị", user_id=users["doctor_care"]))
+    doctor_other = _save(db, Doctor(full_name="Bác Sĩ Khác", user_id=users["doctor_other"]))
+    appointment = _save(db, Appointment(patient_id=owner, doctor_id=doctor_care, service_id=service,
+                                        start_at=datetime.fromisoformat(START),
+                                        end_at=datetime.fromisoformat(START) + timedelta(minutes=20)))
+    return World(owner, other, doctor_care, doctor_other, service, appointment, users)
+
+
+# --- the registry of patient-owned resources ---------------------------------------------------
+
+def _encounter(db, w: World) -> int:
+    from app.models import Encounter
+
+    return _save(db, Encounter(patient_id=w.owner, doctor_id=w.doctor_care, chief_complaint=MARK))
+
+
+def _diagnosis(db, w: World) -> int:
+    from app.models import Diagnosis
+
+    return _save(db, Diagnosis(encounter_id=_encounter(db, w), icd10_code="J06.9", text=MARK))
+
+
+def _lab_order(db, w: World) -> int:
+    from app.models import LabOrder
+
+    return _save(db, LabOrder(patient_id=w.owner, doctor_id=w.doctor_care, test_code="CBC", test_name=MARK))
+
+
+def _lab_result(db, w: World) -> int:
+    from app.models import LabResult
+
+    return _save(db, LabResult(lab_order_id=_lab_order(db, w), analyte=MARK, value="4.5"))
+
+
+def _attachment(db, w: World) -> int:
+    from flask import current_app
+
+    from app.models import Attachment
+
+    key = f"acc-{os.urandom(6).hex()}.txt"
+    folder = current_app.config["UPLOAD_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, key), "w") as handle:
+        handle.write(f"scan {MARK}")
+    return _save(db, Attachment(patient_id=w.owner, owner_type="patient", owner_id=w.owner, file_name=f"{MARK}.txt",
+                                content_type="text/plain", size_bytes=20, storage_key=key))
+
+
+def _prescription(db, w: World) -> int:
+    from app.models import Prescription
+
+    return _save(db, Prescription(patient_id=w.owner, doctor_id=w.doctor_care, status="issued", notes=MARK))
+
+
+def _prescription_item(db, w: World) -> int:
+    from app.models import Medicine, PrescriptionItem
+
+    medicine = _save(db, Medicine(code=f"M{os.urandom(3).hex()}", name="Paracetamol", unit="viên",
+                                  price=Decimal(1000)))
+    return _save(db, PrescriptionItem(prescription_id=_prescription(db, w), medicine_id=medicine, dose="1 viên",
+                                      frequency="3 lần/ngày", quantity=9, instructions=MARK))
+
+
+def _invoice(db, w: World) -> int:
+    from app.models import Invoice
+
+    return _save(db, Invoice(number=f"INV-ACC-{os.urandom(3).hex()}", patient_id=w.owner, notes=MARK))
+
+
+@dataclass(frozen=True)
+class Owned:
+    name: str  # model and permission name
+    make: Callable[..., int]  # (db, world) -> id of a record of ``world.owner`` holding MARK
+    page: str  # the FAB view's route base
+    api: str  # REST resource under /api/v1/
+    lookup: str | None = None  # /lookup/<name>
+    file: str | None = None  # file URL pattern with {id}
+    clinical: bool = True  # read by the care team (False: by whoever's role reads it, e.g. invoices)
+
+
+OWNED = (
+    Owned("Encounter", _encounter, "encounterview", "encounter", lookup="Encounter"),
+    Owned("Diagnosis", _diagnosis, "diagnosisview", "diagnosis"),
+    Owned("LabOrder", _lab_order, "laborderview", "lab_order", lookup="LabOrder"),
+    Owned("LabResult", _lab_result, "labresultview", "lab_result"),
+    Owned("Attachment", _attachment, "attachmentview", "attachment", file="/attachmentview/file/{id}"),
+    Owned("Prescription", _prescription, "prescriptionview", "prescription", lookup="Prescription"),
+    Owned("PrescriptionItem", _prescription_item, "prescriptionitemview", "prescription_item"),
+    Owned("Invoice", _invoice, "invoiceview", "invoice", lookup="Invoice", clinical=False),
+)
+
+ALLOW, CARE_DENY, ROLE_DENY = "allow", "care-deny", "role-deny"
+
+
+def expected(resource: Owned, role: str) -> str:
+    """What ``role`` gets when reading the owner's record of ``resource``."""
+    from app.permissions import readable
+
+    fab_role = USERS[role][1]
+    if fab_role != "Admin" and resource.name not in readable(fab_role):
+        return ROLE_DENY  # the role never reads this resource (patients use the portal only)
+    if not resource.clinical:
+        return ALLOW  # invoices: staff whose role reads them, as before (audited)
+    if role == "doctor_care":
+        return ALLOW
+    if role == "pharmacist" and resource.name in ("Prescription", "PrescriptionItem"):
+        return ALLOW  # issued prescriptions: dispensing is the pharmacist's part of the care
+    return CARE_DENY  # admin, a doctor outside the care team: break the glass first
+
+
+def expected_edit(resource: Owned, role: str) -> str:
+    """The edit page: as reading, for roles that write the resource; refused by the role otherwise."""
+    from app.permissions import writable
+
+    outcome = expected(resource, role)
+    fab_role = USERS[role][1]
+    if outcome == ALLOW and fab_role != "Admin" and resource.name not in writable(fab_role):
+        return ROLE_DENY
+    return outcome
+
+
+def audit_rows(db, action: str, entity: str, user_id: int) -> list:
+    from app.models import AuditEvent
+
+    db.session.rollback()
+    return list(db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == action, AuditEvent.entity == entity, AuditEvent.user_id == user_id)).scalars())
+
+
+def check(response, outcome: str, what: str) -> None:
+    body = response.get_data(as_text=True)
+    if outcome == ALLOW:
+        assert response.status_code == 200, (what, response.status_code, body[:300])
+        assert MARK in body, what
+    else:
+        assert response.status_code in ((403,) if outcome == CARE_DENY else (302, 401, 403, 404)), \
+            (what, response.status_code)
+        assert MARK not in body, what
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("resource", OWNED, ids=[r.name for r in OWNED])
+def test_every_entry_point(app, db, world, login_as, resource, role):
+    record = resource.make(db, world)
+    outcome = expected(resource, role)
+    username, _fab_role = USERS[role]
+    user_id = world.users[role]
+    browser = login_as(username)
+    headers = token_headers(app, username)
+    reads_before = len(audit_rows(db, "read", resource.name, user_id))
+
+    check(browser.get(f"/{resource.page}/show/{record}"), outcome, "show page")
+    check(browser.get(f"/{resource.page}/edit/{record}"), expected_edit(resource, role), "edit page")
+    check(app.test_client().get(f"/api/v1/{resource.api}/{record}", headers=headers), outcome, "API get")
+
+    # Lists hold only what the reader may read: the record is there or it is not, never refused whole.
+    listing = app.test_client().get(f"/api/v1/{resource.api}/", headers=headers)
+    page = browser.get(f"/{resource.page}/list/")
+    if outcome == ROLE_DENY:
+        assert listing.status_code == 403 and page.status_code in (302, 403)
+    else:
+        assert listing.status_code == 200 and page.status_code == 200
+        assert (record in listing.get_json()["ids"]) == (outcome == ALLOW), "API list"
+        assert (OWNER_NAME in page.get_data(as_text=True)) == (outcome == ALLOW), "list page"
+
+    if resource.lookup:
+        by_id = browser.get(f"/lookup/{resource.lookup}", query_string={"id": record})
+        if outcome == ALLOW:
+            assert by_id.status_code == 200 and [r["id"] for r in by_id.get_json()["results"]] == [record]
+        else:
+            assert by_id.status_code == 403 and OWNER_NAME not in json.dumps(by_id.get_json(), ensure_ascii=False)
+        search = browser.get(f"/lookup/{resource.lookup}", query_string={"q": "chu ho so"})
+        if outcome == ROLE_DENY:
+            assert search.status_code == 403
+        else:
+            assert search.status_code == 200
+            found = [item["id"] for item in search.get_json()["results"]]
+            assert (record in found) == (outcome == ALLOW), "lookup search"
+    if resource.file:
+        check(browser.get(resource.file.format(id=record)), outcome, "file")
+
+    if outcome == CARE_DENY:
+        denied = audit_rows(db, "denied", resource.name, user_id)
+        assert {row.entity_id for row in denied} == {str(record)}
+        assert all(json.loads(row.details)["patient_id"] == world.owner for row in denied)
+        # the show page, the edit page, the API, the lookup by id and the file: one row each
+        assert len(denied) == 3 + bool(resource.lookup) + bool(resource.file)
+    if outcome == ALLOW:
+        reads = audit_rows(db, "read", resource.name, user_id)
+        assert len(reads) > reads_before
+        one = [row for row in reads if row.entity_id == str(record)]
+        assert one and json.loads(one[0].details)["patient_id"] == world.owner
+        listed = [json.loads(row.details) for row in reads if row.entity_id is None]
+        assert any(record in d["ids"] and world.owner in d["patients"] for d in listed)
+
+
+def test_the_patient_portal_shows_only_the_patients_own_appointments(app, db, world, login_as):
+    """Another patient asking for the owner's appointment by id: not found, nothing shown, audited."""
+    other = login_as("acc_patient_other")
+    for response in (other.get(f"/clinic/me/appointments/{world.appointment}/move"),
+                     other.post(f"/clinic/me/appointments/{world.appointment}/cancel", data={"reason": "x"})):
+        assert response.status_code == 404
+        assert "Chủ Hồ Sơ" not in response.get_data(as_text=True)
+    rows = audit_rows(db, "denied", "Appointment", world.users["patient_other"])
+    assert [row.entity_id for row in rows] == [str(world.appointment)] * 2
+    own = login_as("acc_patient_owner").get(f"/clinic/me/appointments/{world.appointment}/move")
+    assert own.status_code == 200
+
+
+def test_a_pharmacist_does_not_read_draft_prescriptions(app, db, world, login_as):
+    from app.models import Prescription
+
+    draft = _save(db, Prescription(patient_id=world.owner, doctor_id=world.doctor_care, status="draft", notes=MARK))
+    check(login_as("pharmacist").get(f"/prescriptionview/show/{draft}"), CARE_DENY, "draft prescription")
+
+
+def test_a_doctor_reads_the_patients_of_their_encounters_and_past_appointments(app, db, world):
+    """The care relationship: an appointment (past, today or upcoming; not a cancelled one) or an
+    encounter with the patient."""
+    from app.models import Appointment, Encounter
+    from app.services import access
+
+    doctor = app.appbuilder.sm.get_user_by_id(world.users["doctor_other"])
+    now = datetime.now(timezone.utc)
+    assert not access.in_care(db.session, doctor, world.owner, now)
+    past = datetime.now(timezone.utc) - timedelta(days=400)
+    visit = _save(db, Appointment(patient_id=world.owner, doctor_id=world.doctor_other, service_id=world.service,
+                                  start_at=past, end_at=past + timedelta(minutes=20), status="cancelled"))
+    assert not access.in_care(db.session, doctor, world.owner, now)  # a cancelled visit is no relation
+    db.session.get(Appointment, visit).status = "completed"
+    db.session.commit()
+    assert access.in_care(db.session, doctor, world.owner, now)
+    assert not access.in_care(db.session, doctor, world.other, now)
+    _save(db, Encounter(patient_id=world.other, doctor_id=world.doctor_other))
+    assert access.in_care(db.session, doctor, world.other, now)
+
+
+# --- break the glass ---------------------------------------------------------------------------
+
+def test_break_the_glass(app, db, world, login_as):
+    """A doctor outside the care team: refused and told to break the glass; without a reason the form
+    refuses; with one the record opens for BREAK_GLASS_MINUTES; after that it is closed again; the
+    access is on the managers' page and in the audit trail."""
+    from app.models import CareAccessGrant
+
+    record = _encounter(db, world)
+    doctor = login_as("acc_doctor_other")
+    refused = doctor.get(f"/encounterview/show/{record}")
+    assert refused.status_code == 403 and MARK not in refused.get_data(as_text=True)
+    link = f"/care/break-glass/{world.owner}?next="
+    assert link in refused.get_data(as_text=True)
+    api = app.test_client().get(f"/api/v1/encounter/{record}", headers=token_headers(app, "acc_doctor_other"))
+    assert api.status_code == 403 and api.get_json()["break_glass"].startswith(f"/care/break-glass/{world.owner}")
+
+    form = doctor.get(f"/care/break-glass/{world.owner}?next=/encounterview/show/{record}")
+    assert form.status_code == 200 and "Chủ Hồ Sơ" in form.get_data(as_text=True)
+    for reason in ("", "   ", "abc"):
+        answer = doctor.post(f"/care/break-glass/{world.owner}", data={"reason": reason})
+        assert answer.status_code == 422
+    assert db.session.execute(select(CareAccessGrant)).first() is None
+
+    answer = doctor.post(f"/care/break-glass/{world.owner}",
+                         data={"reason": "Cấp cứu: bệnh nhân ngất tại phòng chờ", "next": f"/encounterview/show/{record}"})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(f"/encounterview/show/{record}")
+    opened = doctor.get(f"/encounterview/show/{record}")
+    assert opened.status_code == 200 and MARK in opened.get_data(as_text=True)
+
+    db.session.rollback()
+    grant = db.session.execute(select(CareAccessGrant)).scalar_one()
+    assert grant.expires_at - grant.granted_at == timedelta(minutes=app.config["BREAK_GLASS_MINUTES"])
+    assert app.config["BREAK_GLASS_MINUTES"] == 60
+    assert [json.loads(row.details)["reason"] for row in audit_rows(db, "break_glass", "Patient",
+                                                                      world.users["doctor_other"])] \
+        == ["Cấp cứu: bệnh nhân ngất tại phòng chờ"]
+    # Only that patient: another patient's record stays closed.
+    from app.models import Encounter
+
+    theirs = _save(db, Encounter(patient_id=world.other, doctor_id=world.doctor_care, chief_complaint=MARK))
+    assert doctor.get(f"/encounterview/show/{theirs}").status_code == 403
+
+    log = login_as("manager").get("/care/break-glass-log")
+    html = log.get_data(as_text=True)
+    assert log.status_code == 200
+    assert "acc_doctor_other" in html and "Chủ Hồ Sơ" in html and "bệnh nhân ngất" in html
+
+    # The time is up: move the grant back in the database.
+    grant.granted_at -= timedelta(minutes=61)
+    grant.expires_at -= timedelta(minutes=61)
+    db.session.commit()
+    expired = doctor.get(f"/encounterview/show/{record}")
+    assert expired.status_code == 403 and MARK not in expired.get_data(as_text=True)
+
+
+def test_break_the_glass_service_checks_its_input(app, db, world):
+    from app.services import access
+    from app.services.errors import NotFound, ValidationFailed
+
+    user = app.appbuilder.sm.get_user_by_id(world.users["admin"])
+    now = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+    with pytest.raises(ValidationFailed) as error:
+        access.break_glass(db.session, user, world.owner, None, now, 60)
+    assert error.value.field == "reason"
+    with pytest.raises(ValidationFailed):
+        access.break_glass(db.session, user, world.owner, "x" * 501, now, 60)
+    with pytest.raises(NotFound):
+        access.break_glass(db.session, user, 10**6, "Kiểm tra hồ sơ theo yêu cầu", now, 60)
+    grant = access.break_glass(db.session, user, world.owner, "Kiểm tra hồ sơ theo yêu cầu", now, 30)
+    assert access.in_care(db.session, user, world.owner, now + timedelta(minutes=29))
+    assert not access.in_care(db.session, user, world.owner, now + timedelta(minutes=30))
+    assert grant.expires_at == now + timedelta(minutes=30)
+
+
+@pytest.mark.parametrize("role, status", [("manager", 200), ("admin", 200), ("receptionist", 403), ("doctor", 403)])
+def test_only_readers_of_the_audit_trail_see_the_break_glass_log(login_as, role, status):
+    assert login_as(role).get("/care/break-glass-log").status_code == status
+
+
+def test_roles_without_clinical_records_cannot_break_the_glass(world, login_as):
+    assert login_as("receptionist").get(f"/care/break-glass/{world.owner}").status_code == 403
+    assert login_as("manager").post(f"/care/break-glass/{world.owner}",
+                                    data={"reason": "Tò mò muốn xem hồ sơ"}).status_code == 403
