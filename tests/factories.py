@@ -218,6 +218,19 @@ class Clinic:
                 g.pop("user", None)
 
 
+    def break_glass(self, username: str = "admin", patient: int | None = None) -> None:
+        """``username`` (outside the patient's care team: an admin, a doctor with no appointment or
+        encounter with them) breaks the glass to read the test patient's clinical record, as they
+        must since issue 8 (``app.services.access``): a stated reason, an hour's access."""
+        from app.extensions import db
+        from app.models.types import utcnow
+        from app.services import access
+
+        patient = self.patient if patient is None else patient
+        with self.app.test_request_context():
+            user = self.app.appbuilder.sm.find_user(username=username)
+            access.break_glass(db.session, user, patient, "Test: reads this patient's record", utcnow(), 60)
+
     @cached_property
     def department(self) -> int:
         from app.models import Department

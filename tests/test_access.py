@@ -355,8 +355,8 @@ def test_break_the_glass(app, db, world, login_as):
         assert answer.status_code == 422
     assert db.session.execute(select(CareAccessGrant)).first() is None
 
-    answer = doctor.post(f"/care/break-glass/{world.owner}",
-                         data={"reason": "Cấp cứu: bệnh nhân ngất tại phòng chờ", "next": f"/encounterview/show/{record}"})
+    answer = doctor.post(f"/care/break-glass/{world.owner}", data={
+        "reason": "Cấp cứu: bệnh nhân ngất tại phòng chờ", "next": f"/encounterview/show/{record}"})
     assert answer.status_code == 302 and answer.headers["Location"].endswith(f"/encounterview/show/{record}")
     opened = doctor.get(f"/encounterview/show/{record}")
     assert opened.status_code == 200 and MARK in opened.get_data(as_text=True)

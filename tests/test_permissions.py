@@ -303,19 +303,29 @@ def _post(client, headers, resource: str, payload: dict) -> int:
 
 
 @pytest.fixture
-def clinical_record(client, tokens):
+def clinical_record(app, db, client, tokens):
     """A patient with an encounter, a diagnosis and a lab order, written by the API as admin
-    (the encounter) and as the doctor (the rest)."""
+    (the encounter) and as the doctor (the rest). The ``doctor`` login is the encounter's doctor
+    (the care team, issue 8); the admin has broken the glass to read this patient's record."""
+    from app.models import Doctor
+    from app.models.types import utcnow
+    from app.services import access
+
     admin, doctor = tokens("Admin"), tokens("Doctor")
     patient = _post(client, admin, "Patient", {"full_name": "Trần Thị Quokka"})
     doc = _post(client, admin, "Doctor", {"full_name": "Lê Văn Bác Sĩ"})
+    db.session.get(Doctor, doc).user_id = app.appbuilder.sm.find_user(username="doctor").id
+    db.session.commit()
+    access.break_glass(db.session, app.appbuilder.sm.find_user(username="admin"), patient,
+                       "Test: the admin reads every resource", utcnow(), 60)
     encounter = _post(client, admin, "Encounter", {"patient": patient, "doctor": doc, "chief_complaint": COMPLAINT})
     diagnosis = _post(client, doctor, "Diagnosis", {"encounter": encounter, "icd10_code": "R52",
                                                     "text": DIAGNOSIS_TEXT})
     lab_order = _post(client, doctor, "LabOrder", {"patient": patient, "encounter": encounter, "doctor": doc,
                                                    "test_code": "QKG", "test_name": LAB_TEST})
+    # Issued to the pharmacy: what a pharmacist reads (a draft stays with the care team).
     prescription = _post(client, doctor, "Prescription", {"patient": patient, "doctor": doc,
-                                                          "encounter": encounter})
+                                                          "encounter": encounter, "status": "issued"})
     return {"Patient": patient, "Doctor": doc, "Encounter": encounter, "Diagnosis": diagnosis,
             "LabOrder": lab_order, "Prescription": prescription}
 

@@ -135,7 +135,7 @@ class ClinicInterface(SQLAInterface):
             return filters
         scoped = filters.copy() if filters is not None else Filters(self.filter_converter_class, self)
         key = sa_inspect(self.obj).primary_key[0].key
-        scoped.add_filter(key, CareScopeFilter, condition)  # type: ignore[arg-type]
+        scoped.add_filter(key, CareScopeFilter, condition)
         return scoped
 
     # FAB 5.3's ``SQLAInterface.add`` re-raises the raw database error (a 500 on the REST API);

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, false, or_, select, union
+from sqlalchemy import CompoundSelect, Select, false, or_, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -84,7 +84,7 @@ def _doctor_ids(user_id: int) -> Select:
     return select(Doctor.id).where(Doctor.user_id == user_id)
 
 
-def care_patients(user: Any, now: datetime) -> Select:
+def care_patients(user: Any, now: datetime) -> CompoundSelect:
     """The ids of the patients whose clinical record ``user`` reads at ``now`` (a SELECT to use
     as a subquery): their own patient record, the patients of their appointments and encounters
     as a doctor, and the patients of their unexpired break-the-glass grants."""
@@ -141,8 +141,8 @@ def patient_id_of(session: Session, record: Any) -> int | None:
     if parent is None:
         return getattr(record, "patient_id", None)
     key, parent_model = parent
-    return session.execute(select(parent_model.patient_id).where(  # type: ignore[attr-defined]
-        parent_model.id == getattr(record, key.key))).scalar_one_or_none()
+    owner: Any = parent_model
+    return session.execute(select(owner.patient_id).where(owner.id == getattr(record, key.key))).scalar_one_or_none()
 
 
 def in_care(session: Session, user: Any, patient_id: int, now: datetime) -> bool:
