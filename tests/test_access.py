@@ -379,6 +379,14 @@ def test_break_the_glass(app, db, world, login_as):
     assert log.status_code == 200
     assert "acc_doctor_other" in html and "Chủ Hồ Sơ" in html and "bệnh nhân ngất" in html
 
+    listed = app.test_client().get("/api/v1/care_access/break_glass", headers=token_headers(app, "manager"))
+    assert listed.status_code == 200
+    assert [(row["patient_id"], row["reason"], row["active"]) for row in listed.get_json()["result"]] \
+        == [(world.owner, "Cấp cứu: bệnh nhân ngất tại phòng chờ", True)]
+    for role in ("receptionist", "acc_doctor_other"):
+        refused = app.test_client().get("/api/v1/care_access/break_glass", headers=token_headers(app, role))
+        assert refused.status_code == 403 and "ngất" not in refused.get_data(as_text=True)
+
     # The time is up: move the grant back in the database.
     grant.granted_at -= timedelta(minutes=61)
     grant.expires_at -= timedelta(minutes=61)

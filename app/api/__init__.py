@@ -4,6 +4,7 @@ from flask_appbuilder import AppBuilder
 from app import models as m
 from app.api.base import make_api
 from app.api.booking import BookingApi
+from app.api.care import CareAccessApi
 from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
@@ -45,6 +46,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(BookingApi)
     appbuilder.add_api(SeriesApi)
     appbuilder.add_api(ProfileApi)
+    appbuilder.add_api(CareAccessApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(
