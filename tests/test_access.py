@@ -423,3 +423,35 @@ def test_roles_without_clinical_records_cannot_break_the_glass(world, login_as):
     assert login_as("receptionist").get(f"/care/break-glass/{world.owner}").status_code == 403
     assert login_as("manager").post(f"/care/break-glass/{world.owner}",
                                     data={"reason": "Tò mò muốn xem hồ sơ"}).status_code == 403
+
+
+def test_writing_a_clinical_record_needs_the_same_access(app, db, world):
+    """A doctor outside the care team adds nothing to the patient's record (a diagnosis on their
+    encounter, a lab order) and cannot move a record to a patient outside their care; opening an
+    encounter of their own starts the care relationship, as booking an appointment does."""
+    from app.models import Diagnosis, LabOrder
+
+    encounter = _encounter(db, world)
+    client = app.test_client()
+    other = token_headers(app, "acc_doctor_other")
+    refused = [
+        client.post("/api/v1/diagnosis/", headers=other, json={"encounter": encounter, "icd10_code": "J06.9",
+                                                                 "text": "Cảm"}),
+        client.post("/api/v1/lab_order/", headers=other, json={"patient": world.owner, "doctor": world.doctor_other,
+                                                                 "test_code": "CBC", "test_name": "Máu"}),
+        client.put(f"/api/v1/encounter/{encounter}", headers=token_headers(app, "acc_doctor_care"),
+                   json={"patient": world.other}),
+    ]
+    assert [response.status_code for response in refused] == [403, 403, 403]
+    db.session.rollback()
+    assert db.session.execute(select(Diagnosis)).first() is None
+    assert db.session.execute(select(LabOrder)).first() is None
+    writes = [json.loads(row.details) for entity in ("Diagnosis", "LabOrder", "Encounter")
+              for user in ("doctor_other", "doctor_care")
+              for row in audit_rows(db, "denied", entity, world.users[user])]
+    assert writes == [{"patient_id": world.owner, "write": True}] * 2 + [{"patient_id": world.other, "write": True}]
+
+    started = client.post("/api/v1/encounter/", headers=other, json={
+        "patient": world.owner, "doctor": world.doctor_other, "chief_complaint": "Khám lần đầu"})
+    assert started.status_code == 201, started.get_json()
+    assert client.get(f"/api/v1/encounter/{encounter}", headers=other).status_code == 200

@@ -151,10 +151,17 @@ class ClinicInterface(SQLAInterface):
             raise from_database_error(exc) from exc
 
     def add(self, item: Any, commit: bool = True) -> None:
+        self._check_write(item, new=True)
         self._write(self.session.add, item, commit)
 
     def edit(self, item: Any, commit: bool = True) -> None:
+        self._check_write(item, new=False)  # the record may have been moved to another patient
         self._write(self.session.merge, item, commit)
+
+    def _check_write(self, item: Any, new: bool) -> None:
+        if self._scoped():
+            with self.session.no_autoflush:
+                access.check_write(self.session, acting_user(), item, utcnow(), new)
 
     def delete(self, item: Any, commit: bool = True) -> None:
         self._write(self.session.delete, item, commit)

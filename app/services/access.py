@@ -188,6 +188,42 @@ def open_record(session: Session, user: Any, record: Any, now: datetime) -> None
     session.commit()
 
 
+def _new_patient_id(session: Session, record: Any) -> int | None:
+    """The patient of a record being written (its keys may not be set yet, only its relationships)."""
+    parent = PARENTS.get(type(record))
+    if parent is None:
+        patient = getattr(record, "patient", None)
+        return patient.id if patient is not None else getattr(record, "patient_id", None)
+    key, parent_model = parent
+    owner = getattr(record, key.key.removesuffix("_id"), None)
+    if owner is None and getattr(record, key.key, None) is not None:
+        owner = session.get(parent_model, getattr(record, key.key))
+    return getattr(owner, "patient_id", None) if owner is not None else None
+
+
+def check_write(session: Session, user: Any, record: Any, now: datetime, new: bool) -> None:
+    """Writing a clinical record needs the same access as reading the patient's record, with one
+    exception: a doctor opening a new encounter of their own (a visit starts the care relationship,
+    as booking an appointment does; both are audited as the creation of a record). A refusal
+    rolls the session back, leaves a ``denied`` row and raises ``CareAccessDenied``."""
+    model = type(record)
+    if model not in CLINICAL_MODELS or user is None:
+        return
+    if model is Encounter and new:
+        doctor = getattr(record, "doctor", None)
+        doctor_user = doctor.user_id if doctor is not None else session.execute(
+            select(Doctor.user_id).where(Doctor.id == record.doctor_id)).scalar_one_or_none()
+        if doctor_user is not None and doctor_user == user.id:
+            return
+    patient_id = _new_patient_id(session, record)
+    if patient_id is None or in_care(session, user, patient_id, now):
+        return  # no patient yet: the record's own validation refuses it
+    session.rollback()
+    record_denial(session, user, model.__name__, getattr(record, "id", None), {"patient_id": patient_id,
+                                                                             "write": True})
+    raise CareAccessDenied(_("This record belongs to a patient outside your care."), patient_id)
+
+
 def record_list_read(session: Session, user: Any, model: type, records: Iterable[Any]) -> None:
     """One audit row for a list of patient-owned records: the ids shown and their patients."""
     ids = [record.id for record in records]
