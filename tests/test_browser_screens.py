@@ -133,7 +133,8 @@ PLUS_CASES = {
 
 
 def link_doctor_login(app, api, clinic) -> None:
-    """The "doctor" login is the clinic's doctor Trần Thị Bình."""
+    """The "doctor" login is the clinic's doctor Trần Thị Bình, who has an appointment with the test
+    patient (the care team, issue 8); the admin reading the records back has broken the glass."""
     from app.extensions import db
     from app.models import Doctor
 
@@ -141,6 +142,8 @@ def link_doctor_login(app, api, clinic) -> None:
     with app.app_context():
         db.session.get(Doctor, doctor_id).user_id = app.appbuilder.sm.find_user(username="doctor").id
         db.session.commit()
+    assert clinic.appointment
+    clinic.break_glass("admin")
 
 
 @pytest.mark.parametrize("case", PLUS_CASES.values(), ids=PLUS_CASES.keys())
