@@ -55,11 +55,18 @@ OWNER_NAME = "Chủ Hồ Sơ"
 
 
 def ensure_user(app, username: str, role: str) -> int:
+    """A login of the test's own (made once per session); enrolled in two-step login when its role
+    needs it, as the shared users are (tests/conftest.py)."""
+    from tests.conftest import MFA_ROLES
+    from tests.factories import enrol, login_code
+
     sm = app.appbuilder.sm
     user = sm.find_user(username=username)
     if user is None:
         user = sm.add_user(username, username, "Tester", f"{username}@test.example", sm.find_role(role),
                            password=PASSWORD)
+    if role in MFA_ROLES and login_code(app, username) is None:
+        enrol(app, username)
     return user.id
 
 
