@@ -1,7 +1,7 @@
 """care_access_grant: break-the-glass grants to one patient's clinical record for a limited time.
 
-Revision ID: 0009_care
-Revises: 0008_sessions
+Revision ID: 0010_care
+Revises: 0009_profile
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from app.models.types import UTCDateTime
 
-revision = '0009_care'
-down_revision = '0008_sessions'
+revision = '0010_care'
+down_revision = '0009_profile'
 branch_labels = None
 depends_on = None
 
