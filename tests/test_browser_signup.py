@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.factories import DAY
-from tests.test_signup import GOOD_PASSWORD, link_in, mails_to
+from tests.outbox import mails_to
+from tests.test_signup import GOOD_PASSWORD, link_in
 
 TEXT = {
     "en": {"sent": "Check your e-mail", "confirm": "Confirm my e-mail address", "booked": "My appointments",

@@ -11,18 +11,12 @@ import pytest
 
 from tests.conftest import MFA_ROLES
 from tests.factories import enrol, form_login
-from tests.test_signup import GOOD_PASSWORD, link_in, mails_to, new_email, outbox, sign_up, without_token
+from tests.outbox import empty_outbox, mails_to, outbox  # noqa: F401  (empty_outbox: autouse)
+from tests.test_signup import GOOD_PASSWORD, link_in, new_email, sign_up, without_token
 
 STRONG_11 = "Mưa#rơi7Huế"  # strong, but 11 characters: enough for a patient, not for staff
 STRONG_STAFF = "Bệnh-viện xanh 2026 mùa thu"
 WEAK = ("password", "12345678", "Password1", "qwertyuiop123")
-
-
-@pytest.fixture(autouse=True)
-def empty_outbox(app):
-    import shutil
-
-    shutil.rmtree(app.config["MAIL_OUTBOX_DIR"], ignore_errors=True)
 
 
 @pytest.fixture

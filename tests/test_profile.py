@@ -9,14 +9,13 @@ import re
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-from email import message_from_bytes, policy as email_policy
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD
 from tests.factories import page_csrf_token
+from tests.outbox import body, empty_outbox, mails_to  # noqa: F401  (empty_outbox: autouse)
 
 LINK = re.compile(r"https?://[^\s]+(/clinic/me/email/[A-Za-z0-9_\-]+)")
 
@@ -24,25 +23,11 @@ LINK = re.compile(r"https?://[^\s]+(/clinic/me/email/[A-Za-z0-9_\-]+)")
 # --- helpers -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def empty_outbox(app):
-    import shutil
-
-    shutil.rmtree(app.config["MAIL_OUTBOX_DIR"], ignore_errors=True)
 
 
-def outbox(app) -> list:
-    folder = Path(app.config["MAIL_OUTBOX_DIR"])
-    files = sorted(folder.glob("*.eml")) if folder.exists() else []
-    return [message_from_bytes(path.read_bytes(), policy=email_policy.default) for path in files]
 
 
-def mails_to(app, address: str) -> list:
-    return [m for m in outbox(app) if m["To"].lower() == address.lower()]
 
-
-def body(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
 
 
 def make_user(app, role: str = "Patient", *, patient: bool = True, name: str = "Phạm Minh Châu") -> dict:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, timedelta
-from email import message_from_bytes, policy as email_policy
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from tests.factories import DAY, local_time
+from tests.outbox import body, empty_outbox, mails_to  # noqa: F401  (empty_outbox: autouse)
 
 GOOD_PASSWORD = "Mưa-rơi trên phố Huế 7"
 LINK = re.compile(r"https?://[^\s]+/clinic/(confirm|password/reset)/([A-Za-z0-9_\-]+)")
@@ -21,26 +20,11 @@ LINK = re.compile(r"https?://[^\s]+/clinic/(confirm|password/reset)/([A-Za-z0-9_
 # --- helpers -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def empty_outbox(app):
-    """Each test reads only the mail it caused."""
-    import shutil
-
-    shutil.rmtree(app.config["MAIL_OUTBOX_DIR"], ignore_errors=True)
 
 
-def outbox(app) -> list:
-    folder = Path(app.config["MAIL_OUTBOX_DIR"])
-    files = sorted(folder.glob("*.eml")) if folder.exists() else []
-    return [message_from_bytes(path.read_bytes(), policy=email_policy.default) for path in files]
 
 
-def mails_to(app, address: str) -> list:
-    return [m for m in outbox(app) if m["To"].lower() == address.lower()]
 
-
-def body(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
 
 
 def link_in(message) -> str:
