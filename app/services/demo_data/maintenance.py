@@ -4,7 +4,7 @@ after bulk inserts, and link the demo logins to clinic records. The CLI only cre
 from __future__ import annotations
 
 from flask_appbuilder import Model
-from sqlalchemy import func, select, text
+from sqlalchemy import Integer, func, select, text
 from sqlalchemy.orm import Session
 
 from app.models import Doctor, Employee, Patient, Service
@@ -39,7 +39,10 @@ def reset_sequences(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     for table in Model.metadata.sorted_tables:
-        if "id" in table.c and table.c.id.primary_key and table.c.id.autoincrement:
+        # ``autoincrement`` is "auto" (true) on any single-column key: only integer keys have a sequence
+        # (a session's id is a digest).
+        if "id" in table.c and table.c.id.primary_key and isinstance(table.c.id.type, Integer) \
+                and table.c.id.autoincrement:
             session.execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                 f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
