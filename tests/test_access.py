@@ -462,3 +462,22 @@ def test_writing_a_clinical_record_needs_the_same_access(app, db, world):
         "patient": world.owner, "doctor": world.doctor_other, "chief_complaint": "Khám lần đầu"})
     assert started.status_code == 201, started.get_json()
     assert client.get(f"/api/v1/encounter/{encounter}", headers=other).status_code == 200
+
+
+def test_the_patient_page_says_why_the_clinical_tabs_are_empty(app, db, world, login_as):
+    """Outside the care team a patient's visit tab lists nothing: the page must say so, with the
+    way to break the glass, not look like a patient without history. In the care team, or for a
+    role without clinical records, there is nothing to say."""
+    _encounter(db, world)
+    page = f"/patientview/show/{world.owner}"
+    outside = login_as("acc_doctor_other").get(page).get_data(as_text=True)
+    assert 'id="care-hidden"' in outside and MARK not in outside
+    assert f"/care/break-glass/{world.owner}?next=" in outside
+    vi = login_as("acc_doctor_other").get(page, headers={"Accept-Language": "vi"}, query_string={"_l_": "vi"})
+    assert "Bạn không thuộc nhóm điều trị của bệnh nhân này." in vi.get_data(as_text=True)
+    for username in ("acc_doctor_care", "receptionist"):
+        assert 'id="care-hidden"' not in login_as(username).get(page).get_data(as_text=True), username
+    doctor = login_as("acc_doctor_other")
+    doctor.post(f"/care/break-glass/{world.owner}", data={"reason": "Hội chẩn theo yêu cầu của khoa"})
+    after = doctor.get(page).get_data(as_text=True)
+    assert 'id="care-hidden"' not in after and MARK in after  # the visit tab now lists the encounter

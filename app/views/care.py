@@ -41,6 +41,17 @@ def may_break_glass() -> bool:
     return user is not None and any(sm._has_view_access(user, "can_read", name) for name in CLINICAL)
 
 
+def hidden_records_link(patient_id: int) -> str | None:
+    """On a patient's page: the way to break the glass when the reader's role reads clinical
+    records but this patient is outside their care (the page's visit, prescription and lab tabs
+    then list nothing, and must say why instead of looking empty); None otherwise."""
+    if not may_break_glass():
+        return None
+    if access.in_care(db.session, acting_user(), int(patient_id), utcnow()):
+        return None
+    return break_glass_url(int(patient_id), url_for("PatientView.show", pk=patient_id))
+
+
 def break_glass_url(patient_id: int | None, next_url: str | None = None) -> str | None:
     if patient_id is None:
         return None

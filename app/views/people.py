@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from app.models import Department, Doctor, Employee, Patient, Service, Specialty
 from app.views.base import ClinicInterface, ClinicModelView
 from app.views.billing import InvoiceView
+from app.views.care import hidden_records_link
 from app.views.clinical import EncounterView, LabOrderView
 from app.views.pharmacy import PrescriptionView
 from app.views.scheduling import AppointmentView, ScheduleExceptionView, WorkScheduleView
@@ -32,6 +33,9 @@ class PatientView(ClinicModelView):
     }
     base_order = ("id", "desc")
     related_views = [AppointmentView, EncounterView, PrescriptionView, LabOrderView, InvoiceView]
+    # Outside the reader's care the clinical tabs list nothing: the page says so, with the way in.
+    show_template = "clinic/patient_show.html"
+    extra_args = {"hidden_records_link": hidden_records_link}
 
 
 class DoctorView(ClinicModelView):
