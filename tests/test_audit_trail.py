@@ -422,3 +422,21 @@ def test_an_admin_filters_the_trail_in_a_browser(trail, page_as, tmp_path, width
 
     if os.environ.get("AUDIT_SCREENSHOTS"):
         shutil.copy(tmp_path / f"audit-{locale}-{width}.png", os.environ["AUDIT_SCREENSHOTS"])
+
+
+@pytest.mark.parametrize("language, bad, error", [
+    ("en", "2026-02-31", "yyyy-mm-dd"), ("vi", "31/02/2026", "dd/mm/yyyy")])
+def test_a_search_with_a_wrong_date_lists_nothing(trail, login_as, language, bad, error):
+    """Not every entry as if there were no filter: the error, the typed values kept, a line to correct it."""
+    admin = login_as("admin")
+    admin.get(f"/lang/{language}")
+    try:
+        page = admin.get("/auditeventview/list/", query_string={"user": "doctor", "since": bad})
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and entries(html) == []
+        assert error in html and f'value="{bad}"' in html and 'value="doctor"' in html
+        assert ("Correct the search above to see entries." if language == "en"
+                else "Hãy sửa điều kiện tìm kiếm ở trên để xem các mục.") in html
+        assert "audit-table" not in html
+    finally:
+        admin.get("/lang/en")

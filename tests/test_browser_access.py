@@ -4,6 +4,8 @@ record; a manager sees the access flagged. At 1280 and 390 pixels wide, in Engli
 Vietnamese; the screenshots go to ``tmp_path`` (``--basetemp`` keeps them)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.test_access import MARK, OWNER_NAME, _encounter, world  # noqa: F401  (the fixture)
@@ -46,4 +48,13 @@ def test_a_doctor_breaks_the_glass_and_a_manager_sees_it(db, world, page_as, tmp
     row = manager.locator("#break-glass-log tbody tr").first
     assert "acc_doctor_other" in row.inner_text() and OWNER_NAME in row.inner_text()
     assert "bác sĩ điều trị vắng mặt" in row.inner_text()
+    # Times in the clinic's zone, the date in the reader's order (as the audit trail shows them).
+    day = r"\d\d/\d\d/\d{4}" if locale == "vi-VN" else r"\d{4}-\d\d-\d\d"
+    assert re.fullmatch(day + r" \d\d:\d\d", row.locator("td").first.inner_text().strip())
+    # Nothing hidden off to the side: on a phone each access is a card of labelled cells.
+    assert manager.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
+    for cell in ("td[data-label]:nth-child(4)", "td[data-label]:nth-child(5)"):  # Reason, Until
+        box = row.locator(cell).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    assert manager.locator("#break-glass-log thead").is_visible() == (width >= 768)
     manager.screenshot(path=tmp_path / "4-log.png", full_page=True)

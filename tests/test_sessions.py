@@ -273,3 +273,23 @@ def test_old_sessions_are_pruned_with_their_tokens(app, db, make_user):
     assert not db.session.execute(select(RefreshToken).where(RefreshToken.user_id == user_id)).first()
     result = app.test_cli_runner().invoke(args=["prune-sessions", "--days", "30"])
     assert result.exit_code == 0 and "Deleted 0 old sessions." in result.output
+
+
+def test_sessions_page_shows_times_in_the_clinics_zone_and_the_readers_order(app, db, make_user):
+    """17:35 UTC on 12 January is 00:35 on the 13th in Ho Chi Minh City; Vietnamese puts the day first."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    user_id, name = make_user()
+    client = browser(app, name)
+    seen = utcnow() - timedelta(seconds=30)  # recent: the page does not move it, the session is not idle
+    db.session.execute(update(UserSession).where(UserSession.user_id == user_id)
+                       .values(created_at=datetime(2026, 1, 12, 17, 35, tzinfo=timezone.utc), last_seen_at=seen))
+    db.session.commit()
+    local_seen = seen.astimezone(ZoneInfo(app.config["CLINIC_TIMEZONE"]))
+    html = client.get(PAGE).get_data(as_text=True)
+    assert "Logged in at: 2026-01-13 00:35" in html and f"Last active: {local_seen:%Y-%m-%d %H:%M}" in html
+    client.get("/lang/vi")
+    html = client.get(PAGE).get_data(as_text=True)
+    assert "13/01/2026 00:35" in html and f"{local_seen:%d/%m/%Y %H:%M}" in html
+    assert "17:35" not in html

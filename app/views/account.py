@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
-from flask_babel import format_datetime, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import web_sessions
 from app.extensions import db
 from app.models.types import utcnow
 from app.services.accounts import sessions as session_service
-from app.services.settings import ClinicSettings
+from app.views.fields import format_moment
 
 # (pattern, name) in the order they must be tried: Edge and Opera also say "Chrome", Chrome also
 # says "Safari".
@@ -47,11 +47,10 @@ class AccountSessionsView(BaseView):
     def sessions(self) -> Any:
         if not current_user.is_authenticated:
             return self._login()
-        zone = ClinicSettings.from_config(current_app.config).timezone
         current = web_sessions.current_session_id()
         rows = [{"id": info.id, "device": describe_device(info.user_agent, info.kind), "ip": info.ip or "",
-                 "created": format_datetime(info.created_at.astimezone(zone), "short"),
-                 "last_seen": format_datetime(info.last_seen_at.astimezone(zone), "short"),
+                 "created": format_moment(info.created_at),
+                 "last_seen": format_moment(info.last_seen_at),
                  "current": info.id == current}
                 for info in session_service.active_sessions(db.session, current_user.id, utcnow())]
         return self.render_template("clinic/account_sessions.html", sessions=rows, title=_("Where you are logged in"))

@@ -16,9 +16,9 @@ from wtforms.widgets import TextInput
 
 from app.extensions import db
 from app.models import AuditEvent
-from app.services.audit_trail import AuditFilters, audit_choices, search_audit_events
+from app.services.audit_trail import AuditFilters, AuditPage, audit_choices, search_audit_events
 from app.views.base import ClinicInterface, ReadOnlyModelView, clinic_settings
-from app.views.fields import LocaleDateField, format_date_input, to_local, user_language
+from app.views.fields import LocaleDateField, format_moment
 from app.views.labels import RECORD_NAMES
 
 ACTION_LABELS = {
@@ -28,11 +28,26 @@ ACTION_LABELS = {
     "break_glass": _l("Emergency access (break the glass)"), "verify": _l("Trail verified"),
     "profile_update": _l("Own profile changed"), "email_change_requested": _l("New e-mail address asked for"),
     "email_change": _l("E-mail address changed"), "export": _l("All own data downloaded"),
+    "read": _l("Record read"), "signup": _l("Signed up"), "signup_linked": _l("Sign-up linked to a patient"),
+    "signup_address_taken": _l("Sign-up with an address already in use"),
+    "password_change": _l("Own password changed"), "password_set": _l("Password set by an administrator"),
+    "password_reset": _l("Password reset by e-mail"), "refresh_reuse": _l("Refresh token used twice"),
+    "mfa_enrolled": _l("Two-step login turned on"), "mfa_disabled": _l("Two-step login turned off"),
+    "mfa_reset": _l("Two-step login reset by an administrator"), "mfa_refused": _l("Two-step code refused"),
+    "mfa_refused_locked": _l("Two-step code refused: too many tries"),
+    "mfa_recovery_code_used": _l("Recovery code used"), "mfa_recovery_codes_renewed": _l("Recovery codes renewed"),
 }
 # Shown in red: what an auditor looks for first.
-ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete")
+ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",
+                 "mfa_refused", "mfa_refused_locked", "signup_address_taken")
 # Entities that are not clinic records (those are named by RECORD_NAMES).
-OTHER_ENTITIES = {"User": _l("User"), "AuditTrail": _l("Audit trail")}
+OTHER_ENTITIES = {
+    "User": _l("User"), "AuditTrail": _l("Audit trail"), "UserProfile": _l("User profile"),
+    "UserSession": _l("Login session"), "RefreshToken": _l("Refresh token"), "AccountLock": _l("Account lock"),
+    "AccountLink": _l("Account link to a patient"), "AccountEmail": _l("Account e-mail address"),
+    "PendingSignup": _l("Unconfirmed sign-up"), "CareAccessGrant": _l("Break-the-glass access"),
+    "PermissionVersion": _l("Permission change counter"), "MfaEnrolment": _l("Two-step login enrolment"),
+}
 
 
 def action_label(code: str) -> str:
@@ -71,8 +86,7 @@ class AuditSearchForm(FlaskForm):
 
 def when(at: datetime) -> str:
     """An instant in the clinic's zone, the date in the reader's order (03/03/2026 in Vietnamese)."""
-    local = to_local(at)
-    return f"{format_date_input(local.date(), user_language())} {local:%H:%M:%S}" if local else ""
+    return format_moment(at, seconds=True)
 
 
 def pretty_details(details: Any) -> str:
@@ -108,10 +122,13 @@ class AuditEventView(ReadOnlyModelView):
             page_number = max(1, min(int(request.args.get("page", 1)), 1_000_000))
         except ValueError:
             page_number = 1
-        page = search_audit_events(session, filters, clinic_settings().timezone, page=page_number)
+        # A search the form refused (a date like 31/02) lists nothing: not every entry as if unfiltered.
+        invalid = bool(request.args) and not searched
+        page = (AuditPage(rows=[], total=0, page=1, page_size=25) if invalid
+                else search_audit_events(session, filters, clinic_settings().timezone, page=page_number))
         args = {key: value for key, value in request.args.items() if key != "page"}
         session.rollback()
         return self.render_template(
-            "clinic/audit_trail.html", form=form, page=page, args=args, action_label=action_label,
+            "clinic/audit_trail.html", form=form, page=page, args=args, action_label=action_label, invalid=invalid,
             entity_label=entity_label, pretty_details=pretty_details, when=when, alert_actions=ALERT_ACTIONS,
             title=self.list_title)

@@ -25,6 +25,7 @@ from app.redirects import safe_next
 from app.services import access
 from app.services.errors import DomainError
 from app.views.base import clinic_settings
+from app.views.fields import format_moment
 
 
 class BreakGlassForm(FlaskForm):
@@ -111,11 +112,8 @@ class BreakGlassLogView(BaseView):
     @expose("/break-glass-log")
     @has_access
     def log(self) -> ResponseReturnValue:
-        settings = clinic_settings()
         rows = access.break_glass_log(db.session, utcnow())
-        zone = settings.timezone
-        return self.render_template("clinic/break_glass_log.html", rows=rows,
-                                    local=lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M"))
+        return self.render_template("clinic/break_glass_log.html", rows=rows, local=format_moment)
 
 
 def denied(exc: access.CareAccessDenied) -> Any:

@@ -298,6 +298,16 @@ def format_date_input(value: date | None, language: str) -> str:
     return value.isoformat()
 
 
+def format_moment(value: datetime | None, seconds: bool = False) -> str:
+    """An instant in the clinic's zone, the date in the reader's order: 01/12/2026 17:35 in
+    Vietnamese, 2026-12-01 17:35 otherwise (the audit trail adds the seconds)."""
+    local = to_local(value)
+    if local is None:
+        return ""
+    return f"{format_date_input(local.date(), user_language())} {local:%H:%M:%S}" if seconds else \
+        f"{format_date_input(local.date(), user_language())} {local:%H:%M}"
+
+
 def format_day(value: date | None) -> str:
     """A date on a list or show page, in the reader's order (20/07/1985 in Vietnamese)."""
     return format_date_input(value, user_language()) if isinstance(value, date) else blank_if_none(value)
