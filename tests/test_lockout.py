@@ -51,17 +51,23 @@ def new_user(app):
     return make
 
 
-def form_login(app, username: str, password: str) -> tuple[int, str, str]:
-    """(status, Location, the message shown on the page it leads to) of a form login."""
+def form_login(app, username: str, password: str) -> tuple[int, str, str, str]:
+    """(status, Location, the message shown, the page) of a form login. A refused login answers
+    the form again with the username typed kept; the page is compared with the username, the CSRF
+    token and the script nonce (which differ from one answer to the next) blotted out."""
     browser = app.test_client()
     response = browser.post("/login/", data={"username": username, "password": password})
     location = response.headers.get("Location", "")
-    shown = ""
-    if response.status_code == 302 and location.startswith("/login"):
-        page = browser.get(location).get_data(as_text=True)
-        shown = " ".join(re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', page, re.S))
-        shown = re.sub(r"<[^>]+>|&times;|\s+", " ", shown).strip()
-    return response.status_code, location, shown
+    page = response.get_data(as_text=True)
+    shown = " ".join(re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', page, re.S))
+    shown = re.sub(r"<[^>]+>|&times;|\s+", " ", shown).strip()
+    if response.status_code == 401:
+        assert re.search(rf'name="username"[^>]*value="{re.escape(username)}"', page), "the username is kept"
+        assert password not in page, "the password is never echoed"
+    page = page.replace(username, "USERNAME")
+    page = re.sub(r'(name="csrf_token"[^>]*value=")[^"]*', r"\1TOKEN", page)
+    page = re.sub(r'nonce="[^"]*"', 'nonce="NONCE"', page)
+    return response.status_code, location, shown, page
 
 
 def api_login(app, username: str, password: str):
@@ -84,7 +90,7 @@ def test_the_sixth_wrong_password_locks_counting_form_and_api_together(app, db, 
     user_id, name = new_user()
     wrong_form = form_login(app, name, WRONG)
     wrong_api = api_login(app, name, WRONG)
-    assert wrong_form[0] == 302 and "Invalid login" in wrong_form[2]
+    assert wrong_form[:2] == (401, "") and "Invalid login" in wrong_form[2]
     assert wrong_api[0] == 401
     form_login(app, name, WRONG)
     api_login(app, name, WRONG)

@@ -4,6 +4,7 @@ the proxy's unless TRUSTED_PROXIES says to believe its X-Forwarded-For. The suit
 limits off (TestConfig); these tests build their own apps with them on."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -67,7 +68,7 @@ def someone() -> str:
 def test_login_attempts_per_address_count_the_form_and_the_api_together(fresh):
     statuses = [form(fresh, someone()).status_code, api(fresh, someone()).status_code,
                 form(fresh, someone()).status_code]
-    assert statuses == [302, 401, 302]
+    assert statuses == [401, 401, 401]  # a refused form login: the form again
     refused = api(fresh, someone())
     assert refused.status_code == 429 and refused.is_json and "Too many attempts" in refused.get_json()["message"]
     assert 0 < int(refused.headers["Retry-After"]) <= 60
@@ -80,7 +81,7 @@ def test_showing_the_login_form_does_not_count(fresh):
     client = fresh.test_client()
     for _ in range(5):
         assert client.get("/login/", environ_base={"REMOTE_ADDR": "198.51.100.3"}).status_code == 200
-    assert form(fresh, someone(), address="198.51.100.3").status_code == 302
+    assert form(fresh, someone(), address="198.51.100.3").status_code == 401
 
 
 def test_login_attempts_per_account_from_many_addresses(db_url, app):
@@ -182,7 +183,7 @@ def test_with_redis_every_process_shares_the_counts(db_url, app):
     first, second = build(db_url, **settings), build(db_url, **settings)
     try:
         assert [api(first, someone(), address="198.51.100.30").status_code for _ in range(2)] == [401, 401]
-        assert form(second, someone(), address="198.51.100.30").status_code == 302
+        assert form(second, someone(), address="198.51.100.30").status_code == 401
         assert api(second, someone(), address="198.51.100.30").status_code == 429
         assert api(first, someone(), address="198.51.100.31").status_code == 401
     finally:
@@ -223,3 +224,47 @@ def test_the_refusal_speaks_the_clients_language(fresh):
     refused = fresh.test_client().post("/api/v1/security/login?_l_=vi", json={"username": someone(), "password": WRONG},
                                        environ_base={"REMOTE_ADDR": "198.51.100.40"})
     assert refused.status_code == 429 and "Quá nhiều lần thử" in refused.get_json()["message"]
+
+
+def test_a_refused_page_keeps_the_apps_layout_and_a_way_back(fresh):
+    """The 429 of a page is the back office's layout (the public site's for its pages), with the
+    message in the reader's language and a link back to the form; the API's stays JSON."""
+    for _ in range(3):
+        form(fresh, someone(), address="198.51.100.41")
+    page = form(fresh, someone(), address="198.51.100.41")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 429 and 0 < int(page.headers["Retry-After"]) <= 60
+    assert page.mimetype == "text/html" and "Too many attempts. Please wait a minute and try again." in html
+    assert 'class="navbar' in html and "css/clinic.css" in html  # the app's layout, not a bare page
+    assert re.search(r'<a [^>]*href="/login/"[^>]*>Back to the form</a>', html)
+    client = fresh.test_client()
+    vi = client.post("/login/?_l_=vi", data={"username": someone(), "password": WRONG},
+                     environ_base={"REMOTE_ADDR": "198.51.100.41"}).get_data(as_text=True)
+    assert "Quá nhiều lần thử. Vui lòng đợi một phút rồi thử lại." in vi and "Quay lại biểu mẫu" in vi
+    code_page = fresh.test_client().post("/login/code/", data={"code": "123456"},
+                                         environ_base={"REMOTE_ADDR": "198.51.100.41"})
+    assert code_page.status_code == 429 and 'href="/login/code/"' in code_page.get_data(as_text=True)
+    assert api(fresh, someone(), address="198.51.100.41").is_json
+
+
+def test_a_refused_public_page_keeps_the_public_layout(fresh):
+    client = fresh.test_client()
+    ask = lambda: client.post("/clinic/password/forgot", data={"email": f"{someone()}@test.example"},  # noqa: E731
+                              environ_base={"REMOTE_ADDR": "198.51.100.42"})
+    for _ in range(2):
+        assert ask().status_code != 429
+    page = ask()
+    html = page.get_data(as_text=True)
+    assert page.status_code == 429 and 'class="pub-header"' in html and "Too many attempts" in html
+    assert 'href="/clinic/password/forgot"' in html and 'href="/clinic/"' in html
+
+
+def test_a_clinics_staff_behind_one_address_are_not_limited_at_ten(app):
+    """The default per-address login limit leaves room for a clinic's staff behind one NAT address
+    (each account still has its own limit and the lockout)."""
+    from limits import parse_many
+
+    from config import Config
+
+    (per_minute,) = [item for item in parse_many(Config.LOGIN_RATE_LIMIT) if item.GRANULARITY.name == "minute"]
+    assert per_minute.amount >= 30

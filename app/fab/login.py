@@ -23,6 +23,7 @@ from app.limits import limited
 from app.models.types import utcnow
 from app.redirects import is_safe_path, safe_next
 from app.services.accounts import second_factor
+from app.services.accounts.passwords import is_staff
 
 PENDING_KEY = "mfa_pending"  # the session value of a login whose password was right, waiting for its code
 MAX_CODE_TRIES = 5  # wrong codes before the password must be typed again
@@ -61,6 +62,17 @@ def pending_login() -> dict[str, Any] | None:
     return pending
 
 
+def landing_url(user: Any, asked: str | None) -> str:
+    """Where a completed login leads: the safe ``next`` asked for, else the start page of the
+    user's side of the site: the patient portal for a login whose only role is Patient (the back
+    office's start page would only tell them it is for staff), the back office for staff."""
+    if is_safe_path(asked):
+        return str(asked)
+    if not is_staff(role.name for role in user.roles):
+        return url_for("public.my_appointments")
+    return current_app.appbuilder.get_url_for_index  # type: ignore[attr-defined]
+
+
 class ClinicAuthDBView(AuthDBView):
     """FAB's login form, with ``next=`` checked by ``safe_next``. FAB's own check
     (``flask_appbuilder.utils.base.is_safe_redirect_url``) accepts ``/\\evil.example`` and
@@ -88,19 +100,23 @@ class ClinicAuthDBView(AuthDBView):
         if g.user is not None and g.user.is_authenticated:
             return redirect(self._get_safe_next_url())
         form = LoginForm_db()
+        status = 200
         if form.validate_on_submit():
-            next_url = self._get_safe_next_url()
             user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
             if not user:
+                # The form again, its username kept (the password field never echoes its value), with
+                # one message whatever the reason (wrong password, unknown user, locked, inactive).
                 flash(str(self.invalid_login_message), "warning")
-                return redirect(self.appbuilder.get_url_for_login_with(next_url))
-            if second_factor.is_enrolled(db.session, user.id):
-                remember_pending_login(user.id, next_url)
+                status = 401
+            elif second_factor.is_enrolled(db.session, user.id):
+                remember_pending_login(user.id, self._get_safe_next_url(""))
                 return redirect(url_for(f"{self.endpoint}.login_code"), 303)
-            session.pop(PENDING_KEY, None)
-            login_user(user, remember=False)
-            return redirect(next_url)
-        return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
+            else:
+                session.pop(PENDING_KEY, None)
+                login_user(user, remember=False)
+                return redirect(landing_url(user, request.args.get("next")))
+        return self.render_template(self.login_template, title=self.title, form=form,
+                                    appbuilder=self.appbuilder), status
 
     @expose("/login/code/", methods=["GET", "POST"])
     @no_cache
@@ -132,14 +148,15 @@ class ClinicAuthDBView(AuthDBView):
                 if user is None or not user.is_active:
                     return redirect(url_for(f"{self.endpoint}.login"), 303)
                 login_user(user, remember=False)
-                return redirect(safe_next(pending.get("next"), self.appbuilder.get_url_for_index), 303)
+                return redirect(landing_url(user, pending.get("next")), 303)
         elif form.is_submitted():
             status = 422
         return self.render_template(self.code_template, title=_("Two-step login"), form=form,
                                     login_url=url_for(f"{self.endpoint}.login")), status
 
-    def _get_safe_next_url(self) -> str:
-        return safe_next(request.args.get("next"), self.appbuilder.get_url_for_index)
+    def _get_safe_next_url(self, default: str | None = None) -> str:
+        return safe_next(request.args.get("next"),
+                         self.appbuilder.get_url_for_index if default is None else default)
 
     @expose("/logout/", methods=["GET", "POST"])
     @no_cache
@@ -150,6 +167,7 @@ class ClinicAuthDBView(AuthDBView):
         A GET (an old link, a bookmark) asks first."""
         index = current_app.config.get("LOGOUT_REDIRECT_URL", self.appbuilder.get_url_for_index)
         if request.method == "POST":
+            index = safe_next(request.form.get("next"), index)  # the public site's header: back to it
             user = self._get_authenticated_user()
             web_sessions.end_current_session("logout")
             if user is not None:
