@@ -14,11 +14,9 @@ def test_anonymous_visitors_are_asked_to_log_in(client):
     assert "/login/" in page and "data-figure" not in page
 
 
-def test_patients_are_told_the_back_office_is_for_staff(login_as):
-    page = login_as("patient").get("/").get_data(as_text=True)
-    assert "for the clinic&#39;s staff" in page or "for the clinic's staff" in page
-    assert "data-figure" not in page
-    assert 'href="/clinic/me/appointments"' in page
+def test_patients_are_sent_to_the_patient_portal(login_as):
+    response = login_as("patient").get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/clinic/me/appointments"
 
 
 def test_figures_count_today_in_the_clinic_zone(api, clinic, login_as, app, db):

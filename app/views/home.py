@@ -1,11 +1,13 @@
-"""The start page: today's figures for what the reader may see, each linking to its list."""
+"""The start page: today's figures for what the reader may see, each linking to its list. A
+patient (no role but Patient) is sent to the patient portal: the back office is not theirs."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 from flask_babel import lazy_gettext as _l
 
 from app.permissions import RESOURCES
+from app.services.accounts.passwords import is_staff
 from app.services.overview import clinic_overview
 from app.views.base import clinic_settings
 
@@ -32,6 +34,8 @@ class HomeView(IndexView):
         user = g.user
         figures, staff = [], False
         if user is not None and user.is_authenticated:
+            if not is_staff(role.name for role in user.roles):
+                return redirect(url_for("public.my_appointments"))
             sm = self.appbuilder.sm
             readable = {r.name for r in RESOURCES if sm.has_access("can_read", r.name)}
             staff = bool(readable)
