@@ -135,7 +135,7 @@ class Config:
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "clinic")
     # FAB's own limit (one per blueprint, per address only) is replaced by app.limits.
     AUTH_RATE_LIMITED = False
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT") or os.environ.get("AUTH_RATE_LIMIT", "10 per minute")
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT") or os.environ.get("AUTH_RATE_LIMIT", "30 per minute")
     LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per minute; 60 per hour")
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "10 per hour")
     SIGNUP_ACCOUNT_RATE_LIMIT = os.environ.get("SIGNUP_ACCOUNT_RATE_LIMIT", "3 per hour")

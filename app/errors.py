@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, jsonify, make_response, render_template_string, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, render_template_string, request
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -36,6 +36,22 @@ def error_response(code: int, title: str, message: str, payload: dict | None = N
     """The answer to a refused request, as a response object (so a caller can add headers): JSON on
     the API, else the error page."""
     return make_response(_respond(code, title, message, payload))
+
+
+def refusal_in_layout(code: int, title: str, message: str, back_label: str) -> Response:
+    """A refusal of a page of the site in the site's own layout (the public site's for its pages,
+    the back office's for the others), with a link back to the page (a GET of it: the form again);
+    JSON on the API as ``error_response``."""
+    if _wants_json():
+        return error_response(code, title, message)
+    back = {"title": title, "message": message, "back_url": request.path, "back_label": back_label}
+    if request.blueprint == "public":
+        page = render_template("public/message.html", **back)
+    else:
+        appbuilder = current_app.appbuilder  # type: ignore[attr-defined]
+        page = render_template("clinic/message.html", appbuilder=appbuilder, base_template=appbuilder.base_template,
+                               **back)
+    return make_response(page, code)
 
 
 def _has_nul(values) -> bool:

@@ -111,9 +111,9 @@ def is_limited(view: Any) -> bool:
 
 
 def too_many(retry_after: int):
-    from app.errors import error_response
+    from app.errors import refusal_in_layout
 
-    response = error_response(429, _("Too many attempts"),
-                              _("Too many attempts. Please wait a minute and try again."))
+    response = refusal_in_layout(429, _("Too many attempts"),
+                                 _("Too many attempts. Please wait a minute and try again."), _("Back to the form"))
     response.headers["Retry-After"] = str(retry_after)
     return response
