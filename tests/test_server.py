@@ -106,7 +106,12 @@ def test_run_prepares_seeds_and_serves_demo_logins_in_one_process(server_env, tm
         form = stranger.open(f"{base}/login/", timeout=10).read().decode()
         csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
         wrong = urllib.parse.urlencode({"username": "doctor", "password": "wrong", "csrf_token": csrf})
-        stranger.open(f"{base}/login/", data=wrong.encode(), timeout=10).read()
+        try:
+            stranger.open(f"{base}/login/", data=wrong.encode(), timeout=10).read()
+        except urllib.error.HTTPError as refused:  # the form again, with the refusal
+            assert refused.code == 401
+        else:
+            raise AssertionError("a wrong password was not refused")
         with stranger.open(f"{base}/patientview/list/", timeout=10) as response:
             assert urllib.parse.urlparse(response.url).path == "/login/"  # sent to log in, no patient data
     finally:
