@@ -23,14 +23,15 @@ from flask_login import logout_user, user_logged_in
 from app.extensions import db
 from app.models.types import utcnow
 from app.services.accounts import sessions as service
+from app.services.roles import is_staff, role_names
 
 SESSION_KEY = "_sid"  # in the Flask session cookie: the session's secret
-PATIENT_ROLE = "Patient"
 
 
 def is_patient(user: Any) -> bool:
-    names = {role.name for role in getattr(user, "roles", ())}
-    return bool(names) and names <= {PATIENT_ROLE}
+    """A login with the Patient role only (a login without roles keeps the staff limits)."""
+    names = role_names(user)
+    return bool(names) and not is_staff(names)
 
 
 def policy_for(user: Any, kind: str) -> service.Policy:

@@ -110,9 +110,9 @@ def test_the_advice_is_in_vietnamese(app):
 @pytest.mark.parametrize("role, url", [("Doctor", "/resetmypassword/form"), ("Patient", "/clinic/me/password")])
 def test_change_needs_the_current_password_and_the_rule(app, ended, monkeypatch, role, url):
     """Staff use FAB's "Reset my password", patients the public site's page: the same checks."""
-    from app.fab import passwords as screens
+    from app import web_sessions
 
-    monkeypatch.setattr(screens, "current_session_id", lambda: "this-session")
+    monkeypatch.setattr(web_sessions, "current_session_id", lambda: "this-session")
     username, user_id = make_user(app, role)
     browser, _response = log_in(app, username, STRONG_STAFF)
     page = browser.get(url).get_data(as_text=True)

@@ -23,7 +23,7 @@ from app.limits import limited
 from app.models.types import utcnow
 from app.redirects import is_safe_path, safe_next
 from app.services.accounts import second_factor
-from app.services.accounts.passwords import is_staff
+from app.services.roles import is_staff, role_names
 
 PENDING_KEY = "mfa_pending"  # the session value of a login whose password was right, waiting for its code
 MAX_CODE_TRIES = 5  # wrong codes before the password must be typed again
@@ -68,7 +68,7 @@ def landing_url(user: Any, asked: str | None) -> str:
     office's start page would only tell them it is for staff), the back office for staff."""
     if is_safe_path(asked):
         return str(asked)
-    if not is_staff(role.name for role in user.roles):
+    if not is_staff(role_names(user)):
         return url_for("public.my_appointments")
     return current_app.appbuilder.get_url_for_index  # type: ignore[attr-defined]
 

@@ -17,10 +17,9 @@ Each keeps FAB's class name: FAB's endpoints and permissions are named after the
 They are set on the security manager (``app.security``) through FAB's class attributes."""
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from flask import current_app, flash, g, request, session as flask_session
+from flask import current_app, flash, g, request
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security import views as fab_views
@@ -29,24 +28,12 @@ from werkzeug.security import check_password_hash
 from wtforms import Field, Form, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from app import web_sessions
 from app.extensions import db
 from app.models.types import utcnow
 from app.services.accounts import passwords
 from app.services.errors import ValidationFailed
-
-# Where this session's id was to be found in flask.session before the sessions work landed.
-SESSION_ID_KEY = "sid"
-
-
-def current_session_id() -> str | None:
-    """This request's own session (kept when its user changes the password; the others end):
-    ``app.web_sessions.current_session_id()`` where the sessions work provides it, else the id
-    under ``flask.session["sid"]``."""
-    try:
-        web_sessions = importlib.import_module("app.web_sessions")
-    except ImportError:
-        return flask_session.get(SESSION_ID_KEY)
-    return web_sessions.current_session_id()
+from app.services.roles import is_staff
 
 
 def policy() -> passwords.PasswordPolicy:
@@ -84,7 +71,7 @@ class RuleForNewUser:
         names = [getattr(getattr(form, name, None), "data", None)
                  for name in ("username", "first_name", "last_name", "email")]
         problems = passwords.password_problems(
-            field.data, staff=passwords.is_staff(role.name for role in (roles.data or []) if role is not None)
+            field.data, staff=is_staff(role.name for role in (roles.data or []) if role is not None)
             if roles is not None else True, inputs=passwords.user_inputs(*names), policy=policy())
         if problems:
             raise ValidationError(" ".join(problems))
@@ -127,7 +114,7 @@ class ResetMyPasswordView(fab_views.ResetMyPasswordView):
         try:
             passwords.change_password(db.session, user_id=g.user.id, current_password=form.current_password.data,
                                       new_password=form.password.data, policy=policy(), now=utcnow(),
-                                      keep_session_id=current_session_id())
+                                      keep_session_id=web_sessions.current_session_id())
         except ValidationFailed as exc:  # checked by the form already; a race at most
             db.session.rollback()
             flash(exc.message, "danger")

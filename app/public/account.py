@@ -8,8 +8,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _, refresh
 from flask_login import current_user
 
+from app import web_sessions
 from app.extensions import db, mail
-from app.fab import passwords as password_screens
 from app.limits import limited
 from app.models.types import utcnow
 from app.public.common import appbuilder, bp, login_url, settings
@@ -213,7 +213,7 @@ def change_password() -> ResponseReturnValue:
         try:
             passwords.change_password(db.session, user_id=current_user.id, current_password=form.current_password.data,
                                       new_password=form.password.data, policy=policy(), now=utcnow(),
-                                      keep_session_id=password_screens.current_session_id())
+                                      keep_session_id=web_sessions.current_session_id())
         except passwords.PasswordRefused as exc:
             errors = exc.errors
     if errors:

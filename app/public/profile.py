@@ -21,9 +21,9 @@ from app.public.forms import EmailChangeForm, ProfileForm
 from app.services import signup as signup_service
 from app.services.accounts import links, profile as profile_service
 from app.services.accounts.links import LinkRefused
-from app.services.accounts.passwords import is_staff
 from app.services.errors import DomainError, NotFound
 from app.services.mail import send_email
+from app.services.roles import is_staff, role_names
 
 # Pages of the other account work, linked when they are installed (endpoint names).
 SESSIONS_ENDPOINTS = ("AccountSessionsView.sessions",)
@@ -78,7 +78,7 @@ def _mail_email_change(outcome: profile_service.ProfileUpdate) -> None:
 
 def site_of(user: Any) -> str:
     """"staff" (back office) or "public" (a patient, or a login with no role)."""
-    return "staff" if is_staff(role.name for role in user.roles) else "public"
+    return "staff" if is_staff(role_names(user)) else "public"
 
 
 def profile_url(user: Any) -> str:

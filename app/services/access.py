@@ -47,6 +47,7 @@ from app.models import (
     PrescriptionItem,
 )
 from app.services.errors import Forbidden, NotFound, ValidationFailed
+from app.services.roles import is_staff, role_names
 
 # The clinical record: read by the care team, by others only after breaking the glass.
 CLINICAL_MODELS: tuple[type, ...] = (Encounter, Diagnosis, LabOrder, LabResult, Attachment, Prescription,
@@ -59,7 +60,6 @@ PARENTS: dict[type, tuple[Any, type]] = {
     LabResult: (LabResult.lab_order_id, LabOrder),
     PrescriptionItem: (PrescriptionItem.prescription_id, Prescription),
 }
-STAFF_ROLES = frozenset({"Admin", "Manager", "Receptionist", "Doctor", "Pharmacist"})
 REASON_MAX = 500
 REASON_MIN = 5
 
@@ -70,14 +70,6 @@ class CareAccessDenied(Forbidden):
     def __init__(self, message: str, patient_id: int | None):
         super().__init__(message)
         self.patient_id = patient_id
-
-
-def role_names(user: Any) -> frozenset[str]:
-    return frozenset(role.name for role in (getattr(user, "roles", None) or ()))
-
-
-def is_staff(user: Any) -> bool:
-    return bool(role_names(user) & STAFF_ROLES)
 
 
 def _doctor_ids(user_id: int) -> Select:
@@ -128,7 +120,7 @@ def readable_condition(user: Any, model: type, now: datetime) -> ColumnElement |
     if user is None:
         return false()
     if model is Invoice:
-        return None if is_staff(user) else _of_patients(Invoice, own_patients(user))
+        return None if is_staff(role_names(user)) else _of_patients(Invoice, own_patients(user))
     condition = _of_patients(model, care_patients(user, now))
     if "Pharmacist" in role_names(user) and model in (Prescription, PrescriptionItem):
         condition = or_(condition, _issued_prescriptions(model))
@@ -162,7 +154,7 @@ def may_read(session: Session, user: Any, record: Any, now: datetime) -> bool:
     if user is None:
         return False
     if model is Invoice:
-        return is_staff(user) or record.patient_id in set(session.execute(own_patients(user)).scalars())
+        return is_staff(role_names(user)) or record.patient_id in set(session.execute(own_patients(user)).scalars())
     if "Pharmacist" in role_names(user) and model in (Prescription, PrescriptionItem):
         prescription = record if model is Prescription else session.get(Prescription, record.prescription_id)
         if prescription is not None and prescription.status != "draft":

@@ -39,8 +39,9 @@ from app.audit import record_event
 from app.models import AccountEmail, Patient, PendingSignup
 from app.services import rules, validation as v
 from app.services.accounts import links
-from app.services.accounts.passwords import PATIENT_ROLE, PasswordPolicy, password_problems, user_by_email, user_inputs
+from app.services.accounts.passwords import PasswordPolicy, password_problems, user_by_email, user_inputs
 from app.services.errors import DomainError, ValidationFailed
+from app.services.roles import PATIENT_ROLE
 from app.services.settings import ClinicSettings
 
 

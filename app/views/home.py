@@ -7,8 +7,8 @@ from flask_appbuilder import IndexView, expose
 from flask_babel import lazy_gettext as _l
 
 from app.permissions import RESOURCES
-from app.services.accounts.passwords import is_staff
 from app.services.overview import clinic_overview
+from app.services.roles import is_staff, role_names
 from app.views.base import clinic_settings
 
 LABELS = {
@@ -34,7 +34,7 @@ class HomeView(IndexView):
         user = g.user
         figures, staff = [], False
         if user is not None and user.is_authenticated:
-            if not is_staff(role.name for role in user.roles):
+            if not is_staff(role_names(user)):
                 return redirect(url_for("public.my_appointments"))
             sm = self.appbuilder.sm
             readable = {r.name for r in RESOURCES if sm.has_access("can_read", r.name)}

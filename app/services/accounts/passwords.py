@@ -26,9 +26,9 @@ from app.models import AccountEmail
 from app.services.accounts import links
 from app.services.accounts.sessions import end_user_sessions
 from app.services.errors import ValidationFailed
+from app.services.roles import is_staff, role_names
 from app.services.settings import ClinicSettings
 
-PATIENT_ROLE = "Patient"
 MAX_CHECKED_LENGTH = 128  # zxcvbn's time grows with the length; longer passwords are refused by the forms
 
 # zxcvbn's advice (its English strings), in the clinic's languages.
@@ -88,11 +88,6 @@ class PasswordPolicy:
         return generate_password_hash(password, method=self.hash_method, salt_length=self.salt_length)
 
 
-def is_staff(role_names: Iterable[str]) -> bool:
-    """Staff: any role other than Patient (a login with no role counts as a patient's)."""
-    return any(name != PATIENT_ROLE for name in role_names)
-
-
 def user_inputs(*values: str | None) -> list[str]:
     """What zxcvbn should treat as known to an attacker: the given values, and an e-mail's local
     part and the words of a name separately."""
@@ -148,7 +143,7 @@ def check_for_user(session: Session, user_id: int, password: str | None, policy:
                    field: str = "password") -> None:
     """The rule for this user's roles and names."""
     user = _user(session, user_id)
-    check_password(password, staff=is_staff(role.name for role in user.roles), inputs=inputs_of(user), policy=policy,
+    check_password(password, staff=is_staff(role_names(user)), inputs=inputs_of(user), policy=policy,
                    field=field)
 
 

@@ -29,6 +29,7 @@ from werkzeug.security import check_password_hash
 from app.audit import record_event
 from app.models.mfa import MfaEnrolment, MfaRecoveryCode
 from app.services.errors import Conflict, DomainError, Forbidden
+from app.services.roles import role_names
 
 STEP_SECONDS = 30
 WINDOW_STEPS = 1  # a code of the step before or after now is accepted too
@@ -68,13 +69,6 @@ def required_roles(setting: str | None = None) -> frozenset[str]:
             else DEFAULT_REQUIRED_ROLES
     return frozenset(name.strip() for name in (setting or "").split(",") if name.strip())
 
-
-def role_names(user: Any) -> set[str]:
-    """The names of the user's roles and of their groups' roles."""
-    names = {role.name for role in getattr(user, "roles", None) or ()}
-    for group in getattr(user, "groups", None) or ():
-        names.update(role.name for role in group.roles or ())
-    return names
 
 
 def is_required(user: Any, roles: Iterable[str] | None = None) -> bool:
