@@ -23,6 +23,7 @@ from app.views.scheduling import (
     ScheduleExceptionView,
     WorkScheduleView,
 )
+from app.views.visit import VisitView
 
 VIEWS = {
     view.class_permission_name: view
@@ -53,6 +54,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(AppointmentActionsView)
     appbuilder.add_view_no_menu(ProfileView)
     appbuilder.add_view_no_menu(BreakGlassView)
+    appbuilder.add_view_no_menu(VisitView)
     for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
                               (SeriesBookingView, "Book a series", _l("Book a series"))):
