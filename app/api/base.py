@@ -20,8 +20,10 @@ from app.permissions import API_METHOD_PERMISSIONS
 
 # Never accepted from a client, on any resource, from any role: keys, the audit stamps (when a
 # record was made, changed or uploaded; who did it: every ``*_by``) and folded search copies. A
-# request that sends one is refused 422 naming the field ("Unknown field."), nothing stored.
-SERVER_SET = {"id", "created_at", "updated_at", "uploaded_at", "search_text"}
+# request that sends one is refused 422 naming the field ("Unknown field."), nothing stored. Also
+# the stamps of signing and discarding a record (set by their services) and the optimistic-lock version.
+SERVER_SET = {"id", "created_at", "updated_at", "uploaded_at", "search_text", "version", "discarded_at",
+              "signed_at"}
 
 
 def server_set(name: str) -> bool:

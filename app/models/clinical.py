@@ -46,6 +46,12 @@ class Encounter(TimestampMixin, Model):
     height_cm: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 1))
     treatment_plan: Mapped[str | None] = mapped_column(sa.UnicodeText)
     follow_up_date: Mapped[date | None] = mapped_column(sa.Date)
+    # The doctor's own notes: part of the record, never shown to the patient (portal, summary PDF).
+    private_notes: Mapped[str | None] = mapped_column(sa.UnicodeText)
+    # Optimistic lock: a save based on an older version is refused (two tabs on one draft).
+    version: Mapped[int] = mapped_column(nullable=False, default=1, server_default="1")
+    discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    discarded_by_id: Mapped[int | None] = user_fk()
     signed_by_id: Mapped[int | None] = user_fk()
     signed_by: Mapped[User | None] = relationship(User, foreign_keys=[signed_by_id])
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -67,6 +73,7 @@ class Encounter(TimestampMixin, Model):
         sa.Index("ix_encounter_patient", "patient_id", "created_at"),
         sa.Index("ix_encounter_doctor", "doctor_id", "created_at"),
     )
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
         return f"#{self.id} {self.chief_complaint or ''}".strip()

@@ -67,6 +67,7 @@ class Patient(TimestampMixin, Model):
     insurance_number: Mapped[str | None] = mapped_column(sa.Unicode(30))
     blood_type: Mapped[str | None] = mapped_column(choice("patient_blood_type", *BLOOD_TYPES))
     allergies: Mapped[str | None] = mapped_column(sa.UnicodeText)
+    chronic_conditions: Mapped[str | None] = mapped_column(sa.UnicodeText)
     emergency_contact_name: Mapped[str | None] = mapped_column(sa.Unicode(150))
     emergency_contact_phone: Mapped[str | None] = mapped_column(sa.Unicode(20))
     user_id: Mapped[int | None] = user_fk()
