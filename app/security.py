@@ -10,7 +10,7 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.utils import is_null_password
 from flask_babel import gettext, lazy_gettext
 from flask_jwt_extended import JWTManager
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
@@ -84,17 +84,8 @@ class ClinicSecurityManager(SecurityManager):
             user_id = int(pk)
         except (TypeError, ValueError):
             return None
-        user_model, group_model = self.user_model, self.group_model
-        sessions = session_service.SESSIONS
-        enrolled = select(MfaEnrolment.id).where(
-            MfaEnrolment.user_id == user_model.id, MfaEnrolment.confirmed_at.is_not(None)).exists()
-        row = self.session.execute(
-            select(user_model, enrolled, *session_service.STATE_COLUMNS)
-            .join(sessions, and_(sessions.c.user_id == user_model.id, sessions.c.id == session_id))
-            .where(user_model.id == user_id).options(
-                joinedload(user_model.roles), joinedload(user_model.groups).joinedload(group_model.roles),
-            )
-        ).unique().first()
+        row = self.session.execute(self._session_user_query(), {"user_id": user_id, "session_id": session_id}
+                                   ).unique().first()
         if row is None:
             return None
         user, state = row[0], session_service.SessionState(*row[2:])
@@ -103,6 +94,25 @@ class ClinicSecurityManager(SecurityManager):
             return None
         web_sessions.mark_loaded(session_id, state)
         return user
+
+    def _session_user_query(self) -> Any:
+        """Built once per process with bound parameters: composing it cost more than running it."""
+        query = getattr(self, "_session_user_select", None)
+        if query is None:
+            user_model, group_model = self.user_model, self.group_model
+            sessions = session_service.SESSIONS
+            enrolled = select(MfaEnrolment.id).where(
+                MfaEnrolment.user_id == user_model.id, MfaEnrolment.confirmed_at.is_not(None)).exists()
+            query = (
+                select(user_model, enrolled, *session_service.STATE_COLUMNS)
+                .join(sessions, and_(sessions.c.user_id == user_model.id,
+                                     sessions.c.id == bindparam("session_id")))
+                .where(user_model.id == bindparam("user_id")).options(
+                    joinedload(user_model.roles), joinedload(user_model.groups).joinedload(group_model.roles),
+                )
+            )
+            self._session_user_select = query
+        return query
 
     def get_user_roles(self, user: Any) -> list[Any]:
         """The user's roles and their groups' roles; the Public role for a visitor."""
