@@ -85,6 +85,7 @@ class Config:
     CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "Asia/Ho_Chi_Minh")
     CLINIC_CURRENCY = os.environ.get("CLINIC_CURRENCY", "VND")
     CLINIC_PHONE_REGION = os.environ.get("CLINIC_PHONE_REGION", "VN")
+    CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "")  # printed under the name on documents (visit summary)
 
     # Booking policy.
     BOOKING_SLOT_MINUTES = int(os.environ.get("BOOKING_SLOT_MINUTES", "15"))  # start times fall on this grid

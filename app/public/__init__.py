@@ -1,7 +1,8 @@
 """The public site (/clinic), one module per group of pages: the catalogue (services, doctors),
-online booking, the patient portal (own appointments), the account (sign-up, language). Thin:
-every read and rule is in app.services; domain errors become messages on the page, never a 500."""
-from app.public import account, booking, catalogue, portal, profile  # noqa: F401  (their routes, on bp)
+online booking, the patient portal (own appointments; own visits, results and files: records), the
+account (sign-up, language). Thin: every read and rule is in app.services; domain errors become
+messages on the page, never a 500."""
+from app.public import account, booking, catalogue, portal, profile, records  # noqa: F401  (their routes, on bp)
 from app.public.common import bp
 
 __all__ = ["bp"]

@@ -36,6 +36,8 @@ class ClinicSettings:
     currency: str = "VND"
     phone_region: str = "VN"
     booking: BookingPolicy = field(default_factory=BookingPolicy)
+    name: str = "Clinic"  # CLINIC_NAME: the header of printed documents (visit summary)
+    address: str = ""  # CLINIC_ADDRESS
 
     @classmethod
     def from_config(cls, config: Mapping) -> "ClinicSettings":
@@ -44,6 +46,8 @@ class ClinicSettings:
             currency=config.get("CLINIC_CURRENCY", "VND"),
             phone_region=config.get("CLINIC_PHONE_REGION", "VN"),
             booking=BookingPolicy.from_config(config),
+            name=config.get("APP_NAME") or "Clinic",
+            address=config.get("CLINIC_ADDRESS") or "",
         )
 
     def now(self) -> datetime:
