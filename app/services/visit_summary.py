@@ -14,11 +14,11 @@ Labels follow the reader's language (Flask-Babel, as the page that offers the do
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import ttf_opensans
-from flask_babel import format_date, gettext as _
+from flask_babel import format_date, get_locale, gettext as _
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -32,6 +32,11 @@ MARGIN = 15
 def font_files() -> dict[str, str]:
     """fpdf2 style -> TTF path inside the installed ``ttf-opensans`` package."""
     return {"": str(ttf_opensans.OPENSANS_REGULAR.path), "B": str(ttf_opensans.OPENSANS_BOLD.path)}
+
+
+def numeric_day(day: date) -> str:
+    """A date as the reader's language writes it: 20/07/1985 in Vietnamese, 1985-07-20 otherwise."""
+    return day.strftime("%d/%m/%Y") if str(get_locale() or "en").startswith("vi") else day.isoformat()
 
 
 def nfc(text: Any) -> str:
@@ -56,7 +61,7 @@ def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: 
     for style, path in font_files().items():
         pdf.add_font(FONT, style, path)
     local = printed_at.astimezone(settings.timezone)
-    pdf.footer_text = _("Printed on %(date)s", date=format_date(local.date(), "short"))
+    pdf.footer_text = _("Printed on %(date)s", date=numeric_day(local.date()))
     pdf.set_title(nfc(_("Visit summary")))
     pdf.set_author(nfc(settings.name))
     pdf.set_creator(nfc(settings.name))
@@ -92,7 +97,7 @@ def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: 
     visit_day = visit.at.astimezone(settings.timezone).date()
     field(_("Patient"), f"{visit.patient_name} ({visit.patient_code})")
     if visit.patient_birth is not None:
-        field(_("Date of birth"), format_date(visit.patient_birth, "short"))
+        field(_("Date of birth"), numeric_day(visit.patient_birth))
     field(_("Visit date"), format_date(visit_day, "long"))
     field(_("Doctor"), visit.doctor)
 
@@ -117,7 +122,7 @@ def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: 
     items = [item for prescription in visit.prescriptions for item in prescription.items]
     if items:
         pdf.set_font(FONT, "", 9)
-        with pdf.table(col_widths=(34, 16, 22, 12, 16), text_align="LEFT", line_height=5,
+        with pdf.table(col_widths=(30, 14, 18, 9, 29), text_align="LEFT", line_height=5,
                        first_row_as_headings=True) as table:
             table.row([nfc(t) for t in (_("Medicine"), _("Dose"), _("Frequency"), _("Number of days"),
                                         _("Instructions"))])
@@ -140,6 +145,6 @@ def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: 
     pdf.set_text_color(110)
     pdf.multi_cell(width, 4, nfc(_("Signed by %(doctor)s on %(date)s. This summary is a copy of the signed record.",
                                    doctor=visit.doctor,
-                                   date=format_date(visit.signed_at.astimezone(settings.timezone).date(), "short"))),
+                                   date=numeric_day(visit.signed_at.astimezone(settings.timezone).date()))),
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return bytes(pdf.output())
