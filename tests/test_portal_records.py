@@ -377,3 +377,50 @@ def test_the_portal_home_links_to_the_record(app, db, records, login_as):
     body = _text(login_as(records.owner_login).get("/clinic/me/appointments"))
     for path in ("/clinic/me/visits", "/clinic/me/results", "/clinic/me/files"):
         assert f'href="{path}"' in body
+
+
+def test_an_unreachable_store_says_so(app, db, records, login_as, monkeypatch):
+    from app.public import records as pages
+    from app.services.storage import StorageUnavailable
+
+    class DownStore:
+        def url(self, key, file_name, content_type, expires):
+            return None
+
+        def get(self, key):
+            raise StorageUnavailable("connection refused")
+
+    monkeypatch.setattr(pages, "file_store", lambda config: DownStore())
+    response = login_as(records.owner_login).get(f"/clinic/me/files/{records.visit_file}")
+    assert response.status_code == 503 and "cannot be reached" in _text(response)
+
+
+def test_the_visits_page_costs_the_same_statements_for_few_or_many_visits(app, db, records):
+    """No N+1: the list loads encounters, their diagnoses and doctors in a fixed number of statements."""
+    from sqlalchemy import event
+
+    from app.models import Doctor
+    from app.services import portal_records
+
+    now = datetime.now(timezone.utc)
+
+    def statements() -> int:
+        db.session.close()  # a fresh session, as a request has
+        user = app.appbuilder.sm.find_user(username=records.owner_login)
+        [role.name for role in user.roles]  # the login as a request has it loaded
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            with app.test_request_context():
+                portal_records.signed_visits(db.session, user, records.owner, now)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
+
+    few = statements()
+    for n in range(12):
+        doctor = _add(db, Doctor(full_name=f"Bác sĩ {n}"))
+        _visit(db, records.owner, doctor, f"Lần {n}", signed=True, days_ago=10 + n,
+               diagnoses=[("J00", "Viêm mũi họng cấp", True)])
+    assert statements() == few

@@ -121,8 +121,9 @@ def download_file(patient: Patient, attachment_id: int) -> ResponseReturnValue:
 @bp.app_template_filter("flag_word")
 def flag_word(flag: str | None) -> str:
     """A result's flag in words (the page also marks it with colour, never only with colour)."""
-    return {"low": _("Below the normal range"), "high": _("Above the normal range"),
-            "critical": _("Critical value: talk to your doctor"), "normal": _("Within the normal range")}.get(flag or "", "")
+    words = {"low": _("Below the normal range"), "high": _("Above the normal range"),
+             "critical": _("Critical value: talk to your doctor"), "normal": _("Within the normal range")}
+    return words.get(flag or "", "")
 
 
 @bp.app_template_filter("file_size")

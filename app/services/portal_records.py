@@ -166,6 +166,18 @@ class ResultDetail:
     earlier: list[ResultLine]  # earlier released values of the same analyte, newest first
 
 
+@dataclass(frozen=True)
+class _Ref:
+    """A row's id for the audit (``record_list_read`` reads only ``id``): the audit rows commit,
+    which expires loaded rows, and reading ``id`` of an expired row would reload it."""
+
+    id: int
+
+
+def _refs(rows: Any) -> list[_Ref]:
+    return [_Ref(row.id) for row in rows]
+
+
 # --- what a patient may see -------------------------------------------------------------------
 
 def signed_visit(patient_id: int) -> ColumnElement:
@@ -219,9 +231,11 @@ def signed_visits(session: Session, user: Any, patient_id: int, now: datetime, p
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
     ).scalars())
     shown = rows[:PAGE_SIZE]
-    access.record_list_read(session, user, Encounter, shown)
-    access.record_list_read(session, user, Diagnosis, [d for e in shown for d in e.diagnoses])
+    # Plain values first: the audit rows commit, which expires the loaded rows.
     visits = [VisitLine(e.id, e.created_at, str(e.doctor), e.chief_complaint, _diagnoses(e)) for e in shown]
+    diagnoses = _refs(d for e in shown for d in e.diagnoses)
+    access.record_list_read(session, user, Encounter, _refs(shown))
+    access.record_list_read(session, user, Diagnosis, diagnoses)
     return VisitPage(visits, page, len(rows) > PAGE_SIZE)
 
 
@@ -234,7 +248,6 @@ def visit_detail(session: Session, user: Any, patient_id: int, encounter_id: int
     ).scalar_one_or_none()
     if encounter is None or not access.may_read(session, user, encounter, now):
         raise _not_found(session, user, "Encounter", encounter_id, patient_id)
-    access.open_record(session, user, encounter, now)
     prescriptions = list(session.execute(
         select(Prescription).where(Prescription.encounter_id == encounter.id, Prescription.patient_id == patient_id,
                                    Prescription.status.not_in(HIDDEN_PRESCRIPTION_STATUSES),
@@ -247,12 +260,8 @@ def visit_detail(session: Session, user: Any, patient_id: int, encounter_id: int
                                  Attachment.owner_id == encounter.id)
         .order_by(Attachment.uploaded_at, Attachment.id).limit(MAX_FILES)
     ).scalars())
-    access.record_list_read(session, user, Diagnosis, encounter.diagnoses)
-    access.record_list_read(session, user, Prescription, prescriptions)
-    access.record_list_read(session, user, PrescriptionItem, [i for p in prescriptions for i in p.items])
-    access.record_list_read(session, user, Attachment, attachments)
     patient: Patient = encounter.patient
-    return VisitDetail(
+    detail = VisitDetail(
         id=encounter.id, at=encounter.created_at, signed_at=encounter.signed_at or encounter.created_at,
         doctor=str(encounter.doctor), patient_name=patient.full_name, patient_code=patient.code,
         patient_birth=patient.date_of_birth, complaint=encounter.chief_complaint, diagnoses=_diagnoses(encounter),
@@ -262,6 +271,15 @@ def visit_detail(session: Session, user: Any, patient_id: int, encounter_id: int
                        for p in prescriptions],
         files=[_file_line(a) for a in attachments],
     )
+    # The audit rows last: each commits, which expires the loaded rows (``detail`` holds plain values).
+    diagnoses, items = _refs(encounter.diagnoses), _refs(i for p in prescriptions for i in p.items)
+    prescription_refs, attachment_refs = _refs(prescriptions), _refs(attachments)
+    access.open_record(session, user, encounter, now)
+    access.record_list_read(session, user, Diagnosis, diagnoses)
+    access.record_list_read(session, user, Prescription, prescription_refs)
+    access.record_list_read(session, user, PrescriptionItem, items)
+    access.record_list_read(session, user, Attachment, attachment_refs)
+    return detail
 
 
 def _medicine_line(item: PrescriptionItem) -> MedicineLine:
@@ -298,16 +316,17 @@ def released_results(session: Session, user: Any, patient_id: int, now: datetime
         _released_rows(user, patient_id, now)
         .order_by(LabOrder.created_at.desc(), LabOrder.id.desc(), LabResult.id).limit(MAX_RESULTS)
     ).all()
-    access.record_list_read(session, user, LabResult, [result for result, _order in rows])
     by_order: dict[int, list[LabResult]] = defaultdict(list)
     orders: dict[int, LabOrder] = {}
     for result, order in rows:
         by_order[order.id].append(result)
         orders[order.id] = order
     doctors = _doctor_names(session, list(orders.values()))
-    return [ResultGroup(order.id, order.test_name, order.created_at, doctors.get(order.doctor_id or 0),
-                        [_result_line(r) for r in by_order[order.id]])
-            for order in orders.values()]
+    groups = [ResultGroup(order.id, order.test_name, order.created_at, doctors.get(order.doctor_id or 0),
+                          [_result_line(r) for r in by_order[order.id]])
+              for order in orders.values()]
+    access.record_list_read(session, user, LabResult, _refs(result for result, _order in rows))
+    return groups
 
 
 def result_detail(session: Session, user: Any, patient_id: int, result_id: int, now: datetime) -> ResultDetail:
@@ -317,18 +336,20 @@ def result_detail(session: Session, user: Any, patient_id: int, result_id: int, 
     if row is None:
         raise _not_found(session, user, "LabResult", result_id, patient_id)
     result, order = row
-    access.open_record(session, user, result, now)
     earlier_rows = session.execute(
         _released_rows(user, patient_id, now)
         .where(LabResult.analyte == result.analyte, LabResult.id != result.id,
                LabOrder.created_at <= order.created_at)
         .order_by(LabOrder.created_at.desc(), LabResult.id.desc()).limit(HISTORY_SIZE)
     ).all()
-    access.record_list_read(session, user, LabResult, [r for r, _o in earlier_rows])
     doctors = _doctor_names(session, [order])
     group = ResultGroup(order.id, order.test_name, order.created_at, doctors.get(order.doctor_id or 0),
                         [_result_line(result)])
-    return ResultDetail(_result_line(result), group, [_result_line(r) for r, _o in earlier_rows])
+    detail = ResultDetail(_result_line(result), group, [_result_line(r) for r, _o in earlier_rows])
+    earlier = _refs(r for r, _o in earlier_rows)
+    access.open_record(session, user, result, now)
+    access.record_list_read(session, user, LabResult, earlier)
+    return detail
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -345,15 +366,16 @@ def patient_files(session: Session, user: Any, patient_id: int, now: datetime) -
         select(Attachment).where(_visible_files(user, patient_id, now))
         .order_by(Attachment.uploaded_at.desc(), Attachment.id.desc()).limit(MAX_FILES)
     ).scalars())
-    access.record_list_read(session, user, Attachment, attachments)
     visit_ids = {a.owner_id for a in attachments if a.owner_type == "encounter"}
     order_ids = {a.owner_id for a in attachments if a.owner_type == "lab_order"}
     visits = dict(session.execute(select(Encounter.id, Encounter.created_at)
                                   .where(Encounter.id.in_(visit_ids))).all()) if visit_ids else {}
     tests = dict(session.execute(select(LabOrder.id, LabOrder.test_name)
                                  .where(LabOrder.id.in_(order_ids))).all()) if order_ids else {}
-    return [_file_line(a, visits.get(a.owner_id) if a.owner_type == "encounter" else None,
-                       tests.get(a.owner_id) if a.owner_type == "lab_order" else None) for a in attachments]
+    lines = [_file_line(a, visits.get(a.owner_id) if a.owner_type == "encounter" else None,
+                        tests.get(a.owner_id) if a.owner_type == "lab_order" else None) for a in attachments]
+    access.record_list_read(session, user, Attachment, _refs(attachments))
+    return lines
 
 
 def open_file(session: Session, user: Any, patient_id: int, attachment_id: int, now: datetime) -> Attachment:
