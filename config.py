@@ -61,6 +61,8 @@ def database_url(raw: str | None) -> str:
 
 class Config:
     APP_NAME = os.environ.get("CLINIC_NAME", "Clinic")
+    CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "")  # printed on prescriptions
+    CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "")
     SECRET_KEY = persistent_secret("SECRET_KEY")
     JWT_SECRET_KEY = SECRET_KEY
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
@@ -85,7 +87,6 @@ class Config:
     CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "Asia/Ho_Chi_Minh")
     CLINIC_CURRENCY = os.environ.get("CLINIC_CURRENCY", "VND")
     CLINIC_PHONE_REGION = os.environ.get("CLINIC_PHONE_REGION", "VN")
-    CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "")  # printed under the name on documents (visit summary)
 
     # Booking policy.
     BOOKING_SLOT_MINUTES = int(os.environ.get("BOOKING_SLOT_MINUTES", "15"))  # start times fall on this grid

@@ -331,6 +331,7 @@ def pdf_text(data: bytes) -> str:
 def test_visit_summary_pdf_in_vietnamese(app, db, records, login_as, monkeypatch):
     monkeypatch.setitem(app.config, "APP_NAME", "Phòng khám Đa khoa Hòa Bình")
     monkeypatch.setitem(app.config, "CLINIC_ADDRESS", "12 Đường Lê Lợi, Quận 1, TP. Hồ Chí Minh")
+    monkeypatch.setitem(app.config, "CLINIC_PHONE", "028 3822 1234")
     browser = login_as(records.owner_login)
     browser.get("/clinic/language/vi")
     response = browser.get(f"/clinic/me/visits/{records.signed}/summary.pdf")
@@ -338,7 +339,8 @@ def test_visit_summary_pdf_in_vietnamese(app, db, records, login_as, monkeypatch
     assert response.headers["Content-Disposition"].startswith("attachment")
     assert response.data.startswith(b"%PDF")
     text = pdf_text(response.data)
-    for shown in ("Phòng khám Đa khoa Hòa Bình", "12 Đường Lê Lợi", "Tóm tắt lần khám", "Phạm Thị Hương", "BN-PR1",
+    for shown in ("Phòng khám Đa khoa Hòa Bình", "12 Đường Lê Lợi", "028 3822 1234", "Tóm tắt lần khám",
+                  "Phạm Thị Hương", "BN-PR1",
                   "BS. Trần Thị Bình", "Chẩn đoán", "J02.9", "Viêm họng cấp, không đặc hiệu", "Đơn thuốc",
                   "Paracetamol", "3 lần/ngày", "Sốt, đau họng 3 ngày", "Nghỉ ngơi, uống nhiều nước ấm.",
                   "Tái khám", "2027"):
@@ -424,3 +426,21 @@ def test_the_visits_page_costs_the_same_statements_for_few_or_many_visits(app, d
         _visit(db, records.owner, doctor, f"Lần {n}", signed=True, days_ago=10 + n,
                diagnoses=[("J00", "Viêm mũi họng cấp", True)])
     assert statements() == few
+
+
+def test_draft_and_cancelled_prescriptions_of_a_signed_visit_are_not_shown(app, db, records, login_as):
+    from app.models import Doctor, Medicine, Prescription, PrescriptionItem
+
+    doctor = db.session.execute(select(Doctor.id)).scalars().first()
+    medicine = db.session.execute(select(Medicine.id)).scalars().first()
+    for status in ("draft", "cancelled"):
+        prescription = _add(db, Prescription(patient_id=records.owner, doctor_id=doctor, encounter_id=records.signed,
+                                             status=status))
+        _add(db, PrescriptionItem(prescription_id=prescription, medicine_id=medicine, dose="2 viên",
+                                  frequency="1 lần/ngày", quantity=2, instructions=f"RX-{status.upper()}"))
+    browser = login_as(records.owner_login)
+    page = _text(browser.get(f"/clinic/me/visits/{records.signed}"))
+    summary = pdf_text(browser.get(f"/clinic/me/visits/{records.signed}/summary.pdf").data)
+    for body in (page, summary):
+        assert "Uống đủ 7 ngày" in body  # the issued one
+        assert "RX-DRAFT" not in body and "RX-CANCELLED" not in body

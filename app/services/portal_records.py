@@ -5,10 +5,10 @@ What a patient sees, and what they never see:
 
 * visits: only *signed* encounters (not drafts, not discarded ones), newest first, with the date,
   the doctor, the chief complaint, the diagnoses (code and title as written at the time), the
-  treatment plan, the follow-up date and the prescriptions of the visit (not cancelled ones) with
-  their items. Never the doctor's ``private_notes`` (kept for that purpose), nor the history,
-  examination and vital signs, which are the doctor's working notes: none of them is even loaded
-  into what these functions return;
+  treatment plan, the follow-up date and the issued prescriptions of the visit (signing issues
+  them; not drafts, not cancelled ones) with their items. Never the doctor's ``private_notes``
+  (kept for that purpose), nor the history, examination and vital signs, which are the doctor's
+  working notes: none of them is copied into what these functions return;
 * results: only results *released to the patient* whose status is final or corrected, with value,
   unit, reference range and flag;
 * files: attachments of the patient's own record, of their signed visits and of lab orders with a
@@ -54,7 +54,7 @@ MAX_RESULTS = 200
 MAX_FILES = 200
 HISTORY_SIZE = 20
 SHOWN_RESULT_STATUSES = ("final", "corrected")
-HIDDEN_PRESCRIPTION_STATUSES = ("cancelled",)
+HIDDEN_PRESCRIPTION_STATUSES = ("draft", "cancelled")  # a signed visit issues its prescription
 
 
 # --- what the pages get -----------------------------------------------------------------------

@@ -38,6 +38,7 @@ class ClinicSettings:
     booking: BookingPolicy = field(default_factory=BookingPolicy)
     name: str = "Clinic"  # CLINIC_NAME: the header of printed documents (visit summary)
     address: str = ""  # CLINIC_ADDRESS
+    phone: str = ""  # CLINIC_PHONE
 
     @classmethod
     def from_config(cls, config: Mapping) -> "ClinicSettings":
@@ -48,6 +49,7 @@ class ClinicSettings:
             booking=BookingPolicy.from_config(config),
             name=config.get("APP_NAME") or "Clinic",
             address=config.get("CLINIC_ADDRESS") or "",
+            phone=config.get("CLINIC_PHONE") or "",
         )
 
     def now(self) -> datetime:

@@ -72,9 +72,10 @@ def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: 
     # The clinic's header.
     pdf.set_font(FONT, "B", 14)
     pdf.multi_cell(width, 7, nfc(settings.name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    if settings.address:
+    contact = " · ".join(part for part in (settings.address, settings.phone) if part)
+    if contact:
         pdf.set_font(FONT, "", 9)
-        pdf.multi_cell(width, 5, nfc(settings.address), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(width, 5, nfc(contact), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_draw_color(160)
     pdf.line(MARGIN, pdf.get_y() + 2, pdf.w - MARGIN, pdf.get_y() + 2)
     pdf.ln(6)
