@@ -429,18 +429,22 @@ def test_the_visits_page_costs_the_same_statements_for_few_or_many_visits(app, d
 
 
 def test_draft_and_cancelled_prescriptions_of_a_signed_visit_are_not_shown(app, db, records, login_as):
-    from app.models import Doctor, Medicine, Prescription, PrescriptionItem
+    from app.models import Doctor, Encounter, Medicine, Prescription, PrescriptionItem
 
     doctor = db.session.execute(select(Doctor.id)).scalars().first()
     medicine = db.session.execute(select(Medicine.id)).scalars().first()
+    visit = _visit(db, records.owner, doctor, "Ho kéo dài", signed=False, days_ago=5,
+                   medicines=[(medicine, "1 viên", "2 lần/ngày", 5, 10, "RX-ISSUED")])
     for status in ("draft", "cancelled"):
-        prescription = _add(db, Prescription(patient_id=records.owner, doctor_id=doctor, encounter_id=records.signed,
+        prescription = _add(db, Prescription(patient_id=records.owner, doctor_id=doctor, encounter_id=visit,
                                              status=status))
         _add(db, PrescriptionItem(prescription_id=prescription, medicine_id=medicine, dose="2 viên",
                                   frequency="1 lần/ngày", quantity=2, instructions=f"RX-{status.upper()}"))
+    db.session.get(Encounter, visit).signed_at = datetime.now(timezone.utc)  # signed after the prescriptions
+    db.session.commit()
     browser = login_as(records.owner_login)
-    page = _text(browser.get(f"/clinic/me/visits/{records.signed}"))
-    summary = pdf_text(browser.get(f"/clinic/me/visits/{records.signed}/summary.pdf").data)
+    page = _text(browser.get(f"/clinic/me/visits/{visit}"))
+    summary = pdf_text(browser.get(f"/clinic/me/visits/{visit}/summary.pdf").data)
     for body in (page, summary):
-        assert "Uống đủ 7 ngày" in body  # the issued one
+        assert "RX-ISSUED" in body
         assert "RX-DRAFT" not in body and "RX-CANCELLED" not in body
