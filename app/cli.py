@@ -1,6 +1,7 @@
 """Commands: ``flask sync-roles`` (deploy step), ``flask seed`` (demo data and logins), ``flask
 unlock-account`` (an account locked after too many failed logins), ``flask audit verify`` (the
-audit trail's hash chain) and ``flask prune-sessions`` (old login sessions, run daily)."""
+audit trail's hash chain), ``flask prune-sessions`` (old login sessions, run daily) and ``flask
+interactions load`` (the drug interaction table)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -166,3 +167,28 @@ def register(app: Flask) -> None:
         deleted = prune(db.session, utcnow(), keep=timedelta(days=days))
         db.session.commit()
         click.echo(f"Deleted {deleted} old sessions.")
+
+    @app.cli.group("interactions")
+    def interactions_group() -> None:
+        """The drug interaction table (pairs of active ingredients) the prescription is checked against."""
+
+    @interactions_group.command("load")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    def interactions_load(file: str) -> None:
+        """Load FILE, a CSV with the columns ingredient_a, ingredient_b, severity (minor, moderate,
+        severe), description_en, description_vi. One transaction: a bad row (reported with its line
+        number) loads nothing; a pair already there is updated."""
+        from app.services.prescribing import InteractionFileRefused, load_interactions
+
+        try:
+            with open(file, encoding="utf-8-sig", newline="") as handle:
+                text = handle.read()
+        except UnicodeDecodeError:
+            raise click.ClickException(f"{file} is not UTF-8 text.") from None
+        try:
+            result = load_interactions(db.session, text)
+        except InteractionFileRefused as exc:
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            raise click.ClickException(f"Nothing loaded: {len(exc.problems)} bad rows in {file}.") from None
+        click.echo(f"Interactions loaded: {result.added} added, {result.updated} updated.")

@@ -5,6 +5,7 @@ from app import models as m
 from app.api.base import make_api
 from app.api.booking import BookingApi
 from app.api.care import CareAccessApi
+from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
@@ -21,7 +22,7 @@ DERIVED = {
     "Doctor": ("user", "calendar_token"),
     "Employee": ("user",),
     "Prescription": ("dispensed_at",),
-    "PrescriptionItem": ("dispensed_quantity",),
+    "PrescriptionItem": ("dispensed_quantity", "warnings"),
     "Payment": ("received_by",),
     "Encounter": ("signed_by", "signed_at"),
 }
@@ -47,6 +48,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(SeriesApi)
     appbuilder.add_api(ProfileApi)
     appbuilder.add_api(CareAccessApi)
+    appbuilder.add_api(VisitPrescriptionApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

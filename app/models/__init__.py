@@ -7,6 +7,7 @@ from app.models.care_access import CareAccessGrant
 from app.models.catalogue import Service
 from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
 from app.models.engagement import Notification, ReminderLog, Review
+from app.models.interactions import DrugInteraction
 from app.models.lockout import AccountLock
 from app.models.mfa import MfaEnrolment, MfaRecoveryCode
 from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
@@ -25,7 +26,8 @@ __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
     "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant",
     "Department",
-    "Diagnosis", "Doctor", "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
+    "Diagnosis", "Doctor", "DrugInteraction",
+    "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Medicine", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",

@@ -136,8 +136,19 @@ class PrescriptionItem(Model):
     quantity: Mapped[int] = mapped_column(nullable=False)
     dispensed_quantity: Mapped[int] = mapped_column(nullable=False, default=0)
     instructions: Mapped[str | None] = mapped_column(sa.Unicode(500))
+    # Structured dosage (issue 9): units per intake and intakes per day, from which the quantity is
+    # computed for countable units; empty on items written before them.
+    dose_amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(8, 2))
+    times_per_day: Mapped[int | None] = mapped_column()
+    # Why the doctor prescribed despite a severe interaction or an allergy, and the warnings shown
+    # when the item was saved (JSON list of {kind, severity, message}).
+    override_reason: Mapped[str | None] = mapped_column(sa.UnicodeText)
+    warnings: Mapped[str | None] = mapped_column(sa.UnicodeText)
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="ck_prescription_item_quantity_positive"),
+        sa.CheckConstraint("dose_amount IS NULL OR dose_amount > 0", name="ck_prescription_item_dose_positive"),
+        sa.CheckConstraint("times_per_day IS NULL OR (times_per_day > 0 AND times_per_day <= 24)",
+                           name="ck_prescription_item_times_per_day"),
         sa.CheckConstraint("duration_days > 0", name="ck_prescription_item_duration_positive"),
         sa.CheckConstraint(
             "dispensed_quantity >= 0 AND dispensed_quantity <= quantity", name="ck_prescription_item_dispensed"

@@ -65,8 +65,11 @@ def validate_prescription(session: Session, prescription: Prescription, settings
 
 
 def validate_prescription_item(session: Session, item: PrescriptionItem, settings: ClinicSettings) -> None:
+    from app.services import prescribing
+
     item.dose = v.require_text("dose", item.dose, 60)
     item.frequency = v.require_text("frequency", item.frequency, 60)
+    prescribing.check_generic_item(session, item)  # structured dose, computed quantity, warnings need a reason
     v.positive("quantity", item.quantity)
     v.positive("duration_days", item.duration_days)
     v.non_negative("dispensed_quantity", item.dispensed_quantity)

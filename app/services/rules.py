@@ -49,6 +49,7 @@ VALIDATORS: dict[type, Validator] = {
 FILLED_BY_SERVICES: dict[type, tuple[str, ...]] = {
     m.Patient: ("code",),
     m.Invoice: ("number", "currency"),
+    m.PrescriptionItem: ("quantity",),  # computed from dose x times a day x days for countable units
 }
 
 

@@ -23,6 +23,7 @@ from app.views.scheduling import (
     ScheduleExceptionView,
     WorkScheduleView,
 )
+from app.views.prescription_print import PrescriptionPrintView
 from app.views.visit import VisitView
 
 VIEWS = {
@@ -55,6 +56,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(ProfileView)
     appbuilder.add_view_no_menu(BreakGlassView)
     appbuilder.add_view_no_menu(VisitView)
+    appbuilder.add_view_no_menu(PrescriptionPrintView)
     for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
                               (SeriesBookingView, "Book a series", _l("Book a series"))):

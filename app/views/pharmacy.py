@@ -9,8 +9,9 @@ class PrescriptionItemView(ClinicModelView):
     list_columns = ["prescription", "medicine", "dose", "frequency", "duration_days", "route", "quantity",
                     "dispensed_quantity"]
     search_columns = ["prescription", "medicine", "route"]
-    add_columns = edit_columns = ["prescription", "medicine", "dose", "frequency", "duration_days", "route",
-                                  "quantity", "instructions"]
+    add_columns = edit_columns = ["prescription", "medicine", "dose", "frequency", "dose_amount", "times_per_day",
+                                  "duration_days", "route", "quantity", "instructions", "override_reason"]
+    show_columns = [*add_columns, "dispensed_quantity", "warnings"]
 
 
 class PrescriptionView(ClinicModelView):

@@ -108,6 +108,13 @@ MEDICINES = (
         "1", 2, (5, 7), "Uống ngay sau ăn no", False, 0, 500, 36),
     Med("MEB500", "Mebendazole", "Mebendazole", "500 mg", "Viên nhai", "viên", 3_500, "oral", "1", 1, (1,),
         "Nhai và nuốt, uống một liều duy nhất", True, 0, 100, 36),
+    # Three more for the interaction demo (prescribed by hand, not by the seeded visits).
+    Med("WAR5", "Warfarin", "Warfarin natri", "5 mg", "Viên nén", "viên", 1_500, "oral", "1", 1, (30,),
+        "Uống cùng một giờ mỗi ngày, xét nghiệm INR theo hẹn", False, 0, 100, 36),
+    Med("CLA500", "Clarithromycin", "Clarithromycin", "500 mg", "Viên nén bao phim", "viên", 8_500, "oral", "1",
+        2, (7, 14), "Uống cách nhau 12 giờ", False, 0, 100, 24),
+    Med("SIM20", "Simvastatin", "Simvastatin", "20 mg", "Viên nén bao phim", "viên", 1_200, "oral", "1", 1,
+        (30,), "Uống buổi tối", False, 0, 300, 36),
 )
 # Children get the paediatric form, or nothing, when the adult form is prescribed.
 CHILD_SUBSTITUTES = {"PARA500": "PARA250", "AMO500": "AMO250", "AMC625": "AMO250", "CEF500": "AMO250",

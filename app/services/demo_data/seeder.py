@@ -101,9 +101,22 @@ class Seeder(Stock):
         self.write_patients_and_visits()
         self.build_stock()
         self.write_stock()
+        self.write_interactions()
         self.fix_sequences()
         return self.counts
 
+
+    def write_interactions(self) -> None:
+        """The demo interaction table (``interactions.csv``: real pairs among the demo medicines'
+        ingredients), beside any pair the clinic loaded already."""
+        from pathlib import Path
+
+        from app.services import prescribing
+
+        text = (Path(__file__).with_name("interactions.csv")).read_text(encoding="utf-8")
+        result = prescribing.write_interactions(self.session, prescribing.parse_interactions(text),
+                                                keep_existing=True)
+        self.counts["drug_interaction"] = result.added
 
     def fix_sequences(self) -> None:
         """Ids were given explicitly: move PostgreSQL's sequences past them."""

@@ -227,7 +227,9 @@ class Visits(Appointments):
                         b["prescription_item"].append(dict(
                             id=ids["prescription_item"], prescription_id=presc_id, medicine_id=med_index[med.code] + 1,
                             dose=dose, frequency=f"{med.per_day} lần/ngày", duration_days=days, route=med.route,
-                            quantity=quantity, dispensed_quantity=given, instructions=med.instructions))
+                            quantity=quantity, dispensed_quantity=given, instructions=med.instructions,
+                            dose_amount=None if med.per_course else Decimal(med.dose), times_per_day=med.per_day,
+                            override_reason=None, warnings=None))
                         if given:
                             self.dispense_events[med_index[med.code]].append((dispensed_at, given, presc_id))
                             lines.append(("medicine", None, med_index[med.code] + 1,
