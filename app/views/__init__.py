@@ -15,6 +15,7 @@ from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.lookup import LookupView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
 from app.views.pharmacy import MedicineView, PrescriptionItemView, PrescriptionView, StockBatchView, StockMovementView
+from app.views.prescription_print import PrescriptionPrintView
 from app.views.profile import ProfileView
 from app.views.scheduling import (
     AppointmentEventView,
@@ -23,7 +24,6 @@ from app.views.scheduling import (
     ScheduleExceptionView,
     WorkScheduleView,
 )
-from app.views.prescription_print import PrescriptionPrintView
 from app.views.visit import VisitView
 
 VIEWS = {

@@ -43,9 +43,7 @@
         return node;
     }
 
-    function warningText(w) {
-        return "[" + (t[w.kind] || w.kind) + ", " + (t[w.severity] || w.severity) + "] " + w.message;
-    }
+    function warningText(w) { return w.message; }
 
     // ---- the list of items ----------------------------------------------------------------
     function render(prescription) {
