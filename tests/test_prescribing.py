@@ -404,3 +404,17 @@ def test_the_generic_item_resource_cannot_skip_the_warnings(rx, db, app, api_tok
     db.session.expire_all()
     item = db.session.get(PrescriptionItem, computed.get_json()["id"])
     assert item.quantity == 20 and json.loads(item.warnings)[0]["severity"] == "severe"
+
+
+def test_a_signed_visit_shows_its_prescription_read_only(rx, db, login_as):
+    from app.models import Encounter
+
+    _add(rx, rx.med["para500"])
+    encounter = db.session.get(Encounter, rx.encounter)
+    encounter.signed_at = _now()
+    db.session.commit()
+    browser = login_as("doctor")
+    html = browser.get(f"/visit/{rx.encounter}").get_data(as_text=True)
+    assert 'id="rx-section"' in html and 'id="rx-form"' not in html and 'id="rx-readonly"' in html
+    shown = browser.get(f"/api/v1/visit_prescription/{rx.encounter}").get_json()["result"]
+    assert shown["editable"] is False and len(shown["items"]) == 1

@@ -88,6 +88,9 @@
             tbody.appendChild(tr);
         });
         if (form && !editable) { form.hidden = true; }
+        if (prescription.status && prescription.status !== "draft" && !status.textContent) {
+            status.textContent = t.issued;
+        }
     }
 
     function reload() {
