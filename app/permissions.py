@@ -40,6 +40,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("ScheduleException", N_("Schedule exceptions"), N_("Scheduling"), "schedule_exception"),
     Resource("Encounter", N_("Encounters"), N_("Clinical"), "encounter"),
     Resource("Diagnosis", N_("Diagnoses"), N_("Clinical"), "diagnosis"),
+    Resource("EncounterAmendment", N_("Amendments"), N_("Clinical"), "encounter_amendment"),
     Resource("LabOrder", N_("Lab orders"), N_("Clinical"), "lab_order"),
     Resource("LabResult", N_("Lab results"), N_("Clinical"), "lab_result"),
     Resource("Attachment", N_("Attachments"), N_("Clinical"), "attachment"),
@@ -60,6 +61,7 @@ RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
 # Menu entries of hand-written pages, shown to whoever may read the resource they show.
 EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),),
+                                          "Encounter": (N_("My day"),),
                                           "AuditEvent": (N_("Break-the-glass log"),)}
 # ... and of hand-written pages that only writers can use.
 EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),)}
@@ -82,8 +84,9 @@ ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Doctor": {
         "write": ("Patient", "Appointment", "WorkSchedule", "ScheduleException", *CLINICAL),
+        # amendments are written by the visit's own service (app.services.encounters), never edited
         "read": ("Department", "Specialty", "Service", "Doctor", "AppointmentSeries", "AppointmentEvent",
-                 "Medicine", "StockBatch", "Review"),
+                 "Medicine", "StockBatch", "Review", "EncounterAmendment"),
     },
     "Pharmacist": {
         "write": ("Medicine", "StockBatch"),

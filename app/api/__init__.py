@@ -5,13 +5,14 @@ from app import models as m
 from app.api.base import make_api
 from app.api.booking import BookingApi
 from app.api.care import CareAccessApi
+from app.api.encounters import EncounterVisitApi
 from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
 from app.services.rules import FILLED_BY_SERVICES
 
-READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent"}
+READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent", "EncounterAmendment"}
 # Values the services compute; a client cannot set them.
 DERIVED = {
     "Invoice": ("subtotal", "total", "amount_paid"),
@@ -35,6 +36,7 @@ MODELS = {
     "Specialty": m.Specialty, "Service": m.Service, "Appointment": m.Appointment,
     "AppointmentSeries": m.AppointmentSeries, "AppointmentEvent": m.AppointmentEvent,
     "WorkSchedule": m.WorkSchedule, "ScheduleException": m.ScheduleException, "Encounter": m.Encounter,
+    "EncounterAmendment": m.EncounterAmendment,
     "Diagnosis": m.Diagnosis, "LabOrder": m.LabOrder, "LabResult": m.LabResult, "Attachment": m.Attachment,
     "Prescription": m.Prescription, "PrescriptionItem": m.PrescriptionItem, "Medicine": m.Medicine,
     "StockBatch": m.StockBatch, "StockMovement": m.StockMovement, "Invoice": m.Invoice,
@@ -49,6 +51,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(ProfileApi)
     appbuilder.add_api(CareAccessApi)
     appbuilder.add_api(VisitPrescriptionApi)
+    appbuilder.add_api(EncounterVisitApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

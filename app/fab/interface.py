@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.fab.actor import acting_user
 from app.fab.filters import ClinicFilterConverter
 from app.models.types import UTCDateTime, integer_bounds, utcnow
-from app.services import access
+from app.services import access, encounters
 from app.services.errors import DomainError, from_database_error
 from app.services.settings import ClinicSettings
 
@@ -162,8 +162,11 @@ class ClinicInterface(SQLAInterface):
         if self._scoped():
             with self.session.no_autoflush:
                 access.check_write(self.session, acting_user(), item, utcnow(), new)
+                # signed records are read-only, drafts are their author's (app.services.encounters)
+                encounters.check_generic_write(self.session, acting_user(), item, new)
 
     def delete(self, item: Any, commit: bool = True) -> None:
+        encounters.check_generic_delete(item)  # clinical records are never deleted
         self._write(self.session.delete, item, commit)
 
     def query(self, filters: Filters | None = None, order_column: str = "", order_direction: str = "",

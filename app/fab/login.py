@@ -70,6 +70,8 @@ def landing_url(user: Any, asked: str | None) -> str:
         return str(asked)
     if not is_staff(role_names(user)):
         return url_for("public.my_appointments")
+    if "Doctor" in role_names(user):
+        return url_for("MyDayView.day")  # a doctor's start page: today's patients (issue 9)
     return current_app.appbuilder.get_url_for_index  # type: ignore[attr-defined]
 
 

@@ -1,6 +1,7 @@
 """All models; importing this package registers every table on FAB's shared metadata."""
 from app.models.access import PermissionVersion
 from app.models.account_links import AccountEmail, AccountLink, PendingSignup
+from app.models.amendments import EncounterAmendment
 from app.models.audit import AuditEvent, StoredDocument
 from app.models.billing import Invoice, InvoiceLine, Payment
 from app.models.care_access import CareAccessGrant
@@ -27,7 +28,7 @@ __all__ = [
     "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant",
     "Department",
     "Diagnosis", "Doctor", "DrugInteraction",
-    "Employee", "Encounter", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
+    "Employee", "Encounter", "EncounterAmendment", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Medicine", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",

@@ -39,6 +39,7 @@ from app.models import (
     Diagnosis,
     Doctor,
     Encounter,
+    EncounterAmendment,
     Invoice,
     LabOrder,
     LabResult,
@@ -51,7 +52,7 @@ from app.services.roles import is_staff, role_names
 
 # The clinical record: read by the care team, by others only after breaking the glass.
 CLINICAL_MODELS: tuple[type, ...] = (Encounter, Diagnosis, LabOrder, LabResult, Attachment, Prescription,
-                                     PrescriptionItem)
+                                     PrescriptionItem, EncounterAmendment)
 # Every model whose reads are checked and audited here (a later issue adds its own: see tests/test_access.py).
 PATIENT_OWNED: tuple[type, ...] = (*CLINICAL_MODELS, Invoice)
 # Records that reach their patient through a parent record: (foreign key to the parent, parent model).
@@ -59,6 +60,7 @@ PARENTS: dict[type, tuple[Any, type]] = {
     Diagnosis: (Diagnosis.encounter_id, Encounter),
     LabResult: (LabResult.lab_order_id, LabOrder),
     PrescriptionItem: (PrescriptionItem.prescription_id, Prescription),
+    EncounterAmendment: (EncounterAmendment.encounter_id, Encounter),
 }
 REASON_MAX = 500
 REASON_MIN = 5

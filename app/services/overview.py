@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Appointment, Invoice, Medicine, Patient, StockBatch
+from app.models import Appointment, Encounter, Invoice, Medicine, Patient, StockBatch
 from app.models.scheduling import ACTIVE_STATUSES
 from app.services.settings import ClinicSettings
 
@@ -27,17 +27,22 @@ def local_day_bounds(day: date, settings: ClinicSettings) -> tuple[datetime, dat
     return start, start + timedelta(days=1)
 
 
-def clinic_overview(session: Session, settings: ClinicSettings, resources: set[str]) -> list[Figure]:
-    """Only the figures whose resource the reader may read are computed."""
+def clinic_overview(session: Session, settings: ClinicSettings, resources: set[str],
+                    doctor_id: int | None = None) -> list[Figure]:
+    """Only the figures whose resource the reader may read are computed. For a doctor
+    (``doctor_id``) the appointment figures count their own patients, and their drafts to sign
+    are counted too."""
     today = settings.today()
     start, end = local_day_bounds(today, settings)
+    own = (Appointment.doctor_id == doctor_id,) if doctor_id is not None else ()
     queries = {
         ("appointments_today", "Appointment"): select(func.count()).select_from(Appointment).where(
-            Appointment.start_at >= start, Appointment.start_at < end, Appointment.status.in_(ACTIVE_STATUSES)),
+            Appointment.start_at >= start, Appointment.start_at < end, Appointment.status.in_(ACTIVE_STATUSES),
+            *own),
         ("waiting_now", "Appointment"): select(func.count()).select_from(Appointment).where(
-            Appointment.start_at >= start, Appointment.start_at < end, Appointment.status == "checked_in"),
+            Appointment.start_at >= start, Appointment.start_at < end, Appointment.status == "checked_in", *own),
         ("requests_to_confirm", "Appointment"): select(func.count()).select_from(Appointment).where(
-            Appointment.start_at >= start, Appointment.status == "requested"),
+            Appointment.start_at >= start, Appointment.status == "requested", *own),
         ("unpaid_invoices", "Invoice"): select(func.count()).select_from(Invoice).where(
             Invoice.status.in_(("issued", "partially_paid"))),
         ("new_patients_this_month", "Patient"): select(func.count()).select_from(Patient).where(
@@ -52,5 +57,8 @@ def clinic_overview(session: Session, settings: ClinicSettings, resources: set[s
             .having(func.coalesce(func.sum(StockBatch.quantity), 0) < Medicine.reorder_level)
             .subquery()),
     }
+    if doctor_id is not None:
+        queries[("drafts_to_sign", "Encounter")] = select(func.count()).select_from(Encounter).where(
+            Encounter.doctor_id == doctor_id, Encounter.signed_at.is_(None), Encounter.discarded_at.is_(None))
     return [Figure(key, resource, session.execute(query).scalar_one())
             for (key, resource), query in queries.items() if resource in resources]

@@ -9,10 +9,18 @@ from app.views.audit_trail import AuditEventView
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
 from app.views.calendar import CalendarView
 from app.views.care import BreakGlassLogView, BreakGlassView
-from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
+from app.views.clinical import (
+    AttachmentView,
+    DiagnosisView,
+    EncounterAmendmentView,
+    EncounterView,
+    LabOrderView,
+    LabResultView,
+)
 from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.lookup import LookupView
+from app.views.my_day import MyDayView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
 from app.views.pharmacy import MedicineView, PrescriptionItemView, PrescriptionView, StockBatchView, StockMovementView
 from app.views.prescription_print import PrescriptionPrintView
@@ -31,6 +39,7 @@ VIEWS = {
     for view in (
         PatientView, DoctorView, EmployeeView, DepartmentView, SpecialtyView, ServiceView, AppointmentView,
         AppointmentSeriesView, AppointmentEventView, WorkScheduleView, ScheduleExceptionView, EncounterView,
+        EncounterAmendmentView,
         DiagnosisView, LabOrderView, LabResultView, AttachmentView, PrescriptionView, PrescriptionItemView,
         MedicineView, StockBatchView, StockMovementView, InvoiceView, InvoiceLineView, PaymentView, ReviewView,
         NotificationView, ReminderLogView, AuditEventView,
@@ -62,6 +71,8 @@ def register_views(appbuilder: AppBuilder) -> None:
                               (SeriesBookingView, "Book a series", _l("Book a series"))):
         appbuilder.add_view(view, menu, label=label, category="Scheduling", category_label=_l("Scheduling"),
                             category_icon=CATEGORY_ICONS["Scheduling"])
+    appbuilder.add_view(MyDayView, "My day", label=_l("My day"), category="Clinical",
+                        category_label=_l("Clinical"), category_icon=CATEGORY_ICONS["Clinical"])
     appbuilder.add_view(BreakGlassLogView, "Break-the-glass log", label=_l("Break-the-glass log"),
                         category="Administration", category_label=_l("Administration"),
                         category_icon=CATEGORY_ICONS["Administration"])

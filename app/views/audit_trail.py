@@ -36,6 +36,8 @@ ACTION_LABELS = {
     "mfa_reset": _l("Two-step login reset by an administrator"), "mfa_refused": _l("Two-step code refused"),
     "mfa_refused_locked": _l("Two-step code refused: too many tries"),
     "mfa_recovery_code_used": _l("Recovery code used"), "mfa_recovery_codes_renewed": _l("Recovery codes renewed"),
+    "encounter_signed": _l("Visit record signed"), "encounter_amended": _l("Signed visit record amended"),
+    "encounter_discarded": _l("Draft visit record discarded"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",

@@ -3,7 +3,7 @@ from flask import abort, current_app, send_file
 from flask_appbuilder import expose, has_access
 from flask_babel import lazy_gettext as _l
 
-from app.models import Attachment, Diagnosis, Encounter, LabOrder, LabResult
+from app.models import Attachment, Diagnosis, Encounter, EncounterAmendment, LabOrder, LabResult
 from app.permissions import VIEW_METHOD_PERMISSIONS
 from app.services.records import attachment_path
 from app.views.base import ClinicInterface, ClinicModelView, prefill_own_doctor
@@ -66,6 +66,19 @@ class AttachmentView(ClinicModelView):
                          download_name=attachment.file_name)
 
 
+class EncounterAmendmentView(ClinicModelView):
+    """Corrections of signed records, read here; they are made on the visit page
+    (``/visit/<id>``) and never changed or deleted (``app.services.encounters``)."""
+
+    datamodel = ClinicInterface(EncounterAmendment)
+    class_permission_name = "EncounterAmendment"
+    list_columns = ["amended_at", "encounter", "field", "author", "reason"]
+    show_columns = ["encounter", "field", "original_text", "new_text", "reason", "author", "amended_at"]
+    search_columns = ["encounter", "field", "amended_at"]
+    add_columns = edit_columns = ["reason"]
+    base_order = ("amended_at", "desc")
+
+
 class EncounterView(ClinicModelView):
     datamodel = ClinicInterface(Encounter)
     class_permission_name = "Encounter"
@@ -82,7 +95,7 @@ class EncounterView(ClinicModelView):
         (_l("Plan"), {"fields": ["treatment_plan", "follow_up_date"]}),
     ]
     base_order = ("created_at", "desc")
-    related_views = [DiagnosisView, PrescriptionView, LabOrderView]
+    related_views = [DiagnosisView, PrescriptionView, LabOrderView, EncounterAmendmentView]
 
     def prefill_add(self, form) -> None:
         prefill_own_doctor(self.datamodel.session, form)

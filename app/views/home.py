@@ -7,6 +7,7 @@ from flask_appbuilder import IndexView, expose
 from flask_babel import lazy_gettext as _l
 
 from app.permissions import RESOURCES
+from app.services import encounters
 from app.services.overview import clinic_overview
 from app.services.roles import is_staff, role_names
 from app.views.base import clinic_settings
@@ -19,10 +20,11 @@ LABELS = {
     "new_patients_this_month": _l("New patients this month"),
     "batches_expiring": _l("Stock batches expiring within 30 days"),
     "medicines_below_reorder": _l("Medicines below reorder level"),
+    "drafts_to_sign": _l("My records to sign"),
 }
 LINKS = {
     "Appointment": "/appointmentview/list/", "Invoice": "/invoiceview/list/", "Patient": "/patientview/list/",
-    "StockBatch": "/stockbatchview/list/", "Medicine": "/medicineview/list/",
+    "StockBatch": "/stockbatchview/list/", "Medicine": "/medicineview/list/", "Encounter": "/my-day/",
 }
 
 
@@ -32,7 +34,7 @@ class HomeView(IndexView):
     @expose("/")
     def index(self):
         user = g.user
-        figures, staff = [], False
+        figures, staff, links = [], False, LINKS
         if user is not None and user.is_authenticated:
             if not is_staff(role_names(user)):
                 return redirect(url_for("public.my_appointments"))
@@ -40,7 +42,11 @@ class HomeView(IndexView):
             readable = {r.name for r in RESOURCES if sm.has_access("can_read", r.name)}
             staff = bool(readable)
             if staff:
-                figures = clinic_overview(self.appbuilder.session, clinic_settings(), readable)
+                # a doctor's tiles count their own work (their patients, their drafts)
+                doctor = encounters.doctor_of(self.appbuilder.session, user)
+                figures = clinic_overview(self.appbuilder.session, clinic_settings(), readable,
+                                          doctor.id if doctor is not None else None)
+                links = {**LINKS, "Appointment": "/my-day/"} if doctor is not None else LINKS
         return self.render_template(self.index_template, appbuilder=self.appbuilder, figures=figures,
-                                    labels=LABELS, links=LINKS, staff=staff,
+                                    labels=LABELS, links=links, staff=staff,
                                     clinic=current_app.config.get("APP_NAME"))
