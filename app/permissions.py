@@ -84,7 +84,8 @@ ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Doctor": {
         "write": ("Patient", "Appointment", "WorkSchedule", "ScheduleException", *CLINICAL),
-        # amendments are written by the visit's own service (app.services.encounters), never edited
+        # amendments: made on the visit page by the record's author (its Encounter permission),
+        # never changed afterwards: a read-only resource like a ledger
         "read": ("Department", "Specialty", "Service", "Doctor", "AppointmentSeries", "AppointmentEvent",
                  "Medicine", "StockBatch", "Review", "EncounterAmendment"),
     },

@@ -164,6 +164,15 @@ def _prescription_item(db, w: World) -> int:
                                       frequency="3 lần/ngày", quantity=9, instructions=MARK))
 
 
+def _amendment(db, w: World) -> int:
+    from app.models import EncounterAmendment
+
+    encounter = _encounter(db, w)
+    return _save(db, EncounterAmendment(encounter_id=encounter, field="history", original_text="Ho",
+                                        new_text=f"Ho khan {MARK}", reason="Ghi thiếu",
+                                        amended_at=datetime.now(timezone.utc)))
+
+
 def _invoice(db, w: World) -> int:
     from app.models import Invoice
 
@@ -179,6 +188,7 @@ class Owned:
     lookup: str | None = None  # /lookup/<name>
     file: str | None = None  # file URL pattern with {id}
     clinical: bool = True  # read by the care team (False: by whoever's role reads it, e.g. invoices)
+    edit_page: bool = True  # False: a read-only resource (no edit page, e.g. amendments of a record)
 
 
 OWNED = (
@@ -189,6 +199,7 @@ OWNED = (
     Owned("Attachment", _attachment, "attachmentview", "attachment", file="/attachmentview/file/{id}"),
     Owned("Prescription", _prescription, "prescriptionview", "prescription", lookup="Prescription"),
     Owned("PrescriptionItem", _prescription_item, "prescriptionitemview", "prescription_item"),
+    Owned("EncounterAmendment", _amendment, "encounteramendmentview", "encounter_amendment", edit_page=False),
     Owned("Invoice", _invoice, "invoiceview", "invoice", lookup="Invoice", clinical=False),
 )
 
@@ -253,7 +264,8 @@ def test_every_entry_point(app, db, world, login_as, resource, role):
     reads_before = len(audit_rows(db, "read", resource.name, user_id))
 
     check(browser.get(f"/{resource.page}/show/{record}"), outcome, "show page")
-    check(browser.get(f"/{resource.page}/edit/{record}"), expected_edit(resource, role), "edit page")
+    if resource.edit_page:
+        check(browser.get(f"/{resource.page}/edit/{record}"), expected_edit(resource, role), "edit page")
     check(app.test_client().get(f"/api/v1/{resource.api}/{record}", headers=headers), outcome, "API get")
 
     # Lists hold only what the reader may read: the record is there or it is not, never refused whole.
@@ -287,7 +299,7 @@ def test_every_entry_point(app, db, world, login_as, resource, role):
         assert {row.entity_id for row in denied} == {str(record)}
         assert all(json.loads(row.details)["patient_id"] == world.owner for row in denied)
         # the show page, the edit page, the API, the lookup by id and the file: one row each
-        assert len(denied) == 3 + bool(resource.lookup) + bool(resource.file)
+        assert len(denied) == 2 + resource.edit_page + bool(resource.lookup) + bool(resource.file)
     if outcome == ALLOW:
         reads = audit_rows(db, "read", resource.name, user_id)
         assert len(reads) > reads_before

@@ -239,7 +239,7 @@ def test_api_with_forged_token_is_refused(client):
 
 
 # Screens with no add, edit or delete route at all, for anyone (the audit trail): those URLs are 404.
-NO_WRITE_ROUTES = {"AuditEvent"}
+NO_WRITE_ROUTES = {"AuditEvent", "EncounterAmendment"}
 
 
 @pytest.mark.parametrize("role,resource", MATRIX)

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from app.models import Attachment, Diagnosis, Encounter, EncounterAmendment, LabOrder, LabResult
 from app.permissions import VIEW_METHOD_PERMISSIONS
 from app.services.records import attachment_path
-from app.views.base import ClinicInterface, ClinicModelView, prefill_own_doctor
+from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView, prefill_own_doctor
 from app.views.pharmacy import PrescriptionView
 
 
@@ -66,7 +66,7 @@ class AttachmentView(ClinicModelView):
                          download_name=attachment.file_name)
 
 
-class EncounterAmendmentView(ClinicModelView):
+class EncounterAmendmentView(ReadOnlyModelView):
     """Corrections of signed records, read here; they are made on the visit page
     (``/visit/<id>``) and never changed or deleted (``app.services.encounters``)."""
 
@@ -75,7 +75,7 @@ class EncounterAmendmentView(ClinicModelView):
     list_columns = ["amended_at", "encounter", "field", "author", "reason"]
     show_columns = ["encounter", "field", "original_text", "new_text", "reason", "author", "amended_at"]
     search_columns = ["encounter", "field", "amended_at"]
-    add_columns = edit_columns = ["reason"]
+    include_route_methods = {"list", "show"}  # never added, changed or deleted here
     base_order = ("amended_at", "desc")
 
 
