@@ -461,3 +461,36 @@ def test_a_doctor_lands_on_my_day_and_the_home_tiles_count_their_own_work(app, d
     home = browser.get("/").get_data(as_text=True)
     assert 'data-figure="appointments_today">1<' in home  # their own, not the other doctor's
     assert 'data-figure="drafts_to_sign">0<' in home
+
+
+def test_lab_orders_and_prescription_items_of_a_signed_record(app, db, visit, clinic):
+    """A signed visit's lab order still moves through the lab (status, notes) but its test cannot
+    change; its prescription items are read-only."""
+    from app.models import LabOrder, Prescription, PrescriptionItem
+
+    encounter_id = _start(app, db, visit)
+    order = LabOrder(patient_id=visit.patient, doctor_id=visit.doctor, encounter_id=encounter_id, test_code="CBC",
+                     test_name="Công thức máu")
+    prescription = Prescription(patient_id=visit.patient, doctor_id=visit.doctor, encounter_id=encounter_id)
+    db.session.add_all([order, prescription])
+    db.session.flush()
+    item = PrescriptionItem(prescription_id=prescription.id, medicine_id=clinic.medicine, dose="1 viên",
+                            frequency="3 lần/ngày", quantity=9)
+    db.session.add(item)
+    db.session.commit()
+    order_id, item_id = order.id, item.id
+    from app.services import encounters
+
+    _call(app, encounters.save_draft, db.session, encounter_id, {"chief_complaint": "Sốt"}, 1, _user(app), _now())
+    _diagnose(db, encounter_id)
+    _call(app, encounters.sign_encounter, db.session, encounter_id, _user(app), _now())
+    client, headers = app.test_client(), token_headers(app, "doctor")
+    assert client.put(f"/api/v1/lab_order/{order_id}", json={"status": "collected"},
+                      headers=headers).status_code == 200
+    assert client.put(f"/api/v1/lab_order/{order_id}", json={"test_name": "Đường huyết"},
+                      headers=headers).status_code == 409
+    assert client.put(f"/api/v1/prescription_item/{item_id}", json={"quantity": 3},
+                      headers=headers).status_code == 409
+    db.session.expire_all()
+    assert db.session.get(LabOrder, order_id).test_name == "Công thức máu"
+    assert db.session.get(PrescriptionItem, item_id).quantity == 9

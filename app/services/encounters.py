@@ -517,18 +517,19 @@ def _encounters_of(session: Session, item: Any) -> list[Encounter]:
             if encounter is not None:
                 found.append(encounter)
 
+    def moved_from(key: str) -> list[Any]:
+        state: Any = sa_inspect(item)
+        return [old for old in state.attrs[key].history.deleted if old is not None]
+
     if isinstance(item, (Diagnosis, LabOrder, Prescription)):
-        state = sa_inspect(item)
         add(item.encounter if item.encounter is not None else item.encounter_id)
-        for key in ("encounter", "encounter_id"):
-            for old in state.attrs[key].history.deleted:
-                add(old)
+        for old in moved_from("encounter") + moved_from("encounter_id"):
+            add(old)
     elif isinstance(item, PrescriptionItem):
-        prescriptions = [item.prescription if item.prescription is not None
-                         else session.get(Prescription, item.prescription_id)]
+        prescriptions: list[Prescription | None] = [
+            item.prescription if item.prescription is not None else session.get(Prescription, item.prescription_id)]
         prescriptions += [old if isinstance(old, Prescription) else session.get(Prescription, old)
-                          for key in ("prescription", "prescription_id")
-                          for old in sa_inspect(item).attrs[key].history.deleted if old is not None]
+                          for old in moved_from("prescription") + moved_from("prescription_id")]
         for prescription in prescriptions:
             if prescription is not None:
                 add(prescription.encounter if prescription.encounter is not None else prescription.encounter_id)

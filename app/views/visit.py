@@ -40,9 +40,10 @@ FIELD_LABELS = {
     "version": _l("Version"), "new_text": _l("Corrected text"), "reason": _l("Reason"), "field": _l("Field"),
     "bmi": _l("BMI"),
 }
-VITALS = [  # (field, unit, places, input mode)
-    ("pulse", "/min", 0), ("systolic_bp", "mmHg", 0), ("diastolic_bp", "mmHg", 0), ("temperature_c", "°C", 1),
-    ("respiratory_rate", "/min", 0), ("spo2", "%", 0), ("height_cm", "cm", 1), ("weight_kg", "kg", 1),
+PER_MINUTE = _l("/min")
+VITALS = [  # (field, unit, decimal places)
+    ("pulse", PER_MINUTE, 0), ("systolic_bp", "mmHg", 0), ("diastolic_bp", "mmHg", 0), ("temperature_c", "°C", 1),
+    ("respiratory_rate", PER_MINUTE, 0), ("spo2", "%", 0), ("height_cm", "cm", 1), ("weight_kg", "kg", 1),
 ]
 FLAG_LABELS = {"high": _l("high"), "low": _l("low")}
 

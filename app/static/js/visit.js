@@ -168,8 +168,8 @@
         timer = setTimeout(save, AUTOSAVE_MS);
     }
 
+    if (!editable) { return; }  // a signed or someone else's record: the server's flags and BMI stand
     refreshVitals();
-    if (!editable) { return; }
 
     fields().forEach(function (input) {
         input.addEventListener("input", function () {
