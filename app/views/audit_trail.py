@@ -49,6 +49,7 @@ OTHER_ENTITIES = {
     "AccountLink": _l("Account link to a patient"), "AccountEmail": _l("Account e-mail address"),
     "PendingSignup": _l("Unconfirmed sign-up"), "CareAccessGrant": _l("Break-the-glass access"),
     "PermissionVersion": _l("Permission change counter"), "MfaEnrolment": _l("Two-step login enrolment"),
+    "DrugInteraction": _l("Drug interaction"),
 }
 
 

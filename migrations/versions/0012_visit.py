@@ -1,7 +1,7 @@
 """encounter_amendment: corrections of signed visit records, keeping the original text.
 
 Revision ID: 0012_visit
-Revises: 0011_encounter_fields
+Revises: 0012_rx
 Create Date: 2026-12-01 19:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.models.types import UTCDateTime
 
 revision = '0012_visit'
-down_revision = '0011_encounter_fields'
+down_revision = '0012_rx'
 branch_labels = None
 depends_on = None
 
