@@ -10,7 +10,7 @@
     "use strict";
     var section = document.getElementById("rx-section");
     if (!section) { return; }
-    var t = JSON.parse(document.getElementById("rx-i18n").textContent);
+    var t = JSON.parse(document.getElementById("rx-i18n").getAttribute("data-messages"));
     var api = section.getAttribute("data-api");
     var medicinesUrl = section.getAttribute("data-medicines");
     var csrf = section.getAttribute("data-csrf");
