@@ -75,6 +75,13 @@ class Config:
     MONGO_URI = os.environ.get("MONGO_URI", "")  # empty: documents live in the SQL database
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    # Uploaded files (app/services/storage): local (UPLOAD_DIR), azure or cloudinary.
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    AZURE_STORAGE_CONNECTION_STRING = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "")
+    AZURE_STORAGE_CONTAINER = os.environ.get("AZURE_STORAGE_CONTAINER", "clinic-files")
+    CLOUDINARY_URL = os.environ.get("CLOUDINARY_URL", "")  # cloudinary://API_KEY:API_SECRET@CLOUD_NAME
+    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
+    STORAGE_URL_SECONDS = int(os.environ.get("STORAGE_URL_SECONDS", "300"))  # life of a signed cloud URL
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")  # empty: mail goes to MAIL_OUTBOX_DIR
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)

@@ -6,13 +6,16 @@ from app.api.base import make_api
 from app.api.booking import BookingApi
 from app.api.care import CareAccessApi
 from app.api.encounters import EncounterVisitApi
+from app.api.files import FilesApi
 from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
 from app.services.rules import FILLED_BY_SERVICES
 
-READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent", "EncounterAmendment"}
+# Attachment: files come in only through the upload service (app/api/files.py), which sniffs the
+# type and picks the storage key; the generated resource lists and shows them.
+READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent", "EncounterAmendment", "Attachment"}
 # Values the services compute; a client cannot set them.
 DERIVED = {
     "Invoice": ("subtotal", "total", "amount_paid"),
@@ -52,6 +55,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(CareAccessApi)
     appbuilder.add_api(VisitPrescriptionApi)
     appbuilder.add_api(EncounterVisitApi)
+    appbuilder.add_api(FilesApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

@@ -157,11 +157,14 @@ class Attachment(Model):
     content_type: Mapped[str] = mapped_column(sa.Unicode(100), nullable=False)
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     storage_key: Mapped[str] = mapped_column(sa.Unicode(255), nullable=False)
+    # The image's thumbnail (a small JPEG made on upload), stored under its own random key.
+    thumbnail_key: Mapped[str | None] = mapped_column(sa.Unicode(255))
     uploaded_by_id: Mapped[int | None] = user_fk()
     uploaded_by: Mapped[User | None] = relationship(User, foreign_keys=[uploaded_by_id])
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     __table_args__ = (
         sa.UniqueConstraint("storage_key", name="uq_attachment_storage_key"),
+        sa.UniqueConstraint("thumbnail_key", name="uq_attachment_thumbnail_key"),
         sa.CheckConstraint("size_bytes >= 0", name="ck_attachment_size_non_negative"),
         sa.Index("ix_attachment_owner", "owner_type", "owner_id"),
         sa.Index("ix_attachment_patient", "patient_id"),

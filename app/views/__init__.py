@@ -18,6 +18,7 @@ from app.views.clinical import (
     LabResultView,
 )
 from app.views.doctor_status import DoctorStatusView
+from app.views import files
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.lookup import LookupView
 from app.views.my_day import MyDayView
@@ -66,6 +67,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(BreakGlassView)
     appbuilder.add_view_no_menu(VisitView)
     appbuilder.add_view_no_menu(PrescriptionPrintView)
+    files.register(appbuilder)
     for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
                               (SeriesBookingView, "Book a series", _l("Book a series"))):

@@ -1,12 +1,15 @@
 """Screens for clinical records."""
-from flask import abort, current_app, send_file
 from flask_appbuilder import expose, has_access
 from flask_babel import lazy_gettext as _l
 
+from app.extensions import db
+from app.fab.actor import acting_user
 from app.models import Attachment, Diagnosis, Encounter, EncounterAmendment, LabOrder, LabResult
+from app.models.types import utcnow
 from app.permissions import VIEW_METHOD_PERMISSIONS
-from app.services.records import attachment_path
+from app.services import attachments
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView, prefill_own_doctor
+from app.views.files import serve
 from app.views.pharmacy import PrescriptionView
 
 
@@ -41,29 +44,28 @@ class LabOrderView(ClinicModelView):
         prefill_own_doctor(self.datamodel.session, form)
 
 
-class AttachmentView(ClinicModelView):
+class AttachmentView(ReadOnlyModelView):
+    """Every file of the clinic the reader may see (list and show pages). Files are added only
+    through the upload service (a visit, a lab result, the REST API), which checks the type by
+    content and picks the storage key: this screen has no add or edit form, so nobody can type in
+    a storage key, a size or a content type."""
+
     datamodel = ClinicInterface(Attachment)
     class_permission_name = "Attachment"
     list_columns = ["uploaded_at", "patient", "file_name", "content_type", "size_bytes", "owner_type"]
     search_columns = ["patient", "file_name", "content_type", "owner_type"]
-    add_columns = edit_columns = ["patient", "owner_type", "owner_id", "file_name", "content_type", "size_bytes",
-                                  "storage_key"]
+    show_columns = ["uploaded_at", "uploaded_by", "patient", "owner_type", "owner_id", "file_name", "content_type",
+                    "size_bytes"]
     base_order = ("uploaded_at", "desc")
     method_permission_name = {**VIEW_METHOD_PERMISSIONS, "file": "read"}
 
     @expose("/file/<int:pk>")
     @has_access
     def file(self, pk: int):
-        """The stored file itself: read through the data interface like the show page (care-team
-        access checked, the read audited), then served from ``UPLOAD_DIR``."""
-        attachment = self.datamodel.get(pk)
-        if attachment is None:
-            abort(404)
-        path = attachment_path(current_app.config["UPLOAD_DIR"], attachment.storage_key)
-        if path is None:
-            abort(404)
-        return send_file(path, mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.file_name)
+        """The stored file itself, read through the upload service's one reading path (care-team
+        access checked, the read audited); streamed from local disk, or a redirect to a
+        short-lived signed URL on a cloud store."""
+        return serve(attachments.read(db.session, pk, acting_user(), utcnow()), thumbnail=False)
 
 
 class EncounterAmendmentView(ReadOnlyModelView):
