@@ -3,7 +3,7 @@
 (PostgreSQL-only rules) and the ODBC library (``import pyodbc``).
 
 A test says what it needs with a marker (``@pytest.mark.needs_redis``, ``needs_chromium``,
-``needs_postgres``, ``needs_odbc``); tests using the ``browser_engine`` fixture need Chromium
+``needs_postgres``, ``needs_odbc``, ``needs_azurite``); tests using the ``browser_engine`` fixture need Chromium
 without saying so. Each part is looked for once per session. When it is missing the test is
 skipped, and the end of the run prints one line per missing part naming what to install; with
 ``CI=true`` a missing part fails the test instead (CI must run everything). PostgreSQL is the
@@ -52,6 +52,16 @@ def _postgres_is_the_database() -> bool:
     return raw.startswith(("postgres://", "postgresql"))
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AZURITE_BLOB = os.path.join(REPO, ".tools", "node_modules", ".bin", "azurite-blob")
+
+
+def _azurite_found() -> bool:
+    """The Azure Storage emulator from npm, installed into the checkout's ``.tools`` folder
+    (gitignored; ``.ci/run`` installs it the same way)."""
+    return os.access(AZURITE_BLOB, os.X_OK)
+
+
 def _odbc_found() -> bool:
     try:
         import pyodbc  # noqa: F401  (needs the system's libodbc.so.2)
@@ -83,6 +93,8 @@ PARTS: dict[str, Part] = {part.marker: part for part in (
          _postgres_is_the_database, strict_in_ci=False),
     Part("needs_odbc", "the ODBC library", "No ODBC library (libodbc.so.2, for pyodbc)",
          "apt-get install unixodbc tdsodbc", _odbc_found),
+    Part("needs_azurite", "Azurite", "No Azurite (the Azure Storage emulator)",
+         "install azurite: npm install --prefix .tools azurite", _azurite_found),
 )}
 
 # Fixtures that bring a part with them: a test using one needs the part without a marker.

@@ -8,7 +8,13 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSettings, generate_blob_sas
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContentSettings,
+    LinearRetry,
+    generate_blob_sas,
+)
 
 from app.services.storage import StorageUnavailable
 
@@ -18,11 +24,11 @@ class AzureBlobFileStore:
         if not connection_string:
             raise StorageUnavailable("AZURE_STORAGE_CONNECTION_STRING is not set")
         try:
-            # Few retries and short timeouts: an unreachable store answers the upload within
-            # seconds instead of the SDK's minutes of back-off.
+            # One retry after half a second and short timeouts: an unreachable store answers the
+            # upload within seconds instead of the SDK's default back-off (15 s, then 45 s, ...).
             self.service = BlobServiceClient.from_connection_string(
-                connection_string, retry_total=1, retry_backoff_factor=0.2, connection_timeout=timeout,
-                read_timeout=timeout * 3)
+                connection_string, retry_policy=LinearRetry(backoff=0.5, random_jitter_range=0, retry_total=1),
+                connection_timeout=timeout, read_timeout=timeout * 3)
         except ValueError as exc:
             raise StorageUnavailable(f"AZURE_STORAGE_CONNECTION_STRING: {exc}") from exc
         self.container = self.service.get_container_client(container)
