@@ -188,7 +188,8 @@ class Owned:
     lookup: str | None = None  # /lookup/<name>
     file: str | None = None  # file URL pattern with {id}
     clinical: bool = True  # read by the care team (False: by whoever's role reads it, e.g. invoices)
-    edit_page: bool = True  # False: a read-only resource (no edit page, e.g. amendments of a record)
+    # False: a read-only resource, no edit page (amendments of a record; files come only through uploads)
+    edit_page: bool = True
 
 
 OWNED = (
@@ -196,7 +197,8 @@ OWNED = (
     Owned("Diagnosis", _diagnosis, "diagnosisview", "diagnosis"),
     Owned("LabOrder", _lab_order, "laborderview", "lab_order", lookup="LabOrder"),
     Owned("LabResult", _lab_result, "labresultview", "lab_result"),
-    Owned("Attachment", _attachment, "attachmentview", "attachment", file="/attachmentview/file/{id}"),
+    Owned("Attachment", _attachment, "attachmentview", "attachment", file="/attachmentview/file/{id}",
+          edit_page=False),
     Owned("Prescription", _prescription, "prescriptionview", "prescription", lookup="Prescription"),
     Owned("PrescriptionItem", _prescription_item, "prescriptionitemview", "prescription_item"),
     Owned("EncounterAmendment", _amendment, "encounteramendmentview", "encounter_amendment", edit_page=False),
@@ -228,6 +230,8 @@ def expected_edit(resource: Owned, role: str) -> str:
 
     outcome = expected(resource, role)
     fab_role = USERS[role][1]
+    if not resource.editable:
+        return ROLE_DENY
     if outcome == ALLOW and fab_role != "Admin" and resource.name not in writable(fab_role):
         return ROLE_DENY
     return outcome
@@ -296,6 +300,8 @@ def test_every_entry_point(app, db, world, login_as, resource, role):
 
     if outcome == CARE_DENY:
         denied = audit_rows(db, "denied", resource.name, user_id)
+        if not resource.editable:  # its edit page is refused by the role, before any record is read
+            denied = [row for row in denied if row.entity_id is not None]
         assert {row.entity_id for row in denied} == {str(record)}
         assert all(json.loads(row.details)["patient_id"] == world.owner for row in denied)
         # the show page, the edit page, the API, the lookup by id and the file: one row each

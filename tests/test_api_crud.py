@@ -104,12 +104,6 @@ CASES: dict[str, Case] = {
                    "unit": "T/L", "reference_range": "3,8 – 5,5", "flag": "normal"},
         {"status": "final", "value": "4.6", "numeric_value": 4.6},
         text="analyte"),
-    "Attachment": Case(
-        lambda c: {"patient": c.patient, "owner_type": "patient", "owner_id": c.patient,
-                   "file_name": "phiếu khám bệnh.pdf", "content_type": "application/pdf", "size_bytes": 2048,
-                   "storage_key": "tests/phieu-kham.pdf"},
-        {"file_name": "kết quả siêu âm.pdf"},
-        text="file_name"),
     "Prescription": Case(
         lambda c: {"patient": c.patient, "doctor": c.doctor, "encounter": c.encounter, "notes": "Uống sau ăn"},
         {"status": "issued", "notes": "Tái khám sau 7 ngày"},
@@ -280,6 +274,13 @@ def _read_only_rows(name: str, clinic: Clinic, db) -> int:
         clinic.api.create("stock_batch", {"medicine": clinic.medicine, "lot_number": "L1",
                                           "expiry_date": "2028-01-31", "quantity": 10})
         return clinic.api.ids("stock_movement")[0]
+    if name == "Attachment":  # made only by the upload service (tests/test_files.py)
+        from app.models import Attachment
+
+        clinic.break_glass("admin")  # a clinical record: the admin is outside the patient's care (issue 8)
+        return clinic.save(Attachment(patient_id=clinic.patient, owner_type="patient", owner_id=clinic.patient,
+                                      file_name="phiếu khám bệnh.pdf", content_type="application/pdf",
+                                      size_bytes=2048, storage_key="tests/phieu-kham.pdf"))
     clinic.department  # noqa: B018 - any write leaves an audit event
     return clinic.api.ids("audit_event")[0]
 

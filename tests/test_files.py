@@ -300,6 +300,15 @@ def test_api_no_file_and_unknown_owner(app, db, visit, api_token):
     assert missing.status_code == 404
 
 
+def test_api_upload_refuses_fields_the_server_sets(app, db, visit, api_token):
+    answer = app.test_client().post(
+        f"/api/v1/files/encounter/{visit}", headers=api_token("doctor"), content_type="multipart/form-data",
+        data={"file": (io.BytesIO(SMALL_PDF), "a.pdf"), "uploaded_by": "1", "storage_key": "../../x"})
+    assert answer.status_code == 422
+    assert set(answer.get_json()["message"]) == {"uploaded_by", "storage_key"}
+    assert rows(db) == []
+
+
 def test_the_ordering_doctor_attaches_to_a_lab_order(app, db, visit, clinic, api_token):
     from app.models import Encounter, LabOrder
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_appbuilder.api import expose, protect
-from marshmallow import Schema, fields
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError, fields
 
 from app.api import schemas
 from app.extensions import db
@@ -94,6 +96,9 @@ class FilesApi(ClinicBaseApi):
                         "headers": {"Location": {"schema": {"type": "string"}}}}
 
     def _upload(self, owner_type: str, owner_id: int):
+        unknown = sorted({*request.form.keys(), *request.files.keys()} - {"file"})
+        if unknown:  # a stamp, a key, a type: the service decides those, never the client
+            raise ValidationError({name: [_("Unknown field.")] for name in unknown})
         file_name, data = read_upload()
         attachment = attachments.upload(db.session, owner_type, owner_id, file_name, data, acting_user(), utcnow(),
                                         store=store(), max_bytes=max_bytes())
