@@ -172,6 +172,7 @@ def test_a_row_that_cannot_be_written_takes_its_stored_bytes_with_it(app, db, vi
     from sqlalchemy.exc import IntegrityError
 
     from app.services import attachments
+    from app.services.errors import DomainError
 
     store = RecordingStore()
     real_commit = db.session.commit
@@ -184,7 +185,7 @@ def test_a_row_that_cannot_be_written_takes_its_stored_bytes_with_it(app, db, vi
         return real_commit()
 
     monkeypatch.setattr(db.session, "commit", failing_commit)
-    with app.test_request_context(), pytest.raises(Exception):
+    with app.test_request_context(), pytest.raises(DomainError):
         attachments.upload(db.session, "encounter", visit, "a.png", png_bytes(), _user(app, "doctor"), NOW,
                            store=store)
     monkeypatch.undo()

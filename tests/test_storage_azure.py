@@ -46,7 +46,7 @@ def azurite(tmp_path_factory):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Azurite did not start: {process.stderr.read().decode()[:500]}")
+                    raise RuntimeError(f"Azurite did not start: {process.stderr.read().decode()[:500]}") from None
                 time.sleep(0.2)
         yield (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
                f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")

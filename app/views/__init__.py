@@ -3,6 +3,7 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from app.permissions import RESOURCES
+from app.views import files
 from app.views.account import AccountSessionsView
 from app.views.appointment_actions import AppointmentActionsView, SeriesBookingView
 from app.views.audit_trail import AuditEventView
@@ -18,7 +19,6 @@ from app.views.clinical import (
     LabResultView,
 )
 from app.views.doctor_status import DoctorStatusView
-from app.views import files
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.lookup import LookupView
 from app.views.my_day import MyDayView

@@ -24,10 +24,10 @@ class AzureBlobFileStore:
         if not connection_string:
             raise StorageUnavailable("AZURE_STORAGE_CONNECTION_STRING is not set")
         try:
-            # One retry after half a second and short timeouts: an unreachable store answers the
+            # One retry after a second and short timeouts: an unreachable store answers the
             # upload within seconds instead of the SDK's default back-off (15 s, then 45 s, ...).
             self.service = BlobServiceClient.from_connection_string(
-                connection_string, retry_policy=LinearRetry(backoff=0.5, random_jitter_range=0, retry_total=1),
+                connection_string, retry_policy=LinearRetry(backoff=1, random_jitter_range=0, retry_total=1),
                 connection_timeout=timeout, read_timeout=timeout * 3)
         except ValueError as exc:
             raise StorageUnavailable(f"AZURE_STORAGE_CONNECTION_STRING: {exc}") from exc
