@@ -96,7 +96,7 @@ class FilesApi(ClinicBaseApi):
                         "headers": {"Location": {"schema": {"type": "string"}}}}
 
     def _upload(self, owner_type: str, owner_id: int):
-        unknown = sorted({*request.form.keys(), *request.files.keys()} - {"file"})
+        unknown = sorted({name or "_schema" for name in (*request.form.keys(), *request.files.keys())} - {"file"})
         if unknown:  # a stamp, a key, a type: the service decides those, never the client
             raise ValidationError({name: [_("Unknown field.")] for name in unknown})
         file_name, data = read_upload()
