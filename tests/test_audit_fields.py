@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect as sa_inspect
 
-from app.api import MODELS, READ_ONLY
+from app.api import MODELS, READ_ONLY, UPLOAD_ONLY
 from app.api.base import server_set
 from app.permissions import CLINICAL, RESOURCE_BY_NAME, ROLE_CONFIGS, writable
 from tests.factories import Api, token_headers
@@ -28,7 +28,7 @@ def writers(name: str) -> list[str]:
     return ["admin"] + sorted(role.lower() for role in ROLE_CONFIGS if name in writable(role))[:1]
 
 
-CASES_BY_FIELD = [(name, field, role) for name in sorted(MODELS) if name not in READ_ONLY
+CASES_BY_FIELD = [(name, field, role) for name in sorted(MODELS) if name not in READ_ONLY | UPLOAD_ONLY
                   for field in stamps(name) for role in writers(name)]
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from app.api import DERIVED, HIDDEN, MODELS, READ_ONLY
+from app.api import DERIVED, HIDDEN, MODELS, NO_GENERIC_WRITES
 from app.api.base import writable_columns
 from app.models.types import UTCDateTime
 from app.permissions import RESOURCE_BY_NAME
@@ -17,7 +17,7 @@ from app.views import VIEWS
 from tests.factories import Api, iso_date
 
 RESOURCES = sorted(RESOURCE_BY_NAME[name].api for name in MODELS)
-WRITABLE = sorted(RESOURCE_BY_NAME[name].api for name in MODELS if name not in READ_ONLY)
+WRITABLE = sorted(RESOURCE_BY_NAME[name].api for name in MODELS if name not in NO_GENERIC_WRITES)
 BIG = [2**31, 2**63, 2**70]
 
 
@@ -28,7 +28,7 @@ def _choice_columns(name: str, writable_only: bool) -> list[tuple[str, str, tupl
             if isinstance(column.type, sa.Enum) and (column.key in writable or not writable_only)]
 
 
-WRITABLE_CHOICES = [case for name in MODELS if name not in READ_ONLY for case in _choice_columns(name, True)]
+WRITABLE_CHOICES = [case for name in MODELS if name not in NO_GENERIC_WRITES for case in _choice_columns(name, True)]
 ALL_CHOICES = [case for name in MODELS for case in _choice_columns(name, False)]
 
 

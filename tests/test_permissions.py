@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from app.api import MODELS, READ_ONLY
+from app.api import MODELS, NO_GENERIC_WRITES, READ_ONLY
 from app.permissions import (
     CLINICAL,
     RESOURCE_BY_NAME,
@@ -34,8 +34,9 @@ def may_read(role: str, resource: str) -> bool:
 
 
 def may_write(role: str, resource: str) -> bool:
-    """Ledgers and logs are written by the services only: nobody, not even Admin, writes them by hand."""
-    return resource not in READ_ONLY and (role == "Admin" or resource in writable(role))
+    """Ledgers and logs are written by the services only: nobody, not even Admin, writes them by hand;
+    nor files (uploaded through their own endpoints), through the generic screen and resource."""
+    return resource not in NO_GENERIC_WRITES and (role == "Admin" or resource in writable(role))
 
 
 def view_url(resource: str) -> str:
@@ -132,7 +133,7 @@ def test_every_resource_has_one_screen_and_one_api():
     for name, view in VIEWS.items():
         assert view.class_permission_name == name
         ledger = "can_write" not in (view.base_permissions or ["can_write"])
-        assert ledger == (name in READ_ONLY), f"{name}: screen and API disagree on being read-only"
+        assert ledger == (name in NO_GENERIC_WRITES), f"{name}: screen and API disagree on being read-only"
 
 
 def test_matrix_markdown_has_one_row_per_resource():
@@ -186,7 +187,7 @@ def test_api_matrix(app, client, tokens, role, resource):
         assert response.status_code == 403, response.status_code
         assert_no_data(response)
         info = client.get(url + "_info", headers=headers)
-        assert info.status_code == (404 if resource in READ_ONLY else 403)  # ledgers have no forms
+        assert info.status_code == (404 if resource in NO_GENERIC_WRITES else 403)  # ledgers have no forms
         assert_no_data(info)
         one = client.get(f"{url}1", headers=headers)
         assert one.status_code == 403
@@ -199,12 +200,12 @@ def test_api_matrix(app, client, tokens, role, resource):
         assert response.status_code < 500, response.get_json()
     else:
         # Ledgers have no POST route at all; everything else refuses.
-        expected = 405 if resource in READ_ONLY else 403
+        expected = 405 if resource in NO_GENERIC_WRITES else 403
         assert response.status_code == expected, (response.status_code, response.get_json())
-        if resource not in READ_ONLY:
+        if resource not in NO_GENERIC_WRITES:
             assert_no_data(response)
         assert row_count(app, resource) == before
-        if resource not in READ_ONLY:
+        if resource not in NO_GENERIC_WRITES:
             for method in (client.put, client.delete):
                 refused = method(f"{url}1", json={}, headers=headers)
                 assert refused.status_code == 403, (method, refused.status_code)
@@ -217,7 +218,7 @@ def test_api_without_credentials_is_401(app, client, resource):
     assert client.get(f"{url}1").status_code == 401
     before = row_count(app, resource)
     response = client.post(url, json={})
-    assert response.status_code == (405 if resource in READ_ONLY else 401)
+    assert response.status_code == (405 if resource in NO_GENERIC_WRITES else 401)
     assert row_count(app, resource) == before
 
 
@@ -350,7 +351,6 @@ def test_receptionist_never_sees_clinical_notes(client, tokens, browser, clinica
         for response in (
             client.get(api_url(resource), headers=headers),
             client.get(f"{api_url(resource)}{record_id}", headers=headers),
-            client.get(f"{api_url(resource)}_info", headers=headers),
             reception.get(api_url(resource)),  # the API through the browser session
             reception.get(f"{view_url(resource)}/list/"),
             reception.get(f"{view_url(resource)}/show/{record_id}"),
@@ -358,6 +358,9 @@ def test_receptionist_never_sees_clinical_notes(client, tokens, browser, clinica
         ):
             assert response.status_code == 403, (resource, response.request.path, response.status_code)
             _assert_secret_free(response)
+        info = client.get(f"{api_url(resource)}_info", headers=headers)  # files have no forms: no _info at all
+        assert info.status_code == (404 if resource in NO_GENERIC_WRITES else 403), (resource, info.status_code)
+        _assert_secret_free(info)
         # There are no file columns: the download route does not exist for anyone.
         for response in (reception.get(f"{view_url(resource)}/download/csv"),):
             assert response.status_code == 404, (resource, response.request.path, response.status_code)
@@ -509,7 +512,7 @@ def test_admin_reads_and_writes_everything(client, tokens, browser):
     for resource in RESOURCE_NAMES:
         assert client.get(api_url(resource), headers=headers).status_code == 200, resource
         assert admin.get(f"{view_url(resource)}/list/").status_code == 200, resource
-        if resource in READ_ONLY:
+        if resource in NO_GENERIC_WRITES:
             continue
         info = client.get(f"{api_url(resource)}_info", headers=headers).get_json()
         assert {"can_read", "can_write"} <= set(info["permissions"]), (resource, info["permissions"])
@@ -555,7 +558,7 @@ def test_openapi_lists_every_resource(client, tokens):
         assert collection in paths, collection
         assert item in paths, item
         assert "get" in paths[collection] and "get" in paths[item]
-        if resource.name in READ_ONLY:
+        if resource.name in NO_GENERIC_WRITES:
             assert "post" not in paths[collection] and not {"put", "delete"} & set(paths[item]), resource.name
         else:
             assert "post" in paths[collection] and {"put", "delete"} <= set(paths[item]), resource.name

@@ -13,9 +13,14 @@ from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
 from app.services.rules import FILLED_BY_SERVICES
 
-# Attachment: files come in only through the upload service (app/api/files.py), which sniffs the
-# type and picks the storage key; the generated resource lists and shows them.
-READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent", "EncounterAmendment", "Attachment"}
+READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent", "EncounterAmendment"}
+# Written only through their own endpoints, never as a generic record: files come in through the
+# upload service (app/api/files.py: type by content, a random storage key), so the generated
+# resource lists and shows them only (no ``_info``: it has no forms). Its writers keep the write
+# permission, which the upload uses.
+UPLOAD_ONLY = {"Attachment"}
+# Resources whose generic screen and REST resource take no writes at all.
+NO_GENERIC_WRITES = READ_ONLY | UPLOAD_ONLY
 # Values the services compute; a client cannot set them.
 DERIVED = {
     "Invoice": ("subtotal", "total", "amount_paid"),
@@ -59,6 +64,6 @@ def register_apis(appbuilder: AppBuilder) -> None:
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(
-            model, resource.api, name, read_only=name in READ_ONLY, derived=DERIVED.get(name, ()),
+            model, resource.api, name, read_only=name in NO_GENERIC_WRITES, derived=DERIVED.get(name, ()),
             hidden=HIDDEN.get(name, ()), optional=FILLED_BY_SERVICES.get(model, ()),
         ))
