@@ -124,6 +124,23 @@ def test_a_file_over_the_limit_is_refused_413(app, db, visit, api_token):
     assert rows(db) == []
 
 
+def test_a_body_far_over_the_limit_is_not_even_read(app, db, visit, api_token, login_as):
+    app.config["UPLOAD_MAX_BYTES"] = 1000
+    try:
+        big = SMALL_PDF + b" " * 200_000
+        answer = app.test_client().post(f"/api/v1/files/encounter/{visit}", headers=api_token("doctor"),
+                                        data={"file": (io.BytesIO(big), "big.pdf")},
+                                        content_type="multipart/form-data")
+        assert answer.status_code == 413 and "1000 B" in answer.get_json()["message"]["file"][0]
+        doctor = login_as("doctor")
+        page = post_file(doctor, visit, "big.pdf", big)
+        assert page.status_code == 302 and page.headers["Location"].endswith(f"/visit/{visit}#files")
+        assert "larger than the limit" in page_text(doctor, visit)
+    finally:
+        app.config["UPLOAD_MAX_BYTES"] = 10 * 1024 * 1024
+    assert rows(db) == []
+
+
 # --- nothing half-written ---------------------------------------------------------------------
 
 class RecordingStore:

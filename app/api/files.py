@@ -96,10 +96,10 @@ class FilesApi(ClinicBaseApi):
                         "headers": {"Location": {"schema": {"type": "string"}}}}
 
     def _upload(self, owner_type: str, owner_id: int):
+        file_name, data = read_upload()  # first: it sets the body's size limit before parsing
         unknown = sorted({name or "_schema" for name in (*request.form.keys(), *request.files.keys())} - {"file"})
         if unknown:  # a stamp, a key, a type: the service decides those, never the client
             raise ValidationError({name: [_("Unknown field.")] for name in unknown})
-        file_name, data = read_upload()
         attachment = attachments.upload(db.session, owner_type, owner_id, file_name, data, acting_user(), utcnow(),
                                         store=store(), max_bytes=max_bytes())
         return self.response(201, result=file_json(attachment))

@@ -14,6 +14,7 @@ from flask import current_app, flash, redirect, request, send_file
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import AppBuilder, BaseView, expose, has_access
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.extensions import db
 from app.fab.actor import acting_user
@@ -36,10 +37,20 @@ def max_bytes() -> int:
     return int(current_app.config.get("UPLOAD_MAX_BYTES") or attachments.DEFAULT_MAX_BYTES)
 
 
+# Room for the form's other fields and the multipart headers beyond the file itself.
+FORM_OVERHEAD = 64 * 1024
+
+
 def read_upload(field: str = "file") -> tuple[str | None, bytes]:
     """The uploaded file's name and bytes, reading at most one byte over the limit (a larger
-    file is refused by the service without being read whole into memory)."""
-    upload = request.files.get(field)
+    file is refused by the service without being read whole into memory). A request body far
+    over the limit is not even parsed: ``TooLarge`` (413)."""
+    request.max_content_length = max_bytes() + FORM_OVERHEAD
+    try:
+        upload = request.files.get(field)
+    except RequestEntityTooLarge as exc:
+        raise attachments.TooLarge(_("This file is larger than the limit of %(size)s.",
+                                     size=attachments.human_size(max_bytes())), field) from exc
     if upload is None:
         return None, b""
     limit = max_bytes() + 1
@@ -79,9 +90,10 @@ class FilesView(BaseView):
     @expose("/upload/<owner_type>/<int:owner_id>", methods=["POST"])
     @has_access
     def upload(self, owner_type: str, owner_id: int) -> ResponseReturnValue:
-        back = safe_next(request.form.get("next"), "/")
-        file_name, data = read_upload()
+        back = f"/visit/{owner_id}" if owner_type == "encounter" else "/"
         try:
+            file_name, data = read_upload()
+            back = safe_next(request.form.get("next"), back)
             attachment = attachments.upload(db.session, owner_type, owner_id, file_name, data, acting_user(),
                                             utcnow(), store=store(), max_bytes=max_bytes())
         except DomainError as exc:
@@ -118,8 +130,15 @@ def upload_limit_label() -> str:
     return attachments.human_size(max_bytes())
 
 
+def can_attach(owner_type: str, owner_id: int) -> bool:
+    """For pages that include the files partial: whether to offer the upload form (the upload
+    itself checks again)."""
+    return attachments.can_upload(db.session, owner_type, owner_id, acting_user(), utcnow())
+
+
 def register(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(FilesView)
     globals_ = current_app.jinja_env.globals  # register_views runs inside the app context
     globals_["file_list"] = file_list
     globals_["upload_limit_label"] = upload_limit_label
+    globals_["can_attach"] = can_attach
