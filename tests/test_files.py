@@ -111,6 +111,18 @@ def test_a_png_header_on_garbage_is_refused(app, db, visit, login_as):
     assert rows(db) == []
 
 
+def test_an_image_with_too_many_pixels_is_refused(app, db, visit, login_as):
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (9_000, 9_000)).save(out, "PNG")  # a few KB on disk, 81 million pixels decoded
+    assert len(out.getvalue()) < 1024 * 1024
+    doctor = login_as("doctor")
+    post_file(doctor, visit, "bomb.png", out.getvalue())
+    assert "too large to open" in page_text(doctor, visit)
+    assert rows(db) == []
+
+
 def test_a_file_over_the_limit_is_refused_413(app, db, visit, api_token):
     app.config["UPLOAD_MAX_BYTES"] = 1000
     try:

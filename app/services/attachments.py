@@ -109,9 +109,10 @@ def _thumbnail(data: bytes) -> bytes:
     """A small JPEG of the image; ValidationFailed when the bytes do not decode as an image."""
     from PIL import Image, ImageOps
 
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise ValueError("too many pixels")
             image.load()
             picture = ImageOps.exif_transpose(image) or image
             picture.thumbnail(THUMBNAIL_SIZE)
