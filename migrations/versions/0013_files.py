@@ -1,15 +1,15 @@
 """attachment: thumbnail key (issue 9, files).
 
-Revision ID: 0012_files
-Revises: 0011_encounter_fields
+Revision ID: 0013_files
+Revises: 0012_rx
 Create Date: 2026-12-01 19:10:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0012_files'
-down_revision = '0011_encounter_fields'
+revision = '0013_files'
+down_revision = '0012_rx'
 branch_labels = None
 depends_on = None
 
