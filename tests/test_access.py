@@ -230,7 +230,7 @@ def expected_edit(resource: Owned, role: str) -> str:
 
     outcome = expected(resource, role)
     fab_role = USERS[role][1]
-    if not resource.editable:
+    if not resource.edit_page:
         return ROLE_DENY
     if outcome == ALLOW and fab_role != "Admin" and resource.name not in writable(fab_role):
         return ROLE_DENY
@@ -300,7 +300,7 @@ def test_every_entry_point(app, db, world, login_as, resource, role):
 
     if outcome == CARE_DENY:
         denied = audit_rows(db, "denied", resource.name, user_id)
-        if not resource.editable:  # its edit page is refused by the role, before any record is read
+        if not resource.edit_page:  # its edit page is refused by the role, before any record is read
             denied = [row for row in denied if row.entity_id is not None]
         assert {row.entity_id for row in denied} == {str(record)}
         assert all(json.loads(row.details)["patient_id"] == world.owner for row in denied)

@@ -1,7 +1,7 @@
 """attachment: thumbnail key (issue 9, files).
 
 Revision ID: 0013_files
-Revises: 0012_rx
+Revises: 0012_visit
 Create Date: 2026-12-01 19:10:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0013_files'
-down_revision = '0012_rx'
+down_revision = '0012_visit'
 branch_labels = None
 depends_on = None
 
