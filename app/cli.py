@@ -1,7 +1,7 @@
 """Commands: ``flask sync-roles`` (deploy step), ``flask seed`` (demo data and logins), ``flask
 unlock-account`` (an account locked after too many failed logins), ``flask audit verify`` (the
-audit trail's hash chain), ``flask prune-sessions`` (old login sessions, run daily) and ``flask
-interactions load`` (the drug interaction table)."""
+audit trail's hash chain), ``flask prune-sessions`` (old login sessions, run daily), ``flask
+interactions load`` (the drug interaction table) and ``flask icd10 load FILE`` (the ICD-10 code table)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -140,6 +140,25 @@ def register(app: Flask) -> None:
         click.echo(f"Audit trail BROKEN at row id {broken.row_id}{position}: {broken.problem}. "
                    f"{report.rows} rows before it are intact.", err=True)
         raise SystemExit(1)
+
+    @app.cli.group("icd10")
+    def icd10_group() -> None:
+        """The ICD-10 code table."""
+
+    @icd10_group.command("load")
+    @click.argument("file", type=click.File("rb"))
+    def icd10_load(file) -> None:
+        """Add or update ICD-10 codes from a CSV file (header code,title_en,title_vi; UTF-8). A file
+        with any broken row loads nothing: every broken row is listed with its line number."""
+        from app.services import icd10
+
+        report = icd10.load_codes(db.session, file)
+        if not report.ok:
+            for line, message in report.errors:
+                click.echo(f"{file.name}:{line}: {message}", err=True)
+            click.echo(f"Nothing loaded: {len(report.errors)} broken rows.", err=True)
+            raise SystemExit(1)
+        click.echo(f"ICD-10 codes: {report.added} added, {report.updated} updated, {report.unchanged} unchanged.")
 
     @app.cli.command("mfa-reset")
     @click.argument("username")

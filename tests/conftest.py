@@ -33,6 +33,9 @@ from tests.system_parts import (  # noqa: E402,F401  (pytest hooks: missing syst
 PASSWORD = "Test-Passw0rd!"
 ROLES = ("Admin", "Manager", "Receptionist", "Doctor", "Pharmacist", "Patient")
 MFA_ROLES = ("Admin", "Manager", "Doctor")  # MFA_REQUIRED_ROLES: their shared users are enrolled
+# Reference data loaded once per session (the ICD-10 sample): never emptied between tests; a test
+# that changes it puts the sample back (tests/test_icd10.py).
+KEPT_TABLES = ("icd10_code",)
 
 
 def test_database_url() -> str:
@@ -121,6 +124,11 @@ def app(db_url):
         for role in ROLES:
             sm.add_user(role.lower(), role, "Tester", f"{role.lower()}@test.example", sm.find_role(role),
                         password=PASSWORD)
+        from app.extensions import db as database
+        from app.services import icd10
+
+        icd10.load_sample(database.session)  # reference data, like the roles: kept between tests
+        database.session.commit()
         from tests.factories import enrol
 
         for role in MFA_ROLES:  # their role needs two-step login: its code is tests.factories.login_code
@@ -145,7 +153,7 @@ def _clean_clinic_tables(request):
         from app.extensions import db
 
         db.session.rollback()
-        tables = [t for t in Model.metadata.sorted_tables if not t.name.startswith("ab_")]
+        tables = [t for t in Model.metadata.sorted_tables if not t.name.startswith("ab_") and t.name not in KEPT_TABLES]
         # One cheap query finds the tables the test wrote to (most tests write to none or a few).
         probe = " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM {t.name})" for t in tables)
         used = set(db.session.execute(text(probe)).scalars())

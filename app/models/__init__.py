@@ -8,6 +8,7 @@ from app.models.care_access import CareAccessGrant
 from app.models.catalogue import Service
 from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
 from app.models.engagement import Notification, ReminderLog, Review
+from app.models.icd10 import Icd10Code
 from app.models.interactions import DrugInteraction
 from app.models.lockout import AccountLock
 from app.models.mfa import MfaEnrolment, MfaRecoveryCode
@@ -28,7 +29,7 @@ __all__ = [
     "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant",
     "Department",
     "Diagnosis", "Doctor", "DrugInteraction",
-    "Employee", "Encounter", "EncounterAmendment", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
+    "Employee", "Encounter", "EncounterAmendment", "Icd10Code", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Medicine", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",

@@ -90,6 +90,12 @@ class Diagnosis(Model):
     __table_args__ = (
         sa.Index("ix_diagnosis_encounter", "encounter_id"),
         sa.Index("ix_diagnosis_icd10", "icd10_code"),
+        # One code once per visit, and at most one primary diagnosis per visit (a partial unique
+        # index: any number of secondary ones).
+        sa.UniqueConstraint("encounter_id", "icd10_code", name="uq_diagnosis_encounter_code"),
+        sa.Index("uq_diagnosis_one_primary", "encounter_id", unique=True,
+                 postgresql_where=sa.text("is_primary"), sqlite_where=sa.text("is_primary = 1"),
+                 mssql_where=sa.text("is_primary = 1")),
     )
 
     def __repr__(self) -> str:

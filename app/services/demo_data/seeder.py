@@ -34,6 +34,7 @@ from app.models import (
     WorkSchedule,
     doctor_service,
 )
+from app.services import icd10
 from app.services.demo_data.stock import Stock
 
 
@@ -66,6 +67,7 @@ def seed_demo_data(
         seeder = Seeder(session, seed=seed, tz=timezone, currency=(currency or "VND").upper(), today=today,
                          progress=progress)
         counts = seeder.run(patients)
+        counts["icd10_code"] = icd10.load_sample(session)  # the code table the visit's diagnosis search uses
         session.commit()
     except BaseException:
         session.rollback()
