@@ -5,6 +5,7 @@ from app import models as m
 from app.api.base import make_api
 from app.api.booking import BookingApi
 from app.api.care import CareAccessApi
+from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
 from app.api.prescribing import VisitPrescriptionApi
@@ -61,6 +62,8 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(VisitPrescriptionApi)
     appbuilder.add_api(EncounterVisitApi)
     appbuilder.add_api(FilesApi)
+    appbuilder.add_api(Icd10Api)
+    appbuilder.add_api(VisitDiagnosisApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

@@ -36,9 +36,12 @@ def validate_encounter(session: Session, encounter: Encounter, settings: ClinicS
 
 
 def validate_diagnosis(session: Session, diagnosis: Diagnosis, settings: ClinicSettings) -> None:
+    from app.services.diagnoses import validate_generic_diagnosis
+
     diagnosis.icd10_code = v.require_text("icd10_code", diagnosis.icd10_code, 10).upper()
     v.matches("icd10_code", diagnosis.icd10_code, ICD10_PATTERN, _("An ICD-10 code looks like J06.9."))
     diagnosis.text = v.require_text("text", diagnosis.text, 300)
+    validate_generic_diagnosis(session, diagnosis)  # a code of the table, once per visit, one primary
 
 
 def validate_lab_order(session: Session, order: LabOrder, settings: ClinicSettings) -> None:
