@@ -249,3 +249,12 @@ def test_the_workspace_shows_the_section_editable_or_read_only(app, db, visit, l
     db.session.commit()
     page = browser.get(f"/visit/{visit}").get_data(as_text=True)
     assert 'id="dx-query"' not in page and "dx-remove" not in page and "Viêm họng cấp, không đặc hiệu" in page
+
+
+def test_the_endpoints_are_in_the_openapi_document(app, api_token):
+    document = app.test_client().get("/api/v1/_openapi", headers=api_token("admin")).get_json()
+    paths = {path: set(operations) for path, operations in document["paths"].items()
+             if "icd10" in path or "diagnoses" in path}
+    assert paths == {"/api/v1/icd10/": {"get"}, "/api/v1/encounter/{encounter_id}/diagnoses": {"get", "post"},
+                     "/api/v1/encounter/{encounter_id}/diagnoses/{diagnosis_id}": {"patch", "delete"}}, paths
+    assert "requestBody" in document["paths"]["/api/v1/encounter/{encounter_id}/diagnoses"]["post"]

@@ -87,6 +87,8 @@ def search(session: Session, query: str | None, limit: int = 20) -> list[Icd10Co
     limit = max(1, min(int(limit), LIMIT_MAX))
     words = words_of(text)
     prefix = _code_prefix(text)
+    if prefix is not None and (len(prefix) == 1 or any(ch.isdigit() for ch in prefix)):
+        words = []  # a code as typed ("J06", "i10.", "K"): the code index answers it alone
     if not words and prefix is None:
         return []
     conditions: list[Any] = []
