@@ -50,6 +50,7 @@ OTHER_ENTITIES = {
     "PendingSignup": _l("Unconfirmed sign-up"), "CareAccessGrant": _l("Break-the-glass access"),
     "PermissionVersion": _l("Permission change counter"), "MfaEnrolment": _l("Two-step login enrolment"),
     "DrugInteraction": _l("Drug interaction"),
+    "Icd10Code": _l("ICD-10 code"),
 }
 
 
