@@ -1,7 +1,8 @@
 """The visit's diagnoses in a real browser (Debian's headless Chromium): the doctor of a draft
 opens /visit/<id>, types "viem hong" without accents, picks "J02.9" with the arrow keys and Enter;
 the diagnosis appears with its title in the doctor's language and is still there after a reload;
-Esc closes the list; a second one is added by code, made primary, and removed. At 1280 and 768
+Esc closes the list; a second one is added by code, made primary, and removed; the wording is
+edited in place. At 1280 and 768
 pixels wide, in English and Vietnamese; screenshots go to ``tmp_path``."""
 from __future__ import annotations
 
@@ -82,6 +83,20 @@ def test_the_doctor_finds_a_diagnosis_by_typing_and_picks_it_with_the_keyboard(a
     assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
     page.screenshot(path=tmp_path / "3-reloaded.png", full_page=True)
 
+    # The doctor's own wording, in place: Esc leaves it as it was, Enter saves it.
+    j029 = page.locator("#dx-list .dx-item", has_text="J02.9")
+    j029.locator(".dx-edit").click()
+    page.keyboard.type(" (nghi do virus)")
+    page.keyboard.press("Escape")
+    expect(j029.locator(".dx-wording")).to_have_count(0)
+    assert j029.locator(".dx-text").inner_text() == texts["j029"]
+    j029.locator(".dx-edit").click()
+    page.keyboard.press("End")
+    page.keyboard.type(" (nghi do virus)")
+    page.keyboard.press("Enter")
+    expect(page.locator("#dx-list .dx-item", has_text="J02.9").locator(".dx-text")).to_have_text(
+        texts["j029"] + " (nghi do virus)")
+
     page.locator("#dx-list .dx-item", has_text="J06.9").locator(".dx-remove").click()
     expect(page.locator("#dx-list .dx-item")).to_have_count(1)
     page.reload()
@@ -89,4 +104,6 @@ def test_the_doctor_finds_a_diagnosis_by_typing_and_picks_it_with_the_keyboard(a
 
     db.session.expire_all()
     stored = db.session.execute(select(Diagnosis).where(Diagnosis.encounter_id == encounter)).scalars().all()
-    assert [(d.icd10_code, d.text, d.is_primary) for d in stored] == [("J02.9", texts["j029"], False)]
+    assert [(d.icd10_code, d.text, d.is_primary) for d in stored] == [("J02.9", texts["j029"] + " (nghi do virus)",
+                                                                        False)]
+    assert texts["j029"] + " (nghi do virus)" in page.locator("#dx-list").inner_text()

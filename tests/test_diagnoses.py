@@ -258,3 +258,15 @@ def test_the_endpoints_are_in_the_openapi_document(app, api_token):
     assert paths == {"/api/v1/icd10/": {"get"}, "/api/v1/encounter/{encounter_id}/diagnoses": {"get", "post"},
                      "/api/v1/encounter/{encounter_id}/diagnoses/{diagnosis_id}": {"patch", "delete"}}, paths
     assert "requestBody" in document["paths"]["/api/v1/encounter/{encounter_id}/diagnoses"]["post"]
+
+
+def test_the_doctor_rewords_a_diagnosis_but_not_to_nothing(app, db, visit, login_as):
+    browser = login_as("doctor")
+    url = f"/api/v1/encounter/{visit}/diagnoses"
+    added = browser.post(url, json={"icd10_code": "J02.9", "is_primary": True}).get_json()["result"]
+    reworded = browser.patch(f"{url}/{added['id']}", json={"text": "Viêm họng cấp do virus"})
+    assert reworded.status_code == 200 and reworded.get_json()["result"]["text"] == "Viêm họng cấp do virus"
+    for bad in ("   ", "x" * 301, None):
+        refused = browser.patch(f"{url}/{added['id']}", json={"text": bad})
+        assert refused.status_code == 422 and "text" in refused.get_json()["message"], bad
+    assert _rows(db, visit) == [("J02.9", "Viêm họng cấp do virus", True)]

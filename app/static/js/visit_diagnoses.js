@@ -1,8 +1,8 @@
 // The visit's diagnoses (templates/clinic/visit/_diagnoses.html), on a draft of this doctor.
 // Search as you type (debounced) in the ICD-10 table over code and both titles; the arrow keys
 // move through the matches, Enter adds the highlighted one (the first if none is), Esc closes
-// the list. The first diagnosis of a visit is added as its primary one. Each row can be made
-// primary or secondary and removed. Every change goes through the REST API with the browser
+// the list. The first diagnosis of a visit is added as its primary one. Each row's wording can be
+// edited in place (Enter saves, Esc cancels), and it can be made primary or secondary and removed. Every change goes through the REST API with the browser
 // session and its CSRF header; the server checks every rule and its message is shown on a refusal.
 (function () {
     "use strict";
@@ -197,6 +197,13 @@
             kind.textContent = dx.is_primary ? data.labelPrimary : data.labelSecondary;
             var actions = document.createElement("span");
             actions.className = "dx-actions";
+            var edit = document.createElement("button");
+            edit.type = "button";
+            edit.className = "btn btn-link btn-xs dx-edit";
+            edit.textContent = data.labelEdit;
+            edit.setAttribute("aria-label", data.labelEdit + " " + dx.icd10_code);
+            actions.appendChild(edit);
+            actions.appendChild(document.createTextNode(" "));
             var toggle = document.createElement("button");
             toggle.type = "button";
             toggle.className = "btn btn-default btn-xs dx-toggle";
@@ -244,6 +251,60 @@
         });
     }
 
+    // The wording in place: the text becomes a field; Enter saves it, Esc (or leaving it) cancels.
+    function editWording(item, url) {
+        var text = item.querySelector(".dx-text");
+        if (!text || item.querySelector(".dx-wording")) {
+            return;
+        }
+        var field = document.createElement("input");
+        field.type = "text";
+        field.className = "form-control input-sm dx-wording";
+        field.maxLength = 300;
+        field.value = text.textContent;
+        field.setAttribute("aria-label", data.labelWording);
+        text.hidden = true;
+        text.parentNode.insertBefore(field, text);
+        field.focus();
+        field.select();
+        var done = false;
+        function cancel() {
+            if (!done) {
+                done = true;
+                field.remove();
+                text.hidden = false;
+            }
+        }
+        field.addEventListener("keydown", function (event) {
+            if (event.key === "Escape") {
+                event.preventDefault();
+                cancel();
+                item.querySelector(".dx-edit").focus();
+            } else if (event.key === "Enter") {
+                event.preventDefault();
+                done = true;
+                change(call("PATCH", url, {text: field.value}), function () {
+                    var again = list.querySelector('.dx-item[data-id="' + item.dataset.id + '"] .dx-edit');
+                    if (again) {
+                        again.focus();
+                    }
+                }).then(function () {
+                    if (field.isConnected) {  // refused: the field stays for a correction
+                        done = false;
+                        field.focus();
+                    }
+                });
+            }
+        });
+        field.addEventListener("blur", function () {
+            setTimeout(function () {
+                if (!busy) {
+                    cancel();
+                }
+            }, 150);
+        });
+    }
+
     list.addEventListener("click", function (event) {
         var button = event.target.closest("button");
         var item = button && button.closest(".dx-item");
@@ -251,7 +312,9 @@
             return;
         }
         var url = data.api + "/" + item.dataset.id;
-        if (button.classList.contains("dx-remove")) {
+        if (button.classList.contains("dx-edit")) {
+            editWording(item, url);
+        } else if (button.classList.contains("dx-remove")) {
             change(call("DELETE", url), function () { input.focus(); });
         } else if (button.classList.contains("dx-toggle")) {
             var primary = item.dataset.primary !== "true";
