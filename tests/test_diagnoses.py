@@ -270,3 +270,37 @@ def test_the_doctor_rewords_a_diagnosis_but_not_to_nothing(app, db, visit, login
         refused = browser.patch(f"{url}/{added['id']}", json={"text": bad})
         assert refused.status_code == 422 and "text" in refused.get_json()["message"], bad
     assert _rows(db, visit) == [("J02.9", "Viêm họng cấp do virus", True)]
+
+
+def test_primaries_added_at_the_same_moment_leave_one_primary(app, db, visit, live_server, api_token):
+    """Six tabs of the doctor each add a primary diagnosis at once: every answer is 201 or 409
+    (never a 500), and the visit ends with exactly one primary diagnosis."""
+    import json
+    import threading
+    import urllib.error
+    import urllib.request
+
+    headers = {**api_token("doctor"), "Content-Type": "application/json"}
+    codes = ["J02.9", "J03.9", "J06.9", "R05", "J00", "J20.9"]
+    barrier, statuses = threading.Barrier(len(codes)), []
+
+    def attempt(code: str) -> None:
+        request = urllib.request.Request(f"{live_server}/api/v1/encounter/{visit}/diagnoses", method="POST",
+                                         data=json.dumps({"icd10_code": code, "is_primary": True}).encode(),
+                                         headers=headers)
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+
+    threads = [threading.Thread(target=attempt, args=(code,)) for code in codes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(statuses) <= {201, 409} and 201 in statuses, statuses
+    rows = _rows(db, visit)
+    assert sum(1 for _, _, primary in rows if primary) == 1
+    assert len(rows) == statuses.count(201)

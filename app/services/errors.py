@@ -119,6 +119,7 @@ _UNIQUE_FIELDS = {
     "uq_department_code": "code", "uq_department_name": "name", "uq_specialty_name": "name",
     "uq_doctor_user_id": "user_id", "uq_employee_user_id": "user_id", "uq_stock_batch_lot": "lot_number",
     "uq_payment_idempotency_key": "idempotency_key", "uq_appointment_queue": "queue_number",
+    "uq_diagnosis_encounter_code": "icd10_code", "uq_diagnosis_one_primary": "is_primary",
 }
 _CHECK_FIELDS = {
     "ck_service_price_non_negative": "price", "ck_medicine_price_non_negative": "price",
