@@ -23,7 +23,7 @@ class Icd10Code(Model):
         # cannot use the unique index for LIKE).
         sa.Index("ix_icd10_code_prefix", "code", postgresql_ops={"code": "varchar_pattern_ops"}),
         # Words anywhere in the titles (LIKE '%viem hong%'): a trigram index on PostgreSQL
-        # (pg_trgm, created by migration 0012_dx); elsewhere a plain index, unused by such LIKEs.
+        # (pg_trgm, created by migration 0014_dx); elsewhere a plain index, unused by such LIKEs.
         sa.Index("ix_icd10_code_search", "search_text", postgresql_using="gin",
                  postgresql_ops={"search_text": "gin_trgm_ops"}),
     )

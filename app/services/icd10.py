@@ -7,7 +7,7 @@ starting with what was typed, then titles with the words as typed at the start o
 titles holding every word (a word of five letters or more also inside another word). Each row
 keeps a folded copy of code and titles (``search_text``) that the queries match; PostgreSQL
 answers them from indexes (a pattern index on the code, a trigram index on the folded text:
-migration 0012_dx).
+migration 0014_dx).
 """
 from __future__ import annotations
 

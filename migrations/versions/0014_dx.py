@@ -1,15 +1,15 @@
 """icd10_code: the ICD-10 code table; diagnosis: one code once per visit, at most one primary.
 
-Revision ID: 0012_dx
-Revises: 0011_encounter_fields
+Revision ID: 0014_dx
+Revises: 0013_files
 Create Date: 2026-12-01 19:10:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0012_dx'
-down_revision = '0011_encounter_fields'
+revision = '0014_dx'
+down_revision = '0013_files'
 branch_labels = None
 depends_on = None
 
