@@ -97,6 +97,9 @@ def register_blueprints(app: Flask) -> None:
     from app.views import two_factor
 
     two_factor.init_app(app)  # the enrolment pages, and the gate for roles that need two-step login
+    from app.views import chart
+
+    chart.register(app)  # plotly.js from the installed package (/static-vendor/plotly.min.js)
 
 
 def register_errorhandlers(app: Flask) -> None:

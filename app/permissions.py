@@ -63,6 +63,8 @@ RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),),
                                           "Encounter": (N_("My day"),),
                                           "AuditEvent": (N_("Break-the-glass log"),)}
+                                          "AuditEvent": (N_("Break-the-glass log"),),
+                                          "Encounter": (N_("Patients I have seen"),)}
 # ... and of hand-written pages that only writers can use.
 EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),)}
 

@@ -182,6 +182,24 @@ def open_record(session: Session, user: Any, record: Any, now: datetime) -> None
     session.commit()
 
 
+def open_chart(session: Session, user: Any, patient_id: int, now: datetime) -> Patient:
+    """The patient whose chart (their whole clinical record on one page) ``user`` opens at ``now``:
+    the care-team rule as for one record (``in_care``), and one audit row: ``read`` (entity
+    ``Patient``, ``{"patient_id", "view": "chart"}``) or ``denied`` and then ``CareAccessDenied``.
+    ``NotFound`` when there is no such patient. Commits the row (see ``open_record``)."""
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(_("There is no record with id %(id)s.", id=patient_id))
+    details = {"patient_id": patient_id, "view": "chart"}
+    if not in_care(session, user, patient_id, now):
+        record_event(session, "denied", "Patient", patient_id, details, getattr(user, "id", None))
+        session.commit()
+        raise CareAccessDenied(_("This record belongs to a patient outside your care."), patient_id)
+    record_event(session, "read", "Patient", patient_id, details, getattr(user, "id", None))
+    session.commit()
+    return patient
+
+
 def _new_patient_id(session: Session, record: Any) -> int | None:
     """The patient of a record being written (its keys may not be set yet, only its relationships)."""
     parent = PARENTS.get(type(record))

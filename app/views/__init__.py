@@ -18,6 +18,8 @@ from app.views.clinical import (
     LabOrderView,
     LabResultView,
 )
+from app.views.chart import ChartView, PatientsSeenView
+from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
 from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.lookup import LookupView
@@ -68,6 +70,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(VisitView)
     appbuilder.add_view_no_menu(PrescriptionPrintView)
     files.register(appbuilder)
+    appbuilder.add_view_no_menu(ChartView)
     for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
                               (SeriesBookingView, "Book a series", _l("Book a series"))):
@@ -78,3 +81,5 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(BreakGlassLogView, "Break-the-glass log", label=_l("Break-the-glass log"),
                         category="Administration", category_label=_l("Administration"),
                         category_icon=CATEGORY_ICONS["Administration"])
+    appbuilder.add_view(PatientsSeenView, "Patients I have seen", label=_l("Patients I have seen"),
+                        category="Clinical", category_label=_l("Clinical"), category_icon=CATEGORY_ICONS["Clinical"])

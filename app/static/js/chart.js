@@ -1,0 +1,78 @@
+/* The patient chart (templates/clinic/chart.html): draws the vitals and the chosen analyte's trend
+   with plotly.js (served by the app) from the JSON the page carries in #chart-data. */
+(function () {
+  "use strict";
+  var source = document.getElementById("chart-data");
+  if (!source || !window.Plotly) { return; }
+  var data = JSON.parse(source.textContent);
+  var config = {responsive: true, displaylogo: false, displayModeBar: false};
+
+  function layout(title, unit, range) {
+    var shapes = [];
+    return {
+      title: {text: title, font: {size: 14}},
+      margin: {l: 45, r: 15, t: 35, b: 40},
+      height: 260,
+      showlegend: false,
+      xaxis: {type: "date"},
+      yaxis: {title: {text: unit || ""}, zeroline: false},
+      shapes: shapes
+    };
+  }
+
+  function trace(series, name, color) {
+    return {x: series.x, y: series.y, name: name, type: "scatter", mode: "lines+markers",
+            line: {color: color, width: 2}, marker: {size: 6},
+            hovertemplate: "%{x|%d/%m/%Y}: %{y}" + (series.unit ? " " + series.unit : "") + "<extra>" + name + "</extra>"};
+  }
+
+  function draw(element, traces, title, unit) {
+    var points = traces.reduce(function (n, t) { return n + t.x.length; }, 0);
+    if (!points) {
+      element.classList.add("chart-plot-empty");
+      element.innerHTML = "";
+      var heading = document.createElement("strong");
+      heading.textContent = title;
+      var note = document.createElement("p");
+      note.className = "text-muted";
+      note.textContent = data.names.empty;
+      element.appendChild(heading);
+      element.appendChild(note);
+      return;
+    }
+    element.classList.remove("chart-plot-empty");
+    window.Plotly.react(element, traces, layout(title, unit), config);
+  }
+
+  var v = data.vitals;
+  var plots = {
+    weight: function (el) { draw(el, [trace(v.weight, data.titles.weight, "#337ab7")], data.titles.weight, "kg"); },
+    bmi: function (el) { draw(el, [trace(v.bmi, data.titles.bmi, "#5cb85c")], data.titles.bmi, "kg/m²"); },
+    bp: function (el) {
+      var bp = [trace(v.systolic, data.names.systolic, "#d9534f"), trace(v.diastolic, data.names.diastolic, "#f0ad4e")];
+      draw(el, bp, data.titles.bp, "mmHg");
+      if (v.systolic.x.length) { window.Plotly.relayout(el, {showlegend: true, legend: {orientation: "h", y: -0.25}}); }
+    },
+    temperature: function (el) {
+      draw(el, [trace(v.temperature, data.titles.temperature, "#8e44ad")], data.titles.temperature, "°C");
+    }
+  };
+  Object.keys(plots).forEach(function (name) {
+    var element = document.getElementById("plot-" + name);
+    if (element) { plots[name](element); }
+  });
+
+  var select = document.getElementById("analyte-select");
+  var labPlot = document.getElementById("plot-lab");
+  function drawLab() {
+    var name = select.value;
+    var series = data.labs[name];
+    if (!series) { return; }
+    var title = name + (series.range ? " (" + series.range + ")" : "");
+    draw(labPlot, [trace(series, name, "#16a085")], title, series.unit);
+  }
+  if (select && labPlot) {
+    select.addEventListener("change", drawLab);
+    drawLab();
+  }
+})();
