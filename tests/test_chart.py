@@ -242,7 +242,7 @@ def test_the_chart_page_filters_by_kind_and_speaks_vietnamese(app, db, doctor, l
     assert re.findall(r'data-kind="(\w+)" data-id', labs) == ["lab"]
     assert f"/laborderview/show/{ids['order']}" in labs
     vi = browser.get(f"/chart/{patient}", query_string={"_l_": "vi"}).get_data(as_text=True)
-    assert "Dị ứng" in vi and "Lịch sử khám" in vi and "Đơn thuốc" in vi
+    assert "Dị ứng" in vi and "Lịch sử khám chữa bệnh" in vi and "Đơn thuốc" in vi
 
 
 def test_patients_seen_lists_the_doctors_patients_latest_first_and_searches_without_accents(app, db, doctor,
