@@ -4,23 +4,23 @@ drawn in the browser by plotly.js from the JSON the page carries; plotly.js is s
 itself from the installed ``plotly`` package (/static-vendor/plotly.min.js), never from a CDN."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, request, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from app.extensions import db
 from app.fab.actor import acting_user
 from app.models.types import utcnow
 from app.services import chart as charts
 from app.views.base import clinic_settings
-from app.views.fields import format_day, format_moment, to_local
+from app.views.fields import clinic_zone, format_date_input, format_day, format_moment, user_language
 
-TIMELINE_LIMIT = 100  # entries shown before "show all"
+TIMELINE_LIMIT = 50  # entries shown before "show all"
 VENDOR_MAX_AGE = 365 * 24 * 3600  # the file changes only with the package; its URL carries the version
 
 KIND_LABELS = {"visit": _l("Visits"), "prescription": _l("Prescriptions"), "lab": _l("Lab results"),
@@ -42,18 +42,18 @@ def _plotly_version() -> str:
     return str(plotly.__version__)
 
 
-def _points(series: charts.Series) -> dict[str, Any]:
+def _points(series: charts.Series, zone: tzinfo) -> dict[str, Any]:
     """A series as plotly wants it: the clinic's local time (plotly ignores time zones)."""
-    return {"x": [to_local(at).strftime("%Y-%m-%d %H:%M") for at in series.x],  # type: ignore[union-attr]
+    return {"x": [at.astimezone(zone).strftime("%Y-%m-%d %H:%M") for at in series.x],
             "y": series.y, "unit": series.unit, "range": series.reference_range}
 
 
 def chart_data(chart: charts.Chart) -> dict[str, Any]:
     """What static/js/chart.js draws."""
-    vitals = {name: _points(series) for name, series in chart.vitals.items()}
+    zone = clinic_zone()
     return {
-        "vitals": vitals,
-        "labs": {name: _points(series) for name, series in chart.labs.items()},
+        "vitals": {name: _points(series, zone) for name, series in chart.vitals.items()},
+        "labs": {name: _points(series, zone) for name, series in chart.labs.items()},
         "titles": {key: str(value) for key, value in VITAL_TITLES.items()},
         "names": {"systolic": str(_l("Systolic")), "diastolic": str(_l("Diastolic")),
                   "empty": str(_l("No measurements yet."))},
@@ -65,6 +65,38 @@ def _age(born: date | None) -> int | None:
         return None
     today = datetime.now(clinic_settings().timezone).date()
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+class _Moments:
+    """``format_moment`` for many instants of one page: the zone and the language looked up once."""
+
+    def __init__(self) -> None:
+        self.zone, self.language = clinic_zone(), user_language()
+
+    def __call__(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(self.zone)
+        return f"{format_date_input(local.date(), self.language)} {local:%H:%M}"
+
+
+class _Days(dict):
+    """"%(n)s days", translated once per number."""
+
+    def __missing__(self, n: int) -> str:
+        self[n] = _("%(n)s days", n=n)
+        return self[n]
+
+    def __call__(self, n: int) -> str:
+        return self[n]
+
+
+class _Labels(dict):
+    """A status or flag code's label, translated once per page."""
+
+    def __missing__(self, code: str) -> str:
+        self[code] = _(code)
+        return self[code]
 
 
 class ChartView(BaseView):
@@ -87,7 +119,8 @@ class ChartView(BaseView):
         return self.render_template(
             "clinic/chart.html", chart=chart, patient=chart.patient, entries=entries, hidden=len(chart.entries) -
             len(entries), kinds=kinds, kind_labels=KIND_LABELS, kind_icons=KIND_ICONS, data=chart_data(chart),
-            age=_age(chart.patient.date_of_birth), moment=format_moment, day=format_day,
+            age=_age(chart.patient.date_of_birth), moment=format_moment, day=format_day, when=_Moments(),
+            label=_Labels().__getitem__, days=_Days(),
             plotly_url=url_for("vendor_plotly", v=_plotly_version()),
         )
 

@@ -7,16 +7,27 @@
   var data = JSON.parse(source.textContent);
   var config = {responsive: true, displaylogo: false, displayModeBar: false};
 
-  function layout(title, unit, range) {
-    var shapes = [];
+  function day(text, shift) {  // "YYYY-MM-DD HH:MM" moved by ``shift`` days, as "YYYY-MM-DD"
+    var moment = new Date(text.slice(0, 10) + "T00:00:00Z");
+    moment.setUTCDate(moment.getUTCDate() + shift);
+    return moment.toISOString().slice(0, 10);
+  }
+
+  function layout(title, unit, traces) {
+    var xaxis = {type: "date"};
+    var times = [];
+    traces.forEach(function (t) { times = times.concat(t.x); });
+    times.sort();
+    if (times.length && times[0].slice(0, 10) === times[times.length - 1].slice(0, 10)) {
+      xaxis.range = [day(times[0], -15), day(times[0], 15)];  // one day only: a month around it, not hours
+    }
     return {
       title: {text: title, font: {size: 14}},
       margin: {l: 45, r: 15, t: 35, b: 40},
       height: 260,
       showlegend: false,
-      xaxis: {type: "date"},
-      yaxis: {title: {text: unit || ""}, zeroline: false},
-      shapes: shapes
+      xaxis: xaxis,
+      yaxis: {title: {text: unit || ""}, zeroline: false}
     };
   }
 
@@ -41,7 +52,7 @@
       return;
     }
     element.classList.remove("chart-plot-empty");
-    window.Plotly.react(element, traces, layout(title, unit), config);
+    window.Plotly.react(element, traces, layout(title, unit, traces), config);
   }
 
   var v = data.vitals;
