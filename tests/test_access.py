@@ -499,3 +499,27 @@ def test_the_patient_page_says_why_the_clinical_tabs_are_empty(app, db, world, l
     doctor.post(f"/care/break-glass/{world.owner}", data={"reason": "Hội chẩn theo yêu cầu của khoa"})
     after = doctor.get(page).get_data(as_text=True)
     assert 'id="care-hidden"' not in after and MARK in after  # the visit tab now lists the encounter
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_patient_chart_follows_the_care_team_rule(app, db, world, login_as, role):
+    """/chart/<patient> (issue 9) shows the whole clinical record: the care team reads it (an audit
+    ``read`` row), a reader of clinical records outside the team is refused with the way to break
+    the glass (a ``denied`` row), the other roles never reach it."""
+    _encounter(db, world)
+    username, fab_role = USERS[role]
+    answer = login_as(username).get(f"/chart/{world.owner}")
+    body = answer.get_data(as_text=True)
+    chart_rows = [json.loads(row.details) for action in ("read", "denied")
+                  for row in audit_rows(db, action, "Patient", world.users[role])]
+    if role == "doctor_care":
+        assert answer.status_code == 200 and MARK in body
+        assert chart_rows == [{"patient_id": world.owner, "view": "chart"}]
+    elif fab_role in ("Admin", "Doctor"):
+        assert answer.status_code == 403 and MARK not in body
+        assert f"/care/break-glass/{world.owner}?next=" in body
+        assert chart_rows == [{"patient_id": world.owner, "view": "chart"}]
+        assert audit_rows(db, "denied", "Patient", world.users[role])
+    else:
+        assert answer.status_code in (302, 403) and MARK not in body
+        assert chart_rows == []

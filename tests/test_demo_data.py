@@ -194,6 +194,24 @@ def test_the_clinic_closes_on_vietnams_public_holidays(db):
     appointments = db.execute(select(Appointment)).scalars().all()
     assert not [a.id for a in appointments if a.start_at.astimezone(ZONE).date() in closed]
 
+def test_demo_patients_have_vitals_over_time_for_their_charts(db):
+    """Some demo patients come back many times, and each keeps their build: an adult's height is the
+    same at every visit and the weight moves by a few per cent, so the chart's curves follow one
+    person (issue 9: the patient chart)."""
+    visits: dict[int, list] = {}
+    for e in db.execute(select(Encounter).order_by(Encounter.created_at)).scalars():
+        visits.setdefault(e.patient_id, []).append(e)
+    assert max(len(v) for v in visits.values()) >= 5
+    assert sum(len(v) >= 3 for v in visits.values()) >= len(visits) // 20
+    for patient_id, seen in visits.items():
+        patient = db.get(Patient, patient_id)
+        adult = [e for e in seen if (e.created_at.date() - patient.date_of_birth).days >= 18 * 366]
+        if len(adult) >= 2:
+            assert len({e.height_cm for e in adult}) == 1, patient_id
+            weights = [float(e.weight_kg) for e in adult]
+            assert max(weights) <= min(weights) * 1.07, (patient_id, weights)
+
+
 def test_completed_visits_have_records_and_bills(db):
     completed = db.execute(select(Appointment).where(Appointment.status == "completed")).scalars().all()
     assert completed

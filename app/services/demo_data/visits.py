@@ -3,6 +3,7 @@
 payments and review; written chunk by chunk of patients."""
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -314,19 +315,24 @@ class Visits(Appointments):
                       signed: datetime) -> dict:
         rng = self.rng
         systolic = diastolic = None
+        # The patient's own build, the same at every visit (the chart's weight and BMI follow one
+        # person over time); each visit's draw only moves the weight by a few per cent.
+        body = random.Random(p.id)
+        stature, build = body.uniform(-1, 1), body.uniform(0, 1)
         if age < 1:
-            height = rng.uniform(50, 76)
-            weight = rng.uniform(3.2, 10)
+            months = (a.day - p.dob).days / 30.4
+            height = 50 + 2.2 * months + 2 * stature
+            weight = (3.3 + 0.6 * months) * (0.92 + 0.16 * build) * (1 + 0.02 * (rng.uniform(3.2, 10) - 6.6) / 3.4)
             pulse, resp = rng.randint(100, 150), rng.randint(30, 45)
         elif age < 16:
-            height = min(175.0, 75 + 6 * age + rng.uniform(-6, 6))
-            weight = (height / 100) ** 2 * rng.uniform(14, 21)
+            height = min(175.0, 75 + 6 * age + 6 * stature)
+            weight = (height / 100) ** 2 * (14.5 + 5 * build) * (1 + 0.03 * (rng.uniform(14, 21) - 17.5) / 3.5)
             pulse, resp = rng.randint(75, 115), rng.randint(18, 28)
             if age >= 6:
                 systolic, diastolic = rng.randint(90, 115), rng.randint(55, 75)
         else:
-            height = rng.uniform(160, 180) if p.sex == "male" else rng.uniform(148, 168)
-            weight = (height / 100) ** 2 * rng.uniform(18, 29)
+            height = (170 if p.sex == "male" else 158) + 9 * stature
+            weight = (height / 100) ** 2 * (18.5 + 10 * build) * (1 + 0.03 * (rng.uniform(18, 29) - 23.5) / 5.5)
             pulse, resp = rng.randint(60, 98), rng.randint(14, 20)
             if dx.code == "I10":
                 systolic, diastolic = rng.randint(140, 175), rng.randint(88, 105)
