@@ -58,8 +58,9 @@ def test_a_doctor_opens_a_patients_chart(app, db, page_as, tmp_path, width, loca
     page.select_option("#analyte-select", "Glucose")
     page.wait_for_function("document.querySelector('#plot-lab .gtitle').textContent.includes('Glucose')")
     page.screenshot(path=tmp_path / "2-chart.png", full_page=True)
-    wide = page.evaluate("""() => [...document.querySelectorAll('#patient-chart *')].filter(
-        e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className)""")
+    wide = page.evaluate("""() => [...document.querySelectorAll('#patient-chart *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5).map(e => e.tagName + '.' + e.className)""")
     assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1, wide
 
     assert page.locator("#timeline .timeline-entry").count() == 6

@@ -164,7 +164,7 @@ def test_access_in_care_outside_care_and_break_the_glass(app, db, doctor, clinic
     page = login_as("doctor").get(f"/chart/{patient}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "MARK-chart" in html and "Penicillin" in html and f"/visit/" in html
+    assert "MARK-chart" in html and "Penicillin" in html and "/visit/" in html
     assert _audit(db, "read", _user(app, "doctor").id) == [{"patient_id": patient, "view": "chart"}]
 
     ensure_user(app, "chart_outsider", "Doctor")

@@ -177,7 +177,7 @@ def chart(session: Session, patient_id: int, user: Any, now: datetime,
         .where(Prescription.patient_id == patient_id, kept_visit)
     ).all()
     items: dict[int, list[ItemLine]] = defaultdict(list)
-    for row in session.execute(
+    for item_row in session.execute(
         select(PrescriptionItem.prescription_id, Medicine.name, Medicine.strength, PrescriptionItem.dose,
                PrescriptionItem.frequency, PrescriptionItem.duration_days, PrescriptionItem.quantity)
         .join(Medicine, Medicine.id == PrescriptionItem.medicine_id)
@@ -185,13 +185,14 @@ def chart(session: Session, patient_id: int, user: Any, now: datetime,
         .where(Prescription.patient_id == patient_id)
         .order_by(PrescriptionItem.id)
     ):
-        name = f"{row.name} {row.strength or ''}".strip()
-        items[row.prescription_id].append(ItemLine(name, row.dose, row.frequency, row.duration_days, row.quantity))
-    for row in prescriptions:
-        lines = items.get(row.id, [])
-        entries.append(Entry("prescription", row.issued_at or row.created_at, row.id,
-                             ", ".join(item.medicine for item in lines), status=row.status, doctor=row.full_name,
-                             encounter_id=row.encounter_id, items=lines, detail=row.notes))
+        name = f"{item_row.name} {item_row.strength or ''}".strip()
+        items[item_row.prescription_id].append(ItemLine(name, item_row.dose, item_row.frequency,
+                                                        item_row.duration_days, item_row.quantity))
+    for rx in prescriptions:
+        lines = items.get(rx.id, [])
+        entries.append(Entry("prescription", rx.issued_at or rx.created_at, rx.id,
+                             ", ".join(item.medicine for item in lines), status=rx.status, doctor=rx.full_name,
+                             encounter_id=rx.encounter_id, items=lines, detail=rx.notes))
 
     # Lab orders with their results; the numeric results make the analytes' series.
     orders = session.execute(
@@ -210,28 +211,28 @@ def chart(session: Session, patient_id: int, user: Any, now: datetime,
         .order_by(func.coalesce(LabResult.resulted_at, LabResult.created_at), LabResult.id)
     ).all()
     last_result: dict[int, datetime] = {}
-    for row in result_rows:
-        results[row.lab_order_id].append(ResultLine(row.analyte, row.value, row.unit, row.reference_range, row.flag,
-                                                    row.status))
-        at = row.resulted_at or row.created_at
-        last_result[row.lab_order_id] = at
-        if row.numeric_value is not None:
-            series = labs.setdefault(row.analyte, Series())
-            series.add(at, row.numeric_value)
-            series.unit = row.unit or series.unit
-            series.reference_range = row.reference_range or series.reference_range
-    for row in orders:
-        entries.append(Entry("lab", last_result.get(row.id, row.created_at), row.id, row.test_name,
-                             status=row.status, encounter_id=row.encounter_id, results=results.get(row.id, []),
-                             detail=row.test_code))
+    for result in result_rows:
+        results[result.lab_order_id].append(ResultLine(result.analyte, result.value, result.unit,
+                                                       result.reference_range, result.flag, result.status))
+        at = result.resulted_at or result.created_at
+        last_result[result.lab_order_id] = at
+        if result.numeric_value is not None:
+            series = labs.setdefault(result.analyte, Series())
+            series.add(at, result.numeric_value)
+            series.unit = result.unit or series.unit
+            series.reference_range = result.reference_range or series.reference_range
+    for order in orders:
+        entries.append(Entry("lab", last_result.get(order.id, order.created_at), order.id, order.test_name,
+                             status=order.status, encounter_id=order.encounter_id, results=results.get(order.id, []),
+                             detail=order.test_code))
 
-    for row in session.execute(
+    for file in session.execute(
         select(Attachment.id, Attachment.uploaded_at, Attachment.file_name, Attachment.content_type,
                Attachment.owner_type, Attachment.owner_id)
         .where(Attachment.patient_id == patient_id)
     ):
-        entries.append(Entry("file", row.uploaded_at, row.id, row.file_name, detail=row.content_type,
-                             encounter_id=row.owner_id if row.owner_type == "encounter" else None))
+        entries.append(Entry("file", file.uploaded_at, file.id, file.file_name, detail=file.content_type,
+                             encounter_id=file.owner_id if file.owner_type == "encounter" else None))
 
     entries.sort(key=lambda entry: (entry.at, KINDS.index(entry.kind) * -1, entry.id), reverse=True)
     counts = {kind: 0 for kind in KINDS}
