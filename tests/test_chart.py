@@ -3,6 +3,7 @@ hidden), the vitals and lab series, care-team access with its audit rows and bre
 bounded number of queries, plotly.js served by the app, and "Patients I have seen"."""
 from __future__ import annotations
 
+import html as html_module
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -228,7 +229,7 @@ def test_plotly_is_served_by_the_app_and_the_page_names_no_other_host(app, db, d
     script = browser.get(next(src for src in sources if "plotly.min.js" in src))
     assert script.status_code == 200 and b"plotly" in script.data[:2000].lower()
     assert "max-age=31536000" in script.headers["Cache-Control"]
-    data = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html, re.S)[1])
+    data = json.loads(html_module.unescape(re.search(r"<div id=\"chart-data\" hidden data-chart='([^']*)'", html)[1]))
     assert data["vitals"]["weight"]["y"] == [70.0, 68.0]
     assert data["vitals"]["weight"]["x"][0] == "2026-03-01 09:00"  # the clinic's time (UTC+7)
     assert data["labs"]["Glucose"]["y"] == [7.8]
@@ -284,3 +285,22 @@ def test_the_patient_page_links_to_the_chart_and_doctors_see_the_menu_entry(app,
     assert 'href="/patients-seen/"' in home
     assert 'href="/patients-seen/"' not in login_as("receptionist").get("/", follow_redirects=True).get_data(
         as_text=True)
+
+
+def test_recorded_text_cannot_break_out_of_the_page(app, db, doctor, login_as):
+    """Allergies, complaints and analyte names are typed by people: shown as text, and the charts'
+    JSON attribute stays one attribute whatever quotes they hold."""
+    from app.models import LabOrder, LabResult
+
+    patient = _patient(db, "Nguyễn Văn An", "BN1", allergies="<script>alert(1)</script>")
+    visit = _visit(db, patient, doctor, T0, chief_complaint="<img src=x onerror=alert(2)>")
+    order = LabOrder(patient_id=patient, encounter_id=visit, test_code="X", test_name="X")
+    db.session.add(order)
+    db.session.flush()
+    analyte = "x' onmouseover='alert(3)"
+    db.session.add(LabResult(lab_order_id=order.id, analyte=analyte, value="1", numeric_value=1))
+    db.session.commit()
+    html = login_as("doctor").get(f"/chart/{patient}").get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "<img src=x" not in html and "onmouseover='" not in html
+    data = json.loads(html_module.unescape(re.search(r"<div id=\"chart-data\" hidden data-chart='([^']*)'", html)[1]))
+    assert list(data["labs"]) == [analyte]

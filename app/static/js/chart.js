@@ -1,10 +1,10 @@
 /* The patient chart (templates/clinic/chart.html): draws the vitals and the chosen analyte's trend
-   with plotly.js (served by the app) from the JSON the page carries in #chart-data. */
+   with plotly.js (served by the app) from the JSON the page carries in #chart-data's data-chart. */
 (function () {
   "use strict";
   var source = document.getElementById("chart-data");
   if (!source || !window.Plotly) { return; }
-  var data = JSON.parse(source.textContent);
+  var data = JSON.parse(source.getAttribute("data-chart"));
   var config = {responsive: true, displaylogo: false, displayModeBar: false};
 
   function day(text, shift) {  // "YYYY-MM-DD HH:MM" moved by ``shift`` days, as "YYYY-MM-DD"
