@@ -10,6 +10,7 @@ from app.views.audit_trail import AuditEventView
 from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
 from app.views.calendar import CalendarView
 from app.views.care import BreakGlassLogView, BreakGlassView
+from app.views.chart import ChartView, PatientsSeenView
 from app.views.clinical import (
     AttachmentView,
     DiagnosisView,
@@ -18,8 +19,6 @@ from app.views.clinical import (
     LabOrderView,
     LabResultView,
 )
-from app.views.chart import ChartView, PatientsSeenView
-from app.views.clinical import AttachmentView, DiagnosisView, EncounterView, LabOrderView, LabResultView
 from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.lookup import LookupView
