@@ -448,11 +448,14 @@ def test_the_page_form_takes_a_decimal_comma_and_dd_mm_yyyy_in_vietnamese(app, d
 
 
 def test_a_doctor_lands_on_my_day_and_the_home_tiles_count_their_own_work(app, db, visit, clinic):
-    from app.models import Appointment
+    from app.models import Appointment, Patient
     from tests.factories import form_login
 
     start = _earlier_today(app) + timedelta(minutes=1)
-    db.session.add(Appointment(patient_id=clinic.patient, doctor_id=clinic.doctor, service_id=clinic.service,
+    other = Patient(full_name="Phạm Thị Cúc", code="P-OTHER")  # one patient is never booked twice at once
+    db.session.add(other)
+    db.session.flush()
+    db.session.add(Appointment(patient_id=other.id, doctor_id=clinic.doctor, service_id=clinic.service,
                                start_at=start, end_at=start + timedelta(minutes=20), status="confirmed"))
     db.session.commit()
     browser = app.test_client()
