@@ -16,10 +16,10 @@ from app.extensions import db
 from app.fab.actor import acting_user
 from app.fab.api import ClinicBaseApi, openapi
 from app.fab.hooks import clinic_settings
+from app.file_transfer import max_bytes, read_upload, serve, store
 from app.models import Attachment
 from app.models.types import utcnow
 from app.services import attachments
-from app.views.files import max_bytes, read_upload, serve, store
 
 FILE_TYPES = ("application/octet-stream", *attachments.TYPES)
 

@@ -7,9 +7,9 @@ from typing import Any
 from flask import current_app
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, Enum, Time, inspect as sa_inspect
+from sqlalchemy import Date, Enum, Integer, Time, inspect as sa_inspect
 from sqlalchemy.orm import RelationshipDirection
-from wtforms import StringField
+from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 # The FAB glue lives in app.fab; these names stay importable from here for the screens.
@@ -77,6 +77,10 @@ class ClinicModelView(FabModelView):
                     extra.setdefault(column.key, ClinicDateTimeField(label, validators=validators, description=(
                         _l("%(description)s (clinic local time)", description=description) if description
                         else _l("Clinic local time"))))
+            elif column.key in optional and isinstance(column.type, Integer):  # e.g. a computed quantity
+                field = IntegerField(label, validators=validators, widget=BS3TextFieldWidget())
+                add_extra.setdefault(column.key, field)
+                edit_extra.setdefault(column.key, field)
             elif column.key in optional:
                 field = StringField(label, validators=validators, widget=BS3TextFieldWidget(),
                                     filters=[lambda value: value or None])

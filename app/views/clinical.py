@@ -4,12 +4,12 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.fab.actor import acting_user
+from app.file_transfer import serve
 from app.models import Attachment, Diagnosis, Encounter, EncounterAmendment, LabOrder, LabResult
 from app.models.types import utcnow
 from app.permissions import VIEW_METHOD_PERMISSIONS
 from app.services import attachments
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView, prefill_own_doctor
-from app.views.files import serve
 from app.views.pharmacy import PrescriptionView
 
 

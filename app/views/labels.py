@@ -153,6 +153,7 @@ COLUMN_LABELS = {
     "start_time": _l("Start time"),
     "status": _l("Status"),
     "storage_key": _l("Storage key"),
+    "thumbnail_key": _l("Thumbnail key"),
     "strength": _l("Strength"),
     "subtotal": _l("Subtotal"),
     "systolic_bp": _l("Systolic BP (mmHg)"),
