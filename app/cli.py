@@ -22,6 +22,7 @@ DEMO_USERS = {
     "reception": ("Receptionist", "Lễ tân", "Nguyễn"),
     "doctor": ("Doctor", "Bác sĩ", "Trần"),
     "pharmacist": ("Pharmacist", "Dược sĩ", "Lê"),
+    "lab": ("Lab", "Kỹ thuật viên", "Võ"),
     "patient": ("Patient", "Bệnh nhân", "Phạm"),
 }
 
@@ -55,7 +56,8 @@ def create_demo_users() -> None:
         if not user:
             raise click.ClickException(f"Could not create the demo user {username}.")
         users[username] = user
-    positions = (("reception", "receptionist"), ("pharmacist", "pharmacist"), ("manager", "manager"))
+    positions = (("reception", "receptionist"), ("pharmacist", "pharmacist"), ("manager", "manager"),
+                 ("lab", "technician"))
     staff = [(f"{users[name].last_name} {users[name].first_name}", position, users[name].id, users[name].email)
              for name, position in positions]
     maintenance.link_demo_accounts(db.session, users["doctor"].id, users["patient"].id, staff)

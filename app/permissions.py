@@ -63,6 +63,9 @@ RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),),
                                           "Encounter": (N_("My day"), N_("Patients I have seen")),
                                           "AuditEvent": (N_("Break-the-glass log"),)}
+                                          "Encounter": (N_("My day"),),
+                                          "AuditEvent": (N_("Break-the-glass log"),),
+                                          "LabResult": (N_("Lab worklist"),)}
 # ... and of hand-written pages that only writers can use.
 EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),)}
 
@@ -94,10 +97,15 @@ ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
         "read": ("Patient", "Doctor", "Department", "Specialty", "Service", "Prescription",
                  "PrescriptionItem", "StockMovement"),
     },
+    # Lab technicians: the worklist, collecting samples, entering and releasing results.
+    "Lab": {
+        "write": ("LabResult",),
+        "read": ("Patient", "Doctor", "LabOrder"),
+    },
     # Patients use the public site and their portal, never the back office.
     "Patient": {"write": (), "read": ()},
 }
-STAFF_ROLES = ("Manager", "Receptionist", "Doctor", "Pharmacist")
+STAFF_ROLES = ("Manager", "Receptionist", "Doctor", "Pharmacist", "Lab")
 
 # What every staff member needs beside their resources: their own profile and password, the
 # API documentation, and FAB's menu API.

@@ -9,6 +9,7 @@ from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
 from app.api.prescribing import VisitPrescriptionApi
+from app.api.lab import LabOrdersApi, LabResultsApi
 from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
@@ -64,6 +65,8 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(FilesApi)
     appbuilder.add_api(Icd10Api)
     appbuilder.add_api(VisitDiagnosisApi)
+    appbuilder.add_api(LabOrdersApi)
+    appbuilder.add_api(LabResultsApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

@@ -65,13 +65,16 @@ def pending_login() -> dict[str, Any] | None:
 def landing_url(user: Any, asked: str | None) -> str:
     """Where a completed login leads: the safe ``next`` asked for, else the start page of the
     user's side of the site: the patient portal for a login whose only role is Patient (the back
-    office's start page would only tell them it is for staff), the back office for staff."""
+    office's start page would only tell them it is for staff), the lab worklist for a login whose
+    only role is Lab, the back office for other staff."""
     if is_safe_path(asked):
         return str(asked)
     if not is_staff(role_names(user)):
         return url_for("public.my_appointments")
     if "Doctor" in role_names(user):
         return url_for("MyDayView.day")  # a doctor's start page: today's patients (issue 9)
+    if role_names(user) == {"Lab"}:  # lab technicians start at their worklist
+        return url_for("LabView.worklist")
     return current_app.appbuilder.get_url_for_index  # type: ignore[attr-defined]
 
 

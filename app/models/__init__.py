@@ -10,6 +10,7 @@ from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabR
 from app.models.engagement import Notification, ReminderLog, Review
 from app.models.icd10 import Icd10Code
 from app.models.interactions import DrugInteraction
+from app.models.lab_catalogue import LabAnalyte, LabReferenceRange, LabTest
 from app.models.lockout import AccountLock
 from app.models.mfa import MfaEnrolment, MfaRecoveryCode
 from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
@@ -30,6 +31,8 @@ __all__ = [
     "Department",
     "Diagnosis", "Doctor", "DrugInteraction",
     "Employee", "Encounter", "EncounterAmendment", "Icd10Code", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
+    "Employee", "Encounter", "EncounterAmendment", "Invoice", "InvoiceLine",
+    "LabAnalyte", "LabOrder", "LabReferenceRange", "LabResult", "LabTest",
     "Medicine", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",

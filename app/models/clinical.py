@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_appbuilder import Model
@@ -14,6 +15,9 @@ from app.models.base import TimestampMixin, choice, user_fk
 from app.models.people import Doctor, Patient
 from app.models.scheduling import Appointment
 from app.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.lab_catalogue import LabTest
 
 LAB_ORDER_STATUSES = (N_("ordered"), N_("collected"), N_("in_progress"), N_("completed"), N_("cancelled"))
 LAB_RESULT_STATUSES = (N_("preliminary"), N_("final"), N_("corrected"))
@@ -111,10 +115,16 @@ class LabOrder(TimestampMixin, Model):
     patient: Mapped[Patient] = relationship()
     doctor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("doctor.id", ondelete="SET NULL"))
     doctor: Mapped[Doctor | None] = relationship()
+    # The catalogue test ordered; its code and name are also kept as written at the time.
+    lab_test_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lab_test.id", ondelete="SET NULL"))
+    lab_test: Mapped["LabTest | None"] = relationship()
     test_code: Mapped[str] = mapped_column(sa.Unicode(30), nullable=False)
     test_name: Mapped[str] = mapped_column(sa.Unicode(200), nullable=False)
     status: Mapped[str] = mapped_column(
         choice("lab_order_status", *LAB_ORDER_STATUSES), nullable=False, default="ordered")
+    ordered_by_id: Mapped[int | None] = user_fk()
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = user_fk()
     notes: Mapped[str | None] = mapped_column(sa.UnicodeText)
     results: Mapped[list["LabResult"]] = relationship(back_populates="lab_order", cascade="all, delete-orphan")
     __table_args__ = (
@@ -136,6 +146,9 @@ class LabResult(TimestampMixin, Model):
     numeric_value: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 4))
     unit: Mapped[str | None] = mapped_column(sa.Unicode(30))
     reference_range: Mapped[str | None] = mapped_column(sa.Unicode(60))
+    # The limits of the range applied (for the patient's sex and age on the result date), as at the time.
+    ref_low: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 4))
+    ref_high: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 4))
     flag: Mapped[str | None] = mapped_column(choice("lab_result_flag", *LAB_FLAGS))
     status: Mapped[str] = mapped_column(
         choice("lab_result_status", *LAB_RESULT_STATUSES), nullable=False, default="preliminary"
@@ -143,6 +156,10 @@ class LabResult(TimestampMixin, Model):
     released_to_patient: Mapped[bool] = mapped_column(default=False, nullable=False)
     resulted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resulted_by_id: Mapped[int | None] = user_fk()
+    # A corrected result keeps the value it replaced (every earlier one is in the audit trail).
+    previous_value: Mapped[str | None] = mapped_column(sa.Unicode(120))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by_id: Mapped[int | None] = user_fk()
     __table_args__ = (sa.Index("ix_lab_result_order", "lab_order_id"),)
 
     def __repr__(self) -> str:

@@ -9,6 +9,8 @@ The rules (issue 8, "care-team access"):
   appointment (not cancelled) or an encounter with, past, today or upcoming;
 * a pharmacist reads prescriptions once they are issued to the pharmacy (not drafts): dispensing
   is their part of the patient's care;
+* lab staff (role ``Lab``) read lab orders that were ordered and not cancelled, and their results:
+  collecting the sample and entering results is their part of the care;
 * anyone else whose role reads clinical records (an admin, a doctor outside the care team) must
   *break the glass*: state a reason and get that patient's record for ``BREAK_GLASS_MINUTES``;
   every such grant is listed for managers (``break_glass_log``) and in the audit trail;
@@ -113,6 +115,16 @@ def _issued_prescriptions(model: type) -> ColumnElement:
     return PrescriptionItem.prescription_id.in_(select(Prescription.id).where(issued))
 
 
+LAB_ROLE = "Lab"
+
+
+def _active_lab_orders(model: type) -> ColumnElement:
+    active = LabOrder.status != "cancelled"
+    if model is LabOrder:
+        return active
+    return LabResult.lab_order_id.in_(select(LabOrder.id).where(active))
+
+
 def readable_condition(user: Any, model: type, now: datetime) -> ColumnElement | None:
     """The SQL condition limiting ``model``'s rows to those ``user`` may read, or None when the
     rows are not limited (a model that is not patient-owned, or staff reading invoices).
@@ -126,6 +138,8 @@ def readable_condition(user: Any, model: type, now: datetime) -> ColumnElement |
     condition = _of_patients(model, care_patients(user, now))
     if "Pharmacist" in role_names(user) and model in (Prescription, PrescriptionItem):
         condition = or_(condition, _issued_prescriptions(model))
+    if LAB_ROLE in role_names(user) and model in (LabOrder, LabResult):
+        condition = or_(condition, _active_lab_orders(model))
     return condition
 
 
@@ -160,6 +174,10 @@ def may_read(session: Session, user: Any, record: Any, now: datetime) -> bool:
     if "Pharmacist" in role_names(user) and model in (Prescription, PrescriptionItem):
         prescription = record if model is Prescription else session.get(Prescription, record.prescription_id)
         if prescription is not None and prescription.status != "draft":
+            return True
+    if LAB_ROLE in role_names(user) and model in (LabOrder, LabResult):
+        order = record if model is LabOrder else session.get(LabOrder, record.lab_order_id)
+        if order is not None and order.status != "cancelled":
             return True
     patient_id = patient_id_of(session, record)
     return patient_id is not None and in_care(session, user, patient_id, now)

@@ -21,6 +21,7 @@ from app.views.clinical import (
 )
 from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
+from app.views.lab import LabView, register_lab_globals
 from app.views.lookup import LookupView
 from app.views.my_day import MyDayView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
@@ -70,6 +71,11 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(PrescriptionPrintView)
     files.register(appbuilder)
     appbuilder.add_view_no_menu(ChartView)
+    appbuilder.add_view(LabView, "Lab worklist", label=_l("Lab worklist"), category="Clinical",
+                        category_label=_l("Clinical"), category_icon=CATEGORY_ICONS["Clinical"])
+    from flask import current_app
+
+    register_lab_globals(current_app)
     for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
                               (SeriesBookingView, "Book a series", _l("Book a series"))):

@@ -38,6 +38,8 @@ ACTION_LABELS = {
     "mfa_recovery_code_used": _l("Recovery code used"), "mfa_recovery_codes_renewed": _l("Recovery codes renewed"),
     "encounter_signed": _l("Visit record signed"), "encounter_amended": _l("Signed visit record amended"),
     "encounter_discarded": _l("Draft visit record discarded"),
+    "lab_result_corrected": _l("Lab result corrected"),
+    "lab_results_released": _l("Lab results released to the patient"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",
@@ -51,6 +53,8 @@ OTHER_ENTITIES = {
     "PermissionVersion": _l("Permission change counter"), "MfaEnrolment": _l("Two-step login enrolment"),
     "DrugInteraction": _l("Drug interaction"),
     "Icd10Code": _l("ICD-10 code"),
+    "LabTest": _l("Lab test (catalogue)"), "LabAnalyte": _l("Lab analyte (catalogue)"),
+    "LabReferenceRange": _l("Lab reference range (catalogue)"),
 }
 
 

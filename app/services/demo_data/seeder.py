@@ -35,6 +35,7 @@ from app.models import (
     doctor_service,
 )
 from app.services import icd10
+from app.services.demo_data.lab_catalogue import seed_lab_catalogue
 from app.services.demo_data.stock import Stock
 
 
@@ -100,6 +101,8 @@ class Seeder(Stock):
         self.build_appointments()
         self.prepare_visits()
         self.write_catalogue()
+        self.lab_test_ids = seed_lab_catalogue(self.session)
+        self.counts["lab_test"] = len(self.lab_test_ids)
         self.write_patients_and_visits()
         self.build_stock()
         self.write_stock()

@@ -366,6 +366,7 @@ class Visits(Appointments):
         final = resulted <= now - timedelta(hours=6)
         b["lab_order"].append(dict(
             id=order_id, encounter_id=enc_id, patient_id=a.patient, doctor_id=a.doctor + 1, test_code=test,
+            lab_test_id=getattr(self, "lab_test_ids", {}).get(test),
             test_name=name, status="completed" if final else "in_progress", notes=None, created_at=ordered,
             updated_at=resulted))
         abnormal = dx.code in ("E11.9", "R73.9", "E78.5", "D50.9", "K76.0")
@@ -385,11 +386,14 @@ class Visits(Appointments):
                 flag = "critical"
             text_value = f"{value:.{decimals}f}"
             ids["lab_result"] += 1
+            released = final and rng.random() < 0.8
             b["lab_result"].append(dict(
                 id=ids["lab_result"], lab_order_id=order_id, analyte=analyte, value=text_value,
                 numeric_value=Decimal(text_value), unit=unit,
                 reference_range=f"{low:.{decimals}f}–{high:.{decimals}f}", flag=flag,
-                status="final" if final else "preliminary", released_to_patient=final and rng.random() < 0.8,
+                ref_low=Decimal(f"{low:.{decimals}f}"), ref_high=Decimal(f"{high:.{decimals}f}"),
+                status="final" if final else "preliminary", released_to_patient=released,
+                released_at=resulted + timedelta(hours=1) if released else None,
                 resulted_at=resulted, resulted_by_id=None, created_at=resulted, updated_at=resulted))
 
 
