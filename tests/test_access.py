@@ -46,6 +46,7 @@ USERS = {
     "doctor_care": ("acc_doctor_care", "Doctor"),
     "doctor_other": ("acc_doctor_other", "Doctor"),
     "pharmacist": ("pharmacist", "Pharmacist"),
+    "lab": ("lab", "Lab"),
     "patient_owner": ("acc_patient_owner", "Patient"),
     "patient_other": ("acc_patient_other", "Patient"),
 }
@@ -221,6 +222,8 @@ def expected(resource: Owned, role: str) -> str:
         return ALLOW
     if role == "pharmacist" and resource.name in ("Prescription", "PrescriptionItem"):
         return ALLOW  # issued prescriptions: dispensing is the pharmacist's part of the care
+    if role == "lab" and resource.name in ("LabOrder", "LabResult"):
+        return ALLOW  # ordered (not cancelled) lab work: collecting and resulting is the lab's part of the care
     return CARE_DENY  # admin, a doctor outside the care team: break the glass first
 
 
@@ -326,6 +329,18 @@ def test_the_patient_portal_shows_only_the_patients_own_appointments(app, db, wo
     assert [row.entity_id for row in rows] == [str(world.appointment)] * 2
     own = login_as("acc_patient_owner").get(f"/clinic/me/appointments/{world.appointment}/move")
     assert own.status_code == 200
+
+
+def test_lab_staff_do_not_read_cancelled_lab_orders(app, db, world, login_as):
+    from app.models import LabOrder, LabResult
+
+    cancelled = _save(db, LabOrder(patient_id=world.owner, doctor_id=world.doctor_care, test_code="CBC",
+                                   test_name=MARK, status="cancelled"))
+    result = _save(db, LabResult(lab_order_id=cancelled, analyte=MARK, value="1"))
+    lab = login_as("lab")
+    check(lab.get(f"/laborderview/show/{cancelled}"), CARE_DENY, "cancelled lab order")
+    check(lab.get(f"/labresultview/show/{result}"), CARE_DENY, "result of a cancelled order")
+    check(lab.get(f"/lab/order/{cancelled}"), CARE_DENY, "result entry page of a cancelled order")
 
 
 def test_a_pharmacist_does_not_read_draft_prescriptions(app, db, world, login_as):
