@@ -149,13 +149,23 @@ class TrendPointOut(Schema):
     flag = fields.String(allow_none=True)
 
 
+class DeniedOut(Schema):
+    """403: a reason, and for those who may, the address of the break-the-glass form."""
+
+    message = fields.String(required=True)
+    break_glass = fields.String()
+
+
+DENIED = ("refused: no permission, or a patient outside the reader's care", DeniedOut)
+
+
 class TrendResult(Schema):
     result = fields.List(fields.Nested(TrendPointOut))
 
 
 COMPONENTS = (*schemas.COMPONENTS, OrderRequest, EmptyRequest, ResultsRequest, WorklistQuery, CatalogueQuery,
               TrendQuery, ResultOut, OrderOut, OrderResult, OrdersResult, RangeOut, AnalyteOut, TestOut,
-              CatalogueResult, WorkItemOut, WorklistResult, ReleasedResult, TrendPointOut, TrendResult)
+              CatalogueResult, WorkItemOut, WorklistResult, ReleasedResult, TrendPointOut, TrendResult, DeniedOut)
 
 
 def _number(value: Any) -> str | None:
@@ -189,7 +199,7 @@ class LabOrdersApi(ClinicBaseApi):
 
     @expose("/orders", methods=["POST"])
     @protect()
-    @openapi(body=OrderRequest, responses={201: ("the orders made, one per test", OrdersResult)})
+    @openapi(body=OrderRequest, responses={201: ("the orders made, one per test", OrdersResult), 403: DENIED})
     def create(self):
         """Order catalogue tests for a visit (the visit's author, while it is a draft)"""
         data = OrderRequest().load(json_body())
@@ -198,7 +208,7 @@ class LabOrdersApi(ClinicBaseApi):
 
     @expose("/orders/<int:order_id>/cancel", methods=["POST"])
     @protect()
-    @openapi(body=EmptyRequest, responses={200: ("cancelled", OrderResult)})
+    @openapi(body=EmptyRequest, responses={200: ("cancelled", OrderResult), 403: DENIED})
     def cancel(self, order_id: int):
         """Cancel an order without results (while its visit is a draft, or before the sample is collected)"""
         EmptyRequest().load(json_body())
@@ -206,14 +216,15 @@ class LabOrdersApi(ClinicBaseApi):
 
     @expose("/orders/<int:order_id>", methods=["GET"])
     @protect()
-    @openapi(responses={200: ("the order with its results", OrderResult)}, errors=(403, 404))
+    @openapi(responses={200: ("the order with its results", OrderResult), 403: DENIED}, errors=(403, 404))
     def get_order(self, order_id: int):
         """One lab order with its results (care-team access, audited)"""
         return self.response(200, result=order_json(lab.open_order(db.session, order_id, acting_user(), utcnow())))
 
     @expose("/catalogue", methods=["GET"])
     @protect()
-    @openapi(query=CatalogueQuery, responses={200: ("active tests by code", CatalogueResult)}, errors=(400, 422))
+    @openapi(query=CatalogueQuery, responses={200: ("active tests by code", CatalogueResult), 403: DENIED},
+             errors=(400, 422))
     def catalogue(self):
         """The test catalogue: tests, analytes and reference ranges by sex and age band"""
         args = CatalogueQuery().load(request.args.to_dict())
@@ -240,7 +251,8 @@ class LabResultsApi(ClinicBaseApi):
 
     @expose("/worklist", methods=["GET"])
     @protect()
-    @openapi(query=WorklistQuery, responses={200: ("orders for the laboratory", WorklistResult)}, errors=(400, 422))
+    @openapi(query=WorklistQuery, responses={200: ("orders for the laboratory", WorklistResult), 403: DENIED},
+             errors=(400, 422))
     def worklist(self):
         """Lab orders to collect and to result (or by status), search by patient"""
         args = WorklistQuery().load(request.args.to_dict())
@@ -252,7 +264,7 @@ class LabResultsApi(ClinicBaseApi):
 
     @expose("/orders/<int:order_id>/collect", methods=["POST"])
     @protect()
-    @openapi(body=EmptyRequest, responses={200: ("collected", OrderResult)})
+    @openapi(body=EmptyRequest, responses={200: ("collected", OrderResult), 403: DENIED})
     def collect(self, order_id: int):
         """The sample is collected: ordered -> collected"""
         EmptyRequest().load(json_body())
@@ -261,7 +273,7 @@ class LabResultsApi(ClinicBaseApi):
 
     @expose("/orders/<int:order_id>/results", methods=["POST"])
     @protect()
-    @openapi(body=ResultsRequest, responses={200: ("the order with its results", OrderResult)})
+    @openapi(body=ResultsRequest, responses={200: ("the order with its results", OrderResult), 403: DENIED})
     def enter(self, order_id: int):
         """Enter results (preliminary or final) or correct final ones; values take 5,4 or 5.4"""
         data = ResultsRequest().load(json_body())
@@ -270,7 +282,7 @@ class LabResultsApi(ClinicBaseApi):
 
     @expose("/orders/<int:order_id>/release", methods=["POST"])
     @protect()
-    @openapi(body=EmptyRequest, responses={200: ("the ids of the results released", ReleasedResult)})
+    @openapi(body=EmptyRequest, responses={200: ("the ids of the results released", ReleasedResult), 403: DENIED})
     def release(self, order_id: int):
         """Release the order's final results to the patient (audited)"""
         EmptyRequest().load(json_body())
@@ -279,7 +291,8 @@ class LabResultsApi(ClinicBaseApi):
 
     @expose("/patients/<int:patient_id>/trend", methods=["GET"])
     @protect()
-    @openapi(query=TrendQuery, responses={200: ("the analyte's numeric results, oldest first", TrendResult)},
+    @openapi(query=TrendQuery, responses={200: ("the analyte's numeric results, oldest first", TrendResult),
+                                          403: DENIED},
              errors=(400, 403, 404, 422))
     def trend(self, patient_id: int):
         """One analyte's results over time for one patient (care-team access)"""
