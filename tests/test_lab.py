@@ -110,8 +110,8 @@ def test_creatinine_differs_for_men_women_and_children(app, db, catalogue):
 
 def test_the_age_is_counted_on_the_result_date(app, db, catalogue):
     """Born 1 Dec 2008: 17 the day before, 18 on the day: the adult range applies from then on."""
+    from app.models import LabAnalyte, LabReferenceRange
     from app.services import lab
-    from app.models import LabReferenceRange, LabAnalyte
 
     analyte = db.session.execute(select(LabAnalyte).where(LabAnalyte.name == "HGB (Huyết sắc tố)")).scalar_one()
     ranges = list(db.session.execute(select(LabReferenceRange).where(

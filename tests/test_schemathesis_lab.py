@@ -22,9 +22,9 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 @pytest.fixture
 def lab_data(app, db):
     from app.models import Doctor, Encounter, Patient
+    from app.models.types import utcnow
     from app.services import lab
     from app.services.demo_data.lab_catalogue import seed_lab_catalogue
-    from app.models.types import utcnow
 
     seed_lab_catalogue(db.session)
     user = app.appbuilder.sm.find_user(username="doctor")

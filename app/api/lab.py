@@ -302,8 +302,8 @@ class LabResultsApi(ClinicBaseApi):
         if not access.in_care(db.session, user, patient_id, now):
             access.record_denial(db.session, user, "LabResult", None, {"patient_id": patient_id, "trend": True})
             raise access.CareAccessDenied(_("This record belongs to a patient outside your care."), patient_id)
-        record_event(db.session, "read", "LabResult", None, {"patient_id": patient_id,
-                                                                     "trend": args["analyte"]}, user.id)
+        record_event(db.session, "read", "LabResult", None, {"patient_id": patient_id, "trend": args["analyte"]},
+                     getattr(user, "id", None))
         db.session.commit()
         points = lab.analyte_trend(db.session, patient_id, args["analyte"])
         return self.response(200, result=[{

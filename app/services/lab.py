@@ -506,7 +506,7 @@ def analyte_trend(session: Session, patient_id: int, analyte_name: str, final_on
         query = query.where(LabResult.status != "preliminary")
     rows = session.execute(query).all()
     points = [TrendPoint(resulted or created, value, unit, low, high, flag)
-              for resulted, created, value, unit, low, high, flag in rows]
+              for resulted, created, value, unit, low, high, flag in rows if value is not None]
     return sorted(points, key=lambda point: point.at)
 
 
