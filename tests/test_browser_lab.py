@@ -98,6 +98,7 @@ def test_the_doctor_orders_the_lab_results_and_releases(app, db, page_as, tmp_pa
     assert flag.count() == 1
     if TEXT[lang]["high"]:
         assert flag.inner_text().lower() == TEXT[lang]["high"]
+    assert ("3,9–6,4" if lang == "vi" else "3.9–6.4") in lab.content()  # the range in the reader's decimal mark
     lab_shot("5-flagged")
     lab.click("#lab-release")
     lab.wait_for_load_state()

@@ -20,7 +20,7 @@ from app.fab.actor import acting_user
 from app.models.types import utcnow
 from app.services import encounters, lab
 from app.services.errors import DomainError, ValidationFailed
-from app.views.fields import format_choice, format_moment
+from app.views.fields import format_choice, format_moment, user_language
 
 STATUS_FILTERS = {
     "open": _l("To collect or to result"), "ordered": _l("To collect"), "collected": _l("Collected"),
@@ -185,5 +185,13 @@ def section_context(encounter: Any, editable: bool) -> dict[str, Any]:
             "label": format_choice, "local": format_moment}
 
 
+def localized_range(text: str | None) -> str:
+    """A stored range ("3.9–6.4") in the reader's decimal mark ("3,9–6,4" in Vietnamese)."""
+    if not text:
+        return ""
+    return text.replace(".", ",") if user_language() == "vi" else text
+
+
 def register_lab_globals(app: Any) -> None:
     app.jinja_env.globals["lab_section"] = section_context
+    app.jinja_env.filters["lab_range"] = localized_range
