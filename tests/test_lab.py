@@ -378,3 +378,19 @@ def test_the_api_orders_enters_releases_and_refuses(app, db, catalogue, api_toke
     assert trend.status_code == 200 and [p["value"] for p in trend.get_json()["result"]] == ["2.1000"]
     # A pharmacist has no lab permission at all.
     assert client.get("/api/v1/lab/worklist", headers=api_token("pharmacist")).status_code == 403
+
+
+def test_a_final_result_is_not_changed_on_the_generic_resource(app, db, catalogue, api_token):
+    """The generic ``lab_result`` resource cannot overwrite a final value (the old one would be
+    lost): corrections go through the lab page or ``/api/v1/lab/``, which keep it."""
+    from app.models import LabResult
+    from app.services import lab
+
+    order = _order(app, db, _patient(db, "male", date(1980, 1, 1)), "GLU")
+    lab.enter_results(db.session, order, {"Glucose": "5,0"}, "final", _user(app, "lab"), NOW)
+    result = db.session.execute(select(LabResult)).scalar_one()
+    answer = app.test_client().put(f"/api/v1/lab_result/{result.id}", headers=api_token("doctor"),
+                                   json={"value": "9,9"})
+    assert answer.status_code == 422 and "value" in answer.get_json()["message"]
+    db.session.rollback()
+    assert db.session.get(LabResult, result.id).value == "5,0"

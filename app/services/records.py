@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 from werkzeug.security import safe_join
 
@@ -54,6 +55,15 @@ def validate_lab_result(session: Session, result: LabResult, settings: ClinicSet
     result.value = v.require_text("value", result.value, 120)
     if result.released_to_patient and result.status == "preliminary":
         raise ValidationFailed(_("Only final results can be released to the patient."), "released_to_patient")
+    # A final result changes only through a correction (app.services.lab: the old value is kept),
+    # never by an edit on the generic screens or resource.
+    state = inspect(result)
+    if not (state.transient or state.pending):
+        status = state.attrs.status.history
+        was = (status.deleted or status.unchanged or [None])[0]
+        for name in ("value", "numeric_value", "flag"):
+            if was in ("final", "corrected") and state.attrs[name].history.has_changes():
+                raise ValidationFailed(_("A final result is changed by a correction on the lab result page."), name)
 
 
 def validate_attachment(session: Session, attachment: Attachment, settings: ClinicSettings) -> None:
