@@ -10,6 +10,7 @@ from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
 from app.api.prescribing import VisitPrescriptionApi
 from app.api.lab import LabOrdersApi, LabResultsApi
+from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import inspect
@@ -57,7 +58,7 @@ def validate_lab_result(session: Session, result: LabResult, settings: ClinicSet
         raise ValidationFailed(_("Only final results can be released to the patient."), "released_to_patient")
     # A final result changes only through a correction (app.services.lab: the old value is kept),
     # never by an edit on the generic screens or resource.
-    state = inspect(result)
+    state: Any = inspect(result)
     if not (state.transient or state.pending):
         status = state.attrs.status.history
         was = (status.deleted or status.unchanged or [None])[0]
