@@ -65,8 +65,8 @@ def pending_login() -> dict[str, Any] | None:
 def landing_url(user: Any, asked: str | None) -> str:
     """Where a completed login leads: the safe ``next`` asked for, else the start page of the
     user's side of the site: the patient portal for a login whose only role is Patient (the back
-    office's start page would only tell them it is for staff), the lab worklist for a login whose
-    only role is Lab, the back office for other staff."""
+    office's start page would only tell them it is for staff), My day for a doctor, the lab
+    worklist for a login whose only role is Lab, the back office for other staff."""
     if is_safe_path(asked):
         return str(asked)
     if not is_staff(role_names(user)):

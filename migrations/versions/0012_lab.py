@@ -2,7 +2,7 @@
 it, with who ordered and cancelled; results with their release stamps and the corrected value.
 
 Revision ID: 0012_lab
-Revises: 0011_encounter_fields
+Revises: 0012_visit
 Create Date: 2026-12-01 19:10:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app.models.types import UTCDateTime
 
 revision = '0012_lab'
-down_revision = '0011_encounter_fields'
+down_revision = '0012_visit'
 branch_labels = None
 depends_on = None
 
