@@ -62,8 +62,6 @@ RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 # Menu entries of hand-written pages, shown to whoever may read the resource they show.
 EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),),
                                           "Encounter": (N_("My day"), N_("Patients I have seen")),
-                                          "AuditEvent": (N_("Break-the-glass log"),)}
-                                          "Encounter": (N_("My day"),),
                                           "AuditEvent": (N_("Break-the-glass log"),),
                                           "LabResult": (N_("Lab worklist"),)}
 # ... and of hand-written pages that only writers can use.

@@ -8,7 +8,6 @@ from app.api.care import CareAccessApi
 from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
-from app.api.prescribing import VisitPrescriptionApi
 from app.api.lab import LabOrdersApi, LabResultsApi
 from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi

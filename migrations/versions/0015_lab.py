@@ -1,8 +1,8 @@
 """lab: the test catalogue (tests, analytes, reference ranges by sex and age); lab orders linked to
 it, with who ordered and cancelled; results with their release stamps and the corrected value.
 
-Revision ID: 0012_lab
-Revises: 0012_visit
+Revision ID: 0015_lab
+Revises: 0014_dx
 Create Date: 2026-12-01 19:10:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from app.models.types import UTCDateTime
 
-revision = '0012_lab'
-down_revision = '0012_visit'
+revision = '0015_lab'
+down_revision = '0014_dx'
 branch_labels = None
 depends_on = None
 
