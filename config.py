@@ -104,6 +104,14 @@ class Config:
     BOOKING_ONLINE_NEEDS_CONFIRMATION = _bool("BOOKING_ONLINE_NEEDS_CONFIRMATION", True)
     BOOKING_PATIENT_CUTOFF_HOURS = int(os.environ.get("BOOKING_PATIENT_CUTOFF_HOURS", "2"))
 
+    # Pharmacy (app.services.pharmacy_settings).
+    PHARMACY_COURSE_END_RULE = _bool("PHARMACY_COURSE_END_RULE", True)  # no batch expiring before the course ends
+    PHARMACY_RETURN_WINDOW_HOURS = int(os.environ.get("PHARMACY_RETURN_WINDOW_HOURS", "24"))
+    PHARMACY_MIN_SHELF_LIFE_DAYS = int(os.environ.get("PHARMACY_MIN_SHELF_LIFE_DAYS", "90"))
+    PHARMACY_USAGE_DAYS = int(os.environ.get("PHARMACY_USAGE_DAYS", "30"))
+    PHARMACY_EXPIRY_WINDOW_DAYS = int(os.environ.get("PHARMACY_EXPIRY_WINDOW_DAYS", "60"))
+    PHARMACY_DEFAULT_LEAD_TIME_DAYS = int(os.environ.get("PHARMACY_DEFAULT_LEAD_TIME_DAYS", "7"))
+
     # Care-team access: how long a break-the-glass grant to one patient's record lasts.
     BREAK_GLASS_MINUTES = int(os.environ.get("BREAK_GLASS_MINUTES", "60"))
 

@@ -24,6 +24,7 @@ from app.models.scheduling import (
     WorkSchedule,
 )
 from app.models.sessions import RefreshToken, UserSession
+from app.models.suppliers import GoodsReceipt, GoodsReceiptLine, Supplier
 
 __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
@@ -33,8 +34,10 @@ __all__ = [
     "Employee", "Encounter", "EncounterAmendment", "Icd10Code", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Employee", "Encounter", "EncounterAmendment", "Invoice", "InvoiceLine",
     "LabAnalyte", "LabOrder", "LabReferenceRange", "LabResult", "LabTest",
+    "Employee", "Encounter", "EncounterAmendment", "GoodsReceipt", "GoodsReceiptLine", "Icd10Code",
+    "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Medicine", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
-    "StoredDocument", "UserProfile", "UserSession", "WorkSchedule", "doctor_service",
+    "StoredDocument", "Supplier", "UserProfile", "UserSession", "WorkSchedule", "doctor_service",
 ]

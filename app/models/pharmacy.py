@@ -35,6 +35,8 @@ class Medicine(TimestampMixin, Model):
     price: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=0)
     reorder_level: Mapped[int] = mapped_column(nullable=False, default=0)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    # The usual supplier: its lead time says when to order (app.services.stock_views).
+    supplier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("supplier.id", ondelete="SET NULL"))
     batches: Mapped[list["StockBatch"]] = relationship(back_populates="medicine")
     __table_args__ = (
         sa.UniqueConstraint("code", name="uq_medicine_code"),
@@ -81,6 +83,8 @@ class StockMovement(Model):
     reference_type: Mapped[str | None] = mapped_column(sa.Unicode(30))  # e.g. "prescription"
     reference_id: Mapped[int | None] = mapped_column()
     note: Mapped[str | None] = mapped_column(sa.Unicode(300))
+    # Why stock moved by hand: an adjustment's reason, a return's, a batch picked out of FEFO order.
+    reason: Mapped[str | None] = mapped_column(sa.Unicode(30))
     actor_id: Mapped[int | None] = user_fk()
     actor: Mapped[User | None] = relationship(User, foreign_keys=[actor_id])
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
@@ -89,6 +93,7 @@ class StockMovement(Model):
         sa.Index("ix_stock_movement_medicine", "medicine_id", "created_at"),
         sa.Index("ix_stock_movement_batch", "batch_id"),
         sa.Index("ix_stock_movement_reference", "reference_type", "reference_id"),
+        sa.Index("ix_stock_movement_kind_created", "kind", "created_at"),
     )
 
 
