@@ -84,6 +84,10 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
 
 
 def register(app: Flask) -> None:
+    from app import pharmacy_cli
+
+    pharmacy_cli.register(app)  # flask stock verify, flask medicines load
+
     @app.cli.command("sync-roles")
     def sync_roles() -> None:
         """Create all permissions and the built-in roles (run after `flask db upgrade`)."""
