@@ -49,6 +49,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("Medicine", N_("Medicines"), N_("Pharmacy"), "medicine"),
     Resource("StockBatch", N_("Stock batches"), N_("Pharmacy"), "stock_batch"),
     Resource("StockMovement", N_("Stock ledger"), N_("Pharmacy"), "stock_movement"),
+    Resource("Supplier", N_("Suppliers"), N_("Pharmacy"), "supplier"),
     Resource("Invoice", N_("Invoices"), N_("Billing"), "invoice"),
     Resource("InvoiceLine", N_("Invoice lines"), N_("Billing"), "invoice_line"),
     Resource("Payment", N_("Payments"), N_("Billing"), "payment"),
@@ -64,8 +65,13 @@ EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Ap
                                           "Encounter": (N_("My day"), N_("Patients I have seen")),
                                           "AuditEvent": (N_("Break-the-glass log"),),
                                           "LabResult": (N_("Lab worklist"),)}
+                                          "AuditEvent": (N_("Break-the-glass log"),)}
+                                          "Encounter": (N_("My day"),),
+                                          "AuditEvent": (N_("Break-the-glass log"),),
+                                          "StockBatch": (N_("Stock on hand"), N_("Pharmacy dashboard"))}
 # ... and of hand-written pages that only writers can use.
-EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),)}
+EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),),
+                                                "StockBatch": (N_("Dispensing queue"), N_("Receive a delivery"))}
 
 CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Prescription", "PrescriptionItem")
 
@@ -75,7 +81,7 @@ ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
         "write": ("Department", "Specialty", "Service", "Doctor", "Employee", "WorkSchedule",
                   "ScheduleException", "Medicine", "Review"),
         "read": ("Patient", "Appointment", "AppointmentSeries", "AppointmentEvent", "StockBatch",
-                 "StockMovement", "Invoice", "InvoiceLine", "Payment", "Notification", "ReminderLog",
+                 "StockMovement", "Supplier", "Invoice", "InvoiceLine", "Payment", "Notification", "ReminderLog",
                  "AuditEvent"),
     },
     "Receptionist": {
@@ -91,7 +97,7 @@ ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
                  "Medicine", "StockBatch", "Review", "EncounterAmendment"),
     },
     "Pharmacist": {
-        "write": ("Medicine", "StockBatch"),
+        "write": ("Medicine", "StockBatch", "Supplier"),
         "read": ("Patient", "Doctor", "Department", "Specialty", "Service", "Prescription",
                  "PrescriptionItem", "StockMovement"),
     },

@@ -9,6 +9,7 @@ from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
 from app.api.lab import LabOrdersApi, LabResultsApi
+from app.api.pharmacy import PharmacyApi
 from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
@@ -51,8 +52,11 @@ MODELS = {
     "Prescription": m.Prescription, "PrescriptionItem": m.PrescriptionItem, "Medicine": m.Medicine,
     "StockBatch": m.StockBatch, "StockMovement": m.StockMovement, "Invoice": m.Invoice,
     "InvoiceLine": m.InvoiceLine, "Payment": m.Payment, "Review": m.Review, "Notification": m.Notification,
-    "ReminderLog": m.ReminderLog, "AuditEvent": m.AuditEvent,
+    "ReminderLog": m.ReminderLog, "AuditEvent": m.AuditEvent, "Supplier": m.Supplier,
 }
+# Set when the record is made, read-only afterwards: a batch's quantity changes only through the
+# stock services, each with its ledger row (a PUT that sends it is refused 422, "Unknown field").
+FIXED_AFTER_ADD = {"StockBatch": ("quantity",)}
 
 
 def register_apis(appbuilder: AppBuilder) -> None:
@@ -72,4 +76,6 @@ def register_apis(appbuilder: AppBuilder) -> None:
         appbuilder.add_api(make_api(
             model, resource.api, name, read_only=name in NO_GENERIC_WRITES, derived=DERIVED.get(name, ()),
             hidden=HIDDEN.get(name, ()), optional=FILLED_BY_SERVICES.get(model, ()),
+            fixed=FIXED_AFTER_ADD.get(name, ()),
         ))
+    appbuilder.add_api(PharmacyApi)

@@ -120,10 +120,10 @@ class ClinicModelApi(RulesHooks, ClinicBaseApi, ModelRestApi):
 
 def make_api(model: type, resource: str, permission: str, *, read_only: bool = False,
              derived: Iterable[str] = (), hidden: Iterable[str] = (), optional: Iterable[str] = (),
-             search: Iterable[str] | None = None,
+             search: Iterable[str] | None = None, fixed: Iterable[str] = (),
              order: tuple[str, str] = ("id", "desc")) -> type[ClinicModelApi]:
     """One REST resource per model: reads show every column but ``hidden``; writes take
-    ``writable_columns``. Read-only resources (ledgers, logs) expose only GET."""
+    ``writable_columns`` (``fixed`` ones on creation only). Read-only resources (ledgers, logs) expose only GET."""
     hidden = set(hidden)
     shown = [c for c in scalar_columns(model) if c not in hidden]
     attrs: dict[str, Any] = {
@@ -142,5 +142,6 @@ def make_api(model: type, resource: str, permission: str, *, read_only: bool = F
         attrs["include_route_methods"] = {"get", "get_list"}
     else:
         columns = [c for c in writable_columns(model, derived) if c not in hidden]
-        attrs["add_columns"] = attrs["edit_columns"] = columns
+        attrs["add_columns"] = columns
+        attrs["edit_columns"] = [c for c in columns if c not in set(fixed)]
     return type(f"{model.__name__}Api", (ClinicModelApi,), attrs)

@@ -13,6 +13,7 @@ from app.i18n import N_
 from app.models.base import TimestampMixin, choice, user_fk
 from app.models.clinical import Encounter
 from app.models.people import Doctor, Patient
+from app.models.suppliers import Supplier
 from app.models.types import Money, UTCDateTime, utcnow
 
 MOVEMENT_KINDS = (N_("receipt"), N_("dispense"), N_("adjustment"), N_("expiry_write_off"), N_("return"))
@@ -37,6 +38,7 @@ class Medicine(TimestampMixin, Model):
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
     # The usual supplier: its lead time says when to order (app.services.stock_views).
     supplier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("supplier.id", ondelete="SET NULL"))
+    supplier: Mapped["Supplier | None"] = relationship()
     batches: Mapped[list["StockBatch"]] = relationship(back_populates="medicine")
     __table_args__ = (
         sa.UniqueConstraint("code", name="uq_medicine_code"),

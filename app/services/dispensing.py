@@ -288,7 +288,9 @@ def _move_batch(session: Session, batch_id: int, delta: int) -> None:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(_("The stock of this batch was just taken by another dispense. Please try again."),
                        "quantities")
-    session.expire(session.get(StockBatch, batch_id), ["quantity"])  # type: ignore[arg-type]
+    batch = session.get(StockBatch, batch_id)
+    if batch is not None:
+        session.expire(batch, ["quantity"])
 
 
 def dispense_prescription(session: Session, prescription_id: int, quantities: Mapping[int, int | None] | None,
@@ -347,7 +349,7 @@ def returnable(session: Session, item_id: int, now: datetime, policy: PharmacyPo
         .where(StockMovement.reference_type == ITEM_REFERENCE, StockMovement.reference_id == item_id,
                StockMovement.kind == "dispense", StockMovement.created_at >= since)
         .group_by(StockMovement.batch_id)).all()
-    returned: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
+    returned: dict[int, int] = dict(session.execute(
         select(StockMovement.batch_id, func.sum(StockMovement.quantity))
         .where(StockMovement.reference_type == ITEM_REFERENCE, StockMovement.reference_id == item_id,
                StockMovement.kind == "return")

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from app import models as m
-from app.services import billing, booking, catalogue, engagement, people, records, schedules, stock
+from app.services import billing, booking, catalogue, engagement, people, receiving, records, schedules, stock
 from app.services.errors import ValidationFailed
 from app.services.settings import ClinicSettings
 
@@ -35,6 +35,7 @@ VALIDATORS: dict[type, Validator] = {
     m.PrescriptionItem: records.validate_prescription_item,
     m.Medicine: stock.validate_medicine,
     m.StockBatch: stock.validate_stock_batch,
+    m.Supplier: receiving.validate_supplier,
     m.Invoice: billing.validate_invoice,
     m.InvoiceLine: billing.validate_invoice_line,
     m.Payment: billing.validate_payment,

@@ -79,6 +79,8 @@ def adjust_stock(session: Session, batch_id: int, delta: int, reason: str, note:
             errors["reason"] = _("Choose a reason: count correction, damage, loss or expiry write-off.")
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
             errors["delta"] = _("Enter a change other than zero (negative to take stock out).")
+        elif abs(delta) > 10_000_000:
+            errors["delta"] = _("At most %(n)s.", n="10 000 000")
         elif reason in OUT_ONLY and delta > 0:
             errors["delta"] = _("Damage, loss and expiry write-off take stock out: enter a negative change.")
         elif batch.quantity + delta < 0:

@@ -25,7 +25,15 @@ from app.views.lab import LabView, register_lab_globals
 from app.views.lookup import LookupView
 from app.views.my_day import MyDayView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
-from app.views.pharmacy import MedicineView, PrescriptionItemView, PrescriptionView, StockBatchView, StockMovementView
+from app.views.pharmacy import (
+    MedicineView,
+    PrescriptionItemView,
+    PrescriptionView,
+    StockBatchView,
+    StockMovementView,
+    SupplierView,
+)
+from app.views.pharmacy_pages import PharmacyView
 from app.views.prescription_print import PrescriptionPrintView
 from app.views.profile import ProfileView
 from app.views.scheduling import (
@@ -45,7 +53,7 @@ VIEWS = {
         EncounterAmendmentView,
         DiagnosisView, LabOrderView, LabResultView, AttachmentView, PrescriptionView, PrescriptionItemView,
         MedicineView, StockBatchView, StockMovementView, InvoiceView, InvoiceLineView, PaymentView, ReviewView,
-        NotificationView, ReminderLogView, AuditEventView,
+        NotificationView, ReminderLogView, AuditEventView, SupplierView,
     )
 }
 
@@ -83,6 +91,13 @@ def register_views(appbuilder: AppBuilder) -> None:
                             category_icon=CATEGORY_ICONS["Scheduling"])
     appbuilder.add_view(MyDayView, "My day", label=_l("My day"), category="Clinical",
                         category_label=_l("Clinical"), category_icon=CATEGORY_ICONS["Clinical"])
+    appbuilder.add_view_no_menu(PharmacyView)
+    for endpoint, menu, label in (("queue", "Dispensing queue", _l("Dispensing queue")),
+                                  ("stock", "Stock on hand", _l("Stock on hand")),
+                                  ("dashboard", "Pharmacy dashboard", _l("Pharmacy dashboard")),
+                                  ("receive", "Receive a delivery", _l("Receive a delivery"))):
+        appbuilder.add_link(menu, href=f"/pharmacy/{endpoint}", label=label, category="Pharmacy",
+                            category_label=_l("Pharmacy"), category_icon=CATEGORY_ICONS["Pharmacy"])
     appbuilder.add_view(BreakGlassLogView, "Break-the-glass log", label=_l("Break-the-glass log"),
                         category="Administration", category_label=_l("Administration"),
                         category_icon=CATEGORY_ICONS["Administration"])

@@ -35,6 +35,7 @@ COLUMN_LABELS = {
     "code": _l("Code"),
     "comment": _l("Comment"),
     "consultation_fee": _l("Consultation fee"),
+    "contact": _l("Contact"),
     "content_type": _l("File type"),
     "created_at": _l("Created at"),
     "created_by": _l("Created by"),
@@ -93,6 +94,7 @@ COLUMN_LABELS = {
     "kind": _l("Type"),
     "lab_order": _l("Lab order"),
     "languages": _l("Languages"),
+    "lead_time_days": _l("Lead time (days)"),
     "link": _l("Link"),
     "lot_number": _l("Lot number"),
     "medicine": _l("Medicine"),
@@ -161,6 +163,7 @@ COLUMN_LABELS = {
     "thumbnail_key": _l("Thumbnail key"),
     "strength": _l("Strength"),
     "subtotal": _l("Subtotal"),
+    "supplier": _l("Supplier"),
     "systolic_bp": _l("Systolic BP (mmHg)"),
     "tax": _l("Tax"),
     "temperature_c": _l("Temperature (°C)"),
@@ -220,6 +223,7 @@ RECORD_NAMES = {
     "Notification": _l("Notification"),
     "ReminderLog": _l("Reminder"),
     "AuditEvent": _l("Audit entry"),
+    "Supplier": _l("Supplier"),
 }
 TITLE_TEMPLATES = {
     "add": _l("Add %(record)s"),

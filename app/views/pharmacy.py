@@ -1,5 +1,10 @@
-"""Screens for the pharmacy."""
-from app.models import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
+"""Screens for the pharmacy (the generated ones; the dispensing queue, dashboard, receipts and
+adjustments are in ``app.views.pharmacy_pages``)."""
+from flask import redirect, url_for
+from flask_appbuilder.actions import action
+from flask_babel import lazy_gettext as _l
+
+from app.models import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement, Supplier
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView, prefill_own_doctor
 
 
@@ -40,9 +45,16 @@ class StockBatchView(ClinicModelView):
     class_permission_name = "StockBatch"
     list_columns = ["medicine", "lot_number", "expiry_date", "quantity", "unit_cost"]
     search_columns = ["medicine", "lot_number", "expiry_date", "quantity"]
-    add_columns = edit_columns = ["medicine", "lot_number", "expiry_date", "quantity", "unit_cost"]
+    # A new batch's quantity is its receipt (a ledger row); afterwards the quantity is read-only here
+    # and changes through dispensing, goods receipts and "Adjust stock" (app.services.stock).
+    add_columns = ["medicine", "lot_number", "expiry_date", "quantity", "unit_cost"]
+    edit_columns = ["medicine", "lot_number", "expiry_date", "unit_cost"]
     base_order = ("expiry_date", "asc")
     related_views = [StockMovementView]
+
+    @action("adjust", _l("Adjust stock"), "", "fa-balance-scale", multiple=False)
+    def adjust(self, item):
+        return redirect(url_for("PharmacyView.adjust", batch_id=item.id))
 
 
 class MedicineView(ClinicModelView):
@@ -52,6 +64,15 @@ class MedicineView(ClinicModelView):
                     "reorder_level", "active"]
     search_columns = ["code", "name", "active_ingredient", "dosage_form", "active"]
     add_columns = edit_columns = ["code", "name", "active_ingredient", "strength", "dosage_form", "unit", "price",
-                                  "reorder_level", "active"]
+                                  "reorder_level", "supplier", "active"]
     base_order = ("name", "asc")
     related_views = [StockBatchView, StockMovementView]
+
+
+class SupplierView(ClinicModelView):
+    datamodel = ClinicInterface(Supplier)
+    class_permission_name = "Supplier"
+    list_columns = ["name", "contact", "phone", "lead_time_days", "active"]
+    search_columns = ["name", "contact", "phone", "active"]
+    add_columns = edit_columns = ["name", "contact", "phone", "lead_time_days", "active"]
+    base_order = ("name", "asc")
