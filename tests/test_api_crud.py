@@ -126,6 +126,11 @@ CASES: dict[str, Case] = {
                    "quantity": 0, "unit_cost": 1800},
         {"unit_cost": 1900, "expiry_date": "2028-07-31"},
         text="lot_number"),
+    "Supplier": Case(
+        lambda c: {"name": "Công ty CP Dược Hậu Giang", "contact": "Chị Lan, phòng kinh doanh",
+                   "phone": "+842923891433", "lead_time_days": 5},
+        {"lead_time_days": 7, "contact": "Anh Tuấn"},
+        text="name"),
     "Invoice": Case(
         lambda c: {"patient": c.patient, "discount": 0, "tax": 0, "notes": "Thanh toán tại quầy"},
         {"notes": "Bệnh nhân có bảo hiểm y tế", "status": "issued"},

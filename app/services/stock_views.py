@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Medicine, Patient, Prescription, PrescriptionItem, StockBatch, StockMovement, Supplier
 from app.services import access
-from app.services.dispensing import DISPENSABLE, ITEM_REFERENCE
+from app.services.dispensing import DISPENSABLE
 from app.services.lookup import patient_condition
 from app.services.pharmacy_settings import PharmacyPolicy
 
@@ -148,8 +148,7 @@ def medicine_stock(session: Session, today: date, policy: PharmacyPolicy, *, bel
                .group_by(StockBatch.medicine_id).subquery())
     since = datetime.combine(today - timedelta(days=policy.usage_days), time(0), tzinfo=timezone.utc)
     used = (select(StockMovement.medicine_id.label("medicine_id"), (-func.sum(StockMovement.quantity)).label("used"))
-            .where(StockMovement.kind.in_(("dispense", "return")), StockMovement.created_at >= since,
-                   StockMovement.reference_type == ITEM_REFERENCE)
+            .where(StockMovement.kind.in_(("dispense", "return")), StockMovement.created_at >= since)
             .group_by(StockMovement.medicine_id).subquery())
     on_hand = func.coalesce(batches.c.on_hand, 0)
     query = (select(Medicine.id, Medicine.code, Medicine.name, Medicine.strength, Medicine.unit,

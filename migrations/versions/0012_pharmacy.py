@@ -59,7 +59,7 @@ def upgrade():
         batch.create_foreign_key('fk_medicine_supplier', 'supplier', ['supplier_id'], ['id'], ondelete='SET NULL')
     with op.batch_alter_table('stock_movement') as batch:
         batch.add_column(sa.Column('reason', sa.Unicode(30), nullable=True))
-    op.create_index('ix_stock_movement_kind_created', 'stock_movement', ['kind', 'created_at'])
+    op.create_index('ix_stock_movement_kind_created', 'stock_movement', ['kind', 'created_at', 'medicine_id', 'quantity'])
 
 
 def downgrade():
