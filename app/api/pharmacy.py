@@ -72,7 +72,8 @@ class ReceiptLineIn(StrictSchema):
     lot_number = fields.String(required=True, validate=validate.Length(max=40))
     expiry_date = fields.Date(required=True, validate=validate.Range(date(1900, 1, 1), date(9998, 12, 31)))
     quantity = _count(required=True)
-    unit_cost = fields.Decimal(load_default=0, as_string=False)
+    unit_cost = fields.Decimal(load_default=None, allow_none=True, as_string=False,
+                               metadata={"description": "cost of one unit; absent: 0"})
 
 
 class ReceiptRequest(StrictSchema):

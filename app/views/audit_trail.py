@@ -55,6 +55,7 @@ OTHER_ENTITIES = {
     "Icd10Code": _l("ICD-10 code"),
     "LabTest": _l("Lab test (catalogue)"), "LabAnalyte": _l("Lab analyte (catalogue)"),
     "LabReferenceRange": _l("Lab reference range (catalogue)"),
+    "GoodsReceipt": _l("Goods receipt"), "GoodsReceiptLine": _l("Goods receipt line"),
 }
 
 
