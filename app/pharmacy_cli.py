@@ -33,6 +33,16 @@ def register(app: Flask) -> None:
         click.echo(f"Stock ledger does NOT add up: {len(mismatches)} of {batches} batches.", err=True)
         raise SystemExit(1)
 
+    @stock_group.command("rebuild-usage")
+    def stock_rebuild_usage() -> None:
+        """Make the daily-use rollup (days of cover, usage charts) again from the stock ledger."""
+        from app.services.settings import ClinicSettings
+        from app.services.stock_usage import rebuild_daily_use
+
+        rows = rebuild_daily_use(db.session, ClinicSettings.from_config(app.config).timezone)
+        db.session.commit()
+        click.echo(f"Daily use rebuilt: {rows} rows.")
+
     @app.cli.group("medicines")
     def medicines_group() -> None:
         """The medicine catalogue."""

@@ -177,6 +177,11 @@ def fill(app, medicines: int, ledger_rows: int, seed: int = 7) -> None:
         db.session.execute(text(
             "UPDATE stock_batch SET quantity = s.total FROM (SELECT batch_id, sum(quantity) AS total "
             "FROM stock_movement GROUP BY batch_id) s WHERE s.batch_id = stock_batch.id"))
+        # The daily-use rollup, as the dispensing service keeps it (per clinic day).
+        db.session.execute(text(
+            "INSERT INTO medicine_daily_use (medicine_id, day, units) "
+            "SELECT medicine_id, (created_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, -sum(quantity) "
+            "FROM stock_movement WHERE kind IN ('dispense', 'return') GROUP BY 1, 2"))
         db.session.commit()
     # As autovacuum would: statistics, and the visibility map index-only scans need.
     with app.app_context():
@@ -185,6 +190,7 @@ def fill(app, medicines: int, ledger_rows: int, seed: int = 7) -> None:
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE stock_movement"))
             conn.execute(text("VACUUM ANALYZE stock_batch"))
+            conn.execute(text("VACUUM ANALYZE medicine_daily_use"))
             conn.execute(text("ANALYZE medicine"))
 
 

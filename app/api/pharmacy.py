@@ -333,7 +333,7 @@ class PharmacyApi(ClinicBaseApi):
         """Undo (part of) a dispense of a prescription item within the return window, with a reason"""
         data = ReturnRequest().load(json_body())
         ids = dispensing.return_dispense(db.session, pk, data["quantity"], data["reason"], acting_user_id(), utcnow(),
-                                         policy=policy())
+                                         policy=policy(), clinic=clinic_settings())
         return self.response(201, movement_ids=ids)
 
     @expose("/receipts", methods=["POST"])

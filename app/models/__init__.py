@@ -24,6 +24,7 @@ from app.models.scheduling import (
     WorkSchedule,
 )
 from app.models.sessions import RefreshToken, UserSession
+from app.models.stock_usage import MedicineDailyUse
 from app.models.suppliers import GoodsReceipt, GoodsReceiptLine, Supplier
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
     "LabAnalyte", "LabOrder", "LabReferenceRange", "LabResult", "LabTest",
     "Employee", "Encounter", "EncounterAmendment", "GoodsReceipt", "GoodsReceiptLine", "Icd10Code",
     "Invoice", "InvoiceLine", "LabOrder", "LabResult",
-    "Medicine", "MfaEnrolment", "MfaRecoveryCode",
+    "Medicine", "MedicineDailyUse", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
     "StoredDocument", "Supplier", "UserProfile", "UserSession", "WorkSchedule", "doctor_service",

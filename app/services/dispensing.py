@@ -29,7 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Prescription, PrescriptionItem, StockBatch, StockMovement
-from app.services import billing_hooks, realtime_hooks
+from app.services import billing_hooks, realtime_hooks, stock_usage
 from app.services.errors import Conflict, NotFound, committing
 from app.services.pharmacy_settings import PharmacyPolicy
 from app.services.settings import ClinicSettings
@@ -327,6 +327,7 @@ def dispense_prescription(session: Session, prescription_id: int, quantities: Ma
                 session.add(movement)
                 movements.append(movement)
             item.dispensed_quantity += plan.taken
+            stock_usage.add_use(session, item.medicine_id, clinic_today(now, clinic), plan.taken)
         _follow_status(prescription, items, actor_id, now)
         session.flush()
         billing_hooks.dispensed(session, movements)
@@ -360,7 +361,8 @@ def returnable(session: Session, item_id: int, now: datetime, policy: PharmacyPo
 
 
 def return_dispense(session: Session, item_id: int, quantity: int, reason: str, actor_id: int | None,
-                    now: datetime, *, policy: PharmacyPolicy = DEFAULT_POLICY) -> list[int]:
+                    now: datetime, *, policy: PharmacyPolicy = DEFAULT_POLICY,
+                    clinic: ClinicSettings | None = None) -> list[int]:
     """Undo (part of) a dispense of one item within ``PHARMACY_RETURN_WINDOW_HOURS``, with a reason:
     the units go back to the batches they came from, each a ``return`` ledger row; the item's
     dispensed quantity and the prescription's status follow. Commits; the new movement ids."""
@@ -400,6 +402,7 @@ def return_dispense(session: Session, item_id: int, quantity: int, reason: str, 
             movements.append(movement)
             left -= n
         item.dispensed_quantity -= quantity
+        stock_usage.add_use(session, item.medicine_id, clinic_today(now, clinic), -quantity)
         _follow_status(prescription, items, actor_id, now)
         session.flush()
         billing_hooks.dispensed(session, movements)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Medicine, Patient, Prescription, PrescriptionItem, StockBatch, StockMovement, Supplier
-from app.services import access
+from app.services import access, stock_usage
 from app.services.dispensing import DISPENSABLE
 from app.services.lookup import patient_condition
 from app.services.pharmacy_settings import PharmacyPolicy
@@ -146,10 +146,8 @@ def medicine_stock(session: Session, today: date, policy: PharmacyPolicy, *, bel
                       func.sum(case((usable, 0), else_=StockBatch.quantity)).label("expired"),
                       func.min(case((and_(usable, StockBatch.quantity > 0), StockBatch.expiry_date))).label("nearest"))
                .group_by(StockBatch.medicine_id).subquery())
-    since = datetime.combine(today - timedelta(days=policy.usage_days), time(0), tzinfo=timezone.utc)
-    used = (select(StockMovement.medicine_id.label("medicine_id"), (-func.sum(StockMovement.quantity)).label("used"))
-            .where(StockMovement.kind.in_(("dispense", "return")), StockMovement.created_at >= since)
-            .group_by(StockMovement.medicine_id).subquery())
+    # The window: the last ``usage_days`` clinic days, today included (the daily-use rollup).
+    used = stock_usage.use_since(session, today - timedelta(days=policy.usage_days - 1), medicine_ids)
     on_hand = func.coalesce(batches.c.on_hand, 0)
     query = (select(Medicine.id, Medicine.code, Medicine.name, Medicine.strength, Medicine.unit,
                     Medicine.reorder_level, on_hand, func.coalesce(batches.c.expired, 0), batches.c.nearest,
@@ -269,13 +267,6 @@ def medicine_ledger(session: Session, medicine_id: int, limit: int = 200) -> lis
             for m, lot in rows]
 
 
-def daily_usage(session: Session, medicine_id: int, since: datetime) -> list[tuple[date, int]]:
-    """Units dispensed (net of returns) per day since ``since`` (UTC days), for the usage chart."""
-    rows = session.execute(
-        select(StockMovement.created_at, StockMovement.quantity)
-        .where(StockMovement.medicine_id == medicine_id, StockMovement.kind.in_(("dispense", "return")),
-               StockMovement.created_at >= since)).all()
-    per_day: dict[date, int] = {}
-    for at, quantity in rows:
-        per_day[at.date()] = per_day.get(at.date(), 0) - int(quantity)
-    return sorted(per_day.items())
+def daily_usage(session: Session, medicine_id: int, first_day: date) -> list[tuple[date, int]]:
+    """Units dispensed (net of returns) per clinic day since ``first_day``, for the usage chart."""
+    return stock_usage.daily_use(session, medicine_id, first_day)

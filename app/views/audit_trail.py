@@ -56,6 +56,7 @@ OTHER_ENTITIES = {
     "LabTest": _l("Lab test (catalogue)"), "LabAnalyte": _l("Lab analyte (catalogue)"),
     "LabReferenceRange": _l("Lab reference range (catalogue)"),
     "GoodsReceipt": _l("Goods receipt"), "GoodsReceiptLine": _l("Goods receipt line"),
+    "MedicineDailyUse": _l("Daily use of a medicine"),
 }
 
 

@@ -154,7 +154,7 @@ class PharmacyView(BaseView):
             if problem:
                 raise StockRefused({"quantity": problem})
             dispensing.return_dispense(db.session, item_id, value or 0, request.form.get("reason", ""),
-                                       acting_user_id(), utcnow(), policy=policy())
+                                       acting_user_id(), utcnow(), policy=policy(), clinic=clinic_settings())
             flash(_("Returned %(n)s units to stock.", n=value), "success")
         except DomainError as exc:
             db.session.rollback()
@@ -190,7 +190,7 @@ class PharmacyView(BaseView):
         row = rows[0] if rows else None
         batches = db.session.execute(select(StockBatch).where(StockBatch.medicine_id == medicine_id)
                                      .order_by(StockBatch.expiry_date, StockBatch.id)).scalars().all()
-        usage = stock_views.daily_usage(db.session, medicine_id, utcnow() - timedelta(days=90))
+        usage = stock_views.daily_usage(db.session, medicine_id, day - timedelta(days=90))
         return self._page("medicine.html", medicine=medicine, row=row, batches=batches, today=day,
                           ledger=stock_views.medicine_ledger(db.session, medicine_id),
                           chart=_usage_chart(usage, day), may_adjust=self._may_write())

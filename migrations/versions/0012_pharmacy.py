@@ -1,4 +1,4 @@
-"""pharmacy: suppliers, goods receipts, a medicine's usual supplier, the reason of a stock movement.
+"""pharmacy: suppliers, goods receipts, the daily-use rollup, a medicine's usual supplier, the reason of a stock movement.
 
 Revision ID: 0012_pharmacy
 Revises: 0011_encounter_fields
@@ -59,10 +59,19 @@ def upgrade():
         batch.create_foreign_key('fk_medicine_supplier', 'supplier', ['supplier_id'], ['id'], ondelete='SET NULL')
     with op.batch_alter_table('stock_movement') as batch:
         batch.add_column(sa.Column('reason', sa.Unicode(30), nullable=True))
+    op.create_table(
+        'medicine_daily_use',
+        sa.Column('medicine_id', sa.Integer(), sa.ForeignKey('medicine.id', ondelete='CASCADE'), primary_key=True),
+        sa.Column('day', sa.Date(), primary_key=True),
+        sa.Column('units', sa.Integer(), nullable=False),
+    )
+    op.create_index('ix_medicine_daily_use_day', 'medicine_daily_use', ['day', 'medicine_id', 'units'])
     op.create_index('ix_stock_movement_kind_created', 'stock_movement', ['kind', 'created_at', 'medicine_id', 'quantity'])
 
 
 def downgrade():
+    op.drop_index('ix_medicine_daily_use_day', table_name='medicine_daily_use')
+    op.drop_table('medicine_daily_use')
     op.drop_index('ix_stock_movement_kind_created', table_name='stock_movement')
     with op.batch_alter_table('stock_movement') as batch:
         batch.drop_column('reason')

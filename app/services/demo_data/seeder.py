@@ -108,6 +108,9 @@ class Seeder(Stock):
         self.write_stock()
         self.write_interactions()
         self.fix_sequences()
+        from app.services.stock_usage import rebuild_daily_use
+
+        rebuild_daily_use(self.session, self.tz)  # days of cover read the daily-use rollup
         return self.counts
 
 
