@@ -181,7 +181,8 @@ def fill(app, medicines: int, ledger_rows: int, seed: int = 7) -> None:
         db.session.execute(text(
             "INSERT INTO medicine_daily_use (medicine_id, day, units) "
             "SELECT medicine_id, (created_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, -sum(quantity) "
-            "FROM stock_movement WHERE kind IN ('dispense', 'return') GROUP BY 1, 2"))
+            "FROM stock_movement WHERE kind IN ('dispense', 'return') "
+            "AND medicine_id IN (SELECT id FROM medicine WHERE code LIKE 'M%') GROUP BY 1, 2"))
         db.session.commit()
     # As autovacuum would: statistics, and the visibility map index-only scans need.
     with app.app_context():
