@@ -51,3 +51,15 @@ def test_pharmacists_see_stock_figures(api, clinic, login_as):
     assert seen["batches_expiring"] == 1
     assert seen["medicines_below_reorder"] == 1
     assert "unpaid_invoices" not in seen and "appointments_today" not in seen
+
+
+def test_stock_tiles_open_the_filtered_pharmacy_pages(api, clinic, login_as):
+    """A pharmacist's "below reorder" tile opens the stock list filtered to those medicines and the
+    expiring tile the pharmacy dashboard; a receptionist (who reads medicines, not stock) keeps the
+    medicine list."""
+    api.create("medicine", {"code": "AMO500", "name": "Amoxicillin", "unit": "viên", "price": 2000,
+                            "reorder_level": 100})
+    pharmacist = login_as("pharmacist").get("/").get_data(as_text=True)
+    assert 'href="/pharmacy/stock?below=1"' in pharmacist and 'href="/pharmacy/dashboard"' in pharmacist
+    receptionist = login_as("receptionist").get("/").get_data(as_text=True)
+    assert "/pharmacy/" not in receptionist

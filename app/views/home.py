@@ -26,6 +26,8 @@ LINKS = {
     "Appointment": "/appointmentview/list/", "Invoice": "/invoiceview/list/", "Patient": "/patientview/list/",
     "StockBatch": "/stockbatchview/list/", "Medicine": "/medicineview/list/", "Encounter": "/my-day/",
 }
+# Figures that open a filtered pharmacy page, for those who read the stock (the others get LINKS).
+STOCK_LINKS = {"batches_expiring": "/pharmacy/dashboard", "medicines_below_reorder": "/pharmacy/stock?below=1"}
 
 
 class HomeView(IndexView):
@@ -34,13 +36,14 @@ class HomeView(IndexView):
     @expose("/")
     def index(self):
         user = g.user
-        figures, staff, links = [], False, LINKS
+        figures, staff, links, stock_links = [], False, LINKS, {}
         if user is not None and user.is_authenticated:
             if not is_staff(role_names(user)):
                 return redirect(url_for("public.my_appointments"))
             sm = self.appbuilder.sm
             readable = {r.name for r in RESOURCES if sm.has_access("can_read", r.name)}
             staff = bool(readable)
+            stock_links = STOCK_LINKS if "StockBatch" in readable else {}
             if staff:
                 # a doctor's tiles count their own work (their patients, their drafts)
                 doctor = encounters.doctor_of(self.appbuilder.session, user)
@@ -48,5 +51,5 @@ class HomeView(IndexView):
                                           doctor.id if doctor is not None else None)
                 links = {**LINKS, "Appointment": "/my-day/"} if doctor is not None else LINKS
         return self.render_template(self.index_template, appbuilder=self.appbuilder, figures=figures,
-                                    labels=LABELS, links=links, staff=staff,
+                                    labels=LABELS, links=links, stock_links=stock_links, staff=staff,
                                     clinic=current_app.config.get("APP_NAME"))
