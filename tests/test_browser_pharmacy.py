@@ -41,3 +41,25 @@ def test_pharmacist_dispenses_from_the_queue_and_stock_goes_down(db, clinic, pag
     assert (stock_of(db, early), stock_of(db, late)) == (0, 38)
     page.goto(f"{page.base_url}/pharmacy/queue")
     assert page.locator(f"tr[data-prescription='{pid}']").count() == 0
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_medicine_page_draws_its_usage_chart_and_the_dashboard_fits(db, clinic, page_as, width):
+    """plotly's bundle is served by the app (no CDN; the page's CSP allows no inline script) and
+    draws the daily use; the dashboard and stock list fit a phone's width."""
+    from app.services import dispensing
+    from tests.pharmacy_helpers import NOW
+
+    med = medicine(db, "Paracetamol", reorder_level=100)
+    batch(db, med, 60, 30)
+    dispensing.dispense_prescription(db.session, prescription(db, clinic, (med, 12)), None, clinic.user_id, NOW)
+    page = page_as("pharmacist", width=width)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(f"{page.base_url}/pharmacy/medicine/{med}")
+    page.wait_for_selector("#usage-chart .main-svg", timeout=15000)
+    _no_overflow(page)
+    assert not errors, errors
+    for path in ("/pharmacy/dashboard", "/pharmacy/stock?below=1", "/pharmacy/receive"):
+        page.goto(page.base_url + path)
+        _no_overflow(page)
