@@ -326,3 +326,22 @@ def test_other_currency_keeps_totals_exact(tmp_path):
     finally:
         session.close()
         session.get_bind().dispose()
+
+
+def test_the_demo_pharmacy_has_suppliers_and_a_daily_use_rollup(db):
+    """Each medicine has its usual supplier (with a lead time), the daily-use rollup adds up to the
+    ledger's dispenses, and the pharmacy dashboard has something to say (app.services.stock_views)."""
+    from app.models import MedicineDailyUse, Supplier
+    from app.services.pharmacy_settings import PharmacyPolicy
+    from app.services.stock_views import pharmacy_alerts
+
+    suppliers = db.execute(select(Supplier)).scalars().all()
+    assert len(suppliers) >= 5 and all(1 <= s.lead_time_days <= 30 for s in suppliers)
+    without = select(func.count()).select_from(Medicine).where(Medicine.supplier_id.is_(None))
+    assert db.execute(without).scalar_one() == 0
+    rollup = db.execute(select(func.sum(MedicineDailyUse.units))).scalar_one()
+    dispensed = -db.execute(select(func.sum(StockMovement.quantity))
+                            .where(StockMovement.kind.in_(("dispense", "return")))).scalar_one()
+    assert rollup == dispensed > 0
+    alerts = pharmacy_alerts(db, TODAY, PharmacyPolicy())
+    assert alerts.below_reorder and alerts.order_now and alerts.expiring

@@ -124,3 +124,13 @@ SUPPLIERS = (
     "Công ty CP Pymepharco", "Công ty TNHH Zuellig Pharma Việt Nam", "Công ty CP Dược phẩm OPC",
     "Công ty CP Xuất nhập khẩu Y tế Domesco",
 )
+# (contact, phone, lead time in days) of each supplier above.
+SUPPLIER_DETAILS = (
+    ("Chị Nguyễn Thị Lan, phòng kinh doanh", "+842923891433", 5),
+    ("Anh Trần Văn Hùng", "+842438454175", 7),
+    ("Chị Lê Thị Mai", "+842773851941", 10),
+    ("Anh Phạm Quốc Bảo", "+842573829165", 14),
+    ("Chị Võ Thị Hồng, chăm sóc khách hàng", "+842839102650", 3),
+    ("Anh Đỗ Minh Tuấn", "+842838777133", 7),
+    ("Chị Huỳnh Thị Thu", "+842773859370", 10),
+)

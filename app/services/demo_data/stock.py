@@ -6,11 +6,11 @@ import math
 from collections import deque
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, select, update
 
-from app.models import Medicine, StockBatch, StockMovement
+from app.models import Medicine, StockBatch, StockMovement, Supplier
 from app.services.demo_data.core import CHUNK, UTC, Batch
-from app.services.demo_data.medicines import MEDICINES, SUPPLIERS
+from app.services.demo_data.medicines import MEDICINES, SUPPLIER_DETAILS, SUPPLIERS
 from app.services.demo_data.visits import Visits
 
 
@@ -109,7 +109,26 @@ class Stock(Visits):
         movements.sort(key=lambda m: (m[0], m[1], m[3].id))
         self.movements = movements
 
+    def write_suppliers(self) -> None:
+        """The suppliers the batches came from (lead times of a few days to two weeks), and each
+        medicine's usual supplier: the one that delivered most of its batches."""
+        rows = [{"name": name, "contact": contact, "phone": phone, "lead_time_days": lead, "active": True,
+                 "created_at": self.now, "updated_at": self.now}
+                for name, (contact, phone, lead) in zip(SUPPLIERS, SUPPLIER_DETAILS, strict=True)]
+        self.session.execute(insert(Supplier.__table__), rows)
+        ids = dict(self.session.execute(select(Supplier.name, Supplier.id)).tuples().all())
+        # A medicine never received yet: a supplier all the same (the one it would be ordered from).
+        usual: dict[int, dict[str, int]] = {mi + 1: {SUPPLIERS[mi % len(SUPPLIERS)]: 0} for mi in range(len(MEDICINES))}
+        for b in self.batches:
+            counts = usual.setdefault(b.medicine + 1, {})
+            counts[b.supplier] = counts.get(b.supplier, 0) + 1
+        self.session.execute(
+            update(Medicine.__table__).where(Medicine.__table__.c.id == bindparam("medicine_id"))
+            .values(supplier_id=bindparam("supplier")),
+            [{"medicine_id": m, "supplier": ids[max(c, key=lambda name: c[name])]} for m, c in usual.items()])
+
     def write_stock(self) -> None:
+        self.write_suppliers()
         self.session.execute(
             update(Medicine.__table__).where(Medicine.__table__.c.id == bindparam("medicine_id"))
             .values(reorder_level=bindparam("level")),
