@@ -1,9 +1,5 @@
 """Screens for the pharmacy (the generated ones; the dispensing queue, dashboard, receipts and
 adjustments are in ``app.views.pharmacy_pages``)."""
-from flask import redirect, url_for
-from flask_appbuilder.actions import action
-from flask_babel import lazy_gettext as _l
-
 from app.models import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement, Supplier
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView, prefill_own_doctor
 
@@ -46,15 +42,12 @@ class StockBatchView(ClinicModelView):
     list_columns = ["medicine", "lot_number", "expiry_date", "quantity", "unit_cost"]
     search_columns = ["medicine", "lot_number", "expiry_date", "quantity"]
     # A new batch's quantity is its receipt (a ledger row); afterwards the quantity is read-only here
-    # and changes through dispensing, goods receipts and "Adjust stock" (app.services.stock).
+    # and changes through dispensing, goods receipts and "Adjust stock" (/pharmacy/adjust/<id>, linked
+    # from the medicine's pharmacy page and the dashboard; app.services.stock).
     add_columns = ["medicine", "lot_number", "expiry_date", "quantity", "unit_cost"]
     edit_columns = ["medicine", "lot_number", "expiry_date", "unit_cost"]
     base_order = ("expiry_date", "asc")
     related_views = [StockMovementView]
-
-    @action("adjust", _l("Adjust stock"), "", "fa-balance-scale", multiple=False)
-    def adjust(self, item):
-        return redirect(url_for("PharmacyView.adjust", batch_id=item.id))
 
 
 class MedicineView(ClinicModelView):
