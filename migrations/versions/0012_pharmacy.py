@@ -1,7 +1,7 @@
 """pharmacy: suppliers, goods receipts, the daily-use rollup, a medicine's usual supplier, the reason of a stock movement.
 
 Revision ID: 0012_pharmacy
-Revises: 0012_rx
+Revises: 0012_visit
 Create Date: 2026-12-01 19:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.models.types import Money, UTCDateTime
 
 revision = '0012_pharmacy'
-down_revision = '0012_rx'
+down_revision = '0012_visit'
 branch_labels = None
 depends_on = None
 
