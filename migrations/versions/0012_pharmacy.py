@@ -1,7 +1,7 @@
 """pharmacy: suppliers, goods receipts, the daily-use rollup, a medicine's usual supplier, the reason of a stock movement.
 
 Revision ID: 0012_pharmacy
-Revises: 0012_visit
+Revises: 0014_dx
 Create Date: 2026-12-01 19:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.models.types import Money, UTCDateTime
 
 revision = '0012_pharmacy'
-down_revision = '0012_visit'
+down_revision = '0014_dx'
 branch_labels = None
 depends_on = None
 
