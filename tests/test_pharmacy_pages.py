@@ -165,7 +165,7 @@ def test_stock_dashboard_and_medicine_pages(db, clinic, login_as):
     assert 'id="expiring"' in dashboard and "Amoxicillin" in dashboard
     assert browser.get(f"/pharmacy/medicine/{med}").status_code == 200
     assert browser.get("/pharmacy/queue").status_code in (302, 403)  # but do not dispense
-    assert browser.get("/pharmacy/plotly.min.js").status_code == 200
+    assert browser.get("/static-vendor/plotly.min.js").status_code == 200
 
 
 @pytest.mark.parametrize("role,read,write", [("pharmacist", True, True), ("doctor", True, False),

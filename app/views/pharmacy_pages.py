@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app, flash, redirect, request, send_file, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -63,7 +63,7 @@ class PharmacyView(BaseView):
     class_permission_name = "StockBatch"
     method_permission_name = {"queue": "write", "dispense": "write", "return_item": "write", "adjust": "write",
                               "receive": "write", "receipt": "read", "stock": "read", "dashboard": "read",
-                              "medicine": "read", "plotly_js": "read"}
+                              "medicine": "read"}
 
     def _page(self, template: str, **context: Any) -> str:
         return self.render_template(f"clinic/pharmacy/{template}", status_labels=STATUS_LABELS,
@@ -195,15 +195,6 @@ class PharmacyView(BaseView):
                           ledger=stock_views.medicine_ledger(db.session, medicine_id),
                           chart=_usage_chart(usage, day), may_adjust=self._may_write())
 
-    @expose("/plotly.min.js")
-    @has_access
-    def plotly_js(self) -> ResponseReturnValue:
-        """plotly's own bundle from the installed package (never a CDN), cached a day."""
-        import plotly
-
-        path = f"{plotly.__path__[0]}/package_data/plotly.min.js"
-        return send_file(path, mimetype="text/javascript", max_age=86400)
-
     def _may_write(self) -> bool:
         return bool(self.appbuilder.sm.has_access("can_write", "StockBatch"))
 
@@ -301,7 +292,8 @@ class PharmacyView(BaseView):
 
 def _usage_chart(usage: list[tuple[date, int]], day: date) -> str | None:
     """The daily use over the last 90 days as a plotly figure (JSON): the page draws it with
-    plotly's JS served by ``plotly_js`` and app/static/js/pharmacy_chart.js (no inline script: CSP)."""
+    plotly's JS served by ``app.views.chart`` (/static-vendor/plotly.min.js) and
+    app/static/js/pharmacy_chart.js (no inline script: CSP)."""
     if not usage:
         return None
     import plotly.graph_objects as go

@@ -1,6 +1,6 @@
 """pharmacy: suppliers, goods receipts, the daily-use rollup, a medicine's usual supplier, the reason of a stock movement.
 
-Revision ID: 0012_pharmacy
+Revision ID: 0015_pharmacy
 Revises: 0014_dx
 Create Date: 2026-12-01 19:10:00
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.models.types import Money, UTCDateTime
 
-revision = '0012_pharmacy'
+revision = '0015_pharmacy'
 down_revision = '0014_dx'
 branch_labels = None
 depends_on = None
