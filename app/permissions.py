@@ -64,10 +64,7 @@ RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),),
                                           "Encounter": (N_("My day"), N_("Patients I have seen")),
                                           "AuditEvent": (N_("Break-the-glass log"),),
-                                          "LabResult": (N_("Lab worklist"),)}
-                                          "AuditEvent": (N_("Break-the-glass log"),)}
-                                          "Encounter": (N_("My day"),),
-                                          "AuditEvent": (N_("Break-the-glass log"),),
+                                          "LabResult": (N_("Lab worklist"),),
                                           "StockBatch": (N_("Stock on hand"), N_("Pharmacy dashboard"))}
 # ... and of hand-written pages that only writers can use.
 EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),),

@@ -1,7 +1,7 @@
 """pharmacy: suppliers, goods receipts, the daily-use rollup, a medicine's usual supplier, the reason of a stock movement.
 
-Revision ID: 0015_pharmacy
-Revises: 0014_dx
+Revision ID: 0016_pharmacy
+Revises: 0015_lab
 Create Date: 2026-12-01 19:10:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from app.models.types import Money, UTCDateTime
 
-revision = '0015_pharmacy'
-down_revision = '0014_dx'
+revision = '0016_pharmacy'
+down_revision = '0015_lab'
 branch_labels = None
 depends_on = None
 
