@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Prescription, PrescriptionItem, StockBatch, StockMovement
@@ -33,7 +33,7 @@ from app.services import billing_hooks, realtime_hooks, stock_usage
 from app.services.errors import Conflict, NotFound, committing
 from app.services.pharmacy_settings import PharmacyPolicy
 from app.services.settings import ClinicSettings
-from app.services.stock import StockRefused
+from app.services.stock import StockRefused, move_batch_quantity
 
 DISPENSABLE = ("issued", "partially_dispensed")
 ITEM_REFERENCE = "prescription_item"
@@ -278,19 +278,10 @@ def _follow_status(prescription: Prescription, items: Sequence[PrescriptionItem]
 
 
 def _move_batch(session: Session, batch_id: int, delta: int) -> None:
-    """Change one batch's quantity by ``delta``, refusing (409) to go below zero: a conditional
-    UPDATE whose row count says whether the units were still there."""
-    statement = update(StockBatch).where(StockBatch.id == batch_id)
-    if delta < 0:
-        statement = statement.where(StockBatch.quantity >= -delta)
-    result = session.execute(statement.values(quantity=StockBatch.quantity + delta)
-                             .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    """Change one batch's quantity by ``delta``, refusing (409) to go below zero."""
+    if not move_batch_quantity(session, batch_id, delta):
         raise Conflict(_("The stock of this batch was just taken by another dispense. Please try again."),
                        "quantities")
-    batch = session.get(StockBatch, batch_id)
-    if batch is not None:
-        session.expire(batch, ["quantity"])
 
 
 def dispense_prescription(session: Session, prescription_id: int, quantities: Mapping[int, int | None] | None,

@@ -90,12 +90,7 @@ def adjust_stock(session: Session, batch_id: int, delta: int, reason: str, note:
             errors["note"] = _("At most %(n)s characters.", n=300)
         if errors:
             raise StockRefused(errors)
-        statement = update(StockBatch).where(StockBatch.id == batch_id)
-        if delta < 0:
-            statement = statement.where(StockBatch.quantity >= -delta)
-        result = session.execute(statement.values(quantity=StockBatch.quantity + delta)
-                                 .execution_options(synchronize_session=False))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not move_batch_quantity(session, batch_id, delta):
             raise Conflict(_("The stock of this batch changed meanwhile. Please try again."), "delta")
         movement = StockMovement(batch_id=batch.id, medicine_id=batch.medicine_id,
                                  kind="expiry_write_off" if reason == "expiry_write_off" else "adjustment",
@@ -126,3 +121,20 @@ def verify_ledger(session: Session) -> list[LedgerMismatch]:
         .outerjoin(sums, sums.c.batch_id == StockBatch.id)
         .where(StockBatch.quantity != ledger).order_by(StockBatch.id)).all()
     return [LedgerMismatch(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+
+
+def move_batch_quantity(session: Session, batch_id: int, delta: int) -> bool:
+    """Change one batch's quantity by ``delta`` in one conditional UPDATE that never takes it
+    below zero (False when the units were no longer there); the loaded batch is refreshed. Every
+    path that moves stock calls this beside writing its ledger row."""
+    statement = update(StockBatch).where(StockBatch.id == batch_id)
+    if delta < 0:
+        statement = statement.where(StockBatch.quantity >= -delta)
+    result = session.execute(statement.values(quantity=StockBatch.quantity + delta)
+                             .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    batch = session.get(StockBatch, batch_id)
+    if batch is not None:
+        session.expire(batch, ["quantity"])
+    return True
