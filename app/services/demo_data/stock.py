@@ -116,7 +116,7 @@ class Stock(Visits):
                  "created_at": self.now, "updated_at": self.now}
                 for name, (contact, phone, lead) in zip(SUPPLIERS, SUPPLIER_DETAILS, strict=True)]
         self.session.execute(insert(Supplier.__table__), rows)
-        ids = dict(self.session.execute(select(Supplier.name, Supplier.id)).tuples().all())
+        ids: dict[str, int] = {name: pk for name, pk in self.session.execute(select(Supplier.name, Supplier.id))}
         # A medicine never received yet: a supplier all the same (the one it would be ordered from).
         usual: dict[int, dict[str, int]] = {mi + 1: {SUPPLIERS[mi % len(SUPPLIERS)]: 0} for mi in range(len(MEDICINES))}
         for b in self.batches:
