@@ -168,6 +168,129 @@ def test_stock_dashboard_and_medicine_pages(db, clinic, login_as):
     assert browser.get("/static-vendor/plotly.min.js").status_code == 200
 
 
+def test_vietnamese_pages_write_dates_and_decimals_the_vietnamese_way(db, clinic, login_as):
+    """dd/mm/yyyy HH:MM and a decimal comma (the tester saw 2026-12-02 03:28 and "0.5")."""
+    from app.services import dispensing
+    from tests.pharmacy_helpers import NOW
+
+    supplier = Supplier(name="Dược Hậu Giang", lead_time_days=5)
+    db.session.add(supplier)
+    db.session.commit()
+    med = medicine(db, "Salbutamol", supplier_id=supplier.id)
+    batch(db, med, 100, 300)
+    pid = prescription(db, clinic, (med, 15))  # 15 over the 30 days: 0,5 a day
+    dispensing.dispense_prescription(db.session, pid, None, clinic.user_id, NOW)
+    waiting = prescription(db, clinic, (med, 2))
+    browser = login_as("pharmacist")
+    browser.get("/clinic/language/vi")
+    local = (NOW + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M")  # the clinic is in Hà Nội
+    queue = browser.get("/pharmacy/queue?days=all").get_data(as_text=True)
+    assert f"RX-{waiting:06d}" in queue and local in queue and NOW.strftime("%Y-%m-%d") not in queue
+    page = browser.get(f"/pharmacy/medicine/{med}").get_data(as_text=True)
+    summary = page[page.index('id="summary"'):page.index("</p>", page.index('id="summary"'))]
+    assert local in page and "0,5" in summary and "0.5" not in summary
+    stock = browser.get("/pharmacy/stock").get_data(as_text=True)
+    assert "<td data-label=\"Dùng mỗi ngày\">0,5</td>" in stock
+
+
+def test_ledger_reference_is_what_a_pharmacist_recognises(db, clinic, login_as):
+    supplier = Supplier(name="Dược Hậu Giang", lead_time_days=5)
+    db.session.add(supplier)
+    db.session.commit()
+    med = clinic.medicine
+    opened = batch(db, med, 20, 300)
+    pid = prescription(db, clinic, (med, 4))
+    browser = login_as("pharmacist")
+    token = page_csrf_token(browser.get(f"/pharmacy/dispense/{pid}").get_data(as_text=True))
+    [item] = item_ids(db, pid)
+    browser.post(f"/pharmacy/dispense/{pid}", data={"csrf_token": token, f"qty_{item}": "4", "action": "confirm"})
+    browser.post(f"/pharmacy/adjust/{opened}", data={"csrf_token": token, "delta": "-1", "reason": "damage"})
+    received = browser.post("/pharmacy/receive", data={
+        "csrf_token": token, "supplier": supplier.id, "rows": 6, "delivery_note": "HD-7",
+        "medicine_0": med, "lot_0": "B1", "expiry_0": _days(400), "quantity_0": "10", "cost_0": "500"})
+    receipt_id = int(received.headers["Location"].rsplit("/", 1)[1])
+    page = browser.get(f"/pharmacy/medicine/{med}").get_data(as_text=True)
+    ledger = page[page.index('id="ledger"'):]
+    for internal in ("prescription_item", "stock_batch", "goods_receipt"):
+        assert internal not in ledger
+    assert f"RX-{pid:06d}" in ledger and "Nguyễn Văn An" in ledger
+    assert f'href="/pharmacy/receipt/{receipt_id}"' in ledger and f"Goods receipt #{receipt_id}" in ledger
+    assert 'class="reference">Adjustment</td>' in ledger
+    assert 'class="reason"> ·' not in ledger and 'class="reason">·' not in ledger
+
+
+def test_partial_dispense_message_names_each_item_with_its_unit(db, clinic, login_as):
+    from app.models import Medicine
+
+    inhaler = medicine(db, "Ventolin")
+    db.session.get(Medicine, inhaler).unit = "bình xịt"
+    db.session.commit()
+    tablets = medicine(db, "Amoxicillin")
+    batch(db, inhaler, 1, 300)
+    batch(db, tablets, 20, 300)
+    pid = prescription(db, clinic, (inhaler, 2), (tablets, 30))
+    first, second = item_ids(db, pid)
+    browser = login_as("pharmacist")
+    token = page_csrf_token(browser.get(f"/pharmacy/dispense/{pid}").get_data(as_text=True))
+    done = browser.post(f"/pharmacy/dispense/{pid}", data={"csrf_token": token, f"qty_{first}": "2",
+                                                           f"qty_{second}": "30", "action": "confirm"},
+                        follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert "Ventolin 500 mg 1 bình xịt" in html and "Amoxicillin 500 mg 20 viên" in html
+    assert "Ventolin 500 mg 1 bình xịt; Amoxicillin 500 mg 10 viên" in html  # what is short, per item
+    assert "21 units" not in html
+
+
+def test_receive_takes_a_dd_mm_yyyy_expiry_in_vietnamese(db, clinic, login_as):
+    supplier = Supplier(name="Dược Hậu Giang", lead_time_days=5)
+    db.session.add(supplier)
+    db.session.commit()
+    browser = login_as("pharmacist")
+    browser.get("/clinic/language/vi")
+    form = browser.get("/pharmacy/receive").get_data(as_text=True)
+    assert 'type="date"' not in form and 'placeholder="dd/mm/yyyy"' in form
+    token = page_csrf_token(form)
+    expiry = _today() + timedelta(days=400)
+    bad = browser.post("/pharmacy/receive", data={
+        "csrf_token": token, "supplier": supplier.id, "rows": 6, "medicine_0": clinic.medicine, "lot_0": "C1",
+        "expiry_0": "31/02/2028x", "quantity_0": "10", "cost_0": "500"})
+    assert bad.status_code == 422 and "dd/mm/yyyy" in bad.get_data(as_text=True)
+    good = browser.post("/pharmacy/receive", data={
+        "csrf_token": token, "supplier": supplier.id, "rows": 6, "medicine_0": clinic.medicine, "lot_0": "C1",
+        "expiry_0": expiry.strftime("%d/%m/%Y"), "quantity_0": "10", "cost_0": "500"})
+    assert good.status_code == 302
+    assert db.session.execute(select(StockBatch.expiry_date).where(StockBatch.lot_number == "C1")).scalar_one() == expiry
+    receipt = browser.get(good.headers["Location"]).get_data(as_text=True)
+    assert expiry.strftime("%d/%m/%Y") in receipt and utcnow().strftime("%Y-%m-%d") not in receipt
+
+
+def test_usage_chart_axis_includes_today(app, db, clinic):
+    import json
+
+    from app.views.pharmacy_pages import _usage_chart
+    from tests.pharmacy_helpers import TODAY
+
+    with app.test_request_context():
+        figure = json.loads(_usage_chart([(TODAY, 4)], TODAY))
+    start, end = figure["layout"]["xaxis"]["range"]
+    assert end > f"{TODAY.isoformat()} 00:00" and start < (TODAY - timedelta(days=90)).isoformat()
+
+
+def test_queue_filters_by_age(db, clinic, login_as):
+    med = medicine(db)
+    batch(db, med, 10, 300)
+    old = prescription(db, clinic, (med, 1))
+    db.session.get(Prescription, old).issued_at = utcnow() - timedelta(days=120)
+    recent = prescription(db, clinic, (med, 1))
+    db.session.get(Prescription, recent).issued_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    browser = login_as("pharmacist")
+    default = browser.get("/pharmacy/queue").get_data(as_text=True)
+    assert f"RX-{recent:06d}" in default and f"RX-{old:06d}" not in default
+    everything = browser.get("/pharmacy/queue?days=all").get_data(as_text=True)
+    assert f"RX-{recent:06d}" in everything and f"RX-{old:06d}" in everything
+
+
 @pytest.mark.parametrize("role,read,write", [("pharmacist", True, True), ("doctor", True, False),
                                              ("manager", True, False), ("receptionist", False, False)])
 def test_permissions_per_role(db, clinic, api_token, app, role, read, write):

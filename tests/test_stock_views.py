@@ -59,6 +59,67 @@ def test_order_now_before_below_reorder(db, clinic):
     assert not row.below_reorder and row.order_now and round(row.days_of_cover, 1) == 13.3
 
 
+def test_order_now_is_exactly_cover_within_lead_time(db, clinic):
+    """The dashboard's rule, no more: below the reorder level with months of cover, or not used at
+    all (no cover), is not "order now" (it is "below reorder"); an empty shelf that was used is."""
+    supplier = Supplier(name="Pharmacity", lead_time_days=5)
+    db.session.add(supplier)
+    db.session.commit()
+    plenty = medicine(db, "Aspirin", reorder_level=500, supplier_id=supplier.id)
+    unused = medicine(db, "Vitamin B1", reorder_level=50, supplier_id=supplier.id)
+    empty = medicine(db, "Salbutamol", reorder_level=0, supplier_id=supplier.id)
+    batch(db, plenty, 330, 300)
+    _dispense(db, clinic, plenty, 30, NOW - timedelta(days=3))  # 1 a day, 300 left: 300 days of cover
+    batch(db, empty, 6, 300)
+    _dispense(db, clinic, empty, 6, NOW - timedelta(days=3))  # used, now out of stock
+    alerts = stock_views.pharmacy_alerts(db.session, TODAY, PharmacyPolicy(usage_days=30))
+    assert [r.medicine_id for r in alerts.order_now] == [empty]
+    assert {r.medicine_id for r in alerts.below_reorder} == {plenty, unused}
+    assert all(r.days_of_cover is not None and r.days_of_cover <= r.lead_time_days for r in alerts.order_now)
+
+
+def test_ledger_names_the_prescription_the_receipt_and_the_adjustment(app, db, clinic):
+    from app.services import receiving, stock
+
+    supplier = Supplier(name="Dược Hậu Giang", lead_time_days=5)
+    db.session.add(supplier)
+    db.session.commit()
+    med = medicine(db)
+    opened = batch(db, med, 20, 300)
+    pid = prescription(db, clinic, (med, 4))
+    dispensing.dispense_prescription(db.session, pid, None, clinic.user_id, NOW)
+    stock.adjust_stock(db.session, opened, -1, "damage", None, clinic.user_id, NOW)
+    receipt = receiving.receive_delivery(db.session, supplier.id, [receiving.ReceiptLine(
+        med, "R1", TODAY + timedelta(days=400), 10, "500")], clinic.user_id, NOW, TODAY, policy=PharmacyPolicy())
+    pharmacist = app.appbuilder.sm.find_user(username="pharmacist")
+    rows = stock_views.medicine_ledger(db.session, med, pharmacist, NOW)
+    by_kind = {r.kind: r for r in rows}
+    assert by_kind["dispense"].prescription_code == f"RX-{pid:06d}"
+    assert by_kind["dispense"].patient == "Nguyễn Văn An"
+    assert {(r.reference_type, r.reference_id) for r in rows if r.kind == "receipt"} == {
+        ("goods_receipt", receipt), ("stock_batch", None)}
+    assert by_kind["adjustment"].prescription_id is None
+    # without a reader, no patient is named
+    assert {r.patient for r in stock_views.medicine_ledger(db.session, med)} == {None}
+
+
+def test_queue_keeps_recent_prescriptions_unless_asked_for_all(app, db, clinic):
+    from app.models import Prescription
+
+    med = medicine(db)
+    batch(db, med, 7, 300)
+    recent = prescription(db, clinic, (med, 1))
+    old = prescription(db, clinic, (med, 1))
+    db.session.get(Prescription, old).issued_at = NOW - timedelta(days=120)
+    db.session.commit()
+    pharmacist = app.appbuilder.sm.find_user(username="pharmacist")
+    since = NOW - timedelta(days=30)
+    assert [r.prescription_id for r in stock_views.dispensing_queue(db.session, pharmacist, NOW, TODAY,
+                                                                    since=since)] == [recent]
+    assert [r.prescription_id for r in stock_views.dispensing_queue(db.session, pharmacist, NOW, TODAY)] == [
+        recent, old]
+
+
 def test_expiring_and_expired_batches_with_their_value(db, clinic):
     med = medicine(db)
     soon = batch(db, med, 10, 30, unit_cost=1500)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Medicine, Patient, Prescription, PrescriptionItem, StockBatch, StockMovement, Supplier
 from app.services import access, stock_usage
-from app.services.dispensing import DISPENSABLE
+from app.services.dispensing import DISPENSABLE, ITEM_REFERENCE
 from app.services.lookup import patient_condition
 from app.services.pharmacy_settings import PharmacyPolicy
 
@@ -68,9 +68,10 @@ def usable_stock(session: Session, medicine_ids: list[int], today: date) -> dict
 
 
 def dispensing_queue(session: Session, user: Any, now: datetime, today: date, search: str | None = None,
-                     limit: int = 100, region: str = "VN") -> list[QueueRow]:
+                     limit: int = 100, region: str = "VN", since: datetime | None = None) -> list[QueueRow]:
     """Prescriptions waiting at the pharmacy (issued, partly dispensed) that ``user`` may read,
-    newest first; ``search`` is a patient (name, code, phone) or a prescription code (RX-000123 or 123)."""
+    newest first; ``search`` is a patient (name, code, phone) or a prescription code (RX-000123 or 123);
+    ``since`` keeps those issued from then on (None: all of them)."""
     query = (select(Prescription).join(Patient, Prescription.patient_id == Patient.id)
              .where(Prescription.status.in_(DISPENSABLE))
              .options(selectinload(Prescription.items).selectinload(PrescriptionItem.medicine),
@@ -78,6 +79,8 @@ def dispensing_queue(session: Session, user: Any, now: datetime, today: date, se
     condition = access.readable_condition(user, Prescription, now)
     if condition is not None:
         query = query.where(condition)
+    if since is not None:
+        query = query.where(func.coalesce(Prescription.issued_at, Prescription.created_at) >= since)
     text = (search or "").strip()[:100]
     if text:
         code = CODE.match(text)
@@ -130,10 +133,11 @@ class MedicineStock:
 
     @property
     def order_now(self) -> bool:
-        """Order before the shelf is empty: the stock lasts no longer than a delivery takes (or it
-        is already below the reorder level)."""
+        """Order before the shelf is empty: the stock lasts no longer than a delivery takes (days of
+        cover <= lead time; an empty shelf with recent use has 0 days). Unused medicines (no cover
+        figure) never are; being below the reorder level is its own alert (``below_reorder``)."""
         cover = self.days_of_cover
-        return self.below_reorder or (cover is not None and cover <= self.lead_time_days)
+        return cover is not None and cover <= self.lead_time_days
 
 
 def medicine_stock(session: Session, today: date, policy: PharmacyPolicy, *, below_reorder: bool = False,
@@ -252,19 +256,45 @@ class LedgerRow:
     batch: str
     kind: str
     quantity: int
-    reference: str | None
+    reference_type: str | None
+    reference_id: int | None
     reason: str | None
     note: str | None
+    prescription_id: int | None = None  # a dispense or return: its prescription
+    patient: str | None = None  # ... and its patient, when the reader may see the record
+
+    @property
+    def prescription_code(self) -> str | None:
+        return prescription_code(self.prescription_id) if self.prescription_id else None
 
 
-def medicine_ledger(session: Session, medicine_id: int, limit: int = 200) -> list[LedgerRow]:
+def medicine_ledger(session: Session, medicine_id: int, user: Any = None, now: datetime | None = None,
+                    limit: int = 200) -> list[LedgerRow]:
+    """A medicine's movements, newest first. A dispense or return names its prescription (code),
+    and its patient when ``user`` may read that patient's record (``access``)."""
     rows = session.execute(
         select(StockMovement, StockBatch.lot_number).join(StockBatch, StockBatch.id == StockMovement.batch_id)
         .where(StockMovement.medicine_id == medicine_id)
         .order_by(StockMovement.created_at.desc(), StockMovement.id.desc()).limit(limit)).all()
-    return [LedgerRow(m.id, m.created_at, lot, m.kind, m.quantity,
-                      f"{m.reference_type} {m.reference_id}" if m.reference_id else m.reference_type, m.reason, m.note)
-            for m, lot in rows]
+    item_ids = {m.reference_id for m, _lot in rows if m.reference_type == ITEM_REFERENCE and m.reference_id}
+    prescription_of: dict[int, int] = {}
+    patients: dict[int, str] = {}
+    if item_ids:
+        prescription_of = dict(session.execute(select(PrescriptionItem.id, PrescriptionItem.prescription_id)
+                                                .where(PrescriptionItem.id.in_(sorted(item_ids)))).all())
+        if user is not None and now is not None and prescription_of:
+            query = (select(Prescription.id, Patient.full_name).join(Patient, Prescription.patient_id == Patient.id)
+                     .where(Prescription.id.in_(sorted(set(prescription_of.values())))))
+            condition = access.readable_condition(user, Prescription, now)
+            if condition is not None:
+                query = query.where(condition)
+            patients = dict(session.execute(query).all())
+    result = []
+    for m, lot in rows:
+        pid = prescription_of.get(m.reference_id) if m.reference_type == ITEM_REFERENCE and m.reference_id else None
+        result.append(LedgerRow(m.id, m.created_at, lot, m.kind, m.quantity, m.reference_type, m.reference_id,
+                                m.reason, m.note, pid, patients.get(pid) if pid else None))
+    return result
 
 
 def daily_usage(session: Session, medicine_id: int, first_day: date) -> list[tuple[date, int]]:

@@ -22,7 +22,8 @@ from app.services import access, dispensing, receiving, stock, stock_views
 from app.services.errors import DomainError, NotFound
 from app.services.pharmacy_settings import PharmacyPolicy
 from app.services.stock import StockRefused
-from app.views.fields import format_day, format_local, format_money
+from app.views.fields import (date_example, format_day, format_decimal_input, format_moment, format_money, parse_date,
+                              user_language)
 
 ADJUST_REASON_LABELS = {"count_correction": _l("Count correction"), "damage": _l("Damage"), "loss": _l("Loss"),
                         "expiry_write_off": _l("Expiry write-off")}
@@ -30,6 +31,15 @@ STATUS_LABELS = {"issued": _l("Issued"), "partially_dispensed": _l("Partly dispe
 KIND_LABELS = {"receipt": _l("Receipt"), "dispense": _l("Dispense"), "adjustment": _l("Adjustment"),
                "expiry_write_off": _l("Expiry write-off"), "return": _l("Return")}
 RECEIPT_ROWS = 6
+QUEUE_DAYS = (7, 30, 90)  # the queue's age filter; "all" too
+DEFAULT_QUEUE_DAYS = 30
+
+
+def format_amount(value: float | None, places: int = 1) -> str:
+    """A figure such as the use per day, rounded, in the reader's language (0,5 in Vietnamese)."""
+    if value is None:
+        return ""
+    return format_decimal_input(round(value, places), user_language()) or "0"
 
 
 def policy() -> PharmacyPolicy:
@@ -68,7 +78,8 @@ class PharmacyView(BaseView):
     def _page(self, template: str, **context: Any) -> str:
         return self.render_template(f"clinic/pharmacy/{template}", status_labels=STATUS_LABELS,
                                     kind_labels=KIND_LABELS, reason_labels=ADJUST_REASON_LABELS, fmt_day=format_day,
-                                    fmt_time=format_local, fmt_money=format_money, **context)
+                                    fmt_time=format_moment, fmt_money=format_money, fmt_amount=format_amount,
+                                    **context)
 
     # ---- the queue and dispensing --------------------------------------------------------
 
@@ -76,9 +87,14 @@ class PharmacyView(BaseView):
     @has_access
     def queue(self) -> ResponseReturnValue:
         search = (request.args.get("q") or "").strip()[:100]
-        rows = stock_views.dispensing_queue(db.session, acting_user(), utcnow(), today(), search=search or None,
-                                            region=clinic_settings().phone_region)
-        return self._page("queue.html", rows=rows, search=search)
+        days = request.args.get("days") or str(DEFAULT_QUEUE_DAYS)
+        if days != "all" and days not in {str(n) for n in QUEUE_DAYS}:
+            days = str(DEFAULT_QUEUE_DAYS)
+        now = utcnow()
+        since = None if days == "all" else now - timedelta(days=int(days))
+        rows = stock_views.dispensing_queue(db.session, acting_user(), now, today(), search=search or None,
+                                            region=clinic_settings().phone_region, since=since)
+        return self._page("queue.html", rows=rows, search=search, days=days, day_choices=QUEUE_DAYS)
 
     def _dispense_context(self, prescription: Prescription) -> dict[str, Any]:
         day = today()
@@ -130,9 +146,13 @@ class PharmacyView(BaseView):
                         result = dispensing.dispense_prescription(
                             db.session, prescription_id, quantities, acting_user_id(), utcnow(), choices,
                             policy=policy(), clinic=clinic_settings())
-                        message = _("Dispensed %(n)s units.", n=result.dispensed)
-                        if result.shortfall:
-                            message += " " + _("Short by %(n)s: the item stays partly dispensed.", n=result.shortfall)
+                        message = _("Dispensed: %(items)s.", items="; ".join(
+                            f"{p.medicine} {p.taken} {p.unit}" for p in result.items if p.taken)) \
+                            if result.dispensed else _("Nothing was dispensed.")
+                        short = [f"{p.medicine} {p.shortfall} {p.unit}" for p in result.items if p.shortfall]
+                        if short:
+                            message += " " + _("Short: %(items)s; those items stay partly dispensed.",
+                                               items="; ".join(short))
                         flash(message, "warning" if result.shortfall else "success")
                         return redirect(url_for("PharmacyView.dispense", prescription_id=prescription_id))
                     plan = dispensing.preview_dispense(db.session, prescription_id, quantities, utcnow(),
@@ -192,7 +212,7 @@ class PharmacyView(BaseView):
                                      .order_by(StockBatch.expiry_date, StockBatch.id)).scalars().all()
         usage = stock_views.daily_usage(db.session, medicine_id, day - timedelta(days=90))
         return self._page("medicine.html", medicine=medicine, row=row, batches=batches, today=day,
-                          ledger=stock_views.medicine_ledger(db.session, medicine_id),
+                          ledger=stock_views.medicine_ledger(db.session, medicine_id, acting_user(), utcnow()),
                           chart=_usage_chart(usage, day), may_adjust=self._may_write())
 
     def _may_write(self) -> bool:
@@ -245,6 +265,7 @@ class PharmacyView(BaseView):
             typed = {k: v for k, v in request.form.items() if k != "csrf_token"}
             lines: list[receiving.ReceiptLine] = []
             line_rows: list[int] = []
+            date_errors: dict[str, str] = {}  # a typed expiry that is no date: said as such
             for n in range(rows):
                 values = [typed.get(f"{name}_{n}", "").strip() for name in
                           ("medicine", "lot", "expiry", "quantity", "cost")]
@@ -253,9 +274,10 @@ class PharmacyView(BaseView):
                 medicine_id, _problem = _whole(values[0])
                 quantity, problem = _whole(values[3])
                 try:
-                    expiry: date | None = date.fromisoformat(values[2]) if values[2] else None
-                except ValueError:
+                    expiry: date | None = parse_date(values[2], user_language())
+                except ValueError as exc:
                     expiry = None
+                    date_errors[f"expiry_date_{n}"] = str(exc)
                 cost = values[4].replace(".", "").replace(",", ".").replace(" ", "") or "0"
                 lines.append(receiving.ReceiptLine(medicine_id, values[1], expiry, quantity if not problem else None,
                                                    cost))
@@ -276,8 +298,10 @@ class PharmacyView(BaseView):
                         errors[f"{parts[2]}_{line_rows[int(parts[1])]}"] = message
                     else:
                         errors[key] = message
+                errors.update(date_errors)
         return self._page("receive.html", suppliers=suppliers, medicines=medicines, typed=typed, errors=errors,
-                          rows=rows, min_shelf=policy().min_shelf_life_days), (422 if errors else 200)
+                          rows=rows, min_shelf=policy().min_shelf_life_days,
+                          date_placeholder=date_example(user_language())), (422 if errors else 200)
 
     @expose("/receipt/<int:receipt_id>")
     @has_access
@@ -301,5 +325,6 @@ def _usage_chart(usage: list[tuple[date, int]], day: date) -> str | None:
     figure = go.Figure(go.Bar(x=[d.isoformat() for d, _n in usage], y=[n for _d, n in usage],
                               name=str(_("Units dispensed"))))
     figure.update_layout(height=260, margin={"l": 40, "r": 10, "t": 10, "b": 40},
-                         xaxis={"range": [(day - timedelta(days=90)).isoformat(), day.isoformat()]})
+                         # Bars are centred on their day: the axis runs half a day either side, so today's bar is whole.
+        xaxis={"range": [f"{(day - timedelta(days=91)).isoformat()} 12:00", f"{day.isoformat()} 12:00"]})
     return str(figure.to_json())
