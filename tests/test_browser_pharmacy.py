@@ -7,8 +7,8 @@ import pytest
 
 from tests.pharmacy_helpers import batch, medicine, prescription, stock_of
 
-TEXT = {"en": {"plan": "Show plan", "dispense": "Dispense", "done": "Dispensed 5 units."},
-        "vi": {"plan": "Xem kế hoạch", "dispense": "Cấp phát", "done": "Đã cấp phát 5 đơn vị."}}
+TEXT = {"en": {"plan": "Show plan", "dispense": "Dispense", "done": "Dispensed: Amoxicillin 500 mg 5 viên."},
+        "vi": {"plan": "Xem kế hoạch", "dispense": "Cấp phát", "done": "Đã cấp phát: Amoxicillin 500 mg 5 viên."}}
 
 
 def _no_overflow(page) -> None:
@@ -23,7 +23,7 @@ def test_pharmacist_dispenses_from_the_queue_and_stock_goes_down(db, clinic, pag
     pid = prescription(db, clinic, (med, 5))
     page = page_as("pharmacist", width=width)
     page.goto(f"{page.base_url}/clinic/language/{lang}?next=/pharmacy/queue")
-    page.goto(f"{page.base_url}/pharmacy/queue")
+    page.goto(f"{page.base_url}/pharmacy/queue?days=all")
     row = page.locator(f"tr[data-prescription='{pid}']")
     assert row.locator(".in-stock").inner_text() == "43"
     _no_overflow(page)
@@ -63,3 +63,41 @@ def test_medicine_page_draws_its_usage_chart_and_the_dashboard_fits(db, clinic, 
     for path in ("/pharmacy/dashboard", "/pharmacy/stock?below=1", "/pharmacy/receive"):
         page.goto(page.base_url + path)
         _no_overflow(page)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_goods_receipt_in_vietnamese_fits_and_reads_dd_mm_yyyy(db, clinic, page_as, width, tmp_path):
+    """A delivery typed with a dd/mm/yyyy expiry (a text field, not the browser's mm/dd/yyyy picker);
+    its receipt fits a phone's width (the amount column was cut off) and dates read dd/mm/yyyy."""
+    import os
+    from datetime import date, timedelta
+
+    from app.models import Supplier
+
+    supplier = Supplier(name="Dược Hậu Giang", lead_time_days=5)
+    db.session.add(supplier)
+    db.session.commit()
+    med = medicine(db, "Amoxicillin")
+    page = page_as("pharmacist", width=width)
+    page.goto(f"{page.base_url}/clinic/language/vi?next=/pharmacy/receive")
+    page.goto(f"{page.base_url}/pharmacy/receive")
+    expiry = (date.today() + timedelta(days=500)).strftime("%d/%m/%Y")
+    assert page.locator("input[name=expiry_0]").get_attribute("type") == "text"
+    page.select_option("#supplier", str(supplier.id))
+    page.select_option("select[name=medicine_0]", str(med))
+    page.fill("input[name=lot_0]", "LOT-2026-A")
+    page.fill("input[name=expiry_0]", expiry)
+    page.fill("input[name=quantity_0]", "1200")
+    page.fill("input[name=cost_0]", "1.250.000")
+    page.get_by_role("button", name="Nhập kho").click()
+    page.wait_for_load_state()
+    assert "/pharmacy/receipt/" in page.url
+    assert expiry in page.locator("#receipt-lines").inner_text()
+    _no_overflow(page)
+    shots = os.environ.get("PHARMACY_SHOTS")
+    if shots:
+        page.screenshot(path=f"{shots}/receipt_vi_{width}.png", full_page=True)
+        for name, path in (("dashboard", "/pharmacy/dashboard"), ("queue", "/pharmacy/queue"),
+                           ("medicine", f"/pharmacy/medicine/{med}"), ("receive", "/pharmacy/receive")):
+            page.goto(page.base_url + path)
+            page.screenshot(path=f"{shots}/{name}_vi_{width}.png", full_page=True)

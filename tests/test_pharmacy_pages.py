@@ -259,7 +259,8 @@ def test_receive_takes_a_dd_mm_yyyy_expiry_in_vietnamese(db, clinic, login_as):
         "csrf_token": token, "supplier": supplier.id, "rows": 6, "medicine_0": clinic.medicine, "lot_0": "C1",
         "expiry_0": expiry.strftime("%d/%m/%Y"), "quantity_0": "10", "cost_0": "500"})
     assert good.status_code == 302
-    assert db.session.execute(select(StockBatch.expiry_date).where(StockBatch.lot_number == "C1")).scalar_one() == expiry
+    stored = select(StockBatch.expiry_date).where(StockBatch.lot_number == "C1")
+    assert db.session.execute(stored).scalar_one() == expiry
     receipt = browser.get(good.headers["Location"]).get_data(as_text=True)
     assert expiry.strftime("%d/%m/%Y") in receipt and utcnow().strftime("%Y-%m-%d") not in receipt
 

@@ -22,8 +22,15 @@ from app.services import access, dispensing, receiving, stock, stock_views
 from app.services.errors import DomainError, NotFound
 from app.services.pharmacy_settings import PharmacyPolicy
 from app.services.stock import StockRefused
-from app.views.fields import (date_example, format_day, format_decimal_input, format_moment, format_money, parse_date,
-                              user_language)
+from app.views.fields import (
+    date_example,
+    format_day,
+    format_decimal_input,
+    format_moment,
+    format_money,
+    parse_date,
+    user_language,
+)
 
 ADJUST_REASON_LABELS = {"count_correction": _l("Count correction"), "damage": _l("Damage"), "loss": _l("Loss"),
                         "expiry_write_off": _l("Expiry write-off")}
