@@ -304,3 +304,25 @@ def test_recorded_text_cannot_break_out_of_the_page(app, db, doctor, login_as):
     assert "<script>alert(1)" not in html and "<img src=x" not in html and "onmouseover='" not in html
     data = json.loads(html_module.unescape(re.search(r"<div id=\"chart-data\" hidden data-chart='([^']*)'", html)[1]))
     assert list(data["labs"]) == [analyte]
+
+
+def test_plotly_is_sent_gzip_compressed_once_and_revalidated_by_its_etag(app, db, doctor, login_as):
+    import gzip
+    from pathlib import Path
+
+    import plotly
+
+    original = (Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js").read_bytes()
+    browser = login_as("doctor")
+    packed = browser.get("/static-vendor/plotly.min.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert packed.status_code == 200 and packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert len(packed.data) < len(original) / 2  # 4.8 MB -> about 1.4 MB
+    assert gzip.decompress(packed.data) == original
+    assert "max-age=31536000" in packed.headers["Cache-Control"] and packed.headers["ETag"]
+    again = browser.get("/static-vendor/plotly.min.js", headers={"Accept-Encoding": "gzip",
+                                                                  "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    plain = browser.get("/static-vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers and plain.data == original
+    assert plain.headers["ETag"] != packed.headers["ETag"]
