@@ -326,3 +326,23 @@ def test_plotly_is_sent_gzip_compressed_once_and_revalidated_by_its_etag(app, db
     plain = browser.get("/static-vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
     assert plain.status_code == 200 and "Content-Encoding" not in plain.headers and plain.data == original
     assert plain.headers["ETag"] != packed.headers["ETag"]
+
+
+def test_in_vietnamese_the_chart_speaks_the_readers_numbers_and_words(app, db, doctor, login_as):
+    patient = _patient(db, "Nguyễn Văn An", "BN1", blood_type="unknown")
+    _history(db, patient, doctor)
+    browser = login_as("doctor")
+    vi = browser.get(f"/chart/{patient}", query_string={"_l_": "vi"}).get_data(as_text=True)
+    assert "(3,9–6,4)" in vi and "3.9–6.4" not in vi  # the range in the value's decimal mark
+    assert "Nhóm máu: chưa rõ" in vi and "unknown" not in vi
+    data = json.loads(html_module.unescape(re.search(r"<div id=\"chart-data\" hidden data-chart='([^']*)'", vi)[1]))
+    assert data["lang"] == "vi" and data["labs"]["Glucose"]["range"] == "3,9–6,4"  # the plot's title
+    en = browser.get(f"/chart/{patient}", query_string={"_l_": "en"}).get_data(as_text=True)
+    assert "(3.9–6.4)" in en and "Blood type: unknown" in en
+
+
+def test_patients_seen_shows_phones_as_people_write_them(app, db, doctor, login_as):
+    an = _patient(db, "Nguyễn Văn An", "BN1", phone="+84914138170")
+    _visit(db, an, doctor, T0)
+    page = login_as("doctor").get("/patients-seen/").get_data(as_text=True)
+    assert "0914 138 170" in page and "+84914138170" not in page

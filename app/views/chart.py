@@ -20,7 +20,8 @@ from app.fab.actor import acting_user
 from app.models.types import utcnow
 from app.services import chart as charts
 from app.views.base import clinic_settings
-from app.views.fields import clinic_zone, format_date_input, format_day, format_moment, user_language
+from app.views.fields import clinic_zone, format_date_input, format_day, format_moment, format_phone, user_language
+from app.views.lab import localized_range
 
 TIMELINE_LIMIT = 50  # entries shown before "show all"
 VENDOR_MAX_AGE = 365 * 24 * 3600  # the file changes only with the package; its URL carries the version
@@ -47,13 +48,14 @@ def _plotly_version() -> str:
 def _points(series: charts.Series, zone: tzinfo) -> dict[str, Any]:
     """A series as plotly wants it: the clinic's local time (plotly ignores time zones)."""
     return {"x": [at.astimezone(zone).strftime("%Y-%m-%d %H:%M") for at in series.x],
-            "y": series.y, "unit": series.unit, "range": series.reference_range}
+            "y": series.y, "unit": series.unit, "range": localized_range(series.reference_range)}
 
 
 def chart_data(chart: charts.Chart) -> dict[str, Any]:
     """What static/js/chart.js draws."""
     zone = clinic_zone()
     return {
+        "lang": user_language(),
         "vitals": {name: _points(series, zone) for name, series in chart.vitals.items()},
         "labs": {name: _points(series, zone) for name, series in chart.labs.items()},
         "titles": {key: str(value) for key, value in VITAL_TITLES.items()},
@@ -145,7 +147,7 @@ class PatientsSeenView(BaseView):
             page = 1
         result = charts.patients_seen(db.session, acting_user(), query, page, region=clinic_settings().phone_region)
         return self.render_template("clinic/patients_seen.html", result=result, query=query, moment=format_moment,
-                                    day=format_day)
+                                    day=format_day, phone=format_phone)
 
 
 class _Vendored:

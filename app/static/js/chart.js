@@ -6,6 +6,9 @@
   if (!source || !window.Plotly) { return; }
   var data = JSON.parse(source.getAttribute("data-chart"));
   var config = {responsive: true, displaylogo: false, displayModeBar: false};
+  // The page's language: Vietnamese writes 62,5 and 22/11/2026; otherwise 62.5 and 2026-11-22.
+  var vi = data.lang === "vi";
+  var dateFormat = vi ? "%d/%m/%Y" : "%Y-%m-%d";
 
   function day(text, shift) {  // "YYYY-MM-DD HH:MM" moved by ``shift`` days, as "YYYY-MM-DD"
     var moment = new Date(text.slice(0, 10) + "T00:00:00Z");
@@ -14,7 +17,8 @@
   }
 
   function layout(title, unit, traces) {
-    var xaxis = {type: "date"};
+    var xaxis = {type: "date", hoverformat: dateFormat};
+    if (vi) { xaxis.tickformat = dateFormat; }
     var times = [];
     traces.forEach(function (t) { times = times.concat(t.x); });
     times.sort();
@@ -23,6 +27,7 @@
     }
     return {
       title: {text: title, font: {size: 14}},
+      separators: vi ? ",." : ".,",
       margin: {l: 45, r: 15, t: 35, b: 40},
       height: 260,
       showlegend: false,
@@ -34,7 +39,7 @@
   function trace(series, name, color) {
     return {x: series.x, y: series.y, name: name, type: "scatter", mode: "lines+markers",
             line: {color: color, width: 2}, marker: {size: 6},
-            hovertemplate: "%{x|%d/%m/%Y}: %{y}" + (series.unit ? " " + series.unit : "") + "<extra>" + name + "</extra>"};
+            hovertemplate: "%{x|" + dateFormat + "}: %{y}" + (series.unit ? " " + series.unit : "") + "<extra>" + name + "</extra>"};
   }
 
   function draw(element, traces, title, unit) {
