@@ -448,3 +448,45 @@ def test_draft_and_cancelled_prescriptions_of_a_signed_visit_are_not_shown(app, 
     for body in (page, summary):
         assert "RX-ISSUED" in body
         assert "RX-DRAFT" not in body and "RX-CANCELLED" not in body
+
+
+def _visit_day(app, db, encounter_id: int) -> date:
+    from app.models import Encounter
+    from app.services.settings import ClinicSettings
+
+    zone = ClinicSettings.from_config(app.config).timezone
+    return db.session.get(Encounter, encounter_id).created_at.astimezone(zone).date()
+
+
+def test_in_vietnamese_every_date_is_dd_mm_yyyy_and_ranges_use_the_decimal_comma(app, db, records, login_as):
+    import re
+
+    day = _visit_day(app, db, records.signed).strftime("%d/%m/%Y")
+    browser = login_as(records.owner_login)
+    browser.get("/clinic/language/vi")
+    pages = {path: _text(browser.get(path)) for path in (
+        "/clinic/me/visits", f"/clinic/me/visits/{records.signed}", "/clinic/me/results",
+        f"/clinic/me/results/{records.result_high}", "/clinic/me/files")}
+    pdf = pdf_text(browser.get(f"/clinic/me/visits/{records.signed}/summary.pdf").data)
+    for where, text in [*pages.items(), ("pdf", pdf)]:
+        assert re.search(r"\b\d\d/\d\d/20\d\d\b", text), where
+        assert day in text or "results" in where, where  # a result's date is its order's, not the visit's
+        assert not re.search(r"\bth(áng|g) \d", text), where  # never "2 tháng 12, 2026" / "2 thg 12, 2026"
+        assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text), where
+    assert "15/01/2027" in pages[f"/clinic/me/visits/{records.signed}"] and "15/01/2027" in pdf  # the follow-up
+    for path in ("/clinic/me/results", f"/clinic/me/results/{records.result_high}"):
+        assert "4,0–10,0" in pages[path] and "4.0–10.0" not in pages[path], path
+
+
+def test_in_english_dates_are_yyyy_mm_dd_on_the_pages_and_in_the_pdf(app, db, records, login_as):
+    import re
+
+    day = _visit_day(app, db, records.signed).isoformat()
+    browser = login_as(records.owner_login)
+    browser.get("/clinic/language/en")
+    visit = _text(browser.get(f"/clinic/me/visits/{records.signed}"))
+    pdf = pdf_text(browser.get(f"/clinic/me/visits/{records.signed}/summary.pdf").data)
+    for text in (visit, pdf, _text(browser.get("/clinic/me/visits"))):
+        assert day in text
+    assert re.search(r"\b20\d\d-\d\d-\d\d\b", _text(browser.get("/clinic/me/results")))
+    assert "2027-01-15" in visit and "2027-01-15" in pdf and "January" not in visit + pdf

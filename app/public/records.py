@@ -5,7 +5,7 @@ patient's id, a draft or an unreleased result is "not found" (404), never "forbi
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from flask import abort, current_app, redirect, render_template, request, send_file
 from flask.typing import ResponseReturnValue
@@ -15,11 +15,11 @@ from flask_login import current_user
 from app.errors import refusal_in_layout
 from app.extensions import db
 from app.models import Patient
-from app.public.common import bp, patient_required, settings
+from app.public.common import bp, local, patient_required, settings
 from app.services import portal_records
 from app.services.errors import NotFound
 from app.services.storage import StorageUnavailable, file_store
-from app.services.visit_summary import visit_summary_pdf
+from app.services.visit_summary import numeric_day, visit_summary_pdf
 
 DOWNLOAD_LINK_MINUTES = 5  # a cloud store's signed address, used at once by the redirect
 MAX_PAGE = 10_000
@@ -124,6 +124,15 @@ def flag_word(flag: str | None) -> str:
     words = {"low": _("Below the normal range"), "high": _("Above the normal range"),
              "critical": _("Critical value: talk to your doctor"), "normal": _("Within the normal range")}
     return words.get(flag or "", "")
+
+
+@bp.app_template_filter("record_day")
+def record_day(value: date | datetime | None) -> str:
+    """A day of the record as the reader writes dates, the same on every page and in the PDF:
+    02/12/2026 in Vietnamese, 2026-12-02 otherwise (an instant: its day in the clinic's zone)."""
+    if value is None:
+        return ""
+    return numeric_day(local(value).date() if isinstance(value, datetime) else value)
 
 
 @bp.app_template_filter("file_size")

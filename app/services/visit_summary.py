@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 import ttf_opensans
-from flask_babel import format_date, get_locale, gettext as _
+from flask_babel import get_locale, gettext as _
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -35,7 +35,8 @@ def font_files() -> dict[str, str]:
 
 
 def numeric_day(day: date) -> str:
-    """A date as the reader's language writes it: 20/07/1985 in Vietnamese, 1985-07-20 otherwise."""
+    """A date as the reader's language writes it: 20/07/1985 in Vietnamese, 1985-07-20 otherwise;
+    every date of the summary, and of the portal's record pages (``record_day``), is written so."""
     return day.strftime("%d/%m/%Y") if str(get_locale() or "en").startswith("vi") else day.isoformat()
 
 
@@ -99,7 +100,7 @@ def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: 
     field(_("Patient"), f"{visit.patient_name} ({visit.patient_code})")
     if visit.patient_birth is not None:
         field(_("Date of birth"), numeric_day(visit.patient_birth))
-    field(_("Visit date"), format_date(visit_day, "long"))
+    field(_("Visit date"), numeric_day(visit_day))
     field(_("Doctor"), visit.doctor)
 
     heading(_("Reason for the visit"))
@@ -138,7 +139,7 @@ def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: 
                        new_y=YPos.NEXT)
 
     heading(_("Follow-up"))
-    follow_up = format_date(visit.follow_up, "long") if visit.follow_up else _("No follow-up visit planned.")
+    follow_up = numeric_day(visit.follow_up) if visit.follow_up else _("No follow-up visit planned.")
     pdf.multi_cell(width, 6, nfc(follow_up), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     pdf.ln(6)
