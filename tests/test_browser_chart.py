@@ -4,6 +4,8 @@ by the app), chooses an analyte and filters the timeline. At 1280 and 390 pixels
 and Vietnamese; the screenshots go to ``tmp_path`` (``--basetemp`` keeps them)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.test_chart import _doctor_of, _history, _patient
@@ -55,6 +57,17 @@ def test_a_doctor_opens_a_patients_chart(app, db, page_as, tmp_path, width, loca
     assert page.locator("#plot-weight .scatterlayer .point").count() == 2
     lab_title = page.locator("#plot-lab .gtitle").text_content()
     assert "Cholesterol" in lab_title  # the first analyte, alphabetically
+    # the axes speak the page's language: 22/11/2026 and 68,5 in Vietnamese
+    x_ticks = page.locator("#plot-weight .xtick text").all_text_contents()
+    y_ticks = page.locator("#plot-weight .ytick text").all_text_contents()
+    assert x_ticks and y_ticks
+    if locale == "vi-VN":
+        assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", tick) for tick in x_ticks), x_ticks
+        assert any("," in tick for tick in y_ticks) and not any("." in tick for tick in y_ticks), y_ticks
+        assert "(3,0–5,2)" in lab_title
+    else:
+        assert not any("/" in tick for tick in x_ticks) and any("." in tick for tick in y_ticks), (x_ticks, y_ticks)
+        assert "(3.0–5.2)" in lab_title
     page.select_option("#analyte-select", "Glucose")
     page.wait_for_function("document.querySelector('#plot-lab .gtitle').textContent.includes('Glucose')")
     page.screenshot(path=tmp_path / "2-chart.png", full_page=True)

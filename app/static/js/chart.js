@@ -16,8 +16,10 @@
     return moment.toISOString().slice(0, 10);
   }
 
-  function layout(title, unit, traces) {
-    var xaxis = {type: "date", hoverformat: dateFormat};
+  function layout(title, unit, traces, width) {
+    // dd/mm/yyyy is wide: as many ticks as fit flat (a phone gets 3), margins that hold them
+    var xaxis = {type: "date", hoverformat: dateFormat, automargin: true, tickangle: 0,
+                 nticks: Math.max(2, Math.floor((width || 400) / 110))};
     if (vi) { xaxis.tickformat = dateFormat; }
     var times = [];
     traces.forEach(function (t) { times = times.concat(t.x); });
@@ -57,7 +59,7 @@
       return;
     }
     element.classList.remove("chart-plot-empty");
-    window.Plotly.react(element, traces, layout(title, unit, traces), config);
+    window.Plotly.react(element, traces, layout(title, unit, traces, element.clientWidth), config);
   }
 
   var v = data.vitals;
