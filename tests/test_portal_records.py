@@ -476,6 +476,7 @@ def test_in_vietnamese_every_date_is_dd_mm_yyyy_and_ranges_use_the_decimal_comma
     assert "15/01/2027" in pages[f"/clinic/me/visits/{records.signed}"] and "15/01/2027" in pdf  # the follow-up
     for path in ("/clinic/me/results", f"/clinic/me/results/{records.result_high}"):
         assert "4,0–10,0" in pages[path] and "4.0–10.0" not in pages[path], path
+        assert ">13,2<" in pages[path] and "13.2" not in pages[path], path  # the value too, stored "13.2"
 
 
 def test_in_english_dates_are_yyyy_mm_dd_on_the_pages_and_in_the_pdf(app, db, records, login_as):

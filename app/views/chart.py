@@ -5,6 +5,7 @@ itself from the installed ``plotly`` package (/static-vendor/plotly.min.js), nev
 from __future__ import annotations
 
 import gzip
+import re
 import hashlib
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -189,5 +190,16 @@ def vendor_plotly() -> Response:
     return response.make_conditional(request)
 
 
+NUMERIC_VALUE = re.compile(r"[<>≤≥]?\s*-?\d+(\.\d+)?")
+
+
+def localized_value(value: object) -> str:
+    """A result's value as recorded, a plain number in the reader's decimal mark ("13.2" -> "13,2" in
+    Vietnamese), as its range (``localized_range``); words ("Mẫu đục") are left as written."""
+    text = "" if value is None else str(value)
+    return localized_range(text) if NUMERIC_VALUE.fullmatch(text.strip()) else text
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.filters["lab_value"] = localized_value
     app.add_url_rule("/static-vendor/plotly.min.js", "vendor_plotly", vendor_plotly)
