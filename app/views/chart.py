@@ -5,8 +5,8 @@ itself from the installed ``plotly`` package (/static-vendor/plotly.min.js), nev
 from __future__ import annotations
 
 import gzip
-import re
 import hashlib
+import re
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -187,7 +187,8 @@ def vendor_plotly() -> Response:
     response.headers["Vary"] = "Accept-Encoding"
     response.set_etag(f"{vendored.etag}-gz" if packed else vendored.etag)
     response.headers["Cache-Control"] = f"public, max-age={VENDOR_MAX_AGE}, immutable"
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 NUMERIC_VALUE = re.compile(r"[<>≤≥]?\s*-?\d+(\.\d+)?")
