@@ -394,3 +394,33 @@ def test_a_final_result_is_not_changed_on_the_generic_resource(app, db, catalogu
     assert answer.status_code == 422 and "value" in answer.get_json()["message"]
     db.session.rollback()
     assert db.session.get(LabResult, result.id).value == "5,0"
+
+
+# --- the tester's walk (polishvisit) ----------------------------------------------------------------
+
+def test_a_critical_final_value_asks_for_confirmation_before_it_is_saved(app, db, catalogue, login_as):
+    from app.models import LabOrder
+
+    patient = _patient(db, "male", date(1980, 1, 1), "Trần Văn Nguy")
+    order = _order(app, db, patient)
+    tech = login_as("lab")
+    values = {"a0": "6,5", "a1": "4,8", "a2": "65", "a3": "42", "a4": "250", "status": "final"}
+    asked = tech.post(f"/lab/order/{order}", data=values)
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 422 and 'id="lab-confirm-critical"' in html and "HGB" in html
+    assert 'value="65"' in html  # the values typed stay in the form
+    db.session.rollback()
+    assert db.session.get(LabOrder, order).results == []
+    saved = tech.post(f"/lab/order/{order}", data={**values, "confirm_critical": "1"})
+    assert saved.status_code == 303
+    db.session.rollback()
+    assert any(r.flag == "critical" for r in db.session.get(LabOrder, order).results)
+
+
+def test_a_fresh_order_offers_the_upload_and_names_the_collect_action(app, db, catalogue, login_as):
+    from tests.test_i18n import VI
+
+    order = _order(app, db, _patient(db, "female", date(1990, 1, 1), "Lê Thị Tệp"))
+    html = login_as("lab").get(f"/lab/order/{order}", headers=VI).get_data(as_text=True)
+    assert 'class="attachment-upload' in html and "attachment-readonly" not in html
+    assert "Xác nhận đã lấy mẫu" in html and 'class="col-md-12" id="lab-order-page"' in html

@@ -497,3 +497,76 @@ def test_lab_orders_and_prescription_items_of_a_signed_record(app, db, visit, cl
     db.session.expire_all()
     assert db.session.get(LabOrder, order_id).test_name == "Công thức máu"
     assert db.session.get(PrescriptionItem, item_id).quantity == 9
+
+
+# --- the tester's walk (polishvisit) ----------------------------------------------------------------
+
+def test_signing_completes_the_appointment_in_consultation(app, db, visit, login_as):
+    """Signing the record also finishes the visit on My day (one transaction, a booking history
+    event), and the page names the signer as the printout does: the doctor's title and name."""
+    from app.models import Appointment, AppointmentEvent, Doctor
+
+    doctor = db.session.get(Doctor, visit.doctor)
+    doctor.title = "ThS. BS."
+    db.session.commit()
+    from app.services import encounters
+
+    encounter_id = _start(app, db, visit)
+    _call(app, encounters.save_draft, db.session, encounter_id, {"chief_complaint": "Sốt"}, 1, _user(app), _now())
+    _diagnose(db, encounter_id)
+    browser = login_as("doctor")
+    signed = browser.post(f"/visit/{encounter_id}/sign", data={"version": "2"}, follow_redirects=True)
+    html = signed.get_data(as_text=True)
+    assert signed.status_code == 200 and "ThS. BS. Lê Văn Bác Sĩ" in html
+    assert 'id="visit-finish"' not in html  # nothing left to finish
+    db.session.expire_all()
+    assert db.session.get(Appointment, visit.appointment).status == "completed"
+    events = db.session.query(AppointmentEvent).filter_by(appointment_id=visit.appointment).all()
+    assert ("in_consultation", "completed") in [(e.from_status, e.to_status) for e in events]
+    day = browser.get("/my-day/").get_data(as_text=True)
+    assert 'data-status="completed"' in day and 'data-status="in_consultation"' not in day
+
+
+def test_finishing_an_unsigned_draft_asks_first(app, db, visit, login_as):
+    encounter_id = _start(app, db, visit)
+    browser = login_as("doctor")
+    page = browser.get(f"/visit/{encounter_id}", headers=VI).get_data(as_text=True)
+    assert 'class="pull-right visit-finish"' in page and 'data-unsigned="true"' in page
+    assert "Bệnh án chưa được ký" in page  # the question the script asks
+    day = browser.get("/my-day/", headers=VI).get_data(as_text=True)
+    assert 'class="my-day-finish" data-unsigned="true"' in day and "visit_my_day.js" in day
+
+
+def test_signing_needs_a_primary_diagnosis(app, db, visit, login_as):
+    from app.models import Diagnosis, Encounter
+    from app.services import encounters
+    from app.services.errors import ValidationFailed
+
+    encounter_id = _start(app, db, visit)
+    _call(app, encounters.save_draft, db.session, encounter_id, {"chief_complaint": "Sốt"}, 1, _user(app), _now())
+    db.session.add(Diagnosis(encounter_id=encounter_id, icd10_code="J06.9", text="Nhiễm trùng", is_primary=False))
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as refused:
+        _call(app, encounters.sign_encounter, db.session, encounter_id, _user(app), _now())
+    assert "primary" in " ".join(refused.value.as_dict()["message"]["diagnoses"])
+    page = login_as("doctor").post(f"/visit/{encounter_id}/sign", data={"version": "2"}, headers=VI,
+                                   follow_redirects=True).get_data(as_text=True)
+    assert "chẩn đoán chính trước khi ký" in page
+    db.session.expire_all()
+    assert db.session.get(Encounter, encounter_id).signed_at is None
+
+
+def test_the_header_translates_sex_and_blood_type(app, db, visit, login_as):
+    from app.models import Patient
+
+    patient = db.session.get(Patient, visit.patient)
+    patient.sex, patient.blood_type = "female", "unknown"
+    db.session.commit()
+    encounter_id = _start(app, db, visit)
+    page = login_as("doctor").get(f"/visit/{encounter_id}", headers=VI).get_data(as_text=True)
+    assert "Nữ" in page and "Nhóm máu Chưa rõ" in page and "unknown" not in page
+
+
+def test_my_day_stacks_on_a_phone(app, db, visit, login_as):
+    page = login_as("doctor").get("/my-day/").get_data(as_text=True)
+    assert "my-day-queue stacked-table" in page and 'class="text-right my-day-actions"' in page

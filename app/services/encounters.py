@@ -319,11 +319,29 @@ def diagnosis_count(session: Session, encounter_id: int) -> int:
                            .where(Diagnosis.encounter_id == encounter_id)).scalar_one()
 
 
+def primary_diagnosis_count(session: Session, encounter_id: int) -> int:
+    return session.execute(select(func.count()).select_from(Diagnosis)
+                           .where(Diagnosis.encounter_id == encounter_id, Diagnosis.is_primary.is_(True))).scalar_one()
+
+
+def signer_name(encounter: Encounter) -> str:
+    """Who signed, as the printout, chart, portal and pharmacy name him: the encounter's doctor
+    (title and full name) when the signer is that doctor's login, else the login's name."""
+    signer = encounter.signed_by
+    doctor = encounter.doctor
+    if signer is None:
+        return ""
+    if doctor is not None and doctor.user_id == signer.id:
+        return " ".join(part for part in (doctor.title, doctor.full_name) if part)
+    return f"{signer.first_name} {signer.last_name}".strip()
+
+
 def sign_encounter(session: Session, encounter_id: int, user: Any, now: datetime,
-                   expected_version: int | None = None) -> Encounter:
-    """Sign the draft: its author only, with a chief complaint and at least one diagnosis. From
+                   expected_version: int | None = None, *, settings: ClinicSettings | None = None) -> Encounter:
+    """Sign the draft: its author only, with a chief complaint and a primary diagnosis. From
     then on the record is read-only for everyone (corrections are amendments). The draft
-    prescription is issued to the pharmacy in the same transaction; an audit row says who signed."""
+    prescription is issued to the pharmacy and the appointment still in consultation is completed
+    (through the booking workflow) in the same transaction; an audit row says who signed."""
     encounter = editable_encounter(session, encounter_id, user, now)
     check_version(encounter, expected_version)
     errors = {}
@@ -331,11 +349,20 @@ def sign_encounter(session: Session, encounter_id: int, user: Any, now: datetime
         errors["chief_complaint"] = _("Write the chief complaint before signing.")
     if diagnosis_count(session, encounter.id) == 0:
         errors["diagnoses"] = _("Add at least one diagnosis before signing.")
+    elif primary_diagnosis_count(session, encounter.id) == 0:
+        errors["diagnoses"] = _("Mark one diagnosis as primary before signing.")
     if errors:
         raise FieldErrors(errors)
     encounter.signed_at = now
     encounter.signed_by_id = user.id
     prescribing.issue_for_encounter(session, encounter, user.id, now)
+    appointment = encounter.appointment
+    if appointment is not None and appointment.status == "in_consultation":
+        if settings is None:
+            from flask import current_app
+            settings = ClinicSettings.from_config(current_app.config)
+        apply_transition(session, appointment, "in_consultation", "completed", actor_id=user.id,
+                         settings=settings, now=now)
     record_event(session, "encounter_signed", "Encounter", encounter.id, {"patient_id": encounter.patient_id},
                  user_id=user.id)
     _commit_versioned(session)

@@ -58,6 +58,16 @@ class ValuesRefused(ValidationFailed):
         return {"message": {"values": {name: [message] for name, message in self.errors.items()}}}
 
 
+class CriticalNotConfirmed(ValidationFailed):
+    """Final (or corrected) values in the critical range, saved without ``confirm_critical``:
+    nothing written; the page asks the technician to check them and confirm."""
+
+    def __init__(self, analytes: list[str]):
+        super().__init__(_("Critical values: %(names)s. Check them, tick the confirmation and save again.",
+                           names=", ".join(analytes)), "confirm_critical")
+        self.analytes = analytes
+
+
 # --- the catalogue ------------------------------------------------------------------------------
 
 def catalogue(session: Session, search: str | None = None, active_only: bool = True) -> list[LabTest]:
@@ -359,10 +369,11 @@ def order_result_status(order: LabOrder) -> str | None:
 
 
 def enter_results(session: Session, order_id: int, values: Mapping[str, str | None], status: str, user: Any,
-                  now: datetime) -> LabOrder:
+                  now: datetime, *, confirm_critical: bool = True) -> LabOrder:
     """Enter (or correct) the results of one order. ``values``: analyte name -> value as typed.
     Every broken value is refused at once (``ValidationFailed`` with ``errors``: analyte -> message),
-    nothing written."""
+    nothing written. With ``confirm_critical=False`` (the result page until the box is ticked), final
+    values in the critical range are refused (``CriticalNotConfirmed``), nothing written."""
     order = _load_order(session, order_id)
     access.open_record(session, user, order, now)
     if status not in RESULT_STATUSES:
@@ -409,6 +420,11 @@ def enter_results(session: Session, order_id: int, values: Mapping[str, str | No
         raise ValuesRefused(errors)
     if not parsed:
         raise ValidationFailed(_("Enter at least one value."), "values")
+    if not confirm_critical and status in ("final", "corrected"):
+        critical = [name for name, (_text, numeric) in parsed.items() if name in catalogue_analytes and compute_flag(
+            numeric, pick_range(catalogue_analytes[name].ranges, patient.sex, age)) == "critical"]
+        if critical:
+            raise CriticalNotConfirmed(critical)
 
     changed = False
     with committing(session):

@@ -79,13 +79,19 @@ class LabView(BaseView):
         form = result_form(lines, stage)
         fields = [getattr(form, f"a{index}") for index in range(len(lines))]
         status = 200
+        critical_pending: list[str] = []
         if request.method == "POST":
             if not can_write:
                 abort(403)
             if form.validate_on_submit():
                 values = {line.name: field.data for line, field in zip(lines, fields, strict=True)}
                 try:
-                    lab.enter_results(db.session, order_id, values, form.status.data, user, now)
+                    lab.enter_results(db.session, order_id, values, form.status.data, user, now,
+                                      confirm_critical=request.form.get("confirm_critical") == "1")
+                except lab.CriticalNotConfirmed as exc:
+                    db.session.rollback()
+                    critical_pending = exc.analytes
+                    status = 422
                 except ValidationFailed as exc:
                     db.session.rollback()
                     errors = exc.errors if isinstance(exc, lab.ValuesRefused) else {exc.field or "": exc.message}
@@ -116,7 +122,7 @@ class LabView(BaseView):
             rows=list(zip(lines, fields, strict=True)),
             form=form, stage=stage, can_write=can_write, releasable=releasable, local=format_moment,
             label=format_choice, age=lab.age_in_years(order.patient.date_of_birth, now.date()),
-            attachments_partial=_attachments_partial()), status
+            attachments_partial=_attachments_partial(), critical_pending=critical_pending), status
 
     @expose("/order/<int:order_id>/release", methods=["POST"])
     @has_access
@@ -143,7 +149,7 @@ class LabView(BaseView):
                 raise
             flash(exc.message, "danger")
         else:
-            flash(_("Sample collected."), "success")
+            flash(_("Sample collected."), "success")  # the new status, once the button was pressed
         back = request.form.get("back")
         if back == "worklist":
             return redirect(url_for("LabView.worklist"), 303)

@@ -16,6 +16,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 
 from app.extensions import db
 from app.fab.actor import acting_user
+from app.i18n import choice_label
 from app.models.types import utcnow
 from app.services import encounters
 from app.services.errors import DomainError
@@ -118,7 +119,7 @@ class VisitView(BaseView):
             "clinic/visit/workspace.html", encounter=encounter, patient=found.patient, editable=found.editable,
             ws=found, vitals=VITALS, values=values, labels=FIELD_LABELS, flag_labels=FLAG_LABELS,
             follow_up=format_date_input(encounter.follow_up_date, language), date_hint=date_example(language),
-            language=language, normal=normal, amendable=encounters.AMENDABLE, format_moment=format_moment,
+            language=language, normal=normal, signer_name=encounters.signer_name(encounter), choice_label=choice_label, amendable=encounters.AMENDABLE, format_moment=format_moment,
             format_day=lambda day: format_date_input(day, language),
             format_number=lambda value: format_decimal_input(value, language, 1))
 
@@ -144,7 +145,8 @@ class VisitView(BaseView):
     @has_access
     def sign(self, encounter_id: int) -> ResponseReturnValue:
         try:
-            encounters.sign_encounter(db.session, encounter_id, acting_user(), utcnow(), expected_version())
+            encounters.sign_encounter(db.session, encounter_id, acting_user(), utcnow(), expected_version(),
+                                      settings=clinic_settings())
             flash(_("The record is signed. It can no longer be changed; corrections are amendments."), "success")
         except DomainError as exc:
             db.session.rollback()

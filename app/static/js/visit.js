@@ -168,6 +168,13 @@
         timer = setTimeout(save, AUTOSAVE_MS);
     }
 
+    var finish = document.querySelector("form.visit-finish");
+    if (finish && finish.dataset.unsigned === "true") {  // finishing a draft is allowed, after a question
+        finish.addEventListener("submit", function (event) {
+            if (!window.confirm(data.msgFinishUnsigned)) { event.preventDefault(); }
+        });
+    }
+
     if (!editable) { return; }  // a signed or someone else's record: the server's flags and BMI stand
     refreshVitals();
 

@@ -295,6 +295,7 @@
         });
         warningsBox.hidden = false;
         reasonGroup.hidden = !preview.needs_reason;
+        status.textContent = preview.needs_reason ? t.needs_ack_reason : t.needs_ack;  // not "Item saved." from before
         previewed = JSON.stringify(input);
         save.textContent = t.save_anyway;
         ack.focus();
@@ -316,6 +317,7 @@
     form.addEventListener("submit", function (event) {
         event.preventDefault();
         clearErrors();
+        status.textContent = "";  // every attempt replaces the previous item's answer
         var input = body();
         if (!medicine) {
             showErrors({message: {medicine_id: t.choose_medicine}});
