@@ -119,7 +119,8 @@ class VisitView(BaseView):
             "clinic/visit/workspace.html", encounter=encounter, patient=found.patient, editable=found.editable,
             ws=found, vitals=VITALS, values=values, labels=FIELD_LABELS, flag_labels=FLAG_LABELS,
             follow_up=format_date_input(encounter.follow_up_date, language), date_hint=date_example(language),
-            language=language, normal=normal, signer_name=encounters.signer_name(encounter), choice_label=choice_label, amendable=encounters.AMENDABLE, format_moment=format_moment,
+            language=language, normal=normal, signer_name=encounters.signer_name(encounter), choice_label=choice_label,
+            amendable=encounters.AMENDABLE, format_moment=format_moment,
             format_day=lambda day: format_date_input(day, language),
             format_number=lambda value: format_decimal_input(value, language, 1))
 
