@@ -30,3 +30,11 @@ class Icd10Code(Model):
 
     def __repr__(self) -> str:
         return f"{self.code} {self.title_en}"
+
+
+@sa.event.listens_for(Icd10Code.__table__, "before_create")
+def _trigram_extension(target: sa.Table, connection: sa.Connection, **_kw: object) -> None:
+    """A schema built from the models (benches, ``create_all``) needs pg_trgm for the search
+    index too, as migration 0014_dx creates it."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
