@@ -23,6 +23,7 @@ DEMO_USERS = {
     "doctor": ("Doctor", "Bác sĩ", "Trần"),
     "pharmacist": ("Pharmacist", "Dược sĩ", "Lê"),
     "lab": ("Lab", "Kỹ thuật viên", "Võ"),
+    "cashier": ("Cashier", "Thu ngân", "Đặng"),
     "patient": ("Patient", "Bệnh nhân", "Phạm"),
 }
 

@@ -53,6 +53,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("Invoice", N_("Invoices"), N_("Billing"), "invoice"),
     Resource("InvoiceLine", N_("Invoice lines"), N_("Billing"), "invoice_line"),
     Resource("Payment", N_("Payments"), N_("Billing"), "payment"),
+    Resource("Refund", N_("Refunds"), N_("Billing"), "refund"),
+    Resource("CashClose", N_("Cash closes"), N_("Billing"), "cash_close"),
     Resource("Review", N_("Reviews"), N_("Engagement"), "review"),
     Resource("Notification", N_("Notifications"), N_("Engagement"), "notification"),
     Resource("ReminderLog", N_("Reminder log"), N_("Engagement"), "reminder_log"),
@@ -68,21 +70,22 @@ EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Ap
                                           "StockBatch": (N_("Stock on hand"), N_("Pharmacy dashboard"))}
 # ... and of hand-written pages that only writers can use.
 EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),),
+                                                "Invoice": (N_("Cashier's counter"),),
                                                 "StockBatch": (N_("Dispensing queue"), N_("Receive a delivery"))}
 
+BILLING = ("Invoice", "InvoiceLine", "Payment", "Refund", "CashClose")
 CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Prescription", "PrescriptionItem")
 
 # What each role may read (R) and write (W, which includes read). Admin has everything.
 ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
     "Manager": {
         "write": ("Department", "Specialty", "Service", "Doctor", "Employee", "WorkSchedule",
-                  "ScheduleException", "Medicine", "Review"),
+                  "ScheduleException", "Medicine", "Review", *BILLING),
         "read": ("Patient", "Appointment", "AppointmentSeries", "AppointmentEvent", "StockBatch",
-                 "StockMovement", "Supplier", "Invoice", "InvoiceLine", "Payment", "Notification", "ReminderLog",
-                 "AuditEvent"),
+                 "StockMovement", "Supplier", "Notification", "ReminderLog", "AuditEvent"),
     },
     "Receptionist": {
-        "write": ("Patient", "Appointment", "AppointmentSeries", "Invoice", "InvoiceLine", "Payment"),
+        "write": ("Patient", "Appointment", "AppointmentSeries", *BILLING),
         "read": ("Department", "Specialty", "Service", "Doctor", "WorkSchedule", "ScheduleException",
                  "AppointmentEvent", "Medicine", "Review", "ReminderLog"),
     },
@@ -103,10 +106,19 @@ ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
         "write": ("LabResult",),
         "read": ("Patient", "Doctor", "LabOrder"),
     },
+    # The cashier's counter: invoices, payments, refunds, the end-of-day close.
+    "Cashier": {
+        "write": BILLING,
+        "read": ("Patient", "Appointment", "Doctor", "Department", "Specialty", "Service", "Medicine"),
+    },
     # Patients use the public site and their portal, never the back office.
     "Patient": {"write": (), "read": ()},
 }
-STAFF_ROLES = ("Manager", "Receptionist", "Doctor", "Pharmacist", "Lab")
+STAFF_ROLES = ("Manager", "Receptionist", "Doctor", "Pharmacist", "Lab", "Cashier")
+# Powers on invoices beyond writing them (``can_<power>`` on ``Invoice``, declared by the cashier's
+# counter and the billing API): change a catalogue price, grant a discount, give money back.
+BILLING_POWERS = ("change_price", "discount", "refund")
+POWERS: dict[str, tuple[str, ...]] = {"Manager": BILLING_POWERS, "Cashier": BILLING_POWERS}
 
 # What every staff member needs beside their resources: their own profile and password, the
 # API documentation, and FAB's menu API.
@@ -147,6 +159,8 @@ def fab_roles() -> dict[str, list[list[str]]]:
             rules.append([_alternation(menus), "^menu_access$"])
         if writes:
             rules.append([_alternation(writes), "^can_write$"])
+        if POWERS.get(role):
+            rules.append(["^Invoice$", _alternation([f"can_{p}" for p in POWERS[role]])])
         if role in STAFF_ROLES:
             rules.extend(STAFF_COMMON)
         roles[role] = rules

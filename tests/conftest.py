@@ -31,7 +31,7 @@ from tests.system_parts import (  # noqa: E402,F401  (pytest hooks: missing syst
 )
 
 PASSWORD = "Test-Passw0rd!"
-ROLES = ("Admin", "Manager", "Receptionist", "Doctor", "Pharmacist", "Lab", "Patient")
+ROLES = ("Admin", "Manager", "Receptionist", "Doctor", "Pharmacist", "Lab", "Cashier", "Patient")
 MFA_ROLES = ("Admin", "Manager", "Doctor")  # MFA_REQUIRED_ROLES: their shared users are enrolled
 # Reference data loaded once per session (the ICD-10 sample): never emptied between tests; a test
 # that changes it puts the sample back (tests/test_icd10.py).

@@ -307,27 +307,33 @@ class Clinic:
 
     @cached_property
     def invoice(self) -> int:
-        """An issued invoice of 300 000 VND (two lines), ready to take payments."""
+        """An issued invoice of 300 000 VND (two free lines, no VAT), ready to take payments, made
+        as the counter makes it (``app.services.billing``)."""
         from app.extensions import db
-        from app.models import Invoice, InvoiceLine
+        from app.services import billing
+        from app.services.billing_settings import BillingSettings
 
-        invoice = self.save(Invoice(patient_id=self.patient))
-        for description, quantity, unit_price in (("Khám tổng quát", 1, 200000), ("Xét nghiệm máu", 2, 50000)):
-            self.save(InvoiceLine(invoice_id=invoice, description=description, quantity=Decimal(quantity),
-                                  unit_price=Decimal(unit_price)))
+        settings = BillingSettings(email_on_issue=False, email_on_payment=False)
+        now = datetime.now(timezone.utc)
         with self.app.app_context():
-            issued = db.session.get(Invoice, invoice)
-            issued.status = "issued"
-            self.save(issued)
-        return invoice
+            draft = billing.new_draft(db.session, self.patient, None, now, settings)
+            db.session.commit()
+            for description, quantity, unit_price in (("Khám tổng quát", 1, 200000), ("Xét nghiệm máu", 2, 50000)):
+                billing.add_line(db.session, draft.id, billing.LineInput(
+                    kind="other", description=description, quantity=Decimal(quantity), unit_price=Decimal(unit_price),
+                    reason="factory"), None, now, settings, may_change_price=False)
+            issued = billing.issue_invoice(db.session, draft.id, None, now, settings, now.year)
+            return issued.id
 
-    def add_line(self, invoice: int, description: str, quantity: Any, unit_price: Any) -> int:
-        return self.api.create("invoice_line", {
-            "invoice": invoice, "description": description, "quantity": quantity, "unit_price": unit_price,
-        })
+    def pay(self, invoice: int, amount: Any, method: str = "cash") -> int:
+        """A payment taken at the counter (``app.services.payments``); its id."""
+        from app.extensions import db
+        from app.services import payments
 
-    def pay(self, invoice: int, amount: Any, status: str = "succeeded"):
-        return self.api.post("payment", {"invoice": invoice, "method": "cash", "amount": amount, "status": status})
+        with self.app.app_context():
+            payment = payments.record_payment(db.session, invoice, method, amount, None, datetime.now(timezone.utc),
+                                              billing=None)
+            return payment.id
 
 
 def add_appointment_event(db, appointment_id: int, to_status: str = "confirmed") -> int:

@@ -47,6 +47,7 @@ USERS = {
     "doctor_other": ("acc_doctor_other", "Doctor"),
     "pharmacist": ("pharmacist", "Pharmacist"),
     "lab": ("lab", "Lab"),
+    "cashier": ("cashier", "Cashier"),
     "patient_owner": ("acc_patient_owner", "Patient"),
     "patient_other": ("acc_patient_other", "Patient"),
 }
@@ -180,6 +181,37 @@ def _invoice(db, w: World) -> int:
     return _save(db, Invoice(number=f"INV-ACC-{os.urandom(3).hex()}", patient_id=w.owner, notes=MARK))
 
 
+def _issued_invoice(db, w: World) -> int:
+    from app.models import Invoice
+
+    return _save(db, Invoice(number=f"INV-ACC-{os.urandom(3).hex()}", patient_id=w.owner, status="issued",
+                             subtotal=Decimal(1000), total=Decimal(1000), amount_paid=Decimal(1000)))
+
+
+def _invoice_line(db, w: World) -> int:
+    from app.models import InvoiceLine
+
+    return _save(db, InvoiceLine(invoice_id=_invoice(db, w), kind="other", description=f"Phí {MARK}",
+                                 quantity=Decimal(1), unit_price=Decimal(1000), amount=Decimal(1000)))
+
+
+def _payment(db, w: World) -> int:
+    from app.models import Payment
+
+    return _save(db, Payment(invoice_id=_issued_invoice(db, w), method="cash", amount=Decimal(1000),
+                             status="succeeded", note=MARK, paid_at=datetime.now(timezone.utc)))
+
+
+def _refund(db, w: World) -> int:
+    from app.models import Payment, Refund
+
+    payment = _save(db, Payment(invoice_id=_issued_invoice(db, w), method="cash", amount=Decimal(1000),
+                                status="succeeded", amount_refunded=Decimal(500), paid_at=datetime.now(timezone.utc)))
+    with_invoice = db.session.get(Payment, payment).invoice_id
+    return _save(db, Refund(payment_id=payment, invoice_id=with_invoice, amount=Decimal(500), method="cash",
+                            reason=MARK, refunded_at=datetime.now(timezone.utc)))
+
+
 @dataclass(frozen=True)
 class Owned:
     name: str  # model and permission name
@@ -203,7 +235,11 @@ OWNED = (
     Owned("Prescription", _prescription, "prescriptionview", "prescription", lookup="Prescription"),
     Owned("PrescriptionItem", _prescription_item, "prescriptionitemview", "prescription_item"),
     Owned("EncounterAmendment", _amendment, "encounteramendmentview", "encounter_amendment", edit_page=False),
-    Owned("Invoice", _invoice, "invoiceview", "invoice", lookup="Invoice", clinical=False),
+    # money: read-only screens (it moves only through the counter and the billing API)
+    Owned("Invoice", _invoice, "invoiceview", "invoice", lookup="Invoice", clinical=False, edit_page=False),
+    Owned("InvoiceLine", _invoice_line, "invoicelineview", "invoice_line", clinical=False, edit_page=False),
+    Owned("Payment", _payment, "paymentview", "payment", clinical=False, edit_page=False),
+    Owned("Refund", _refund, "refundview", "refund", clinical=False, edit_page=False),
 )
 
 ALLOW, CARE_DENY, ROLE_DENY = "allow", "care-deny", "role-deny"

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from app.api import MODELS, READ_ONLY, UPLOAD_ONLY
+from app.api import MODELS, NO_GENERIC_WRITES
 from app.permissions import CLINICAL, RESOURCE_BY_NAME
 from tests.factories import (
     START,
@@ -20,7 +20,6 @@ from tests.factories import (
     Clinic,
     add_appointment_event,
     add_reminder_log,
-    as_decimal,
 )
 
 # --- what a create and an update send, per resource ------------------------------------------
@@ -131,21 +130,6 @@ CASES: dict[str, Case] = {
                    "phone": "+842923891433", "lead_time_days": 5},
         {"lead_time_days": 7, "contact": "Anh Tuấn"},
         text="name"),
-    "Invoice": Case(
-        lambda c: {"patient": c.patient, "discount": 0, "tax": 0, "notes": "Thanh toán tại quầy"},
-        {"notes": "Bệnh nhân có bảo hiểm y tế", "status": "issued"},
-        text="notes"),
-    "InvoiceLine": Case(
-        lambda c: {"invoice": c.invoice, "kind": "other", "description": "Tiêm vắc-xin cúm", "quantity": 1,
-                   "unit_price": 350000},
-        {"quantity": 2, "description": "Tiêm vắc-xin cúm (2 mũi)"},
-        text="description"),
-    # A pending payment (it moves no money, so it may be deleted); any edit is refused.
-    "Payment": Case(
-        lambda c: {"invoice": c.invoice, "method": "bank_transfer", "amount": 100000, "status": "pending",
-                   "provider": "manual", "provider_reference": "Chuyển khoản 0001"},
-        {"amount": 120000},
-        text="provider_reference", update_status=409),
     "Review": Case(
         lambda c: {"patient": c.patient, "doctor": c.doctor, "service": c.service, "rating_overall": 5,
                    "rating_attitude": 5, "comment": "Bác sĩ rất tận tình, chu đáo"},
@@ -183,8 +167,8 @@ def assert_shows(result: dict, sent: dict) -> None:
 
 
 def test_every_resource_has_a_case():
-    assert set(CASES) | READ_ONLY | UPLOAD_ONLY == set(MODELS)
-    assert not set(CASES) & (READ_ONLY | UPLOAD_ONLY)
+    assert set(CASES) | NO_GENERIC_WRITES == set(MODELS)
+    assert not set(CASES) & NO_GENERIC_WRITES
 
 
 @pytest.mark.parametrize("name", WRITABLE)
@@ -286,11 +270,32 @@ def _read_only_rows(name: str, clinic: Clinic, db) -> int:
         return clinic.save(Attachment(patient_id=clinic.patient, owner_type="patient", owner_id=clinic.patient,
                                       file_name="phiếu khám bệnh.pdf", content_type="application/pdf",
                                       size_bytes=2048, storage_key="tests/phieu-kham.pdf"))
+    if name in ("Invoice", "InvoiceLine", "Payment", "Refund", "CashClose"):  # the billing services make them
+        from app.models import CashClose, Refund
+        from app.services import payments
+        from app.services.billing_settings import BillingSettings
+
+        invoice = clinic.invoice
+        if name == "Invoice":
+            return invoice
+        if name == "InvoiceLine":
+            return clinic.api.ids("invoice_line")[0]
+        payment = clinic.pay(invoice, 100000)
+        if name == "Payment":
+            return payment
+        if name == "Refund":
+            refund = payments.refund_payment(db.session, payment, 1000, "Thu thừa", None, START_UTC,
+                                             BillingSettings())
+            return db.session.get(Refund, refund.id).id
+        close = CashClose(cashier_id=clinic.admin_id if hasattr(clinic, "admin_id") else 1,
+                          business_date=START_UTC.date(), expected_cash=Decimal(100000),
+                          counted_cash=Decimal(100000), difference=Decimal(0), closed_at=START_UTC)
+        return clinic.save(close)
     clinic.department  # noqa: B018 - any write leaves an audit event
     return clinic.api.ids("audit_event")[0]
 
 
-@pytest.mark.parametrize("name", sorted(READ_ONLY | UPLOAD_ONLY))
+@pytest.mark.parametrize("name", sorted(NO_GENERIC_WRITES))
 def test_read_only_resources(name, api, clinic, db):
     res = resource(name)
     pk = _read_only_rows(name, clinic, db)
@@ -336,89 +341,6 @@ def test_stock_batch_writes_the_ledger(api, clinic):
     assert response.status_code == 409
     assert response.get_json()["message"]
     assert api.show("stock_batch", batch)["quantity"] == 120
-
-
-def _totals(api: Api, invoice: int) -> dict:
-    shown = api.show("invoice", invoice)
-    return {k: as_decimal(shown[k]) for k in ("subtotal", "discount", "tax", "total", "amount_paid")} | {
-        "status": shown["status"]}
-
-
-def test_invoice_lines_recompute_totals(api, clinic):
-    invoice = api.create("invoice", {"patient": clinic.patient, "tax": 10000})
-    assert _totals(api, invoice)["total"] == Decimal("10000")
-    first = clinic.add_line(invoice, "Khám tổng quát", 1, 200000)
-    second = clinic.add_line(invoice, "Xét nghiệm máu", 2, 50000)
-    totals = _totals(api, invoice)
-    assert (totals["subtotal"], totals["total"]) == (Decimal("300000"), Decimal("310000"))
-    assert as_decimal(api.show("invoice_line", second)["amount"]) == Decimal("100000")
-
-    assert api.put("invoice_line", second, {"quantity": 3}).status_code == 200
-    assert api.put("invoice", invoice, {"discount": 50000}).status_code == 200
-    totals = _totals(api, invoice)
-    assert (totals["subtotal"], totals["total"]) == (Decimal("350000"), Decimal("310000"))
-
-    # Removing a line recomputes too; a discount above the subtotal is refused.
-    assert api.delete("invoice_line", first).status_code == 200
-    totals = _totals(api, invoice)
-    assert (totals["subtotal"], totals["total"]) == (Decimal("150000"), Decimal("110000"))
-    response = api.put("invoice", invoice, {"discount": 200000})
-    assert response.status_code == 422
-    assert "discount" in response.get_json()["message"]
-
-    # The client cannot type the derived totals.
-    response = api.put("invoice", invoice, {"total": 1})
-    assert response.status_code in (400, 422)
-    assert _totals(api, invoice)["total"] == Decimal("110000")
-
-
-def test_payments_mark_the_invoice_paid(api, clinic):
-    invoice = clinic.invoice  # issued, 300 000
-    response = clinic.pay(invoice, 100000)
-    assert response.status_code == 201, response.get_json()
-    assert response.get_json()["result"]["paid_at"]
-    totals = _totals(api, invoice)
-    assert (totals["amount_paid"], totals["status"]) == (Decimal("100000"), "partially_paid")
-
-    # A pending or failed payment moves no money.
-    assert clinic.pay(invoice, 50000, status="pending").status_code == 201
-    assert _totals(api, invoice)["amount_paid"] == Decimal("100000")
-
-    # More than the balance is refused, naming the amount.
-    response = clinic.pay(invoice, 250000)
-    assert response.status_code == 409
-    assert "amount" in response.get_json()["message"]
-
-    assert clinic.pay(invoice, 200000).status_code == 201
-    totals = _totals(api, invoice)
-    assert (totals["amount_paid"], totals["status"]) == (Decimal("300000"), "paid")
-
-    payments = api.count("payment")
-    response = clinic.pay(invoice, 1000)
-    assert response.status_code == 409
-    message = response.get_json()["message"]
-    assert isinstance(message, str) and "already paid" in message
-    number = api.show("invoice", invoice)["number"]
-    assert number in message
-    assert api.count("payment") == payments
-    assert _totals(api, invoice)["amount_paid"] == Decimal("300000")
-
-
-def test_closed_invoice_keeps_its_lines_and_payments(api, clinic):
-    invoice = clinic.invoice
-    lines = api.listing("invoice_line", [{"col": "invoice", "opr": "rel_o_m", "value": invoice}])["ids"]
-    payment = clinic.pay(invoice, 300000).get_json()["id"]
-
-    response = api.post("invoice_line", {"invoice": invoice, "description": "Thêm", "quantity": 1, "unit_price": 1})
-    assert response.status_code == 409
-    assert api.delete("invoice_line", lines[0]).status_code == 409
-    response = api.delete("payment", payment)
-    assert response.status_code == 409
-    assert "refund" in response.get_json()["message"]
-    response = api.put("payment", payment, {"amount": 1})
-    assert response.status_code == 409
-    totals = _totals(api, invoice)
-    assert (totals["total"], totals["amount_paid"], totals["status"]) == (Decimal("300000"), Decimal("300000"), "paid")
 
 
 def test_appointment_end_defaults_to_service_duration(api, clinic):

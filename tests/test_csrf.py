@@ -184,7 +184,7 @@ def test_get_on_fab_delete_urls_deletes_nothing(app, db, records, login_as, api)
     for view, resource, pk in (("patientview", "patient", records.patient),
                                ("appointmentview", "appointment", records.appointment),
                                ("encounterview", "encounter", records.encounter),
-                               ("invoiceview", "invoice", records.invoice)):
+                               ("departmentview", "department", records.department)):
         response = admin.get(f"/{view}/delete/{pk}", follow_redirects=True)
         assert response.status_code == 200
         assert api.get(resource, pk).status_code == 200, view

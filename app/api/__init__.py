@@ -22,12 +22,14 @@ READ_ONLY = {"AppointmentEvent", "StockMovement", "ReminderLog", "AuditEvent", "
 # resource lists and shows them only (no ``_info``: it has no forms). Its writers keep the write
 # permission, which the upload uses.
 UPLOAD_ONLY = {"Attachment"}
+# Money moves only through the billing services (app/api/billing.py, the cashier's counter): an
+# invoice's lines, totals, number and status, a payment or a refund are never typed as a generic
+# record. Their writers keep the write permission, which those endpoints use.
+SERVICE_ONLY = {"Invoice", "InvoiceLine", "Payment", "Refund", "CashClose"}
 # Resources whose generic screen and REST resource take no writes at all.
-NO_GENERIC_WRITES = READ_ONLY | UPLOAD_ONLY
+NO_GENERIC_WRITES = READ_ONLY | UPLOAD_ONLY | SERVICE_ONLY
 # Values the services compute; a client cannot set them.
 DERIVED = {
-    "Invoice": ("subtotal", "total", "amount_paid"),
-    "InvoiceLine": ("amount",),
     "Appointment": ("end_at", "queue_date", "queue_number", "checked_in_at", "cancelled_by", "cancelled_at",
                     "created_by"),
     "Patient": ("user",),
@@ -35,7 +37,6 @@ DERIVED = {
     "Employee": ("user",),
     "Prescription": ("dispensed_at",),
     "PrescriptionItem": ("dispensed_quantity", "warnings"),
-    "Payment": ("received_by",),
     "Encounter": ("signed_by", "signed_at"),
 }
 HIDDEN = {
@@ -51,7 +52,8 @@ MODELS = {
     "Diagnosis": m.Diagnosis, "LabOrder": m.LabOrder, "LabResult": m.LabResult, "Attachment": m.Attachment,
     "Prescription": m.Prescription, "PrescriptionItem": m.PrescriptionItem, "Medicine": m.Medicine,
     "StockBatch": m.StockBatch, "StockMovement": m.StockMovement, "Invoice": m.Invoice,
-    "InvoiceLine": m.InvoiceLine, "Payment": m.Payment, "Review": m.Review, "Notification": m.Notification,
+    "InvoiceLine": m.InvoiceLine, "Payment": m.Payment, "Refund": m.Refund, "CashClose": m.CashClose,
+    "Review": m.Review, "Notification": m.Notification,
     "ReminderLog": m.ReminderLog, "AuditEvent": m.AuditEvent, "Supplier": m.Supplier,
 }
 # Set when the record is made, read-only afterwards: a batch's quantity changes only through the

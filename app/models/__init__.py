@@ -3,7 +3,7 @@ from app.models.access import PermissionVersion
 from app.models.account_links import AccountEmail, AccountLink, PendingSignup
 from app.models.amendments import EncounterAmendment
 from app.models.audit import AuditEvent, StoredDocument
-from app.models.billing import Invoice, InvoiceLine, Payment
+from app.models.billing import CashClose, Invoice, InvoiceLine, InvoiceSequence, Payment, ProviderEvent, Refund
 from app.models.care_access import CareAccessGrant
 from app.models.catalogue import Service
 from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
@@ -29,16 +29,17 @@ from app.models.suppliers import GoodsReceipt, GoodsReceiptLine, Supplier
 
 __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
-    "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant",
+    "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant", "CashClose",
     "Department",
     "Diagnosis", "Doctor", "DrugInteraction",
     "Employee", "Encounter", "EncounterAmendment", "Icd10Code", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Employee", "Encounter", "EncounterAmendment", "Invoice", "InvoiceLine",
     "LabAnalyte", "LabOrder", "LabReferenceRange", "LabResult", "LabTest",
     "Employee", "Encounter", "EncounterAmendment", "GoodsReceipt", "GoodsReceiptLine", "Icd10Code",
-    "Invoice", "InvoiceLine", "LabOrder", "LabResult",
+    "Invoice", "InvoiceLine", "InvoiceSequence", "LabOrder", "LabResult",
     "Medicine", "MedicineDailyUse", "MfaEnrolment", "MfaRecoveryCode",
     "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
+    "ProviderEvent", "Refund",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
     "StoredDocument", "Supplier", "UserProfile", "UserSession", "WorkSchedule", "doctor_service",
 ]

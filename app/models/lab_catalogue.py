@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.i18n import N_
 from app.models.base import TimestampMixin, choice
+from app.models.types import Money
 
 RANGE_SEXES = (N_("any"), N_("male"), N_("female"))
 
@@ -22,9 +23,13 @@ class LabTest(TimestampMixin, Model):
     name: Mapped[str] = mapped_column(sa.Unicode(200), nullable=False)
     specimen: Mapped[str | None] = mapped_column(sa.Unicode(60))
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    price: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=0)  # billed when ordered at a visit
     analytes: Mapped[list["LabAnalyte"]] = relationship(
         back_populates="test", cascade="all, delete-orphan", order_by="LabAnalyte.position")
-    __table_args__ = (sa.UniqueConstraint("code", name="uq_lab_test_code"),)
+    __table_args__ = (
+        sa.UniqueConstraint("code", name="uq_lab_test_code"),
+        sa.CheckConstraint("price >= 0", name="ck_lab_test_price_non_negative"),
+    )
 
     def __repr__(self) -> str:
         return f"{self.code} {self.name}"

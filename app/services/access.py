@@ -43,11 +43,14 @@ from app.models import (
     Encounter,
     EncounterAmendment,
     Invoice,
+    InvoiceLine,
     LabOrder,
     LabResult,
     Patient,
+    Payment,
     Prescription,
     PrescriptionItem,
+    Refund,
 )
 from app.services.errors import Forbidden, NotFound, ValidationFailed
 from app.services.roles import is_staff, role_names
@@ -56,13 +59,18 @@ from app.services.roles import is_staff, role_names
 CLINICAL_MODELS: tuple[type, ...] = (Encounter, Diagnosis, LabOrder, LabResult, Attachment, Prescription,
                                      PrescriptionItem, EncounterAmendment)
 # Every model whose reads are checked and audited here (a later issue adds its own: see tests/test_access.py).
-PATIENT_OWNED: tuple[type, ...] = (*CLINICAL_MODELS, Invoice)
+# Money: staff whose role reads billing read it all; a patient only their own.
+BILLING_MODELS: tuple[type, ...] = (Invoice, InvoiceLine, Payment, Refund)
+PATIENT_OWNED: tuple[type, ...] = (*CLINICAL_MODELS, *BILLING_MODELS)
 # Records that reach their patient through a parent record: (foreign key to the parent, parent model).
 PARENTS: dict[type, tuple[Any, type]] = {
     Diagnosis: (Diagnosis.encounter_id, Encounter),
     LabResult: (LabResult.lab_order_id, LabOrder),
     PrescriptionItem: (PrescriptionItem.prescription_id, Prescription),
     EncounterAmendment: (EncounterAmendment.encounter_id, Encounter),
+    InvoiceLine: (InvoiceLine.invoice_id, Invoice),
+    Payment: (Payment.invoice_id, Invoice),
+    Refund: (Refund.invoice_id, Invoice),
 }
 REASON_MAX = 500
 REASON_MIN = 5
@@ -133,8 +141,8 @@ def readable_condition(user: Any, model: type, now: datetime) -> ColumnElement |
         return None
     if user is None:
         return false()
-    if model is Invoice:
-        return None if is_staff(role_names(user)) else _of_patients(Invoice, own_patients(user))
+    if model in BILLING_MODELS:
+        return None if is_staff(role_names(user)) else _of_patients(model, own_patients(user))
     condition = _of_patients(model, care_patients(user, now))
     if "Pharmacist" in role_names(user) and model in (Prescription, PrescriptionItem):
         condition = or_(condition, _issued_prescriptions(model))
@@ -169,8 +177,9 @@ def may_read(session: Session, user: Any, record: Any, now: datetime) -> bool:
         return True
     if user is None:
         return False
-    if model is Invoice:
-        return is_staff(role_names(user)) or record.patient_id in set(session.execute(own_patients(user)).scalars())
+    if model in BILLING_MODELS:
+        return is_staff(role_names(user)) or patient_id_of(session, record) in set(
+            session.execute(own_patients(user)).scalars())
     if "Pharmacist" in role_names(user) and model in (Prescription, PrescriptionItem):
         prescription = record if model is Prescription else session.get(Prescription, record.prescription_id)
         if prescription is not None and prescription.status != "draft":

@@ -1,18 +1,34 @@
-"""Where the pharmacy hands over to billing: one call, made by ``app.services.dispensing`` in the
-same transaction as the stock movements."""
+"""Where the visit and the pharmacy hand over to billing: called in the same transaction as the
+signature or the stock movements (never commits)."""
 from __future__ import annotations
 
-from typing import Sequence
+from datetime import datetime, timezone
+from typing import Any, Sequence
 
 from sqlalchemy.orm import Session
 
-from app.models import StockMovement
+from app.models import Encounter, StockMovement
+from app.services.billing_settings import BillingSettings
 
 
-def dispensed(session: Session, movements: Sequence[StockMovement]) -> None:
+def _settings() -> BillingSettings:
+    from flask import current_app, has_app_context
+
+    return BillingSettings.from_config(current_app.config) if has_app_context() else BillingSettings()
+
+
+def visit_completed(session: Session, encounter: Encounter, actor_id: int | None, now: datetime,
+                    billing: BillingSettings | None = None) -> Any:
+    """A signed visit bills its service, the consultation fee and its lab tests."""
+    from app.services import billing as billing_service
+
+    return billing_service.bill_visit(session, encounter, actor_id, now, billing or _settings())
+
+
+def dispensed(session: Session, movements: Sequence[StockMovement], billing: BillingSettings | None = None) -> None:
     """Medicines left the shelf for a prescription (``kind == "dispense"``, negative quantities) or
-    came back (``kind == "return"``, positive), each movement referencing its prescription item
-    (``reference_type == "prescription_item"``). Does nothing yet: the billing issue turns
-    dispensed medicines into invoice lines here (and a return into a credit), inside the caller's
-    transaction (do not commit)."""
-    return None
+    came back (``kind == "return"``, positive): the patient's draft invoice follows."""
+    from app.services import billing as billing_service
+
+    now = max((m.created_at for m in movements if m.created_at is not None), default=datetime.now(timezone.utc))
+    billing_service.bill_dispensed(session, movements, now, billing or _settings())

@@ -29,9 +29,9 @@ from app.models import (
     Prescription,
     PrescriptionItem,
 )
-from app.services import access, booking, prescribing
+from app.services import access, billing_hooks, booking, prescribing
 from app.services.booking.workflow import apply_transition
-from app.services.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed, committing
+from app.services.errors import Conflict, DomainError, FieldErrors, Forbidden, NotFound, ValidationFailed, committing
 from app.services.settings import ClinicSettings
 
 
@@ -105,17 +105,6 @@ AMENDABLE = ("chief_complaint", "history", "examination", "treatment_plan", "pri
 REASON_MAX = 500
 STALE_MESSAGE = N_("This record was changed in another tab or window since you opened it. Reload the page to "
                    "see the latest version; your last changes were not saved.")
-
-
-class FieldErrors(ValidationFailed):
-    """Several broken fields at once: ``errors`` maps each field to its message (422)."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(_("Some values cannot be saved; nothing was changed."), next(iter(errors), None))
-        self.errors = dict(errors)
-
-    def as_dict(self) -> dict:
-        return {"message": {field: [message] for field, message in self.errors.items()}}
 
 
 def doctor_of(session: Session, user: Any) -> Doctor | None:
@@ -363,6 +352,7 @@ def sign_encounter(session: Session, encounter_id: int, user: Any, now: datetime
             settings = ClinicSettings.from_config(current_app.config)
         apply_transition(session, appointment, "in_consultation", "completed", actor_id=user.id,
                          settings=settings, now=now)
+    billing_hooks.visit_completed(session, encounter, user.id, now)
     record_event(session, "encounter_signed", "Encounter", encounter.id, {"patient_id": encounter.patient_id},
                  user_id=user.id)
     _commit_versioned(session)

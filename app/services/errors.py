@@ -26,6 +26,19 @@ class ValidationFailed(DomainError):
     status = 422
 
 
+class FieldErrors(ValidationFailed):
+    """Several broken fields at once: ``errors`` maps each field to its message (422)."""
+
+    def __init__(self, errors: dict[str, str]):
+        from flask_babel import gettext as _
+
+        super().__init__(_("Some values cannot be saved; nothing was changed."), next(iter(errors), None))
+        self.errors = dict(errors)
+
+    def as_dict(self) -> dict:
+        return {"message": {field: [message] for field, message in self.errors.items()}}
+
+
 class Conflict(DomainError):
     """The request clashes with the current state: double booking, stock gone, already paid."""
 
@@ -38,6 +51,12 @@ class NotFound(DomainError):
 
 class Forbidden(DomainError):
     status = 403
+
+
+class ProviderUnavailable(DomainError):
+    """A payment provider (Stripe, VNPay) refused or could not be reached: nothing was recorded."""
+
+    status = 502
 
 
 @contextmanager

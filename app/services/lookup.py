@@ -3,6 +3,7 @@ an invoice number. Used by the pickers of the back office (tens of thousands of 
 not fit in a drop-down)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -36,6 +37,8 @@ _SHOWN_WITH: dict[type, tuple[str, ...]] = {
     Invoice: ("patient",), StockBatch: ("medicine",),
 }
 # Records that belong to one patient: a picker may be limited to that patient's.
+# An invoice number as typed or scanned: letters then the year's digits (HD2026-000123, INV-202601-…).
+INVOICE_NUMBER = re.compile(r"^[A-Za-z]{1,6}-?\d{4}", re.ASCII)
 PATIENT_OWNED = (Appointment, AppointmentSeries, Encounter, Prescription, LabOrder, Invoice)
 
 
@@ -133,7 +136,7 @@ def find_records(session: Session, model: type, text: str, region: str = "VN",
         if text:
             query = query.where(_patient_condition(text, region))
         query = query.order_by(Patient.id.desc())
-    elif model is Invoice and text.upper().startswith("INV"):
+    elif model is Invoice and INVOICE_NUMBER.match(text):
         query = select(Invoice).where(Invoice.number.like(f"{text.upper()}%")).order_by(Invoice.id.desc())
     elif model in (Appointment, AppointmentSeries, Encounter, Prescription, LabOrder, Invoice):
         order = model.start_at.desc() if model is Appointment else model.id.desc()

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from app import models as m
-from app.services import billing, booking, catalogue, engagement, people, receiving, records, schedules, stock
+from app.services import booking, catalogue, engagement, people, receiving, records, schedules, stock
 from app.services.errors import ValidationFailed
 from app.services.settings import ClinicSettings
 
@@ -36,9 +36,6 @@ VALIDATORS: dict[type, Validator] = {
     m.Medicine: stock.validate_medicine,
     m.StockBatch: stock.validate_stock_batch,
     m.Supplier: receiving.validate_supplier,
-    m.Invoice: billing.validate_invoice,
-    m.InvoiceLine: billing.validate_invoice_line,
-    m.Payment: billing.validate_payment,
     m.Review: engagement.validate_review,
     m.Notification: engagement.validate_notification,
     m.ReminderLog: engagement.validate_reminder_log,
@@ -49,16 +46,12 @@ VALIDATORS: dict[type, Validator] = {
 # clinic's currency).
 FILLED_BY_SERVICES: dict[type, tuple[str, ...]] = {
     m.Patient: ("code",),
-    m.Invoice: ("number", "currency"),
     m.PrescriptionItem: ("quantity",),  # computed from dose x times a day x days for countable units
 }
 
 
 # Rules of a delete (the database's foreign keys refuse the rest).
-DELETE_CHECKS: dict[type, Validator] = {
-    m.InvoiceLine: billing.check_invoice_line_delete,
-    m.Payment: billing.check_payment_delete,
-}
+DELETE_CHECKS: dict[type, Validator] = {}
 
 
 def check_delete(session: Session, item: Any, settings: ClinicSettings) -> None:

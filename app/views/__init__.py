@@ -7,9 +7,10 @@ from app.views import files
 from app.views.account import AccountSessionsView
 from app.views.appointment_actions import AppointmentActionsView, SeriesBookingView
 from app.views.audit_trail import AuditEventView
-from app.views.billing import InvoiceLineView, InvoiceView, PaymentView
+from app.views.billing import CashCloseView, InvoiceLineView, InvoiceView, PaymentView, RefundView
 from app.views.calendar import CalendarView
 from app.views.care import BreakGlassLogView, BreakGlassView
+from app.views.cashier import CashierView
 from app.views.chart import ChartView, PatientsSeenView
 from app.views.clinical import (
     AttachmentView,
@@ -52,7 +53,9 @@ VIEWS = {
         AppointmentSeriesView, AppointmentEventView, WorkScheduleView, ScheduleExceptionView, EncounterView,
         EncounterAmendmentView,
         DiagnosisView, LabOrderView, LabResultView, AttachmentView, PrescriptionView, PrescriptionItemView,
-        MedicineView, StockBatchView, StockMovementView, InvoiceView, InvoiceLineView, PaymentView, ReviewView,
+        MedicineView, StockBatchView, StockMovementView, InvoiceView, InvoiceLineView, PaymentView,
+        RefundView, CashCloseView,
+        ReviewView,
         NotificationView, ReminderLogView, AuditEventView, SupplierView,
     )
 }
@@ -92,6 +95,8 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(MyDayView, "My day", label=_l("My day"), category="Clinical",
                         category_label=_l("Clinical"), category_icon=CATEGORY_ICONS["Clinical"])
     appbuilder.add_view_no_menu(PharmacyView)
+    appbuilder.add_view(CashierView, "Cashier's counter", label=_l("Cashier's counter"), category="Billing",
+                        category_label=_l("Billing"), category_icon=CATEGORY_ICONS["Billing"])
     for endpoint, menu, label in (("queue", "Dispensing queue", _l("Dispensing queue")),
                                   ("stock", "Stock on hand", _l("Stock on hand")),
                                   ("dashboard", "Pharmacy dashboard", _l("Pharmacy dashboard")),

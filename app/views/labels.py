@@ -219,6 +219,8 @@ RECORD_NAMES = {
     "Invoice": _l("Invoice"),
     "InvoiceLine": _l("Invoice line"),
     "Payment": _l("Payment"),
+    "Refund": _l("Refund"),
+    "CashClose": _l("Cash close"),
     "Review": _l("Review"),
     "Notification": _l("Notification"),
     "ReminderLog": _l("Reminder"),
