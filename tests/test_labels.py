@@ -122,7 +122,7 @@ def test_choice_drop_downs_keep_the_stored_codes(login_as, clinic):
     assert "Requested" not in cells(none)
 
 
-@pytest.mark.parametrize("path", ["/encounterview/add", "/doctorview/add", "/invoiceview/add", "/labresultview/add"])
+@pytest.mark.parametrize("path", ["/encounterview/add", "/doctorview/add", "/supplierview/add", "/labresultview/add"])
 def test_other_forms_have_no_code_derived_labels_in_vietnamese(login_as, path):
     page = login_as("admin").get(path, headers=VI).get_data(as_text=True)
     labels = re.findall(r'<label[^>]*for="(\w+)"[^>]*>\s*([^<]+?)\s*<', page)

@@ -9,7 +9,7 @@ import pytest
 from flask_appbuilder import ModelView
 
 from app.redirects import is_safe_path, safe_next
-from tests.factories import pick_record
+from tests.factories import local_time, pick_record
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "app" / "templates"
 
@@ -130,14 +130,15 @@ def test_no_page_form_writes_audit_fields(app):
 def test_a_posted_audit_field_is_ignored(app, db, login_as, api, clinic):
     admin = login_as("admin")
     other = app.appbuilder.sm.find_user(username="receptionist").id
-    response = admin.post("/invoiceview/add", data={
-        "number": "HD-0001", "patient": clinic.patient, "status": "draft", "currency": "VND", "discount": "0",
-        "tax": "0", "created_by": other, "created_by_id": other, "created_at": "2001-01-01 00:00:00"})
+    response = admin.post("/appointmentview/add", data={
+        "patient": clinic.patient, "doctor": clinic.doctor, "service": clinic.service,
+        "start_at": local_time("10:00")[:16], "status": "confirmed", "channel": "phone",
+        "created_by": other, "created_by_id": other, "created_at": "2001-01-01 00:00:00"})
     assert response.status_code == 302, re.findall(r'alert-danger">\s*([^<]+)', response.get_data(as_text=True))
-    from app.models import Invoice
+    from app.models import Appointment
 
-    (invoice,) = db.session.query(Invoice).all()
-    assert invoice.created_by_id != other and invoice.created_at.year != 2001
+    (appointment,) = db.session.query(Appointment).all()
+    assert appointment.created_by_id != other and appointment.created_at.year != 2001
 
 
 # --- in a real browser ---------------------------------------------------------------------------

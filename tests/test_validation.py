@@ -89,7 +89,7 @@ BAD_INPUT: dict[str, tuple[str, Callable[[Clinic], dict], dict, str]] = {
         "department"),
     "unknown user": (
         "notification", lambda c: {"kind": "info", "title": "Thông báo"}, {"user": 999999}, "user"),
-    "client sets a derived total": ("invoice", lambda c: {"patient": c.patient}, {"total": 5}, "total"),
+    "client sets a derived field": ("appointment", _appointment, {"queue_number": 5}, "queue_number"),
     # Numbers the column cannot hold (were 500s: SQLite OverflowError, PostgreSQL out of range).
     "related id beyond any key": ("appointment", _appointment, {"patient": 10**20}, "patient"),
     "integer beyond 32 bits": ("lab_order", lambda c: {"patient": c.patient, "test_code": "X", "test_name": "Y"},

@@ -40,6 +40,10 @@ ACTION_LABELS = {
     "encounter_discarded": _l("Draft visit record discarded"),
     "lab_result_corrected": _l("Lab result corrected"),
     "lab_results_released": _l("Lab results released to the patient"),
+    "invoice_line_added": _l("Invoice line added"), "invoice_line_changed": _l("Invoice line changed"),
+    "invoice_line_removed": _l("Invoice line removed"), "invoice_discount": _l("Invoice discount changed"),
+    "invoice_issued": _l("Invoice issued"), "invoice_voided": _l("Invoice voided"),
+    "payment_recorded": _l("Payment recorded"), "payment_refunded": _l("Payment refunded"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",
@@ -57,6 +61,7 @@ OTHER_ENTITIES = {
     "LabReferenceRange": _l("Lab reference range (catalogue)"),
     "GoodsReceipt": _l("Goods receipt"), "GoodsReceiptLine": _l("Goods receipt line"),
     "MedicineDailyUse": _l("Daily use of a medicine"),
+    "InvoiceSequence": _l("Invoice number counter"), "ProviderEvent": _l("Payment provider event"),
 }
 
 
