@@ -313,7 +313,9 @@ class Clinic:
         from app.services import billing
         from app.services.billing_settings import BillingSettings
 
-        settings = BillingSettings(email_on_issue=False, email_on_payment=False)
+        settings = BillingSettings(email_on_issue=False, email_on_payment=False,
+                                   vat_rates={"service": Decimal(0), "lab": Decimal(0), "medicine": Decimal(0),
+                                              "other": Decimal(0)})
         now = datetime.now(timezone.utc)
         with self.app.app_context():
             draft = billing.new_draft(db.session, self.patient, None, now, settings)
