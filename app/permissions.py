@@ -67,11 +67,13 @@ EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Ap
                                           "Encounter": (N_("My day"), N_("Patients I have seen")),
                                           "AuditEvent": (N_("Break-the-glass log"),),
                                           "LabResult": (N_("Lab worklist"),),
-                                          "StockBatch": (N_("Stock on hand"), N_("Pharmacy dashboard"))}
+                                          "StockBatch": (N_("Stock on hand"), N_("Pharmacy dashboard")),
+                                          "Invoice": (N_("Cashier's day"), N_("Invoice search"))}
 # ... and of hand-written pages that only writers can use.
 EXTRA_WRITE_MENUS: dict[str, tuple[str, ...]] = {"Appointment": (N_("Book a series"),),
                                                 "Invoice": (N_("Cashier's counter"),),
-                                                "StockBatch": (N_("Dispensing queue"), N_("Receive a delivery"))}
+                                                "StockBatch": (N_("Dispensing queue"), N_("Receive a delivery")),
+                                                "CashClose": (N_("End-of-day close"),)}
 
 BILLING = ("Invoice", "InvoiceLine", "Payment", "Refund", "CashClose")
 CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Prescription", "PrescriptionItem")

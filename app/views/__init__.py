@@ -8,6 +8,7 @@ from app.views.account import AccountSessionsView
 from app.views.appointment_actions import AppointmentActionsView, SeriesBookingView
 from app.views.audit_trail import AuditEventView
 from app.views.billing import CashCloseView, InvoiceLineView, InvoiceView, PaymentView, RefundView
+from app.views.billing_office import BillingOfficeView, CashCloseOfficeView
 from app.views.calendar import CalendarView
 from app.views.care import BreakGlassLogView, BreakGlassView
 from app.views.cashier import CashierView
@@ -108,3 +109,10 @@ def register_views(appbuilder: AppBuilder) -> None:
                         category_icon=CATEGORY_ICONS["Administration"])
     appbuilder.add_view(PatientsSeenView, "Patients I have seen", label=_l("Patients I have seen"),
                         category="Clinical", category_label=_l("Clinical"), category_icon=CATEGORY_ICONS["Clinical"])
+    # The back office of money (app/views/billing_office.py).
+    appbuilder.add_view(BillingOfficeView, "Cashier's day", label=_l("Cashier's day"), category="Billing",
+                        category_label=_l("Billing"), category_icon=CATEGORY_ICONS["Billing"])
+    appbuilder.add_view(CashCloseOfficeView, "End-of-day close", label=_l("End-of-day close"), category="Billing",
+                        category_label=_l("Billing"), category_icon=CATEGORY_ICONS["Billing"])
+    appbuilder.add_link("Invoice search", href="/billing/invoices", label=_l("Invoice search"), category="Billing",
+                        category_label=_l("Billing"), category_icon=CATEGORY_ICONS["Billing"])

@@ -1,0 +1,396 @@
+"""The back office of money: the cashier's day (takings by method and by cashier, open invoices,
+refunds), the end-of-day close (cash counted against what the day's cash payments and refunds say
+should be in the drawer), the invoice search and its CSV export, a patient's payment history.
+
+A day is the clinic's local day (``ClinicSettings.timezone``): a payment at 23:30 in Hà Nội
+belongs to that day, one at 00:30 to the next, whatever UTC says. Amounts are summed as
+``Decimal`` in Python (exact on every database). Reads of invoices, payments and refunds go
+through ``app.services.access`` (its condition and its audit row) when a reader is given.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Sequence
+
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from app.audit import record_event
+from app.models import CashClose, Invoice, Patient, Payment, Refund
+from app.services import access
+from app.services.billing import MAX_PRICE, PAYABLE
+from app.services.errors import Conflict, FieldErrors, committing
+from app.services.lookup import patient_condition
+from app.services.money import ZERO, is_exact
+
+SEARCH_PAGE_SIZE = 25
+EXPORT_LIMIT = 10_000  # rows in one CSV export
+NOTE_MAX = 500
+# A cell a spreadsheet would read as a formula (=HYPERLINK(...), +cmd, -2+3, @SUM): prefixed with '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+# ---- the day ------------------------------------------------------------------------------------
+
+def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The instants (aware) where the clinic's local ``day`` starts and the next one starts."""
+    return datetime.combine(day, time(), tz), datetime.combine(day + timedelta(days=1), time(), tz)
+
+
+def local_day(moment: datetime, tz: tzinfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+@dataclass
+class Takings:
+    """Money in and out for one method or one cashier."""
+
+    key: Any  # the method ("cash") or the cashier's id (None: no cashier, a provider's webhook)
+    label: str = ""
+    received: Decimal = ZERO
+    refunded: Decimal = ZERO
+    payments: int = 0
+    refunds: int = 0
+    cash_received: Decimal = ZERO
+    cash_refunded: Decimal = ZERO
+
+    @property
+    def net(self) -> Decimal:
+        return self.received - self.refunded
+
+    @property
+    def cash_net(self) -> Decimal:
+        return self.cash_received - self.cash_refunded
+
+
+@dataclass
+class DayTakings:
+    day: date
+    by_method: list[Takings]
+    by_cashier: list[Takings]
+    total: Takings
+    payments: list[Payment]
+    refunds: list[Refund]
+    open_invoices: list[Invoice]
+    open_count: int
+    open_balance: Decimal
+    closes: list[CashClose] = field(default_factory=list)
+
+
+def _user_label(user: Any) -> str:
+    if user is None:
+        return ""
+    name = " ".join(part for part in (getattr(user, "first_name", ""), getattr(user, "last_name", "")) if part)
+    return name or getattr(user, "username", "") or f"#{user.id}"
+
+
+def _day_payments(session: Session, start: datetime, end: datetime, cashier_id: int | None = None,
+                  method: str | None = None) -> list[Payment]:
+    query = (select(Payment).where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
+             .options(selectinload(Payment.invoice).selectinload(Invoice.patient), selectinload(Payment.received_by))
+             .order_by(Payment.paid_at, Payment.id))
+    if cashier_id is not None:
+        query = query.where(Payment.received_by_id == cashier_id)
+    if method is not None:
+        query = query.where(Payment.method == method)
+    return list(session.execute(query).scalars())
+
+
+def _day_refunds(session: Session, start: datetime, end: datetime, cashier_id: int | None = None,
+                 method: str | None = None) -> list[Refund]:
+    query = (select(Refund).where(Refund.status == "succeeded", Refund.refunded_at >= start, Refund.refunded_at < end)
+             .options(selectinload(Refund.invoice).selectinload(Invoice.patient), selectinload(Refund.refunded_by))
+             .order_by(Refund.refunded_at, Refund.id))
+    if cashier_id is not None:
+        query = query.where(Refund.refunded_by_id == cashier_id)
+    if method is not None:
+        query = query.where(Refund.method == method)
+    return list(session.execute(query).scalars())
+
+
+def open_invoices(session: Session) -> list[Invoice]:
+    """Every invoice still owed (issued or partly paid), oldest first."""
+    return list(session.execute(
+        select(Invoice).where(Invoice.status.in_(PAYABLE)).options(selectinload(Invoice.patient))
+        .order_by(Invoice.issued_at, Invoice.id)).scalars())
+
+
+def day_takings(session: Session, day: date, clinic_tz: tzinfo, *, reader: Any = None,
+                now: datetime | None = None) -> DayTakings:
+    """What came in and went out on the clinic's local ``day``: succeeded payments paid that day
+    less the refunds made that day, by method and by cashier (who took the payment, who gave the
+    refund), with counts; the refunds themselves; the invoices still open with their balance; the
+    cashiers' closes of the day. With ``reader``, the invoices shown are audited as read."""
+    start, end = day_bounds(day, clinic_tz)
+    payments = _day_payments(session, start, end)
+    refunds = _day_refunds(session, start, end)
+    methods: dict[str, Takings] = {}
+    cashiers: dict[int | None, Takings] = {}
+    total = Takings(key=None)
+
+    def bucket(table: dict, key: Any, label: str) -> Takings:
+        if key not in table:
+            table[key] = Takings(key=key, label=label)
+        return table[key]
+
+    for payment in payments:
+        amount = Decimal(payment.amount)
+        for row in (bucket(methods, payment.method, payment.method),
+                    bucket(cashiers, payment.received_by_id, _user_label(payment.received_by)), total):
+            row.received += amount
+            row.payments += 1
+            if payment.method == "cash":
+                row.cash_received += amount
+    for refund in refunds:
+        amount = Decimal(refund.amount)
+        for row in (bucket(methods, refund.method, refund.method),
+                    bucket(cashiers, refund.refunded_by_id, _user_label(refund.refunded_by)), total):
+            row.refunded += amount
+            row.refunds += 1
+            if refund.method == "cash":
+                row.cash_refunded += amount
+    from app.models.billing import PAYMENT_METHODS
+
+    order = {method: n for n, method in enumerate(PAYMENT_METHODS)}
+    by_method = sorted(methods.values(), key=lambda row: order.get(row.key, len(order)))
+    by_cashier = sorted(cashiers.values(), key=lambda row: (row.key is None, row.label.lower()))
+    owed = open_invoices(session)
+    balance = sum((invoice.balance for invoice in owed), ZERO)
+    closes = list(session.execute(
+        select(CashClose).where(CashClose.business_date == day).options(selectinload(CashClose.cashier))
+        .order_by(CashClose.closed_at)).scalars())
+    if reader is not None and now is not None:
+        shown = {invoice.id: invoice for invoice in owed}
+        shown.update({p.invoice.id: p.invoice for p in payments})
+        shown.update({r.invoice.id: r.invoice for r in refunds})
+        access.record_list_read(session, reader, Invoice, list(shown.values()))
+    return DayTakings(day=day, by_method=by_method, by_cashier=by_cashier, total=total, payments=payments,
+                      refunds=refunds, open_invoices=owed, open_count=len(owed), open_balance=balance, closes=closes)
+
+
+def expected_cash(session: Session, cashier_id: int, day: date, tz: tzinfo) -> Decimal:
+    """The cash that should be in ``cashier_id``'s drawer for the day's business: the cash
+    payments they took that day less the cash refunds they gave that day."""
+    start, end = day_bounds(day, tz)
+    taken = sum((Decimal(p.amount) for p in _day_payments(session, start, end, cashier_id, "cash")), ZERO)
+    given = sum((Decimal(r.amount) for r in _day_refunds(session, start, end, cashier_id, "cash")), ZERO)
+    return taken - given
+
+
+def find_close(session: Session, cashier_id: int, day: date) -> CashClose | None:
+    return session.execute(select(CashClose).where(CashClose.cashier_id == cashier_id,
+                                                   CashClose.business_date == day)).scalar_one_or_none()
+
+
+def parse_counted(value: Any, currency: str) -> Decimal:
+    """The cash counted (a Decimal, an int or plain digits): never negative, exact in the
+    currency's minor unit (no fractional đồng). ``FieldErrors`` on ``counted_cash`` otherwise."""
+    try:
+        amount = None if value is None or value == "" or isinstance(value, bool) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise FieldErrors({"counted_cash": _("Enter the cash counted in the drawer.")})
+    if amount < 0:
+        raise FieldErrors({"counted_cash": _("The cash counted cannot be negative.")})
+    if amount > MAX_PRICE:
+        raise FieldErrors({"counted_cash": _("Too large.")})
+    if not is_exact(amount, currency):
+        raise FieldErrors({"counted_cash": _("Amounts in %(currency)s have no smaller unit: round the amount.",
+                                             currency=currency)})
+    return amount
+
+
+def close_day(session: Session, cashier_id: int, day: date, counted_cash: Any, note: Any, now: datetime,
+              tz: tzinfo, *, currency: str = "VND") -> CashClose:
+    """Close ``cashier_id``'s ``day``: the cash counted against the expected cash, the difference
+    (counted - expected: above zero is over, below is short) kept with a note. Once per cashier
+    and day (409 "already closed"); not for a day that has not begun. Commits, audited."""
+    counted = parse_counted(counted_cash, currency)
+    text = (note.strip() if isinstance(note, str) else "")[:NOTE_MAX] or None
+    if day > local_day(now, tz):
+        raise FieldErrors({"business_date": _("That day has not begun yet.")})
+    with committing(session):
+        if find_close(session, cashier_id, day) is not None:
+            raise Conflict(_("Your day is already closed."), "business_date")
+        expected = expected_cash(session, cashier_id, day, tz)
+        close = CashClose(cashier_id=cashier_id, business_date=day, expected_cash=expected, counted_cash=counted,
+                          difference=counted - expected, note=text, closed_at=now)
+        session.add(close)
+        try:
+            session.flush()
+        except IntegrityError:  # two tabs closing at once: the database's unique key decides
+            session.rollback()
+            raise Conflict(_("Your day is already closed."), "business_date") from None
+        record_event(session, "cash_closed", "CashClose", close.id,
+                     {"business_date": day.isoformat(), "expected": str(expected), "counted": str(counted),
+                      "difference": str(counted - expected)}, user_id=cashier_id)
+    return close
+
+
+# ---- the invoice search --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    number: str | None = None
+    patient_text: str | None = None
+    date_from: date | None = None  # clinic-local days, both included (the issue date; a draft's creation)
+    date_to: date | None = None
+    status: str | None = None
+
+
+@dataclass
+class InvoiceResults:
+    rows: list[Invoice]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def page(self) -> int:
+        return self.offset // self.limit + 1 if self.limit else 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.limit)) if self.limit else 1
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_invoices(session: Session, number: str | None = None, patient_text: str | None = None,
+                    date_from: date | None = None, date_to: date | None = None, status: str | None = None,
+                    *, limit: int = SEARCH_PAGE_SIZE, offset: int = 0, tz: tzinfo | None = None,
+                    region: str = "VN", reader: Any = None, now: datetime | None = None) -> InvoiceResults:
+    """Invoices by number (any part of it), patient (name without accents, code, phone: the
+    screens' one patient search), the day they were issued (a draft: created) and status; newest
+    first, ``limit`` from ``offset``, with the count of all that match. With ``reader``, limited
+    to what they may read and audited (``app.services.access``)."""
+    when = func.coalesce(Invoice.issued_at, Invoice.created_at)
+    query = select(Invoice).join(Patient, Invoice.patient_id == Patient.id)
+    text = (number or "").strip()[:30]
+    if text:
+        query = query.where(Invoice.number.like(_like(text.upper()), escape="\\"))
+    if (patient_text or "").strip():
+        query = query.where(patient_condition(patient_text or "", region))
+    if date_from is not None and tz is not None:
+        query = query.where(when >= day_bounds(date_from, tz)[0])
+    if date_to is not None and tz is not None:
+        query = query.where(when < day_bounds(date_to, tz)[1])
+    if status:
+        query = query.where(Invoice.status == status)
+    if reader is not None and now is not None:
+        scope = access.readable_condition(reader, Invoice, now)
+        if scope is not None:
+            query = query.where(scope)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = list(session.execute(query.options(selectinload(Invoice.patient))
+                                .order_by(when.desc(), Invoice.id.desc()).limit(limit).offset(offset)).scalars())
+    if reader is not None:
+        access.record_list_read(session, reader, Invoice, rows)
+    return InvoiceResults(rows=rows, total=int(total), limit=limit, offset=offset)
+
+
+# ---- a patient's payment history -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    kind: str  # "payment" or "refund"
+    at: datetime
+    invoice_id: int
+    invoice_number: str | None
+    method: str
+    amount: Decimal
+    status: str
+    by: str  # who took the payment or gave the refund
+    detail: str | None  # the payment's reference, the refund's reason
+
+
+def patient_payment_history(session: Session, patient_id: int, *, reader: Any = None,
+                            now: datetime | None = None) -> list[HistoryEntry]:
+    """Every payment (whatever its status) and refund on ``patient_id``'s invoices, newest first.
+    With ``reader``, the rows they may not read are left out and the read is audited."""
+    payments_query = (select(Payment).join(Invoice, Payment.invoice_id == Invoice.id)
+                      .where(Invoice.patient_id == patient_id)
+                      .options(selectinload(Payment.invoice), selectinload(Payment.received_by)))
+    refunds_query = (select(Refund).join(Invoice, Refund.invoice_id == Invoice.id)
+                     .where(Invoice.patient_id == patient_id)
+                     .options(selectinload(Refund.invoice), selectinload(Refund.refunded_by)))
+    if reader is not None and now is not None:
+        for model in (Payment, Refund):
+            scope = access.readable_condition(reader, model, now)
+            if scope is not None:
+                if model is Payment:
+                    payments_query = payments_query.where(scope)
+                else:
+                    refunds_query = refunds_query.where(scope)
+    payments = list(session.execute(payments_query).scalars())
+    refunds = list(session.execute(refunds_query).scalars())
+    entries = [HistoryEntry("payment", p.paid_at or p.created_at, p.invoice_id, p.invoice.number, p.method,
+                            Decimal(p.amount), p.status, _user_label(p.received_by), p.provider_reference)
+               for p in payments]
+    entries += [HistoryEntry("refund", r.refunded_at, r.invoice_id, r.invoice.number, r.method, Decimal(r.amount),
+                             r.status, _user_label(r.refunded_by), r.reason) for r in refunds]
+    entries.sort(key=lambda e: (e.at, e.kind == "refund"), reverse=True)
+    if reader is not None:
+        access.record_list_read(session, reader, Payment, payments)
+        access.record_list_read(session, reader, Refund, refunds)
+    return entries
+
+
+def patient_of(session: Session, patient_id: int) -> Patient | None:
+    return session.get(Patient, patient_id)
+
+
+def cashier_name(session: Session, user_id: int) -> str:
+    return _user_label(session.get(User, user_id))
+
+
+# ---- CSV -----------------------------------------------------------------------------------------
+
+def safe_cell(value: Any) -> str:
+    """A cell's text, a would-be formula neutralised with a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _amount(value: Any) -> str:
+    """A plain figure: 300000 for VND (no separators, no currency), 12.50 where there are cents."""
+    amount = Decimal(value or 0)
+    return str(amount.quantize(Decimal(1))) if amount == amount.to_integral_value() else f"{amount:.2f}"
+
+
+CSV_HEADERS = ("number", "issued", "patient_code", "patient_name", "status", "subtotal", "discount", "vat",
+               "total", "paid", "refunded", "balance")
+
+
+def invoices_csv(rows: Iterable[Invoice], tz: tzinfo | None = None, headers: Sequence[str] | None = None,
+                 status_label: Any = None) -> str:
+    """The invoices as CSV text for a spreadsheet: UTF-8 with a BOM (Excel then reads Vietnamese
+    names right), the issue date as dd/mm/yyyy in the clinic's zone, amounts as plain integers
+    for VND; a cell that would start a formula gets a leading apostrophe."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in (headers or CSV_HEADERS)])
+    for invoice in rows:
+        issued = invoice.issued_at
+        if issued is not None and tz is not None:
+            issued = issued.astimezone(tz)
+        patient = invoice.patient
+        writer.writerow([safe_cell(cell) for cell in (
+            invoice.number or "", issued.strftime("%d/%m/%Y") if issued else "",
+            patient.code if patient else "", patient.full_name if patient else "",
+            status_label(invoice.status) if status_label else invoice.status,
+            _amount(invoice.subtotal), _amount(invoice.discount), _amount(invoice.tax), _amount(invoice.total),
+            _amount(invoice.amount_paid), _amount(invoice.amount_refunded), _amount(invoice.balance))])
+    return out.getvalue()
+
