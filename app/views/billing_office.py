@@ -35,6 +35,7 @@ from app.views.fields import (
     user_language,
 )
 
+OPEN_SHOWN = 100  # open invoices listed on the day's page (all are counted and summed)
 CSV_COLUMNS = (_l("Number"), _l("Issued"), _l("Patient code"), _l("Patient name"), _l("Status"), _l("Subtotal"),
                _l("Discount"), _l("VAT"), _l("Total"), _l("Paid"), _l("Refunded"), _l("Balance"))
 
@@ -127,7 +128,7 @@ class BillingOfficeView(BaseView):
         links = {"previous": format_date_input(date.fromordinal(day.toordinal() - 1), lang),
                  "next": format_date_input(date.fromordinal(day.toordinal() + 1), lang)}
         return self.render_template("clinic/billing/office_day.html", form=form, takings=takings, day=day,
-                                    links=links, is_today=day == today(), **_helpers()), (200 if valid else 422)
+                                    links=links, is_today=day == today(), open_shown=OPEN_SHOWN, **_helpers()), (200 if valid else 422)
 
     @expose("/invoices")
     @has_access
