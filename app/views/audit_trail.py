@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "invoice_line_removed": _l("Invoice line removed"), "invoice_discount": _l("Invoice discount changed"),
     "invoice_issued": _l("Invoice issued"), "invoice_voided": _l("Invoice voided"),
     "payment_recorded": _l("Payment recorded"), "payment_refunded": _l("Payment refunded"),
+    "cash_closed": _l("Cashier's day closed (cash counted)"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",

@@ -128,7 +128,8 @@ class BillingOfficeView(BaseView):
         links = {"previous": format_date_input(date.fromordinal(day.toordinal() - 1), lang),
                  "next": format_date_input(date.fromordinal(day.toordinal() + 1), lang)}
         return self.render_template("clinic/billing/office_day.html", form=form, takings=takings, day=day,
-                                    links=links, is_today=day == today(), open_shown=OPEN_SHOWN, **_helpers()), (200 if valid else 422)
+                                    links=links, is_today=day == today(), open_shown=OPEN_SHOWN,
+                                    **_helpers()), (200 if valid else 422)
 
     @expose("/invoices")
     @has_access
