@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 
@@ -281,10 +281,11 @@ def search_invoices(session: Session, number: str | None = None, patient_text: s
         query = query.where(Invoice.number.like(_like(text.upper()), escape="\\"))
     if (patient_text or "").strip():
         query = query.where(patient_condition(patient_text or "", region))
-    if date_from is not None and tz is not None:
-        query = query.where(when >= day_bounds(date_from, tz)[0])
-    if date_to is not None and tz is not None:
-        query = query.where(when < day_bounds(date_to, tz)[1])
+    zone = tz or timezone.utc  # the clinic's zone from the caller; UTC days otherwise
+    if date_from is not None:
+        query = query.where(when >= day_bounds(date_from, zone)[0])
+    if date_to is not None:
+        query = query.where(when < day_bounds(date_to, zone)[1])
     if status:
         query = query.where(Invoice.status == status)
     if reader is not None and now is not None:
