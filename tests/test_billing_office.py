@@ -231,6 +231,9 @@ def test_search_page_filters_paginates_and_links(app, db, invoices, login_as):
     assert f'href="/cashier/invoice/{invoices["first"]}"' in html
     assert f'/cashier/invoice/{invoices["third"]}"' not in html and "Trần Thị Bình" not in html
     assert f'/billing/patient/{db.session.get(Invoice, invoices["first"]).patient_id}/history' in html
+    reads = db.session.execute(select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.entity == "Invoice",
+                                                        AuditEvent.user_id == user_id(app, "receptionist"))).scalars()
+    assert [str(invoices["first"]) in (event.details or "") for event in reads] == [True]  # the list read, audited
     bad = browser.get("/billing/invoices?date_from=32/13/2026")
     assert bad.status_code == 422 and "has-error" in bad.get_data(as_text=True)
 
