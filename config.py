@@ -112,6 +112,18 @@ class Config:
     PHARMACY_EXPIRY_WINDOW_DAYS = int(os.environ.get("PHARMACY_EXPIRY_WINDOW_DAYS", "60"))
     PHARMACY_DEFAULT_LEAD_TIME_DAYS = int(os.environ.get("PHARMACY_DEFAULT_LEAD_TIME_DAYS", "7"))
 
+    # Bank transfer by VietQR (app.services.vietqr): the clinic's bank (its NAPAS BIN) and account.
+    VIETQR_BANK_BIN = os.environ.get("VIETQR_BANK_BIN", "")  # 6 digits, e.g. 970436 (Vietcombank)
+    VIETQR_ACCOUNT_NO = os.environ.get("VIETQR_ACCOUNT_NO", "")
+    VIETQR_ACCOUNT_NAME = os.environ.get("VIETQR_ACCOUNT_NAME", "")  # the holder, shown in banking apps
+    VIETQR_BANK_NAME = os.environ.get("VIETQR_BANK_NAME", "")
+    # VNPay (app.services.vnpay): the terminal code and HMAC-SHA512 secret VNPay issued, the payment
+    # page and the merchant API (refunds); the defaults are VNPay's sandbox.
+    VNPAY_TMN_CODE = os.environ.get("VNPAY_TMN_CODE", "")
+    VNPAY_HASH_SECRET = os.environ.get("VNPAY_HASH_SECRET", "")
+    VNPAY_PAY_URL = os.environ.get("VNPAY_PAY_URL", "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html")
+    VNPAY_API_URL = os.environ.get("VNPAY_API_URL", "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction")
+
     # Care-team access: how long a break-the-glass grant to one patient's record lasts.
     BREAK_GLASS_MINUTES = int(os.environ.get("BREAK_GLASS_MINUTES", "60"))
 

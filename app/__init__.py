@@ -100,6 +100,9 @@ def register_blueprints(app: Flask) -> None:
     from app.views import chart
 
     chart.register(app)  # plotly.js from the installed package (/static-vendor/plotly.min.js)
+    from app.views import vnpay_routes
+
+    vnpay_routes.register(app)  # VNPay's return page and IPN (/pay/vnpay/return, /webhooks/vnpay/ipn)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -14,6 +14,12 @@ another site:
   no session.
 - The REST refresh (``/api/v1/security/refresh``): its refresh cookie is SameSite=Strict and it
   checks its own double-submit header (``X-CSRF-TOKEN``, ``app.fab.security_api``).
+- Payment providers' signed server-to-server callbacks (``SIGNED_CALLBACK_ENDPOINTS``): VNPay's
+  IPN (``/webhooks/vnpay/ipn``) comes from VNPay's server, which has no session and no token. It
+  authenticates by its HMAC-SHA512 signature over the parameters (the clinic's hash secret), uses
+  no cookie, and is idempotent (each transaction applied once), so a forged or replayed request
+  changes nothing. It is also the one route that may change state on GET: VNPay's protocol calls
+  it with GET.
 
 FAB marks its REST blueprints as exempt from ``CSRFProtect``; ``WTF_CSRF_CHECK_DEFAULT`` is
 therefore off and the check below runs ``csrf.protect()`` itself, without those exemptions, so
@@ -34,6 +40,8 @@ from app.extensions import csrf
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints that authenticate by what the body carries, never by the session cookie.
 TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login", "SecurityApi.refresh"})
+# Providers' callbacks that prove themselves by a signature over what they carry (see above).
+SIGNED_CALLBACK_ENDPOINTS = frozenset({"vnpay.ipn"})
 
 
 def carries_bearer_token() -> bool:
@@ -51,6 +59,8 @@ def bearer_token_is_valid() -> bool:
 def check_csrf() -> None:
     """Refuse (400) an unsafe request without a valid token, unless it is exempt (see above)."""
     if request.method not in UNSAFE_METHODS or request.endpoint in TOKEN_FREE_ENDPOINTS:
+        return
+    if request.endpoint in SIGNED_CALLBACK_ENDPOINTS:
         return
     if carries_bearer_token():
         # The JWT must be good: FAB's REST API (allow_browser_login) would otherwise fall back to
