@@ -14,6 +14,12 @@ from tests.factories import START, add_appointment_event, add_reminder_log, page
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Authenticates by the credentials in its JSON body, never by the session cookie (app/csrf.py).
 TOKEN_FREE = {"SecurityApi.login", "SecurityApi.refresh"}
+# Payment providers' server-to-server callbacks: no cookie, proved by an HMAC signature over what
+# they carry, idempotent (app/csrf.py SIGNED_CALLBACK_ENDPOINTS). VNPay's IPN is also the one route
+# that may change state on GET (VNPay calls it so); test_no_get_changes_anything visits it
+# unsigned, and it must then change nothing. Signed deliveries: tests/test_vnpay.py.
+SIGNED_CALLBACKS = {"vnpay.ipn"}
+TOKEN_FREE |= SIGNED_CALLBACKS
 # Whatever a request might try to write, were it let through.
 FORM = {"name": "CSRF", "full_name": "CSRF Test", "code": "CSRF", "status": "cancelled", "reason": "csrf",
         "username": "csrf", "password": "csrf-password", "email": "csrf@example.test", "start": START}
