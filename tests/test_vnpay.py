@@ -8,38 +8,35 @@ import hashlib
 import hmac
 import json
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from app.services.errors import ProviderUnavailable
+from tests.vnpay_helpers import (
+    NOW,
+    RETURN_URL,
+    SECRET,
+    TMN,
+    Started,
+    hand_sign,
+    ipn_params,
+    start,
+    switch_on,
+    url_params,
+)
 
-SECRET = "TESTSECRETVNPAY0123456789ABCDEF"
-TMN = "CLINIC01"
-NOW = datetime(2026, 3, 2, 1, 30, 5, tzinfo=timezone.utc)  # 08:30:05 in Hanoi
-RETURN_URL = "http://clinic.test/pay/vnpay/return"
 VI = {"Accept-Language": "vi-VN,vi;q=0.9"}
-
-
-def hand_sign(params: dict[str, str], secret: str = SECRET) -> str:
-    """VNPay's own recipe, written out again: vnp_ fields but the hash, by name, key=quote_plus(value)."""
-    data = "&".join(f"{key}={quote_plus(str(value))}" for key, value in sorted(params.items())
-                    if key.startswith("vnp_") and key not in ("vnp_SecureHash", "vnp_SecureHashType") and value != "")
-    return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
 
 
 @pytest.fixture
 def vnpay_on(app, monkeypatch):
-    for key, value in (("VNPAY_TMN_CODE", TMN), ("VNPAY_HASH_SECRET", SECRET),
-                       ("VNPAY_PAY_URL", "https://sandbox.vnpayment.test/paymentv2/vpcpay.html"),
-                       ("BILLING_EMAIL_ON_PAYMENT", False)):
-        monkeypatch.setitem(app.config, key, value)
+    switch_on(app, monkeypatch)
 
 
 @pytest.fixture
@@ -49,34 +46,9 @@ def billing(app, vnpay_on):
     return BillingSettings.from_config(app.config)
 
 
-@dataclass
-class Started:
-    invoice: int
-    url: str
-    total: int  # what the invoice owes, all of it asked through VNPay
-
-    @property
-    def reference(self) -> str:
-        return url_params(self.url)["vnp_TxnRef"]
-
-
 @pytest.fixture
 def started(app, db, clinic, billing) -> Started:
-    """The factory's issued invoice and a VNPay payment started for all it owes."""
-    from app.models import Invoice
-    from app.services import vnpay
-
-    invoice = clinic.invoice
-    total = int(db.session.get(Invoice, invoice).total)
-    assert total >= 300000
-    with app.test_request_context():
-        url = vnpay.start_payment(db.session, invoice, Decimal(total), None, NOW, billing,
-                                  return_url=RETURN_URL, client_ip="203.0.113.7", locale="vn")
-    return Started(invoice, url, total)
-
-
-def url_params(url: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    return start(app, db, clinic)
 
 
 def state(db, invoice_id: int) -> dict[str, Any]:
@@ -88,20 +60,6 @@ def state(db, invoice_id: int) -> dict[str, Any]:
     events = db.session.execute(select(func.count()).select_from(ProviderEvent)).scalar()
     return {"status": invoice.status, "paid": Decimal(invoice.amount_paid),
             "payments": [(p.status, Decimal(p.amount), p.provider_charge) for p in payments], "events": events}
-
-
-def ipn_params(reference: str, amount: int, response: str = "00", status: str = "00",
-               transaction: str = "14123456", secret: str = SECRET) -> dict[str, str]:
-    """What VNPay's server sends to the IPN address, signed as VNPay signs it."""
-    params = {
-        "vnp_Amount": str(amount * 100), "vnp_BankCode": "NCB", "vnp_BankTranNo": "VNP14123456",
-        "vnp_CardType": "ATM", "vnp_OrderInfo": "Thanh toan hoa don", "vnp_PayDate": "20260302083200",
-        "vnp_ResponseCode": response, "vnp_TmnCode": TMN, "vnp_TransactionNo": transaction,
-        "vnp_TransactionStatus": status, "vnp_TxnRef": reference,
-    }
-    params["vnp_SecureHashType"] = "HmacSHA512"
-    params["vnp_SecureHash"] = hand_sign(params, secret)
-    return params
 
 
 def deliver(client, params: dict[str, str], method: str = "GET"):
@@ -197,6 +155,28 @@ def test_ipn_delivered_five_times_is_applied_once(db, client, started):
     assert after["status"] == "paid" and after["paid"] == total
     assert after["payments"] == [("succeeded", Decimal(total), "14123456")]
     assert after["events"] == 1
+
+
+def test_five_deliveries_at_once_are_applied_once(app, db, started):
+    """VNPay retries while the first answer is slow: five IPNs arrive together (on PostgreSQL, each
+    in its own connection and transaction)."""
+    params = ipn_params(started.reference, started.total)
+    codes: list[str] = []
+    barrier = threading.Barrier(5)
+
+    def one() -> None:
+        client = app.test_client()
+        barrier.wait()
+        codes.append(deliver(client, params).get_json()["RspCode"])
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(codes) == ["00", "02", "02", "02", "02"]
+    after = state(db, started.invoice)
+    assert after["paid"] == started.total and after["events"] == 1 and after["payments"][0][0] == "succeeded"
 
 
 def test_tampered_ipn_is_refused_and_changes_nothing(db, client, started):

@@ -24,7 +24,6 @@ from werkzeug.routing import BuildError
 from app.extensions import db
 from app.models.types import utcnow
 from app.services import vnpay
-from app.services.appointments import patient_of_user
 from app.services.billing_settings import BillingSettings
 
 bp = Blueprint("vnpay", __name__)
@@ -52,9 +51,10 @@ def _url(endpoint: str, **values: Any) -> str | None:
 
 
 def _back(invoice_id: int | None) -> tuple[str | None, str]:
-    """Where the payer goes next: staff to the counter, a patient (or a guest: asked to log in) to
-    the invoice in the portal."""
-    staff = current_user.is_authenticated and patient_of_user(db.session, current_user.id) is None
+    """Where the payer goes next: staff who read invoices to the counter, a patient (or a guest:
+    asked to log in) to the invoice in the portal."""
+    staff = current_user.is_authenticated and current_app.appbuilder.sm.has_access(  # type: ignore[attr-defined]
+        "can_read", "Invoice")
     if staff:
         return _url(COUNTER_ENDPOINT), _("Back to the cashier's counter")
     if invoice_id is not None:
