@@ -16,7 +16,7 @@ The protocol (VNPay payment gateway, version 2.1.0):
 * **IPN** (``handle_ipn``): VNPay's server-to-server call (a GET with the same signed parameters)
   that settles the payment. The answer is the JSON ``{"RspCode": .., "Message": ..}`` VNPay
   expects: 97 bad signature, 01 unknown order, 04 wrong amount, 02 already confirmed (a
-  redelivery, or an answer for a payment already settled: VNPay stops retrying), 00 applied, 99 an
+  redelivery, or a failure for a payment already settled: VNPay stops retrying), 00 applied, 99 an
   error of ours (VNPay retries). Each (vnp_TxnRef, vnp_TransactionNo) is claimed once
   (``payments.claim_event``) in the transaction that applies it.
 * **Refund** (``refund``): a JSON POST to the merchant API (``vnp_Command=refund``) signed with
@@ -79,10 +79,11 @@ def hmac_sha512(secret: str, data: str) -> str:
     return hmac.new(secret.encode("utf-8"), data.encode("utf-8"), hashlib.sha512).hexdigest()
 
 
-def signed_query(params: Mapping[str, Any]) -> str:
-    """The query VNPay signs: the ``vnp_*`` parameters but the hash, by name, ``quote_plus``-encoded."""
-    pairs = sorted((str(key), str(value)) for key, value in params.items()
-                   if str(key).startswith("vnp_") and key not in UNSIGNED and value not in (None, ""))
+def signed_query(params: Mapping[str, Any], *, keep_empty: bool = False) -> str:
+    """The query VNPay signs: the ``vnp_*`` parameters but the hash, by name, ``quote_plus``-encoded.
+    Empty values are left out (VNPay's .NET and Java samples) or kept (its PHP sample)."""
+    pairs = sorted((str(key), "" if value is None else str(value)) for key, value in params.items()
+                   if str(key).startswith("vnp_") and key not in UNSIGNED and (keep_empty or value not in (None, "")))
     return "&".join(f"{quote_plus(key)}={quote_plus(value)}" for key, value in pairs)
 
 
@@ -100,7 +101,14 @@ def verify(params: Mapping[str, Any], secret: str) -> bool:
     given = params.get("vnp_SecureHash")
     if not secret or not isinstance(given, str) or not given:
         return False
-    return hmac.compare_digest(sign(params, secret).lower(), given.strip().lower())
+    given = given.strip().lower()
+    if hmac.compare_digest(sign(params, secret), given):
+        return True
+    # A parameter sent empty (vnp_BankTranNo of a failed payment): VNPay's samples differ on
+    # whether it is signed, so both readings are accepted.
+    has_empty = any(str(key).startswith("vnp_") and key not in UNSIGNED and value in (None, "")
+                    for key, value in params.items())
+    return has_empty and hmac.compare_digest(hmac_sha512(secret, signed_query(params, keep_empty=True)), given)
 
 
 # ---- starting a payment -------------------------------------------------------------------------
@@ -188,7 +196,9 @@ def handle_ipn(session: Session, params: Mapping[str, Any], now: datetime,
         amount = _amount_of(params)
         if amount is None or amount != Decimal(payment.amount):
             return BAD_AMOUNT
-        if payment.status != "pending":
+        # Settled already: a redelivery, or a failure arriving after the success (it stays
+        # succeeded). A success after a failure is still counted: the money was taken.
+        if payment.status in ("succeeded", "unapplied") or (payment.status != "pending" and not paid(params)):
             return ALREADY
         event_id = f"{reference}:{params.get('vnp_TransactionNo') or '-'}"
         with committing(session):
