@@ -127,6 +127,18 @@ def test_payment_url_is_signed_and_records_a_pending_payment(db, started):
     assert state(db, invoice)["status"] == "issued"
 
 
+def test_payment_link_comes_back_to_the_return_page_in_the_users_language(app, db, clinic, vnpay_on):
+    from app.views.vnpay_routes import payment_link
+
+    invoice = clinic.invoice
+    with app.test_request_context("/cashier/", headers=VI, environ_base={"REMOTE_ADDR": "198.51.100.4"}):
+        url = payment_link(invoice, Decimal(100000), None)
+    params = url_params(url)
+    assert params["vnp_ReturnUrl"] == "http://localhost/pay/vnpay/return"
+    assert params["vnp_Locale"] == "vn" and params["vnp_IpAddr"] == "198.51.100.4"
+    assert params["vnp_SecureHash"] == hand_sign(params)
+
+
 def test_two_attempts_get_two_references(app, db, started, billing):
     from app.services import vnpay
 

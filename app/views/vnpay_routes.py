@@ -13,11 +13,12 @@
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
@@ -62,6 +63,16 @@ def _back(invoice_id: int | None) -> tuple[str | None, str]:
         if link:
             return link, _("Back to the invoice")
     return _url("public.my_appointments"), _("Go to my page")
+
+
+def payment_link(invoice_id: int, amount: Decimal, actor_id: int | None) -> str:
+    """For the counter's and the portal's "pay with VNPay" (a POST with its CSRF token): record the
+    pending payment and return VNPay's signed URL to redirect to, coming back to this blueprint's
+    return page in the user's language. Raises the service's DomainErrors (409, 422, 502)."""
+    locale = "vn" if str(get_locale() or "en").startswith("vi") else "en"
+    return vnpay.start_payment(db.session, invoice_id, amount, actor_id, utcnow(), billing(),
+                               return_url=url_for("vnpay.payment_return", _external=True),
+                               client_ip=request.remote_addr or "127.0.0.1", locale=locale)
 
 
 @bp.get("/pay/vnpay/return")
