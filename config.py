@@ -95,6 +95,13 @@ class Config:
     CLINIC_CURRENCY = os.environ.get("CLINIC_CURRENCY", "VND")
     CLINIC_PHONE_REGION = os.environ.get("CLINIC_PHONE_REGION", "VN")
 
+    # Card payments through Stripe Checkout (app/services/stripe_gateway.py): empty key, no card
+    # payments. The webhook's signing secret verifies POST /webhooks/stripe; the API base is only
+    # set to reach another server than api.stripe.com (the tests' local one).
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+
     # Booking policy.
     BOOKING_SLOT_MINUTES = int(os.environ.get("BOOKING_SLOT_MINUTES", "15"))  # start times fall on this grid
     BOOKING_BUFFER_MINUTES = int(os.environ.get("BOOKING_BUFFER_MINUTES", "0"))  # kept free after each visit

@@ -103,6 +103,9 @@ def register_blueprints(app: Flask) -> None:
     from app.views import vnpay_routes
 
     vnpay_routes.register(app)  # VNPay's return page and IPN (/pay/vnpay/return, /webhooks/vnpay/ipn)
+    from app.views import stripe_webhook
+
+    stripe_webhook.register(app)  # POST /webhooks/stripe (signed by Stripe, no CSRF token)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -5,8 +5,8 @@ either as the ``csrf_token`` form field (page forms: every ``FlaskForm`` renders
 ``X-CSRFToken`` header (the pages' own ``fetch`` calls to the JSON API). That covers FAB's pages,
 our pages, the public site and the REST API called with the browser's session cookie.
 
-Two kinds of request need no token, because a browser never sends them on its own behalf to
-another site:
+These requests need no token, because a browser never sends them on its own behalf to
+another site, or because they prove their sender otherwise:
 - ``Authorization: Bearer <JWT>`` with a valid token: a cross-site page cannot add this header
   without a CORS preflight, which this application never grants; the token proves the caller.
   An invalid one is answered 401 here.
@@ -20,6 +20,8 @@ another site:
   no cookie, and is idempotent (each transaction applied once), so a forged or replayed request
   changes nothing. It is also the one route that may change state on GET: VNPay's protocol calls
   it with GET.
+- Stripe's webhook (``POST /webhooks/stripe``): Stripe's server calls it with no session; it
+  proves itself by the ``Stripe-Signature`` HMAC over the body (``app.services.stripe_gateway``).
 
 FAB marks its REST blueprints as exempt from ``CSRFProtect``; ``WTF_CSRF_CHECK_DEFAULT`` is
 therefore off and the check below runs ``csrf.protect()`` itself, without those exemptions, so
@@ -42,6 +44,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login", "SecurityApi.refresh"})
 # Providers' callbacks that prove themselves by a signature over what they carry (see above).
 SIGNED_CALLBACK_ENDPOINTS = frozenset({"vnpay.ipn"})
+# Endpoints that authenticate by what the request carries, never by the session cookie.
+TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login", "SecurityApi.refresh", "stripe_webhook.receive"})
 
 
 def carries_bearer_token() -> bool:

@@ -22,7 +22,8 @@ PAGE = """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    """The REST API, a caller asking for JSON, and the payment providers' webhooks (machines)."""
+    return request.path.startswith(("/api/", "/webhooks/")) or request.accept_mimetypes.best == "application/json"
 
 
 def _respond(code: int, title: str, message: str, payload: dict | None = None):

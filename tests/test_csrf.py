@@ -20,6 +20,9 @@ TOKEN_FREE = {"SecurityApi.login", "SecurityApi.refresh"}
 # unsigned, and it must then change nothing. Signed deliveries: tests/test_vnpay.py.
 SIGNED_CALLBACKS = {"vnpay.ipn"}
 TOKEN_FREE |= SIGNED_CALLBACKS
+# Authenticate by the credentials in their JSON body or by the sender's signature (Stripe's
+# webhook), never by the session cookie (app/csrf.py).
+TOKEN_FREE = {"SecurityApi.login", "SecurityApi.refresh", "stripe_webhook.receive"}
 # Whatever a request might try to write, were it let through.
 FORM = {"name": "CSRF", "full_name": "CSRF Test", "code": "CSRF", "status": "cancelled", "reason": "csrf",
         "username": "csrf", "password": "csrf-password", "email": "csrf@example.test", "start": START}
