@@ -302,6 +302,19 @@ def test_without_a_key_card_payments_are_off(app, db, invoice, stripe_api):
     assert stripe_api.requests == []
 
 
+def test_stripe_s_refusal_reads_in_vietnamese(app, db, invoice, billing, stripe_api):
+    from app.services import stripe_gateway
+    from app.services.errors import ProviderUnavailable
+
+    stripe_api.mode = "invalid"
+    with app.test_request_context(headers={"Accept-Language": "vi"}):
+        with pytest.raises(ProviderUnavailable) as refused:
+            stripe_gateway.start_checkout(db.session, invoice, Decimal(300000), None, now(), billing,
+                                          success_url=SUCCESS_URL, cancel_url=CANCEL_URL, locale="vi")
+    assert refused.value.message == "Stripe từ chối yêu cầu: Invalid currency: vnd. Chưa ghi nhận gì."
+    assert payments_of(db, invoice) == []
+
+
 # ---- webhooks ----------------------------------------------------------------------------------------
 
 def test_the_completed_webhook_marks_the_invoice_paid(app, db, client, invoice, billing, notified):
@@ -405,6 +418,10 @@ def test_paid_meanwhile_in_cash_the_card_payment_is_unapplied(app, db, client, c
     card = next(p for p in payments_of(db, invoice) if p.method == "card")
     assert card.status == "unapplied" and "refund" in card.note
     assert card.id not in notified  # no receipt for money the invoice did not take
+
+    given_back = refund(app, db, card.id, 300000, billing, reason="Đã thanh toán tiền mặt")  # back to the card
+    assert given_back.provider_reference.startswith("re_test_")
+    assert invoice_row(db, invoice).status == "paid"  # the cash payment still pays it
 
 
 def session_id_of_card(db, invoice: int) -> str:
