@@ -187,9 +187,10 @@ def _verified_event(payload: bytes, signature_header: str | None, billing: Billi
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) and value else None
 
-    return _Event(id=event_id, type=kind, session_id=text(obj.get("id")) if obj.get("object") in (
-        None, "checkout.session") else None, payment_status=text(obj.get("payment_status")),
-        amount_total=obj.get("amount_total"), currency=text(obj.get("currency")), payment_intent=text(intent))
+    is_checkout = obj.get("object") in (None, "checkout.session")
+    return _Event(id=event_id, type=kind, session_id=text(obj.get("id")) if is_checkout else None,
+                  payment_status=text(obj.get("payment_status")), amount_total=obj.get("amount_total"),
+                  currency=text(obj.get("currency")), payment_intent=text(intent))
 
 
 def handle_webhook(session: Session, payload: bytes, signature_header: str | None, now: datetime,
