@@ -42,10 +42,9 @@ from app.extensions import csrf
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints that authenticate by what the body carries, never by the session cookie.
 TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login", "SecurityApi.refresh"})
-# Providers' callbacks that prove themselves by a signature over what they carry (see above).
-SIGNED_CALLBACK_ENDPOINTS = frozenset({"vnpay.ipn"})
-# Endpoints that authenticate by what the request carries, never by the session cookie.
-TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login", "SecurityApi.refresh", "stripe_webhook.receive"})
+# Providers' callbacks that prove themselves by a signature over what they carry (see above):
+# VNPay's IPN (HMAC-SHA512) and Stripe's webhook (the Stripe-Signature header, HMAC-SHA256).
+SIGNED_CALLBACK_ENDPOINTS = frozenset({"vnpay.ipn", "stripe_webhook.receive"})
 
 
 def carries_bearer_token() -> bool:

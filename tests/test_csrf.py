@@ -17,12 +17,10 @@ TOKEN_FREE = {"SecurityApi.login", "SecurityApi.refresh"}
 # Payment providers' server-to-server callbacks: no cookie, proved by an HMAC signature over what
 # they carry, idempotent (app/csrf.py SIGNED_CALLBACK_ENDPOINTS). VNPay's IPN is also the one route
 # that may change state on GET (VNPay calls it so); test_no_get_changes_anything visits it
-# unsigned, and it must then change nothing. Signed deliveries: tests/test_vnpay.py.
-SIGNED_CALLBACKS = {"vnpay.ipn"}
+# unsigned, and it must then change nothing. Signed deliveries: tests/test_vnpay.py and
+# tests/test_stripe.py (Stripe's webhook, POST only).
+SIGNED_CALLBACKS = {"vnpay.ipn", "stripe_webhook.receive"}
 TOKEN_FREE |= SIGNED_CALLBACKS
-# Authenticate by the credentials in their JSON body or by the sender's signature (Stripe's
-# webhook), never by the session cookie (app/csrf.py).
-TOKEN_FREE = {"SecurityApi.login", "SecurityApi.refresh", "stripe_webhook.receive"}
 # Whatever a request might try to write, were it let through.
 FORM = {"name": "CSRF", "full_name": "CSRF Test", "code": "CSRF", "status": "cancelled", "reason": "csrf",
         "username": "csrf", "password": "csrf-password", "email": "csrf@example.test", "start": START}
