@@ -92,8 +92,13 @@ def ipn() -> ResponseReturnValue:
     return answer, 400 if code == vnpay.BAD_SIGNATURE[0] else 200
 
 
-def register(app: Flask) -> None:
+@bp.context_processor
+def _public_layout() -> dict[str, Any]:
+    """The public site's layout helpers (language switch, money) for the return page."""
     from app.public.common import helpers
 
-    bp.context_processor(helpers)  # the public site's layout (language switch, money) for the return page
+    return helpers()
+
+
+def register(app: Flask) -> None:
     app.register_blueprint(bp)
