@@ -119,6 +119,18 @@ class Config:
     PHARMACY_EXPIRY_WINDOW_DAYS = int(os.environ.get("PHARMACY_EXPIRY_WINDOW_DAYS", "60"))
     PHARMACY_DEFAULT_LEAD_TIME_DAYS = int(os.environ.get("PHARMACY_DEFAULT_LEAD_TIME_DAYS", "7"))
 
+    # Billing (app.services.billing_settings): what a visit bills, VAT per line kind (percent; medical
+    # services are exempt in Vietnam), invoice numbers, the tax code printed on invoices, e-mails.
+    CLINIC_TAX_CODE = os.environ.get("CLINIC_TAX_CODE", "")
+    BILLING_CHARGE_CONSULTATION_FEE = _bool("BILLING_CHARGE_CONSULTATION_FEE", True)
+    BILLING_VAT_SERVICE = os.environ.get("BILLING_VAT_SERVICE", "0")
+    BILLING_VAT_LAB = os.environ.get("BILLING_VAT_LAB", "0")
+    BILLING_VAT_MEDICINE = os.environ.get("BILLING_VAT_MEDICINE", "5")
+    BILLING_VAT_OTHER = os.environ.get("BILLING_VAT_OTHER", "10")
+    BILLING_INVOICE_PREFIX = os.environ.get("BILLING_INVOICE_PREFIX", "HD")
+    BILLING_EMAIL_ON_ISSUE = _bool("BILLING_EMAIL_ON_ISSUE", True)
+    BILLING_EMAIL_ON_PAYMENT = _bool("BILLING_EMAIL_ON_PAYMENT", True)
+
     # Bank transfer by VietQR (app.services.vietqr): the clinic's bank (its NAPAS BIN) and account.
     VIETQR_BANK_BIN = os.environ.get("VIETQR_BANK_BIN", "")  # 6 digits, e.g. 970436 (Vietcombank)
     VIETQR_ACCOUNT_NO = os.environ.get("VIETQR_ACCOUNT_NO", "")
