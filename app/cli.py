@@ -85,9 +85,10 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
 
 
 def register(app: Flask) -> None:
-    from app import pharmacy_cli
+    from app import billing_cli, pharmacy_cli
 
     pharmacy_cli.register(app)  # flask stock verify, flask medicines load
+    billing_cli.register(app)  # flask billing retry-emails
 
     @app.cli.command("sync-roles")
     def sync_roles() -> None:

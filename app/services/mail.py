@@ -11,12 +11,15 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
+from typing import Sequence
 
 from flask_mail import Mail, Message
 
 from app.services.errors import ValidationFailed
 
-__all__ = ["send_email"]
+__all__ = ["Attachment", "send_email"]
+
+Attachment = tuple[str, str, bytes]  # (file name, MIME type such as "application/pdf", content)
 
 
 def _sender(config: Mapping) -> str:
@@ -26,15 +29,20 @@ def _sender(config: Mapping) -> str:
     return str(sender)
 
 
-def _check(to: list[str], subject: str) -> None:
+def _check(to: list[str], subject: str, attachments: Sequence[Attachment] = ()) -> None:
     if not to or any(not isinstance(addr, str) or not addr.strip() for addr in to):
         raise ValidationFailed("at least one recipient address is needed", field="to")
-    for value, field in [(subject, "subject"), *((addr, "to") for addr in to)]:
+    for value, field in [(subject, "subject"), *((addr, "to") for addr in to),
+                         *((name, "attachments") for name, _type, _data in attachments)]:
         if "\r" in value or "\n" in value:
             raise ValidationFailed("line breaks are not allowed in mail headers", field=field)
+    for name, mimetype, data in attachments:
+        if not name or mimetype.count("/") != 1 or not isinstance(data, (bytes, bytearray)):
+            raise ValidationFailed("an attachment is (file name, type/subtype, bytes)", field="attachments")
 
 
-def _build(sender: str, to: list[str], subject: str, body: str, html: str | None) -> EmailMessage:
+def _build(sender: str, to: list[str], subject: str, body: str, html: str | None,
+           attachments: Sequence[Attachment] = ()) -> EmailMessage:
     msg = EmailMessage(policy=policy.SMTP)  # CRLF line ends, RFC 2047 encoded UTF-8 headers
     msg["From"] = sender
     msg["To"] = ", ".join(to)
@@ -45,6 +53,9 @@ def _build(sender: str, to: list[str], subject: str, body: str, html: str | None
     msg.set_content(body, charset="utf-8", cte="quoted-printable")
     if html is not None:
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for name, mimetype, data in attachments:  # multipart/mixed: the text (and HTML), then the files
+        maintype, subtype = mimetype.split("/")
+        msg.add_attachment(bytes(data), maintype=maintype, subtype=subtype, filename=name)
     return msg
 
 
@@ -72,20 +83,25 @@ def send_email(
     subject: str,
     body: str,
     html: str | None = None,
+    attachments: Sequence[Attachment] | None = None,
 ) -> str:
-    """Send a plain-text (optionally also HTML) message to ``to``.
+    """Send a plain-text (optionally also HTML) message to ``to``, with ``attachments`` (each
+    ``(file name, MIME type, bytes)``) if any.
 
     With ``MAIL_SERVER`` set the message goes through ``mail`` (Flask-Mail; needs an application
     context) and its Message-ID is returned. Otherwise a complete RFC 5322 message is written to
     ``MAIL_OUTBOX_DIR`` (created if missing) and the file's path is returned.
     """
     to = list(to)
-    _check(to, subject)
+    files = list(attachments or ())
+    _check(to, subject, files)
     sender = _sender(config)
     if config.get("MAIL_SERVER"):
         recipients: list[str | tuple[str, str]] = list(to)
         message = Message(subject=subject, recipients=recipients, body=body, html=html, sender=sender, charset="utf-8")
+        for name, mimetype, data in files:
+            message.attach(filename=name, content_type=mimetype, data=bytes(data), disposition="attachment")
         mail.send(message)
         return message.msgId
     outbox = config.get("MAIL_OUTBOX_DIR") or "outbox"
-    return str(_write_outbox(outbox, _build(sender, to, subject, body, html)))
+    return str(_write_outbox(outbox, _build(sender, to, subject, body, html, files)))

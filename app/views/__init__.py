@@ -23,6 +23,7 @@ from app.views.clinical import (
 )
 from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
+from app.views.invoice_documents import InvoiceDocumentsView
 from app.views.lab import LabView, register_lab_globals
 from app.views.lookup import LookupView
 from app.views.my_day import MyDayView
@@ -81,6 +82,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(BreakGlassView)
     appbuilder.add_view_no_menu(VisitView)
     appbuilder.add_view_no_menu(PrescriptionPrintView)
+    appbuilder.add_view_no_menu(InvoiceDocumentsView)
     files.register(appbuilder)
     appbuilder.add_view_no_menu(ChartView)
     appbuilder.add_view(LabView, "Lab worklist", label=_l("Lab worklist"), category="Clinical",
