@@ -109,3 +109,36 @@ def test_smtp_mode_delivers_through_flask_mail(smtp_server, tmp_path):
     assert msg["Subject"] == SUBJECT
     assert _text(msg.get_body(("plain",))) == BODY
     assert _text(msg.get_body(("html",))) == HTML
+
+
+PDF = b"%PDF-1.4\n% fake invoice \xe2\x82\xab\n%%EOF\n"
+
+
+def test_outbox_keeps_attachments_after_the_text_and_html(tmp_path):
+    config = {"MAIL_OUTBOX_DIR": str(tmp_path), "MAIL_DEFAULT_SENDER": "clinic@localhost"}
+    path = send_email(config, Mail(), to=["huong@example.vn"], subject=SUBJECT, body=BODY, html=HTML,
+                      attachments=[("HD2026-000001.pdf", "application/pdf", PDF)])
+    msg = _parse(Path(path).read_bytes())
+    assert msg.get_content_type() == "multipart/mixed"
+    assert _text(msg.get_body(("plain",))) == BODY and _text(msg.get_body(("html",))) == HTML
+    [attachment] = list(msg.iter_attachments())
+    assert (attachment.get_content_type(), attachment.get_filename()) == ("application/pdf", "HD2026-000001.pdf")
+    assert attachment.get_content() == PDF
+    with pytest.raises(ValidationFailed):
+        send_email(config, Mail(), to=["a@b.vn"], subject="x", body="y", attachments=[("a.pdf", "pdf", PDF)])
+
+
+def test_smtp_mode_sends_attachments(smtp_server, tmp_path):
+    controller, handler = smtp_server
+    app = Flask(__name__)
+    app.config.update(TESTING=True, MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
+                      MAIL_USE_TLS=False, MAIL_DEFAULT_SENDER="clinic@example.vn")
+    mail = Mail(app)
+    with app.app_context():
+        send_email(app.config, mail, to=["huong@example.vn"], subject=SUBJECT, body=BODY, html=HTML,
+                   attachments=[("Hóa đơn.pdf", "application/pdf", PDF)])
+    msg = _parse(handler.envelopes[0].original_content)
+    assert _text(msg.get_body(("plain",))) == BODY and _text(msg.get_body(("html",))) == HTML
+    [attachment] = list(msg.iter_attachments())
+    assert (attachment.get_content_type(), attachment.get_filename()) == ("application/pdf", "Hóa đơn.pdf")
+    assert attachment.get_content() == PDF
