@@ -51,6 +51,21 @@ def percent_text(rate: Decimal, language: str) -> str:
     return f"{format_decimal(Decimal(rate).normalize(), locale=language)}%"
 
 
+def phone_text(number: str | None, region: str) -> str:
+    """+84912345678 (as stored) -> 0912 345 678 for the clinic's country; others international."""
+    if not number:
+        return ""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return number
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if phonenumbers.region_code_for_number(parsed) == region
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(parsed, style)
+
+
 def day_text(day: date, language: str) -> str:
     """dd/mm/yyyy in Vietnamese (as invoices write it), ISO otherwise."""
     return day.strftime("%d/%m/%Y") if language == "vi" else day.isoformat()
@@ -206,7 +221,7 @@ def build(session: Session, invoice_id: int, clinic: ClinicSettings, settings: B
             issue_day=day_text(moment.astimezone(clinic.timezone).date(), language),
             clinic_name=nfc(clinic.name), clinic_address=nfc(clinic.address), clinic_phone=nfc(clinic.phone),
             tax_code=settings.tax_code, patient_name=nfc(patient.full_name), patient_code=patient.code,
-            patient_phone=patient.phone or "", patient_address=nfc(patient.address),
+            patient_phone=phone_text(patient.phone, clinic.phone_region), patient_address=nfc(patient.address),
             patient_email=(patient.email or (user.email if user is not None else None) or None),
             patient_user_id=patient.user_id, lines=lines, subtotal=fmt(invoice.subtotal),
             discount=fmt(discount) if discount > 0 else None, discount_reason=nfc(invoice.discount_reason) or None,

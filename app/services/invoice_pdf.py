@@ -65,7 +65,7 @@ def _draw(doc: InvoiceDocument) -> bytes:
     pdf.alias_nb_pages()
     pdf.add_page()
     width = pdf.w - 2 * MARGIN
-    right_width = 62
+    right_width = 72
     left_width = width - right_width - 4
 
     # The clinic (left) and the invoice's number and date (right).
@@ -76,7 +76,7 @@ def _draw(doc: InvoiceDocument) -> bytes:
     for label, value in ((_("Address"), doc.clinic_address), (_("Phone"), doc.clinic_phone),
                          (_("Tax code"), doc.tax_code)):
         if value:
-            pdf.multi_cell(left_width, 4.6, nfc(f"{label}: {value}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.multi_cell(left_width, 4.6, nfc(f"{label}: {value}"), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     left_bottom = pdf.get_y()
     pdf.set_xy(MARGIN + width - right_width, top)
     pdf.set_font(FONT, "", 9)
@@ -85,7 +85,7 @@ def _draw(doc: InvoiceDocument) -> bytes:
         pdf.set_font(FONT, "", 9)
         pdf.cell(24, 5, nfc(f"{label}:"))
         pdf.set_font(FONT, "B", 9)
-        pdf.multi_cell(right_width - 24, 5, nfc(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(right_width - 24, 5, nfc(value), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(max(left_bottom, pdf.get_y()))
     pdf.set_draw_color(160)
     pdf.line(MARGIN, pdf.get_y() + 2, pdf.w - MARGIN, pdf.get_y() + 2)
@@ -105,7 +105,7 @@ def _draw(doc: InvoiceDocument) -> bytes:
         pdf.set_font(FONT, "B", 10)
         pdf.cell(38, 5.5, nfc(label))
         pdf.set_font(FONT, "", 10)
-        pdf.multi_cell(width - 38, 5.5, nfc(value) or "–", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(width - 38, 5.5, nfc(value) or "–", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     field(_("Patient"), doc.patient_name)
     field(_("Patient code"), doc.patient_code)
@@ -117,7 +117,7 @@ def _draw(doc: InvoiceDocument) -> bytes:
 
     # The lines.
     pdf.set_font(FONT, "", 9)
-    with pdf.table(col_widths=(6, 62, 12, 26, 12, 28), text_align=("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+    with pdf.table(col_widths=(6, 58, 12, 26, 16, 28), text_align=("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
                    line_height=5, first_row_as_headings=True) as table:
         table.row([nfc(t) for t in ("#", _("Description"), _("Qty"), _("Unit price"), _("VAT"), _("Amount"))])
         for index, line in enumerate(doc.lines, start=1):
@@ -144,7 +144,7 @@ def _draw(doc: InvoiceDocument) -> bytes:
     pdf.ln(1)
     pdf.set_font(FONT, "B", 10)
     label = "Bằng chữ" if doc.language == "vi" else "In words (Bằng chữ)"
-    pdf.multi_cell(width, 5.5, nfc(f"{label}: {doc.words}."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(width, 5.5, nfc(f"{label}: {doc.words}."), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
 
     # Payments and what is still owed.
@@ -198,5 +198,5 @@ def _draw_qr(pdf: FPDF, doc: InvoiceDocument, width: float) -> None:
                          (_("Bank"), doc.qr.bank), (_("Account"), doc.qr.account),
                          (_("Account holder"), doc.qr.account_name)):
         if value:
-            pdf.multi_cell(text_width, 5.5, nfc(f"{label}: {value}"), new_x=XPos.LEFT, new_y=YPos.NEXT)
+            pdf.multi_cell(text_width, 5.5, nfc(f"{label}: {value}"), align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_y(max(pdf.get_y(), top + QR_SIZE))

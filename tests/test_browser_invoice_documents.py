@@ -1,0 +1,62 @@
+"""The printable invoice in a real browser (Debian's headless Chromium): a cashier opens it at
+1280 and 390 px, in English and in Vietnamese; the sheet fits the phone without sideways
+scrolling, the figures and the words are there, the VietQR code is drawn while something is owed,
+and "Send by e-mail" comes back with the answer. Screenshots go to ``$SCREENSHOT_DIR`` when set."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.test_invoice_documents import NAME, WORDS, _invoice, _number, _patient, clinic_config  # noqa: F401
+
+TEXT = {"en": {"status": "Issued (unpaid)", "total": "₫225,000", "sent": "no e-mail address"},
+        "vi": {"status": "Đã phát hành (chưa thanh toán)", "total": "225.000 ₫", "sent": "không có địa chỉ e-mail"}}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_the_cashier_prints_and_sends_the_invoice(db, clinic, clinic_config, page_as, tmp_path, monkeypatch,  # noqa: F811
+                                                  width, lang):
+    from app.services import vietqr
+
+    shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    for key, value in {"VIETQR_BANK_BIN": "970436", "VIETQR_ACCOUNT_NO": "0071000123456",
+                       "VIETQR_ACCOUNT_NAME": "PHONG KHAM AN BINH", "VIETQR_BANK_NAME": "Vietcombank"}.items():
+        monkeypatch.setitem(clinic.app.config, key, value)
+    monkeypatch.setattr(vietqr, "emv_payload", lambda billing, amount, ref: f"00020101021238VIETQR{int(amount)}{ref}")
+    invoice = _invoice(clinic.app, _patient(clinic, email=None))
+    number = _number(clinic.app, invoice)
+    page = page_as("cashier", width=width)
+    page.goto(f"{page.base_url}/clinic/language/{lang}?next=/invoices/{invoice}/print")
+    if f"/invoices/{invoice}/print" not in page.url:
+        page.goto(f"{page.base_url}/invoices/{invoice}/print")
+
+    def shot(name: str, fits: bool = True) -> None:
+        page.screenshot(path=str(shots / f"invoice-{lang}-{width}-{name}.png"), full_page=True)
+        if not fits:
+            return
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, (name, overflow)
+
+    assert page.locator("#invoice-number").inner_text() == number
+    assert page.locator("#patient-name").inner_text() == NAME
+    assert page.locator("#invoice-status").inner_text() == TEXT[lang]["status"]
+    assert page.locator("#invoice-total").inner_text().replace("\xa0", " ") == TEXT[lang]["total"]
+    assert WORDS in page.locator("#invoice-words").inner_text()
+    assert page.locator("#invoice-qr svg").is_visible()
+    box = page.locator("#invoice-qr svg").bounding_box()
+    assert box and box["width"] >= 120 and abs(box["width"] - box["height"]) < 2  # big enough to scan, square
+    shot("1-print")
+
+    page.click("#email-button")
+    page.wait_for_load_state()
+    assert f"/invoices/{invoice}/print" in page.url
+    assert TEXT[lang]["sent"] in page.locator(".flash").inner_text() + page.locator("#email-state").inner_text()
+    shot("2-sent")
+
+    page.emulate_media(media="print")
+    assert not page.locator(".toolbar").is_visible()
+    shot("3-as-printed", fits=False)  # paper is A4 wide, not a phone
