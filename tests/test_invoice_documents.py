@@ -359,3 +359,39 @@ def test_the_vietqr_code_is_drawn_while_something_is_owed(db, clinic, clinic_con
     html = cashier.get(f"/invoices/{invoice}/print").get_data(as_text=True)
     assert 'id="invoice-qr"' not in html  # paid: nothing to scan
     assert "0071000123456" not in _pdf_text(cashier.get(f"/invoices/{invoice}/pdf").data)
+
+
+@pytest.mark.needs_redis
+def test_on_rq_the_send_is_a_job_that_rq_retries(app, db, clinic, clinic_config, monkeypatch):
+    import uuid
+
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+    from rq.job import Job
+
+    url, name = "redis://127.0.0.1:6379/15", f"test-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    monkeypatch.setitem(app.config, "RQ_QUEUE", name)
+    _use_smtp(app, monkeypatch, _free_port())  # the mail server is down
+    connection = Redis.from_url(url)
+    queue = Queue(name, connection=connection)
+    try:
+        invoice = _issue_with_mail(app, _patient(clinic))
+        assert _invoice_row(db, invoice).email_status == "queued"  # on its way, not sent in the request
+        [job_id] = queue.job_ids
+        job = Job.fetch(job_id, connection=connection)
+        assert (job.func_name, job.args, job.retries_left) == ("app.jobs.billing_mail.send", (invoice, "issued"), 3)
+
+        worker = SimpleWorker([queue], connection=connection)
+        worker.work(burst=True)
+        connection.delete(worker.key)
+        row = _invoice_row(db, invoice)
+        assert (row.status, row.email_status, row.email_attempts) == ("issued", "failed", 1)
+        job = Job.fetch(job_id, connection=connection)
+        assert job.get_status() == "scheduled" and job.retries_left == 2  # RQ tries again later
+    finally:
+        for registry in (queue.finished_job_registry, queue.failed_job_registry, queue.scheduled_job_registry):
+            for job_id in registry.get_job_ids():
+                Job.fetch(job_id, connection=connection).delete()
+        queue.delete(delete_jobs=True)
+        connection.close()
