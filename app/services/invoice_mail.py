@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import record_event
+from app.i18n import N_
 from app.models import Invoice, UserProfile
 from app.services import billing, invoice_document, invoice_pdf
 from app.services.billing_settings import BillingSettings
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("issued", "paid")
 MAX_ATTEMPTS = 5  # automatic retries stop after this many tries (a resend on demand always tries)
-NO_ADDRESS = "no e-mail address"
+NO_ADDRESS = N_("no e-mail address")  # kept in English on the invoice, shown translated
 ERROR_MAX = 500
 
 

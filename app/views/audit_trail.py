@@ -45,6 +45,8 @@ ACTION_LABELS = {
     "invoice_issued": _l("Invoice issued"), "invoice_voided": _l("Invoice voided"),
     "payment_recorded": _l("Payment recorded"), "payment_refunded": _l("Payment refunded"),
     "cash_closed": _l("Cashier's day closed (cash counted)"),
+    "invoice_emailed": _l("Invoice e-mailed to the patient"),
+    "invoice_email_requested": _l("Invoice e-mail sent again on request"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",
