@@ -420,12 +420,22 @@ def test_pay_by_card_starts_a_checkout_for_what_is_owed_and_sends_the_payer_ther
 
 
 def test_coming_back_from_the_checkout_never_marks_the_invoice_paid(app, db, bills, login_as, monkeypatch):
+    for key, value in PAY_CONFIG.items():
+        monkeypatch.setitem(app.config, key, value)
     browser = login_as(bills.owner_login)
     body = _text(browser.get(f"/clinic/me/invoices/{bills.newer}?paid=1"))
     assert "confirmation may take a moment" in body
+    assert "pay/card" not in body  # no second payment offered while the first is being confirmed
     invoice = _invoice(db, bills.newer)
     assert invoice.status == "issued" and invoice.amount_paid == 0 and not _payments(db, bills.newer)
-    assert "confirmation may take a moment" not in _text(browser.get(f"/clinic/me/invoices/{bills.newer}"))
+    again = _text(browser.get(f"/clinic/me/invoices/{bills.newer}"))
+    assert "confirmation may take a moment" not in again and "pay/card" in again and "Not paid yet" in again
+
+
+def test_coming_back_after_the_webhook_says_paid(app, db, bills, login_as, clinic):
+    clinic.pay(bills.newer, _invoice(db, bills.newer).total, "bank_transfer")  # as the webhook would settle it
+    body = _text(login_as(bills.owner_login).get(f"/clinic/me/invoices/{bills.newer}?paid=1"))
+    assert "Thank you: your payment was received." in body and "may take a moment" not in body
 
 
 def test_pay_with_vnpay_sends_the_payer_to_vnpay(app, db, bills, login_as, monkeypatch):
