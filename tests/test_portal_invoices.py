@@ -463,6 +463,26 @@ def test_pay_with_vnpay_sends_the_payer_to_vnpay(app, db, bills, login_as, monke
     assert kw == {"return_url": "http://localhost/pay/vnpay/return", "client_ip": "10.1.2.3", "locale": "vn"}
 
 
+def test_pay_with_vnpay_for_real_records_a_pending_payment_and_signs_the_url(app, db, bills, login_as, monkeypatch):
+    """VNPay's own part (app.services.vnpay) answers: the payer goes to VNPay's page with the amount
+    owed in VNPay's units (x 100) and the return page; the invoice is not paid until the IPN."""
+    from urllib.parse import parse_qs, urlsplit
+
+    for key, value in PAY_CONFIG.items():
+        monkeypatch.setitem(app.config, key, value)
+    newer = _invoice(db, bills.newer)
+    response = login_as(bills.owner_login).post(f"/clinic/me/invoices/{bills.newer}/pay/vnpay")
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert location.netloc == "sandbox.vnpayment.vn"
+    query = {key: values[0] for key, values in parse_qs(location.query).items()}
+    assert query["vnp_Amount"] == str(int(newer.total) * 100) and query["vnp_TmnCode"] == "PORTAL01"
+    assert query["vnp_ReturnUrl"] == "http://localhost/pay/vnpay/return" and query["vnp_SecureHash"]
+    [pending] = _payments(db, bills.newer)
+    assert pending.status == "pending" and pending.method == "vnpay" and pending.amount == newer.total
+    assert _invoice(db, bills.newer).amount_paid == 0
+
+
 @pytest.mark.parametrize("way, words", [("card", "Card payment"), ("vnpay", "Payment by VNPay")])
 def test_a_provider_that_cannot_start_says_so_and_nothing_is_recorded(app, db, bills, login_as, monkeypatch, way,
                                                                       words):

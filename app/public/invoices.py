@@ -23,13 +23,12 @@ from markupsafe import Markup
 from app.extensions import db
 from app.models import Patient
 from app.public.common import bp, patient_required, settings
-from app.services import invoice_pdf, portal_billing, stripe_gateway, vietqr, vnpay
+from app.services import invoice_pdf, portal_billing, stripe_gateway, vietqr
 from app.services.billing_settings import BillingSettings
 from app.services.errors import DomainError, NotFound, ProviderUnavailable
+from app.views import vnpay_routes
 
 log = logging.getLogger(__name__)
-
-VNPAY_RETURN_PATH = "/pay/vnpay/return"  # the VNPay part's return page (signed answer checked there)
 
 
 def billing_settings() -> BillingSettings:
@@ -201,10 +200,8 @@ def pay_by_vnpay(patient: Patient, invoice_id: int) -> ResponseReturnValue:
         return found
     invoice = found
     try:
-        url = vnpay.start_payment(
-            db.session, invoice.id, invoice.balance, None, settings().now(), billing,
-            return_url=request.url_root.rstrip("/") + VNPAY_RETURN_PATH,
-            client_ip=request.remote_addr or "127.0.0.1", locale="vn" if _language() == "vi" else "en")
+        # VNPay's signed URL, coming back to its return page (/pay/vnpay/return) in the reader's language.
+        url = vnpay_routes.payment_link(invoice.id, invoice.balance, None)
     except DomainError as exc:
         return _provider_refused(invoice.id, exc, _("Payment by VNPay"))
     return redirect(url, 303)
