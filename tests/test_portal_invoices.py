@@ -423,6 +423,39 @@ def test_pay_by_card_starts_a_checkout_for_what_is_owed_and_sends_the_payer_ther
     assert kw["locale"] == "vi" and kw["customer_email"].endswith("@patient.example")
 
 
+def test_pay_by_card_for_real_through_the_stripe_library(app, db, bills, login_as, monkeypatch):
+    """The card part (app.services.stripe_gateway, the ``stripe`` library) against a local server
+    playing Stripe's API: the Checkout Session asks for what is owed and comes back to the invoice;
+    a pending payment is recorded; Stripe failing leaves nothing written and says so."""
+    from tests.test_stripe import FakeStripe
+
+    stripe_api = FakeStripe()
+    try:
+        for key, value in {**PAY_CONFIG, "STRIPE_API_BASE": stripe_api.url}.items():
+            monkeypatch.setitem(app.config, key, value)
+        browser = login_as(bills.owner_login)
+        browser.get("/clinic/language/vi")
+        response = browser.post(f"/clinic/me/invoices/{bills.older}/pay/card")
+        assert response.status_code == 303
+        assert response.headers["Location"] == "https://checkout.stripe.com/c/pay/cs_test_a10001"
+        [sent] = [r["form"] for r in stripe_api.requests if r["path"] == "/v1/checkout/sessions"]
+        owed = _invoice(db, bills.older).total - 100000
+        assert sent["line_items[0][price_data][unit_amount]"] == str(int(owed))
+        assert sent["success_url"] == f"http://localhost/clinic/me/invoices/{bills.older}?paid=1"
+        assert sent["locale"] == "vi" and sent["customer_email"].endswith("@patient.example")
+        pending = [p for p in _payments(db, bills.older) if p.method == "card"]
+        assert [(p.status, p.amount, p.provider_reference) for p in pending] == [("pending", owed, "cs_test_a10001")]
+        assert _invoice(db, bills.older).amount_paid == 100000  # only the cash: the webhook settles the card
+
+        stripe_api.mode = "500"
+        response = browser.post(f"/clinic/me/invoices/{bills.newer}/pay/card")
+        assert response.status_code == 303 and response.headers["Location"] == f"/clinic/me/invoices/{bills.newer}"
+        assert "hiện chưa dùng được nên bạn chưa bị trừ tiền" in _text(browser.get(response.headers["Location"]))
+        assert not _payments(db, bills.newer)
+    finally:
+        stripe_api.close()
+
+
 def test_coming_back_from_the_checkout_never_marks_the_invoice_paid(app, db, bills, login_as, monkeypatch):
     for key, value in PAY_CONFIG.items():
         monkeypatch.setitem(app.config, key, value)
