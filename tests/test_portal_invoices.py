@@ -320,6 +320,21 @@ def test_download_pdf(app, db, bills, login_as, monkeypatch):
     assert len(asked) == 1
 
 
+def test_the_real_pdf_of_my_invoice_in_vietnamese(app, db, bills, login_as):
+    """The documents part (app.services.invoice_pdf) makes the file: the patient's own invoice, in
+    their language, with its number, lines and total."""
+    from tests.test_portal_records import pdf_text
+
+    older = _invoice(db, bills.older)
+    browser = login_as(bills.owner_login)
+    browser.get("/clinic/language/vi")
+    response = browser.get(f"/clinic/me/invoices/{bills.older}/invoice.pdf")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    text = pdf_text(response.data)
+    for shown in (older.number, "Phạm Thị Hương", "Khám tổng quát", "Xét nghiệm máu", "Bằng chữ"):
+        assert shown in text, shown
+
+
 def test_while_the_pdf_cannot_be_made_the_patient_is_told_so(app, db, bills, login_as, monkeypatch):
     from app.services import invoice_pdf
 
