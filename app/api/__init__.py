@@ -3,6 +3,7 @@ from flask_appbuilder import AppBuilder
 
 from app import models as m
 from app.api.base import make_api
+from app.api.billing import BillingApi
 from app.api.booking import BookingApi
 from app.api.care import CareAccessApi
 from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
@@ -81,3 +82,4 @@ def register_apis(appbuilder: AppBuilder) -> None:
             fixed=FIXED_AFTER_ADD.get(name, ()),
         ))
     appbuilder.add_api(PharmacyApi)
+    appbuilder.add_api(BillingApi)
