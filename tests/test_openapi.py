@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
-from app.api import profile_schemas, schemas
+from app.api import billing_schemas, profile_schemas, schemas
+from app.api.billing import BillingApi
 from app.api.booking import BookingApi
 from app.api.profile import ProfileApi
 from app.api.series import SeriesApi
@@ -59,13 +60,23 @@ def test_every_bound_is_a_number(document):
     ("/api/v1/series/book", "post", "SeriesBookRequest"),
     ("/api/v1/series/appointments/{pk}/cancel-rest", "post", "CancelRestRequest"),
     ("/api/v1/me", "patch", "ProfilePatch"),
+    ("/api/v1/billing/invoices", "post", "NewInvoiceRequest"),
+    ("/api/v1/billing/invoices/{pk}/lines", "post", "LineRequest"),
+    ("/api/v1/billing/lines/{pk}", "patch", "LinePatch"),
+    ("/api/v1/billing/lines/{pk}", "put", "LinePatch"),
+    ("/api/v1/billing/invoices/{pk}/discount", "put", "DiscountRequest"),
+    ("/api/v1/billing/invoices/{pk}/issue", "post", "IssueRequest"),
+    ("/api/v1/billing/invoices/{pk}/void", "post", "VoidRequest"),
+    ("/api/v1/billing/invoices/{pk}/payments", "post", "PaymentRequest"),
+    ("/api/v1/billing/invoices/{pk}/checkout", "post", "CheckoutRequest"),
+    ("/api/v1/billing/payments/{pk}/refunds", "post", "RefundRequest"),
 ])
 def test_custom_endpoints_are_documented_from_their_schemas(document, path, method, body):
     operation = document["paths"][path][method]
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": f"#/components/schemas/{body}"}
     component = document["components"]["schemas"][body]
-    module = profile_schemas if hasattr(profile_schemas, body) else schemas
+    module = next(m for m in (profile_schemas, billing_schemas, schemas) if hasattr(m, body))
     assert set(component["properties"]) == set(getattr(module, body)().fields)
     assert operation["responses"]["422"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorOut"}
@@ -78,7 +89,22 @@ def test_query_parameters_come_from_the_schema(document):
     assert parameters["doctor_id"]["schema"]["maximum"] == 2**31 - 1
 
 
-@pytest.mark.parametrize("api", [BookingApi, SeriesApi, ProfileApi])
+def test_the_billing_api_documents_its_query_header_and_provider_answers(document):
+    search = {p["name"]: p for p in document["paths"]["/api/v1/billing/invoices"]["get"]["parameters"]}
+    assert set(search) == {"number", "patient_id", "status", "date_from", "date_to", "page", "page_size"}
+    assert all(p["in"] == "query" and not p.get("required") for p in search.values())
+    for path in ("/api/v1/billing/invoices/{pk}/payments", "/api/v1/billing/payments/{pk}/refunds"):
+        headers = [p for p in document["paths"][path]["post"]["parameters"] if p["in"] == "header"]
+        assert [h["name"] for h in headers] == ["Idempotency-Key"]
+    for path in ("/api/v1/billing/invoices/{pk}/checkout", "/api/v1/billing/payments/{pk}/refunds"):
+        assert "502" in document["paths"][path]["post"]["responses"]
+    assert "502" not in document["paths"]["/api/v1/billing/invoices/{pk}/payments"]["post"]["responses"]
+    # Amounts are a decimal string or a number, both documented.
+    amount = document["components"]["schemas"]["PaymentRequest"]["properties"]["amount"]
+    assert {option["type"] for option in amount["oneOf"]} == {"string", "number"}
+
+
+@pytest.mark.parametrize("api", [BookingApi, SeriesApi, ProfileApi, BillingApi])
 def test_no_yaml_is_copied_into_docstrings(api):
     for name in api.method_permission_name:
         assert "---" not in (getattr(api, name).__doc__ or ""), name

@@ -262,7 +262,7 @@ class BillingApi(ClinicBaseApi):
     @protect()
     @openapi(body=schemas.LineRequest, responses={201: ("the line and the invoice's new totals", schemas.LineResult)})
     def add_line(self, pk: int):
-        """Add a line to a draft: a catalogue item at its price (another: power change_price, a reason) or a free line"""
+        """Add a line to a draft: a catalogue item at its price (another: power change_price, reason) or a free line"""
         data = schemas.LineRequest().load(json_body())
         line = billing.add_line(db.session, pk, billing.LineInput(**data), acting_user_id(), utcnow(),
                                 billing_settings(), may_change_price=current_rights().change_price)
