@@ -434,3 +434,17 @@ def test_amounts_are_exact_strings_for_a_currency_with_cents(call, clinic, app):
 
     assert money(Decimal("150000.00"), "VND") == "150000"
     assert money(Decimal("12.5"), "USD") == "12.50"
+
+
+def test_refusals_speak_the_clients_language(call, clinic):
+    invoice = issued(call, clinic.patient)
+    vi = {"Accept-Language": "vi"}
+    fraction = call("cashier", "post", f"/invoices/{invoice}/payments", json={"method": "cash", "amount": "abc"},
+                    headers=vi)
+    assert messages(fraction)["amount"] == ["Hãy nhập số tiền dạng số hoặc chuỗi chữ số, ví dụ \"150000\"."]
+    payment = call("cashier", "post", f"/invoices/{invoice}/payments",
+                   json={"method": "cash", "amount": "1000"}).get_json()["id"]
+    refund = call("receptionist", "post", f"/payments/{payment}/refunds", json={"amount": "1000", "reason": "x"},
+                  headers=vi)
+    assert refund.status_code == 403
+    assert refund.get_json()["message"] == "Bạn không được phép hoàn tiền; hãy nhờ quản lý."
