@@ -448,3 +448,31 @@ def test_refusals_speak_the_clients_language(call, clinic):
                   headers=vi)
     assert refund.status_code == 403
     assert refund.get_json()["message"] == "Bạn không được phép hoàn tiền; hãy nhờ quản lý."
+
+
+def test_a_stripe_that_cannot_be_reached_is_a_502_and_nothing_is_written(app, db, call, clinic, monkeypatch):
+    """Stripe set up but down (nothing listens on its address): 502, no pending payment left."""
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_api")
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")
+    invoice = issued(call, clinic.patient)
+    before = billing_rows(db)
+    response = call("cashier", "post", f"/invoices/{invoice}/checkout", json={"method": "card"})
+    assert response.status_code == 502, response.get_json()
+    assert billing_rows(db) == before
+
+
+def test_a_vnpay_checkout_answers_the_signed_url_and_keeps_the_payment_pending(app, call, clinic, monkeypatch):
+    monkeypatch.setitem(app.config, "VNPAY_TMN_CODE", "CLINIC01")
+    monkeypatch.setitem(app.config, "VNPAY_HASH_SECRET", "test-secret")
+    invoice = issued(call, clinic.patient)  # 110 000 owed
+    refused = call("cashier", "post", f"/invoices/{invoice}/checkout", json={"method": "vnpay", "amount": "110001"})
+    assert refused.status_code == 409 and "amount" in messages(refused)
+    response = call("cashier", "post", f"/invoices/{invoice}/checkout",
+                    json={"method": "vnpay", "amount": 50000, "return_path": f"/portal/invoices/{invoice}"})
+    assert response.status_code == 201, response.get_json()
+    url = response.get_json()["payment_url"]
+    assert url.startswith(app.config["VNPAY_PAY_URL"]) and "vnp_Amount=5000000" in url and "vnp_SecureHash=" in url
+    assert "vnp_ReturnUrl=http%3A%2F%2Flocalhost%2Fportal%2Finvoices%2F" in url
+    shown = call("cashier", "get", f"/invoices/{invoice}").get_json()["result"]
+    assert [(p["method"], p["status"], p["amount"]) for p in shown["payments"]] == [("vnpay", "pending", "50000")]
+    assert (shown["status"], shown["balance"]) == ("issued", "110000")  # counted only when VNPay says paid
