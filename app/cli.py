@@ -58,7 +58,7 @@ def create_demo_users() -> None:
             raise click.ClickException(f"Could not create the demo user {username}.")
         users[username] = user
     positions = (("reception", "receptionist"), ("pharmacist", "pharmacist"), ("manager", "manager"),
-                 ("lab", "technician"))
+                 ("lab", "technician"), ("cashier", "cashier"))
     staff = [(f"{users[name].last_name} {users[name].first_name}", position, users[name].id, users[name].email)
              for name, position in positions]
     maintenance.link_demo_accounts(db.session, users["doctor"].id, users["patient"].id, staff)

@@ -66,7 +66,8 @@ def landing_url(user: Any, asked: str | None) -> str:
     """Where a completed login leads: the safe ``next`` asked for, else the start page of the
     user's side of the site: the patient portal for a login whose only role is Patient (the back
     office's start page would only tell them it is for staff), My day for a doctor, the lab
-    worklist for a login whose only role is Lab, the back office for other staff."""
+    worklist for a login whose only role is Lab, the cashier's counter for a cashier, the back office
+    for other staff."""
     if is_safe_path(asked):
         return str(asked)
     if not is_staff(role_names(user)):
@@ -75,6 +76,8 @@ def landing_url(user: Any, asked: str | None) -> str:
         return url_for("MyDayView.day")  # a doctor's start page: today's patients (issue 9)
     if role_names(user) == {"Lab"}:  # lab technicians start at their worklist
         return url_for("LabView.worklist")
+    if "Cashier" in role_names(user):  # cashiers start at the counter (issue 11)
+        return url_for("CashierView.index")
     return current_app.appbuilder.get_url_for_index  # type: ignore[attr-defined]
 
 

@@ -45,6 +45,8 @@ def clinic_overview(session: Session, settings: ClinicSettings, resources: set[s
             Appointment.start_at >= start, Appointment.status == "requested", *own),
         ("unpaid_invoices", "Invoice"): select(func.count()).select_from(Invoice).where(
             Invoice.status.in_(("issued", "partially_paid"))),
+        ("invoices_to_issue", "Invoice"): select(func.count()).select_from(Invoice).where(
+            Invoice.status == "draft", Invoice.subtotal > 0),
         ("new_patients_this_month", "Patient"): select(func.count()).select_from(Patient).where(
             Patient.created_at >= datetime.combine(today.replace(day=1), time.min, settings.timezone)),
         ("batches_expiring", "StockBatch"): select(func.count()).select_from(StockBatch).where(

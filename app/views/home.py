@@ -17,6 +17,7 @@ LABELS = {
     "waiting_now": _l("Checked in, waiting"),
     "requests_to_confirm": _l("Booking requests to confirm"),
     "unpaid_invoices": _l("Unpaid invoices"),
+    "invoices_to_issue": _l("Invoices to issue"),
     "new_patients_this_month": _l("New patients this month"),
     "batches_expiring": _l("Stock batches expiring within 30 days"),
     "medicines_below_reorder": _l("Medicines below reorder level"),
@@ -28,6 +29,10 @@ LINKS = {
 }
 # Figures that open a filtered pharmacy page, for those who read the stock (the others get LINKS).
 STOCK_LINKS = {"batches_expiring": "/pharmacy/dashboard", "medicines_below_reorder": "/pharmacy/stock?below=1"}
+# Those who work the cashier's counter (write invoices) open invoices there.
+COUNTER_LINKS = {"Invoice": "/cashier/"}
+# A cashier's start page: money and who is coming to pay, not the stock or the new patients.
+CASHIER_FIGURES = ("unpaid_invoices", "invoices_to_issue", "appointments_today", "waiting_now")
 
 
 class HomeView(IndexView):
@@ -50,6 +55,11 @@ class HomeView(IndexView):
                 figures = clinic_overview(self.appbuilder.session, clinic_settings(), readable,
                                           doctor.id if doctor is not None else None)
                 links = {**LINKS, "Appointment": "/my-day/"} if doctor is not None else LINKS
+                if sm.has_access("can_write", "Invoice"):
+                    links = {**links, **COUNTER_LINKS}
+                if "Cashier" in role_names(user) and doctor is None:
+                    figures = sorted((f for f in figures if f.key in CASHIER_FIGURES),
+                                     key=lambda f: CASHIER_FIGURES.index(f.key))
         return self.render_template(self.index_template, appbuilder=self.appbuilder, figures=figures,
                                     labels=LABELS, links=links, stock_links=stock_links, staff=staff,
                                     clinic=current_app.config.get("APP_NAME"))

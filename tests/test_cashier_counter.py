@@ -1,0 +1,399 @@
+"""The cashier's counter (/cashier/, issue 11): find the patient or scan the invoice number, bill
+by hand at the catalogue's price, discounts and price changes only with the power to, issue, take
+cash with the change, a confirmed transfer, card and VNPay handed to their gateways, refunds; bad
+input answered with a clear message and nothing written; one payment per form however often it
+is sent; who may do what."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import Invoice, InvoiceLine, Payment, Refund
+
+NO_MAIL = {"BILLING_EMAIL_ON_ISSUE": False, "BILLING_EMAIL_ON_PAYMENT": False}
+
+
+@pytest.fixture(autouse=True)
+def _no_mail(app, monkeypatch):
+    for key, value in NO_MAIL.items():
+        monkeypatch.setitem(app.config, key, value)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _payments(db) -> int:
+    db.session.rollback()
+    return db.session.execute(select(func.count()).select_from(Payment)).scalar_one()
+
+
+def _invoice(db, invoice_id: int) -> Invoice:
+    db.session.expire_all()
+    return db.session.get(Invoice, invoice_id)
+
+
+def _draft(app, db, clinic) -> int:
+    from app.services import billing
+    from app.services.billing_settings import BillingSettings
+
+    with app.app_context():
+        invoice = billing.new_draft(db.session, clinic.patient, None, _now(), BillingSettings())
+        db.session.commit()
+        return invoice.id
+
+
+def _vietnamese(browser):
+    browser.get("/clinic/language/vi?next=/")
+    return browser
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def _flat(html: str) -> str:
+    """The page's text with the non-breaking spaces of amounts made plain."""
+    return html.replace("\xa0", " ").replace("&nbsp;", " ")
+
+
+# ---- who may use the counter -----------------------------------------------------------------------
+
+
+def test_a_doctor_may_not_use_the_counter(db, clinic, login_as):
+    invoice = clinic.invoice
+    doctor = login_as("doctor")
+    assert doctor.get("/cashier/").status_code == 403
+    assert doctor.get(f"/cashier/invoice/{invoice}").status_code == 403
+    assert doctor.post(f"/cashier/invoice/{invoice}/pay", data={"pay-method": "cash", "pay-amount": "300000"}
+                       ).status_code == 403
+    assert _payments(db) == 0
+
+
+def test_a_cashier_lands_on_the_counter_and_sees_money_on_the_start_page(app, db, clinic, login_as):
+    from tests.factories import form_login
+
+    response = form_login(app, app.test_client(), "cashier")
+    assert response.status_code in (302, 303) and response.headers["Location"] == "/cashier/"
+    assert clinic.invoice
+    home = _text(login_as("cashier").get("/"))
+    figures = re.findall(r'data-figure="(\w+)"', home)
+    assert "unpaid_invoices" in figures and "medicines_below_reorder" not in figures
+    assert 'href="/cashier/"' in home
+
+
+def test_the_counter_lists_todays_open_invoices_and_a_scanned_number_opens_one(db, clinic, login_as):
+    invoice = clinic.invoice
+    number = _invoice(db, invoice).number
+    cashier = login_as("cashier")
+    page = _flat(_text(cashier.get("/cashier/")))
+    assert number in page and "Nguyễn Văn An" in page and "₫330,000" in page
+    assert f'href="/cashier/invoice/{invoice}"' in page
+    scanned = cashier.get(f"/cashier/?q={number.lower()}")
+    assert scanned.status_code == 302 and scanned.headers["Location"].endswith(f"/cashier/invoice/{invoice}")
+    # a patient found without accents, by phone, with their open invoices
+    for typed in ("nguyen van an", "0912345678"):
+        found = _text(cashier.get("/cashier/", query_string={"q": typed}))
+        assert f'data-patient="{clinic.patient}"' in found and number in found
+    assert "No patient or invoice matches" in _text(cashier.get("/cashier/?q=HD1999-000001"))
+
+
+# ---- a draft at the counter -----------------------------------------------------------------------
+
+
+def test_a_line_takes_the_catalogues_price_and_only_a_cashier_may_change_it(app, db, clinic, login_as):
+    draft = _draft(app, db, clinic)
+    service = clinic.service  # 150 000
+    reception = login_as("receptionist")
+    page = _text(reception.get(f"/cashier/invoice/{draft}"))
+    assert 'data-price="150,000"' in page and "readonly" in page
+    added = reception.post(f"/cashier/invoice/{draft}/lines", data={
+        "add-kind": "service", "add-service_id": service, "add-quantity": "2"})
+    assert added.status_code == 303
+    assert _invoice(db, draft).total == Decimal(300000)
+    refused = reception.post(f"/cashier/invoice/{draft}/lines", data={
+        "add-kind": "service", "add-service_id": service, "add-quantity": "1", "add-unit_price": "99,000",
+        "add-reason": "friend"})
+    assert refused.status_code == 422 and "You may not change catalogue prices" in _text(refused)
+    assert len(_invoice(db, draft).lines) == 1
+    cashier = login_as("cashier")
+    no_reason = cashier.post(f"/cashier/invoice/{draft}/lines", data={
+        "add-kind": "service", "add-service_id": service, "add-quantity": "1", "add-unit_price": "99,000"})
+    assert no_reason.status_code == 422 and "Say why the price is changed." in _text(no_reason)
+    assert 'value="99,000"' in _text(no_reason)  # what was typed is kept
+    changed = cashier.post(f"/cashier/invoice/{draft}/lines", data={
+        "add-kind": "service", "add-service_id": service, "add-quantity": "1", "add-unit_price": "99,000",
+        "add-reason": "Tái khám trong tuần"})
+    assert changed.status_code == 303
+    invoice = _invoice(db, draft)
+    assert [(ln.unit_price, ln.price_overridden) for ln in invoice.lines] == [
+        (Decimal(150000), False), (Decimal(99000), True)]
+    assert invoice.total == Decimal(399000)
+
+
+def test_free_lines_quantities_removal_and_a_discount_with_its_reason(app, db, clinic, login_as):
+    draft = _draft(app, db, clinic)
+    cashier = _vietnamese(login_as("cashier"))
+    no_reason = cashier.post(f"/cashier/invoice/{draft}/lines", data={
+        "add-kind": "other", "add-description": "Băng gạc", "add-quantity": "1", "add-unit_price": "50.000"})
+    assert no_reason.status_code == 422 and _invoice(db, draft).lines == []
+    assert cashier.post(f"/cashier/invoice/{draft}/lines", data={
+        "add-kind": "other", "add-description": "Băng gạc", "add-quantity": "1", "add-unit_price": "50.000",
+        "add-reason": "Thay băng"}).status_code == 303
+    assert cashier.post(f"/cashier/invoice/{draft}/lines", data={
+        "add-kind": "medicine", "add-medicine_id": clinic.medicine, "add-quantity": "10"}).status_code == 303
+    invoice = _invoice(db, draft)
+    other, medicine = invoice.lines
+    assert (other.amount, medicine.amount, medicine.tax) == (Decimal(50000), Decimal(10000), Decimal(500))
+    assert cashier.post(f"/cashier/line/{medicine.id}", data={f"line{medicine.id}-quantity": "20"}).status_code == 303
+    bad = cashier.post(f"/cashier/line/{medicine.id}", data={f"line{medicine.id}-quantity": "-1"})
+    assert bad.status_code == 422 and "Enter a quantity above zero." in _flat(_text(bad))
+    assert _invoice(db, draft).lines[1].quantity == 20
+    # a discount: 10 % with a reason (70 000 of goods: 7 000 off, shared over the lines)
+    no_why = cashier.post(f"/cashier/invoice/{draft}/discount", data={"discount-kind": "percent",
+                                                                      "discount-value": "10"})
+    assert no_why.status_code == 422 and _invoice(db, draft).discount == 0
+    assert cashier.post(f"/cashier/invoice/{draft}/discount", data={
+        "discount-kind": "percent", "discount-value": "10", "discount-reason": "Người cao tuổi"}).status_code == 303
+    invoice = _invoice(db, draft)
+    assert (invoice.subtotal, invoice.discount) == (Decimal(70000), Decimal(7000))
+    assert "Người cao tuổi" in _text(cashier.get(f"/cashier/invoice/{draft}"))
+    assert cashier.post(f"/cashier/invoice/{draft}/discount", data={"discount-remove": "1"}).status_code == 303
+    assert _invoice(db, draft).discount == 0
+    assert cashier.post(f"/cashier/line/{other.id}/remove").status_code == 303
+    assert [ln.description for ln in _invoice(db, draft).lines] == [medicine.description]
+
+
+def test_a_receptionist_may_not_discount(app, db, clinic, login_as):
+    draft = _draft(app, db, clinic)
+    reception = login_as("receptionist")
+    reception.post(f"/cashier/invoice/{draft}/lines", data={"add-kind": "service", "add-service_id": clinic.service,
+                                                           "add-quantity": "1"})
+    assert 'id="discount"' not in _text(reception.get(f"/cashier/invoice/{draft}"))
+    refused = reception.post(f"/cashier/invoice/{draft}/discount", data={
+        "discount-kind": "amount", "discount-value": "10000", "discount-reason": "friend"})
+    assert refused.status_code == 403 and "You may not grant discounts" in _text(refused)
+    assert _invoice(db, draft).discount == 0
+
+
+def test_issue_numbers_the_invoice_and_void_needs_a_reason(app, db, clinic, login_as):
+    draft = _draft(app, db, clinic)
+    cashier = login_as("cashier")
+    empty = cashier.post(f"/cashier/invoice/{draft}/issue")
+    assert empty.status_code == 409 and "Add at least one line" in _text(empty)
+    cashier.post(f"/cashier/invoice/{draft}/lines", data={"add-kind": "service", "add-service_id": clinic.service,
+                                                         "add-quantity": "1"})
+    assert cashier.post(f"/cashier/invoice/{draft}/issue").status_code == 303
+    invoice = _invoice(db, draft)
+    assert invoice.status == "issued" and re.fullmatch(r"HD\d{4}-000001", invoice.number)
+    page = _text(cashier.get(f"/cashier/invoice/{draft}"))
+    assert invoice.number in page and 'id="take-payment"' in page and 'id="add-line"' not in page
+    late = cashier.post(f"/cashier/invoice/{draft}/lines", data={"add-kind": "service",
+                                                                "add-service_id": clinic.service,
+                                                                "add-quantity": "1"})
+    assert late.status_code == 409 and len(_invoice(db, draft).lines) == 1
+    no_reason = cashier.post(f"/cashier/invoice/{draft}/void", data={"void-reason": "  "})
+    assert no_reason.status_code == 422 and "Say why the invoice is voided." in _text(no_reason)
+    assert cashier.post(f"/cashier/invoice/{draft}/void", data={"void-reason": "Nhập nhầm bệnh nhân"}
+                        ).status_code == 303
+    assert _invoice(db, draft).status == "void"
+
+
+# ---- payments -------------------------------------------------------------------------------------
+
+
+def test_cash_in_vietnamese_shows_the_change_and_the_receipt(db, clinic, login_as):
+    invoice = clinic.invoice  # 330 000 (two free lines and their 10 % VAT)
+    cashier = _vietnamese(login_as("cashier"))
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert 'name="pay-amount"' in page and 'value="330.000"' in page  # the balance, typed the Vietnamese way
+    key = re.search(r'name="pay-key"[^>]*value="([0-9a-f]{32})"', page) or re.search(
+        r'value="([0-9a-f]{32})"[^>]*name="pay-key"', page)
+    assert key
+    paid = cashier.post(f"/cashier/invoice/{invoice}/pay", data={
+        "pay-method": "cash", "pay-amount": "330.000", "pay-tendered": "500.000", "pay-key": key.group(1)})
+    assert paid.status_code == 303 and "/cashier/payment/" in paid.headers["Location"]
+    receipt = _flat(_text(cashier.get(paid.headers["Location"])))
+    assert re.search(r'id="receipt-change">170\.000 ₫<', receipt)
+    assert re.search(r'id="receipt-tendered">500\.000 ₫<', receipt)
+    assert 'href="/invoices/%d/print"' % invoice in receipt and 'href="/invoices/%d/pdf"' % invoice in receipt
+    assert 'action="/invoices/%d/email"' % invoice in receipt
+    settled = _invoice(db, invoice)
+    assert settled.status == "paid" and settled.amount_paid == Decimal(330000)
+    payment = settled.payments[0]
+    assert (payment.tendered, payment.change_given, payment.idempotency_key) == (
+        Decimal(500000), Decimal(170000), key.group(1))
+
+
+@pytest.mark.parametrize(("typed", "status", "message"), [
+    ({"pay-amount": "-5"}, 422, "Enter an amount above zero."),
+    ({"pay-amount": "0"}, 422, "Enter an amount above zero."),
+    ({"pay-amount": "abc"}, 422, "Not a number."),
+    ({"pay-amount": "330000", "pay-tendered": "200000"}, 422, "The cash handed over is less than the amount paid."),
+    ({"pay-amount": "400000"}, 409, "Only 330,000 is still owed"),
+])
+def test_bad_payments_are_refused_with_a_message_and_nothing_written(db, clinic, login_as, typed, status, message):
+    invoice = clinic.invoice
+    response = login_as("cashier").post(f"/cashier/invoice/{invoice}/pay", data={"pay-method": "cash", **typed})
+    assert response.status_code == status and message in _flat(_text(response))
+    assert _payments(db) == 0 and _invoice(db, invoice).status == "issued"
+
+
+def test_a_draft_cannot_take_payment(app, db, clinic, login_as):
+    draft = _draft(app, db, clinic)
+    cashier = login_as("cashier")
+    cashier.post(f"/cashier/invoice/{draft}/lines", data={"add-kind": "service", "add-service_id": clinic.service,
+                                                         "add-quantity": "1"})
+    assert 'id="take-payment"' not in _text(cashier.get(f"/cashier/invoice/{draft}"))
+    refused = cashier.post(f"/cashier/invoice/{draft}/pay", data={"pay-method": "cash", "pay-amount": "150000"})
+    assert refused.status_code == 409 and "still a draft" in _text(refused)
+    assert _payments(db) == 0
+
+
+def test_the_same_form_sent_twice_records_one_payment(db, clinic, login_as):
+    invoice = clinic.invoice
+    cashier = login_as("receptionist")
+    form = {"pay-method": "cash", "pay-amount": "100000", "pay-tendered": "100000", "pay-key": "a" * 32}
+    first = cashier.post(f"/cashier/invoice/{invoice}/pay", data=form)
+    again = cashier.post(f"/cashier/invoice/{invoice}/pay", data=form)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["Location"] == again.headers["Location"]
+    assert _payments(db) == 1 and _invoice(db, invoice).amount_paid == Decimal(100000)
+
+
+def test_a_partial_cash_payment_then_a_confirmed_transfer(db, clinic, login_as):
+    invoice = clinic.invoice
+    cashier = login_as("cashier")
+    assert cashier.post(f"/cashier/invoice/{invoice}/pay", data={
+        "pay-method": "cash", "pay-amount": "100,000"}).status_code == 303
+    assert _invoice(db, invoice).status == "partially_paid"
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert 'name="transfer-amount"' in page and 'value="230,000"' in page
+    assert cashier.post(f"/cashier/invoice/{invoice}/pay", data={
+        "transfer-method": "bank_transfer", "transfer-amount": "230,000", "transfer-reference": "FT26335123"}
+    ).status_code == 303
+    settled = _invoice(db, invoice)
+    assert settled.status == "paid"
+    assert [(p.method, p.provider_reference) for p in settled.payments] == [("cash", None),
+                                                                            ("bank_transfer", "FT26335123")]
+    assert 'id="take-payment"' not in _text(cashier.get(f"/cashier/invoice/{invoice}"))
+
+
+def test_the_transfer_tab_shows_the_account_with_or_without_the_qr_code(app, db, clinic, login_as, monkeypatch):
+    from app.services import vietqr
+
+    for key, value in {"VIETQR_BANK_BIN": "970436", "VIETQR_ACCOUNT_NO": "0071000123456",
+                       "VIETQR_ACCOUNT_NAME": "PHONG KHAM AN BINH"}.items():
+        monkeypatch.setitem(app.config, key, value)
+    invoice = clinic.invoice
+    cashier = login_as("cashier")
+
+    def not_built(*args, **kwargs):
+        raise NotImplementedError
+
+    monkeypatch.setattr(vietqr, "emv_payload", not_built)
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert "0071000123456" in page and 'id="vietqr"' not in page
+    asked = []
+    monkeypatch.setattr(vietqr, "emv_payload", lambda billing, amount, reference: asked.append(
+        (billing.bank_account, amount, reference)) or "000201PAYLOAD")
+    monkeypatch.setattr(vietqr, "qr_svg", lambda payload: f'<svg data-payload="{payload}"></svg>')
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert '<svg data-payload="000201PAYLOAD"></svg>' in page
+    assert asked == [("0071000123456", Decimal(330000), _invoice(db, invoice).number)]
+
+
+def test_card_and_vnpay_go_to_their_gateway_and_a_refusal_is_a_message(app, db, clinic, login_as, monkeypatch):
+    from app.services import stripe_gateway, vnpay
+    from app.services.errors import ProviderUnavailable
+
+    invoice = clinic.invoice
+    cashier = login_as("cashier")
+    assert 'href="#pay-card"' not in _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert cashier.post(f"/cashier/invoice/{invoice}/card", data={}).status_code == 404  # Stripe not set up
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_x")
+    monkeypatch.setitem(app.config, "VNPAY_TMN_CODE", "CLINIC01")
+    monkeypatch.setitem(app.config, "VNPAY_HASH_SECRET", "secret")
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert 'href="#pay-card"' in page and 'href="#pay-vnpay"' in page
+    asked = []
+
+    def down(*args, **kwargs):
+        raise ProviderUnavailable("Stripe could not be reached.")
+
+    monkeypatch.setattr(stripe_gateway, "start_checkout", down)
+    refused = cashier.post(f"/cashier/invoice/{invoice}/card", data={"card-amount": "330,000"})
+    assert refused.status_code == 303
+    assert "Stripe could not be reached." in _text(cashier.get(refused.headers["Location"]))
+
+    def checkout(session, invoice_id, amount, actor_id, now, billing, **kwargs):
+        asked.append((invoice_id, amount, kwargs["success_url"]))
+        return "https://checkout.stripe.test/c/pay/cs_test_1"
+
+    monkeypatch.setattr(stripe_gateway, "start_checkout", checkout)
+    sent = cashier.post(f"/cashier/invoice/{invoice}/card", data={"card-amount": "330,000"})
+    assert sent.status_code == 303 and sent.headers["Location"] == "https://checkout.stripe.test/c/pay/cs_test_1"
+    assert asked == [(invoice, Decimal(330000), f"http://localhost/cashier/invoice/{invoice}")]
+    monkeypatch.setattr(vnpay, "start_payment", lambda *args, **kwargs: "https://sandbox.vnpay.test/pay?x=1")
+    sent = cashier.post(f"/cashier/invoice/{invoice}/vnpay", data={})
+    assert sent.status_code == 303 and sent.headers["Location"] == "https://sandbox.vnpay.test/pay?x=1"
+
+
+def test_refunds_need_the_power_a_reason_and_stay_within_the_payment(db, clinic, login_as):
+    invoice = clinic.invoice
+    payment = clinic.pay(invoice, 330000)
+    reception = login_as("receptionist")
+    assert f'data-refund-for="{payment}"' not in _text(reception.get(f"/cashier/invoice/{invoice}"))
+    refused = reception.post(f"/cashier/payment/{payment}/refund", data={
+        f"refund{payment}-amount": "100000", f"refund{payment}-reason": "Bỏ xét nghiệm"})
+    assert refused.status_code == 403
+    cashier = login_as("cashier")
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert f'data-refund-for="{payment}"' in page and f'name="refund{payment}-amount"' in page
+    too_much = cashier.post(f"/cashier/payment/{payment}/refund", data={
+        f"refund{payment}-amount": "400000", f"refund{payment}-reason": "Bỏ xét nghiệm"})
+    assert too_much.status_code == 409 and "At most 330,000 can be refunded" in _text(too_much)
+    no_reason = cashier.post(f"/cashier/payment/{payment}/refund", data={f"refund{payment}-amount": "100000"})
+    assert no_reason.status_code == 422
+    db.session.rollback()
+    assert db.session.execute(select(func.count()).select_from(Refund)).scalar_one() == 0
+    done = cashier.post(f"/cashier/payment/{payment}/refund", data={
+        f"refund{payment}-amount": "100000", f"refund{payment}-reason": "Bỏ xét nghiệm"})
+    assert done.status_code == 303
+    refunds = db.session.execute(select(Refund)).scalars().all()
+    assert [(r.amount, r.method, r.reason) for r in refunds] == [(Decimal(100000), "cash", "Bỏ xét nghiệm")]
+    assert "Bỏ xét nghiệm" in _text(cashier.get(f"/cashier/invoice/{invoice}"))
+
+
+def test_a_failed_e_mail_is_shown_clearly(db, clinic, login_as):
+    invoice = _invoice(db, clinic.invoice)
+    invoice.email_status, invoice.email_error = "failed", "SMTP: 550 mailbox unavailable"
+    db.session.commit()
+    page = _text(login_as("cashier").get(f"/cashier/invoice/{invoice.id}"))
+    assert "Sending failed" in page and "SMTP: 550 mailbox unavailable" in page
+
+
+def test_unknown_records_are_404(db, clinic, login_as):
+    cashier = login_as("cashier")
+    assert cashier.get("/cashier/invoice/999999").status_code == 404
+    assert cashier.get("/cashier/payment/999999/receipt").status_code == 404
+    assert cashier.post("/cashier/invoice/999999/pay", data={"pay-method": "cash", "pay-amount": "1"}
+                        ).status_code == 404
+    assert cashier.post("/cashier/line/999999", data={"line999999-quantity": "1"}).status_code == 404
+
+
+def test_bill_a_walk_in_patient_by_hand(db, clinic, login_as):
+    cashier = login_as("cashier")
+    started = cashier.post(f"/cashier/patient/{clinic.patient}/new")
+    assert started.status_code == 303
+    draft = int(started.headers["Location"].rsplit("/", 1)[1])
+    again = cashier.post(f"/cashier/patient/{clinic.patient}/new")  # the same open draft, not a second one
+    assert again.headers["Location"] == started.headers["Location"]
+    invoice = _invoice(db, draft)
+    assert invoice.status == "draft" and invoice.patient_id == clinic.patient
+    db.session.rollback()
+    assert db.session.execute(select(func.count()).select_from(InvoiceLine)).scalar_one() == 0
