@@ -151,7 +151,7 @@ def test_free_lines_quantities_removal_and_a_discount_with_its_reason(app, db, c
     assert (other.amount, medicine.amount, medicine.tax) == (Decimal(50000), Decimal(10000), Decimal(500))
     assert cashier.post(f"/cashier/line/{medicine.id}", data={f"line{medicine.id}-quantity": "20"}).status_code == 303
     bad = cashier.post(f"/cashier/line/{medicine.id}", data={f"line{medicine.id}-quantity": "-1"})
-    assert bad.status_code == 422 and "Enter a quantity above zero." in _flat(_text(bad))
+    assert bad.status_code == 422 and "Hãy nhập số lượng lớn hơn 0." in _flat(_text(bad))  # in the user's language
     assert _invoice(db, draft).lines[1].quantity == 20
     # a discount: 10 % with a reason (70 000 of goods: 7 000 off, shared over the lines)
     no_why = cashier.post(f"/cashier/invoice/{draft}/discount", data={"discount-kind": "percent",

@@ -45,7 +45,14 @@ from app.views.cashier_forms import (
     RefundForm,
     currency_places,
 )
-from app.views.fields import format_decimal_input, format_moment, format_money, number_symbols, user_language
+from app.views.fields import (
+    format_decimal_input,
+    format_moment,
+    format_money,
+    format_phone,
+    number_symbols,
+    user_language,
+)
 
 STATUS_LABELS = {"draft": _l("Draft"), "issued": _l("Issued"), "partially_paid": _l("Partly paid"),
                  "paid": _l("Paid"), "void": _l("Void"), "refunded": _l("Refunded")}
@@ -107,7 +114,7 @@ class CashierView(BaseView):
         return self.render_template(
             f"billing/{template}", status_labels=STATUS_LABELS, status_styles=STATUS_STYLES,
             method_labels=METHOD_LABELS, payment_status_labels=PAYMENT_STATUS_LABELS, email_labels=EMAIL_LABELS,
-            kind_labels=KIND_LABELS, fmt_money=format_money, fmt_time=format_moment, amount_text=_amount_text,
+            kind_labels=KIND_LABELS, fmt_money=format_money, fmt_phone=format_phone, fmt_time=format_moment, amount_text=_amount_text,
             number_text=lambda value: format_decimal_input(value, user_language()) or "0",
             decimal_sep=decimal_sep, group_sep=group_sep, places=currency_places(), language=user_language(),
             currency=current_app.config.get("CLINIC_CURRENCY", "VND"), **context)

@@ -12,6 +12,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
+from wtforms.widgets import TextInput
 from wtforms.validators import AnyOf, InputRequired, Optional
 
 from app.form_fields import WholeNumberField, at_most, strip
@@ -29,7 +30,14 @@ def currency_places() -> int:
     return money_places(current_app.config.get("CLINIC_CURRENCY", "VND"), 2)
 
 
-class MoneyField(LocaleDecimalField):
+class NumberField(LocaleDecimalField):
+    """A number typed the user's way, in a plain text input that keeps the page's classes (FAB's
+    widget replaces them)."""
+
+    widget = TextInput()
+
+
+class MoneyField(NumberField):
     """An amount in the clinic's currency: its decimals (none in đồng) read when the form is used."""
 
     def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
@@ -56,14 +64,14 @@ class LineForm(FlaskForm):
     medicine_id = WholeNumberField(_l("Medicine"), validators=[Optional()])
     lab_test_id = WholeNumberField(_l("Lab test"), validators=[Optional()])
     description = StringField(_l("Description"), filters=[strip], validators=[Optional(), at_most(300)])
-    quantity = LocaleDecimalField(_l("Quantity"), places=2, limit=10 ** 8, default=1,
+    quantity = NumberField(_l("Quantity"), places=2, limit=10 ** 8, default=1,
                                   validators=[InputRequired(REQUIRED)])
     unit_price = MoneyField(_l("Unit price"), validators=[Optional()])
     reason = StringField(_l("Reason"), filters=[strip], validators=[Optional(), at_most(300)])
 
 
 class QuantityForm(FlaskForm):
-    quantity = LocaleDecimalField(_l("Quantity"), places=2, limit=10 ** 8, validators=[InputRequired(REQUIRED)])
+    quantity = NumberField(_l("Quantity"), places=2, limit=10 ** 8, validators=[InputRequired(REQUIRED)])
     unit_price = MoneyField(_l("Unit price"), validators=[Optional()])
     reason = StringField(_l("Reason"), filters=[strip], validators=[Optional(), at_most(300)])
 
@@ -71,7 +79,7 @@ class QuantityForm(FlaskForm):
 class DiscountForm(FlaskForm):
     kind = SelectField(_l("Discount"), choices=list(DISCOUNT_KINDS.items()), default="amount",
                        validate_choice=False)
-    value = LocaleDecimalField(_l("Value"), places=2, limit=MAX_AMOUNT, validators=[Optional()])
+    value = NumberField(_l("Value"), places=2, limit=MAX_AMOUNT, validators=[Optional()])
     reason = StringField(_l("Reason"), filters=[strip], validators=[Optional(), at_most(300)])
     remove = HiddenField()
 

@@ -1,0 +1,117 @@
+"""The cashier's counter in a real browser (Debian's headless Chromium): a doctor signs a visit, so
+the patient's invoice fills itself with the booked service; at the counter the cashier opens it
+from today's list, issues it, takes cash with "500.000" handed over (in Vietnamese) and sees the
+change, live while typing and on the receipt; on a desktop (1280 px) and a phone (390 px), in
+English and in Vietnamese. ``CASHIER_SHOTS=<folder>`` keeps screenshots of each step."""
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+
+# The page's money as the browser writes it (the server's Babel and the browser's Intl agree).
+TEXT = {"en": {"tendered": "500,000", "change": "₫350,000", "amount": "150,000"},
+        "vi": {"tendered": "500.000", "change": "350.000 ₫", "amount": "150.000"}}
+
+
+def _no_overflow(page) -> None:
+    assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
+
+
+def _plain(text: str) -> str:
+    return text.replace("\xa0", " ").replace("\u202f", " ").strip()
+
+
+def _signed_visit(app, db, clinic) -> int:
+    """The login "doctor" sees the test patient today for the clinic's service (150 000 đ) and signs
+    the visit: the signature bills the visit (``billing_hooks.visit_completed``). The patient."""
+    from app.models import Appointment, Diagnosis, Doctor, Service, WorkSchedule
+    from app.services import encounters
+    from app.services.settings import ClinicSettings
+
+    settings = ClinicSettings.from_config(app.config)
+    user = app.appbuilder.sm.find_user(username="doctor")
+    doctor = db.session.query(Doctor).filter_by(user_id=user.id).one_or_none()
+    if doctor is None:
+        doctor = Doctor(full_name="Lê Văn Bác Sĩ", user_id=user.id)
+        db.session.add(doctor)
+        db.session.flush()
+        for weekday in range(7):
+            db.session.add(WorkSchedule(doctor_id=doctor.id, weekday=weekday, start_time=time(0),
+                                        end_time=time(23, 59), valid_from=date(2020, 1, 1)))
+    service = db.session.get(Service, clinic.service)
+    service.doctors.append(doctor)
+    now = datetime.now(settings.timezone)
+    midnight = datetime.combine(now.date(), time.min, now.tzinfo)
+    start = (midnight + (now - midnight) / 2).replace(microsecond=0)
+    appointment = Appointment(patient_id=clinic.patient, doctor_id=doctor.id, service_id=clinic.service,
+                              start_at=start, end_at=start + timedelta(minutes=20), status="checked_in",
+                              queue_number=1, queue_date=start.date(),
+                              checked_in_at=datetime.now(timezone.utc) - timedelta(minutes=5))
+    db.session.add(appointment)
+    db.session.commit()
+    with app.test_request_context():
+        encounter = encounters.start_visit(db.session, appointment.id, user, datetime.now(timezone.utc),
+                                           settings=settings)
+        encounters.save_draft(db.session, encounter.id, {"chief_complaint": "Ho, sốt nhẹ"}, encounter.version, user,
+                              datetime.now(timezone.utc))
+        db.session.add(Diagnosis(encounter_id=encounter.id, icd10_code="J06.9", text="Nhiễm trùng hô hấp trên cấp",
+                                 is_primary=True))
+        db.session.commit()
+        encounters.sign_encounter(db.session, encounter.id, user, datetime.now(timezone.utc), settings=settings)
+    return clinic.patient
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_a_signed_visit_is_billed_in_cash_at_the_counter(app, db, clinic, page_as, width, lang, monkeypatch):
+    from app.models import Invoice
+
+    monkeypatch.setitem(app.config, "BILLING_EMAIL_ON_ISSUE", False)
+    monkeypatch.setitem(app.config, "BILLING_EMAIL_ON_PAYMENT", False)
+    patient = _signed_visit(app, db, clinic)
+    invoice = db.session.query(Invoice).filter_by(patient_id=patient).one()
+    assert invoice.status == "draft" and [line.unit_price for line in invoice.lines] == [150000]
+    shots = os.environ.get("CASHIER_SHOTS")
+
+    def shot(name: str) -> None:
+        if shots:
+            page.screenshot(path=f"{shots}/{name}_{lang}_{width}.png", full_page=True)
+
+    page = page_as("cashier", width=width)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(f"{page.base_url}/clinic/language/{lang}?next=/cashier/")
+    page.goto(f"{page.base_url}/cashier/")
+    row = page.locator(f"#today tr[data-invoice='{invoice.id}']")
+    assert "Nguyễn Văn An" in row.inner_text()
+    _no_overflow(page)
+    shot("counter")
+    row.get_by_role("link").click()
+    page.wait_for_load_state()
+    assert page.locator("#lines tr[data-line]").count() == 1
+    assert TEXT[lang]["amount"] in _plain(page.locator("#totals [data-total=total]").inner_text())
+    _no_overflow(page)
+    shot("draft")
+    page.locator("#issue-form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".invoice-status").get_attribute("data-status") == "issued"
+    cash = page.locator("#cash-form")
+    assert cash.locator(".cashier-amount").input_value() == TEXT[lang]["amount"]
+    cash.locator(".cashier-tendered").fill(TEXT[lang]["tendered"])
+    assert _plain(page.locator("#cash-change").inner_text()) == TEXT[lang]["change"]
+    _no_overflow(page)
+    shot("payment")
+    page.locator("#take-cash").click()
+    page.wait_for_load_state()
+    assert "/receipt" in page.url
+    assert _plain(page.locator("#receipt-change").inner_text()) == TEXT[lang]["change"]
+    assert page.locator(".invoice-status").get_attribute("data-status") == "paid"
+    assert page.locator(f"#documents a[href='/invoices/{invoice.id}/print']").count() == 1
+    _no_overflow(page)
+    shot("receipt")
+    assert not errors, errors
+    db.session.expire_all()
+    paid = db.session.get(Invoice, invoice.id)
+    assert paid.status == "paid" and len(paid.payments) == 1 and paid.payments[0].change_given == 350000
