@@ -114,7 +114,8 @@ class CashierView(BaseView):
         return self.render_template(
             f"billing/{template}", status_labels=STATUS_LABELS, status_styles=STATUS_STYLES,
             method_labels=METHOD_LABELS, payment_status_labels=PAYMENT_STATUS_LABELS, email_labels=EMAIL_LABELS,
-            kind_labels=KIND_LABELS, fmt_money=format_money, fmt_phone=format_phone, fmt_time=format_moment, amount_text=_amount_text,
+            kind_labels=KIND_LABELS, fmt_money=format_money, fmt_phone=format_phone, fmt_time=format_moment,
+            amount_text=_amount_text,
             number_text=lambda value: format_decimal_input(value, user_language()) or "0",
             decimal_sep=decimal_sep, group_sep=group_sep, places=currency_places(), language=user_language(),
             currency=current_app.config.get("CLINIC_CURRENCY", "VND"), **context)
@@ -365,7 +366,8 @@ class CashierView(BaseView):
 
         def action() -> ResponseReturnValue:
             try:
-                url = start(invoice, form.amount.data)
+                amount = form.amount.data
+                url = start(invoice, Decimal(amount) if amount is not None else None)
             except ProviderUnavailable as exc:
                 db.session.rollback()
                 flash(exc.message, "danger")

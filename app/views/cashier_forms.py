@@ -12,8 +12,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
-from wtforms.widgets import TextInput
 from wtforms.validators import AnyOf, InputRequired, Optional
+from wtforms.widgets import TextInput
 
 from app.form_fields import WholeNumberField, at_most, strip
 from app.views.fields import LocaleDecimalField, money_places
