@@ -414,3 +414,10 @@ def test_a_double_click_that_races_the_first_payment_still_records_one(db, clini
     assert first.status_code == raced.status_code == 303
     assert raced.headers["Location"] == first.headers["Location"]
     assert _payments(db) == 1 and _invoice(db, invoice).amount_paid == Decimal(100000)
+
+
+def test_a_payment_without_the_forms_csrf_token_is_refused(db, clinic, login_as):
+    invoice = clinic.invoice
+    response = login_as("cashier").post(f"/cashier/invoice/{invoice}/pay", csrf=False,
+                                        data={"pay-method": "cash", "pay-amount": "330000"})
+    assert response.status_code == 400 and _payments(db) == 0

@@ -10,6 +10,7 @@ typed the user's way ("1.000.000" in Vietnamese)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from flask import abort, current_app, flash, redirect, request, url_for
@@ -96,6 +97,16 @@ def _vietqr(billing_config: BillingSettings, invoice: Invoice) -> Markup | None:
         return None
 
 
+def _person(patient: Patient) -> SimpleNamespace:
+    return SimpleNamespace(id=patient.id, full_name=patient.full_name, code=patient.code, phone=patient.phone)
+
+
+def _snapshot(invoice: Invoice) -> SimpleNamespace:
+    """An invoice of a list as the page shows it."""
+    return SimpleNamespace(id=invoice.id, number=invoice.number, status=invoice.status, total=invoice.total,
+                           balance=invoice.balance, patient=_person(invoice.patient))
+
+
 class CashierView(BaseView):
     route_base = "/cashier"
     default_view = "index"
@@ -137,17 +148,19 @@ class CashierView(BaseView):
                 if found is not None:  # a scanned number opens the invoice
                     return redirect(url_for("CashierView.invoice", invoice_id=found.id))
                 numbered = counter_queries.invoices_numbered_like(db.session, compact)
-                access.record_list_read(db.session, user, Invoice, numbered)
             if not numbered:
                 patients = lookup_records(db.session, user, Patient, search, now, settings.phone_region)
         start, _end = local_day_bounds(settings.today(), settings)
         today = counter_queries.open_invoices_since(db.session, start)
-        access.record_list_read(db.session, user, Invoice, today)
         by_patient = counter_queries.open_invoices_of(db.session, [p.id for p in patients])
-        access.record_list_read(db.session, user, Invoice, [i for rows in by_patient.values() for i in rows])
-        return self._page("counter.html", search=search, patients=patients, by_patient=by_patient,
-                          numbered=numbered, today=today, new_form=PlainForm(),
-                          may_write=current_rights().write, title=_("Cashier's counter"))
+        # What the page shows, read before the audit row's commit expires the records.
+        shown = {"numbered": [_snapshot(i) for i in numbered], "today": [_snapshot(i) for i in today],
+                 "patients": [_person(p) for p in patients],
+                 "by_patient": {pid: [_snapshot(i) for i in rows] for pid, rows in by_patient.items()}}
+        seen = {i.id: i for i in [*numbered, *today, *(i for rows in by_patient.values() for i in rows)]}
+        access.record_list_read(db.session, user, Invoice, list(seen.values()))
+        return self._page("counter.html", search=search, new_form=PlainForm(), may_write=current_rights().write,
+                          title=_("Cashier's counter"), **shown)
 
     @expose("/patient/<int:patient_id>/new", methods=["POST"])
     @has_access
