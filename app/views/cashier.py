@@ -417,12 +417,9 @@ class CashierView(BaseView):
             abort(404)
 
         def start(invoice: Invoice, amount: Decimal | None) -> str:
-            from app.services import vnpay
+            from app.views.vnpay_routes import payment_link  # comes back to VNPay's return page, then here
 
-            return vnpay.start_payment(
-                db.session, invoice.id, amount if amount is not None else invoice.balance, acting_user_id(),
-                utcnow(), config, return_url=url_for("CashierView.invoice", invoice_id=invoice.id, _external=True),
-                client_ip=request.remote_addr or "127.0.0.1", locale="vn" if user_language() == "vi" else "en")
+            return payment_link(invoice.id, amount if amount is not None else invoice.balance, acting_user_id())
 
         return self._online(invoice_id, "vnpay", start)
 
