@@ -91,7 +91,7 @@ def test_the_counter_lists_todays_open_invoices_and_a_scanned_number_opens_one(d
     number = _invoice(db, invoice).number
     cashier = login_as("cashier")
     page = _flat(_text(cashier.get("/cashier/")))
-    assert number in page and "Nguyễn Văn An" in page and "₫330,000" in page
+    assert number in page and "Nguyễn Văn An" in page and "₫300,000" in page
     assert f'href="/cashier/invoice/{invoice}"' in page
     scanned = cashier.get(f"/cashier/?q={number.lower()}")
     assert scanned.status_code == 302 and scanned.headers["Location"].endswith(f"/cashier/invoice/{invoice}")
@@ -207,34 +207,34 @@ def test_issue_numbers_the_invoice_and_void_needs_a_reason(app, db, clinic, logi
 
 
 def test_cash_in_vietnamese_shows_the_change_and_the_receipt(db, clinic, login_as):
-    invoice = clinic.invoice  # 330 000 (two free lines and their 10 % VAT)
+    invoice = clinic.invoice  # 300 000
     cashier = _vietnamese(login_as("cashier"))
     page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
-    assert 'name="pay-amount"' in page and 'value="330.000"' in page  # the balance, typed the Vietnamese way
+    assert 'name="pay-amount"' in page and 'value="300.000"' in page  # the balance, typed the Vietnamese way
     key = re.search(r'name="pay-key"[^>]*value="([0-9a-f]{32})"', page) or re.search(
         r'value="([0-9a-f]{32})"[^>]*name="pay-key"', page)
     assert key
     paid = cashier.post(f"/cashier/invoice/{invoice}/pay", data={
-        "pay-method": "cash", "pay-amount": "330.000", "pay-tendered": "500.000", "pay-key": key.group(1)})
+        "pay-method": "cash", "pay-amount": "300.000", "pay-tendered": "500.000", "pay-key": key.group(1)})
     assert paid.status_code == 303 and "/cashier/payment/" in paid.headers["Location"]
     receipt = _flat(_text(cashier.get(paid.headers["Location"])))
-    assert re.search(r'id="receipt-change">170\.000 ₫<', receipt)
+    assert re.search(r'id="receipt-change">200\.000 ₫<', receipt)
     assert re.search(r'id="receipt-tendered">500\.000 ₫<', receipt)
     assert 'href="/invoices/%d/print"' % invoice in receipt and 'href="/invoices/%d/pdf"' % invoice in receipt
     assert 'action="/invoices/%d/email"' % invoice in receipt
     settled = _invoice(db, invoice)
-    assert settled.status == "paid" and settled.amount_paid == Decimal(330000)
+    assert settled.status == "paid" and settled.amount_paid == Decimal(300000)
     payment = settled.payments[0]
     assert (payment.tendered, payment.change_given, payment.idempotency_key) == (
-        Decimal(500000), Decimal(170000), key.group(1))
+        Decimal(500000), Decimal(200000), key.group(1))
 
 
 @pytest.mark.parametrize(("typed", "status", "message"), [
     ({"pay-amount": "-5"}, 422, "Enter an amount above zero."),
     ({"pay-amount": "0"}, 422, "Enter an amount above zero."),
     ({"pay-amount": "abc"}, 422, "Not a number."),
-    ({"pay-amount": "330000", "pay-tendered": "200000"}, 422, "The cash handed over is less than the amount paid."),
-    ({"pay-amount": "400000"}, 409, "Only 330,000 is still owed"),
+    ({"pay-amount": "300000", "pay-tendered": "200000"}, 422, "The cash handed over is less than the amount paid."),
+    ({"pay-amount": "400000"}, 409, "Only 300,000 is still owed"),
 ])
 def test_bad_payments_are_refused_with_a_message_and_nothing_written(db, clinic, login_as, typed, status, message):
     invoice = clinic.invoice
@@ -272,9 +272,9 @@ def test_a_partial_cash_payment_then_a_confirmed_transfer(db, clinic, login_as):
         "pay-method": "cash", "pay-amount": "100,000"}).status_code == 303
     assert _invoice(db, invoice).status == "partially_paid"
     page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
-    assert 'name="transfer-amount"' in page and 'value="230,000"' in page
+    assert 'name="transfer-amount"' in page and 'value="200,000"' in page
     assert cashier.post(f"/cashier/invoice/{invoice}/pay", data={
-        "transfer-method": "bank_transfer", "transfer-amount": "230,000", "transfer-reference": "FT26335123"}
+        "transfer-method": "bank_transfer", "transfer-amount": "200,000", "transfer-reference": "FT26335123"}
     ).status_code == 303
     settled = _invoice(db, invoice)
     assert settled.status == "paid"
@@ -304,7 +304,7 @@ def test_the_transfer_tab_shows_the_account_with_or_without_the_qr_code(app, db,
     monkeypatch.setattr(vietqr, "qr_svg", lambda payload: f'<svg data-payload="{payload}"></svg>')
     page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
     assert '<svg data-payload="000201PAYLOAD"></svg>' in page
-    assert asked == [("0071000123456", Decimal(330000), _invoice(db, invoice).number)]
+    assert asked == [("0071000123456", Decimal(300000), _invoice(db, invoice).number)]
 
 
 def test_card_and_vnpay_go_to_their_gateway_and_a_refusal_is_a_message(app, db, clinic, login_as, monkeypatch):
@@ -326,7 +326,7 @@ def test_card_and_vnpay_go_to_their_gateway_and_a_refusal_is_a_message(app, db, 
         raise ProviderUnavailable("Stripe could not be reached.")
 
     monkeypatch.setattr(stripe_gateway, "start_checkout", down)
-    refused = cashier.post(f"/cashier/invoice/{invoice}/card", data={"card-amount": "330,000"})
+    refused = cashier.post(f"/cashier/invoice/{invoice}/card", data={"card-amount": "300,000"})
     assert refused.status_code == 303
     assert "Stripe could not be reached." in _text(cashier.get(refused.headers["Location"]))
 
@@ -335,9 +335,9 @@ def test_card_and_vnpay_go_to_their_gateway_and_a_refusal_is_a_message(app, db, 
         return "https://checkout.stripe.test/c/pay/cs_test_1"
 
     monkeypatch.setattr(stripe_gateway, "start_checkout", checkout)
-    sent = cashier.post(f"/cashier/invoice/{invoice}/card", data={"card-amount": "330,000"})
+    sent = cashier.post(f"/cashier/invoice/{invoice}/card", data={"card-amount": "300,000"})
     assert sent.status_code == 303 and sent.headers["Location"] == "https://checkout.stripe.test/c/pay/cs_test_1"
-    assert asked == [(invoice, Decimal(330000), f"http://localhost/cashier/invoice/{invoice}")]
+    assert asked == [(invoice, Decimal(300000), f"http://localhost/cashier/invoice/{invoice}")]
     monkeypatch.setattr(vnpay, "start_payment", lambda *args, **kwargs: "https://sandbox.vnpay.test/pay?x=1")
     sent = cashier.post(f"/cashier/invoice/{invoice}/vnpay", data={})
     assert sent.status_code == 303 and sent.headers["Location"] == "https://sandbox.vnpay.test/pay?x=1"
@@ -345,7 +345,7 @@ def test_card_and_vnpay_go_to_their_gateway_and_a_refusal_is_a_message(app, db, 
 
 def test_refunds_need_the_power_a_reason_and_stay_within_the_payment(db, clinic, login_as):
     invoice = clinic.invoice
-    payment = clinic.pay(invoice, 330000)
+    payment = clinic.pay(invoice, 300000)
     reception = login_as("receptionist")
     assert f'data-refund-for="{payment}"' not in _text(reception.get(f"/cashier/invoice/{invoice}"))
     refused = reception.post(f"/cashier/payment/{payment}/refund", data={
@@ -356,7 +356,7 @@ def test_refunds_need_the_power_a_reason_and_stay_within_the_payment(db, clinic,
     assert f'data-refund-for="{payment}"' in page and f'name="refund{payment}-amount"' in page
     too_much = cashier.post(f"/cashier/payment/{payment}/refund", data={
         f"refund{payment}-amount": "400000", f"refund{payment}-reason": "Bỏ xét nghiệm"})
-    assert too_much.status_code == 409 and "At most 330,000 can be refunded" in _text(too_much)
+    assert too_much.status_code == 409 and "At most 300,000 can be refunded" in _text(too_much)
     no_reason = cashier.post(f"/cashier/payment/{payment}/refund", data={f"refund{payment}-amount": "100000"})
     assert no_reason.status_code == 422
     db.session.rollback()
@@ -419,5 +419,5 @@ def test_a_double_click_that_races_the_first_payment_still_records_one(db, clini
 def test_a_payment_without_the_forms_csrf_token_is_refused(db, clinic, login_as):
     invoice = clinic.invoice
     response = login_as("cashier").post(f"/cashier/invoice/{invoice}/pay", csrf=False,
-                                        data={"pay-method": "cash", "pay-amount": "330000"})
+                                        data={"pay-method": "cash", "pay-amount": "300000"})
     assert response.status_code == 400 and _payments(db) == 0
