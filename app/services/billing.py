@@ -55,6 +55,8 @@ PAYABLE = ("issued", "partially_paid")
 CLOSED = ("paid", "void", "refunded")
 MAX_QUANTITY = Decimal("99999999")
 MAX_PRICE = Decimal("999999999999")
+# What an amount column (Numeric(14, 2)) holds: a line's amount and the invoice's total stay below it.
+MAX_AMOUNT = Decimal("999999999999")
 REASON_MAX = 300
 
 
@@ -115,6 +117,14 @@ def recalculate(invoice: Invoice) -> None:
         line.discount_share, line.tax = figures.discount_share, figures.tax
     invoice.subtotal, invoice.discount, invoice.tax, invoice.total = (
         totals.subtotal, totals.discount, totals.tax, totals.total)
+
+
+def _check_fits(invoice: Invoice, field: str = "quantity") -> None:
+    """After ``recalculate``: refuse (422, naming ``field``) an invoice whose line amounts or total
+    the books cannot hold, before anything is written."""
+    if any(line.amount > MAX_AMOUNT for line in invoice.lines) or invoice.total > MAX_AMOUNT \
+            or invoice.subtotal > MAX_AMOUNT:
+        raise FieldErrors({field: _("The amount is too large for one invoice.")})
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -416,6 +426,7 @@ def add_line(session: Session, invoice_id: int, data: LineInput, actor_id: int |
         line = _append(invoice, billing, kind=data.kind, description=description[:300], quantity=quantity,
                        unit_price=price, reason=reason or None, price_overridden=overridden, **values)
         recalculate(invoice)
+        _check_fits(invoice)
         invoice.updated_at = now
         session.flush()
         record_event(session, "invoice_line_added", "Invoice", invoice.id,
@@ -458,6 +469,7 @@ def update_line(session: Session, line_id: int, quantity: Any, unit_price: Any, 
             line.reason = why
         line.quantity, line.unit_price = new_quantity, new_price
         recalculate(invoice)
+        _check_fits(invoice)
         invoice.updated_at = now
         record_event(session, "invoice_line_changed", "Invoice", invoice.id, {"line": line.id}, user_id=actor_id)
     return line
