@@ -62,6 +62,9 @@ def create_demo_users() -> None:
     staff = [(f"{users[name].last_name} {users[name].first_name}", position, users[name].id, users[name].email)
              for name, position in positions]
     maintenance.link_demo_accounts(db.session, users["doctor"].id, users["patient"].id, staff)
+    settings = ClinicSettings.from_config(current_app.config)
+    maintenance.staff_the_demo_cash_desk(db.session, users["cashier"].id, users["reception"].id, settings.timezone,
+                                         settings.today())
     from app.services.accounts.second_factor import is_required
 
     maintenance.enrol_demo_logins(db.session, [user.id for user in users.values() if is_required(user)])

@@ -30,6 +30,7 @@ from app.models import (
     Payment,
     Prescription,
     PrescriptionItem,
+    Refund,
     Review,
     ScheduleException,
     Service,
@@ -44,6 +45,7 @@ from app.services.text import fold
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 TODAY = date(2025, 3, 14)
 PATIENTS = 50
+NOW = datetime.combine(TODAY, datetime.min.time(), tzinfo=ZONE).astimezone(timezone.utc)  # the demo's "now"
 
 
 def _seeded_session(path, *, seed=42, patients=PATIENTS, currency="VND", progress=None) -> Session:
@@ -74,7 +76,7 @@ def test_counts_match_the_database_and_the_request(db):
     counts = db.info["counts"]
     for model in (Department, Service, Doctor, Employee, WorkSchedule, ScheduleException, Medicine, StockBatch,
                   StockMovement, Patient, Appointment, Encounter, Diagnosis, LabOrder, LabResult, Prescription,
-                  PrescriptionItem, Invoice, InvoiceLine, Payment, Review):
+                  PrescriptionItem, Invoice, InvoiceLine, Payment, Refund, Review):
         assert counts[model.__tablename__] == _count(db, model), model.__tablename__
     assert counts["patient"] == PATIENTS
     assert 6 <= counts["department"] <= 10
@@ -231,40 +233,181 @@ def test_completed_visits_have_records_and_bills(db):
     assert all(count == highest for _d, _day, count, highest in queues)
 
 
+SOURCES = {"service": ("appointment", "consultation"), "lab": ("lab_order",), "medicine": ("prescription_item",)}
+PROVIDERS = {"cash": "manual", "bank_transfer": "bank", "card": "stripe", "vnpay": "vnpay"}
+
+
+def _same_as_the_counter(inv: Invoice) -> None:
+    """The invoice's figures are what app.services.billing computes from its lines."""
+    from app.services.billing import compute_totals, discount_amount
+
+    lines = inv.lines
+    amounts = [line.amount for line in lines]
+    discount = discount_amount(inv.discount_kind, inv.discount_value, sum(amounts, Decimal(0)), inv.currency)
+    totals = compute_totals(amounts, [line.tax_rate for line in lines], discount, inv.currency)
+    assert (inv.subtotal, inv.discount, inv.tax, inv.total) == (
+        totals.subtotal, totals.discount, totals.tax, totals.total), inv.id
+    assert [(line.discount_share, line.tax) for line in lines] == [
+        (f.discount_share, f.tax) for f in totals.lines], inv.id
+
+
 def test_invoice_totals_lines_and_payments_agree(db):
-    invoices = db.execute(select(Invoice)).scalars().all()
-    numbers = [i.number for i in invoices]
-    assert len(numbers) == len(set(numbers))
-    statuses = set()
+    from app.services.billing_settings import DEFAULT_VAT
+
+    invoices = db.execute(select(Invoice).order_by(Invoice.id)).scalars().all()
+    statuses, methods = set(), set()
     for inv in invoices:
-        assert re.fullmatch(r"INV-\d{6}-\d{6}", inv.number)
         assert inv.currency == "VND"
         lines = inv.lines
-        assert lines and lines[0].kind == "service"
+        assert lines and (lines[0].kind, lines[0].source, lines[0].source_id) == (
+            "service", "appointment", inv.appointment_id)
         for line in lines:
-            assert line.amount == line.quantity * line.unit_price
-            assert line.amount % 1 == 0
-        assert inv.subtotal == sum(line.amount for line in lines)
-        assert inv.total == inv.subtotal - inv.discount + inv.tax
-        assert 0 <= inv.discount <= inv.subtotal
+            assert line.amount == line.quantity * line.unit_price and line.amount % 1 == 0
+            assert line.tax_rate == DEFAULT_VAT[line.kind] and line.source in SOURCES[line.kind]
+            assert line.discount_share % 1 == 0 and line.tax % 1 == 0
+            assert line.unit_price > 0 or (line.kind == "lab" and line.reason and line.price_overridden)
+        _same_as_the_counter(inv)
+        if inv.discount_kind is not None:
+            assert inv.discount_kind == "percent" and inv.discount_value in (5, 10) and inv.discount_reason
+            assert inv.discount == (inv.subtotal * inv.discount_value / 100).quantize(Decimal(1), "ROUND_HALF_UP")
+        else:
+            assert inv.discount == 0
         paid = sum((p.amount for p in inv.payments if p.status == "succeeded"), Decimal(0))
-        assert inv.amount_paid == paid
-        assert all(p.amount > 0 and p.paid_at >= inv.issued_at for p in inv.payments)
-        expected = ("paid" if paid == inv.total else "partially_paid" if paid > 0
-                    else inv.status if inv.status in ("issued", "void") else "?")
-        assert inv.status == expected, inv.number
+        refunds = db.execute(select(Refund).where(Refund.invoice_id == inv.id)).scalars().all()
+        assert inv.amount_paid == paid <= inv.total
+        assert inv.amount_refunded == sum((r.amount for r in refunds), Decimal(0)) <= paid
+        for p in inv.payments:
+            methods.add(p.method)
+            assert p.provider == PROVIDERS[p.method] and p.amount > 0 and p.paid_at >= inv.issued_at
+            assert p.amount_refunded == sum((r.amount for r in p.refunds), Decimal(0)) <= p.amount
+            if p.method == "cash":
+                assert p.tendered >= p.amount and p.change_given == p.tendered - p.amount
+            else:
+                assert p.tendered is None and p.provider_reference
+            for r in p.refunds:
+                assert r.method == p.method and r.reason and p.paid_at <= r.refunded_at < NOW
+        if inv.status == "draft":
+            assert inv.number is None and inv.issued_at is None and paid == 0
+        else:
+            assert inv.number and inv.issued_at >= inv.created_at
+        if inv.status == "refunded":
+            expected = "refunded"
+            assert inv.amount_refunded == paid > 0
+        else:
+            expected = ("paid" if paid == inv.total else "partially_paid" if paid > 0
+                        else inv.status if inv.status in ("issued", "void", "draft") else "?")
+        assert inv.status == expected, inv.id
+        assert (inv.status == "void") == (inv.void_reason is not None) == (inv.voided_at is not None)
         statuses.add(inv.status)
-    assert "paid" in statuses
-    # Numbers count per month in time order.
-    by_month = defaultdict(list)
-    for inv in sorted(invoices, key=lambda i: i.id):
-        by_month[inv.number[4:10]].append(int(inv.number[-6:]))
-    for month, seqs in by_month.items():
-        assert seqs == list(range(1, len(seqs) + 1)), month
-    # A medicine line for every dispensed item.
+    assert {"paid", "partially_paid", "issued", "draft", "refunded"} <= statuses
+    assert methods == set(PROVIDERS)
+    assert {r.amount == r.payment.amount for r in db.execute(select(Refund)).scalars()} == {True, False}
+    # Every dispensed unit is billed once, every lab order once, on the line naming it.
     dispensed = db.execute(select(func.sum(PrescriptionItem.dispensed_quantity))).scalar_one()
     billed = db.execute(select(func.sum(InvoiceLine.quantity)).where(InvoiceLine.kind == "medicine")).scalar_one()
     assert dispensed == billed
+    item_lines = db.execute(select(InvoiceLine.source_id, PrescriptionItem.dispensed_quantity, InvoiceLine.quantity)
+                            .join(PrescriptionItem, PrescriptionItem.id == InvoiceLine.source_id)
+                            .where(InvoiceLine.source == "prescription_item")).all()
+    assert item_lines and all(given == quantity for _id, given, quantity in item_lines)
+    orders = db.execute(select(LabOrder.id, LabOrder.lab_test_id)).all()
+    lab_lines = dict(db.execute(select(InvoiceLine.source_id, InvoiceLine.lab_test_id)
+                                .where(InvoiceLine.source == "lab_order")).all())
+    assert lab_lines == dict(orders)
+
+
+def test_invoice_numbers_are_given_at_issue_gapless_per_year(db):
+    """HD<year>-<6 digits>, counted per year in the order invoices were issued; the yearly counter
+    holds each year's last number, so the first invoice issued in the running app continues it."""
+    from app.models import InvoiceSequence
+
+    issued = db.execute(select(Invoice).where(Invoice.number.is_not(None))
+                        .order_by(Invoice.issued_at, Invoice.id)).scalars().all()
+    per_year: dict[int, list[int]] = defaultdict(list)
+    for inv in issued:
+        match = re.fullmatch(r"HD(\d{4})-(\d{6})", inv.number)
+        assert match and int(match[1]) == inv.issued_at.astimezone(ZONE).year, inv.number
+        per_year[int(match[1])].append(int(match[2]))
+    assert len(per_year) >= 1 and sum(map(len, per_year.values())) == len({i.number for i in issued})
+    for year, seqs in per_year.items():
+        assert seqs == list(range(1, len(seqs) + 1)), year
+    sequence = {s.year: s.last_number for s in db.execute(select(InvoiceSequence)).scalars()}
+    assert sequence == {year: max(seqs) for year, seqs in per_year.items()}
+
+
+def test_the_counter_has_work_on_the_demo_day(db):
+    """The last visits before the demo day wait at the cash desk: drafts (no number yet) and issued
+    invoices, one of them part paid."""
+    last = db.execute(select(Appointment.id).where(Appointment.status == "completed")
+                      .order_by(Appointment.end_at.desc(), Appointment.id.desc()).limit(6)).scalars().all()
+    waiting = db.execute(select(Invoice).where(Invoice.appointment_id.in_(last))).scalars().all()
+    states = sorted(i.status for i in waiting)
+    assert states == ["draft"] * 3 + ["issued"] * 2 + ["partially_paid"], states
+    assert all((i.number is None) == (i.status == "draft") for i in waiting)
+
+
+def test_a_visit_billed_again_adds_nothing(db):
+    """Every line names its source, so the billing of a signed visit, run again, finds it billed."""
+    from app.services import billing
+    from app.services.billing_settings import BillingSettings
+
+    encounters = db.execute(select(Encounter).order_by(Encounter.id).limit(40)).scalars().all()
+    for encounter in encounters:
+        assert billing.bill_visit(db, encounter, None, NOW, BillingSettings()) is None, encounter.id
+    db.rollback()
+
+
+def test_lab_tests_carry_their_price(db):
+    from app.models import LabTest
+    from app.services.demo_data.lab_tests import LAB_TESTS
+
+    prices = {t.code: t.price for t in db.execute(select(LabTest)).scalars()}
+    assert prices == {code: Decimal(price) for code, (_name, price, _a) in LAB_TESTS.items()}
+    lines = db.execute(select(InvoiceLine, LabTest.price).join(LabTest, LabTest.id == InvoiceLine.lab_test_id)).all()
+    assert lines
+    for line, price in lines:  # at the test's price, or in a package's price (with the reason)
+        assert line.unit_price == price or (line.unit_price == 0 and line.reason and line.price_overridden)
+
+
+def test_the_demo_cash_desk_is_staffed_by_the_demo_logins(tmp_path):
+    """After the demo logins exist (``flask seed``): the counter's payments were received by the
+    cashier (some by the receptionist), and each has end-of-day closes for past days whose expected
+    cash is the day's cash in less the cash given back."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import CashClose
+    from app.services.demo_data.maintenance import staff_the_demo_cash_desk
+
+    session = _seeded_session(tmp_path / "desk.db", patients=60)
+    try:
+        users = [User(first_name=n, last_name="Demo", username=n, email=f"{n}@clinic.example", active=True)
+                 for n in ("cashier", "reception")]
+        session.add_all(users)
+        session.flush()
+        cashier, reception = (u.id for u in users)
+        closes = staff_the_demo_cash_desk(session, cashier, reception, ZONE, TODAY)
+        rows = session.execute(select(CashClose)).scalars().all()
+        assert closes == len(rows) >= 4 and {r.cashier_id for r in rows} == {cashier, reception}
+        counter = session.execute(select(Payment).where(Payment.method.in_(("cash", "bank_transfer")))).scalars().all()
+        assert {p.received_by_id for p in counter} == {cashier, reception}
+        online = session.execute(select(Payment).where(Payment.method.in_(("card", "vnpay")))).scalars().all()
+        assert online and all(p.received_by_id is None for p in online)
+        for close in rows:
+            assert close.business_date < TODAY and close.closed_at.astimezone(ZONE).date() == close.business_date
+            day_in = sum((p.amount for p in counter if p.method == "cash" and p.received_by_id == close.cashier_id
+                          and p.paid_at.astimezone(ZONE).date() == close.business_date), Decimal(0))
+            day_out = sum((r.amount for r in session.execute(select(Refund)).scalars()
+                           if r.method == "cash" and r.refunded_by_id == close.cashier_id
+                           and r.refunded_at.astimezone(ZONE).date() == close.business_date), Decimal(0))
+            assert close.expected_cash == day_in - day_out
+            assert close.difference == close.counted_cash - close.expected_cash
+            assert close.difference == 0 or close.note
+        assert any(r.difference for r in rows)
+        issued = session.execute(select(Invoice).where(Invoice.issued_at.is_not(None))).scalars().all()
+        assert all(i.issued_by_id == cashier for i in issued)
+    finally:
+        session.close()
+        session.get_bind().dispose()
 
 
 def test_stock_ledger_adds_up_and_the_pharmacy_has_something_to_do(db):
@@ -322,6 +465,8 @@ def test_other_currency_keeps_totals_exact(tmp_path):
             assert inv.subtotal == sum(line.amount for line in inv.lines)
             assert inv.total == inv.subtotal - inv.discount + inv.tax
             assert inv.amount_paid == sum(p.amount for p in inv.payments)
+            _same_as_the_counter(inv)
+            assert all(x == x.quantize(Decimal("0.01")) for x in (inv.subtotal, inv.discount, inv.tax, inv.total))
         assert session.execute(select(func.max(Service.price))).scalar_one() < 100
     finally:
         session.close()

@@ -4,6 +4,7 @@ add up to the whole exactly."""
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Sequence
 
 from babel.numbers import get_currency_precision
@@ -11,11 +12,13 @@ from babel.numbers import get_currency_precision
 ZERO = Decimal(0)
 
 
+@lru_cache(maxsize=64)
 def minor_digits(currency: str) -> int:
     """Digits after the point in ``currency`` (VND 0, USD 2), from CLDR through Babel."""
     return int(get_currency_precision((currency or "VND").upper()))
 
 
+@lru_cache(maxsize=64)
 def unit(currency: str) -> Decimal:
     """The smallest amount: 1 for VND, 0.01 for USD."""
     return Decimal(1).scaleb(-minor_digits(currency))
@@ -23,7 +26,8 @@ def unit(currency: str) -> Decimal:
 
 def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
     """``amount`` rounded half up to the currency's minor unit."""
-    return Decimal(str(amount)).quantize(unit(currency), rounding=ROUND_HALF_UP)
+    value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    return value.quantize(unit(currency), rounding=ROUND_HALF_UP)
 
 
 def is_exact(amount: Decimal, currency: str) -> bool:

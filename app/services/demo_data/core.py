@@ -74,14 +74,18 @@ class Appt:
     """An appointment being planned: doctor index, service id, day and minutes of the day."""
 
     __slots__ = ("id", "patient", "doctor", "service", "day", "start_min", "end_min", "status",
-                 "start", "end", "chunk", "visit", "invoice_number", "queue_number")
+                 "start", "end", "chunk", "visit", "invoice_number", "queue_number", "signed_at", "issued_at",
+                 "bill_state")
     id: int
     start: datetime
     end: datetime
     chunk: int
     visit: int | None
-    invoice_number: str | None
+    invoice_number: str | None  # given at issue, per year in issue order; a draft has none
     queue_number: int | None
+    signed_at: datetime | None  # the visit signed: its invoice is drafted
+    issued_at: datetime | None  # the invoice issued (None: still a draft)
+    bill_state: str | None  # None: drawn with the payments; or "draft", "issued", "partially_paid"
 
     def __init__(self, patient: int, doctor: int, service: int, day: date, start_min: int, end_min: int,
                  status: str):

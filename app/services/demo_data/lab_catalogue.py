@@ -4,6 +4,7 @@ them, children's where they differ), and critical limits where a laboratory phon
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,14 +54,16 @@ def _decimal(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def seed_lab_catalogue(session: Session) -> dict[str, int]:
-    """Add the demo tests that are not in the catalogue yet (by code); flushes, does not commit.
-    Returns the catalogue's ids by code."""
+def seed_lab_catalogue(session: Session, money: Callable[[int], Decimal] | None = None) -> dict[str, int]:
+    """Add the demo tests that are not in the catalogue yet (by code), each at its price (what a
+    visit that orders it bills; ``money`` turns the VND price into the clinic's currency); flushes,
+    does not commit. Returns the catalogue's ids by code."""
     existing = {test.code: test.id for test in session.execute(select(LabTest)).scalars()}
-    for code, (name, _price, analytes) in LAB_TESTS.items():
+    for code, (name, price, analytes) in LAB_TESTS.items():
         if code in existing:
             continue
-        test = LabTest(code=code, name=name, specimen=SPECIMENS.get(code), active=True)
+        test = LabTest(code=code, name=name, specimen=SPECIMENS.get(code), active=True,
+                       price=money(price) if money is not None else Decimal(price))
         rows = [(analyte, unit, decimals) for analyte, unit, _low, _high, decimals in analytes]
         rows += list(TEXT_ANALYTES.get(code, ()))
         for position, (analyte, unit, decimals) in enumerate(rows):

@@ -43,4 +43,4 @@ REVIEW_COMMENTS = {
     1: ("Không hài lòng với cách tư vấn.", "Đặt lịch online nhưng đến nơi vẫn phải chờ rất lâu."),
 }
 CHANNEL_WEIGHTS = (("walk_in", 35), ("phone", 28), ("online", 32), ("chat", 5))
-PAYMENT_METHODS = (("cash", 50), ("bank_transfer", 35), ("card", 15))
+PAYMENT_METHODS = (("cash", 50), ("bank_transfer", 30), ("card", 10), ("vnpay", 10))

@@ -18,6 +18,7 @@ from app.models import (
     Encounter,
     Invoice,
     InvoiceLine,
+    InvoiceSequence,
     LabOrder,
     LabResult,
     Medicine,
@@ -25,6 +26,7 @@ from app.models import (
     Payment,
     Prescription,
     PrescriptionItem,
+    Refund,
     Review,
     ScheduleException,
     Service,
@@ -92,7 +94,8 @@ class Seeder(Stock):
     def run(self, n_patients: int) -> dict[str, int]:
         for table in (Department, Specialty, Service, Doctor, Employee, WorkSchedule, ScheduleException,
                       Medicine, StockBatch, StockMovement, Patient, Appointment, Encounter, Diagnosis, LabOrder,
-                      LabResult, Prescription, PrescriptionItem, Invoice, InvoiceLine, Payment, Review):
+                      LabResult, Prescription, PrescriptionItem, Invoice, InvoiceLine, Payment, Refund,
+                      InvoiceSequence, Review):
             self.counts[table.__tablename__] = 0
         self.counts[doctor_service.name] = 0
         self.build_name_pools()
@@ -101,9 +104,11 @@ class Seeder(Stock):
         self.build_appointments()
         self.prepare_visits()
         self.write_catalogue()
-        self.lab_test_ids = seed_lab_catalogue(self.session)
+        self.lab_test_ids = seed_lab_catalogue(self.session, self.money)
         self.counts["lab_test"] = len(self.lab_test_ids)
         self.write_patients_and_visits()
+        self.insert(InvoiceSequence.__table__, [dict(year=year, last_number=last)
+                                                for year, last in sorted(self.invoice_sequence.items())])
         self.build_stock()
         self.write_stock()
         self.write_interactions()
@@ -133,7 +138,7 @@ class Seeder(Stock):
             return
         for table in (Department, Specialty, Service, Doctor, Employee, WorkSchedule, ScheduleException, Medicine,
                       StockBatch, StockMovement, Patient, Appointment, Encounter, Diagnosis, LabOrder, LabResult,
-                      Prescription, PrescriptionItem, Invoice, InvoiceLine, Payment, Review):
+                      Prescription, PrescriptionItem, Invoice, InvoiceLine, Payment, Refund, Review):
             name = table.__tablename__
             self.session.execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from app.models import (
@@ -21,8 +21,11 @@ from app.models import (
     Payment,
     Prescription,
     PrescriptionItem,
+    Refund,
     Review,
 )
+from app.services.billing import compute_totals, discount_amount
+from app.services.billing_settings import DEFAULT_VAT, BillingSettings
 from app.services.demo_data.appointments import Appointments
 from app.services.demo_data.clinic import GENERAL_CONSULTATION, LAB_PACKAGES
 from app.services.demo_data.core import CHUNK, Appt, PatientDraft, Weighted
@@ -39,6 +42,19 @@ from app.services.demo_data.medicines import CHILD_SUBSTITUTES, MEDICINES, Med
 from app.services.demo_data.population import CANCEL_REASONS, CHANNEL_WEIGHTS, PAYMENT_METHODS, REVIEW_COMMENTS
 from app.services.people import patient_search_text
 
+# Every line kind at the clinic's default VAT rate (medical services and laboratory exempt,
+# medicines 5 %), numbers with the default prefix: what an unconfigured clinic issues.
+VAT = dict(DEFAULT_VAT)
+INVOICE_PREFIX = BillingSettings().invoice_prefix
+# The last visits before the demo day, left at the cash desk (latest first).
+OPEN_AT_THE_COUNTER = ("draft", "issued", "draft", "partially_paid", "issued", "draft")
+PROVIDERS = {"cash": "manual", "bank_transfer": "bank", "card": "stripe", "vnpay": "vnpay"}
+IN_THE_PACKAGE = "Đã gồm trong giá gói khám"
+REFUND_EVERY = 40  # one paid invoice in forty has money given back (the 3rd, the 43rd...)
+DISCOUNT_REASONS = ("Giảm 10% cho khách hàng thân thiết", "Giảm 5% cho người cao tuổi")
+REFUND_REASONS = ("Dịch vụ không thực hiện, hoàn tiền cho bệnh nhân", "Bệnh nhân trả lại thuốc chưa dùng",
+                  "Thu thừa, hoàn lại phần chênh lệch")
+
 
 class Visits(Appointments):
     """Turns the planned appointments into the rows of visits, and writes them with the patients."""
@@ -47,23 +63,42 @@ class Visits(Appointments):
 
     def prepare_visits(self) -> None:
         """What must follow time order across all patients, decided before rows are written chunk by
-        chunk: encounter and invoice ids (one each per completed visit), invoice numbers (per month),
-        and each doctor's queue numbers of the day."""
-        month_seq: dict[str, int] = defaultdict(int)
+        chunk: encounter and invoice ids (one each per completed visit), when each visit is signed
+        and its invoice issued, the invoice numbers (given at issue, gapless per year in issue order,
+        as ``app.services.billing.issue_invoice`` gives them; a draft has none), and each doctor's
+        queue numbers of the day. The last visits before today wait at the cash desk (drafts,
+        invoices issued or part paid): the counter has work on the demo day."""
+        rng = self.rng
         queue_seq: dict[tuple[int, date], int] = defaultdict(int)
         visit = 0
         self.chunk_appts: dict[int, list[Appt]] = defaultdict(list)
+        completed: list[Appt] = []
         for a in self.appts:  # in time order
-            a.visit = a.invoice_number = a.queue_number = None
+            a.visit = a.invoice_number = a.queue_number = a.signed_at = a.issued_at = a.bill_state = None
             if a.status == "completed":
                 visit += 1
                 a.visit = visit
-                month = f"{a.day:%Y%m}"
-                month_seq[month] += 1
-                a.invoice_number = f"INV-{month}-{month_seq[month]:06d}"
                 queue_seq[(a.doctor, a.day)] += 1
                 a.queue_number = queue_seq[(a.doctor, a.day)]
+                a.signed_at = a.end + timedelta(minutes=rng.randint(1, 15))
+                # Issued at the counter once the pharmacy (at most 45 minutes after signing) is done.
+                a.issued_at = a.signed_at + timedelta(minutes=rng.randint(46, 70))
+                completed.append(a)
             self.chunk_appts[a.chunk].append(a)
+        if completed:
+            waiting = sorted(completed, key=lambda a: (a.end, a.id))[-len(OPEN_AT_THE_COUNTER):]
+            for a, state in zip(reversed(waiting), OPEN_AT_THE_COUNTER, strict=False):
+                a.bill_state = state
+                if state == "draft":
+                    a.issued_at = None
+        per_year: dict[int, int] = defaultdict(int)
+        for a in sorted((a for a in completed if a.issued_at is not None), key=lambda a: (a.issued_at, a.id)):
+            assert a.issued_at is not None
+            year = a.issued_at.astimezone(self.tz).year
+            per_year[year] += 1
+            a.invoice_number = f"{INVOICE_PREFIX}{year}-{per_year[year]:06d}"
+        self.invoice_sequence = dict(per_year)  # the counter continues from each year's last number
+        self.payment_methods = Weighted(PAYMENT_METHODS)
         self.med_index = {m.code: i for i, m in enumerate(MEDICINES)}
         self.dispense_events: list[list[tuple]] = [[] for _ in MEDICINES]
         self.ids: dict[str, int] = defaultdict(int)
@@ -77,16 +112,16 @@ class Visits(Appointments):
         b: dict[str, list[dict]] = defaultdict(list)
         med_index = self.med_index
         channels = Weighted(CHANNEL_WEIGHTS)
-        methods = Weighted(PAYMENT_METHODS)
         ratings = Weighted([(5, 50), (4, 30), (3, 12), (2, 5), (1, 3)])
         ids = self.ids
         patients = self.patients
         doctor_dept = self.doctor_dept
         service_info = self.service_info
         dx_cache = self.dx_cache
-        zero = Decimal(0)
         one = Decimal(1)
         future_channels = Weighted([(c, w) for c, w in CHANNEL_WEIGHTS if c != "walk_in"])
+        zero = Decimal(0)
+        lab_test_ids: dict[str, int] = getattr(self, "lab_test_ids", {})
 
         def near(x: int) -> int:
             return max(1, min(5, x + (0 if rng.random() < 0.6 else (-1 if rng.random() < 0.5 else 1))))
@@ -152,7 +187,8 @@ class Visits(Appointments):
                        updated_at=a.end)
             enc_id = a.visit
             assert enc_id is not None  # prepare_visits numbered every completed visit
-            signed = a.end + timedelta(minutes=rng.randint(1, 15))
+            signed = a.signed_at
+            assert signed is not None
             b["encounter"].append(self.encounter_row(enc_id, a, p, age, dx, complaint, signed))
             ids["diagnosis"] += 1
             b["diagnosis"].append(dict(id=ids["diagnosis"], encounter_id=enc_id, icd10_code=dx.code,
@@ -163,9 +199,15 @@ class Visits(Appointments):
                     ids["diagnosis"] += 1
                     b["diagnosis"].append(dict(id=ids["diagnosis"], encounter_id=enc_id, icd10_code=other.code,
                                                text=f"{other.vi} ({other.en})", is_primary=False))
-            # (kind, service id, medicine id, description, quantity, unit price)
-            lines: list[tuple[str, int | None, int | None, str, Decimal, Decimal]] = [
-                ("service", a.service, None, service_name, one, money(price))]
+            # What signing the visit and dispensing put on the patient's draft, each line naming its
+            # source (app.services.billing.bill_visit, bill_dispensed): (kind, service id, medicine
+            # id, lab test id, description, quantity, unit price, source, source id).
+            lines: list[tuple[str, int | None, int | None, int | None, str, Decimal, Decimal, str, int]] = [
+                ("service", a.service, None, None, service_name, one, money(price), "appointment", a.id)]
+            fee = Decimal(self.doctors[a.doctor]["consultation_fee"])  # type: ignore[arg-type]  # a money column
+            if fee > 0:
+                lines.append(("service", None, None, None, f"Phí khám: {self.doctors[a.doctor]['full_name']}", one,
+                              fee, "consultation", enc_id))
             # Laboratory
             package = LAB_PACKAGES.get(code)
             tests: tuple[str, ...] = ()
@@ -178,9 +220,10 @@ class Visits(Appointments):
                 tests, billed = dx.labs, True
             for test in tests:
                 self.lab_rows(b, ids, enc_id, a, test, dx)
-                if billed:
-                    name, lab_price, _analytes = LAB_TESTS[test]
-                    lines.append(("lab", None, None, f"Xét nghiệm: {name}", one, money(lab_price)))
+                name, lab_price, _analytes = LAB_TESTS[test]
+                # A package's tests are in its price: billed at 0 with the reason (each order once).
+                lines.append(("lab", None, None, lab_test_ids.get(test), f"Xét nghiệm: {name}", one,
+                              money(lab_price) if billed else zero, "lab_order", ids["lab_order"]))
             # Prescription
             if dx.meds and rng.random() < 0.9:
                 chosen: list[Med] = []
@@ -233,61 +276,11 @@ class Visits(Appointments):
                             override_reason=None, warnings=None))
                         if given:
                             self.dispense_events[med_index[med.code]].append((dispensed_at, given, presc_id))
-                            lines.append(("medicine", None, med_index[med.code] + 1,
-                                          f"{med.name} {med.strength} ({med.unit})", Decimal(given), money(med.price)))
+                            lines.append(("medicine", None, med_index[med.code] + 1, None,
+                                          f"{med.name} {med.strength} ({med.unit})", Decimal(given), money(med.price),
+                                          "prescription_item", ids["prescription_item"]))
             # Invoice
-            inv_id = a.visit
-            issued_at = signed + timedelta(minutes=rng.randint(1, 10))
-            subtotal = zero
-            for kind, service_id, medicine_id, description, count, unit_price in lines:
-                amount = count * unit_price
-                subtotal += amount
-                ids["invoice_line"] += 1
-                b["invoice_line"].append(dict(
-                    id=ids["invoice_line"], invoice_id=inv_id, kind=kind, service_id=service_id,
-                    medicine_id=medicine_id, description=description, quantity=count, unit_price=unit_price,
-                    amount=amount))
-            discount, notes = zero, None
-            r = rng.random()
-            if r < 0.10:
-                discount, notes = self.round_down(subtotal / 10), "Giảm 10% cho khách hàng thân thiết"
-            elif r < 0.14 and age >= 60:
-                discount, notes = self.round_down(subtotal / 20), "Giảm 5% cho người cao tuổi"
-            tax = zero
-            total = subtotal - discount + tax
-            r = rng.random()
-            status = "paid" if r < 0.93 else "partially_paid" if r < 0.96 else "issued" if r < 0.99 else "void"
-            payments: list[Decimal] = []
-            if status == "paid":
-                first = self.round_down(total * Decimal("0.5"))
-                payments = [first, total - first] if rng.random() < 0.08 and zero < first < total else [total]
-            elif status == "partially_paid":
-                part = self.round_down(total * Decimal(rng.randint(30, 70)) / 100)
-                if zero < part < total:
-                    payments = [part]
-                else:
-                    status, payments = "paid", [total]
-            paid = sum(payments, zero)
-            if status == "void":
-                notes = "Hủy hóa đơn do nhập sai dịch vụ"
-            b["invoice"].append(dict(
-                id=inv_id, number=a.invoice_number, patient_id=a.patient,
-                appointment_id=a.id, status=status, currency=self.currency, subtotal=subtotal, discount=discount,
-                tax=tax, total=total, amount_paid=paid, issued_at=issued_at, notes=notes, created_by_id=None,
-                created_at=issued_at - timedelta(minutes=2), updated_at=issued_at))
-            paid_at = issued_at
-            for amount in payments:
-                ids["payment"] += 1
-                pay_id = ids["payment"]
-                paid_at = paid_at + timedelta(minutes=rng.randint(1, 20))
-                method = methods.pick(rng)
-                provider, reference = (("manual", f"PT{pay_id:08d}") if method == "cash"
-                                       else ("vietqr", f"FT{pay_id:010d}") if method == "bank_transfer"
-                                       else ("pos", f"POS{pay_id:010d}"))
-                b["payment"].append(dict(
-                    id=pay_id, invoice_id=inv_id, method=method, amount=amount, status="succeeded", provider=provider,
-                    provider_reference=reference, idempotency_key=f"demo-{pay_id}", received_by_id=None,
-                    paid_at=paid_at, created_at=paid_at, updated_at=paid_at))
+            self.invoice_rows(b, a, lines, age)
             # Review
             if rng.random() < 0.18:
                 overall = ratings.pick(rng)
@@ -310,6 +303,131 @@ class Visits(Appointments):
                     comment=comments[int(rng.random() * len(comments))], status=review_status,
                     moderated_by_id=None, moderated_at=moderated, created_at=review_at))
         return b
+
+    def invoice_rows(self, b: dict[str, list[dict]], a: Appt, lines: list[tuple], age: int) -> None:
+        """The visit's invoice as the counter leaves it: its lines with VAT per line kind (the
+        clinic's default rates), the discount split over them and the totals as
+        ``app.services.billing.compute_totals`` makes them; then its payments (cash with the
+        change given, transfers, Stripe and VNPay), now and then a refund, or a void."""
+        rng, now, ids, currency = self.rng, self.now, self.ids, self.currency
+        zero = Decimal(0)
+        inv_id = a.visit
+        signed, issued_at = a.signed_at, a.issued_at
+        assert inv_id is not None and signed is not None
+        amounts = [quantity * unit_price for _k, _s, _m, _l, _d, quantity, unit_price, _src, _sid in lines]
+        rates = [VAT[line[0]] for line in lines]
+        subtotal = sum(amounts, zero)
+        discount_kind = discount_value = discount_reason = None
+        r = rng.random()
+        if r < 0.10:
+            discount_kind, discount_value, discount_reason = "percent", Decimal(10), DISCOUNT_REASONS[0]
+        elif r < 0.14 and age >= 60:
+            discount_kind, discount_value, discount_reason = "percent", Decimal(5), DISCOUNT_REASONS[1]
+        totals = compute_totals(amounts, rates,
+                                discount_amount(discount_kind, discount_value, subtotal, currency), currency)
+        for (kind, service_id, medicine_id, lab_test_id, description, quantity, unit_price, source,
+             source_id), amount, rate, figures in zip(lines, amounts, rates, totals.lines, strict=True):
+            package = kind == "lab" and not unit_price
+            ids["invoice_line"] += 1
+            b["invoice_line"].append(dict(
+                id=ids["invoice_line"], invoice_id=inv_id, kind=kind, service_id=service_id, medicine_id=medicine_id,
+                lab_test_id=lab_test_id, description=description, quantity=quantity, unit_price=unit_price,
+                amount=amount, discount_share=figures.discount_share, tax_rate=rate, tax=figures.tax,
+                reason=IN_THE_PACKAGE if package else None,
+                price_overridden=package, source=source, source_id=source_id))
+        total = totals.total
+        status = a.bill_state
+        if status is None:
+            r = rng.random()
+            status = "paid" if r < 0.93 else "partially_paid" if r < 0.96 else "issued" if r < 0.99 else "void"
+        payments: list[Decimal] = []
+        if status == "paid":
+            first = self.round_down(total * Decimal("0.5"))
+            payments = [first, total - first] if rng.random() < 0.08 and zero < first < total else [total]
+        elif status == "partially_paid":
+            part = self.round_down(total * Decimal(rng.randint(30, 70)) / 100)
+            if zero < part < total:
+                payments = [part]
+            else:
+                status, payments = "paid", [total]
+        # Now and then money goes back: a medicine returned unused, a service not given.
+        refund: tuple[Decimal, str] | None = None
+        if status == "paid" and len(payments) == 1 and a.bill_state is None:
+            ids["paid_in_one"] += 1
+            if ids["paid_in_one"] % REFUND_EVERY == 3:
+                part = self.round_down(total * Decimal(rng.randint(10, 40)) / 100)
+                if ids["paid_in_one"] // REFUND_EVERY % 2 == 0 or not zero < part < total:
+                    refund = (total, REFUND_REASONS[0])
+                else:
+                    refund = (part, REFUND_REASONS[1 + int(rng.random() * (len(REFUND_REASONS) - 1))])
+        email = self.patient_rows_extra[a.patient - 1][0]
+        updated = issued_at or signed
+        paid_at = issued_at
+        refunded = zero
+        for amount in payments:
+            assert paid_at is not None
+            ids["payment"] += 1
+            pay_id = ids["payment"]
+            paid_at = paid_at + timedelta(minutes=rng.randint(1, 20))
+            method = self.payment_methods.pick(rng)
+            row = dict(id=pay_id, invoice_id=inv_id, method=method, amount=amount, status="succeeded",
+                       provider=PROVIDERS[method], provider_reference=None, provider_charge=None, checkout_url=None,
+                       idempotency_key=None, tendered=None, change_given=None, amount_refunded=zero, note=None,
+                       received_by_id=None, paid_at=paid_at, created_at=paid_at, updated_at=paid_at)
+            if method == "cash":
+                tendered = self.tendered(amount)
+                row.update(tendered=tendered, change_given=tendered - amount)
+            elif method == "bank_transfer":
+                row.update(provider_reference=f"FT{paid_at:%y%j}{pay_id:08d}")
+            elif method == "card":
+                row.update(provider_reference=f"cs_demo_{pay_id:010d}", provider_charge=f"pi_demo_{pay_id:010d}",
+                           created_at=paid_at - timedelta(minutes=3))
+            else:
+                row.update(provider_reference=f"{inv_id}-{pay_id}", provider_charge=f"{14_000_000 + pay_id}",
+                           created_at=paid_at - timedelta(minutes=3))
+            b["payment"].append(row)
+            updated = paid_at
+            if refund is not None:
+                amount_back, reason = refund
+                refunded_at = paid_at + timedelta(minutes=rng.randint(30, 3 * 24 * 60))
+                if refunded_at >= now:
+                    refunded_at = paid_at + (now - paid_at) / 2
+                ids["refund"] += 1
+                reference = (f"re_demo_{ids['refund']:010d}" if method == "card"
+                             else f"VNPR{ids['refund']:08d}" if method == "vnpay"
+                             else f"FT{refunded_at:%y%j}R{ids['refund']:07d}" if method == "bank_transfer" else None)
+                b["refund"].append(dict(
+                    id=ids["refund"], payment_id=pay_id, invoice_id=inv_id, amount=amount_back, method=method,
+                    status="succeeded", reason=reason, provider_reference=reference, idempotency_key=None,
+                    refunded_by_id=None, refunded_at=refunded_at, created_at=refunded_at, updated_at=refunded_at))
+                row.update(amount_refunded=amount_back, updated_at=refunded_at)
+                refunded, updated = amount_back, refunded_at
+                if amount_back == total:
+                    status = "refunded"
+        voided_at = void_reason = None
+        if status == "void":
+            assert issued_at is not None
+            voided_at = issued_at + timedelta(minutes=rng.randint(2, 30))
+            void_reason, updated = "Hủy hóa đơn do nhập sai dịch vụ", voided_at
+        sent = issued_at is not None and email is not None
+        b["invoice"].append(dict(
+            id=inv_id, number=a.invoice_number, patient_id=a.patient, appointment_id=a.id, status=status,
+            currency=currency, subtotal=totals.subtotal, discount=totals.discount, tax=totals.tax, total=total,
+            amount_paid=sum(payments, zero), amount_refunded=refunded, discount_kind=discount_kind,
+            discount_value=discount_value, discount_reason=discount_reason, issued_at=issued_at, issued_by_id=None,
+            voided_at=voided_at, voided_by_id=None, void_reason=void_reason, notes=None,
+            email_status="sent" if sent else "not_sent", email_error=None,
+            emailed_at=issued_at + timedelta(minutes=1) if sent and issued_at is not None else None,
+            email_attempts=1 if sent else 0, created_by_id=None, created_at=signed, updated_at=updated))
+
+    def tendered(self, amount: Decimal) -> Decimal:
+        """The cash a patient hands over: the exact sum, or the next round note above it."""
+        r = self.rng.random()
+        if r < 0.3:
+            return amount
+        notes = (10_000, 50_000, 100_000, 500_000) if self.currency == "VND" else (1, 5, 10, 20)
+        step = Decimal(notes[0 if r < 0.55 else 1 if r < 0.8 else 2 if r < 0.95 else 3])
+        return (amount / step).to_integral_value(rounding=ROUND_CEILING) * step
 
     def encounter_row(self, enc_id: int, a: Appt, p: PatientDraft, age: int, dx: Dx, complaint: str,
                       signed: datetime) -> dict:
@@ -402,11 +520,11 @@ class Visits(Appointments):
         history_minutes = max(int((now - self.utc(self.history_start, 7 * 60)).total_seconds() // 60), 60)
         extra = self.patient_rows_extra
         order = ("appointment", "encounter", "diagnosis", "lab_order", "lab_result", "prescription",
-                 "prescription_item", "invoice", "invoice_line", "payment", "review")
+                 "prescription_item", "invoice", "invoice_line", "payment", "refund", "review")
         tables: dict[str, Any] = {"appointment": Appointment, "encounter": Encounter, "diagnosis": Diagnosis,
                   "lab_order": LabOrder, "lab_result": LabResult, "prescription": Prescription,
                   "prescription_item": PrescriptionItem, "invoice": Invoice,
-                  "invoice_line": InvoiceLine, "payment": Payment, "review": Review}
+                  "invoice_line": InvoiceLine, "payment": Payment, "refund": Refund, "review": Review}
         patients = self.patients
         for chunk_start in range(0, len(patients), CHUNK):
             visits = self.visit_rows(self.chunk_appts.pop(chunk_start // CHUNK, []))
