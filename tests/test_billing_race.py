@@ -94,6 +94,21 @@ def test_two_cashiers_paying_the_full_balance_at_once(app, db, clinic):
         assert [p.amount for p in rows] == [total]
 
 
+def test_a_double_click_at_the_counter_pays_once(app, db, clinic):
+    """The same payment sent twice at once (one idempotency key): both answers are the one payment."""
+    invoice_id = billing.issue_invoice(db.session, _draft(db, clinic), None, NOW, QUIET, 2026).id
+
+    def pay(session: Session) -> str:
+        payment = payments.record_payment(session, invoice_id, "cash", Decimal(50_000), None, NOW,
+                                          idempotency_key="counter-click-1", billing=QUIET)
+        return f"payment {payment.id}"
+
+    outcomes = _race(app, [pay, pay])
+    assert len(set(outcomes)) == 1 and outcomes[0].startswith("payment"), outcomes
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice_id).amount_paid == Decimal(50_000)
+
+
 def test_a_card_settled_by_the_provider_racing_cash_at_the_counter(app, db, clinic):
     seen = set()
     for attempt in range(8):

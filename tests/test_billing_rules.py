@@ -292,6 +292,15 @@ def test_the_same_idempotency_key_pays_once(db, clinic):
     assert one.id == two.id and _fresh(db, invoice.id).amount_paid == Decimal(100_000)
 
 
+def test_an_invoice_of_nothing_is_settled_as_it_is_issued(db, clinic):
+    """A free follow-up (0 đ): numbered like any other, paid at once, not left open at the counter."""
+    invoice = _issued(db, clinic, ("Tái khám miễn phí", 1, 0))
+    assert (invoice.number, invoice.status, invoice.total) == ("HD2026-000001", "paid", 0)
+    assert billing.open_invoices(db.session, clinic.patient) == []
+    with pytest.raises(Conflict):
+        _pay(db, invoice.id, Decimal(1000))
+
+
 def test_a_line_too_large_for_the_books_is_refused(db, clinic):
     """Quantity x price beyond what an amount column holds: the field is named, nothing written."""
     invoice_id = _draft(db, clinic)

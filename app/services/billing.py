@@ -560,7 +560,8 @@ def next_number(session: Session, year: int, prefix: str) -> str:
 
 def issue_invoice(session: Session, invoice_id: int, actor_id: int | None, now: datetime,
                   billing: BillingSettings, today_year: int) -> Invoice:
-    """Issue a draft: it gets the year's next number and can take payments; its lines are fixed.
+    """Issue a draft: it gets the year's next number and can take payments (one of 0 is paid as
+    issued); its lines are fixed.
     Commits; then the invoice goes to the patient by e-mail (``billing_notify``), whose failure
     never undoes the issue."""
     with committing(session):
@@ -572,7 +573,8 @@ def issue_invoice(session: Session, invoice_id: int, actor_id: int | None, now: 
             raise Conflict(_("Add at least one line before issuing the invoice."), "lines")
         recalculate(invoice)
         invoice.number = next_number(session, today_year, billing.invoice_prefix)
-        invoice.status = "issued"
+        # Nothing to pay (a free follow-up): settled as it is issued, not left open at the counter.
+        invoice.status = "issued" if invoice.total > 0 else "paid"
         invoice.issued_at = now
         invoice.issued_by_id = actor_id
         invoice.updated_at = now

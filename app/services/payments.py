@@ -97,6 +97,11 @@ def record_payment(session: Session, invoice_id: int, method: str, amount: Any, 
         return first
     with committing(session):
         invoice = lock_invoice(session, invoice_id)
+        # The same click twice at once: the second waited for the invoice's lock and now sees
+        # the first one's payment (committed meanwhile).
+        first = _existing(session, idempotency_key)
+        if first is not None:
+            return first
         errors: dict[str, str] = {}
         if method not in COUNTER_METHODS:
             errors["method"] = _("Choose cash or bank transfer (cards and VNPay are paid online).")
@@ -255,6 +260,11 @@ def refund_payment(session: Session, payment_id: int, amount: Any, reason: Any, 
             raise NotFound(_("There is no such payment."), "payment_id")
         invoice = lock_invoice(session, payment.invoice_id)
         session.refresh(payment, with_for_update=True)
+        if idempotency_key:  # the same refund asked twice at once: the second sees the first's
+            first = session.execute(select(Refund).where(Refund.idempotency_key == idempotency_key)
+                                    ).scalar_one_or_none()
+            if first is not None:
+                return first
         errors: dict[str, str] = {}
         value = _amount(amount, "amount", invoice.currency, errors)
         why = reason.strip()[:300] if isinstance(reason, str) else ""
