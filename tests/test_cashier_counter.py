@@ -409,7 +409,7 @@ def test_a_double_click_that_races_the_first_payment_still_records_one(db, clini
     cashier = login_as("cashier")
     form = {"pay-method": "cash", "pay-amount": "100000", "pay-tendered": "200000", "pay-key": "b" * 32}
     first = cashier.post(f"/cashier/invoice/{invoice}/pay", data=form)
-    monkeypatch.setattr(payments, "_existing", lambda session, key: None)
+    monkeypatch.setattr(payments, "_existing", lambda session, key, invoice_id=None: None)
     raced = cashier.post(f"/cashier/invoice/{invoice}/pay", data=form)
     assert first.status_code == raced.status_code == 303
     assert raced.headers["Location"] == first.headers["Location"]

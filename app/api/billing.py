@@ -327,9 +327,14 @@ class BillingApi(ClinicBaseApi):
         """Record cash or a bank transfer seen on the account (never above what is owed)"""
         data = schemas.PaymentRequest().load(json_body())
         key = idempotency_key()
-        payment = payments.record_payment(db.session, pk, data["method"], data["amount"], acting_user_id(), utcnow(),
-                                          tendered=data["tendered"], reference=data["reference"],
-                                          idempotency_key=key, note=data["note"], billing=billing_settings())
+        try:
+            payment = payments.record_payment(db.session, pk, data["method"], data["amount"], acting_user_id(),
+                                              utcnow(), tendered=data["tendered"], reference=data["reference"],
+                                              idempotency_key=key, note=data["note"], billing=billing_settings())
+        except Conflict as refused:
+            if refused.field == "idempotency_key":  # the header, as the client sent it
+                raise Conflict(refused.message, IDEMPOTENCY_HEADER) from refused
+            raise
         if key is not None and (payment.invoice_id != pk or payment.method != data["method"]
                                 or Decimal(payment.amount) != data["amount"]):
             raise Conflict(_("This Idempotency-Key was already used for another payment."), IDEMPOTENCY_HEADER)

@@ -78,10 +78,15 @@ def _follow_status(invoice: Invoice) -> None:
         invoice.status = "issued"
 
 
-def _existing(session: Session, idempotency_key: str | None) -> Payment | None:
+def _existing(session: Session, idempotency_key: str | None, invoice_id: int | None = None) -> Payment | None:
+    """The payment already recorded under this key; a key reused for another invoice is refused
+    (409) rather than answered with a payment of someone else's bill."""
     if not idempotency_key:
         return None
-    return session.execute(select(Payment).where(Payment.idempotency_key == idempotency_key)).scalar_one_or_none()
+    first = session.execute(select(Payment).where(Payment.idempotency_key == idempotency_key)).scalar_one_or_none()
+    if first is not None and invoice_id is not None and first.invoice_id != invoice_id:
+        raise Conflict(_("This payment key was already used for another invoice."), "idempotency_key")
+    return first
 
 
 def record_payment(session: Session, invoice_id: int, method: str, amount: Any, actor_id: int | None,
@@ -92,14 +97,14 @@ def record_payment(session: Session, invoice_id: int, method: str, amount: Any, 
     bank transfer the cashier saw arrive (``reference``: the bank's transaction reference). The
     same ``idempotency_key`` again returns the first payment. Commits; 422 for bad amounts, 409
     when the invoice cannot take it. Then the receipt goes by e-mail."""
-    first = _existing(session, idempotency_key)
+    first = _existing(session, idempotency_key, invoice_id)
     if first is not None:
         return first
     with committing(session):
         invoice = lock_invoice(session, invoice_id)
         # The same click twice at once: the second waited for the invoice's lock and now sees
         # the first one's payment (committed meanwhile).
-        first = _existing(session, idempotency_key)
+        first = _existing(session, idempotency_key, invoice_id)
         if first is not None:
             return first
         errors: dict[str, str] = {}
@@ -149,6 +154,7 @@ def start_online_payment(session: Session, invoice_id: int, method: str, amount:
     reference (Stripe's Checkout Session id, VNPay's vnp_TxnRef). Not committed: the caller asks
     the provider first and commits when it answered."""
     invoice = lock_invoice(session, invoice_id)
+    _check_payable(invoice)  # a paid or void invoice first: "already paid" says more than "amount"
     errors: dict[str, str] = {}
     if method not in ONLINE_METHODS:
         errors["method"] = _("Choose card or VNPay.")
@@ -156,7 +162,6 @@ def start_online_payment(session: Session, invoice_id: int, method: str, amount:
     if errors:
         raise FieldErrors(errors)
     assert value is not None
-    _check_payable(invoice)
     if value > invoice.balance:
         raise Conflict(_("Only %(balance)s is still owed on invoice %(number)s: the payment cannot be more.",
                          balance=_plain(invoice.balance), number=invoice.number), "amount")
