@@ -36,25 +36,10 @@ def _encounter(page, clinic):
     page.fill("#chief_complaint", "Ho, sốt nhẹ")
 
 
-def _nothing(page, clinic):
-    pass
-
-
 def _diagnosis(page, clinic):
     page.fill("#icd10_code", "J02.9")
     page.fill("#text", "Viêm họng cấp")
     assert not page.locator("#is_primary").is_checked()  # a secondary diagnosis: left unticked
-
-
-def _invoice_line(page, clinic):
-    page.fill("#description", "Khám tổng quát")
-    page.fill("#quantity", "2")
-    page.fill("#unit_price", "150,000")
-
-
-def _payment(page, clinic):
-    page.select_option("#method", "cash")
-    page.fill("#amount", "100,000")
 
 
 def _prescription_item(page, clinic):
@@ -77,10 +62,6 @@ def _lab_order(page, clinic):
 def _lab_result(page, clinic):
     page.fill("#analyte", "WBC")
     page.fill("#value", "7.5")
-
-
-def _draft_invoice(clinic) -> int:
-    return clinic.api.create("invoice", {"patient": clinic.patient})
 
 
 def _encounter_with_primary(clinic) -> int:
@@ -109,8 +90,6 @@ PLUS_CASES = {
                                     "appointment", "patient", _appointment),
     "patient-encounter": PlusCase("doctor", "patientview", lambda c: c.patient, "EncounterView", "encounter",
                                   "patient", _encounter, {"chief_complaint": "Ho, sốt nhẹ"}),
-    "patient-invoice": PlusCase("receptionist", "patientview", lambda c: c.patient, "InvoiceView", "invoice",
-                                "patient", _nothing, {"status": "draft"}),
     "patient-prescription": PlusCase("doctor", "patientview", lambda c: c.patient, "PrescriptionView",
                                      "prescription", "patient", _prescription),
     "patient-lab-order": PlusCase("doctor", "patientview", lambda c: c.patient, "LabOrderView", "lab_order",
@@ -118,10 +97,6 @@ PLUS_CASES = {
     "encounter-diagnosis": PlusCase("doctor", "encounterview", _encounter_with_primary, "DiagnosisView",
                                     "diagnosis", "encounter", _diagnosis, {"icd10_code": "J02.9",
                                                                            "is_primary": False}),
-    "invoice-line": PlusCase("receptionist", "invoiceview", _draft_invoice, "InvoiceLineView", "invoice_line",
-                             "invoice", _invoice_line, {"unit_price": 150000}),
-    "invoice-payment": PlusCase("receptionist", "invoiceview", lambda c: c.invoice, "PaymentView", "payment",
-                                "invoice", _payment, {"amount": 100000}),
     "prescription-item": PlusCase("doctor", "prescriptionview", lambda c: c.prescription, "PrescriptionItemView",
                                   "prescription_item", "prescription", _prescription_item, {"quantity": 10}),
     "doctor-work-schedule": PlusCase("manager", "doctorview", lambda c: c.doctor, "WorkScheduleView",
@@ -182,7 +157,6 @@ def test_the_plus_on_a_records_tab_saves_with_the_parent(app, page_as, api, clin
 def test_numbers_and_dates_are_typed_the_users_way(app, page_as, api, clinic, locale, temperature, amount, birth,
                                                     shown_birth):
     link_doctor_login(app, api, clinic)
-    invoice = _draft_invoice(clinic)
     desk = page_as("receptionist", locale=locale)
     desk.goto(f"{desk.base_url}/patientview/add")
     desk.fill("#full_name", "Lê Thị Hoa")
@@ -195,14 +169,17 @@ def test_numbers_and_dates_are_typed_the_users_way(app, page_as, api, clinic, lo
     desk.goto(f"{desk.base_url}/patientview/edit/{patient_id}")
     assert desk.locator("#date_of_birth").input_value() == shown_birth
 
-    desk.goto(f"{desk.base_url}/invoicelineview/add?_flt_0_invoice={invoice}")
-    desk.fill("#description", "Khám tổng quát")
-    desk.fill("#quantity", "1")
-    desk.fill("#unit_price", amount)
-    desk.click(SAVE)
-    desk.wait_for_load_state()
-    lines = api.listing("invoice_line", [{"col": "invoice", "opr": "rel_o_m", "value": invoice}])["result"]
-    assert [Decimal(line["unit_price"]) for line in lines] == [Decimal(1000)]  # a thousand dong, never 1
+    # money: the price of a service, as the manager types it (invoices are billed at the counter,
+    # tests/test_browser_cashier.py, from these prices)
+    manager = page_as("manager", locale=locale)
+    manager.goto(f"{manager.base_url}/serviceview/add")
+    manager.fill("#code", "KTQ")
+    manager.fill("#name", "Khám tổng quát")
+    manager.fill("#price", amount)
+    manager.click(SAVE)
+    manager.wait_for_load_state()
+    services = api.listing("service", [{"col": "code", "opr": "eq", "value": "KTQ"}])["result"]
+    assert [Decimal(service["price"]) for service in services] == [Decimal(1000)]  # a thousand dong, never 1
 
     doctor = page_as("doctor", locale=locale)
     doctor.goto(f"{doctor.base_url}/encounterview/add?_flt_0_patient={clinic.patient}")
@@ -217,17 +194,16 @@ def test_numbers_and_dates_are_typed_the_users_way(app, page_as, api, clinic, lo
 
 
 def test_an_amount_that_reads_two_ways_is_refused_with_a_message(page_as, api, clinic):
-    invoice = _draft_invoice(clinic)
-    desk = page_as("receptionist", locale="vi-VN")
-    desk.goto(f"{desk.base_url}/invoicelineview/add?_flt_0_invoice={invoice}")
-    desk.fill("#description", "Khám tổng quát")
-    desk.fill("#quantity", "1")
-    desk.fill("#unit_price", "1,000")  # one thousand in English, one in Vietnamese
-    desk.click(SAVE)
-    desk.wait_for_load_state()
-    message = desk.locator("td:has(#unit_price) .alert-danger").inner_text()
+    manager = page_as("manager", locale="vi-VN")
+    manager.goto(f"{manager.base_url}/serviceview/add")
+    manager.fill("#code", "KTQ")
+    manager.fill("#name", "Khám tổng quát")
+    manager.fill("#price", "1,000")  # one thousand in English, one in Vietnamese
+    manager.click(SAVE)
+    manager.wait_for_load_state()
+    message = manager.locator("td:has(#price) .alert-danger").inner_text()
     assert "1000" in message and "1,000" in message, message
-    assert api.listing("invoice_line", [{"col": "invoice", "opr": "rel_o_m", "value": invoice}])["count"] == 0
+    assert api.listing("service", [{"col": "code", "opr": "eq", "value": "KTQ"}])["count"] == 0
 
 
 # --- the calendar ----------------------------------------------------------------------------------
@@ -319,13 +295,13 @@ def test_fab_fills_a_hidden_parent_without_its_raw_value(app, clinic):
     from flask_appbuilder import ModelView
     from flask_appbuilder.urltools import get_filter_args
 
-    from app.views.billing import InvoiceLineView
+    from app.views.pharmacy import PrescriptionItemView
 
-    invoice = _draft_invoice(clinic)
-    view = next(v for v in app.appbuilder.baseviews if isinstance(v, InvoiceLineView))
-    with app.test_request_context(f"/invoicelineview/add?_flt_0_invoice={invoice}"):
+    prescription = clinic.prescription
+    view = next(v for v in app.appbuilder.baseviews if isinstance(v, PrescriptionItemView))
+    with app.test_request_context(f"/prescriptionitemview/add?_flt_0_prescription={prescription}"):
         get_filter_args(view._filters, disallow_if_not_in_search=False)
         form = view.add_form.refresh()
         ModelView._fill_form_exclude_cols(view, view._filters.get_relation_cols(), form)
-        assert form.invoice.data is not None and form.invoice.data.id == invoice
-        assert not form.invoice.raw_data
+        assert form.prescription.data is not None and form.prescription.data.id == prescription
+        assert not form.prescription.raw_data
