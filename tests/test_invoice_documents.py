@@ -4,6 +4,7 @@ a failing server, and the retry."""
 from __future__ import annotations
 
 import io
+import re
 import socket
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -396,3 +397,139 @@ def test_on_rq_the_send_is_a_job_that_rq_retries(app, db, clinic, clinic_config,
                 Job.fetch(job_id, connection=connection).delete()
         queue.delete(delete_jobs=True)
         connection.close()
+
+
+# --- refunds, the bank's name, the e-mail again, the recipient, void, the discount's rate -------
+
+def _paid_and_refunded(clinic) -> tuple[int, str]:
+    """225 000 paid as 100 000 + 125 000 in cash, then 50 000 of the second given back."""
+    from app.extensions import db
+    from app.services import payments
+
+    invoice = _invoice(clinic.app, _patient(clinic))
+    clinic.pay(invoice, 100000)
+    second = clinic.pay(invoice, 125000)
+    with clinic.app.app_context():
+        payments.refund_payment(db.session, second, Decimal(50000), "Thu nhầm phí xét nghiệm", None,
+                                datetime.now(timezone.utc), _settings())
+    return invoice, _number(clinic.app, invoice)
+
+
+def test_refunds_and_what_was_received_are_on_the_page_and_the_pdf(db, clinic, clinic_config, login_as):
+    invoice, _no = _paid_and_refunded(clinic)
+    cashier = login_as("cashier")
+    html = cashier.get(f"/invoices/{invoice}/print?lang=vi").get_data(as_text=True).replace("\xa0", " ")
+    refunds = html[html.index('id="invoice-refunds"'):]
+    refunds = refunds[:refunds.index("</table>")]
+    assert "Thu nhầm phí xét nghiệm" in refunds and "-50.000 ₫" in refunds and "Tiền mặt" in refunds
+    assert "Thực nhận" in html and 'id="invoice-net">175.000 ₫<' in html
+    assert 'id="invoice-paid">225.000 ₫<' in html and 'id="invoice-refunded">-50.000 ₫<' in html
+    assert 'id="invoice-balance">0 ₫<' in html  # a refund does not make the invoice owed again
+
+    text = _pdf_text(cashier.get(f"/invoices/{invoice}/pdf?lang=vi").data)
+    assert "Thu nhầm phí xét nghiệm" in text and "Thực nhận" in text and "175.000 ₫" in text
+    english = _pdf_text(cashier.get(f"/invoices/{invoice}/pdf?lang=en").data)
+    assert "Net received" in english and "₫175,000" in english and "Refunds" in english
+
+
+def test_e_mail_again_sends_the_invoice_as_it_stands_with_its_refunds(db, clinic, clinic_config, login_as,
+                                                                      smtp_server):
+    invoice, number = _paid_and_refunded(clinic)
+    before = len(smtp_server.envelopes)  # the payments' own receipts
+    response = login_as("cashier").post(f"/invoices/{invoice}/email")
+    assert response.status_code == 302
+    [envelope] = smtp_server.envelopes[before:]
+    msg = _parse(envelope.original_content)
+    assert msg["Subject"].startswith(f"Hóa đơn {number}")  # the invoice, not the last payment's receipt
+    text = msg.get_body(("plain",)).get_content().replace("\xa0", " ")
+    assert "Thanh toán" not in msg["Subject"]
+    assert "Thu nhầm phí xét nghiệm" in text and "-50.000 ₫" in text
+    assert "Thực nhận: 175.000 ₫" in text and "100.000 ₫" in text and "125.000 ₫" in text
+    html = msg.get_body(("html",)).get_content().replace("\xa0", " ")
+    assert "Thu nhầm phí xét nghiệm" in html and "Thực nhận" in html and "175.000 ₫" in html
+    pdf_text = _pdf_text(next(msg.iter_attachments()).get_content())
+    assert "Thực nhận" in pdf_text and "Thu nhầm phí xét nghiệm" in pdf_text
+
+
+def test_the_payment_e_mail_shows_the_refund_and_net(db, clinic, clinic_config, smtp_server):
+    from app.extensions import db as _db
+    from app.services import invoice_mail
+
+    invoice, _no = _paid_and_refunded(clinic)
+    with clinic.app.app_context():
+        outcome = invoice_mail.send_invoice_email(_db.session, invoice, "paid", clinic.app.config,
+                                                  clinic.app.extensions["mail"])
+    assert outcome.status == "sent"
+    text = _parse(smtp_server.envelopes[-1].original_content).get_body(("plain",)).get_content().replace("\xa0", " ")
+    assert "Đã hoàn: -50.000 ₫" in text and "Thực nhận: 175.000 ₫" in text
+
+
+def test_the_bank_is_named_from_its_bin(db, clinic, clinic_config, login_as, monkeypatch):
+    for key, value in {"VIETQR_BANK_BIN": "970436", "VIETQR_ACCOUNT_NO": "0071000123456",
+                       "VIETQR_ACCOUNT_NAME": "PHONG KHAM AN BINH", "VIETQR_BANK_NAME": ""}.items():
+        monkeypatch.setitem(clinic.app.config, key, value)
+    invoice = _invoice(clinic.app, _patient(clinic))
+    cashier = login_as("cashier")
+    html = cashier.get(f"/invoices/{invoice}/print?lang=vi").get_data(as_text=True)
+    assert "Ngân hàng: Vietcombank" in html and "970436" not in html.split('id="invoice-qr"')[1].split("</svg>")[-1]
+    text = _pdf_text(cashier.get(f"/invoices/{invoice}/pdf?lang=vi").data)
+    assert "Ngân hàng: Vietcombank" in text and "Ngân hàng: 970436" not in text
+
+
+def test_the_print_page_says_where_the_e_mail_goes(db, clinic, clinic_config, login_as):
+    cashier = login_as("cashier")
+    invoice = _invoice(clinic.app, _patient(clinic))
+    html = cashier.get(f"/invoices/{invoice}/print?lang=en").get_data(as_text=True)
+    assert f"E-mail goes to: {EMAIL}" in html
+    assert re.search(r'<button type="submit" id="email-button">', html)
+
+    nowhere = _invoice(clinic.app, _patient(clinic, email=None))
+    html = cashier.get(f"/invoices/{nowhere}/print?lang=vi").get_data(as_text=True)
+    assert "Chưa có địa chỉ e-mail" in html
+    assert re.search(r'<button type="submit" id="email-button" disabled', html)
+
+
+def test_recipient_address_is_the_record_then_the_login(db, clinic, clinic_config):
+    from app.extensions import db as _db
+    from app.models import Invoice
+    from app.services.invoice_mail import recipient_address
+
+    user = clinic.app.appbuilder.sm.find_user(username="patient")
+    login = _invoice(clinic.app, _patient(clinic, email=None, user_id=user.id))
+    own = _invoice(clinic.app, _patient(clinic))
+    none = _invoice(clinic.app, _patient(clinic, email=None))
+    with clinic.app.app_context():
+        assert recipient_address(_db.session, _db.session.get(Invoice, own)) == EMAIL
+        assert recipient_address(_db.session, _db.session.get(Invoice, login)) == "patient@test.example"
+        assert recipient_address(_db.session, _db.session.get(Invoice, none)) is None
+
+
+def test_a_void_invoice_says_so_and_is_not_sent(db, clinic, clinic_config, login_as, smtp_server, monkeypatch):
+    from app.extensions import db as _db
+    from app.services import billing
+
+    for key, value in {"VIETQR_BANK_BIN": "970436", "VIETQR_ACCOUNT_NO": "0071000123456"}.items():
+        monkeypatch.setitem(clinic.app.config, key, value)
+    invoice = _invoice(clinic.app, _patient(clinic))
+    with clinic.app.app_context():
+        billing.void_invoice(_db.session, invoice, "Lập trùng hóa đơn", None, datetime.now(timezone.utc))
+    cashier = login_as("cashier")
+    html = cashier.get(f"/invoices/{invoice}/print?lang=vi").get_data(as_text=True)
+    assert 'id="invoice-void"' in html and "VOID / ĐÃ HỦY" in html and "Lập trùng hóa đơn" in html
+    assert 'id="invoice-balance"' not in html and 'id="invoice-qr"' not in html and 'id="email-button"' not in html
+    text = _pdf_text(cashier.get(f"/invoices/{invoice}/pdf?lang=vi").data)
+    assert "VOID / ĐÃ HỦY" in text and "Lập trùng hóa đơn" in text
+    assert "Còn phải trả" not in text and "0071000123456" not in text
+
+    refused = cashier.post(f"/invoices/{invoice}/email")
+    assert refused.status_code == 409
+    assert smtp_server.envelopes == []
+
+
+def test_a_percent_discount_shows_its_rate(db, clinic, clinic_config, login_as):
+    invoice = _invoice(clinic.app, _patient(clinic))
+    cashier = login_as("cashier")
+    html = cashier.get(f"/invoices/{invoice}/print?lang=vi").get_data(as_text=True)
+    assert "Giảm giá (10%)" in html and "Khách hàng thân thiết" in html
+    assert "Discount (10%)" in _pdf_text(cashier.get(f"/invoices/{invoice}/pdf?lang=en").data)
+    assert "Giảm giá (10%)" in _pdf_text(cashier.get(f"/invoices/{invoice}/pdf?lang=vi").data)

@@ -564,3 +564,53 @@ def test_paying_needs_the_csrf_token_and_a_configured_provider(app, db, bills, l
     assert browser.post(f"/clinic/me/invoices/{bills.newer}/pay/card", csrf=False).status_code == 400
     assert not started
     assert browser.get(f"/clinic/me/invoices/{bills.newer}/pay/card").status_code == 405  # never on GET
+
+
+# --- refunds with their reason and what was received, the bank's name, VAT 0 %, the wording ----
+
+def test_a_refund_shows_its_reason_and_the_net_received(app, db, bills, login_as):
+    body = _text(login_as(bills.owner_login).get(f"/clinic/me/invoices/{bills.older}"))
+    refund = _row(body[body.index('id="payments"'):], 'data-kind="refund"')
+    assert "Reason: Thu thừa" in refund and "−" + _vnd(20000) in refund
+    totals = body[body.index('class="pub-inv-totals"'):]
+    totals = totals[:totals.index("</dl>")]
+    assert "Net received" in totals and f'pub-inv-net">{_vnd(80000)}<' in totals
+
+    vi = _text(login_as(bills.owner_login).get(f"/clinic/me/invoices/{bills.older}",
+                                               headers={"Accept-Language": "vi"}))
+    assert "Thực nhận" in vi and "Lý do: Thu thừa" in vi
+    newer = _text(login_as(bills.owner_login).get(f"/clinic/me/invoices/{bills.newer}"))
+    assert "Net received" not in newer  # nothing given back: paid is what was received
+
+
+def test_a_line_without_vat_shows_0_percent(app, db, bills, login_as):
+    from app.extensions import db as _db
+    from app.services import billing
+
+    now = datetime.now(timezone.utc)
+    settings = _billing(vat_rates={"service": Decimal(0), "lab": Decimal(0), "medicine": Decimal(5),
+                                   "other": Decimal(0)})
+    draft = billing.new_draft(_db.session, bills.owner, None, now, settings)
+    _db.session.commit()
+    billing.add_line(_db.session, draft.id, billing.LineInput(kind="other", description="Khám miễn thuế",
+                                                              quantity=Decimal(1), unit_price=Decimal(90000),
+                                                              reason="test"), None, now, settings,
+                     may_change_price=False)
+    invoice = billing.issue_invoice(_db.session, draft.id, None, now, settings, now.year).id
+    for lang in ("en", "vi"):
+        body = _text(login_as(bills.owner_login).get(f"/clinic/me/invoices/{invoice}",
+                                                     headers={"Accept-Language": lang}))
+        line = _row(body, "Khám miễn thuế")
+        assert "0%" in line and "không có" not in line and ">none<" not in line
+
+
+def test_the_bank_is_named_from_its_bin_and_the_wording_reads_naturally(app, db, bills, login_as, monkeypatch):
+    for key, value in {**PAY_CONFIG, "VIETQR_BANK_NAME": "", "VIETQR_BANK_BIN": "970418"}.items():
+        monkeypatch.setitem(app.config, key, value)
+    body = _text(login_as(bills.owner_login).get(f"/clinic/me/invoices/{bills.newer}",
+                                                 headers={"Accept-Language": "vi"}))
+    account = body[body.index('class="pub-facts-inline pub-inv-account"'):]
+    account = account[:account.index("</dl>")]
+    assert "<dd>BIDV</dd>" in account
+    assert "Hóa đơn sẽ chuyển sang đã thanh toán khi phòng khám xác nhận đã nhận tiền." in body
+    assert "hiện là đã thanh toán" not in body

@@ -100,3 +100,16 @@ def test_svg_is_well_formed_and_scales():
     assert root.get("viewBox", "").startswith("0 0 ")
     assert root.get("width") is None and root.get("height") is None  # fills its container
     assert root.find("{http://www.w3.org/2000/svg}path") is not None
+
+
+def test_the_bank_is_named_by_the_setting_then_by_its_bin_then_shown_as_the_bin():
+    from app.services.billing_settings import BillingSettings
+    from app.services.vietqr import bank_name
+
+    assert bank_name(BillingSettings(bank_bin="970436", bank_account="1", bank_name="VCB Chi nhánh Sài Gòn")) \
+        == "VCB Chi nhánh Sài Gòn"
+    assert bank_name(BillingSettings(bank_bin="970436", bank_account="1")) == "Vietcombank"
+    assert bank_name(BillingSettings(bank_bin="970418", bank_account="1")) == "BIDV"
+    assert bank_name(BillingSettings(bank_bin=" 970407 ", bank_account="1")) == "Techcombank"
+    assert bank_name(BillingSettings(bank_bin="970999", bank_account="1")) == "970999"
+    assert bank_name(BillingSettings()) == ""

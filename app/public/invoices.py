@@ -103,7 +103,7 @@ def _transfer(billing: BillingSettings, invoice: portal_billing.InvoiceSummary) 
     except ValueError:
         log.exception("VietQR code of invoice %s", invoice.id)
         qr = None
-    return {"qr": qr, "bank": billing.bank_name, "account": billing.bank_account,
+    return {"qr": qr, "bank": vietqr.bank_name(billing), "account": billing.bank_account,
             "holder": billing.bank_account_name, "amount": invoice.balance, "reference": invoice.number}
 
 

@@ -20,10 +20,11 @@ from typing import Any
 
 from babel.numbers import format_currency, format_decimal
 from flask_babel import force_locale, gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.i18n import N_
-from app.models import Invoice
+from app.models import Invoice, Refund
 from app.services import billing, vietqr
 from app.services.billing_settings import BillingSettings
 from app.services.settings import ClinicSettings
@@ -31,6 +32,7 @@ from app.services.vn_words import amount_in_words
 
 TITLE = "HÓA ĐƠN / INVOICE"
 DRAFT = "DRAFT / NHÁP"
+VOID = "VOID / ĐÃ HỦY"
 LANGUAGES = ("vi", "en")
 
 
@@ -90,6 +92,14 @@ class PaymentRow:
 
 
 @dataclass(frozen=True)
+class RefundRow:
+    day: str
+    method: str
+    amount: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class QrCode:
     payload: str
     amount: str
@@ -121,6 +131,7 @@ class InvoiceDocument:
     lines: tuple[Line, ...]
     subtotal: str
     discount: str | None
+    discount_label: str  # "Discount (10%)" for a percent discount, else "Discount"
     discount_reason: str | None
     tax: str
     total: str
@@ -128,11 +139,23 @@ class InvoiceDocument:
     words: str
     paid: str
     refunded: str | None
+    net_received: str | None  # paid - refunded, when something was refunded
     balance: str
     balance_value: Decimal
     payments: tuple[PaymentRow, ...]
+    refunds: tuple[RefundRow, ...]
     qr: QrCode | None
     currency: str
+    void_reason: str | None = None
+
+    @property
+    def is_void(self) -> bool:
+        return self.status == "void"
+
+    @property
+    def shows_balance(self) -> bool:
+        """Whether "Balance due" is a line of this invoice (not on drafts, void or refunded ones)."""
+        return self.status not in ("void", "refunded", "draft")
 
     @property
     def filename(self) -> str:
@@ -162,7 +185,7 @@ def qr_code(invoice: Invoice, settings: BillingSettings, language: str) -> QrCod
     except NotImplementedError:
         return None
     return QrCode(payload=payload, amount=money(balance, invoice.currency, language), reference=invoice.number,
-                  bank=settings.bank_name or settings.bank_bin, account=settings.bank_account,
+                  bank=vietqr.bank_name(settings), account=settings.bank_account,
                   account_name=settings.bank_account_name)
 
 
@@ -212,9 +235,19 @@ def build(session: Session, invoice_id: int, clinic: ClinicSettings, settings: B
                        status=_(PAYMENT_STATUS_LABELS.get(p.status, p.status)),
                        refunded=fmt(p.amount_refunded) if Decimal(p.amount_refunded or 0) > 0 else None)
             for p in invoice.payments if p.status in ("succeeded", "unapplied"))
+        refunds = tuple(
+            RefundRow(day=day_text(r.refunded_at.astimezone(clinic.timezone).date(), language),
+                      method=_(METHOD_LABELS.get(r.method, r.method)), amount=fmt(r.amount), reason=nfc(r.reason))
+            for r in session.execute(select(Refund).where(Refund.invoice_id == invoice.id, Refund.status == "succeeded")
+                                     .order_by(Refund.refunded_at, Refund.id)).scalars())
         discount = Decimal(invoice.discount or 0)
         refunded = Decimal(invoice.amount_refunded or 0)
-        user = patient.user
+        paid = Decimal(invoice.amount_paid or 0)
+        if invoice.discount_kind == "percent" and invoice.discount_value is not None:
+            discount_label = _("Discount (%(rate)s)", rate=percent_text(invoice.discount_value, language))
+        else:
+            discount_label = _("Discount")
+        from app.services.invoice_mail import recipient_address  # the one rule of who gets the e-mail
         return InvoiceDocument(
             invoice_id=invoice.id, language=language, number=invoice.number, is_draft=invoice.status == "draft",
             status=invoice.status, status_label=status_label(invoice.status),
@@ -222,14 +255,17 @@ def build(session: Session, invoice_id: int, clinic: ClinicSettings, settings: B
             clinic_name=nfc(clinic.name), clinic_address=nfc(clinic.address), clinic_phone=nfc(clinic.phone),
             tax_code=settings.tax_code, patient_name=nfc(patient.full_name), patient_code=patient.code,
             patient_phone=phone_text(patient.phone, clinic.phone_region), patient_address=nfc(patient.address),
-            patient_email=(patient.email or (user.email if user is not None else None) or None),
+            patient_email=recipient_address(session, invoice),
             patient_user_id=patient.user_id, lines=lines, subtotal=fmt(invoice.subtotal),
-            discount=fmt(discount) if discount > 0 else None, discount_reason=nfc(invoice.discount_reason) or None,
+            discount=fmt(discount) if discount > 0 else None, discount_label=discount_label,
+            discount_reason=nfc(invoice.discount_reason) or None,
             tax=fmt(invoice.tax), total=fmt(invoice.total), total_value=Decimal(invoice.total),
             words=amount_in_words(int(Decimal(invoice.total))),
-            paid=fmt(invoice.amount_paid), refunded=fmt(refunded) if refunded > 0 else None,
+            paid=fmt(paid), refunded=fmt(refunded) if refunded > 0 else None,
+            net_received=fmt(paid - refunded) if refunded > 0 else None,
             balance=fmt(max(invoice.balance, Decimal(0))), balance_value=invoice.balance, payments=payments,
-            qr=qr_code(invoice, settings, language), currency=currency)
+            refunds=refunds, qr=qr_code(invoice, settings, language), currency=currency,
+            void_reason=(nfc(invoice.void_reason) or None) if invoice.status == "void" else None)
 
 
 def open_for_reader(session: Session, user: Any, invoice_id: int, now: datetime) -> Invoice:

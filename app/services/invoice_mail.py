@@ -56,6 +56,15 @@ def patient_language(session: Session, invoice: Invoice, languages: Any = ("vi",
     return "vi"
 
 
+def recipient_address(session: Session, invoice: Invoice) -> str | None:
+    """Where the invoice's e-mail goes: the patient record's address, else their login's; None
+    when there is neither (the one rule: the counter, the print page and the sending use it)."""
+    patient = invoice.patient
+    user = patient.user
+    address = (patient.email or "").strip() or ((user.email or "").strip() if user is not None else "")
+    return address or None
+
+
 def kind_for(invoice: Invoice) -> str:
     """What a resend or retry says: a receipt once something was paid, else the invoice."""
     return "paid" if invoice.status in ("partially_paid", "paid", "refunded") else "issued"
@@ -80,10 +89,22 @@ def compose(doc: InvoiceDocument, kind: str) -> tuple[str, str, str]:
                        for line in doc.lines]
         text_lines += ["", f"{_('Subtotal')}: {doc.subtotal}"]
         if doc.discount:
-            text_lines.append(f"{_('Discount')}: -{doc.discount}")
-        text_lines += [f"{_('VAT')}: {doc.tax}", f"{_('Total')}: {doc.total}", f"Bằng chữ: {doc.words}",
-                       f"{_('Paid')}: {doc.paid}", f"{_('Balance due')}: {doc.balance}",
-                       f"{_('Status')}: {doc.status_label}", ""]
+            reason = f" ({doc.discount_reason})" if doc.discount_reason else ""
+            text_lines.append(f"{doc.discount_label}{reason}: -{doc.discount}")
+        text_lines += [f"{_('VAT')}: {doc.tax}", f"{_('Total')}: {doc.total}", f"Bằng chữ: {doc.words}", ""]
+        if doc.payments:
+            text_lines.append(f"{_('Payments')}:")
+            text_lines += [f"- {p.day} · {p.method}: {p.amount}" for p in doc.payments]
+        if doc.refunds:
+            text_lines.append(f"{_('Refunds')}:")
+            text_lines += [f"- {r.day} · {r.method}: -{r.amount} ({_('Reason: %(reason)s', reason=r.reason)})"
+                           for r in doc.refunds]
+        text_lines.append(f"{_('Paid')}: {doc.paid}")
+        if doc.refunded:
+            text_lines += [f"{_('Refunded')}: -{doc.refunded}", f"{_('Net received')}: {doc.net_received}"]
+        if doc.shows_balance:
+            text_lines.append(f"{_('Balance due')}: {doc.balance}")
+        text_lines += [f"{_('Status')}: {doc.status_label}", ""]
         if doc.qr is not None:
             text_lines += [_("Pay by bank transfer to %(bank)s, account %(account)s (%(holder)s), reference %(ref)s.",
                              bank=doc.qr.bank, account=doc.qr.account, holder=doc.qr.account_name,
@@ -159,8 +180,9 @@ def retry_failed_invoice_emails(session: Session, now: datetime, config: Mapping
 
 def request_resend(session: Session, invoice_id: int, actor_id: int | None, now: datetime) -> str:
     """Staff asked to send the invoice again: a draft or void invoice is refused (409); otherwise
-    the e-mail is marked queued (committed) and what it will say is returned ("issued" or "paid").
-    The caller then hands it to ``billing_notify.resend``."""
+    the e-mail is marked queued (committed) and what it will say is returned: always "issued"
+    (the invoice itself as it stands now, its payments, refunds and what was received; never the
+    last payment's receipt). The caller then hands it to ``billing_notify.resend``."""
     from app.services.errors import Conflict
 
     invoice = billing.get_invoice(session, invoice_id)
@@ -171,7 +193,7 @@ def request_resend(session: Session, invoice_id: int, actor_id: int | None, now:
     invoice.updated_at = now
     record_event(session, "invoice_email_requested", "Invoice", invoice.id, {}, user_id=actor_id)
     session.commit()
-    return kind_for(invoice)
+    return "issued"
 
 
 @dataclass(frozen=True)

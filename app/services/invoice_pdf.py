@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.services import invoice_document
 from app.services.billing_settings import BillingSettings
-from app.services.invoice_document import DRAFT, TITLE, InvoiceDocument, nfc, qr_matrix
+from app.services.invoice_document import DRAFT, TITLE, VOID, InvoiceDocument, nfc, qr_matrix
 from app.services.settings import ClinicSettings
 from app.services.visit_summary import font_files
 
@@ -98,6 +98,17 @@ def _draw(doc: InvoiceDocument) -> bytes:
         pdf.set_font(FONT, "B", 12)
         pdf.cell(width, 7, DRAFT, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_text_color(0)
+    if doc.is_void:
+        pdf.set_text_color(190, 0, 0)
+        pdf.set_draw_color(190, 0, 0)
+        pdf.set_font(FONT, "B", 15)
+        pdf.cell(width, 9, VOID, align="C", border=1, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_text_color(0)
+        pdf.set_draw_color(160)
+        if doc.void_reason:
+            pdf.set_font(FONT, "", 10)
+            pdf.multi_cell(width, 5.5, nfc(_("Reason: %(reason)s", reason=doc.void_reason)), align="C",
+                           new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
 
     # The patient.
@@ -137,7 +148,7 @@ def _draw(doc: InvoiceDocument) -> bytes:
 
     total(_("Subtotal"), doc.subtotal)
     if doc.discount:
-        total(_("Discount"), f"-{doc.discount}",
+        total(doc.discount_label, f"-{doc.discount}",
               note=_("Reason: %(reason)s", reason=doc.discount_reason) if doc.discount_reason else None)
     total(_("VAT"), doc.tax)
     total(_("Total"), doc.total, bold=True)
@@ -158,10 +169,22 @@ def _draw(doc: InvoiceDocument) -> bytes:
             for payment in doc.payments:
                 table.row([payment.day, payment.method, payment.amount, payment.status, payment.refunded or ""])
         pdf.ln(2)
-    total(_("Paid"), doc.paid)
-    if doc.refunded:
-        total(_("Refunded"), doc.refunded)
-    if doc.status not in ("void", "refunded", "draft"):
+    if doc.refunds:
+        pdf.set_font(FONT, "B", 11)
+        pdf.cell(width, 7, nfc(_("Refunds")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(FONT, "", 9)
+        with pdf.table(col_widths=(25, 35, 30, 55), text_align=("LEFT", "LEFT", "RIGHT", "LEFT"),
+                       line_height=5, first_row_as_headings=True) as table:
+            table.row([nfc(t) for t in (_("Date"), _("Method"), _("Amount"), _("Reason"))])
+            for refund in doc.refunds:
+                table.row([refund.day, refund.method, f"-{refund.amount}", refund.reason])
+        pdf.ln(2)
+    if not doc.is_void:
+        total(_("Paid"), doc.paid)
+        if doc.refunded and doc.net_received:
+            total(_("Refunded"), f"-{doc.refunded}")
+            total(_("Net received"), doc.net_received, bold=True)
+    if doc.shows_balance:
         total(_("Balance due"), doc.balance, bold=True)
 
     if doc.qr is not None:

@@ -67,6 +67,11 @@ class InvoiceSummary:
     balance: Decimal
 
     @property
+    def net_received(self) -> Decimal:
+        """What the clinic kept: paid minus given back."""
+        return self.paid - self.refunded
+
+    @property
     def payable(self) -> bool:
         """Whether the patient can still pay something on it (online or by transfer)."""
         return self.status in PAYABLE and self.balance > 0
@@ -85,6 +90,7 @@ class MoneyMovement:
     amount: Decimal
     currency: str
     status: str  # a payment's succeeded | unapplied; a refund's succeeded
+    reason: str | None = None  # a refund's reason
 
 
 @dataclass(frozen=True)
@@ -171,7 +177,7 @@ def _movements(session: Session, user: Any, patient_id: int, now: datetime,
     movements = [MoneyMovement(p.id, "payment", p.paid_at or p.created_at, p.invoice_id, number or "", p.method,
                                Decimal(p.amount), currency, p.status) for p, number, currency in payments]
     movements += [MoneyMovement(r.id, "refund", r.refunded_at, r.invoice_id, number or "", r.method,
-                                Decimal(r.amount), currency, r.status) for r, number, currency in refunds]
+                                Decimal(r.amount), currency, r.status, r.reason) for r, number, currency in refunds]
     movements.sort(key=lambda m: (m.at, m.kind == "refund", m.id))
     return movements, [row[0].id for row in payments], [row[0].id for row in refunds]
 

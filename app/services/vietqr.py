@@ -30,6 +30,39 @@ SERVICE_TO_ACCOUNT = "QRIBFTTA"
 CURRENCY_VND = "704"
 TEXT_MAX = 25
 
+# NAPAS BINs of the common Vietnamese banks -> the short name customers know.
+BANK_NAMES = {
+    "970436": "Vietcombank",
+    "970415": "VietinBank",
+    "970418": "BIDV",
+    "970405": "Agribank",
+    "970407": "Techcombank",
+    "970422": "MB",
+    "970416": "ACB",
+    "970432": "VPBank",
+    "970403": "Sacombank",
+    "970423": "TPBank",
+    "970441": "VIB",
+    "970443": "SHB",
+    "970437": "HDBank",
+    "970448": "OCB",
+    "970426": "MSB",
+    "970440": "SeABank",
+    "970431": "Eximbank",
+    "970449": "LPBank",
+    "970428": "Nam A Bank",
+    "970409": "Bac A Bank",
+}
+
+
+def bank_name(billing: BillingSettings) -> str:
+    """The bank as people name it: VIETQR_BANK_NAME when set, else the short name of its BIN
+    (``BANK_NAMES``), else the BIN itself ("" without a bank)."""
+    if (billing.bank_name or "").strip():
+        return billing.bank_name.strip()
+    bin_ = (billing.bank_bin or "").strip()
+    return BANK_NAMES.get(bin_, bin_)
+
 
 def crc16_ccitt_false(data: bytes) -> int:
     """CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, no reflection, no final XOR."""

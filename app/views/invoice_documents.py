@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 from flask import Response, current_app, flash, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
-from flask_babel import gettext as _
+from flask_babel import force_locale, gettext as _
 from markupsafe import Markup
 
 from app.extensions import db
@@ -59,10 +59,11 @@ class InvoiceDocumentsView(BaseView):
         doc = invoice_document.build(db.session, invoice_id, clinic, settings, _language())
         state = invoice_mail.email_state(db.session, invoice_id)
         sm = self.appbuilder.sm
-        return self.render_template(
-            "clinic/invoice/print.html", doc=doc, email=state, emailed_at=format_moment(state.emailed_at),
-            qr_svg=Markup(invoice_document.qr_svg(doc.qr.payload)) if doc.qr is not None else None,  # noqa: S704
-            may_send=bool(sm.has_access("can_write", "Invoice")), back=_back(invoice_id))
+        with force_locale(doc.language):  # the labels in the invoice's language, as its figures and its PDF
+            return self.render_template(
+                "clinic/invoice/print.html", doc=doc, email=state, emailed_at=format_moment(state.emailed_at),
+                qr_svg=Markup(invoice_document.qr_svg(doc.qr.payload)) if doc.qr is not None else None,  # noqa: S704
+                may_send=bool(sm.has_access("can_write", "Invoice")), back=_back(invoice_id))
 
     @expose("/<int:invoice_id>/pdf")
     @has_access
