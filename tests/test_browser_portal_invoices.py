@@ -17,10 +17,10 @@ from tests.test_portal_invoices import PAY_CONFIG, bills  # noqa: F401  (the fix
 TEXT = {
     "en": {"invoices": "My invoices", "history": "Payment history", "partly": "Partly paid", "pdf": "Download PDF",
            "notice": "confirmation may take a moment", "refused": "Payment by VNPay is not available just now",
-           "cash": "Cash at the clinic"},
+           "cash": "Cash at the clinic", "net": "Net received", "reason": "Reason: Thu thừa"},
     "vi": {"invoices": "Hóa đơn của tôi", "history": "Lịch sử thanh toán", "partly": "Đã thanh toán một phần",
            "pdf": "Tải PDF", "notice": "có thể mất một lát", "refused": "Thanh toán qua VNPay hiện chưa dùng được",
-           "cash": "Tiền mặt tại phòng khám"},
+           "cash": "Tiền mặt tại phòng khám", "net": "Thực nhận", "reason": "Lý do: Thu thừa"},
 }
 @pytest.mark.parametrize("width", [1280, 390])
 @pytest.mark.parametrize("lang", ["en", "vi"])
@@ -30,7 +30,7 @@ def test_a_patient_sees_their_invoices_downloads_one_and_pays(app, db, page_as, 
     from app.services import invoice_pdf, stripe_gateway, vnpay
     from app.services.errors import ProviderUnavailable
 
-    for key, value in PAY_CONFIG.items():
+    for key, value in {**PAY_CONFIG, "VIETQR_BANK_NAME": ""}.items():  # the bank named from its BIN
         monkeypatch.setitem(app.config, key, value)
     monkeypatch.setattr(invoice_pdf, "render_pdf", lambda session, invoice_id, clinic, billing, language="vi":
                         b"%PDF-1.4 test " + language.encode())
@@ -78,6 +78,10 @@ def test_a_patient_sees_their_invoices_downloads_one_and_pays(app, db, page_as, 
     assert qr.is_visible() and qr.bounding_box()["width"] >= 180  # big enough for a phone's camera
     assert page.locator(".pub-inv-reference").inner_text() == number
     assert "0011004455667" in page.locator(".pub-inv-account").inner_text()
+    assert "Vietcombank" in page.locator(".pub-inv-account").inner_text()
+    assert text["net"] in page.locator(".pub-inv-totals").inner_text()
+    assert page.locator(".pub-inv-net").is_visible()
+    assert text["reason"] in page.locator('#payments .pub-movement[data-kind="refund"]').inner_text()
     shot("2-invoice")
 
     with page.expect_download() as download_info:
