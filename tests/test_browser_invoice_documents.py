@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.test_invoice_documents import (  # noqa: F401  (clinic_config, smtp_server: the fixtures)
-    EMAIL, NAME, WORDS, _invoice, _number, _paid_and_refunded, _patient, clinic_config, smtp_server)
+    EMAIL,
+    NAME,
+    WORDS,
+    _invoice,
+    _number,
+    _paid_and_refunded,
+    _patient,
+    clinic_config,
+    smtp_server,
+)
 
 TEXT = {"en": {"status": "Issued (unpaid)", "total": "₫225,000", "sent": "sent to the patient by e-mail",
                "to": f"E-mail goes to: {EMAIL}", "none": "No e-mail address", "discount": "Discount (10%)",
