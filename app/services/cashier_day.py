@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 
 from flask_appbuilder.security.sqla.models import User
-from flask_babel import gettext as _
+from flask_babel import format_currency, gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -26,7 +26,7 @@ from app.audit import record_event
 from app.models import CashClose, Invoice, Patient, Payment, Refund
 from app.services import access
 from app.services.billing import MAX_PRICE, PAYABLE
-from app.services.errors import Conflict, FieldErrors, committing
+from app.services.errors import Conflict, DomainError, FieldErrors, committing
 from app.services.lookup import patient_condition
 from app.services.money import ZERO, is_exact
 
@@ -35,6 +35,10 @@ EXPORT_LIMIT = 10_000  # rows in one CSV export
 NOTE_MAX = 500
 # A cell a spreadsheet would read as a formula (=HYPERLINK(...), +cmd, -2+3, @SUM): prefixed with '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A count this far from the expected cash is checked twice (a note, a confirmation): more than
+# 100.000 ₫ or more than a tenth of what is expected, whichever is more.
+LARGE_DIFFERENCE_FLOOR = Decimal(100_000)
+LARGE_DIFFERENCE_SHARE = Decimal("0.1")
 
 
 # ---- the day ------------------------------------------------------------------------------------
@@ -82,6 +86,8 @@ class DayTakings:
     open_count: int
     open_balance: Decimal
     closes: list[CashClose] = field(default_factory=list)
+    # per close (its id): the cash its cashier took (less cash refunds) that day after closing
+    after_close: dict[int, Decimal] = field(default_factory=dict)
 
 
 def _user_label(user: Any) -> str:
@@ -166,13 +172,15 @@ def day_takings(session: Session, day: date, clinic_tz: tzinfo, *, reader: Any =
     closes = list(session.execute(
         select(CashClose).where(CashClose.business_date == day).options(selectinload(CashClose.cashier))
         .order_by(CashClose.closed_at)).scalars())
+    after_close = {close.id: _cash_after(close, payments, refunds) for close in closes}
     if reader is not None and now is not None:
         shown = {invoice.id: invoice for invoice in owed}
         shown.update({p.invoice.id: p.invoice for p in payments})
         shown.update({r.invoice.id: r.invoice for r in refunds})
         access.record_list_read(session, reader, Invoice, list(shown.values()))
     return DayTakings(day=day, by_method=by_method, by_cashier=by_cashier, total=total, payments=payments,
-                      refunds=refunds, open_invoices=owed, open_count=len(owed), open_balance=balance, closes=closes)
+                      refunds=refunds, open_invoices=owed, open_count=len(owed), open_balance=balance, closes=closes,
+                      after_close=after_close)
 
 
 def expected_cash(session: Session, cashier_id: int, day: date, tz: tzinfo) -> Decimal:
@@ -208,21 +216,132 @@ def parse_counted(value: Any, currency: str) -> Decimal:
     return amount
 
 
+def closed_today(session: Session, cashier_id: int, day: date, tz: tzinfo) -> CashClose | None:
+    """``cashier_id``'s close of the clinic's local ``day`` (``tz``: the clinic's zone, in which
+    ``day`` is counted), if they have closed it: cash they take now is taken after that close."""
+    return find_close(session, cashier_id, day)
+
+
+def cash_after_close(session: Session, close: CashClose, tz: tzinfo) -> Decimal:
+    """The cash the close's cashier took (less the cash they gave back) on the close's day after
+    the close was made: money in the drawer that the close does not count."""
+    start, end = day_bounds(close.business_date, tz)
+    taken = sum((Decimal(p.amount) for p in _day_payments(session, start, end, close.cashier_id, "cash")
+                 if p.paid_at is not None and p.paid_at > close.closed_at), ZERO)
+    given = sum((Decimal(r.amount) for r in _day_refunds(session, start, end, close.cashier_id, "cash")
+                 if r.refunded_at > close.closed_at), ZERO)
+    return taken - given
+
+
+def _cash_after(close: CashClose, payments: Iterable[Payment], refunds: Iterable[Refund]) -> Decimal:
+    """``cash_after_close`` from the day's payments and refunds already read."""
+    taken = sum((Decimal(p.amount) for p in payments if p.method == "cash" and p.received_by_id == close.cashier_id
+                 and p.paid_at is not None and p.paid_at > close.closed_at), ZERO)
+    given = sum((Decimal(r.amount) for r in refunds if r.method == "cash" and r.refunded_by_id == close.cashier_id
+                 and r.refunded_at > close.closed_at), ZERO)
+    return taken - given
+
+
+def close_version(close: CashClose) -> str:
+    """Which close the cashier saw (its id and the instant it was made): a new close of the same
+    day must name it, so that two tabs never overwrite each other's count unseen."""
+    micros = (close.closed_at - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    return f"{close.id}.{micros}"
+
+
+def large_difference(expected: Decimal, floor: Decimal = LARGE_DIFFERENCE_FLOOR) -> Decimal:
+    """The difference above which a count is checked twice: ``floor`` (100.000 ₫) or a tenth of
+    the expected cash, whichever is more."""
+    return max(floor, abs(expected) * LARGE_DIFFERENCE_SHARE)
+
+
+def is_large_difference(difference: Decimal, expected: Decimal, floor: Decimal = LARGE_DIFFERENCE_FLOOR) -> bool:
+    return abs(difference) > large_difference(expected, floor)
+
+
+class LargeDifference(DomainError):
+    """The count is far from the expected cash: the cashier confirms it before it is saved (422),
+    with a note saying why. ``difference`` is counted - expected (the confirmation names it
+    back); ``note_error`` is the note's message when the note is still missing."""
+
+    status = 422
+
+    def __init__(self, message: str, difference: Decimal, expected: Decimal, note_error: str | None = None):
+        super().__init__(message, "counted_cash")
+        self.difference = difference
+        self.expected = expected
+        self.note_error = note_error
+
+
+def _parse_confirmed(value: Any) -> Decimal | None:
+    try:
+        amount = None if value is None or value == "" or isinstance(value, bool) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount is not None and amount.is_finite() else None
+
+
 def close_day(session: Session, cashier_id: int, day: date, counted_cash: Any, note: Any, now: datetime,
-              tz: tzinfo, *, currency: str = "VND") -> CashClose:
+              tz: tzinfo, *, currency: str = "VND", replaces: str | None = None, confirmed_difference: Any = None,
+              floor: Decimal = LARGE_DIFFERENCE_FLOOR) -> CashClose:
     """Close ``cashier_id``'s ``day``: the cash counted against the expected cash, the difference
-    (counted - expected: above zero is over, below is short) kept with a note. Once per cashier
-    and day (409 "already closed"); not for a day that has not begun. Commits, audited."""
+    (counted - expected: above zero is over, below is short) kept with a note. Not for a day that
+    has not begun.
+
+    A difference larger than ``large_difference`` is saved only when ``confirmed_difference``
+    names that very difference (``LargeDifference`` otherwise, saying how far over or short the
+    count is) and a note explains it (``FieldErrors`` on ``note``).
+
+    Once per cashier and day (409 "already closed"), except a new close that ``replaces`` the
+    day's close (its ``close_version``): cash taken after a close, a recount. The row then takes
+    the new figures and the audit trail keeps the old ones (``cash_reclosed``). Commits, audited."""
     counted = parse_counted(counted_cash, currency)
     text = (note.strip() if isinstance(note, str) else "")[:NOTE_MAX] or None
     if day > local_day(now, tz):
         raise FieldErrors({"business_date": _("That day has not begun yet.")})
+
+    def shown(amount: Decimal) -> str:
+        return format_currency(amount, currency)
+
     with committing(session):
-        if find_close(session, cashier_id, day) is not None:
+        current = session.execute(select(CashClose).where(CashClose.cashier_id == cashier_id,
+                                                          CashClose.business_date == day)
+                                  .with_for_update()).scalar_one_or_none()
+        if current is not None and replaces is None:
             raise Conflict(_("Your day is already closed."), "business_date")
+        if (current is None) != (replaces is None) or current is not None and replaces != close_version(current):
+            raise Conflict(_("Your day was closed again meanwhile: check the figures and count again."),
+                           "business_date")
         expected = expected_cash(session, cashier_id, day, tz)
+        difference = counted - expected
+        if is_large_difference(difference, expected, floor):
+            over = difference > 0
+            note_error = None if text is not None else (
+                _("The count is %(amount)s over what is expected: say why in the note.", amount=shown(difference))
+                if over else
+                _("The count is %(amount)s short of what is expected: say why in the note.",
+                  amount=shown(-difference)))
+            if _parse_confirmed(confirmed_difference) != difference:
+                raise LargeDifference(
+                    _("Counted is %(amount)s over what is expected. Confirm?", amount=shown(difference)) if over else
+                    _("Counted is %(amount)s short of what is expected. Confirm?", amount=shown(-difference)),
+                    difference, expected, note_error)
+            if note_error is not None:
+                raise FieldErrors({"note": note_error})
+        if current is not None:
+            previous = {"expected": str(current.expected_cash), "counted": str(current.counted_cash),
+                        "difference": str(current.difference), "note": current.note,
+                        "closed_at": current.closed_at.isoformat()}
+            current.expected_cash, current.counted_cash, current.difference = expected, counted, difference
+            current.note, current.closed_at = text, now
+            session.flush()
+            record_event(session, "cash_reclosed", "CashClose", current.id,
+                         {"business_date": day.isoformat(), "previous": previous, "expected": str(expected),
+                          "counted": str(counted), "difference": str(difference), "note": text},
+                         user_id=cashier_id)
+            return current
         close = CashClose(cashier_id=cashier_id, business_date=day, expected_cash=expected, counted_cash=counted,
-                          difference=counted - expected, note=text, closed_at=now)
+                          difference=difference, note=text, closed_at=now)
         session.add(close)
         try:
             session.flush()
@@ -231,7 +350,7 @@ def close_day(session: Session, cashier_id: int, day: date, counted_cash: Any, n
             raise Conflict(_("Your day is already closed."), "business_date") from None
         record_event(session, "cash_closed", "CashClose", close.id,
                      {"business_date": day.isoformat(), "expected": str(expected), "counted": str(counted),
-                      "difference": str(counted - expected)}, user_id=cashier_id)
+                      "difference": str(difference)}, user_id=cashier_id)
     return close
 
 
@@ -363,7 +482,7 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _amount(value: Any) -> str:
+def plain_amount(value: Any) -> str:
     """A plain figure: 300000 for VND (no separators, no currency), 12.50 where there are cents."""
     amount = Decimal(value or 0)
     return str(amount.quantize(Decimal(1))) if amount == amount.to_integral_value() else f"{amount:.2f}"
@@ -391,7 +510,7 @@ def invoices_csv(rows: Iterable[Invoice], tz: tzinfo | None = None, headers: Seq
             invoice.number or "", issued.strftime("%d/%m/%Y") if issued else "",
             patient.code if patient else "", patient.full_name if patient else "",
             status_label(invoice.status) if status_label else invoice.status,
-            _amount(invoice.subtotal), _amount(invoice.discount), _amount(invoice.tax), _amount(invoice.total),
-            _amount(invoice.amount_paid), _amount(invoice.amount_refunded), _amount(invoice.balance))])
+            *(plain_amount(amount) for amount in (invoice.subtotal, invoice.discount, invoice.tax, invoice.total,
+                                                  invoice.amount_paid, invoice.amount_refunded, invoice.balance)))])
     return out.getvalue()
 

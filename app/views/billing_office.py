@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import TextInput
 
@@ -78,6 +78,10 @@ class CloseForm(FlaskForm):
     counted_cash: LocaleDecimalField  # added by ``close_form`` with the currency's decimals
     note = StringField(_l("Note"), [Optional(), Length(max=cashier_day.NOTE_MAX)],
                        render_kw={"class": "form-control", "maxlength": cashier_day.NOTE_MAX})
+    # the close this one replaces (``cashier_day.close_version``): empty for the day's first close
+    replaces = HiddenField()
+    # the large difference the cashier confirmed (the confirmation step fills it in)
+    confirmed_difference = HiddenField()
 
 
 def close_form(**kwargs: Any) -> CloseForm:
@@ -180,17 +184,25 @@ class CashCloseOfficeView(BaseView):
     method_permission_name = {"close": "read", "close_post": "write"}
     base_permissions = ["can_read", "can_write"]
 
-    def _page(self, form: CloseForm, status: int = 200, problem: str | None = None) -> ResponseReturnValue:
+    def _page(self, form: CloseForm, status: int = 200, problem: str | None = None,
+              confirm: cashier_day.LargeDifference | None = None) -> ResponseReturnValue:
         settings = clinic_settings()
         day = today()
         user_id = acting_user_id()
         assert user_id is not None  # has_access: someone is signed in
         expected = cashier_day.expected_cash(db.session, user_id, day, settings.timezone)
         close = cashier_day.find_close(db.session, user_id, day)
+        after = cashier_day.cash_after_close(db.session, close, settings.timezone) if close is not None else None
+        # a new close names the close the cashier sees now; a confirmation names the difference shown
+        form.replaces.data = cashier_day.close_version(close) if close is not None else ""
+        form.confirmed_difference.data = cashier_day.plain_amount(confirm.difference) if confirm is not None else ""
+        if confirm is not None and confirm.note_error:
+            form.note.errors = [confirm.note_error]
         may_close = bool(self.appbuilder.sm.has_access("can_write", "CashClose"))
         return self.render_template("clinic/billing/office_close.html", form=form, close=close, day=day,
-                                    expected=expected, may_close=may_close, problem=problem,
-                                    cashier=cashier_day.cashier_name(db.session, user_id), **_helpers()), status
+                                    expected=expected, after=after, may_close=may_close, problem=problem,
+                                    confirm=confirm, cashier=cashier_day.cashier_name(db.session, user_id),
+                                    **_helpers()), status
 
     @expose("/close", methods=["GET"])
     @has_access
@@ -207,18 +219,28 @@ class CashCloseOfficeView(BaseView):
         user_id = acting_user_id()
         assert user_id is not None
         now: datetime = utcnow()
+        replaces = form.replaces.data or None
         try:
             cashier_day.close_day(db.session, user_id, today(), form.counted_cash.data, form.note.data, now,
-                                  settings.timezone, currency=settings.currency)
+                                  settings.timezone, currency=settings.currency, replaces=replaces,
+                                  confirmed_difference=form.confirmed_difference.data or None)
+        except cashier_day.LargeDifference as exc:
+            db.session.rollback()
+            return self._page(form, status=exc.status, confirm=exc)
         except FieldErrors as exc:
             db.session.rollback()
+            unplaced = {}
             for name, message in exc.errors.items():
                 target = getattr(form, name, None)
-                if target is not None and hasattr(target, "errors"):
+                if target is not None and hasattr(target, "errors") and name not in ("replaces",
+                                                                                     "confirmed_difference"):
                     target.errors = [message]
-            return self._page(form, status=422, problem=None if "counted_cash" in exc.errors else exc.message)
+                else:
+                    unplaced[name] = message
+            return self._page(form, status=422, problem=" ".join(unplaced.values()) or None)
         except DomainError as exc:
             db.session.rollback()
             return self._page(form, status=exc.status, problem=exc.message)
-        flash(_("Day closed."), "success")
+        flash(_("Day closed again: the new count replaces the previous one.") if replaces else _("Day closed."),
+              "success")
         return redirect(url_for("CashCloseOfficeView.close"))
