@@ -27,7 +27,7 @@ from app.fab.hooks import clinic_settings
 from app.form_fields import first_errors
 from app.models import Invoice, Patient, Payment
 from app.models.types import utcnow
-from app.services import access, billing, counter_queries, payments
+from app.services import access, billing, cashier_day, counter_queries, payments
 from app.services.billing_settings import BillingSettings
 from app.services.errors import DomainError, FieldErrors, Forbidden, NotFound, ProviderUnavailable, commit
 from app.services.lookup import INVOICE_NUMBER, lookup_records
@@ -105,6 +105,16 @@ def _snapshot(invoice: Invoice) -> SimpleNamespace:
     """An invoice of a list as the page shows it."""
     return SimpleNamespace(id=invoice.id, number=invoice.number, status=invoice.status, total=invoice.total,
                            balance=invoice.balance, patient=_person(invoice.patient))
+
+
+def _day_closed() -> Any:
+    """The signed-in cashier's close of today, if they have closed their day (the counter warns
+    that cash taken now is not in that close)."""
+    user_id, settings = acting_user_id(), clinic_settings()
+    if user_id is None:
+        return None
+    return cashier_day.closed_today(db.session, user_id, cashier_day.local_day(utcnow(), settings.timezone),
+                                    settings.timezone)
 
 
 class CashierView(BaseView):
@@ -224,6 +234,7 @@ class CashierView(BaseView):
             qr=_vietqr(config, invoice), editable=invoice.status in billing.EDITABLE,
             payable=invoice.status in billing.PAYABLE and invoice.balance > 0, discount_kinds=DISCOUNT_KINDS,
             counter_methods=COUNTER_METHODS, title=_("Invoice %(number)s", number=invoice.number or _("draft")),
+            day_closed=_day_closed(),
         ), status
 
     @expose("/invoice/<int:invoice_id>")
