@@ -54,7 +54,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("InvoiceLine", N_("Invoice lines"), N_("Billing"), "invoice_line"),
     Resource("Payment", N_("Payments"), N_("Billing"), "payment"),
     Resource("Refund", N_("Refunds"), N_("Billing"), "refund"),
-    Resource("CashClose", N_("Cash closes"), N_("Billing"), "cash_close"),
+    Resource("CashClose", N_("Close history"), N_("Billing"), "cash_close"),
     Resource("Review", N_("Reviews"), N_("Engagement"), "review"),
     Resource("Notification", N_("Notifications"), N_("Engagement"), "notification"),
     Resource("ReminderLog", N_("Reminder log"), N_("Engagement"), "reminder_log"),
