@@ -179,6 +179,203 @@ def test_cashier_closes_the_day_in_vietnamese_and_sees_the_difference(app, db, c
     assert 'data-kind="over"' in day[day.index('id="closes"'):]
 
 
+def _close_form(html: str) -> dict[str, str]:
+    """The hidden fields of the close form on ``html`` (its CSRF token, the close it replaces, the
+    difference the cashier is asked to confirm)."""
+    import re
+
+    fields = {}
+    for name in ("csrf_token", "replaces", "confirmed_difference"):
+        match = re.search(rf'<input[^>]*name="{name}"[^>]*>', html)
+        assert match, name
+        value = re.search(r'value="([^"]*)"', match.group(0))
+        fields[name] = value.group(1) if value else ""
+    return fields
+
+
+def test_cash_taken_after_the_close_is_counted_apart_by_cashier_and_day(app, db, clinic):
+    cashier, desk = user_id(app, "cashier"), user_id(app, "receptionist")
+    bill = invoice(db, clinic.patient, 3000000)
+    pay(db, bill, 150000, cashier, at(DAY, "09:00"))
+    assert cashier_day.closed_today(db.session, cashier, DAY, TZ) is None
+    close = cashier_day.close_day(db.session, cashier, DAY, "150000", None, at(DAY, "17:00"), TZ)
+    assert cashier_day.closed_today(db.session, cashier, DAY, TZ).id == close.id
+    assert cashier_day.closed_today(db.session, cashier, DAY + timedelta(days=1), TZ) is None
+    assert cashier_day.closed_today(db.session, desk, DAY, TZ) is None
+    assert cashier_day.cash_after_close(db.session, close, TZ) == 0
+    late = pay(db, bill, 191063, cashier, at(DAY, "17:30"))
+    pay(db, bill, 40000, cashier, at(DAY, "17:40"), method="bank_transfer")  # not cash
+    pay(db, bill, 70000, desk, at(DAY, "17:45"))  # another drawer
+    pay(db, bill, 99000, cashier, at(DAY + timedelta(days=1), "08:00"))  # the next day
+    refund(db, late, 1063, cashier, at(DAY, "18:00"))
+    assert cashier_day.cash_after_close(db.session, close, TZ) == 190000
+    day = cashier_day.day_takings(db.session, DAY, TZ)
+    assert day.after_close == {close.id: 190000}
+    assert {row.key: row.cash_net for row in day.by_cashier}[cashier] == 340000  # 150.000 + 190.000 in the drawer
+
+
+def test_a_new_close_replaces_the_days_close_and_the_audit_keeps_the_old_figures(app, db, clinic):
+    cashier = user_id(app, "cashier")
+    bill = invoice(db, clinic.patient, 3000000)
+    pay(db, bill, 150000, cashier, at(DAY, "09:00"))
+    first = cashier_day.close_day(db.session, cashier, DAY, "150000", "đủ", at(DAY, "17:00"), TZ)
+    seen = cashier_day.close_version(first)
+    pay(db, bill, 191063, cashier, at(DAY, "17:30"))
+    with pytest.raises(Conflict):  # a second close that does not say which close it replaces
+        cashier_day.close_day(db.session, cashier, DAY, "341063", None, at(DAY, "18:00"), TZ)
+    again = cashier_day.close_day(db.session, cashier, DAY, "341000", "thiếu 63 đồng", at(DAY, "18:00"), TZ,
+                                  replaces=seen)
+    assert again.id == first.id and closes(db) == 1
+    stored = db.session.execute(select(CashClose)).scalar_one()
+    assert (stored.expected_cash, stored.counted_cash, stored.difference, stored.note) == \
+        (341063, 341000, -63, "thiếu 63 đồng")
+    assert stored.closed_at == at(DAY, "18:00")
+    assert cashier_day.cash_after_close(db.session, stored, TZ) == 0
+    with pytest.raises(Conflict) as stale:  # the other tab still shows the first close
+        cashier_day.close_day(db.session, cashier, DAY, "341063", None, at(DAY, "18:05"), TZ, replaces=seen)
+    assert stale.value.status == 409
+    with pytest.raises(Conflict):  # nothing to replace on another day
+        cashier_day.close_day(db.session, cashier, DAY - timedelta(days=1), "0", None, at(DAY, "18:05"), TZ,
+                              replaces=seen)
+    db.session.rollback()
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "cash_reclosed")).scalar_one()
+    import json
+
+    details = json.loads(event.details)
+    assert (event.entity_id, event.user_id) == (str(first.id), cashier)
+    assert details["previous"]["expected"].startswith("150000") and details["previous"]["note"] == "đủ"
+    assert details["previous"]["counted"].startswith("150000")
+    assert details["expected"].startswith("341063") and details["counted"].startswith("341000")
+
+
+def test_cashier_sees_cash_taken_after_the_close_and_closes_again(app, db, clinic, login_as):
+    cashier = user_id(app, "cashier")
+    bill = invoice(db, clinic.patient, 3000000)
+    pay(db, bill, 150000, cashier, utcnow())
+    browser = login_as("cashier")
+    browser.get("/clinic/language/vi")
+    page = browser.get("/billing/close").get_data(as_text=True)
+    assert _close_form(page)["replaces"] == ""
+    done = browser.post("/billing/close", data={**_close_form(page), "counted_cash": "150.000"})
+    assert done.status_code == 302
+    assert 'id="day-closed-warning"' in browser.get(f"/cashier/invoice/{bill}").get_data(as_text=True)
+    pay(db, bill, 191063, cashier, utcnow())
+
+    page = browser.get("/billing/close").get_data(as_text=True)
+    warning = page[page.index('id="after-close"'):page.index('id="close-result"')]
+    assert "Tiền mặt thu sau khi chốt: 191.063" in warning and "341.063" in warning
+    assert 'id="close-expected">150.000' in page  # the close as it was made
+    day = browser.get("/billing/day").get_data(as_text=True)
+    closes_part = day[day.index("billing-after-close"):day.index('id="refunds"')]
+    assert closes_part.count("Tiền mặt thu sau khi chốt: 191.063") == 2  # above the list and in the close's row
+
+    form = _close_form(page)
+    assert form["replaces"]
+    stale = browser.post("/billing/close", data={**form, "replaces": "", "counted_cash": "341.063"})
+    assert stale.status_code == 409  # the old form of a tab opened before the first close
+    again = browser.post("/billing/close", data={**form, "counted_cash": "341.063"}, follow_redirects=True)
+    shown = again.get_data(as_text=True)
+    assert again.status_code == 200 and "Đã chốt quỹ lại" in shown
+    assert 'id="after-close"' not in shown and 'id="close-expected">341.063' in shown
+    assert closes(db) == 1
+    stored = db.session.execute(select(CashClose)).scalar_one()
+    assert (stored.expected_cash, stored.counted_cash, stored.difference) == (341063, 341063, 0)
+    assert browser.post("/billing/close", data={**form, "counted_cash": "341.063"}).status_code == 409  # used
+
+
+def test_counter_warns_only_the_cashier_who_closed(app, db, clinic, login_as):
+    cashier = user_id(app, "cashier")
+    bill = invoice(db, clinic.patient, 300000)
+    counter = login_as("cashier").get(f"/cashier/invoice/{bill}").get_data(as_text=True)
+    assert 'id="day-closed-warning"' not in counter
+    cashier_day.close_day(db.session, cashier, cashier_day.local_day(utcnow(), TZ), "0", None, utcnow(), TZ)
+    browser = login_as("cashier")
+    browser.get("/clinic/language/vi")
+    counter = browser.get(f"/cashier/invoice/{bill}").get_data(as_text=True)
+    banner = counter[counter.index('id="day-closed-warning"'):]
+    assert "Bạn đã chốt quỹ lúc" in banner and 'href="/billing/close"' in banner[:banner.index("</div>")]
+    other = login_as("receptionist").get(f"/cashier/invoice/{bill}").get_data(as_text=True)
+    assert 'id="day-closed-warning"' not in other
+
+
+@pytest.mark.parametrize(("expected", "counted", "large"), [
+    (150000, 250000, False),     # 100.000 over: the floor itself
+    (150000, 250001, True),
+    (150000, 49999, True),       # short by more than 100.000
+    (2000000, 2200000, False),   # a tenth of 2.000.000
+    (2000000, 1799999, True),
+    (0, 1500000, True),
+])
+def test_large_differences(expected, counted, large):
+    assert cashier_day.is_large_difference(Decimal(counted - expected), Decimal(expected)) is large
+
+
+def test_a_large_difference_needs_a_note_and_a_confirmation(app, db, clinic):
+    cashier = user_id(app, "cashier")
+    bill = invoice(db, clinic.patient, 3000000)
+    pay(db, bill, 150000, cashier, at(DAY, "09:00"))
+    now = at(DAY, "17:00")
+    with pytest.raises(cashier_day.LargeDifference) as asked:
+        cashier_day.close_day(db.session, cashier, DAY, "1500000", None, now, TZ)
+    assert asked.value.difference == 1350000 and asked.value.status == 422
+    assert "over" in asked.value.message and "1,350,000" in asked.value.message
+    assert asked.value.note_error and "note" in asked.value.note_error
+    with pytest.raises(FieldErrors) as no_note:
+        cashier_day.close_day(db.session, cashier, DAY, "1500000", "  ", now, TZ, confirmed_difference="1350000")
+    assert set(no_note.value.errors) == {"note"}
+    with pytest.raises(cashier_day.LargeDifference) as other:  # confirmed another figure
+        cashier_day.close_day(db.session, cashier, DAY, "1500000", "x", now, TZ, confirmed_difference="135000")
+    assert other.value.note_error is None
+    with pytest.raises(cashier_day.LargeDifference) as short:
+        cashier_day.close_day(db.session, cashier, DAY, "0", "x", now, TZ)
+    assert "short" in short.value.message and short.value.difference == -150000
+    assert closes(db) == 0
+    close = cashier_day.close_day(db.session, cashier, DAY, "1500000", "tiền két hôm qua", now, TZ,
+                                  confirmed_difference="1350000")
+    assert close.difference == 1350000 and close.note == "tiền két hôm qua"
+
+
+def test_cashier_confirms_a_large_difference_in_vietnamese(app, db, clinic, login_as):
+    cashier = user_id(app, "cashier")
+    bill = invoice(db, clinic.patient, 3000000)
+    pay(db, bill, 150000, cashier, utcnow())
+    browser = login_as("cashier")
+    browser.get("/clinic/language/vi")
+    form = _close_form(browser.get("/billing/close").get_data(as_text=True))
+    asked = browser.post("/billing/close", data={**form, "counted_cash": "1.500.000"})
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 422 and closes(db) == 0
+    confirm = html[html.index('id="close-confirm"'):]
+    assert "Số đếm được thừa 1.350.000" in confirm and "Xác nhận?" in confirm
+    assert 'value="1.500.000"' in html  # the count as typed, kept
+    note_group = html[html.rindex('<div class="form-group', 0, html.index('name="note"')):]
+    assert "has-error" in note_group[:200] and "ghi chú" in note_group
+    confirming = _close_form(html)
+    assert confirming["confirmed_difference"] == "1350000"
+    # the note typed and confirmed: saved
+    done = browser.post("/billing/close", data={**confirming, "counted_cash": "1.500.000",
+                                                "note": "Tiền két hôm qua chưa nộp"}, follow_redirects=True)
+    assert done.status_code == 200 and closes(db) == 1
+    stored = db.session.execute(select(CashClose)).scalar_one()
+    assert (stored.counted_cash, stored.difference) == (1500000, 1350000)
+
+
+def test_a_corrected_count_after_the_question_is_asked_again(app, db, clinic, login_as):
+    cashier = user_id(app, "cashier")
+    bill = invoice(db, clinic.patient, 3000000)
+    pay(db, bill, 150000, cashier, utcnow())
+    browser = login_as("cashier")
+    form = _close_form(browser.get("/billing/close").get_data(as_text=True))
+    asked = browser.post("/billing/close", data={**form, "counted_cash": "1500000"}).get_data(as_text=True)
+    assert "Counted is ₫1,350,000 over what is expected. Confirm?" in asked
+    # typed 900000 instead: another large difference, asked about again, not saved
+    again = browser.post("/billing/close", data={**_close_form(asked), "counted_cash": "900000", "note": "?"})
+    assert again.status_code == 422 and "₫750,000 over" in again.get_data(as_text=True) and closes(db) == 0
+    # the right count: saved at once
+    fixed = browser.post("/billing/close", data={**_close_form(asked), "counted_cash": "150000"})
+    assert fixed.status_code == 302 and closes(db) == 1
+
+
 def test_close_needs_the_csrf_token(app, db, login_as):
     browser = login_as("cashier")
     assert browser.post("/billing/close", data={"counted_cash": "0"}, csrf=False).status_code in (400, 403)
@@ -284,7 +481,14 @@ def test_billing_staff_see_the_back_office(app, db, clinic, login_as, role):
         assert browser.get(url).status_code == 200, url
     menu = browser.get("/billing/day").get_data(as_text=True)
     assert "Cashier&#39;s day" in menu or "Cashier's day" in menu
-    assert "End-of-day close" in menu and "Invoice search" in menu
+    assert "End-of-day close" in menu and "Invoice search" in menu and "Close history" in menu
+
+
+def test_the_billing_menu_names_the_close_and_its_history_apart_in_vietnamese(app, db, login_as):
+    browser = login_as("cashier")
+    browser.get("/clinic/language/vi")
+    menu = browser.get("/billing/day").get_data(as_text=True)
+    assert "Chốt quỹ cuối ngày" in menu and "Lịch sử chốt quỹ" in menu and "Chốt ca cuối ngày" not in menu
 
 
 @pytest.mark.parametrize("role", ["doctor", "pharmacist"])

@@ -41,3 +41,65 @@ def test_cashier_closes_the_day_typing_vietnamese_amounts(app, db, clinic, page_
     page.goto(f"{page.base_url}/billing/invoices")
     assert page.locator(f"#invoices tr[data-invoice='{bill}']").count() == 1
     _no_overflow(page)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_cash_after_the_close_is_flagged_and_a_large_count_is_confirmed(app, db, clinic, page_as, width):
+    from app.models import CashClose
+
+    cashier = user_id(app, "cashier")
+    bill = invoice(db, clinic.patient, 3000000)
+    pay(db, bill, 150000, cashier, utcnow())
+    page = page_as("cashier", width=width)
+    page.goto(f"{page.base_url}/clinic/language/vi?next=/billing/close")
+    page.goto(f"{page.base_url}/billing/close")
+    page.fill("input[name=counted_cash]", "1.500.000")
+    page.get_by_role("button", name="Chốt ca của tôi").click()
+    page.wait_for_load_state()
+    confirm = page.locator("#close-confirm")
+    assert confirm.is_visible() and "thừa 1.350.000" in confirm.inner_text()
+    assert page.locator(".has-error input[name=note]").count() == 1  # a difference this large needs a note
+    _no_overflow(page)
+    page.fill("input[name=counted_cash]", "150.000")  # a typing mistake: the right count
+    page.get_by_role("button", name="Xác nhận và chốt quỹ").click()
+    page.wait_for_load_state()
+    assert page.locator("#close-counted").inner_text().startswith("150.000")
+
+    pay(db, bill, 191063, cashier, utcnow())  # cash taken after the close
+    page.goto(f"{page.base_url}/cashier/invoice/{bill}")
+    assert page.locator("#day-closed-warning").is_visible()
+    _no_overflow(page)
+    page.goto(f"{page.base_url}/billing/close")
+    assert "191.063" in page.locator("#after-close").inner_text()
+    _no_overflow(page)
+    page.fill("input[name=counted_cash]", "341.063")
+    page.get_by_role("button", name="Chốt quỹ lại").click()
+    page.wait_for_load_state()
+    assert page.locator("#after-close").count() == 0
+    assert page.locator("#close-expected").inner_text().startswith("341.063")
+    db.session.rollback()
+    assert db.session.query(CashClose).one().counted_cash == 341063
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_days_totals_keep_their_labels(app, db, clinic, page_as, width):
+    from tests.test_billing_office import refund
+
+    cashier = user_id(app, "cashier")
+    bill = invoice(db, clinic.patient, 300000)
+    paid = pay(db, bill, 300000, cashier, utcnow())
+    refund(db, paid, 50000, cashier, utcnow())
+    page = page_as("cashier", width=width)
+    page.goto(f"{page.base_url}/clinic/language/vi?next=/billing/day")
+    page.goto(f"{page.base_url}/billing/day")
+    total = page.locator("#by-method tfoot .total-received")
+    label = total.evaluate("cell => getComputedStyle(cell, '::before').content")
+    header = page.locator("#by-method thead")
+    if width < 768:  # a card: the column heads are hidden, each figure says what it is
+        assert not header.is_visible() and label == '"Đã nhận"'
+        assert page.locator("#by-method tfoot .total-net").evaluate(
+            "cell => getComputedStyle(cell, '::before').content") != "none"
+    else:
+        assert header.is_visible() and label in ("none", "normal")
+    assert total.inner_text().strip().startswith("300.000")
+    _no_overflow(page)
