@@ -476,3 +476,24 @@ def test_a_vnpay_checkout_answers_the_signed_url_and_keeps_the_payment_pending(a
     shown = call("cashier", "get", f"/invoices/{invoice}").get_json()["result"]
     assert [(p["method"], p["status"], p["amount"]) for p in shown["payments"]] == [("vnpay", "pending", "50000")]
     assert (shown["status"], shown["balance"]) == ("issued", "110000")  # counted only when VNPay says paid
+
+
+def test_a_line_from_the_visit_is_removed_only_with_the_power_and_a_reason(db, call, clinic):
+    from app.models import InvoiceLine
+
+    invoice = new_draft(call, clinic.patient)
+    added = call("cashier", "post", f"/invoices/{invoice}/lines",
+                 json={"kind": "service", "service_id": clinic.service, "quantity": 1})
+    assert added.status_code in (200, 201), added.get_json()
+    line_id = added.get_json()["id"]
+    line = db.session.get(InvoiceLine, line_id)
+    line.source, line.source_id = "appointment", 77
+    db.session.commit()
+    before = billing_rows(db)
+    refused = call("receptionist", "delete", f"/lines/{line_id}?reason=asked")
+    assert refused.status_code == 403
+    no_reason = call("cashier", "delete", f"/lines/{line_id}")
+    assert no_reason.status_code == 422 and "reason" in messages(no_reason)
+    assert billing_rows(db) == before
+    removed = call("cashier", "delete", f"/lines/{line_id}", json={"reason": "Khám lại miễn phí"})
+    assert removed.status_code == 200 and removed.get_json()["result"]["lines"] == []

@@ -115,3 +115,75 @@ def test_a_signed_visit_is_billed_in_cash_at_the_counter(app, db, clinic, page_a
     db.session.expire_all()
     paid = db.session.get(Invoice, invoice.id)
     assert paid.status == "paid" and len(paid.payments) == 1 and paid.payments[0].change_given == 350000
+
+
+QR_TEXT = {"en": {"typed": "100,000", "caption": "QR code for ₫100,000", "too_much": "1,000,000"},
+           "vi": {"typed": "100.000", "caption": "Mã QR cho 100.000 ₫", "too_much": "1.000.000"}}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_the_qr_follows_the_amount_and_a_void_invoice_takes_no_money(app, db, clinic, page_as, width, lang,
+                                                                      monkeypatch):
+    """The visit's line cannot be removed by the receptionist; the VietQR code is redrawn for the
+    amount typed in the transfer tab (under the app's CSP: cashier.js, no inline script); an amount
+    above what is owed hides the code and says why; a void invoice shows who voided it and why,
+    with no balance, payment or e-mail."""
+    from playwright.sync_api import expect
+
+    from app.models import Invoice
+
+    for key, value in {"BILLING_EMAIL_ON_ISSUE": False, "BILLING_EMAIL_ON_PAYMENT": False,
+                       "VIETQR_BANK_BIN": "970436", "VIETQR_ACCOUNT_NO": "0071000123456",
+                       "VIETQR_ACCOUNT_NAME": "PHONG KHAM AN BINH"}.items():
+        monkeypatch.setitem(app.config, key, value)
+    patient = _signed_visit(app, db, clinic)
+    invoice = db.session.query(Invoice).filter_by(patient_id=patient).one()
+    assert invoice.lines[0].source  # the visit's own line
+    shots = os.environ.get("CASHIER_SHOTS")
+
+    def shot(page, name: str) -> None:
+        if shots:
+            page.screenshot(path=f"{shots}/{name}_{lang}_{width}.png", full_page=True)
+
+    reception = page_as("receptionist", width=width)
+    reception.goto(f"{reception.base_url}/clinic/language/{lang}?next=/cashier/invoice/{invoice.id}")
+    reception.goto(f"{reception.base_url}/cashier/invoice/{invoice.id}")
+    reception.locator("tr.cashier-line-edit summary").first.click()
+    assert reception.locator("tr.cashier-line-edit .cashier-remove").count() == 0
+    assert reception.locator("tr.cashier-line-edit .cashier-auto-note").is_visible()
+    _no_overflow(reception)
+    shot(reception, "reception_draft")
+
+    page = page_as("cashier", width=width)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(f"{page.base_url}/clinic/language/{lang}?next=/cashier/invoice/{invoice.id}")
+    page.goto(f"{page.base_url}/cashier/invoice/{invoice.id}")
+    page.locator("#issue-form button[type=submit]").click()
+    page.wait_for_load_state()
+    page.locator("a[href='#pay-transfer']").click()
+    first = page.locator("#vietqr svg").inner_html()
+    page.locator("#transfer-form .cashier-transfer-amount").fill(QR_TEXT[lang]["typed"])
+    expect(page.locator("#vietqr-caption")).to_contain_text("100")  # CSP: no eval, so no wait_for_function
+    assert _plain(page.locator("#vietqr-caption").inner_text()) == QR_TEXT[lang]["caption"]
+    assert page.locator("#vietqr svg").inner_html() != first  # a new code for the new amount
+    _no_overflow(page)
+    shot(page, "transfer_qr")
+    assert not errors, errors
+    page.locator("#transfer-form .cashier-transfer-amount").fill(QR_TEXT[lang]["too_much"])
+    expect(page.locator("#vietqr")).to_be_hidden()
+    assert "150" in page.locator("#vietqr-caption").inner_text()  # "from 1 to 150.000 ₫"
+    shot(page, "transfer_qr_refused")
+    # the browser logs the refused amount's 422 itself; nothing else went wrong
+    assert [e for e in errors if "422" not in e] == [] and len(errors) <= 1, errors
+
+    page.locator("#void summary").click()
+    page.locator("#void input[name='void-reason']").fill("Nhập nhầm bệnh nhân")
+    page.locator("#void button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "Nhập nhầm bệnh nhân" in page.locator("#voided").inner_text()
+    assert page.locator("[data-total=balance]").count() == 0 and page.locator("#take-payment").count() == 0
+    assert page.locator("#email-button").count() == 0
+    _no_overflow(page)
+    shot(page, "void")

@@ -234,7 +234,7 @@ def test_cash_in_vietnamese_shows_the_change_and_the_receipt(db, clinic, login_a
     ({"pay-amount": "0"}, 422, "Enter an amount above zero."),
     ({"pay-amount": "abc"}, 422, "Not a number."),
     ({"pay-amount": "300000", "pay-tendered": "200000"}, 422, "The cash handed over is less than the amount paid."),
-    ({"pay-amount": "400000"}, 409, "Only 300,000 is still owed"),
+    ({"pay-amount": "400000"}, 409, "Only ₫300,000 is still owed"),
 ])
 def test_bad_payments_are_refused_with_a_message_and_nothing_written(db, clinic, login_as, typed, status, message):
     invoice = clinic.invoice
@@ -356,7 +356,7 @@ def test_refunds_need_the_power_a_reason_and_stay_within_the_payment(db, clinic,
     assert f'data-refund-for="{payment}"' in page and f'name="refund{payment}-amount"' in page
     too_much = cashier.post(f"/cashier/payment/{payment}/refund", data={
         f"refund{payment}-amount": "400000", f"refund{payment}-reason": "Bỏ xét nghiệm"})
-    assert too_much.status_code == 409 and "At most 300,000 can be refunded" in _text(too_much)
+    assert too_much.status_code == 409 and "At most ₫300,000 can be refunded" in _text(too_much)
     no_reason = cashier.post(f"/cashier/payment/{payment}/refund", data={f"refund{payment}-amount": "100000"})
     assert no_reason.status_code == 422
     db.session.rollback()
@@ -421,3 +421,189 @@ def test_a_payment_without_the_forms_csrf_token_is_refused(db, clinic, login_as)
     response = login_as("cashier").post(f"/cashier/invoice/{invoice}/pay", csrf=False,
                                         data={"pay-method": "cash", "pay-amount": "300000"})
     assert response.status_code == 400 and _payments(db) == 0
+
+
+# ---- the walk's findings (helper pcounter) ---------------------------------------------------------
+
+
+def _automatic_draft(app, db, clinic, login_as) -> tuple[int, int, int]:
+    """A draft with a line from the consultation (``source`` set, as billing_hooks makes it) and a
+    free line typed at the counter: (invoice, automatic line, free line)."""
+    draft = _draft(app, db, clinic)
+    cashier = login_as("cashier")
+    cashier.post(f"/cashier/invoice/{draft}/lines", data={"add-kind": "service", "add-service_id": clinic.service,
+                                                         "add-quantity": "2"})
+    cashier.post(f"/cashier/invoice/{draft}/lines", data={"add-kind": "other", "add-description": "Băng gạc",
+                                                         "add-quantity": "1", "add-unit_price": "5000",
+                                                         "add-reason": "Thay băng"})
+    automatic, free = _invoice(db, draft).lines
+    automatic.source, automatic.source_id = "consultation", 4242
+    db.session.commit()
+    return draft, automatic.id, free.id
+
+
+def _audit(db, action: str) -> list[dict]:
+    import json
+
+    from app.models import AuditEvent
+
+    db.session.rollback()
+    return [json.loads(row.details or "{}") for row in db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).scalars()]
+
+
+def test_a_receptionist_may_not_remove_or_lower_a_line_that_came_from_the_visit(app, db, clinic, login_as):
+    draft, automatic, free = _automatic_draft(app, db, clinic, login_as)
+    reception = login_as("receptionist")
+    page = _text(reception.get(f"/cashier/invoice/{draft}"))
+    edit_rows = re.findall(r'<tr class="cashier-line-edit[^"]*" data-line-edit="(\d+)">(.*?)</tr>', page, re.S)
+    removable = {int(line) for line, row in edit_rows if "/remove" in row}
+    assert removable == {free}  # the button is not offered on the visit's line
+    refused = reception.post(f"/cashier/line/{automatic}/remove", data={f"remove{automatic}-reason": "khách xin"})
+    assert refused.status_code == 403 and "only a manager or cashier may remove it" in _text(refused)
+    lowered = reception.post(f"/cashier/line/{automatic}", data={f"line{automatic}-quantity": "1"})
+    assert lowered.status_code == 422 and "only a manager or cashier may lower it" in _text(lowered)
+    assert [ln.quantity for ln in _invoice(db, draft).lines] == [2, 1]
+    # raising it (another consultation) and removing a free line stay open to any writer
+    assert reception.post(f"/cashier/line/{automatic}", data={f"line{automatic}-quantity": "3"}).status_code == 303
+    assert reception.post(f"/cashier/line/{free}/remove").status_code == 303
+    assert [ln.id for ln in _invoice(db, draft).lines] == [automatic]
+
+
+def test_a_cashier_removes_a_line_from_the_visit_only_with_a_reason_which_is_audited(app, db, clinic, login_as):
+    draft, automatic, _free = _automatic_draft(app, db, clinic, login_as)
+    cashier = _vietnamese(login_as("cashier"))
+    page = _text(cashier.get(f"/cashier/invoice/{draft}"))
+    assert f'name="remove{automatic}-reason"' in page
+    no_reason = cashier.post(f"/cashier/line/{automatic}/remove", data={f"remove{automatic}-reason": " "})
+    text = _text(no_reason)
+    assert no_reason.status_code == 422 and text.count("Hãy nêu lý do xóa dòng") == 1  # once, under the field
+    assert re.search(r'field-error" data-field="reason">Hãy nêu lý do xóa dòng', text)
+    assert len(_invoice(db, draft).lines) == 2
+    done = cashier.post(f"/cashier/line/{automatic}/remove", data={f"remove{automatic}-reason": "Khám lại miễn phí"})
+    assert done.status_code == 303 and [ln.kind for ln in _invoice(db, draft).lines] == ["other"]
+    removed = _audit(db, "invoice_line_removed")
+    assert [(d.get("source"), d.get("reason")) for d in removed] == [("consultation", "Khám lại miễn phí")]
+
+
+def test_service_messages_name_amounts_the_vietnamese_way_and_are_said_once(db, clinic, login_as):
+    invoice = clinic.invoice  # 300 000 owed
+    cashier = _vietnamese(login_as("cashier"))
+    too_much = cashier.post(f"/cashier/invoice/{invoice}/pay", data={"pay-method": "cash", "pay-amount": "400.000"})
+    text = _flat(_text(too_much))
+    assert too_much.status_code == 409 and "300.000 ₫" in text and "300,000" not in text
+    assert text.count("300.000 ₫ is still owed") + text.count("chỉ còn nợ 300.000 ₫") <= 1
+    message = re.search(r'field-error" data-field="amount">([^<]+)<', text)
+    assert message and "300.000 ₫" in message.group(1)
+    assert text.count(message.group(1)) == 1  # not flashed as well
+    # a transfer's refusal opens the transfer tab, where its message stands
+    transfer = cashier.post(f"/cashier/invoice/{invoice}/pay", data={
+        "transfer-method": "bank_transfer", "transfer-amount": "400.000"})
+    assert re.search(r'class="tab-pane active" id="pay-transfer"', _text(transfer))
+    payment = clinic.pay(invoice, 200000)
+    refund = cashier.post(f"/cashier/payment/{payment}/refund", data={
+        f"refund{payment}-amount": "250.000", f"refund{payment}-reason": "Hủy xét nghiệm"})
+    text = _flat(_text(refund))
+    assert refund.status_code == 409 and "200.000 ₫" in text and "200,000" not in text
+
+
+def test_the_e_mail_goes_to_the_patients_login_when_the_record_has_no_address(app, db, clinic, login_as):
+    from app.models import Patient
+
+    invoice = clinic.invoice
+    patient = db.session.get(Patient, clinic.patient)
+    patient.email = None
+    db.session.commit()
+    cashier = login_as("cashier")
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert "the patient has no e-mail address" in page
+    assert re.search(r'<button type="submit" class="btn btn-default" id="email-button" disabled', page)
+    sm = app.appbuilder.sm
+    user = sm.add_user("an.portal", "An", "Patient", "an@example.vn", sm.find_role("Patient"), password="x" * 16)
+    patient = db.session.get(Patient, clinic.patient)
+    patient.user_id = user.id
+    db.session.commit()
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert "to an@example.vn" in page and "no e-mail address" not in page
+    assert re.search(r'<button type="submit" class="btn btn-default" id="email-button" >', page)
+    receipt = _text(cashier.get(f"/cashier/payment/{clinic.pay(invoice, 1000)}/receipt"))
+    assert "to an@example.vn" in receipt
+    with app.app_context():
+        from app.services import invoice_mail
+
+        assert invoice_mail.recipient_address(db.session, db.session.get(Invoice, invoice)) == "an@example.vn"
+
+
+def test_a_void_invoice_shows_who_voided_it_and_offers_no_money_or_mail(app, db, clinic, login_as):
+    draft = _draft(app, db, clinic)
+    cashier = login_as("cashier")
+    cashier.post(f"/cashier/invoice/{draft}/lines", data={"add-kind": "service", "add-service_id": clinic.service,
+                                                         "add-quantity": "1"})
+    cashier.post(f"/cashier/invoice/{draft}/issue")
+    assert cashier.post(f"/cashier/invoice/{draft}/void", data={"void-reason": "Nhập nhầm bệnh nhân"}
+                        ).status_code == 303
+    page = _flat(_text(cashier.get(f"/cashier/invoice/{draft}")))
+    voided = re.search(r'id="voided">(.*?)</p>', page, re.S)
+    assert voided and "Voided: Nhập nhầm bệnh nhân" in voided.group(1) and "by " in voided.group(1)
+    assert 'data-total="balance"' not in page and 'data-total="paid"' not in page
+    assert 'id="take-payment"' not in page and "E-mail to patient" not in page and "/pdf" not in page
+    assert f"/invoices/{draft}/print" in page and "Print invoice (Void)" in page
+
+
+def test_the_vietqr_code_follows_the_amount_asked(app, db, clinic, login_as, monkeypatch):
+    from app.services import vietqr
+
+    for key, value in {"VIETQR_BANK_BIN": "970436", "VIETQR_ACCOUNT_NO": "0071000123456",
+                       "VIETQR_ACCOUNT_NAME": "PHONG KHAM AN BINH"}.items():
+        monkeypatch.setitem(app.config, key, value)
+    invoice = clinic.invoice  # 300 000 owed
+    number = _invoice(db, invoice).number
+    cashier = login_as("cashier")
+    page = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert f'data-url="/cashier/invoice/{invoice}/vietqr.svg"' in page and "QR code for" in page
+    answer = cashier.get(f"/cashier/invoice/{invoice}/vietqr.svg?amount=120000")
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml" and "<svg" in _text(answer)
+    expected = vietqr.emv_payload(vietqr_settings(app), Decimal(120000), number)
+    assert "54061200005802VN" in expected  # the amount is in the payload the code draws
+    shown = []
+    real = vietqr.qr_svg
+    monkeypatch.setattr(vietqr, "qr_svg", lambda payload: shown.append(payload) or real(payload))
+    assert cashier.get(f"/cashier/invoice/{invoice}/vietqr.svg?amount=120000").status_code == 200
+    assert shown == [expected]
+    whole = cashier.get(f"/cashier/invoice/{invoice}/vietqr.svg")
+    assert whole.status_code == 200 and shown[-1] == vietqr.emv_payload(vietqr_settings(app), Decimal(300000), number)
+    for bad in ("0", "-5", "300001", "1000.5", "abc", "1e3x"):
+        refused = cashier.get(f"/cashier/invoice/{invoice}/vietqr.svg?amount={bad}")
+        assert refused.status_code == 422, bad
+    assert login_as("doctor").get(f"/cashier/invoice/{invoice}/vietqr.svg").status_code == 403
+    clinic.pay(invoice, 300000)
+    assert cashier.get(f"/cashier/invoice/{invoice}/vietqr.svg").status_code == 404  # nothing owed
+
+
+def vietqr_settings(app):
+    from app.services.billing_settings import BillingSettings
+
+    return BillingSettings.from_config(app.config)
+
+
+def test_status_words_are_the_same_everywhere_in_vietnamese(app, db, clinic, login_as):
+    from app.billing_labels import invoice_status_label
+    from app.services import invoice_document
+    from app.services.settings import ClinicSettings
+
+    invoice = clinic.invoice
+    clinic.pay(invoice, 300000)
+    cashier = _vietnamese(login_as("cashier"))
+    counter = _text(cashier.get(f"/cashier/invoice/{invoice}"))
+    assert re.search(r'data-status="paid">Đã thanh toán<', counter)
+    draft = _draft(app, db, clinic)
+    assert re.search(r'data-status="draft">Nháp<', _text(cashier.get(f"/cashier/invoice/{draft}")))
+    with app.test_request_context():
+        from flask_babel import force_locale
+
+        with force_locale("vi"):
+            words = {s: invoice_status_label(s) for s in ("draft", "issued", "paid", "void")}
+            doc = invoice_document.build(db.session, invoice, ClinicSettings.from_config(app.config),
+                                         vietqr_settings(app), "vi")
+    assert words == {"draft": "Nháp", "issued": "Chưa thanh toán", "paid": "Đã thanh toán", "void": "Đã hủy"}
+    assert doc.status_label == "Đã thanh toán"

@@ -285,8 +285,14 @@ class BillingApi(ClinicBaseApi):
     @protect()
     @openapi(responses={200: ("the invoice without the line", schemas.InvoiceResult)})
     def remove_line(self, pk: int):
-        """Take a line off a draft"""
-        invoice = billing.remove_line(db.session, pk, acting_user_id(), utcnow())
+        """Take a line off a draft (a line from the visit or the pharmacy: power change_price and a
+        ``reason``, in the query string or a JSON body)"""
+        body = request.get_json(silent=True) if request.content_length else None
+        reason = request.args.get("reason")
+        if isinstance(body, dict) and isinstance(body.get("reason"), str):
+            reason = body["reason"]
+        invoice = billing.remove_line(db.session, pk, acting_user_id(), utcnow(),
+                                      may_change_price=current_rights().change_price, reason=reason)
         return self.response(200, id=invoice.id, result=written(invoice.id))
 
     @expose("/invoices/<int:pk>/discount", methods=["PUT"])

@@ -20,6 +20,7 @@ from flask_babel import format_currency, format_decimal, format_percent, get_loc
 from flask_login import current_user
 from markupsafe import Markup
 
+from app.billing_labels import invoice_status_label
 from app.extensions import db
 from app.models import Patient
 from app.public.common import bp, patient_required, settings
@@ -51,9 +52,7 @@ def invoice_money(amount: Decimal | None, currency: str) -> str:
 
 def status_word(status: str) -> str:
     """An invoice's status as the patient says it."""
-    words = {"issued": _("Not paid yet"), "partially_paid": _("Partly paid"), "paid": _("Paid in full"),
-             "refunded": _("Refunded"), "void": _("Cancelled by the clinic")}
-    return words.get(status, status)
+    return invoice_status_label(status)
 
 
 def method_word(method: str) -> str:

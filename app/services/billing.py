@@ -461,6 +461,10 @@ def update_line(session: Session, line_id: int, quantity: Any, unit_price: Any, 
                     errors["reason"] = _("Say why the price is changed.")
                 else:
                     new_price = typed
+        if (line.source and not may_change_price and new_quantity is not None
+                and new_quantity < Decimal(line.quantity)):
+            errors["quantity"] = _("This line came from the visit or the pharmacy: only a manager or cashier "
+                                   "may lower it.")
         if errors:
             raise FieldErrors(errors)
         assert new_quantity is not None
@@ -475,19 +479,35 @@ def update_line(session: Session, line_id: int, quantity: Any, unit_price: Any, 
     return line
 
 
-def remove_line(session: Session, line_id: int, actor_id: int | None, now: datetime) -> Invoice:
-    """Take a line off a draft. Commits."""
+def remove_line(session: Session, line_id: int, actor_id: int | None, now: datetime, *,
+                may_change_price: bool = False, reason: str | None = None) -> Invoice:
+    """Take a line off a draft. A line that came by itself (from the appointment, the
+    consultation, a lab order or the pharmacy: it has a ``source``) is a discount in effect: only
+    with the power to change prices, and with a reason (audited). A free or manual line: any
+    writer. Commits."""
     with committing(session):
         line = session.get(InvoiceLine, line_id)
         if line is None:
             raise NotFound(_("There is no such invoice line."), "line_id")
         invoice = lock_invoice(session, line.invoice_id)
         _check_editable(invoice)
+        why = _reason(reason)
+        if line.source:
+            if not may_change_price:
+                raise Forbidden(_("This line came from the visit or the pharmacy: only a manager or cashier "
+                                  "may remove it."))
+            if not why:
+                raise FieldErrors({"reason": _("Say why a line that came from the visit or the pharmacy "
+                                               "is removed.")})
         invoice.lines.remove(line)
         recalculate(invoice)
         invoice.updated_at = now
-        record_event(session, "invoice_line_removed", "Invoice", invoice.id,
-                     {"line": line_id, "description": line.description}, user_id=actor_id)
+        details: dict[str, Any] = {"line": line_id, "description": line.description}
+        if line.source:
+            details.update(source=line.source, source_id=line.source_id, amount=str(line.amount))
+        if why:
+            details["reason"] = why
+        record_event(session, "invoice_line_removed", "Invoice", invoice.id, details, user_id=actor_id)
     return invoice
 
 

@@ -90,3 +90,13 @@ def payment_by_key(session: Session, idempotency_key: str | None) -> Payment | N
 
 def get_payment(session: Session, payment_id: int) -> Payment | None:
     return session.get(Payment, payment_id)
+
+
+def user_label(session: Session, user_id: int | None) -> str | None:
+    """The name of a staff user (who voided an invoice), or None."""
+    if user_id is None:
+        return None
+    from flask_appbuilder.security.sqla.models import User
+
+    user = session.get(User, user_id)
+    return str(user) if user is not None else None

@@ -23,6 +23,7 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.billing_labels import invoice_status_label
 from app.i18n import N_
 from app.models import Invoice, Refund
 from app.services import billing, vietqr
@@ -163,15 +164,14 @@ class InvoiceDocument:
         return f"{self.number or f'draft-{self.invoice_id}'}.pdf"
 
 
-STATUS_LABELS = {"draft": N_("Draft"), "issued": N_("Issued (unpaid)"), "partially_paid": N_("Partly paid"),
-                 "paid": N_("Paid"), "void": N_("Void"), "refunded": N_("Refunded")}
 METHOD_LABELS = {"cash": N_("Cash"), "bank_transfer": N_("Bank transfer"), "card": N_("Card"), "vnpay": N_("VNPay")}
 PAYMENT_STATUS_LABELS = {"pending": N_("Pending"), "succeeded": N_("Received"), "failed": N_("Failed"),
                          "cancelled": N_("Cancelled"), "unapplied": N_("Not applied")}
 
 
 def status_label(status: str) -> str:
-    return _(STATUS_LABELS.get(status, status))
+    """One word per status, the same as the counter's, the back office's and the portal's."""
+    return invoice_status_label(status)
 
 
 def qr_code(invoice: Invoice, settings: BillingSettings, language: str) -> QrCode | None:

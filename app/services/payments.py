@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask_babel import gettext as _
+from flask_babel import format_currency, gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -123,7 +123,7 @@ def record_payment(session: Session, invoice_id: int, method: str, amount: Any, 
         _check_payable(invoice)
         if value > invoice.balance:
             raise Conflict(_("Only %(balance)s is still owed on invoice %(number)s: the payment cannot be more.",
-                             balance=_plain(invoice.balance), number=invoice.number), "amount")
+                             balance=_plain(invoice.balance, invoice.currency), number=invoice.number), "amount")
         payment = Payment(invoice_id=invoice.id, method=method, amount=value, status="succeeded",
                           provider="manual" if method == "cash" else "bank", provider_reference=ref,
                           idempotency_key=idempotency_key, tendered=cash_given,
@@ -142,8 +142,10 @@ def record_payment(session: Session, invoice_id: int, method: str, amount: Any, 
     return payment
 
 
-def _plain(amount: Decimal) -> str:
-    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+def _plain(amount: Decimal, currency: str | None = None) -> str:
+    """An amount in a message, the way the reader's language writes money ("491.063 ₫" in
+    Vietnamese, "₫491,063" in English)."""
+    return format_currency(Decimal(amount), currency or "VND")
 
 
 # ---- online payments (Stripe Checkout, VNPay) -----------------------------------------------------
@@ -164,7 +166,7 @@ def start_online_payment(session: Session, invoice_id: int, method: str, amount:
     assert value is not None
     if value > invoice.balance:
         raise Conflict(_("Only %(balance)s is still owed on invoice %(number)s: the payment cannot be more.",
-                         balance=_plain(invoice.balance), number=invoice.number), "amount")
+                         balance=_plain(invoice.balance, invoice.currency), number=invoice.number), "amount")
     payment = Payment(invoice_id=invoice.id, method=method, amount=value, status="pending",
                       provider=ONLINE_METHODS[method], provider_reference=reference[:120], checkout_url=checkout_url,
                       received_by_id=actor_id, created_at=now, updated_at=now)
@@ -210,7 +212,8 @@ def settle_online_payment(session: Session, provider: str, reference: str, amoun
         return Settled(payment, False)
     if amount is not None and Decimal(amount) != Decimal(payment.amount):
         payment.status = "failed"
-        payment.note = _("The provider reported %(amount)s, not the amount asked.", amount=_plain(Decimal(amount)))
+        payment.note = _("The provider reported %(amount)s, not the amount asked.",
+                         amount=_plain(Decimal(amount), invoice.currency))
         return Settled(payment, False)
     payment.provider_charge = (charge or "")[:120] or payment.provider_charge
     payment.paid_at = now
@@ -282,7 +285,8 @@ def refund_payment(session: Session, payment_id: int, amount: Any, reason: Any, 
         if left <= 0:
             raise Conflict(_("Nothing is left to refund on this payment."), "amount")
         if value > left:
-            raise Conflict(_("At most %(left)s can be refunded on this payment.", left=_plain(left)), "amount")
+            raise Conflict(_("At most %(left)s can be refunded on this payment.",
+                             left=_plain(left, invoice.currency)), "amount")
         reference = payment_providers.refund(payment, value, why, billing, now)
         refund = Refund(payment_id=payment.id, invoice_id=invoice.id, amount=value, method=payment.method,
                         status="succeeded", reason=why, provider_reference=reference,

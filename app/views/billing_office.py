@@ -16,6 +16,7 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import TextInput
 
+from app.billing_labels import invoice_status_label
 from app.extensions import db
 from app.fab.actor import acting_user, acting_user_id
 from app.fab.hooks import clinic_settings
@@ -45,7 +46,8 @@ def today() -> date:
 
 
 def _helpers() -> dict[str, Any]:
-    return {"fmt_money": format_money, "fmt_day": format_day, "fmt_time": format_moment, "label": choice_label}
+    return {"fmt_money": format_money, "fmt_day": format_day, "fmt_time": format_moment, "label": choice_label,
+            "status_label": invoice_status_label}
 
 
 class DayForm(FlaskForm):
@@ -99,7 +101,7 @@ def close_form(**kwargs: Any) -> CloseForm:
 
 def _search_form() -> tuple[InvoiceSearchForm, bool]:
     form = InvoiceSearchForm(request.args)
-    form.status.choices = [("", "—")] + [(s, choice_label(s)) for s in INVOICE_STATUSES]
+    form.status.choices = [("", "—")] + [(s, invoice_status_label(s)) for s in INVOICE_STATUSES]
     searched = bool({k for k in request.args if k != "page"})
     valid = form.validate() if searched else True
     return form, valid
@@ -157,7 +159,7 @@ class BillingOfficeView(BaseView):
             raise FieldErrors({name: str(errors[0]) for name, errors in form.errors.items()})
         results = _search(form, cashier_day.EXPORT_LIMIT, 0)
         text = cashier_day.invoices_csv(results.rows, clinic_settings().timezone,
-                                        headers=[str(h) for h in CSV_COLUMNS], status_label=choice_label)
+                                        headers=[str(h) for h in CSV_COLUMNS], status_label=invoice_status_label)
         name = f"invoices-{today():%Y%m%d}.csv"
         return Response(text.encode("utf-8"), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"',

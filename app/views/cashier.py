@@ -9,17 +9,18 @@ error's status (422, 409, 403, 502): nothing was written. Money is shown with ``
 typed the user's way ("1.000.000" in Vietnamese)."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 
+from app.billing_labels import invoice_status_labels
 from app.billing_rights import current_rights
 from app.extensions import db
 from app.fab.actor import acting_user, acting_user_id
@@ -27,7 +28,7 @@ from app.fab.hooks import clinic_settings
 from app.form_fields import first_errors
 from app.models import Invoice, Patient, Payment
 from app.models.types import utcnow
-from app.services import access, billing, cashier_day, counter_queries, payments
+from app.services import access, billing, cashier_day, counter_queries, invoice_mail, payments
 from app.services.billing_settings import BillingSettings
 from app.services.errors import DomainError, FieldErrors, Forbidden, NotFound, ProviderUnavailable, commit
 from app.services.lookup import INVOICE_NUMBER, lookup_records
@@ -55,8 +56,6 @@ from app.views.fields import (
     user_language,
 )
 
-STATUS_LABELS = {"draft": _l("Draft"), "issued": _l("Issued"), "partially_paid": _l("Partly paid"),
-                 "paid": _l("Paid"), "void": _l("Void"), "refunded": _l("Refunded")}
 STATUS_STYLES = {"draft": "default", "issued": "primary", "partially_paid": "warning", "paid": "success",
                  "void": "danger", "refunded": "info"}
 METHOD_LABELS = {"cash": _l("Cash"), "bank_transfer": _l("Bank transfer"), "card": _l("Card (Stripe)"),
@@ -84,17 +83,38 @@ def _amount_text(value: Decimal | None) -> str:
     return format_decimal_input(value, user_language(), currency_places())
 
 
-def _vietqr(billing_config: BillingSettings, invoice: Invoice) -> Markup | None:
-    """The VietQR code for what is owed, when the clinic has a bank account set and the VietQR
-    part is built (until then the page shows the account without a code)."""
+def _vietqr(billing_config: BillingSettings, invoice: Invoice, amount: Decimal | None = None) -> Markup | None:
+    """The VietQR code for ``amount`` (what is owed when None), when the clinic has a bank account
+    set and the VietQR part is built (until then the page shows the account without a code)."""
     if not billing_config.vietqr_enabled or invoice.status not in billing.PAYABLE or invoice.balance <= 0:
         return None
     try:
         from app.services import vietqr
 
-        return Markup(vietqr.qr_svg(vietqr.emv_payload(billing_config, invoice.balance, invoice.number or "")))
+        return Markup(vietqr.qr_svg(vietqr.emv_payload(
+            billing_config, invoice.balance if amount is None else amount, invoice.number or "")))
     except NotImplementedError:
         return None
+
+
+def qr_amount(raw: str | None, invoice: Invoice) -> Decimal:
+    """The amount asked of the VietQR code (``?amount=``): whole đồng (the currency's unit), from 1
+    to what is owed; none given: what is owed. A bad one: ``FieldErrors`` naming ``amount``."""
+    if raw is None or not raw.strip():
+        return Decimal(invoice.balance)
+    from app.services.money import is_exact
+
+    try:
+        amount = Decimal(raw.strip())
+    except (InvalidOperation, ValueError):
+        raise FieldErrors({"amount": _("Enter an amount.")}) from None
+    if not amount.is_finite() or amount < 1 or amount > invoice.balance:
+        raise FieldErrors({"amount": _("Enter an amount from 1 to %(balance)s.",
+                                       balance=format_money(invoice.balance))})
+    if not is_exact(amount, invoice.currency):
+        raise FieldErrors({"amount": _("Amounts in %(currency)s have no smaller unit: round the amount.",
+                                       currency=invoice.currency)})
+    return amount
 
 
 def _person(patient: Patient) -> SimpleNamespace:
@@ -122,7 +142,7 @@ class CashierView(BaseView):
     default_view = "index"
     class_permission_name = "Invoice"
     method_permission_name = {
-        "index": "read", "invoice": "read", "receipt": "read",
+        "index": "read", "invoice": "read", "receipt": "read", "vietqr_svg": "read",
         "new_invoice": "write", "add_line": "write", "update_line": "write", "remove_line": "write",
         "discount": "write", "issue": "write", "void": "write", "pay": "write", "card": "write", "vnpay": "write",
         "refund": "write",
@@ -133,7 +153,7 @@ class CashierView(BaseView):
     def _page(self, template: str, **context: Any) -> str:
         decimal_sep, group_sep = number_symbols(user_language())
         return self.render_template(
-            f"billing/{template}", status_labels=STATUS_LABELS, status_styles=STATUS_STYLES,
+            f"billing/{template}", status_labels=invoice_status_labels(), status_styles=STATUS_STYLES,
             method_labels=METHOD_LABELS, payment_status_labels=PAYMENT_STATUS_LABELS, email_labels=EMAIL_LABELS,
             kind_labels=KIND_LABELS, fmt_money=format_money, fmt_phone=format_phone, fmt_time=format_moment,
             amount_text=_amount_text,
@@ -225,15 +245,21 @@ class CashierView(BaseView):
         forms = self._forms(invoice)
         forms.update(submitted or {})
         rights = current_rights()
+        qr = _vietqr(config, invoice)
         catalogue = counter_queries.line_catalogue(db.session) if invoice.status in billing.EDITABLE else None
         return self._page(
             "counter_invoice.html", invoice=invoice, patient=invoice.patient, lines=list(invoice.lines),
             payments=payments.invoice_payments(db.session, invoice.id),
             refunds=payments.invoice_refunds(db.session, invoice.id), refundable=payments.refundable,
             forms=forms, errors=errors or {}, rights=rights, billing=config, catalogue=catalogue,
-            qr=_vietqr(config, invoice), editable=invoice.status in billing.EDITABLE,
+            qr=qr, editable=invoice.status in billing.EDITABLE,
             payable=invoice.status in billing.PAYABLE and invoice.balance > 0, discount_kinds=DISCOUNT_KINDS,
-            counter_methods=COUNTER_METHODS, title=_("Invoice %(number)s", number=invoice.number or _("draft")),
+            counter_methods=COUNTER_METHODS, mail_to=invoice_mail.recipient_address(db.session, invoice),
+            voided_by=counter_queries.user_label(db.session, invoice.voided_by_id),
+            qr_url=url_for("CashierView.vietqr_svg", invoice_id=invoice.id) if qr is not None else None,
+            active_tab=next((name for name in ("pay", "transfer", "card", "vnpay") if (errors or {}).get(name)
+                             and name in (submitted or {})), "pay"),
+            title=_("Invoice %(number)s", number=invoice.number or _("draft")),
             day_closed=_day_closed(),
         ), status
 
@@ -241,6 +267,22 @@ class CashierView(BaseView):
     @has_access
     def invoice(self, invoice_id: int) -> ResponseReturnValue:
         return self._show(invoice_id)
+
+    @expose("/invoice/<int:invoice_id>/vietqr.svg")
+    @has_access
+    def vietqr_svg(self, invoice_id: int) -> ResponseReturnValue:
+        """The VietQR code (SVG) for ``?amount=`` (whole đồng, 1 to what is owed; default what is
+        owed): the transfer tab redraws it when the amount is changed. Reads only."""
+        invoice = self._invoice(invoice_id)
+        try:
+            amount = qr_amount(request.args.get("amount"), invoice)
+        except FieldErrors as exc:
+            return Response(exc.errors["amount"], status=422, mimetype="text/plain")
+        svg = _vietqr(billing_settings(), invoice, amount)
+        if svg is None:
+            abort(404)
+        return Response(str(svg), mimetype="image/svg+xml",
+                        headers={"Cache-Control": "private, no-store", "X-Amount": str(amount)})
 
     def _act(self, invoice_id: int, name: str, form: FlaskForm,
              action: Callable[[], ResponseReturnValue]) -> ResponseReturnValue:
@@ -253,8 +295,37 @@ class CashierView(BaseView):
             return action()
         except DomainError as exc:
             db.session.rollback()
-            flash(exc.message, "danger")
-            return self._show(invoice_id, {name: form}, {name: _errors_of(exc)}, exc.status)
+            # Said once: under the field when it names a field of the form on the page, else at the top.
+            fields = set(form._fields) if self._form_shown(invoice_id, name) else set()
+            shown = {key: text for key, text in _errors_of(exc).items() if key in fields}
+            for key, text in _errors_of(exc).items():
+                if key not in fields and text not in shown.values():
+                    flash(text, "danger")
+            return self._show(invoice_id, {name: form}, {name: shown}, exc.status)
+
+    def _form_shown(self, invoice_id: int, name: str) -> bool:
+        """Whether the page shown after a refusal has the form ``name`` (its fields' messages can
+        stand under them) or not (e.g. the invoice got paid meanwhile: the message goes on top)."""
+        try:
+            invoice = billing.get_invoice(db.session, invoice_id)
+        except DomainError:
+            return False
+        rights = current_rights()
+        if not rights.write:
+            return False
+        editable = invoice.status in billing.EDITABLE
+        if name in ("line", "issue") or name.startswith(("line", "remove")):
+            return editable
+        if name == "discount":
+            return editable and rights.discount
+        if name in ("pay", "transfer", "card", "vnpay"):
+            return invoice.status in billing.PAYABLE and invoice.balance > 0
+        if name == "void":
+            return invoice.status in ("draft", "issued") and not invoice.amount_paid
+        if name.startswith("refund"):
+            return rights.refund and any(str(p.id) == name[len("refund"):] and payments.refundable(p) > 0
+                                         for p in invoice.payments)
+        return False
 
     def _back(self, invoice_id: int) -> ResponseReturnValue:
         return redirect(url_for("CashierView.invoice", invoice_id=invoice_id), 303)
@@ -306,13 +377,15 @@ class CashierView(BaseView):
     @has_access
     def remove_line(self, line_id: int) -> ResponseReturnValue:
         invoice_id = self._line_invoice(line_id)
+        form = ReasonForm(prefix=f"remove{line_id}")
 
         def action() -> ResponseReturnValue:
-            billing.remove_line(db.session, line_id, acting_user_id(), utcnow())
+            billing.remove_line(db.session, line_id, acting_user_id(), utcnow(),
+                                may_change_price=current_rights().change_price, reason=form.reason.data)
             flash(_("Line removed."), "success")
             return self._back(invoice_id)
 
-        return self._act(invoice_id, f"line{line_id}", PlainForm(prefix=f"remove{line_id}"), action)
+        return self._act(invoice_id, f"remove{line_id}", form, action)
 
     @expose("/invoice/<int:invoice_id>/discount", methods=["POST"])
     @has_access
@@ -468,5 +541,6 @@ class CashierView(BaseView):
         invoice = self._invoice(payment.invoice_id)
         return self._page("counter_receipt.html", payment=payment, invoice=invoice, patient=invoice.patient,
                           email_form=PlainForm(), rights=current_rights(),
+                          mail_to=invoice_mail.recipient_address(db.session, invoice),
                           title=_("Receipt: %(number)s", number=invoice.number or ""))
 

@@ -79,6 +79,47 @@
     showKind(!price.value);
   }
 
+  // The VietQR code follows the amount typed in the transfer tab (redrawn by the server, after a
+  // pause in typing); an amount it refuses (above what is owed, fractions of a đồng) is said
+  // under the code, which is hidden meanwhile so that a wrong code is never scanned.
+  var qr = document.getElementById("vietqr");
+  var transferAmount = document.querySelector(".cashier-transfer-amount");
+  if (qr && transferAmount && window.fetch) {
+    var caption = document.getElementById("vietqr-caption");
+    var shown = document.getElementById("vietqr-amount");
+    var template = caption.getAttribute("data-for") || "__AMOUNT__";
+    var timer = null, asked = 0;
+    var redraw = function () {
+      var value = parse(transferAmount.value);
+      var query = value === null ? "" : "?amount=" + encodeURIComponent(isNaN(value) ? transferAmount.value : String(value));
+      var ticket = ++asked;
+      fetch(qr.getAttribute("data-url") + query, { credentials: "same-origin", headers: { "Accept": "image/svg+xml" } })
+        .then(function (response) {
+          return response.text().then(function (text) { return { ok: response.ok, text: text, amount: response.headers.get("X-Amount") }; });
+        })
+        .then(function (answer) {
+          if (ticket !== asked) { return; }
+          if (answer.ok) {
+            qr.innerHTML = answer.text;
+            qr.style.visibility = "";
+            caption.classList.remove("text-danger");
+            var label = money(parseFloat(answer.amount));
+            caption.textContent = template.replace("__AMOUNT__", label);
+            if (shown) { shown.textContent = label; }
+          } else {
+            qr.style.visibility = "hidden";
+            caption.classList.add("text-danger");
+            caption.textContent = answer.text;
+          }
+        })
+        .catch(function () { /* offline: the code drawn last stays */ });
+    };
+    transferAmount.addEventListener("input", function () {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(redraw, 400);
+    });
+  }
+
   var forms = document.querySelectorAll("form.cashier-pay");
   for (var j = 0; j < forms.length; j++) {
     forms[j].addEventListener("submit", function (event) {
