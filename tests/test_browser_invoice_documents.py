@@ -22,10 +22,10 @@ from tests.test_invoice_documents import (  # noqa: F401  (clinic_config, smtp_s
     smtp_server,
 )
 
-TEXT = {"en": {"status": "Issued (unpaid)", "total": "₫225,000", "sent": "sent to the patient by e-mail",
+TEXT = {"en": {"status": "Unpaid", "total": "₫225,000", "sent": "sent to the patient by e-mail",
                "to": f"E-mail goes to: {EMAIL}", "none": "No e-mail address", "discount": "Discount (10%)",
                "net": "₫175,000", "bank": "Bank: Vietcombank"},
-        "vi": {"status": "Đã phát hành (chưa thanh toán)", "total": "225.000 ₫", "sent": "Đã gửi hóa đơn",
+        "vi": {"status": "Chưa thanh toán", "total": "225.000 ₫", "sent": "Đã gửi hóa đơn",
                "to": f"E-mail gửi tới: {EMAIL}", "none": "Chưa có địa chỉ e-mail", "discount": "Giảm giá (10%)",
                "net": "175.000 ₫", "bank": "Ngân hàng: Vietcombank"}}
 
