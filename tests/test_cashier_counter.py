@@ -598,6 +598,9 @@ def test_status_words_are_the_same_everywhere_in_vietnamese(app, db, clinic, log
     assert re.search(r'data-status="paid">Đã thanh toán<', counter)
     draft = _draft(app, db, clinic)
     assert re.search(r'data-status="draft">Nháp<', _text(cashier.get(f"/cashier/invoice/{draft}")))
+    office = _text(cashier.get("/billing/invoices"))  # the back office's status filter says the same
+    assert re.search(r'<option value="draft">Nháp</option>', office)
+    assert re.search(r'<option value="paid">Đã thanh toán</option>', office)
     with app.test_request_context():
         from flask_babel import force_locale
 
