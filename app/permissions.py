@@ -33,6 +33,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("Department", N_("Departments"), N_("Clinic"), "department"),
     Resource("Specialty", N_("Specialties"), N_("Clinic"), "specialty"),
     Resource("Service", N_("Services"), N_("Clinic"), "service"),
+    Resource("LabTest", N_("Lab test catalogue"), N_("Clinic"), "lab_test"),
     Resource("Appointment", N_("Appointments"), N_("Scheduling"), "appointment"),
     Resource("AppointmentSeries", N_("Recurring series"), N_("Scheduling"), "appointment_series"),
     Resource("AppointmentEvent", N_("Appointment history"), N_("Scheduling"), "appointment_event"),
@@ -81,22 +82,22 @@ CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Pr
 # What each role may read (R) and write (W, which includes read). Admin has everything.
 ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
     "Manager": {
-        "write": ("Department", "Specialty", "Service", "Doctor", "Employee", "WorkSchedule",
+        "write": ("Department", "Specialty", "Service", "LabTest", "Doctor", "Employee", "WorkSchedule",
                   "ScheduleException", "Medicine", "Review", *BILLING),
         "read": ("Patient", "Appointment", "AppointmentSeries", "AppointmentEvent", "StockBatch",
                  "StockMovement", "Supplier", "Notification", "ReminderLog", "AuditEvent"),
     },
     "Receptionist": {
         "write": ("Patient", "Appointment", "AppointmentSeries", *BILLING),
-        "read": ("Department", "Specialty", "Service", "Doctor", "WorkSchedule", "ScheduleException",
+        "read": ("Department", "Specialty", "Service", "LabTest", "Doctor", "WorkSchedule", "ScheduleException",
                  "AppointmentEvent", "Medicine", "Review", "ReminderLog"),
     },
     "Doctor": {
         "write": ("Patient", "Appointment", "WorkSchedule", "ScheduleException", *CLINICAL),
         # amendments: made on the visit page by the record's author (its Encounter permission),
         # never changed afterwards: a read-only resource like a ledger
-        "read": ("Department", "Specialty", "Service", "Doctor", "AppointmentSeries", "AppointmentEvent",
-                 "Medicine", "StockBatch", "Review", "EncounterAmendment"),
+        "read": ("Department", "Specialty", "Service", "LabTest", "Doctor", "AppointmentSeries",
+                 "AppointmentEvent", "Medicine", "StockBatch", "Review", "EncounterAmendment"),
     },
     "Pharmacist": {
         "write": ("Medicine", "StockBatch", "Supplier"),
@@ -106,12 +107,13 @@ ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
     # Lab technicians: the worklist, collecting samples, entering and releasing results.
     "Lab": {
         "write": ("LabResult",),
-        "read": ("Patient", "Doctor", "LabOrder"),
+        "read": ("Patient", "Doctor", "LabOrder", "LabTest"),
     },
     # The cashier's counter: invoices, payments, refunds, the end-of-day close.
     "Cashier": {
         "write": BILLING,
-        "read": ("Patient", "Appointment", "Doctor", "Department", "Specialty", "Service", "Medicine"),
+        "read": ("Patient", "Appointment", "Doctor", "Department", "Specialty", "Service", "LabTest",
+                 "Medicine"),
     },
     # Patients use the public site and their portal, never the back office.
     "Patient": {"write": (), "read": ()},

@@ -130,6 +130,10 @@ CASES: dict[str, Case] = {
                    "phone": "+842923891433", "lead_time_days": 5},
         {"lead_time_days": 7, "contact": "Anh Tuấn"},
         text="name"),
+    "LabTest": Case(
+        lambda c: {"code": "FERRITIN", "name": "Định lượng Ferritin", "specimen": "Huyết thanh", "price": 180000},
+        {"price": 195000, "name": "Ferritin huyết thanh", "active": False},
+        text="name"),
     "Review": Case(
         lambda c: {"patient": c.patient, "doctor": c.doctor, "service": c.service, "rating_overall": 5,
                    "rating_attitude": 5, "comment": "Bác sĩ rất tận tình, chu đáo"},

@@ -55,7 +55,7 @@ MODELS = {
     "StockBatch": m.StockBatch, "StockMovement": m.StockMovement, "Invoice": m.Invoice,
     "InvoiceLine": m.InvoiceLine, "Payment": m.Payment, "Refund": m.Refund, "CashClose": m.CashClose,
     "Review": m.Review, "Notification": m.Notification,
-    "ReminderLog": m.ReminderLog, "AuditEvent": m.AuditEvent, "Supplier": m.Supplier,
+    "ReminderLog": m.ReminderLog, "AuditEvent": m.AuditEvent, "Supplier": m.Supplier, "LabTest": m.LabTest,
 }
 # Set when the record is made, read-only afterwards: a batch's quantity changes only through the
 # stock services, each with its ledger row (a PUT that sends it is refused 422, "Unknown field").

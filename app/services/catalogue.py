@@ -1,13 +1,15 @@
-"""The service catalogue: its rules, and the reads of what the clinic offers (active services
-and doctors, for the public site and the booking forms)."""
+"""The service catalogue and the laboratory's test catalogue: their rules, and the reads of what
+the clinic offers (active services and doctors, for the public site and the booking forms)."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from app.models import Doctor, Service
+from app.models import Doctor, InvoiceLine, LabAnalyte, LabOrder, LabTest, Service
 from app.services import validation as v
+from app.services.errors import Conflict
+from app.services.money import is_exact
 from app.services.settings import ClinicSettings
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger number names no record
@@ -21,6 +23,36 @@ def validate_service(session: Session, service: Service, settings: ClinicSetting
         raise v.ValidationFailed(_("This field is required."), "duration_minutes")
     v.in_range("duration_minutes", service.duration_minutes, 5, 480)
     v.unique(session, service, "code", _("Another service already has this code."))
+
+
+def validate_lab_test(session: Session, test: LabTest, settings: ClinicSettings) -> None:
+    """A catalogue test as the back office edits it (code, name, specimen, active, price; its
+    analytes and reference ranges are not edited there). The price is what a visit that orders
+    the test bills: never negative, in whole units of the clinic's currency (no fractional đồng)."""
+    test.code = v.require_text("code", test.code, 30).upper()
+    test.name = v.require_text("name", test.name, 200)
+    specimen = (test.specimen or "").strip()
+    if len(specimen) > 60:
+        raise v.ValidationFailed(_("At most %(n)d characters.", n=60), "specimen")
+    test.specimen = specimen or None
+    if test.price is None:
+        raise v.ValidationFailed(_("This field is required."), "price")
+    v.non_negative("price", test.price)
+    if not is_exact(test.price, settings.currency):
+        raise v.ValidationFailed(_("Amounts in %(currency)s have no smaller unit: round the amount.",
+                                   currency=settings.currency), "price")
+    v.unique(session, test, "code", _("Another lab test already has this code."))
+
+
+def check_lab_test_delete(session: Session, test: LabTest, settings: ClinicSettings) -> None:
+    """A test ordered at a visit or billed stays in the catalogue (the orders and invoice lines
+    keep pointing at it): it is made inactive instead (409)."""
+    if test.id is None:
+        return
+    ordered = session.execute(select(LabOrder.id).where(LabOrder.lab_test_id == test.id).limit(1)).first()
+    billed = session.execute(select(InvoiceLine.id).where(InvoiceLine.lab_test_id == test.id).limit(1)).first()
+    if ordered or billed:
+        raise Conflict(_("This test has been ordered or billed: untick \"Active\" instead of deleting it."))
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -56,3 +88,13 @@ def doctors_for(service: Service) -> list[Doctor]:
 
 def offers(doctor: Doctor, service: Service) -> bool:
     return service in doctor.services
+
+
+def lab_test_analytes(session: Session, test_id: int) -> list[LabAnalyte]:
+    """A catalogue test's analytes in their order, each with its reference ranges (the test's
+    page shows them read-only)."""
+    if not 0 < test_id <= MAX_ID:
+        return []
+    return list(session.execute(select(LabAnalyte).where(LabAnalyte.test_id == test_id)
+                                .options(selectinload(LabAnalyte.ranges))
+                                .order_by(LabAnalyte.position, LabAnalyte.id)).scalars())

@@ -22,6 +22,7 @@ VALIDATORS: dict[type, Validator] = {
     m.Department: people.validate_department,
     m.Specialty: people.validate_specialty,
     m.Service: catalogue.validate_service,
+    m.LabTest: catalogue.validate_lab_test,
     m.WorkSchedule: schedules.validate_work_schedule,
     m.ScheduleException: schedules.validate_schedule_exception,
     m.Appointment: booking.validate_appointment,
@@ -51,7 +52,9 @@ FILLED_BY_SERVICES: dict[type, tuple[str, ...]] = {
 
 
 # Rules of a delete (the database's foreign keys refuse the rest).
-DELETE_CHECKS: dict[type, Validator] = {}
+DELETE_CHECKS: dict[type, Validator] = {
+    m.LabTest: catalogue.check_lab_test_delete,
+}
 
 
 def check_delete(session: Session, item: Any, settings: ClinicSettings) -> None:

@@ -25,6 +25,7 @@ from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, ReminderLogView, ReviewView
 from app.views.invoice_documents import InvoiceDocumentsView
 from app.views.lab import LabView, register_lab_globals
+from app.views.lab_catalogue import LabTestView
 from app.views.lookup import LookupView
 from app.views.my_day import MyDayView
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
@@ -58,7 +59,7 @@ VIEWS = {
         MedicineView, StockBatchView, StockMovementView, InvoiceView, InvoiceLineView, PaymentView,
         RefundView, CashCloseView,
         ReviewView,
-        NotificationView, ReminderLogView, AuditEventView, SupplierView,
+        NotificationView, ReminderLogView, AuditEventView, SupplierView, LabTestView,
     )
 }
 

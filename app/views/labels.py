@@ -188,6 +188,7 @@ COLUMN_LABELS = {
     "signed_by": _l("Signed by"),
     "size_bytes": _l("Size (bytes)"),
     "specialty": _l("Specialty"),
+    "specimen": _l("Specimen"),
     "spo2": _l("SpO2 (%)"),
     "start_at": _l("Start"),
     "start_date": _l("Start date"),
@@ -260,6 +261,7 @@ RECORD_NAMES = {
     "ReminderLog": _l("Reminder"),
     "AuditEvent": _l("Audit entry"),
     "Supplier": _l("Supplier"),
+    "LabTest": _l("Lab test"),
 }
 TITLE_TEMPLATES = {
     "add": _l("Add %(record)s"),
