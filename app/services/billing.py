@@ -222,7 +222,13 @@ def bill_visit(session: Session, encounter: Encounter, actor_id: int | None, now
                billing: BillingSettings) -> Invoice | None:
     """Completing a visit adds to the patient's draft: the booked service at its price, the
     doctor's consultation fee (when the clinic charges it) and the lab tests ordered at the visit
-    (not cancelled). Each once, however often this runs. Not committed."""
+    (not cancelled). Each once, however often this runs. Not committed. The lines read in the
+    clinic's language (``BABEL_DEFAULT_LOCALE``), whatever the language of the screen that
+    completed the visit: the invoice is the patient's, not the signer's."""
+    from flask import current_app, has_app_context
+    from flask_babel import force_locale
+
+    language = (current_app.config.get("BABEL_DEFAULT_LOCALE") or "en") if has_app_context() else "en"
     appointment = encounter.appointment
     wanted: list[dict[str, Any]] = []
     if appointment is not None:
@@ -233,7 +239,9 @@ def bill_visit(session: Session, encounter: Encounter, actor_id: int | None, now
     doctor = session.get(Doctor, encounter.doctor_id) if encounter.doctor_id else None
     if (billing.charge_consultation_fee and doctor is not None and Decimal(doctor.consultation_fee or 0) > 0
             and _source_line(session, "consultation", encounter.id) is None):
-        wanted.append(dict(kind="service", description=_("Consultation fee: %(doctor)s", doctor=doctor.full_name),
+        with force_locale(language):
+            description = _("Consultation fee: %(doctor)s", doctor=doctor.full_name)
+        wanted.append(dict(kind="service", description=description,
                            quantity=Decimal(1), unit_price=Decimal(doctor.consultation_fee), source="consultation",
                            source_id=encounter.id))
     orders = session.execute(select(LabOrder, LabTest).outerjoin(LabTest, LabTest.id == LabOrder.lab_test_id)
@@ -241,8 +249,10 @@ def bill_visit(session: Session, encounter: Encounter, actor_id: int | None, now
                              .order_by(LabOrder.id)).all()
     for order, test in orders:
         if _source_line(session, "lab_order", order.id) is None:
+            with force_locale(language):
+                description = _("Lab test: %(name)s", name=order.test_name)
             wanted.append(dict(kind="lab", lab_test_id=order.lab_test_id,
-                               description=_("Lab test: %(name)s", name=order.test_name), quantity=Decimal(1),
+                               description=description, quantity=Decimal(1),
                                unit_price=Decimal(test.price if test is not None else 0), source="lab_order",
                                source_id=order.id))
     if not wanted:
