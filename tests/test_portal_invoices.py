@@ -335,19 +335,6 @@ def test_the_real_pdf_of_my_invoice_in_vietnamese(app, db, bills, login_as):
         assert shown in text, shown
 
 
-def test_while_the_pdf_cannot_be_made_the_patient_is_told_so(app, db, bills, login_as, monkeypatch):
-    from app.services import invoice_pdf
-
-    def not_yet(*args, **kwargs):
-        raise NotImplementedError
-
-    monkeypatch.setattr(invoice_pdf, "render_pdf", not_yet)
-    response = login_as(bills.owner_login).get(f"/clinic/me/invoices/{bills.older}/invoice.pdf")
-    assert response.status_code == 503
-    assert "cannot be made just now" in _text(response)
-    assert f'href="/clinic/me/invoices/{bills.older}"' in _text(response)
-
-
 # --- paying -----------------------------------------------------------------------------------
 
 def test_without_payment_settings_the_patient_is_asked_to_pay_at_the_counter(app, db, bills, login_as):
@@ -389,10 +376,10 @@ def test_the_transfer_details_stay_when_the_qr_code_cannot_be_made(app, db, bill
     for key, value in PAY_CONFIG.items():
         monkeypatch.setitem(app.config, key, value)
 
-    def not_yet(*args, **kwargs):
-        raise NotImplementedError
+    def refused(*args, **kwargs):
+        raise ValueError("VietQR needs the bank's BIN and the account number")
 
-    monkeypatch.setattr(vietqr, "emv_payload", not_yet)
+    monkeypatch.setattr(vietqr, "emv_payload", refused)
     response = login_as(bills.owner_login).get(f"/clinic/me/invoices/{bills.newer}")
     body = _text(response)
     assert response.status_code == 200 and "<svg" not in body

@@ -97,9 +97,7 @@ def _transfer(billing: BillingSettings, invoice: portal_billing.InvoiceSummary) 
     qr: Markup | None = None
     try:
         qr = Markup(vietqr.qr_svg(vietqr.emv_payload(billing, invoice.balance, invoice.number)))
-    except NotImplementedError:
-        qr = None
-    except ValueError:
+    except ValueError:  # the settings or the amount make no valid code: the account details still show
         log.exception("VietQR code of invoice %s", invoice.id)
         qr = None
     return {"qr": qr, "bank": vietqr.bank_name(billing), "account": billing.bank_account,
@@ -130,14 +128,7 @@ def my_invoice_pdf(patient: Patient, invoice_id: int) -> ResponseReturnValue:
                                                          settings().now())
     except NotFound:
         abort(404)
-    try:
-        pdf = invoice_pdf.render_pdf(db.session, invoice.id, settings(), billing_settings(), _language())
-    except NotImplementedError:
-        return render_template(
-            "public/message.html", title=_("PDF not available yet"),
-            message=_("The PDF of your invoice cannot be made just now. Please try again later; "
-                      "the invoice itself is on this site."),
-            back_url=url_for("public.my_invoice", invoice_id=invoice.id), back_label=_("Back to the invoice")), 503
+    pdf = invoice_pdf.render_pdf(db.session, invoice.id, settings(), billing_settings(), _language())
     return _private(send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
                               download_name=f"{invoice.number}.pdf"))
 

@@ -182,7 +182,7 @@ def qr_code(invoice: Invoice, settings: BillingSettings, language: str) -> QrCod
         return None
     try:
         payload = vietqr.emv_payload(settings, balance, invoice.number)
-    except NotImplementedError:
+    except ValueError:  # the settings or the amount make no valid code
         return None
     return QrCode(payload=payload, amount=money(balance, invoice.currency, language), reference=invoice.number,
                   bank=vietqr.bank_name(settings), account=settings.bank_account,
@@ -200,17 +200,8 @@ def qr_matrix(payload: str) -> list[list[bool]]:
 
 
 def qr_svg(payload: str) -> str:
-    """Inline SVG of the QR code: VietQR's own drawing when available, else drawn here from the matrix."""
-    try:
-        return vietqr.qr_svg(payload)
-    except NotImplementedError:
-        pass
-    matrix = qr_matrix(payload)
-    size = len(matrix)
-    path = "".join(f"M{x},{y}h1v1h-1z" for y, row in enumerate(matrix) for x, dark in enumerate(row) if dark)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" shape-rendering="crispEdges" '
-            f'role="img" aria-label="VietQR"><rect width="{size}" height="{size}" fill="#fff"/>'
-            f'<path d="{path}" fill="#000"/></svg>')
+    """Inline SVG of the QR code (``app.services.vietqr``)."""
+    return vietqr.qr_svg(payload)
 
 
 def build(session: Session, invoice_id: int, clinic: ClinicSettings, settings: BillingSettings,

@@ -93,7 +93,7 @@ def _vietqr(billing_config: BillingSettings, invoice: Invoice, amount: Decimal |
 
         return Markup(vietqr.qr_svg(vietqr.emv_payload(
             billing_config, invoice.balance if amount is None else amount, invoice.number or "")))
-    except NotImplementedError:
+    except ValueError:  # the settings or the amount make no valid code
         return None
 
 
