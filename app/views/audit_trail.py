@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "invoice_line_removed": _l("Invoice line removed"), "invoice_discount": _l("Invoice discount changed"),
     "invoice_issued": _l("Invoice issued"), "invoice_voided": _l("Invoice voided"),
     "payment_recorded": _l("Payment recorded"), "payment_refunded": _l("Payment refunded"),
+    "cash_reclosed": _l("Cash close redone"),
     "cash_closed": _l("Cashier's day closed (cash counted)"),
     "invoice_emailed": _l("Invoice e-mailed to the patient"),
     "invoice_email_requested": _l("Invoice e-mail sent again on request"),
