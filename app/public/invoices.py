@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -156,42 +157,40 @@ def _provider_refused(invoice_id: int, exc: DomainError, way: str) -> ResponseRe
     return redirect(url_for("public.my_invoice", invoice_id=invoice_id), 303)
 
 
+def _start_payment(patient: Patient, invoice_id: int, enabled: bool, way: str,
+                   start: Callable[[portal_billing.InvoiceSummary], str]) -> ResponseReturnValue:
+    """The two online ways to pay share their steps: offered only when set up (404 otherwise), only
+    while something is owed, and a provider's refusal is told on the invoice; ``start`` asks the
+    provider for the page to send the payer to (303)."""
+    if not enabled:
+        abort(404)
+    found = _payable_or_back(patient, invoice_id)
+    if not isinstance(found, portal_billing.InvoiceSummary):
+        return found
+    try:
+        url = start(found)
+    except DomainError as exc:
+        return _provider_refused(found.id, exc, way)
+    return redirect(url, 303)
+
+
 @bp.post("/me/invoices/<int:invoice_id>/pay/card")
 @patient_required
 def pay_by_card(patient: Patient, invoice_id: int) -> ResponseReturnValue:
     """Start a Stripe Checkout for what is owed and send the payer there (303)."""
     billing = billing_settings()
-    if not billing.stripe_enabled:
-        abort(404)
-    found = _payable_or_back(patient, invoice_id)
-    if not isinstance(found, portal_billing.InvoiceSummary):
-        return found
-    invoice = found
-    try:
-        url = stripe_gateway.start_checkout(
+    return _start_payment(patient, invoice_id, billing.stripe_enabled, _("Card payment"), lambda invoice: (
+        stripe_gateway.start_checkout(
             db.session, invoice.id, invoice.balance, None, settings().now(), billing,
             success_url=url_for("public.my_invoice", invoice_id=invoice.id, paid=1, _external=True),
             cancel_url=url_for("public.my_invoice", invoice_id=invoice.id, _external=True),
-            locale=_language(), customer_email=patient.email or getattr(current_user, "email", None))
-    except DomainError as exc:
-        return _provider_refused(invoice.id, exc, _("Card payment"))
-    return redirect(url, 303)
+            locale=_language(), customer_email=patient.email or getattr(current_user, "email", None))))
 
 
 @bp.post("/me/invoices/<int:invoice_id>/pay/vnpay")
 @patient_required
 def pay_by_vnpay(patient: Patient, invoice_id: int) -> ResponseReturnValue:
-    """Start a VNPay payment for what is owed and send the payer to VNPay's page (303)."""
-    billing = billing_settings()
-    if not billing.vnpay_enabled:
-        abort(404)
-    found = _payable_or_back(patient, invoice_id)
-    if not isinstance(found, portal_billing.InvoiceSummary):
-        return found
-    invoice = found
-    try:
-        # VNPay's signed URL, coming back to its return page (/pay/vnpay/return) in the reader's language.
-        url = vnpay_routes.payment_link(invoice.id, invoice.balance, None)
-    except DomainError as exc:
-        return _provider_refused(invoice.id, exc, _("Payment by VNPay"))
-    return redirect(url, 303)
+    """Start a VNPay payment for what is owed and send the payer to VNPay's page (303), coming back
+    to its return page (/pay/vnpay/return) in the reader's language."""
+    return _start_payment(patient, invoice_id, billing_settings().vnpay_enabled, _("Payment by VNPay"),
+                          lambda invoice: vnpay_routes.payment_link(invoice.id, invoice.balance, None))
