@@ -219,11 +219,39 @@ class Config:
     RESET_LINK_MINUTES = int(os.environ.get("RESET_LINK_MINUTES", "60"))  # password reset
     EMAIL_CHANGE_LINK_HOURS = int(os.environ.get("EMAIL_CHANGE_LINK_HOURS", "24"))  # a new e-mail address
 
+    # Messages (app.services.messaging): e-mail, SMS and Zalo, each sent once, retried with backoff.
+    MESSAGE_CHANNELS = os.environ.get("MESSAGE_CHANNELS", "email,sms,zalo")  # the channels the clinic uses
+    MESSAGE_MAX_ATTEMPTS = int(os.environ.get("MESSAGE_MAX_ATTEMPTS", "5"))
+    MESSAGE_BACKOFF_SECONDS = os.environ.get("MESSAGE_BACKOFF_SECONDS", "60,300,900,3600")
+    MESSAGE_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("MESSAGE_CLAIM_TIMEOUT_SECONDS", "600"))
+    SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "outbox")  # outbox (a file per SMS) or twilio
+    SMS_DEFAULT_ON = _bool("SMS_DEFAULT_ON", False)  # patients without a login also get SMS
+    SMS_ASCII_ONLY = _bool("SMS_ASCII_ONLY", False)  # Vietnamese without diacritics (GSM-7 providers)
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    TWILIO_FROM = os.environ.get("TWILIO_FROM", "")  # the sending number (E.164) or a Messaging Service SID
+    TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "")  # only to reach another server (the tests')
+    ZALO_ENABLED = _bool("ZALO_ENABLED", False)  # Zalo ZNS template messages; off: Zalo goes to the outbox
+    ZALO_ACCESS_TOKEN = os.environ.get("ZALO_ACCESS_TOKEN", "")
+    ZALO_API_URL = os.environ.get("ZALO_API_URL", "https://business.openapi.zalo.me/message/template")
+    ZALO_TEMPLATES = os.environ.get("ZALO_TEMPLATES", "")  # kind=template_id,... e.g. reminder=123456
+    # Reminders the day before at REMINDER_HOUR (clinic time), and optionally REMINDER_HOURS_BEFORE.
+    REMINDER_HOUR = int(os.environ.get("REMINDER_HOUR", "18"))
+    REMINDER_HOURS_BEFORE = int(os.environ.get("REMINDER_HOURS_BEFORE", "0"))  # 0: no second reminder
+    REMINDER_INCLUDE_REQUESTED = _bool("REMINDER_INCLUDE_REQUESTED", False)
+    REMINDER_LINK_DAYS = int(os.environ.get("REMINDER_LINK_DAYS", "14"))
+    STOCK_DIGEST_HOUR = int(os.environ.get("STOCK_DIGEST_HOUR", "7"))
+    # The public address of the site, for links in messages sent by jobs (no request to take it from).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Periodic jobs run from the web process on a timer when there is no Redis (one process only).
+    SCHEDULER_IN_PROCESS = _bool("SCHEDULER_IN_PROCESS", True)
+
 
 class TestConfig(Config):
     TESTING = True
     RATELIMIT_ENABLED = False  # the suite logs in hundreds of times; one test turns it back on
     MAIL_SUPPRESS_SEND = False
+    SCHEDULER_IN_PROCESS = False  # tests run the periodic jobs themselves
     # FAB hashes passwords with scrypt (a quarter of a second per login or new user, by design);
     # the suite logs in hundreds of times. Tests only: one round of PBKDF2.
     FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"

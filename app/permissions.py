@@ -59,6 +59,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("Review", N_("Reviews"), N_("Engagement"), "review"),
     Resource("Notification", N_("Notifications"), N_("Engagement"), "notification"),
     Resource("ReminderLog", N_("Reminder log"), N_("Engagement"), "reminder_log"),
+    Resource("OutboundMessage", N_("Messages sent"), N_("Engagement"), "outbound_message"),
     Resource("AuditEvent", N_("Audit trail"), N_("Administration"), "audit_event"),
 )
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
@@ -83,7 +84,7 @@ CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Pr
 ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
     "Manager": {
         "write": ("Department", "Specialty", "Service", "LabTest", "Doctor", "Employee", "WorkSchedule",
-                  "ScheduleException", "Medicine", "Review", *BILLING),
+                  "ScheduleException", "Medicine", "Review", "OutboundMessage", *BILLING),
         "read": ("Patient", "Appointment", "AppointmentSeries", "AppointmentEvent", "StockBatch",
                  "StockMovement", "Supplier", "Notification", "ReminderLog", "AuditEvent"),
     },

@@ -349,10 +349,11 @@ def add_appointment_event(db, appointment_id: int, to_status: str = "confirmed")
 
 
 def add_reminder_log(db, appointment_id: int) -> int:
-    from app.models import ReminderLog
+    from app.models import Appointment, ReminderLog
 
+    start = db.session.get(Appointment, appointment_id).start_at
     log = ReminderLog(appointment_id=appointment_id, kind="day_before", channel="email", status="sent",
-                      sent_at=datetime.now(timezone.utc))
+                      sent_at=datetime.now(timezone.utc), for_start_at=start)
     db.session.add(log)
     db.session.commit()
     return log.id

@@ -254,6 +254,13 @@ def _read_only_rows(name: str, clinic: Clinic, db) -> int:
         return add_appointment_event(db, clinic.appointment)
     if name == "ReminderLog":
         return add_reminder_log(db, clinic.appointment)
+    if name == "OutboundMessage":  # queued by the messaging services
+        from app.services.messaging.delivery import queue_message
+
+        message = queue_message(db.session, channel="email", kind="plain", recipient="an.nguyen@example.vn",
+                                language="vi", params={"subject": "Nhắc lịch khám", "text": "Hẹn gặp bạn"})
+        db.session.commit()
+        return message.id
     if name == "EncounterAmendment":
         from app.models import EncounterAmendment
 

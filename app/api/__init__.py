@@ -27,6 +27,9 @@ UPLOAD_ONLY = {"Attachment"}
 # invoice's lines, totals, number and status, a payment or a refund are never typed as a generic
 # record. Their writers keep the write permission, which those endpoints use.
 SERVICE_ONLY = {"Invoice", "InvoiceLine", "Payment", "Refund", "CashClose"}
+# Messages are queued and sent only by the messaging services; staff resend a failed one on the
+# delivery dashboard (its writers' permission).
+SERVICE_ONLY |= {"OutboundMessage"}
 # Resources whose generic screen and REST resource take no writes at all.
 NO_GENERIC_WRITES = READ_ONLY | UPLOAD_ONLY | SERVICE_ONLY
 # Values the services compute; a client cannot set them.
@@ -56,6 +59,7 @@ MODELS = {
     "InvoiceLine": m.InvoiceLine, "Payment": m.Payment, "Refund": m.Refund, "CashClose": m.CashClose,
     "Review": m.Review, "Notification": m.Notification,
     "ReminderLog": m.ReminderLog, "AuditEvent": m.AuditEvent, "Supplier": m.Supplier, "LabTest": m.LabTest,
+    "OutboundMessage": m.OutboundMessage,
 }
 # Set when the record is made, read-only afterwards: a batch's quantity changes only through the
 # stock services, each with its ledger row (a PUT that sends it is refused 422, "Unknown field").

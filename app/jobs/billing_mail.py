@@ -8,36 +8,9 @@ so that RQ's ``Retry`` tries again later (in-process it returns: the caller's re
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
-
-_worker_app: Flask | None = None
-
-
-@contextmanager
-def app_context() -> Iterator[Flask]:
-    global _worker_app
-    if has_app_context():
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    else:
-        if _worker_app is None:
-            from app import create_app
-
-            _worker_app = create_app()
-        app = _worker_app
-    with app.app_context():
-        yield app
-
-
-def _on_rq() -> bool:
-    try:
-        from rq import get_current_job
-    except ImportError:  # pragma: no cover - rq is a requirement
-        return False
-    return get_current_job() is not None
+from app.jobs.context import app_context, on_rq as _on_rq
 
 
 def send(invoice_id: int, kind: str) -> str:

@@ -12,6 +12,7 @@ from app.models.icd10 import Icd10Code
 from app.models.interactions import DrugInteraction
 from app.models.lab_catalogue import LabAnalyte, LabReferenceRange, LabTest
 from app.models.lockout import AccountLock
+from app.models.messaging import OutboundMessage
 from app.models.mfa import MfaEnrolment, MfaRecoveryCode
 from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
 from app.models.pharmacy import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
@@ -38,7 +39,7 @@ __all__ = [
     "Employee", "Encounter", "EncounterAmendment", "GoodsReceipt", "GoodsReceiptLine", "Icd10Code",
     "Invoice", "InvoiceLine", "InvoiceSequence", "LabOrder", "LabResult",
     "Medicine", "MedicineDailyUse", "MfaEnrolment", "MfaRecoveryCode",
-    "Notification", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
+    "Notification", "OutboundMessage", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "ProviderEvent", "Refund",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
     "StoredDocument", "Supplier", "UserProfile", "UserSession", "WorkSchedule", "doctor_service",

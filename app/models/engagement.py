@@ -16,7 +16,7 @@ from app.models.scheduling import Appointment
 from app.models.types import UTCDateTime, utcnow
 
 REVIEW_STATUSES = (N_("pending"), N_("approved"), N_("rejected"))
-REMINDER_CHANNELS = (N_("email"), N_("sms"), N_("push"), N_("in_app"))
+REMINDER_CHANNELS = (N_("email"), N_("sms"), N_("zalo"), N_("push"), N_("in_app"))
 REMINDER_STATUSES = (N_("queued"), N_("sent"), N_("failed"), N_("skipped"))
 
 
@@ -71,7 +71,11 @@ class Notification(Model):
 
 
 class ReminderLog(Model):
-    """One row per reminder sent (or tried): the unique key makes a retried job harmless."""
+    """The claim of one reminder: one row per appointment, kind ("day_before", "hours_before"),
+    channel and visit time, inserted before anything is sent. Its unique key is what makes a
+    scheduler firing twice or two racing workers send one reminder; the visit time in the key is
+    what re-arms the reminder when the appointment moves. ``message_id`` is the message that
+    carries it (its delivery, retries and outcome are on that row)."""
 
     __tablename__ = "reminder_log"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,7 +86,9 @@ class ReminderLog(Model):
     status: Mapped[str] = mapped_column(choice("reminder_status", *REMINDER_STATUSES), nullable=False, default="queued")
     error: Mapped[str | None] = mapped_column(sa.Unicode(500))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    for_start_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the visit time reminded of
+    message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbound_message.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     __table_args__ = (
-        sa.UniqueConstraint("appointment_id", "kind", "channel", name="uq_reminder_log_once"),
+        sa.UniqueConstraint("appointment_id", "kind", "channel", "for_start_at", name="uq_reminder_log_once"),
     )

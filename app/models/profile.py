@@ -3,7 +3,7 @@ e-mails, how the clinic may reach them (e-mail, SMS, both or neither), and a pho
 login without a patient record (a patient's phone lives on their patient record)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 import sqlalchemy as sa
 from flask_appbuilder import Model
@@ -21,5 +21,9 @@ class UserProfile(Model):
     language: Mapped[str | None] = mapped_column(sa.Unicode(10))
     notify_email: Mapped[bool] = mapped_column(default=True, nullable=False)
     notify_sms: Mapped[bool] = mapped_column(default=False, nullable=False)
+    notify_zalo: Mapped[bool] = mapped_column(default=False, nullable=False)
+    # Quiet hours, clinic time: no SMS or Zalo message between these (the window may span midnight).
+    quiet_from: Mapped[time | None] = mapped_column(sa.Time)
+    quiet_until: Mapped[time | None] = mapped_column(sa.Time)
     phone: Mapped[str | None] = mapped_column(sa.Unicode(20))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import smtplib
 import tempfile
+import threading
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -17,7 +19,11 @@ from flask_mail import Mail, Message
 
 from app.services.errors import ValidationFailed
 
-__all__ = ["Attachment", "send_email"]
+__all__ = ["Attachment", "close_kept_connections", "send_email"]
+
+# One SMTP connection kept open per thread for senders that pass ``keep_open`` (the message
+# worker): a connection per message costs a TCP handshake, EHLO and QUIT each time.
+_kept = threading.local()
 
 Attachment = tuple[str, str, bytes]  # (file name, MIME type such as "application/pdf", content)
 
@@ -42,13 +48,13 @@ def _check(to: list[str], subject: str, attachments: Sequence[Attachment] = ()) 
 
 
 def _build(sender: str, to: list[str], subject: str, body: str, html: str | None,
-           attachments: Sequence[Attachment] = ()) -> EmailMessage:
+           attachments: Sequence[Attachment] = (), message_id: str | None = None) -> EmailMessage:
     msg = EmailMessage(policy=policy.SMTP)  # CRLF line ends, RFC 2047 encoded UTF-8 headers
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(timezone.utc))
-    msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].partition("@")[2] or None)
+    msg["Message-ID"] = message_id or make_msgid(domain=parseaddr(sender)[1].partition("@")[2] or None)
     # quoted-printable keeps the file 7-bit clean (no 8BITMIME needed if it is ever relayed)
     msg.set_content(body, charset="utf-8", cte="quoted-printable")
     if html is not None:
@@ -84,12 +90,16 @@ def send_email(
     body: str,
     html: str | None = None,
     attachments: Sequence[Attachment] | None = None,
+    message_id: str | None = None,
+    keep_open: bool = False,
 ) -> str:
     """Send a plain-text (optionally also HTML) message to ``to``, with ``attachments`` (each
     ``(file name, MIME type, bytes)``) if any.
 
     With ``MAIL_SERVER`` set the message goes through ``mail`` (Flask-Mail; needs an application
-    context) and its Message-ID is returned. Otherwise a complete RFC 5322 message is written to
+    context) and its Message-ID is returned; ``message_id`` (``<...@...>``) fixes that header, so
+    a message sent twice can be recognised as one by the receiving side; ``keep_open`` reuses this
+    thread's SMTP connection. Otherwise a complete RFC 5322 message is written to
     ``MAIL_OUTBOX_DIR`` (created if missing) and the file's path is returned.
     """
     to = list(to)
@@ -101,7 +111,41 @@ def send_email(
         message = Message(subject=subject, recipients=recipients, body=body, html=html, sender=sender, charset="utf-8")
         for name, mimetype, data in files:
             message.attach(filename=name, content_type=mimetype, data=bytes(data), disposition="attachment")
-        mail.send(message)
+        if message_id:
+            message.msgId = message_id
+        if keep_open:
+            _send_kept(mail, message)
+        else:
+            mail.send(message)
         return message.msgId
     outbox = config.get("MAIL_OUTBOX_DIR") or "outbox"
-    return str(_write_outbox(outbox, _build(sender, to, subject, body, html, files)))
+    return str(_write_outbox(outbox, _build(sender, to, subject, body, html, files, message_id)))
+
+
+def _send_kept(mail: Mail, message: Message) -> None:
+    """Send on this thread's open connection; a connection the server dropped is opened again once."""
+    for attempt in (1, 2):
+        connection = getattr(_kept, "connection", None)
+        if connection is None:
+            connection = mail.connect()
+            connection.__enter__()  # opens the SMTP session (Flask-Mail's Connection)
+            _kept.connection = connection
+        try:
+            connection.send(message)
+            return
+        except smtplib.SMTPResponseException:
+            raise  # the server answered (refused a recipient, the data): not a stale connection
+        except (smtplib.SMTPServerDisconnected, OSError):
+            close_kept_connections()
+            if attempt == 2:
+                raise
+
+
+def close_kept_connections() -> None:
+    connection = getattr(_kept, "connection", None)
+    _kept.connection = None
+    if connection is not None:
+        try:
+            connection.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001 - the connection is gone either way
+            pass

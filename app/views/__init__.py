@@ -22,7 +22,7 @@ from app.views.clinical import (
     LabResultView,
 )
 from app.views.doctor_status import DoctorStatusView
-from app.views.engagement import NotificationView, ReminderLogView, ReviewView
+from app.views.engagement import NotificationView, OutboundMessageView, ReminderLogView, ReviewView
 from app.views.invoice_documents import InvoiceDocumentsView
 from app.views.lab import LabView, register_lab_globals
 from app.views.lab_catalogue import LabTestView
@@ -59,7 +59,7 @@ VIEWS = {
         MedicineView, StockBatchView, StockMovementView, InvoiceView, InvoiceLineView, PaymentView,
         RefundView, CashCloseView,
         ReviewView,
-        NotificationView, ReminderLogView, AuditEventView, SupplierView, LabTestView,
+        NotificationView, ReminderLogView, AuditEventView, SupplierView, LabTestView, OutboundMessageView,
     )
 }
 

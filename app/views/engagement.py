@@ -1,7 +1,7 @@
 """Screens for reviews, notifications and reminders (the audit trail: app/views/audit_trail.py)."""
 from flask_babel import lazy_gettext as _l
 
-from app.models import Notification, ReminderLog, Review
+from app.models import Notification, OutboundMessage, ReminderLog, Review
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
 
 
@@ -27,7 +27,20 @@ class NotificationView(ClinicModelView):
 class ReminderLogView(ReadOnlyModelView):
     datamodel = ClinicInterface(ReminderLog)
     class_permission_name = "ReminderLog"
-    list_columns = ["created_at", "appointment", "kind", "channel", "status", "sent_at", "error"]
+    list_columns = ["created_at", "appointment", "kind", "channel", "for_start_at", "status", "sent_at", "error"]
     label_columns = {"channel": _l("Sent through")}  # not the appointment's booking channel
     search_columns = ["kind", "channel", "status", "created_at"]
+    base_order = ("created_at", "desc")
+
+
+class OutboundMessageView(ReadOnlyModelView):
+    """Every message sent or tried, as a plain list (the delivery dashboard is the page to use)."""
+
+    datamodel = ClinicInterface(OutboundMessage)
+    class_permission_name = "OutboundMessage"
+    list_columns = ["created_at", "channel", "kind", "recipient", "status", "skip_reason", "attempts", "sent_at",
+                    "last_error"]
+    show_exclude_columns = ["params"]
+    label_columns = {"channel": _l("Sent through")}
+    search_columns = ["channel", "kind", "status", "skip_reason", "recipient", "created_at"]
     base_order = ("created_at", "desc")

@@ -9,6 +9,19 @@ from __future__ import annotations
 from flask_babel import LazyString, lazy_gettext as _l
 
 COLUMN_LABELS = {
+    "for_start_at": _l("Visit time reminded"),
+    "skip_reason": _l("Why not sent"),
+    "recipient": _l("Recipient"),
+    "recipient_name": _l("Recipient's name"),
+    "attempts": _l("Attempts"),
+    "last_error": _l("Last error"),
+    "not_before": _l("Not before"),
+    "claimed_at": _l("Claimed at"),
+    "provider_ref": _l("Provider reference"),
+    "dedupe_key": _l("Duplicate key"),
+    "language": _l("Language"),
+    "params": _l("Details"),
+    "subject": _l("Subject"),
     "business_date": _l("Business day"),
     "cashier": _l("Cashier"),
     "closed_at": _l("Closed at"),
@@ -259,6 +272,7 @@ RECORD_NAMES = {
     "Review": _l("Review"),
     "Notification": _l("Notification"),
     "ReminderLog": _l("Reminder"),
+    "OutboundMessage": _l("Message"),
     "AuditEvent": _l("Audit entry"),
     "Supplier": _l("Supplier"),
     "LabTest": _l("Lab test"),

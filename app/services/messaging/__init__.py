@@ -1,0 +1,1 @@
+"""Outgoing messages (e-mail, SMS, Zalo): queue, deliver once, render per kind, adapters per provider."""

@@ -1,0 +1,188 @@
+"""Queue a message, then deliver it once.
+
+The protocol that makes a message go out once even with several workers:
+1. ``queue_message`` writes the row (``queued``). A ``dedupe_key`` makes the same decision taken
+   twice (a scheduler firing twice) one row: the second insert finds the first and writes nothing.
+2. ``claim_message`` moves it ``queued -> sending`` in one conditional UPDATE and commits: of two
+   workers given the same message, exactly one gets the row; the other sees it taken and stops.
+3. The message is rendered and sent; then ``sent`` (or back to ``queued`` with a backoff, or
+   ``failed`` after the last attempt) is committed.
+A worker that dies between 2 and 3 leaves ``sending``: after ``claim_timeout`` the claim is taken
+again and the message sent again. If the first send had left before the worker died, that is the
+one duplicate this design allows; the message's id goes to the provider as its idempotency key
+(the e-mail's Message-ID, Zalo's ``tracking_id``), so a receiver that honours it shows one.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import OutboundMessage
+from app.models.types import utcnow
+from app.services.errors import Conflict, NotFound
+from app.services.messaging.channels import PermanentFailure, TemporaryFailure, sender_for
+from app.services.messaging.render import Rendered, Skip, render
+from app.services.messaging.settings import MessagingSettings
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "app.jobs.messages.deliver"
+
+
+def queue_message(session: Session, *, channel: str, kind: str, recipient: str | None, language: str,
+                  params: Mapping[str, Any] | None = None, dedupe_key: str | None = None,
+                  recipient_name: str | None = None, user_id: int | None = None, patient_id: int | None = None,
+                  appointment_id: int | None = None, not_before: datetime | None = None,
+                  skip_reason: str | None = None, created_by_id: int | None = None,
+                  now: datetime | None = None) -> OutboundMessage | None:
+    """Add a message (no commit). ``skip_reason`` writes it as skipped (never sent) so the
+    dashboard counts it. Returns None when a message with ``dedupe_key`` already exists."""
+    message = OutboundMessage(
+        dedupe_key=dedupe_key, channel=channel, kind=kind, params=dict(params or {}), language=language or "en",
+        recipient=recipient, recipient_name=(recipient_name or None) and recipient_name[:150], user_id=user_id,
+        patient_id=patient_id, appointment_id=appointment_id, not_before=not_before,
+        status="skipped" if skip_reason else "queued", skip_reason=skip_reason, attempts=0,
+        created_by_id=created_by_id, created_at=now or utcnow())
+    if dedupe_key is None:
+        session.add(message)
+        session.flush()
+        return message
+    if session.execute(sa.select(OutboundMessage.id).where(OutboundMessage.dedupe_key == dedupe_key)).first():
+        return None
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:  # another process wrote the same key first
+        return None
+    return message
+
+
+def enqueue_deliveries(config: Mapping, message_ids: Sequence[int]) -> None:
+    """After the commit that queued them: one delivery job per message (in-process without Redis).
+    A queue that cannot be reached loses nothing: the sweep finds the messages later."""
+    from app.jobs.queue import enqueue
+
+    for message_id in message_ids:
+        try:
+            enqueue(config, DELIVER_JOB, message_id)
+        except Exception:  # noqa: BLE001 - the row is committed; ``sweep`` picks it up
+            log.exception("could not queue delivery of message %s", message_id)
+
+
+def claim_message(session: Session, message_id: int, now: datetime, settings: MessagingSettings) -> bool:
+    """Take the message for sending (and commit); False when another worker has it or it is done."""
+    m = OutboundMessage
+    result = session.execute(
+        sa.update(m)
+        .where(m.id == message_id, sa.or_(
+            sa.and_(m.status == "queued", sa.or_(m.not_before.is_(None), m.not_before <= now)),
+            sa.and_(m.status == "sending", m.claimed_at < now - settings.claim_timeout)))
+        .values(status="sending", claimed_at=now, attempts=m.attempts + 1)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _finish(session: Session, message: OutboundMessage, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(message, name, value)
+    _after_final(session, message)
+    session.commit()
+
+
+def _after_final(session: Session, message: OutboundMessage) -> None:
+    """Keep a reminder's claim row in step with the message that carries it."""
+    from app.models import ReminderLog
+
+    if message.status not in ("sent", "failed", "skipped"):
+        return
+    session.execute(sa.update(ReminderLog).where(ReminderLog.message_id == message.id).values(
+        status=message.status, sent_at=message.sent_at,
+        error=(message.last_error or message.skip_reason or None)))
+
+
+def deliver_message(session: Session, message_id: int, config: Mapping, *, now: datetime | None = None,
+                    keep_open: bool = False) -> str:
+    """Claim, render and send one message; its status afterwards ("sent", "queued" for a retry,
+    "failed", "skipped"), or "busy" when it was not ours to send. Commits."""
+    settings = MessagingSettings.from_config(config)
+    now = now or utcnow()
+    if not claim_message(session, message_id, now, settings):
+        status = session.execute(sa.select(OutboundMessage.status).where(OutboundMessage.id == message_id)).scalar()
+        return "busy" if status in ("queued", "sending") else str(status or "gone")
+    message = session.get(OutboundMessage, message_id)
+    assert message is not None
+    try:
+        result = render(session, message, config)
+    except Exception as exc:  # noqa: BLE001 - a renderer's bug fails this message, not the worker
+        log.exception("message %s (%s) could not be rendered", message_id, message.kind)
+        _finish(session, message, status="failed", last_error=f"render: {type(exc).__name__}: {exc}"[:500])
+        return "failed"
+    if isinstance(result, Skip):
+        _finish(session, message, status="skipped", skip_reason=result.reason,
+                last_error=(result.detail or None) and result.detail[:500])
+        return "skipped"
+    if not message.recipient:
+        _finish(session, message, status="skipped", skip_reason="no_address")
+        return "skipped"
+    rendered: Rendered = result
+    try:
+        ref = sender_for(message.channel, config, keep_open=keep_open).send(
+            message.recipient, rendered, key=f"msg-{message.id}")
+    except TemporaryFailure as exc:
+        error = str(exc)[:500]
+        if message.attempts >= settings.max_attempts:
+            _finish(session, message, status="failed", last_error=error)
+            return "failed"
+        message.status, message.last_error = "queued", error
+        message.not_before = now + settings.backoff(message.attempts)
+        session.commit()
+        return "queued"
+    except PermanentFailure as exc:
+        _finish(session, message, status="failed", last_error=str(exc)[:500])
+        return "failed"
+    _finish(session, message, status="sent", sent_at=utcnow(), provider_ref=str(ref)[:200],
+            subject=rendered.subject[:300], body=_kept_body(message.channel, rendered), last_error=None)
+    return "sent"
+
+
+def _kept_body(channel: str, rendered: Rendered) -> str:
+    return rendered.text if channel == "email" else (rendered.short_text or rendered.subject)
+
+
+def due_message_ids(session: Session, now: datetime, settings: MessagingSettings, limit: int = 1000) -> list[int]:
+    """Messages the sweep should hand to a worker: retries whose wait is over, claims left by a dead
+    worker, and messages queued long ago whose job was lost (a Redis restart). A message queued
+    just now is left alone: its own job is on its way."""
+    m = OutboundMessage
+    lost = now - settings.claim_timeout
+    rows = session.execute(
+        sa.select(m.id).where(sa.or_(
+            sa.and_(m.status == "queued", m.attempts > 0, sa.or_(m.not_before.is_(None), m.not_before <= now)),
+            sa.and_(m.status == "queued", m.attempts == 0, m.created_at < lost,
+                    sa.or_(m.not_before.is_(None), m.not_before <= now)),
+            sa.and_(m.status == "queued", m.not_before.is_not(None), m.not_before <= now),
+            sa.and_(m.status == "sending", m.claimed_at < lost),
+        )).order_by(m.id).limit(limit)).scalars()
+    return list(rows)
+
+
+def resend_message(session: Session, message_id: int, *, actor_id: int | None, now: datetime | None = None
+                   ) -> OutboundMessage:
+    """Put a failed message back on the queue (with a fresh set of attempts); commits."""
+    message = session.get(OutboundMessage, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound("message")
+    if message.status != "failed":
+        from flask_babel import gettext as _
+
+        raise Conflict(_("Only a message that failed can be sent again."), "status")
+    message.status, message.attempts, message.not_before, message.claimed_at = "queued", 0, None, None
+    session.commit()
+    return message

@@ -1,0 +1,70 @@
+"""What a message says, made when it is sent: one renderer per ``kind``.
+
+A renderer takes ``(session, message, config)`` and returns :class:`Rendered`, or :class:`Skip`
+when the message has no reason to go any more (the appointment was cancelled or moved). It runs
+inside ``force_locale(message.language)``, so ``gettext`` gives the recipient's language. Modules
+that hold renderers register them with ``@renderer("kind")`` and are listed in ``RENDERER_MODULES``.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.models import OutboundMessage
+
+Attachment = tuple[str, str, bytes]  # (file name, MIME type, content)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str  # the e-mail's plain text
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    short_text: str | None = None  # SMS (and the Zalo fallback); default: the subject
+    template_data: dict[str, Any] = field(default_factory=dict)  # Zalo ZNS template parameters
+    template: str | None = None  # which Zalo template (a key of ZALO_TEMPLATES)
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str  # one of app.models.messaging.SKIP_REASONS
+    detail: str = ""
+
+
+Renderer = Callable[[Session, OutboundMessage, Mapping], "Rendered | Skip"]
+RENDERERS: dict[str, Renderer] = {}
+
+# Modules whose import registers renderers (each kind once).
+RENDERER_MODULES: list[str] = [
+    "app.services.messaging.builtin_notices",
+]
+
+
+def renderer(kind: str) -> Callable[[Renderer], Renderer]:
+    def register(func: Renderer) -> Renderer:
+        if kind in RENDERERS and RENDERERS[kind] is not func:
+            raise ValueError(f"two renderers for message kind {kind!r}")
+        RENDERERS[kind] = func
+        return func
+    return register
+
+
+def load_renderers() -> None:
+    for name in RENDERER_MODULES:
+        importlib.import_module(name)
+
+
+def render(session: Session, message: OutboundMessage, config: Mapping) -> Rendered | Skip:
+    from flask_babel import force_locale
+
+    load_renderers()
+    func = RENDERERS.get(message.kind)
+    if func is None:
+        raise LookupError(f"no renderer for message kind {message.kind!r}")
+    with force_locale(message.language or "en"):
+        return func(session, message, config)

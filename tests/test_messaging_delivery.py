@@ -1,0 +1,131 @@
+"""The delivery core (app.services.messaging.delivery): a message is written once per decision,
+claimed by one worker, sent, retried with backoff when the server is down, given up after the last
+attempt, and sent again after a dead worker's claim times out."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.models import OutboundMessage
+from app.models.types import utcnow
+from app.services.errors import Conflict
+from app.services.messaging import channels
+from app.services.messaging.delivery import (
+    claim_message,
+    deliver_message,
+    due_message_ids,
+    queue_message,
+    resend_message,
+)
+from app.services.messaging.settings import MessagingSettings
+from tests.outbox import body, empty_outbox, outbox  # noqa: F401 - empty_outbox: autouse fixture
+
+
+def _queue(db, **values):
+    base = dict(channel="email", kind="plain", recipient="an.nguyen@example.vn", language="vi",
+                params={"subject": "Nhắc lịch khám ngày mai", "text": "Chào anh An, hẹn gặp lúc 08:30."})
+    message = queue_message(db.session, **(base | values))
+    db.session.commit()
+    return message
+
+
+def test_a_queued_email_is_sent_once_to_the_outbox(app, db):
+    message = _queue(db)
+    assert deliver_message(db.session, message.id, app.config) == "sent"
+    mails = outbox(app)
+    assert len(mails) == 1 and mails[0]["Subject"] == "Nhắc lịch khám ngày mai"
+    assert mails[0]["Message-ID"].startswith(f"<msg-{message.id}@")  # the idempotency key a receiver can use
+    assert "hẹn gặp lúc 08:30" in body(mails[0])
+    # a second job for the same message sends nothing
+    assert deliver_message(db.session, message.id, app.config) == "sent"
+    assert len(outbox(app)) == 1
+    db.session.expire_all()
+    row = db.session.get(OutboundMessage, message.id)
+    assert (row.status, row.attempts, row.subject) == ("sent", 1, "Nhắc lịch khám ngày mai")
+
+
+def test_the_same_decision_twice_makes_one_message(app, db):
+    first = _queue(db, dedupe_key="reminder:1:day_before")
+    assert _queue(db, dedupe_key="reminder:1:day_before") is None
+    assert db.session.query(OutboundMessage).count() == 1 and first.id
+
+
+def test_only_one_claim_wins(app, db):
+    message = _queue(db)
+    settings = MessagingSettings.from_config(app.config)
+    now = utcnow()
+    assert claim_message(db.session, message.id, now, settings) is True
+    assert claim_message(db.session, message.id, now, settings) is False
+    # a claim older than the timeout was left by a dead worker: taken again, counted as a new attempt
+    later = now + settings.claim_timeout + timedelta(seconds=1)
+    assert message.id in due_message_ids(db.session, later, settings)
+    assert claim_message(db.session, message.id, later, settings) is True
+    db.session.expire_all()
+    assert db.session.get(OutboundMessage, message.id).attempts == 2
+
+
+def test_server_down_retries_with_backoff_then_fails(app, db, monkeypatch):
+    calls = []
+
+    def refuse(self, recipient, rendered, key):
+        calls.append(key)
+        raise channels.TemporaryFailure("ConnectionRefusedError: [Errno 111] Connection refused")
+
+    monkeypatch.setattr(channels.EmailSender, "send", refuse)
+    message = _queue(db)
+    settings = MessagingSettings.from_config(app.config)
+    now = utcnow()
+    assert deliver_message(db.session, message.id, app.config, now=now) == "queued"
+    db.session.expire_all()
+    row = db.session.get(OutboundMessage, message.id)
+    assert row.status == "queued" and "Connection refused" in row.last_error
+    assert row.not_before == now + settings.backoff(1)
+    # not before the wait is over
+    assert deliver_message(db.session, message.id, app.config, now=now) == "busy"
+    assert message.id not in due_message_ids(db.session, now, settings)
+    moment = now
+    for attempt in range(2, settings.max_attempts + 1):
+        moment = moment + settings.backoff(attempt - 1) + timedelta(seconds=1)
+        assert message.id in due_message_ids(db.session, moment, settings)
+        status = deliver_message(db.session, message.id, app.config, now=moment)
+        assert status == ("failed" if attempt == settings.max_attempts else "queued")
+    assert len(calls) == settings.max_attempts
+    db.session.expire_all()
+    assert db.session.get(OutboundMessage, message.id).status == "failed"
+    # staff resend it: back on the queue with fresh attempts, and it goes once the server is back
+    monkeypatch.undo()
+    resend_message(db.session, message.id, actor_id=None)
+    assert deliver_message(db.session, message.id, app.config) == "sent"
+    assert len(outbox(app)) == 1
+    with pytest.raises(Conflict):
+        resend_message(db.session, message.id, actor_id=None)
+
+
+def test_a_refused_address_fails_at_once(app, db, monkeypatch):
+    def refuse(self, recipient, rendered, key):
+        raise channels.PermanentFailure("550 no such user")
+
+    monkeypatch.setattr(channels.EmailSender, "send", refuse)
+    message = _queue(db)
+    assert deliver_message(db.session, message.id, app.config) == "failed"
+
+
+def test_no_address_is_skipped_with_its_reason(app, db):
+    message = _queue(db, recipient=None)
+    assert deliver_message(db.session, message.id, app.config) == "skipped"
+    db.session.expire_all()
+    assert db.session.get(OutboundMessage, message.id).skip_reason == "no_address"
+    assert outbox(app) == []
+
+
+def test_sms_without_a_provider_lands_in_the_outbox(app, db):
+    message = _queue(db, channel="sms", recipient="+84912345678", params={
+        "subject": "Nhắc lịch", "text": "x", "short_text": "Phòng khám: hẹn khám 08:30 ngày 03/12"})
+    assert deliver_message(db.session, message.id, app.config) == "sent"
+    files = list(Path(app.config["MAIL_OUTBOX_DIR"]).glob("*.sms.json"))
+    assert len(files) == 1
+    payload = json.loads(files[0].read_text(encoding="utf-8"))
+    assert payload["to"] == "+84912345678" and payload["text"] == "Phòng khám: hẹn khám 08:30 ngày 03/12"
