@@ -1,0 +1,23 @@
+"""The periodic jobs, as data: what runs, how often. ``flask scheduler`` (Redis) and the web
+process's timer (no Redis) both read this list. Each job is harmless when run twice at once: it
+only queues what is due, and what it queues is deduplicated by the database."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    func: str  # dotted path, called with no arguments
+    every_seconds: int
+    queue: str = "default"
+
+
+PERIODIC_JOBS: tuple[Periodic, ...] = (
+    Periodic("reminders", "app.jobs.reminders.run_due", 60, "high"),
+    Periodic("message-sweep", "app.jobs.messages.sweep", 60, "high"),
+    Periodic("stock-digest", "app.jobs.digest.send_if_due", 600, "low"),
+    Periodic("invoice-email-retry", "app.jobs.billing_mail.retry_failed", 1800, "low"),
+    Periodic("prune-sessions", "app.jobs.maintenance.prune_sessions", 86400, "low"),
+)
