@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Prescription, PrescriptionItem, StockBatch, StockMovement
-from app.services import billing_hooks, realtime_hooks, stock_usage
+from app.services import appointment_hooks, billing_hooks, realtime_hooks, stock_usage
 from app.services.errors import Conflict, NotFound, committing
 from app.services.pharmacy_settings import PharmacyPolicy
 from app.services.settings import ClinicSettings
@@ -323,6 +323,8 @@ def dispense_prescription(session: Session, prescription_id: int, quantities: Ma
         session.flush()
         billing_hooks.dispensed(session, movements)
     realtime_hooks.dispensing_queue_changed(prescription_id)
+    if prescription.status == "dispensed":  # after the commit: the patient is told the medicines are ready
+        appointment_hooks.prescription_dispensed(prescription_id, actor_id=actor_id)
     return DispenseResult(prescription_id, prescription.status, plans, [m.id for m in movements])
 
 

@@ -495,6 +495,10 @@ def release_results(session: Session, order_id: int, user: Any, now: datetime) -
             result.released_by_id = user.id
         record_event(session, "lab_results_released", "LabOrder", order.id, {
             "patient_id": order.patient_id, "results": sorted(result.id for result in pending)}, user.id)
+    from app.services import appointment_hooks
+
+    # After the commit: the patient is told the results are ready, the ordering doctor sees it.
+    appointment_hooks.lab_results_released(order_id, released_at=now, actor_id=user.id)
     return pending
 
 

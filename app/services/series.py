@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, AppointmentSeries, Patient
+from app.services import appointment_hooks
 from app.services.booking import (
     CANCELLABLE_STATUSES,
     MAX_OCCURRENCES,
@@ -157,6 +158,7 @@ def book_series(session: Session, *, patient_id: int, doctor_id: int, service_id
                              notes=notes, series_id=series.id, now=now, commit=False)
             for o in occurrences if o.ok
         ]
+    appointment_hooks.series_booked([b.id for b in appointments], actor_id=actor_id)  # one notice for the series
     return series, appointments, [o for o in occurrences if not o.ok]
 
 
@@ -183,4 +185,5 @@ def cancel_series_from(session: Session, appointment_id: int, *, actor_id: int |
         for target in targets:
             apply_transition(session, target, target.status, "cancelled", actor_id=actor_id, settings=settings,
                              reason=reason, now=now)
+    appointment_hooks.series_cancelled([t.id for t in targets], actor_id=actor_id)  # one notice for them all
     return targets

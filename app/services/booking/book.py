@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.models.scheduling import CHANNELS
 from app.models.types import utcnow
+from app.services import appointment_hooks
 from app.services.booking.checks import check_hours, check_time
 from app.services.booking.clashes import in_the_way_params, refuse_clash
 from app.services.booking.lookups import doctor_and_service, to_local
@@ -105,4 +106,6 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
         if appointment_id is None:
             refuse_clash(session, doctor_id, patient_id, start, end, settings, None, "start_at")
             raise Conflict(_("This time was just taken by another booking. Please choose another time."), "start_at")
+    if commit:  # after the commit: the patient and staff are told (a series tells once for all its visits)
+        appointment_hooks.appointment_booked(appointment_id, actor_id=actor_id)
     return Booking(id=appointment_id, end_at=end, **values)

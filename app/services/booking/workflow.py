@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, AppointmentEvent
+from app.services import appointment_hooks
 from app.services.booking.checks import check_slot
 from app.services.booking.clashes import lock_for_booking
 from app.services.booking.lookups import doctor_and_service, load_appointment, to_local
@@ -43,10 +44,11 @@ def can_cancel(status: str) -> bool:
 
 
 def record_event(session: Session, appointment: Appointment, old: str | None, new: str, actor_id: int | None,
-                 note: str | None = None) -> None:
+                 note: str | None = None) -> AppointmentEvent:
     """Add the appointment's history event for a change ``old -> new`` (old None: created)."""
-    session.add(AppointmentEvent(appointment=appointment, from_status=old, to_status=new, actor_id=actor_id,
-                                 note=note))
+    event = AppointmentEvent(appointment=appointment, from_status=old, to_status=new, actor_id=actor_id, note=note)
+    session.add(event)
+    return event
 
 
 def next_queue_number(session: Session, doctor_id: int, day: date) -> int:
@@ -64,8 +66,10 @@ def check_patient_cutoff(appointment: Appointment, settings: ClinicSettings, now
 
 
 def apply_transition(session: Session, appointment: Appointment, old: str, new: str, *, actor_id: int | None,
-                     settings: ClinicSettings, reason: str | None = None, now: datetime | None = None) -> None:
-    """Check and apply ``old -> new`` on ``appointment`` (status already set or not); no commit."""
+                     settings: ClinicSettings, reason: str | None = None,
+                     now: datetime | None = None) -> AppointmentEvent:
+    """Check and apply ``old -> new`` on ``appointment`` (status already set or not); no commit.
+    Returns the history event it added."""
     if new not in TRANSITIONS:
         raise ValidationFailed(_("Unknown status."), "status")
     if new not in TRANSITIONS.get(old, set()):
@@ -82,7 +86,7 @@ def apply_transition(session: Session, appointment: Appointment, old: str, new: 
         appointment.cancelled_at = now
         appointment.cancelled_by_id = actor_id
         appointment.cancel_reason = reason or appointment.cancel_reason
-    record_event(session, appointment, old, new, actor_id, reason)
+    return record_event(session, appointment, old, new, actor_id, reason)
 
 
 def transition_appointment(session: Session, appointment_id: int, to_status: str, *, actor_id: int | None,
@@ -97,9 +101,12 @@ def transition_appointment(session: Session, appointment_id: int, to_status: str
         check_patient_cutoff(appointment, settings, now)
     if to_status == "cancelled" and not (reason or "").strip():
         raise ValidationFailed(_("Say why the appointment is cancelled."), "reason")
-    apply_transition(session, appointment, appointment.status, to_status, actor_id=actor_id, settings=settings,
-                     reason=reason, now=now)
+    event = apply_transition(session, appointment, appointment.status, to_status, actor_id=actor_id,
+                             settings=settings, reason=reason, now=now)
     commit_or_raise(session)
+    if to_status in ("confirmed", "cancelled"):  # after the commit: the patient and staff are told
+        appointment_hooks.appointment_changed(appointment.id, to_status, actor_id=actor_id, by_patient=by_patient,
+                                              event_id=event.id)
     return appointment
 
 
@@ -120,7 +127,9 @@ def reschedule_appointment(session: Session, appointment_id: int, new_start: dat
                      settings=settings, now=now, ignore_appointment_id=appointment.id)
     old_start = appointment.start_at
     appointment.doctor_id, appointment.start_at, appointment.end_at = doctor.id, new_start.astimezone(timezone.utc), end
-    record_event(session, appointment, appointment.status, appointment.status, actor_id,
-                 _("Moved from %(old)s", old=f"{to_local(old_start, settings):%Y-%m-%d %H:%M}"))
+    event = record_event(session, appointment, appointment.status, appointment.status, actor_id,
+                         _("Moved from %(old)s", old=f"{to_local(old_start, settings):%Y-%m-%d %H:%M}"))
     commit_or_raise(session)
+    appointment_hooks.appointment_changed(appointment.id, "moved", actor_id=actor_id, by_patient=by_patient,
+                                          event_id=event.id, old_start=old_start)
     return appointment

@@ -42,6 +42,7 @@ RENDERERS: dict[str, Renderer] = {}
 # Modules whose import registers renderers (each kind once).
 RENDERER_MODULES: list[str] = [
     "app.services.messaging.builtin_notices",
+    "app.services.messaging.notice_renderers",
 ]
 
 

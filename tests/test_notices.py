@@ -1,0 +1,382 @@
+"""Event notices (issue 12, item 5): appointment booked / confirmed / cancelled / moved to the patient
+(e-mail and SMS, in their language) and to the doctor and reception in-app (in theirs); lab results
+ready and medicines ready to the patient; the pharmacy's daily digest. Each is written once even
+when its job runs twice, and a failing queue or job never undoes the booking."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import (
+    Appointment,
+    AppointmentEvent,
+    Doctor,
+    Notification,
+    OutboundMessage,
+    Patient,
+    Service,
+    UserProfile,
+    WorkSchedule,
+)
+from app.services import booking
+from app.services.settings import ClinicSettings
+from tests.outbox import body, empty_outbox, outbox  # noqa: F401 - empty_outbox: autouse fixture
+
+ZONE = timezone(timedelta(hours=7))
+DAY = (datetime.now(ZONE) + timedelta(days=6)).date()
+PATIENT_MAIL = "an.nguyen@example.vn"
+REASON = "Đau ngực khi gắng sức"  # clinical: never in an SMS or a staff notice
+
+
+def at(hhmm: str, days_after: int = 0) -> datetime:
+    hours, minutes = map(int, hhmm.split(":"))
+    return datetime.combine(DAY + timedelta(days=days_after), time(hours, minutes), ZONE)
+
+
+def uid(app, username: str) -> int:
+    return app.appbuilder.sm.find_user(username=username).id
+
+
+def set_language(db, user_id: int, language: str, **extra) -> None:
+    profile = db.session.get(UserProfile, user_id) or UserProfile(user_id=user_id)
+    profile.language = language
+    for key, value in extra.items():
+        setattr(profile, key, value)
+    db.session.add(profile)
+    db.session.commit()
+
+
+@pytest.fixture
+def people(app, db):
+    """A doctor whose login is "doctor", working every day 07-19; a service; a patient whose login
+    is "patient", with an e-mail and a phone, who chose e-mail and SMS."""
+    doctor_user, patient_user = uid(app, "doctor"), uid(app, "patient")
+    doctor = Doctor(full_name="Trần Thị Bình", title="BS.", user_id=doctor_user)
+    db.session.add(doctor)
+    db.session.flush()
+    db.session.add_all(WorkSchedule(doctor_id=doctor.id, weekday=w, start_time=time(7), end_time=time(19),
+                                    valid_from=date(2020, 1, 1)) for w in range(7))
+    service = Service(code="KB", name="Khám tổng quát", price=Decimal(150000), duration_minutes=20,
+                      doctors=[doctor])
+    patient = Patient(code="BN0001", full_name="Nguyễn Văn An", email=PATIENT_MAIL, phone="+84912345678",
+                      user_id=patient_user)
+    db.session.add_all([service, patient])
+    db.session.commit()
+    set_language(db, uid(app, "patient"), "vi", notify_email=True, notify_sms=True)
+    set_language(db, uid(app, "doctor"), "en")
+    set_language(db, uid(app, "receptionist"), "vi")
+    return {"doctor": doctor.id, "service": service.id, "patient": patient.id}
+
+
+def settings(app) -> ClinicSettings:
+    return ClinicSettings.from_config(app.config)
+
+
+def book(app, db, people, start: datetime, channel: str = "online", actor: str = "patient", **extra):
+    return booking.book_appointment(db.session, patient_id=people["patient"], doctor_id=people["doctor"],
+                                    service_id=people["service"], start=start, settings=settings(app),
+                                    actor_id=uid(app, actor), channel=channel, **extra)
+
+
+def sms(app) -> list[dict]:
+    folder = Path(app.config["MAIL_OUTBOX_DIR"])
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.sms.json"))] \
+        if folder.exists() else []
+
+
+def notices(db, user_id: int) -> list[Notification]:
+    db.session.expire_all()
+    return list(db.session.execute(select(Notification).where(Notification.user_id == user_id)
+                                   .order_by(Notification.id)).scalars())
+
+
+def html(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def counts(db) -> tuple[int, int]:
+    db.session.expire_all()
+    return (db.session.scalar(select(func.count(OutboundMessage.id))),
+            db.session.scalar(select(func.count(Notification.id))))
+
+
+# --- appointments -----------------------------------------------------------------------------
+
+def test_an_online_booking_tells_the_patient_in_their_language_and_staff_in_theirs(app, db, people):
+    made = book(app, db, people, at("09:00"), reason=REASON)
+    mails = outbox(app)
+    assert [m["To"] for m in mails] == [PATIENT_MAIL]
+    mail = mails[0]
+    assert mail["Subject"] == "Chúng tôi đã nhận yêu cầu đặt lịch của bạn"  # requested: waiting for the clinic
+    text = body(mail)
+    assert f"09:00 {DAY:%d/%m/%Y}" in text and "BS. Trần Thị Bình" in text and "Khám tổng quát" in text
+    assert "/clinic/me/appointments" in text and "Kính gửi Nguyễn Văn An," in text
+    assert "BS. Trần Thị Bình" in html(mail) and "<a href=" in html(mail)
+    [short] = sms(app)
+    assert short["to"] == "+84912345678" and f"09:00 {DAY:%d/%m/%Y}" in short["text"]
+    assert REASON not in text and REASON not in short["text"]
+    # The doctor reads English, reception Vietnamese; the patient who booked gets no in-app notice.
+    [doctor_notice] = notices(db, uid(app, "doctor"))
+    assert doctor_notice.title == f"Online booking: Nguyễn Văn An, 09:00 {DAY:%d/%m}"
+    assert doctor_notice.link == f"/appointment-actions/{made.id}"
+    assert "waiting for confirmation" in doctor_notice.body
+    [reception_notice] = notices(db, uid(app, "receptionist"))
+    assert reception_notice.title == f"Đặt lịch trực tuyến: Nguyễn Văn An, 09:00 {DAY:%d/%m}"
+    for notice in (doctor_notice, reception_notice):
+        assert REASON not in notice.title and REASON not in (notice.body or "")
+    assert notices(db, uid(app, "patient")) == []
+
+
+def test_a_booking_at_the_desk_tells_the_doctor_not_reception(app, db, people):
+    set_language(db, uid(app, "patient"), "en")
+    book(app, db, people, at("10:00"), channel="walk_in", actor="receptionist")
+    [mail] = outbox(app)
+    assert mail["Subject"] == "Your appointment is booked"
+    assert f"Your appointment is booked for 10:00 {DAY:%d/%m/%Y} with BS. Trần Thị Bình" in body(mail)
+    assert [n.title for n in notices(db, uid(app, "doctor"))] == [f"New appointment: Nguyễn Văn An, 10:00 {DAY:%d/%m}"]
+    assert notices(db, uid(app, "receptionist")) == []  # a desk booking: reception made it
+
+
+def test_confirm_move_and_cancel_each_tell_the_patient_and_staff(app, db, people):
+    made = book(app, db, people, at("09:00"))
+    booking.transition_appointment(db.session, made.id, "confirmed", actor_id=uid(app, "receptionist"),
+                                   settings=settings(app))
+    booking.reschedule_appointment(db.session, made.id, at("11:00", 1), actor_id=uid(app, "patient"),
+                                   settings=settings(app), by_patient=True)
+    booking.transition_appointment(db.session, made.id, "cancelled", actor_id=uid(app, "patient"),
+                                   settings=settings(app), reason="Bận việc", by_patient=True)
+    subjects = [m["Subject"] for m in outbox(app)]
+    assert subjects == ["Chúng tôi đã nhận yêu cầu đặt lịch của bạn", "Lịch hẹn của bạn đã được xác nhận",
+                        "Lịch hẹn của bạn đã được dời", "Lịch hẹn của bạn đã bị hủy"]
+    moved = body(outbox(app)[2])
+    assert f"09:00 {DAY:%d/%m/%Y}" in moved and f"11:00 {DAY + timedelta(days=1):%d/%m/%Y}" in moved
+    assert len(sms(app)) == 4
+    doctor_titles = [n.title for n in notices(db, uid(app, "doctor"))]
+    assert doctor_titles == [
+        f"Online booking: Nguyễn Văn An, 09:00 {DAY:%d/%m}",
+        f"Appointment confirmed: Nguyễn Văn An, 09:00 {DAY:%d/%m}",
+        f"Moved by the patient: Nguyễn Văn An, 09:00 {DAY:%d/%m} → 11:00 {DAY + timedelta(days=1):%d/%m}",
+        f"Cancelled by the patient: Nguyễn Văn An, 11:00 {DAY + timedelta(days=1):%d/%m}"]
+    # Reception: the online booking and the patient's own move and cancellation; not its own confirmation.
+    reception = notices(db, uid(app, "receptionist"))
+    assert [n.kind for n in reception] == ["appointment_booked", "appointment_moved", "appointment_cancelled"]
+    assert all(n.link.startswith(f"/appointment-actions/{made.id}") for n in reception)
+    assert "Bận việc" not in " ".join(n.title + (n.body or "") for n in reception)
+
+
+def test_check_in_and_no_show_tell_nobody(app, db, people):
+    made = book(app, db, people, at("09:00"), channel="phone", actor="receptionist")
+    before = counts(db)
+    db.session.get(Appointment, made.id)
+    booking.transition_appointment(db.session, made.id, "checked_in", actor_id=uid(app, "receptionist"),
+                                   settings=settings(app))
+    assert counts(db) == before
+
+
+def test_a_notice_made_obsolete_before_it_is_sent_is_skipped(app, db, people, monkeypatch):
+    """A booking notice still waiting (the queue is slow) when the visit is cancelled is not sent:
+    the cancellation has its own."""
+    from app.services.messaging import delivery
+
+    monkeypatch.setattr(delivery, "enqueue_deliveries", lambda config, ids: None)
+    made = book(app, db, people, at("09:00"))
+    booking.transition_appointment(db.session, made.id, "cancelled", actor_id=uid(app, "receptionist"),
+                                   settings=settings(app), reason="Bác sĩ nghỉ")
+    monkeypatch.undo()
+    db.session.expire_all()
+    rows = db.session.execute(select(OutboundMessage).where(OutboundMessage.channel == "email")
+                              .order_by(OutboundMessage.id)).scalars().all()
+    outcome = [delivery.deliver_message(db.session, row.id, app.config) for row in rows]
+    assert outcome == ["skipped", "sent"]
+    assert [m["Subject"] for m in outbox(app)] == ["Lịch hẹn của bạn đã bị hủy"]
+
+
+def test_a_job_run_twice_writes_nothing_twice(app, db, people):
+    from app.jobs import notices as jobs
+
+    made = book(app, db, people, at("09:00"))
+    before, mails = counts(db), len(outbox(app))
+    assert before[0] == 2 and before[1] == 2  # e-mail and SMS; doctor and reception
+    assert jobs.appointment_event(made.id, "booked", actor_id=uid(app, "patient")) == 0
+    assert counts(db) == before and len(outbox(app)) == mails
+    moved = booking.reschedule_appointment(db.session, made.id, at("10:00"), actor_id=None, settings=settings(app))
+    db.session.expire_all()
+    event_id = db.session.scalar(select(func.max(AppointmentEvent.id))
+                                 .where(AppointmentEvent.appointment_id == moved.id))
+    after_move = counts(db)
+    assert after_move[0] == before[0] + 2
+    jobs.appointment_event(made.id, "moved", event_id=event_id, old_start=at("09:00").isoformat())
+    assert counts(db) == after_move
+
+
+def test_a_queue_that_raises_never_breaks_a_booking(app, db, people, monkeypatch, caplog):
+    import app.jobs.queue as queue
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(queue, "enqueue", down)
+    made = book(app, db, people, at("09:00"))
+    moved = booking.reschedule_appointment(db.session, made.id, at("10:00"), actor_id=None, settings=settings(app))
+    db.session.expire_all()
+    assert db.session.get(Appointment, made.id).start_at == at("10:00") and moved.id == made.id
+    assert counts(db) == (0, 0) and "could not queue" in caplog.text
+
+
+def test_a_job_that_fails_never_breaks_a_booking(app, db, people, monkeypatch):
+    from app.services import notices as service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug in a notice")
+
+    monkeypatch.setattr(service, "notify_appointment_event", broken)
+    made = book(app, db, people, at("09:00"))
+    db.session.expire_all()
+    assert db.session.get(Appointment, made.id).status == "requested"
+    assert counts(db) == (0, 0)
+
+
+def test_a_series_is_one_notice_listing_its_visits(app, db, people):
+    from app.services.series import book_series
+
+    set_language(db, uid(app, "patient"), "en")
+    series, visits, skipped = book_series(
+        db.session, patient_id=people["patient"], doctor_id=people["doctor"], service_id=people["service"],
+        first_start=at("08:00"), rule="FREQ=WEEKLY;COUNT=3", settings=settings(app), actor_id=uid(app, "admin"))
+    assert len(visits) == 3 and not skipped
+    [mail] = outbox(app)
+    assert mail["Subject"] == "Your 3 appointments are booked"
+    text = body(mail)
+    for week in range(3):
+        assert f"08:00 {DAY + timedelta(weeks=week):%d/%m/%Y}" in text
+    [notice] = notices(db, uid(app, "doctor"))
+    assert notice.title == f"3 appointments booked: Nguyễn Văn An, from 08:00 {DAY:%d/%m}"
+
+
+# --- lab results, medicines ------------------------------------------------------------------
+
+def test_released_results_tell_the_patient_they_are_ready_never_what_they_are(app, db, people):
+    from app.jobs import notices as jobs
+    from app.models import Encounter
+    from app.services import lab
+    from app.services.demo_data.lab_catalogue import seed_lab_catalogue
+
+    seed_lab_catalogue(db.session)
+    encounter = Encounter(patient_id=people["patient"], doctor_id=people["doctor"], chief_complaint="Mệt")
+    db.session.add(encounter)
+    db.session.commit()
+    doctor, tech = (app.appbuilder.sm.find_user(username=name) for name in ("doctor", "lab"))
+    now = datetime.now(timezone.utc)
+    order = lab.order_tests(db.session, encounter.id, ["GLU"], doctor, now)[0].id
+    lab.enter_results(db.session, order, {"Glucose": "17,9"}, "final", tech, now)
+    assert outbox(app) == []  # entered, not released: nothing yet
+    lab.release_results(db.session, order, tech, now)
+    [mail] = outbox(app)
+    assert mail["Subject"] == "Kết quả xét nghiệm của bạn đã có"
+    text = body(mail)
+    assert "/clinic/me/results" in text
+    [short] = sms(app)
+    for shown in (text, html(mail), short["text"]):
+        assert "17,9" not in shown and "Glucose" not in shown and "17.9" not in shown
+    [notice] = notices(db, doctor.id)
+    assert notice.kind == "lab_results_released" and notice.link.startswith(f"/lab/order/{order}")
+    assert "17,9" not in notice.title + (notice.body or "")
+    before = counts(db)
+    jobs.lab_results_released(order, now.isoformat(), actor_id=tech.id)
+    assert counts(db) == before and len(outbox(app)) == 1
+
+
+def test_dispensed_medicines_tell_the_patient_they_are_ready(app, db, people):
+    from app.models import Prescription, PrescriptionItem
+    from app.services import dispensing
+    from app.services.stock_views import prescription_code
+    from tests.pharmacy_helpers import NOW, batch, medicine
+
+    set_language(db, uid(app, "patient"), "en")
+    drug = medicine(db, "Amoxicillin")
+    batch(db, drug, 100, 365)
+    record = Prescription(patient_id=people["patient"], doctor_id=people["doctor"], status="issued", issued_at=NOW)
+    record.items = [PrescriptionItem(medicine_id=drug, dose="1 viên", frequency="3 lần/ngày", duration_days=5,
+                                     quantity=15)]
+    db.session.add(record)
+    db.session.commit()
+    item = record.items[0].id
+    dispensing.dispense_prescription(db.session, record.id, {item: 5}, uid(app, "pharmacist"), NOW)
+    assert outbox(app) == []  # partly dispensed: not ready yet
+    dispensing.dispense_prescription(db.session, record.id, None, uid(app, "pharmacist"), NOW)
+    [mail] = outbox(app)
+    assert mail["Subject"] == "Your medicines are ready for pickup"
+    assert prescription_code(record.id) in body(mail) and "Amoxicillin" not in body(mail)
+    [short] = sms(app)
+    assert prescription_code(record.id) in short["text"] and "Amoxicillin" not in short["text"]
+
+
+# --- the pharmacy digest ------------------------------------------------------------------------
+
+@pytest.fixture
+def stock(app, db):
+    from tests.pharmacy_helpers import TODAY, batch, medicine
+
+    low = medicine(db, "Salbutamol", reorder_level=50)
+    batch(db, low, 10, 300)
+    expiring = medicine(db, "Cefuroxim", reorder_level=5)
+    batch(db, expiring, 40, 20, lot="LOT-SAP-HET")
+    fine = medicine(db, "Vitamin C", reorder_level=5)
+    batch(db, fine, 500, 400)
+    return TODAY
+
+
+def test_the_digest_lists_low_stock_and_near_expiry_and_leaves_out_what_is_fine(app, db, stock):
+    from app.services.messaging.delivery import enqueue_deliveries
+    from app.services.stock_digest import send_stock_digest
+
+    set_language(db, uid(app, "pharmacist"), "vi")
+    set_language(db, uid(app, "manager"), "en")
+    before_hour = datetime.combine(stock, time(6, 59), ZONE)
+    assert send_stock_digest(db.session, config=app.config, now=before_hour) == []
+    now = datetime.combine(stock, time(7, 5), ZONE)
+    ids = send_stock_digest(db.session, config=app.config, now=now)
+    enqueue_deliveries(app.config, ids)
+    mails = {m["To"]: m for m in outbox(app)}
+    assert set(mails) == {"pharmacist@test.example", "manager@test.example"}
+    vi, en = mails["pharmacist@test.example"], mails["manager@test.example"]
+    assert vi["Subject"] == f"Bản tin nhà thuốc ngày {stock:%d/%m/%Y}"
+    assert en["Subject"] == f"Pharmacy digest for {stock:%d/%m/%Y}"
+    text, table = body(en), html(en)
+    assert "Below the reorder level" in text and "Salbutamol 500 mg" in text
+    assert "Batches expiring soon" in text and "LOT-SAP-HET" in text
+    assert "<table" in table and "Salbutamol 500 mg" in table and "LOT-SAP-HET" in table
+    assert "Vitamin C" not in text and "Vitamin C" not in table
+    assert "Dưới mức đặt hàng lại" in body(vi)
+    notes = notices(db, uid(app, "manager"))
+    assert len(notes) == 1 and notes[0].link.startswith("/pharmacy/dashboard")
+    assert notices(db, uid(app, "pharmacist"))[0].title.startswith("Bản tin nhà thuốc")
+    assert notices(db, uid(app, "doctor")) == []
+    # Ten minutes later the periodic job runs again: nothing new that day.
+    before = counts(db)
+    assert send_stock_digest(db.session, config=app.config, now=now + timedelta(minutes=10)) == []
+    assert counts(db) == before and len(outbox(app)) == 2
+
+
+def test_a_quiet_day_sends_no_digest(app, db):
+    from app.services.stock_digest import send_stock_digest
+    from tests.pharmacy_helpers import TODAY, batch, medicine
+
+    batch(db, medicine(db, "Vitamin C", reorder_level=5), 500, 400)
+    assert send_stock_digest(db.session, config=app.config, now=datetime.combine(TODAY, time(9), ZONE)) == []
+    assert counts(db) == (0, 0)
+
+
+def test_the_periodic_job_sends_the_digest_once(app, db, stock, monkeypatch):
+    import app.models.types as types
+    from app.jobs.digest import send_if_due
+
+    monkeypatch.setattr(types, "utcnow", lambda: datetime.combine(stock, time(8), ZONE).astimezone(timezone.utc))
+    assert send_if_due() == 2
+    assert send_if_due() == 0
+    assert len(outbox(app)) == 2
