@@ -380,3 +380,39 @@ def test_the_periodic_job_sends_the_digest_once(app, db, stock, monkeypatch):
     assert send_if_due() == 2
     assert send_if_due() == 0
     assert len(outbox(app)) == 2
+
+
+# --- on RQ ------------------------------------------------------------------------------------
+
+@pytest.mark.needs_redis
+def test_with_redis_the_notice_is_a_job_a_worker_runs_with_retries(app, db, people, monkeypatch):
+    """With REDIS_URL the booking only enqueues (nothing written in the request); a worker writes
+    the messages and delivers them. Redis database 15 and a queue unique to this test."""
+    import uuid
+
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+    from rq.job import Job
+
+    url, name = "redis://127.0.0.1:6379/15", f"test-notices-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    monkeypatch.setitem(app.config, "RQ_QUEUE", name)
+    connection = Redis.from_url(url)
+    queue = Queue(name, connection=connection)
+    try:
+        book(app, db, people, at("09:00"))
+        assert counts(db) == (0, 0) and queue.count == 1
+        [job] = queue.get_jobs()
+        assert job.func_name == "app.jobs.notices.appointment_event" and job.retries_left == 3
+        worker = SimpleWorker([queue], connection=connection)
+        worker.work(burst=True)  # the notice job, then the two delivery jobs it enqueued
+        connection.delete(worker.key)
+        assert counts(db) == (2, 2)
+        assert [m["Subject"] for m in outbox(app)] == ["Chúng tôi đã nhận yêu cầu đặt lịch của bạn"]
+        assert len(sms(app)) == 1
+    finally:
+        for registry in (queue.finished_job_registry, queue.failed_job_registry):
+            for job_id in registry.get_job_ids():
+                Job.fetch(job_id, connection=connection).delete()
+        queue.delete(delete_jobs=True)
+        connection.close()

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 APPOINTMENT_JOB = "app.jobs.notices.appointment_event"
 LAB_JOB = "app.jobs.notices.lab_results_released"
 PRESCRIPTION_JOB = "app.jobs.notices.prescription_dispensed"
+RETRY_INTERVALS = [10, 60, 300]  # seconds between RQ's tries of a job that failed (the database was away)
 
 
 def _enqueue(func_path: str, *args: Any, **kwargs: Any) -> None:
@@ -28,7 +29,12 @@ def _enqueue(func_path: str, *args: Any, **kwargs: Any) -> None:
             return
         from app.jobs.queue import enqueue
 
-        enqueue(current_app.config, func_path, *args, **kwargs)
+        config = current_app.config
+        if config.get("REDIS_URL"):  # a job run again writes nothing twice: RQ may retry it
+            from rq import Retry
+
+            kwargs["retry"] = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
+        enqueue(config, func_path, *args, **kwargs)
     except Exception:  # noqa: BLE001 - the change stands; telling people about it is secondary
         log.exception("could not queue %s%r", func_path, args)
 
