@@ -320,6 +320,7 @@ def test_dispensed_medicines_tell_the_patient_they_are_ready(app, db, people):
 
 @pytest.fixture
 def stock(app, db):
+    from app.services import stock_usage
     from tests.pharmacy_helpers import TODAY, batch, medicine
 
     low = medicine(db, "Salbutamol", reorder_level=50)
@@ -328,6 +329,10 @@ def stock(app, db):
     batch(db, expiring, 40, 20, lot="LOT-SAP-HET")
     fine = medicine(db, "Vitamin C", reorder_level=5)
     batch(db, fine, 500, 400)
+    fast = medicine(db, "Amoxicillin", reorder_level=10)  # above its level, but 12 units last 4 days
+    batch(db, fast, 12, 300)
+    stock_usage.add_use(db.session, fast, TODAY - timedelta(days=2), 90)  # 3 a day over the 30-day window
+    db.session.commit()
     return TODAY
 
 
@@ -350,6 +355,8 @@ def test_the_digest_lists_low_stock_and_near_expiry_and_leaves_out_what_is_fine(
     text, table = body(en), html(en)
     assert "Below the reorder level" in text and "Salbutamol 500 mg" in text
     assert "Batches expiring soon" in text and "LOT-SAP-HET" in text
+    assert "To order now" in text and "Amoxicillin 500 mg | 12 viên | 4.0 | 7" in text
+    assert "Amoxicillin 500 mg | 12 viên | 4,0 | 7" in body(vi)  # the Vietnamese decimal comma
     assert "<table" in table and "Salbutamol 500 mg" in table and "LOT-SAP-HET" in table
     assert "Vitamin C" not in text and "Vitamin C" not in table
     assert "Dưới mức đặt hàng lại" in body(vi)

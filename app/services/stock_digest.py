@@ -34,8 +34,8 @@ def digest_day(now: datetime, settings: MessagingSettings) -> date | None:
     return local.date() if local.hour >= settings.digest_hour else None
 
 
-def _cover(days: float | None) -> str:
-    return "-" if days is None else f"{days:.1f}"
+def _rounded(days: float | None) -> float | None:
+    return None if days is None else round(days, 1)
 
 
 def digest_params(alerts: PharmacyAlerts) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def digest_params(alerts: PharmacyAlerts) -> dict[str, Any]:
         "below_reorder": [{"name": s.name, "code": s.code, "on_hand": s.on_hand, "unit": s.unit,
                            "reorder_level": s.reorder_level} for s in alerts.below_reorder[:MAX_ROWS]],
         "order_now": [{"name": s.name, "code": s.code, "on_hand": s.on_hand, "unit": s.unit,
-                       "days_of_cover": _cover(s.days_of_cover), "lead_time_days": s.lead_time_days}
+                       "days_of_cover": _rounded(s.days_of_cover), "lead_time_days": s.lead_time_days}
                       for s in alerts.order_now[:MAX_ROWS]],
         "expiring": [{"medicine": b.medicine, "lot": b.lot_number, "expiry": b.expiry_date.strftime("%d/%m/%Y"),
                       "quantity": b.quantity} for b in alerts.expiring[:MAX_ROWS]],

@@ -221,6 +221,13 @@ def render_prescription_ready(session: Session, message: OutboundMessage, config
 # --- the pharmacy's daily digest --------------------------------------------------------------
 
 
+def _days(value: float | None) -> str:
+    """Days of cover with the language's decimal mark ("2.5", "2,5"); "-" when nothing is used."""
+    from flask_babel import format_decimal
+
+    return "-" if value is None else str(format_decimal(value, format="0.0"))
+
+
 def digest_tables(params: Mapping[str, Any]) -> list[Table]:
     """The digest's sections, labelled in the current language (empty sections left out)."""
     tables = []
@@ -231,8 +238,8 @@ def digest_tables(params: Mapping[str, Any]) -> list[Table]:
     if params.get("order_now"):
         tables.append(Table(_("To order now (days of cover within the lead time)"),
                             [_("Medicine"), _("On hand"), _("Days of cover"), _("Lead time (days)")],
-                            [[r["name"], f'{r["on_hand"]} {r["unit"]}', r["days_of_cover"], str(r["lead_time_days"])]
-                             for r in params["order_now"]], (1, 2, 3)))
+                            [[r["name"], f'{r["on_hand"]} {r["unit"]}', _days(r["days_of_cover"]),
+                              str(r["lead_time_days"])] for r in params["order_now"]], (1, 2, 3)))
     if params.get("expiring"):
         tables.append(Table(_("Batches expiring soon"), [_("Medicine"), _("Lot"), _("Expiry date"), _("Quantity")],
                             [[r["medicine"], r["lot"], r["expiry"], str(r["quantity"])] for r in params["expiring"]],
