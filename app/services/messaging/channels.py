@@ -99,7 +99,10 @@ class OutboxSender:
         self.channel = channel
 
     def send(self, recipient: str, rendered: Rendered, key: str) -> str:
-        text = rendered.short_text or rendered.subject
+        from app.services.messaging.text import sms_text
+
+        # an SMS as the provider would send it (without diacritics with SMS_ASCII_ONLY)
+        text = sms_text(self.config, rendered) if self.channel == "sms" else (rendered.short_text or rendered.subject)
         payload: dict[str, Any] = {"channel": self.channel, "to": recipient, "text": text, "key": key}
         if self.channel == "zalo":
             payload.update(template=rendered.template, template_data=rendered.template_data)
@@ -134,7 +137,10 @@ def sender_for(channel: str, config: Mapping, keep_open: bool = False) -> Sender
 
 
 # Modules whose import adds provider adapters to ADAPTERS.
-PROVIDER_MODULES: list[str] = []
+PROVIDER_MODULES: list[str] = [
+    "app.services.messaging.twilio_sms",  # sms: twilio (SMS_PROVIDER=twilio)
+    "app.services.messaging.zalo_zns",  # zalo: zns (ZALO_ENABLED)
+]
 
 
 def load_providers() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -132,6 +133,8 @@ def deliver_message(session: Session, message_id: int, config: Mapping, *, now: 
         _finish(session, message, status="skipped", skip_reason="no_address")
         return "skipped"
     rendered: Rendered = result
+    if message.channel == "zalo" and not rendered.template:  # ZALO_TEMPLATES is keyed by kind by default
+        rendered = replace(rendered, template=message.kind)
     try:
         ref = sender_for(message.channel, config, keep_open=keep_open).send(
             message.recipient, rendered, key=f"msg-{message.id}")
@@ -148,11 +151,16 @@ def deliver_message(session: Session, message_id: int, config: Mapping, *, now: 
         _finish(session, message, status="failed", last_error=str(exc)[:500])
         return "failed"
     _finish(session, message, status="sent", sent_at=utcnow(), provider_ref=str(ref)[:200],
-            subject=rendered.subject[:300], body=_kept_body(message.channel, rendered), last_error=None)
+            subject=rendered.subject[:300], body=_kept_body(message.channel, rendered, config), last_error=None)
     return "sent"
 
 
-def _kept_body(channel: str, rendered: Rendered) -> str:
+def _kept_body(channel: str, rendered: Rendered, config: Mapping) -> str:
+    """What the recipient got: an SMS as sent (without diacritics with SMS_ASCII_ONLY)."""
+    from app.services.messaging.text import sms_text
+
+    if channel == "sms":
+        return sms_text(config, rendered)
     return rendered.text if channel == "email" else (rendered.short_text or rendered.subject)
 
 
