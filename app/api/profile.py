@@ -53,6 +53,8 @@ def profile_json(found: profile_service.Profile, user: Any) -> dict:
     return {"user_id": found.user_id, "username": found.username, "full_name": found.full_name,
             "email": found.email, "pending_email": found.pending_email, "phone": found.phone,
             "language": found.language, "channels": found.channels, "roles": found.roles,
+            "quiet_from": profile_service.format_quiet_time(found.quiet_from) or None,
+            "quiet_until": profile_service.format_quiet_time(found.quiet_until) or None,
             "is_patient": found.is_patient, "two_factor": two_factor_status(user)}
 
 

@@ -22,8 +22,14 @@ class ProfilePatch(StrictSchema):
     email = fields.String(validate=validate.Length(max=254))
     language = fields.String(allow_none=True, validate=validate.OneOf(LANGUAGES),
                              metadata={"description": "null: follow the browser"})
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), validate=validate.Length(max=2),
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)),
+                           validate=validate.Length(max=len(CHANNELS)),
                            metadata={"description": "how the clinic may send notices; [] for none"})
+    quiet_from = fields.String(allow_none=True, validate=validate.Length(max=5), metadata={
+        "example": "21:00", "description": "no SMS or Zalo from this time (clinic time, HH:MM); "
+                                           "with quiet_until, or both null for none"})
+    quiet_until = fields.String(allow_none=True, validate=validate.Length(max=5), metadata={
+        "example": "07:00", "description": "... until this time (may be the next morning)"})
 
 
 class TwoFactorOut(Schema):
@@ -41,6 +47,8 @@ class ProfileOut(Schema):
     phone = fields.String(required=True, allow_none=True, metadata={"description": "E.164"})
     language = fields.String(required=True, allow_none=True)
     channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True)
+    quiet_from = fields.String(required=True, allow_none=True, metadata={"example": "21:00"})
+    quiet_until = fields.String(required=True, allow_none=True, metadata={"example": "07:00"})
     roles = fields.List(fields.String(), required=True)
     is_patient = fields.Boolean(required=True)
     two_factor = fields.Nested(TwoFactorOut, required=True, allow_none=True)

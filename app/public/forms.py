@@ -140,8 +140,12 @@ class ProfileForm(FieldErrors, FlaskForm):
     phone = StringField(_l("Phone"), filters=[strip], validators=[at_most(40)])
     email = StringField(_l("Email"), filters=[strip], validators=[at_most(254)])
     language = SelectField(_l("Language"), choices=[], validate_choice=False)
-    channels = SelectMultipleField(_l("Send me notices by"), choices=[("email", _l("E-mail")), ("sms", _l("SMS"))],
+    channels = SelectMultipleField(_l("Send me notices by"), choices=[("email", _l("E-mail")), ("sms", _l("SMS")),
+                                                                      ("zalo", _l("Zalo"))],
                                    validate_choice=False)
+    # HH:MM, checked by the service (both or neither, the form of each) so that all problems show at once
+    quiet_from = StringField(_l("Quiet from"), filters=[strip], validators=[at_most(5)])
+    quiet_until = StringField(_l("Quiet until"), filters=[strip], validators=[at_most(5)])
 
 
 class EmailChangeForm(FlaskForm):

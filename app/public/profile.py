@@ -89,7 +89,12 @@ def _form_for(found: profile_service.Profile, formdata: Any = None) -> ProfileFo
     form = ProfileForm(formdata=formdata, data={
         "full_name": found.full_name, "phone": profile_service.display_phone(found.phone, settings().phone_region),
         "email": found.email or "",
-        "language": found.language or "", "channels": found.channels})
+        "language": found.language or "", "channels": found.channels,
+        "quiet_from": profile_service.format_quiet_time(found.quiet_from),
+        "quiet_until": profile_service.format_quiet_time(found.quiet_until)})
+    used = set(str(current_app.config.get("MESSAGE_CHANNELS", "email,sms,zalo")).replace(" ", "").split(","))
+    form.channels.choices = [(value, label) for value, label in form.channels.choices
+                             if value in used or value in found.channels]
     form.language.choices = [("", _("Follow my browser"))] + [
         (code, language["name"]) for code, language in current_app.config["LANGUAGES"].items()]
     return form
@@ -123,7 +128,8 @@ def profile_page(site: str, render: Any = None) -> ResponseReturnValue:
     form = _form_for(found, request.form)
     changes = {"full_name": form.full_name.data or "", "phone": form.phone.data or None,
                "email": form.email.data or "", "language": form.language.data or None,
-               "channels": list(form.channels.data or [])}
+               "channels": list(form.channels.data or []),
+               "quiet_from": form.quiet_from.data or None, "quiet_until": form.quiet_until.data or None}
     languages = list(current_app.config["LANGUAGES"])
     if not form.validate_on_submit():
         errors = form.field_errors()

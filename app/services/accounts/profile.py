@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -47,7 +47,8 @@ from app.services.errors import NotFound, ValidationFailed
 from app.services.settings import ClinicSettings
 from app.services.signup import request_email_change, split_name
 
-CHANNELS = ("email", "sms")
+CHANNELS = ("email", "sms", "zalo")
+PHONE_CHANNELS = ("sms", "zalo")  # need a phone number
 DEFAULT_CHANNELS = frozenset({"email"})
 NAME_PART_MAX = 64  # FAB's first_name / last_name
 
@@ -75,6 +76,8 @@ class Profile:
     channels: list[str]
     roles: list[str]
     patient_id: int | None
+    quiet_from: time | None = None  # no SMS/Zalo from this time (clinic time) ...
+    quiet_until: time | None = None  # ... until this one (may span midnight); both or neither
 
     @property
     def is_patient(self) -> bool:
@@ -113,7 +116,8 @@ def full_name_of(user: User, patient: Patient | None = None) -> str:
 def _channels(row: UserProfile | None) -> set[str]:
     if row is None:
         return set(DEFAULT_CHANNELS)
-    return {name for name, on in (("email", row.notify_email), ("sms", row.notify_sms)) if on}
+    return {name for name, on in (("email", row.notify_email), ("sms", row.notify_sms), ("zalo", row.notify_zalo))
+            if on}
 
 
 def _pending_email(session: Session, user_id: int, now: datetime) -> str | None:
@@ -133,7 +137,30 @@ def read_profile(session: Session, user_id: int, now: datetime) -> Profile:
         phone=patient.phone if patient is not None else (row.phone if row is not None else None),
         language=row.language if row is not None else None,
         channels=[name for name in CHANNELS if name in _channels(row)],
-        roles=sorted(role.name for role in user.roles), patient_id=patient.id if patient is not None else None)
+        roles=sorted(role.name for role in user.roles), patient_id=patient.id if patient is not None else None,
+        quiet_from=row.quiet_from if row is not None else None,
+        quiet_until=row.quiet_until if row is not None else None)
+
+
+def format_quiet_time(value: time | None) -> str:
+    """A quiet-hours bound as shown and sent ("21:00"); "" for none."""
+    return value.strftime("%H:%M") if value is not None else ""
+
+
+def parse_quiet_time(field_name: str, value: Any) -> time | None:
+    """"21:00" (24-hour HH:MM) -> time(21, 0); empty -> None; anything else -> ValidationFailed."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, time):
+        return value.replace(second=0, microsecond=0, tzinfo=None)
+    text = str(value).strip()
+    try:
+        hours, minutes = text.split(":")
+        if len(hours) not in (1, 2) or len(minutes) != 2 or not (hours + minutes).isdigit():
+            raise ValueError(text)
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValidationFailed(_("Use the 24-hour form HH:MM, for example 21:00."), field_name) from None
 
 
 def display_phone(phone: str | None, region: str) -> str:
@@ -161,7 +188,7 @@ def stored_language(session: Session, user_id: int | None, languages: Iterable[s
 
 
 def notification_channels(session: Session, user_id: int) -> set[str]:
-    """How the clinic may reach this login: a subset of {"email", "sms"} (empty: no notices).
+    """How the clinic may reach this login: a subset of {"email", "sms", "zalo"} (empty: no notices).
     A login that never saved its profile: {"email"}."""
     return _channels(session.get(UserProfile, user_id))
 
@@ -210,11 +237,13 @@ def _check(session: Session, user: User, patient: Patient | None, row: UserProfi
         chosen = set(changes["channels"] or ())
         if not chosen <= set(CHANNELS):
             errors["channels"] = _("Choose one of: %(choices)s.", choices=", ".join(CHANNELS))
-        elif "sms" in chosen and not clean.get("phone", patient.phone if patient is not None else
-                                                 (row.phone if row is not None else None)):
-            errors["channels"] = _("Give a phone number to get text messages.")
+        elif chosen & set(PHONE_CHANNELS) and not clean.get(
+                "phone", patient.phone if patient is not None else (row.phone if row is not None else None)):
+            errors["channels"] = _("Give a phone number to get text or Zalo messages.")
         else:
             clean["channels"] = chosen
+    if "quiet_from" in changes or "quiet_until" in changes:
+        _check_quiet_hours(row, changes, clean, errors)
     if patient is not None and not errors and ("full_name" in clean or "phone" in clean):
         with session.no_autoflush:
             patient.full_name = clean.get("full_name", patient.full_name)
@@ -225,6 +254,30 @@ def _check(session: Session, user: User, patient: Patient | None, row: UserProfi
             except ValidationFailed as exc:
                 errors[exc.field or "full_name"] = exc.message
     return clean, errors
+
+
+def _check_quiet_hours(row: UserProfile | None, changes: Mapping[str, Any], clean: dict, errors: dict) -> None:
+    """Quiet hours: both bounds or neither, each HH:MM, not the same time. A bound not in
+    ``changes`` keeps its stored value."""
+    bounds: dict[str, time | None] = {}
+    for name in ("quiet_from", "quiet_until"):
+        if name not in changes:
+            bounds[name] = getattr(row, name) if row is not None else None
+            continue
+        try:
+            bounds[name] = parse_quiet_time(name, changes[name])
+        except ValidationFailed as exc:
+            errors[name] = exc.message
+    if "quiet_from" in errors or "quiet_until" in errors:
+        return
+    start, end = bounds["quiet_from"], bounds["quiet_until"]
+    if (start is None) != (end is None):
+        missing = "quiet_until" if end is None else "quiet_from"
+        errors[missing] = _("Give both times of your quiet hours, or neither.")
+    elif start is not None and start == end:
+        errors["quiet_until"] = _("The quiet hours must end at another time than they start.")
+    else:
+        clean["quiet_from"], clean["quiet_until"] = start, end
 
 
 def profile_problems(session: Session, *, user_id: int, changes: Mapping[str, Any], settings: ClinicSettings,
@@ -240,7 +293,8 @@ def profile_problems(session: Session, *, user_id: int, changes: Mapping[str, An
 
 def update_profile(session: Session, *, user_id: int, changes: Mapping[str, Any], settings: ClinicSettings,
                    languages: Iterable[str], now: datetime, config: Mapping) -> ProfileUpdate:
-    """Apply ``changes`` (any of full_name, phone, email, language, channels) to the user's own
+    """Apply ``changes`` (any of full_name, phone, email, language, channels, quiet_from and
+    quiet_until) to the user's own
     profile: every field checked first, all problems at once (``ProfileRefused``), nothing saved
     unless all pass. A new e-mail address is not applied: a link is made for it (see the module).
     Commits."""
@@ -249,7 +303,9 @@ def update_profile(session: Session, *, user_id: int, changes: Mapping[str, Any]
     row = session.get(UserProfile, user_id)
     current = {"full_name": full_name_of(user, patient),
                "phone": patient.phone if patient is not None else (row.phone if row is not None else None),
-               "language": row.language if row is not None else None, "channels": _channels(row)}
+               "language": row.language if row is not None else None, "channels": _channels(row),
+               "quiet_from": row.quiet_from if row is not None else None,
+               "quiet_until": row.quiet_until if row is not None else None}
     clean, errors = _check(session, user, patient, row, changes, settings, languages)
     if errors:
         session.rollback()
@@ -262,7 +318,7 @@ def update_profile(session: Session, *, user_id: int, changes: Mapping[str, Any]
     if pending is not None:  # a sign-up not confirmed yet: its patient record is made with these
         pending.full_name = clean.get("full_name", pending.full_name)
         pending.phone = clean.get("phone", pending.phone)
-    if {"phone", "language", "channels"} & set(clean):
+    if {"phone", "language", "channels", "quiet_from", "quiet_until"} & set(clean):
         if row is None:
             row = UserProfile(user_id=user_id, notify_email=True, notify_sms=False)
             session.add(row)
@@ -272,6 +328,10 @@ def update_profile(session: Session, *, user_id: int, changes: Mapping[str, Any]
             row.language = clean["language"]
         if "channels" in clean:
             row.notify_email, row.notify_sms = "email" in clean["channels"], "sms" in clean["channels"]
+            row.notify_zalo = "zalo" in clean["channels"]
+        if "quiet_from" in clean or "quiet_until" in clean:
+            row.quiet_from = clean.get("quiet_from", row.quiet_from)
+            row.quiet_until = clean.get("quiet_until", row.quiet_until)
         row.updated_at = now
     if changed:
         record_event(session, "profile_update", "User", user_id, {"fields": changed}, user_id=user_id)
