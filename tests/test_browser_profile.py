@@ -1,7 +1,7 @@
 """The profile page in a real browser (Debian's headless Chromium): a patient writes a Vietnamese
-name and the phone "0903 123 456" and downloads their data; a receptionist changes the language
-of their pages; on a desktop and a phone's width, in English and in Vietnamese. Screenshots go to
-``$SCREENSHOT_DIR`` when it is set."""
+name and the phone "0903 123 456", chooses Zalo and quiet hours, and downloads their data; a
+receptionist changes the language of their pages; on a desktop and a phone's width, in English and
+in Vietnamese. Screenshots go to ``$SCREENSHOT_DIR`` when it is set."""
 from __future__ import annotations
 
 import json
@@ -56,16 +56,22 @@ def test_a_patient_edits_the_profile_and_downloads_their_data(app, browser_engin
         assert TEXT[lang]["title"] in page.content()
         shot("1-open")
         page.fill("#phone", "12")
+        page.fill("#quiet_from", "22:00")  # quiet hours need both times
         page.click("form.profile-form button[type=submit]")
         page.wait_for_load_state()
         assert page.locator('[data-field="phone"]').is_visible()
+        assert page.locator('[data-field="quiet_until"]').is_visible()
+        assert page.input_value("#quiet_from") == "22:00"
         shot("2-refused")
         page.fill("#full_name", "Nguyễn Thị Hồng Nhung")
         page.fill("#phone", "0903 123 456")
         page.check("#channel-sms")
+        page.check("#channel-zalo")
+        page.fill("#quiet_until", "07:00")
         page.click("form.profile-form button[type=submit]")
         page.wait_for_load_state()
         assert TEXT[lang]["saved"] in page.content()
+        assert page.is_checked("#channel-zalo") and page.input_value("#quiet_until") == "07:00"
         assert page.input_value("#full_name") == "Nguyễn Thị Hồng Nhung"
         assert page.input_value("#phone") == "0903 123 456"  # stored as +84903123456
         shot("3-saved")
