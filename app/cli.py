@@ -88,10 +88,11 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
 
 
 def register(app: Flask) -> None:
-    from app import billing_cli, pharmacy_cli
+    from app import billing_cli, pharmacy_cli, reminders_cli
 
     pharmacy_cli.register(app)  # flask stock verify, flask medicines load
     billing_cli.register(app)  # flask billing retry-emails
+    reminders_cli.register(app)  # flask reminders run [--at]
 
     @app.cli.command("sync-roles")
     def sync_roles() -> None:

@@ -3,7 +3,7 @@ the address on file, and quiet hours. Every decision not to send is written as a
 with its reason, so the delivery dashboard can count them."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -65,7 +65,28 @@ def patient_recipient(session: Session, patient_id: int, settings: MessagingSett
     if patient is None:
         return None
     user = session.get(User, patient.user_id) if patient.user_id else None
-    profile = _profile(session, patient.user_id)
+    return _patient_recipient(patient, user, _profile(session, patient.user_id), settings)
+
+
+def patient_recipients(session: Session, patient_ids: Iterable[int], settings: MessagingSettings
+                       ) -> dict[int, Recipient]:
+    """``patient_recipient`` for many patients in three queries (the reminder job's batches)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    patients = list(session.execute(sa.select(Patient).where(Patient.id.in_(ids))).scalars())
+    user_ids = sorted({p.user_id for p in patients if p.user_id})
+    users = {u.id: u for u in session.execute(sa.select(User).where(User.id.in_(user_ids))).scalars()} \
+        if user_ids else {}
+    profiles = {p.user_id: p for p in session.execute(
+        sa.select(UserProfile).where(UserProfile.user_id.in_(user_ids))).scalars()} if user_ids else {}
+    return {p.id: _patient_recipient(p, users.get(p.user_id) if p.user_id else None,
+                                     profiles.get(p.user_id) if p.user_id else None, settings)
+            for p in patients}
+
+
+def _patient_recipient(patient: Patient, user: User | None, profile: UserProfile | None,
+                       settings: MessagingSettings) -> Recipient:
     email = patient.email or (user.email if user is not None else None)
     addresses = {"email": email, "sms": patient.phone, "zalo": patient.phone}
     quiet = (profile.quiet_from, profile.quiet_until) if profile and profile.quiet_from and profile.quiet_until \
@@ -110,6 +131,19 @@ def in_quiet_hours(moment: datetime, quiet: tuple[time, time] | None, settings: 
     return datetime.combine(end_day, end, tzinfo=settings.timezone).astimezone(moment.tzinfo)
 
 
+def contact_plan(contact: Contact, recipient: Recipient, *, now: datetime, settings: MessagingSettings,
+                 latest: datetime | None = None) -> tuple[str | None, datetime | None]:
+    """How a message to ``contact`` is queued: (skip reason or None, not before). SMS and Zalo inside
+    the recipient's quiet hours wait for the window's end, or are skipped (quiet_hours) when that
+    is after ``latest``."""
+    skip, not_before = contact.skip_reason, None
+    if skip is None and contact.channel in ("sms", "zalo"):
+        not_before = in_quiet_hours(now, recipient.quiet, settings)
+        if not_before is not None and latest is not None and not_before >= latest:
+            skip, not_before = "quiet_hours", None
+    return skip, not_before
+
+
 def queue_for(session: Session, recipient: Recipient, kind: str, params: Mapping[str, Any], *, now: datetime,
               settings: MessagingSettings, dedupe_key: str | None = None, appointment_id: int | None = None,
               channels: tuple[str, ...] | None = None, latest: datetime | None = None,
@@ -122,11 +156,7 @@ def queue_for(session: Session, recipient: Recipient, kind: str, params: Mapping
     for contact in recipient.contacts:
         if channels is not None and contact.channel not in channels:
             continue
-        skip, not_before = contact.skip_reason, None
-        if skip is None and contact.channel in ("sms", "zalo"):
-            not_before = in_quiet_hours(now, recipient.quiet, settings)
-            if not_before is not None and latest is not None and not_before >= latest:
-                skip, not_before = "quiet_hours", None
+        skip, not_before = contact_plan(contact, recipient, now=now, settings=settings, latest=latest)
         message = queue_message(
             session, channel=contact.channel, kind=kind, recipient=contact.address, language=recipient.language,
             params=params, dedupe_key=f"{dedupe_key}:{contact.channel}" if dedupe_key else None,
