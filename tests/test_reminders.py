@@ -249,6 +249,8 @@ def test_run_due_twice_reminds_each_patient_once_on_each_chosen_channel(app, db,
     }
     an_mail = next(m for m in mails if m["To"] == "an.nguyen@example.vn")
     assert an_mail["Message-ID"].startswith(f"<msg-{sent[(visits[an], 'email')].id}@")
+    text = an_mail.get_body(preferencelist=("plain",)).get_content()
+    assert f"{start.astimezone(ZoneInfo(HCM)):%H:%M}" in text and "Trần Thị Bình 0" in text  # clinic time, doctor
     # every claim points at its message and tells its outcome
     assert {(c.appointment_id, c.channel, c.status, c.for_start_at) for c in claims(db)} == {
         (visits[an], "email", "sent", start), (visits[no_email], "email", "skipped", start + timedelta(minutes=30)),

@@ -43,6 +43,7 @@ RENDERERS: dict[str, Renderer] = {}
 RENDERER_MODULES: list[str] = [
     "app.services.messaging.builtin_notices",
     "app.services.messaging.notice_renderers",
+    "app.services.messaging.reminder_message",
 ]
 
 
