@@ -470,15 +470,14 @@ def rq_run(app, db_url, monkeypatch, tmp_path):
     name = f"test-reminders-{uuid.uuid4().hex[:10]}"
     monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
     monkeypatch.setitem(app.config, "RQ_QUEUE", name)
-    monkeypatch.setitem(app.config, "MESSAGE_CLAIM_TIMEOUT_SECONDS", 1)
     connection = Redis.from_url(REDIS_URL)
     started: list[tuple[subprocess.Popen, str]] = []
 
-    def worker(port: int, label: str) -> subprocess.Popen:
+    def worker(port: int, label: str, claim_timeout: int = 600) -> subprocess.Popen:
         worker_name = f"{name}-{label}"
         env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": REDIS_URL, "RQ_QUEUE": name,
                "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "MAIL_USE_TLS": "0",
-               "MAIL_DEFAULT_SENDER": SENDER, "MESSAGE_CLAIM_TIMEOUT_SECONDS": "1",
+               "MAIL_DEFAULT_SENDER": SENDER, "MESSAGE_CLAIM_TIMEOUT_SECONDS": str(claim_timeout),
                "CLINIC_TIMEZONE": app.config["CLINIC_TIMEZONE"], "SCHEDULER_IN_PROCESS": "0",
                "FLASK_SKIP_DOTENV": "1", "PYTHONPATH": str(ROOT), "MAIL_OUTBOX_DIR": app.config["MAIL_OUTBOX_DIR"]}
         log = open(tmp_path / f"{label}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -555,6 +554,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_resends_once_with_the_same_m
     from app.jobs.messages import sweep
     from app.jobs.reminders import run_due
 
+    monkeypatch.setitem(app.config, "MESSAGE_CLAIM_TIMEOUT_SECONDS", 1)
     sink = SmtpSink(hold_first=True)  # the server takes the message, then holds back its "250 OK"
     controller = smtp(sink)
     _use_smtp(app, monkeypatch, controller.port)
@@ -564,7 +564,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_resends_once_with_the_same_m
     assert run_due(run_at(start)) == 1
     db.session.rollback()
 
-    doomed = rq_run.worker(controller.port, "doomed")
+    doomed = rq_run.worker(controller.port, "doomed", claim_timeout=1)
     if not sink.received.wait(90):
         pytest.fail(f"the worker never sent\n{rq_run.logs()}")
     os.kill(doomed.pid, signal.SIGKILL)  # between "the server has it" and "the worker recorded it"
@@ -575,7 +575,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_resends_once_with_the_same_m
 
     clock.sleep(1.2)  # MESSAGE_CLAIM_TIMEOUT_SECONDS
     assert sweep() == 1  # the claim is taken again
-    _wait(rq_run.worker(controller.port, "after"), rq_run.logs)
+    _wait(rq_run.worker(controller.port, "after", claim_timeout=1), rq_run.logs)
 
     copies = sink.to(email_of(db, patient))
     # No loss, and the one duplicate the README states: the same Message-ID, so a receiver that
