@@ -509,7 +509,8 @@ def rq_run(app, db_url, monkeypatch, tmp_path):
     queue.delete(delete_jobs=True)
     for _process, worker_name in started:
         key = f"rq:worker:{worker_name}"
-        connection.delete(key)
+        for own in connection.scan_iter(f"{key}*"):  # the worker's record and its executions
+            connection.delete(own)
         connection.srem("rq:workers", key)
         connection.srem(f"rq:workers:{name}", key)
     connection.close()
