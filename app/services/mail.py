@@ -61,7 +61,9 @@ def _build(sender: str, to: list[str], subject: str, body: str, html: str | None
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     for name, mimetype, data in attachments:  # multipart/mixed: the text (and HTML), then the files
         maintype, subtype = mimetype.split("/")
-        msg.add_attachment(bytes(data), maintype=maintype, subtype=subtype, filename=name)
+        # A text file (an .ics) is UTF-8: say so, or readers take it for US-ASCII and garble Vietnamese.
+        msg.add_attachment(bytes(data), maintype=maintype, subtype=subtype, filename=name,
+                           params={"charset": "utf-8"} if maintype == "text" else None)
     return msg
 
 
@@ -73,7 +75,9 @@ def _write_outbox(directory: str | os.PathLike, msg: EmailMessage) -> Path:
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # written whole, then renamed
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(msg.as_bytes())
+            # Headers unfolded: Python 3.11's folding of RFC 2047 words drops the space at each fold
+            # ("07/12/2026 lúc" -> "07/12/2026lúc") and can split a UTF-8 character across two words.
+            fh.write(msg.as_bytes(policy=msg.policy.clone(max_line_length=None)))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,119 @@
+"""The appointment reminder as the patient receives it (app.services.messaging.reminder_message):
+in their language, the visit in clinic time, the doctor, service and clinic, what to bring, an
+.ics with the right UTC start, and the confirm / cancel / reschedule links; an SMS with one short
+link; a Skip when the appointment was cancelled or moved after the reminder was queued."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from icalendar import Calendar
+
+from app.services.messaging.delivery import deliver_message
+from app.services.messaging.render import Rendered, Skip, render
+from tests.outbox import body, empty_outbox, outbox  # noqa: F401 - empty_outbox: autouse fixture
+from tests.reminder_mail_helpers import VISIT_LOCAL, VISIT_UTC, confirmed_appointment, links_in, queue_reminder
+
+VI_WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"]
+
+
+@pytest.fixture
+def clinic_contact(app, monkeypatch):
+    monkeypatch.setitem(app.config, "APP_NAME", "Phòng khám An Bình")
+    monkeypatch.setitem(app.config, "CLINIC_ADDRESS", "12 Lê Lợi, Quận 1, TP.HCM")
+    monkeypatch.setitem(app.config, "CLINIC_PHONE", "028 3822 1234")
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://phongkham.example.vn")
+
+
+def test_the_vietnamese_email_says_when_who_where_and_what_to_bring(app, db, clinic, clinic_contact):
+    appointment = confirmed_appointment(clinic)
+    message = queue_reminder(db, appointment, language="vi")
+    assert deliver_message(db.session, message.id, app.config) == "sent"
+    [mail] = outbox(app)
+    text = body(mail)
+    when = f"{VI_WEEKDAYS[VISIT_LOCAL.weekday()]}, {VISIT_LOCAL:%d/%m/%Y} lúc 08:30"
+    assert when in mail["Subject"] and "Phòng khám An Bình" in mail["Subject"]
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    for part in (text, html):
+        assert when in part
+        assert "BS. Trần Thị Bình" in part and "Khám tổng quát" in part
+        assert "12 Lê Lợi, Quận 1, TP.HCM" in part and "028 3822 1234" in part
+        assert "Kính gửi Nguyễn Văn An" in part
+        assert "Căn cước công dân" in part  # what to bring, in Vietnamese
+    # the same three links in the text and in the HTML buttons, absolute, in the patient's language
+    links = links_in(text)
+    assert set(links) == {"confirm", "cancel", "reschedule"}
+    for purpose, path in links.items():
+        assert f'href="https://phongkham.example.vn{path}"' in html.replace("&amp;", "&"), purpose
+        assert path.endswith("?lang=vi")
+    # HTML that mail programs show: no external stylesheet, script or image
+    assert "<link" not in html and "<script" not in html and "<img" not in html and "<style" not in html
+
+
+def test_the_ics_attachment_starts_at_the_visit_in_utc(app, db, clinic, clinic_contact):
+    message = queue_reminder(db, confirmed_appointment(clinic), language="en")
+    deliver_message(db.session, message.id, app.config)
+    [mail] = outbox(app)
+    [ics] = [part for part in mail.iter_attachments() if part.get_filename() == "appointment.ics"]
+    assert ics.get_content_type() == "text/calendar"
+    [event] = Calendar.from_ical(ics.get_content()).walk("VEVENT")
+    assert event.decoded("dtstart") == VISIT_UTC
+    assert event.to_ical().decode().count(f"DTSTART:{VISIT_UTC:%Y%m%dT%H%M%S}Z") == 1
+    assert "Trần Thị Bình" in str(event.get("summary"))
+
+
+def test_the_english_email_is_in_english(app, db, clinic, clinic_contact):
+    message = queue_reminder(db, confirmed_appointment(clinic), language="en")
+    deliver_message(db.session, message.id, app.config)
+    [mail] = outbox(app)
+    text = body(mail)
+    assert f"{VISIT_LOCAL:%A}, {VISIT_LOCAL.day} {VISIT_LOCAL:%B %Y} at 08:30" in text
+    assert "Dear Nguyễn Văn An" in text and "national ID" in text
+    assert "Kính gửi" not in text
+    assert all(path.endswith("?lang=en") for path in links_in(text).values())
+
+
+def test_the_sms_is_short_with_one_link_to_the_choices(app, db, clinic, clinic_contact):
+    message = queue_reminder(db, confirmed_appointment(clinic), language="vi", channel="sms")
+    with app.test_request_context():
+        rendered = render(db.session, message, app.config)
+    assert isinstance(rendered, Rendered)
+    sms = rendered.short_text or ""
+    assert f"08:30 {VISIT_LOCAL:%d/%m}" in sms and "Phòng khám An Bình" in sms and "BS. Trần Thị Bình" in sms
+    assert set(links_in(sms)) == {"choose"}
+    assert len(sms) <= 300, sms
+    assert rendered.template == "reminder"
+    data = rendered.template_data
+    assert data["customer_name"] == "Nguyễn Văn An" and data["doctor"] == "BS. Trần Thị Bình"
+    assert data["clinic"] == "Phòng khám An Bình" and data["link"].startswith("https://phongkham.example.vn/clinic/visit/")
+
+
+def test_a_cancelled_appointment_is_not_reminded(app, db, clinic):
+    from app.models import Appointment
+
+    appointment = confirmed_appointment(clinic)
+    message = queue_reminder(db, appointment)
+    db.session.get(Appointment, appointment).status = "cancelled"
+    db.session.commit()
+    assert render(db.session, message, app.config) == Skip("cancelled")
+    assert deliver_message(db.session, message.id, app.config) == "skipped"
+    assert outbox(app) == []
+
+
+def test_a_moved_appointment_is_not_reminded_at_its_old_time(app, db, clinic):
+    from app.models import Appointment
+
+    appointment = confirmed_appointment(clinic)
+    message = queue_reminder(db, appointment)
+    row = db.session.get(Appointment, appointment)
+    row.start_at, row.end_at = row.start_at + timedelta(hours=2), row.end_at + timedelta(hours=2)
+    db.session.commit()
+    assert render(db.session, message, app.config) == Skip("moved")
+
+
+def test_a_requested_appointment_is_reminded_only_when_the_setting_says_so(app, db, clinic, monkeypatch):
+    message = queue_reminder(db, confirmed_appointment(clinic, status="requested"), language="en")
+    assert render(db.session, message, app.config) == Skip("cancelled")
+    monkeypatch.setitem(app.config, "REMINDER_INCLUDE_REQUESTED", True)
+    rendered = render(db.session, message, app.config)
+    assert isinstance(rendered, Rendered) and "has not confirmed this time yet" in rendered.text
