@@ -215,14 +215,16 @@ def test_a_time_just_taken_says_so_and_offers_the_times_again(app, db, clinic, c
     appointment = confirmed_appointment(clinic)
     path = _url(app, db, "reschedule", appointment, language="en")
     taken = VISIT_UTC + timedelta(days=1)
-    assert f'value="{taken:%Y-%m-%dT%H:%MZ}"' in client.get(path).get_data(as_text=True)
+    day = (taken + timedelta(hours=7)).date().isoformat()  # clinic time (UTC+7)
+    assert f'value="{taken:%Y-%m-%dT%H:%MZ}"' in client.get(f"{path}&day={day}").get_data(as_text=True)
     other = clinic.save(Patient(full_name="Lê Thị Cúc", phone="0987 000 111"))
     clinic.save(Appointment(patient_id=other, doctor_id=clinic.doctor, service_id=clinic.service, start_at=taken,
                             status="confirmed"))
     answer = client.post(path, data={"start": taken.strftime("%Y-%m-%dT%H:%MZ")})
     html = answer.get_data(as_text=True)
     assert answer.status_code == 409 and "data-error" in html and "pub-slot" in html
-    assert f'value="{taken:%Y-%m-%dT%H:%MZ}"' not in html  # the taken time is no longer offered
+    assert f'data-day="{day}"' in html  # the day of the time tried is shown again
+    assert f'value="{taken:%Y-%m-%dT%H:%MZ}"' not in html  # without the taken time
     assert _status(db, appointment) == ("confirmed", VISIT_UTC)
 
 

@@ -8,6 +8,8 @@ Language: the link carries ``lang`` (the patient's); it applies while the visito
 a language on the site (the language switch still works on these pages)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l, refresh
@@ -18,9 +20,9 @@ from wtforms.validators import Optional
 from app.extensions import db
 from app.form_fields import at_most, first_errors, strip
 from app.models.types import utcnow
-from app.public.common import bp, by_day, settings
+from app.public.common import bp, settings
 from app.public.forms import MoveForm
-from app.services import appointment_links as links
+from app.services import appointment_links as links, slot_display
 from app.services.errors import DomainError
 
 
@@ -58,7 +60,8 @@ def _page(template: str, target: links.LinkTarget, status: int = 200, **context:
     appointment = target.appointment
     return render_template(template, appointment=appointment,
                            when=links.visit_time(appointment.start_at, settings().timezone),
-                           phone=current_app.config.get("CLINIC_PHONE") or "", **context), status
+                           phone=current_app.config.get("CLINIC_PHONE") or "",
+                           clinic_address=current_app.config.get("CLINIC_ADDRESS") or "", **context), status
 
 
 def _too_late(target: links.LinkTarget, status: int = 200) -> ResponseReturnValue:
@@ -154,4 +157,9 @@ def visit_reschedule(token: str) -> ResponseReturnValue:
         slots = links.reschedule_choices(db.session, target.appointment, settings=settings(), now=now)
     except links.AppointmentLinkRefused as exc:
         return _refused(exc)
-    return _page("public/visit_reschedule.html", target, status, days=by_day(slots), error=error)
+    zone = settings().timezone
+    tried = form.start.data if request.method == "POST" and isinstance(form.start.data, datetime) else None
+    day = tried.astimezone(zone).date() if tried else slot_display.parse_day(request.args.get("day"))
+    language = request.args.get("lang") if request.args.get("lang") in current_app.config["LANGUAGES"] else None
+    return _page("public/visit_reschedule.html", target, status, choice=slot_display.choose_slots(slots, zone, day),
+                 error=error, token=token, link_language=language)
