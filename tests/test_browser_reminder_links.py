@@ -13,7 +13,7 @@ import pytest
 
 from tests.factories import DAY
 from tests.outbox import empty_outbox, outbox  # noqa: F401 - empty_outbox: autouse fixture
-from tests.reminder_mail_helpers import confirmed_appointment, queue_reminder
+from tests.reminder_mail_helpers import confirmed_appointment, links_in, queue_reminder
 
 TEXT = {
     "en": {"button": "Confirm", "yes": "Yes, I will come", "done": "your appointment is confirmed"},
@@ -26,6 +26,7 @@ TEXT = {
 def test_confirm_from_the_reminder_email_shows_on_the_calendar(app, db, browser_engine, live_server, page_as, clinic,
                                                                monkeypatch, tmp_path, lang, width):
     from app.models import Appointment
+    from app.services.messaging.render import render
 
     shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
@@ -65,6 +66,16 @@ def test_confirm_from_the_reminder_email_shows_on_the_calendar(app, db, browser_
             assert other.locator("[data-refused]").is_visible()
             other.screenshot(path=str(shots / f"reminder-{lang}-{width}-4-refused.png"), full_page=True)
             other.close()
+        # the SMS's link: a page with the three choices
+        sms = queue_reminder(db, appointment, language=lang, channel="sms")
+        with app.test_request_context():
+            choose = links_in(render(db.session, sms, app.config).short_text)["choose"]
+        other = context.new_page()
+        other.goto(live_server + choose)
+        assert other.locator("[data-action]").count() == 3
+        other.screenshot(path=str(shots / f"reminder-{lang}-{width}-3-choose.png"), full_page=True)
+        assert other.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+        other.close()
         button.click()
         page.wait_for_load_state()
         assert "/clinic/visit/confirm/" in page.url

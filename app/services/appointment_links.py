@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Appointment
 from app.services import booking
-from app.services.errors import DomainError
+from app.services.errors import Conflict, DomainError
 from app.services.settings import ClinicSettings
 
 PURPOSES = ("confirm", "cancel", "reschedule", "choose")
@@ -160,8 +160,15 @@ def confirm_by_link(session: Session, token: str | None, *, secret: str, setting
     appointment = check_link(session, token, "confirm", secret=secret, now=now, zone=settings.timezone).appointment
     if appointment.status == "confirmed":
         return appointment, False
-    booking.transition_appointment(session, appointment.id, "confirmed", actor_id=None, settings=settings,
-                                   reason=_("Confirmed from the reminder"), now=now)
+    try:
+        booking.transition_appointment(session, appointment.id, "confirmed", actor_id=None, settings=settings,
+                                       reason=_("Confirmed from the reminder"), now=now)
+    except Conflict:  # the same button pressed twice at once: the other press confirmed it
+        session.rollback()
+        current = session.get(Appointment, appointment.id, populate_existing=True)
+        if current is not None and current.status == "confirmed":
+            return current, False
+        raise
     return appointment, True
 
 
