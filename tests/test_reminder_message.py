@@ -117,3 +117,56 @@ def test_a_requested_appointment_is_reminded_only_when_the_setting_says_so(app, 
     monkeypatch.setitem(app.config, "REMINDER_INCLUDE_REQUESTED", True)
     rendered = render(db.session, message, app.config)
     assert isinstance(rendered, Rendered) and "has not confirmed this time yet" in rendered.text
+
+
+ICS = ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:Khám tổng quát với BS. Trần Thị Bình\r\n"
+       "END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_the_ics_is_read_as_utf8_by_mail_programs_over_smtp_and_in_the_outbox(tmp_path):
+    """A text attachment without a charset is US-ASCII to the reader: Vietnamese would be garbled."""
+    from email import message_from_bytes, policy as email_policy
+
+    from aiosmtpd.controller import Controller
+    from flask import Flask
+    from flask_mail import Mail
+
+    from app.services.mail import send_email
+    from tests.test_mail import _Collector, _free_port
+
+    handler = _Collector()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        smtp = Flask(__name__)
+        smtp.config.update(TESTING=True, MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
+                           MAIL_USE_TLS=False, MAIL_DEFAULT_SENDER="clinic@example.vn")
+        with smtp.app_context():
+            send_email(smtp.config, Mail(smtp), to=["an@example.vn"], subject="Nhắc lịch khám", body="x",
+                       attachments=[("appointment.ics", "text/calendar", ICS.encode())])
+        raw_smtp = handler.envelopes[0].original_content
+    finally:
+        controller.stop()
+    outbox_config = {"MAIL_OUTBOX_DIR": str(tmp_path), "MAIL_DEFAULT_SENDER": "clinic@example.vn"}
+    path = send_email(outbox_config, Mail(), to=["an@example.vn"], subject="Nhắc lịch khám", body="x",
+                      attachments=[("appointment.ics", "text/calendar", ICS.encode())])
+    with open(path, "rb") as fh:
+        raw_outbox = fh.read()
+    for raw in (raw_smtp, raw_outbox):
+        [ics] = list(message_from_bytes(raw, policy=email_policy.default).iter_attachments())
+        assert ics.get_content_type() == "text/calendar" and ics.get_content_charset() == "utf-8"
+        assert "Khám tổng quát với BS. Trần Thị Bình" in ics.get_content()
+
+
+def test_a_long_vietnamese_subject_keeps_its_spaces_in_the_outbox(tmp_path):
+    from email import message_from_bytes, policy as email_policy
+
+    from flask_mail import Mail
+
+    from app.services.mail import send_email
+
+    subject = "Nhắc lịch khám: Thứ Hai, 07/12/2026 lúc 08:30 · Phòng khám Đa khoa Quốc tế An Bình"
+    path = send_email({"MAIL_OUTBOX_DIR": str(tmp_path), "MAIL_DEFAULT_SENDER": "clinic@example.vn"}, Mail(),
+                      to=["an@example.vn"], subject=subject, body="x")
+    with open(path, "rb") as fh:
+        assert message_from_bytes(fh.read(), policy=email_policy.default)["Subject"] == subject

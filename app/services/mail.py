@@ -114,7 +114,9 @@ def send_email(
         recipients: list[str | tuple[str, str]] = list(to)
         message = Message(subject=subject, recipients=recipients, body=body, html=html, sender=sender, charset="utf-8")
         for name, mimetype, data in files:
-            message.attach(filename=name, content_type=mimetype, data=bytes(data), disposition="attachment")
+            # Flask-Mail writes content_type's "type/subtype" as given: a text file gets its charset there.
+            content_type = f"{mimetype}; charset=utf-8" if mimetype.startswith("text/") else mimetype
+            message.attach(filename=name, content_type=content_type, data=bytes(data), disposition="attachment")
         if message_id:
             message.msgId = message_id
         if keep_open:
