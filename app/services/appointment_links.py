@@ -62,8 +62,8 @@ def visit_time(moment: datetime, zone: Any) -> str:
     "Thursday, 3 December 2026 at 08:30" / "Thứ Năm, 03/12/2026 lúc 08:30"."""
     local = moment.astimezone(zone)
     # The date pattern is itself translated (Babel's pattern syntax): each language its own order.
-    return _("%(day)s at %(time)s", day=format_date(local.date(), _("EEEE, d MMMM yyyy")),
-             time=f"{local:%H:%M}")
+    pattern = _("EEEE, d MMMM yyyy")
+    return _("%(day)s at %(time)s", day=format_date(local.date(), pattern), time=f"{local:%H:%M}")
 
 
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
