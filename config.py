@@ -234,7 +234,7 @@ class Config:
     ZALO_ENABLED = _bool("ZALO_ENABLED", False)  # Zalo ZNS template messages; off: Zalo goes to the outbox
     ZALO_ACCESS_TOKEN = os.environ.get("ZALO_ACCESS_TOKEN", "")
     ZALO_API_URL = os.environ.get("ZALO_API_URL", "https://business.openapi.zalo.me/message/template")
-    ZALO_TEMPLATES = os.environ.get("ZALO_TEMPLATES", "")  # kind=template_id,... e.g. reminder=123456
+    ZALO_TEMPLATES = os.environ.get("ZALO_TEMPLATES", "")  # kind=template_id,... e.g. appointment_reminder=123456
     # Reminders the day before at REMINDER_HOUR (clinic time), and optionally REMINDER_HOURS_BEFORE.
     REMINDER_HOUR = int(os.environ.get("REMINDER_HOUR", "18"))
     REMINDER_HOURS_BEFORE = int(os.environ.get("REMINDER_HOURS_BEFORE", "0"))  # 0: no second reminder

@@ -82,7 +82,7 @@ def test_the_sms_is_short_with_one_link_to_the_choices(app, db, clinic, clinic_c
     assert f"08:30 {VISIT_LOCAL:%d/%m}" in sms and "Phòng khám An Bình" in sms and "BS. Trần Thị Bình" in sms
     assert set(links_in(sms)) == {"choose"}
     assert len(sms) <= 300, sms
-    assert rendered.template == "reminder"
+    assert rendered.template == "appointment_reminder"  # its key in ZALO_TEMPLATES
     data = rendered.template_data
     assert data["customer_name"] == "Nguyễn Văn An" and data["doctor"] == "BS. Trần Thị Bình"
     assert data["clinic"] == "Phòng khám An Bình" and data["link"].startswith("https://phongkham.example.vn/clinic/visit/")

@@ -23,7 +23,7 @@ from app.services.messaging.render import Rendered, Skip, renderer
 from app.services.reminder_rules import REMINDER_KIND, obsolete_reason
 from app.services.settings import ClinicSettings
 
-ZALO_TEMPLATE = "reminder"  # a key of ZALO_TEMPLATES
+ZALO_TEMPLATE = REMINDER_KIND  # its key in ZALO_TEMPLATES: the message kind, like every other notice
 
 
 def _for_start_at(value: object) -> datetime | None:
