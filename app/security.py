@@ -203,21 +203,23 @@ class ClinicSecurityManager(SecurityManager):
         return stored_language(self.session, getattr(user, "id", None), current_app.config["LANGUAGES"])
 
     def send_lock_notice(self, user: Any, locked_until) -> None:
-        """E-mail the owner that their account is locked; a failure to send is logged, never shown
+        """E-mail the owner that their account is locked (a message of the messaging core, kind
+        "account_locked", app.services.account_mail); a failure to send is logged, never shown
         (the answer to the login must stay the same as for any wrong password)."""
         if not user.email:
             return
-        from app.extensions import mail
-        from app.services.mail import send_email
+        from app.services import account_mail
 
         config = current_app.config
-        subject, body = lockout.lock_notice(
-            name=f"{user.first_name or ''} {user.last_name or ''}".strip() or user.username,
-            locked_until=locked_until, timezone_name=config.get("CLINIC_TIMEZONE", "Asia/Ho_Chi_Minh"),
-            language=self.user_language(user), default_language=config.get("BABEL_DEFAULT_LOCALE", "en"))
+        language = self.user_language(user)
         try:
-            send_email(config, mail, to=[user.email], subject=subject, body=body)
+            account_mail.send_account_email(
+                self.session, config, kind="account_locked", to=user.email,
+                language=language or config.get("BABEL_DEFAULT_LOCALE", "en"), user_id=user.id, now=utcnow(),
+                params={"name": f"{user.first_name or ''} {user.last_name or ''}".strip() or user.username,
+                        "locked_until": locked_until.isoformat(), "language": language})
         except Exception:  # noqa: BLE001 - the lock holds whether or not the mail went out
+            self.session.rollback()
             log.exception("could not send the lock notice to user %s", user.id)
 
     def create_jwt_manager(self, app) -> JWTManager:

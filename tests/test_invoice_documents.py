@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import socket
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from email import policy
 from email.parser import BytesParser
@@ -364,33 +364,59 @@ def test_the_vietqr_code_is_drawn_while_something_is_owed(db, clinic, clinic_con
 
 
 @pytest.mark.needs_redis
-def test_on_rq_the_send_is_a_job_that_rq_retries(app, db, clinic, clinic_config, monkeypatch):
+def test_on_rq_the_send_is_a_message_job_retried_after_its_backoff(app, db, clinic, clinic_config, monkeypatch):
+    """On RQ the invoice's e-mail is a message of the messaging core: one delivery job; with the
+    mail server down the try is kept on the invoice and on the message, which waits for its
+    backoff; once the server is back the retry sends it, and the invoice says so."""
     import uuid
 
     from redis import Redis
     from rq import Queue, SimpleWorker
     from rq.job import Job
 
+    from app.models import OutboundMessage
+    from app.services.messaging.delivery import deliver_message, due_message_ids
+    from app.services.messaging.settings import MessagingSettings
+
     url, name = "redis://127.0.0.1:6379/15", f"test-{uuid.uuid4().hex[:10]}"
     monkeypatch.setitem(app.config, "REDIS_URL", url)
     monkeypatch.setitem(app.config, "RQ_QUEUE", name)
-    _use_smtp(app, monkeypatch, _free_port())  # the mail server is down
+    port = _free_port()
+    _use_smtp(app, monkeypatch, port)  # the mail server is down
     connection = Redis.from_url(url)
     queue = Queue(name, connection=connection)
     try:
         invoice = _issue_with_mail(app, _patient(clinic))
         assert _invoice_row(db, invoice).email_status == "queued"  # on its way, not sent in the request
+        [message] = db.session.query(OutboundMessage).filter_by(kind="invoice_issued").all()
+        assert (message.status, message.recipient, message.params) == ("queued", EMAIL, {"invoice_id": invoice})
         [job_id] = queue.job_ids
         job = Job.fetch(job_id, connection=connection)
-        assert (job.func_name, job.args, job.retries_left) == ("app.jobs.billing_mail.send", (invoice, "issued"), 3)
+        assert (job.func_name, job.args) == ("app.jobs.messages.deliver", (message.id,))
 
         worker = SimpleWorker([queue], connection=connection)
         worker.work(burst=True)
         connection.delete(worker.key)
         row = _invoice_row(db, invoice)
         assert (row.status, row.email_status, row.email_attempts) == ("issued", "failed", 1)
-        job = Job.fetch(job_id, connection=connection)
-        assert job.get_status() == "scheduled" and job.retries_left == 2  # RQ tries again later
+        db.session.expire_all()
+        message = db.session.get(OutboundMessage, message.id)
+        assert (message.status, message.attempts) == ("queued", 1) and message.last_error == row.email_error
+        settings = MessagingSettings.from_config(app.config)
+        assert message.id not in due_message_ids(db.session, datetime.now(timezone.utc), settings)
+
+        handler = _Collector()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)  # the server is back
+        controller.start()
+        try:
+            later = message.not_before + timedelta(seconds=1)
+            assert message.id in due_message_ids(db.session, later, settings)  # the sweep hands it back
+            assert deliver_message(db.session, message.id, app.config, now=later) == "sent"
+        finally:
+            controller.stop()
+        assert [e.rcpt_tos for e in handler.envelopes] == [[EMAIL]]
+        row = _invoice_row(db, invoice)
+        assert (row.email_status, row.email_error, row.email_attempts) == ("sent", None, 2)
     finally:
         for registry in (queue.finished_job_registry, queue.failed_job_registry, queue.scheduled_job_registry):
             for job_id in registry.get_job_ids():

@@ -9,7 +9,8 @@ from flask_babel import gettext as _, refresh
 from flask_login import current_user
 
 from app import web_sessions
-from app.extensions import db, mail
+from app.extensions import db
+from app.i18n import current_language
 from app.limits import limited
 from app.models.types import utcnow
 from app.public.common import appbuilder, bp, login_url, settings
@@ -22,11 +23,10 @@ from app.public.forms import (
     SignupForm,
 )
 from app.redirects import safe_next
-from app.services import signup as signup_service
+from app.services import account_mail, signup as signup_service
 from app.services.accounts import passwords
 from app.services.accounts.links import LinkRefused
 from app.services.errors import DomainError, ValidationFailed
-from app.services.mail import send_email
 from app.views import two_factor
 
 
@@ -45,27 +45,26 @@ def policy() -> passwords.PasswordPolicy:
     return passwords.PasswordPolicy.from_config(current_app.config)
 
 
-def _mail(to: str, subject: str, *paragraphs: str) -> None:
-    clinic = current_app.config.get("APP_NAME") or "Clinic"
-    body = "\n\n".join([*paragraphs, "— " + clinic]) + "\n"
-    send_email(current_app.config, mail, to=[to], subject=f"{subject} · {clinic}", body=body)
+def _send(kind: str, to: str, token: str | None = None, user_id: int | None = None, **params: object) -> None:
+    """One account e-mail through the messaging core (app.services.account_mail): recorded for the
+    delivery dashboard, sent at once without Redis, retried if the mail server is down."""
+    account_mail.send_account_email(db.session, current_app.config, kind=kind, to=to, language=current_language(),
+                                    params=params, token=token, user_id=user_id, now=utcnow())
+
+
+def _link(endpoint: str) -> str:
+    """The link of ``endpoint`` with the token's placeholder (the token itself is sealed apart)."""
+    return url_for(endpoint, token=account_mail.TOKEN_PLACEHOLDER, _external=True)
 
 
 def _mail_confirmation(address: str, token: str) -> None:
-    hours = int(current_app.config.get("CONFIRM_LINK_HOURS", 48))
-    _mail(address, _("Confirm your e-mail address"),
-          _("Welcome! Open this link to confirm your e-mail address; then you can book appointments:"),
-          url_for("public.confirm", token=token, _external=True),
-          _("Your login is this e-mail address. The link works once, for %(n)d hours.", n=hours),
-          _("If you did not sign up, ignore this message: nothing happens without the link."))
+    _send("account_confirm", address, token, link=_link("public.confirm"),
+          hours=int(current_app.config.get("CONFIRM_LINK_HOURS", 48)))
 
 
 def _mail_signup_attempt(address: str) -> None:
-    _mail(address, _("Someone tried to sign up with your address"),
-          _("Someone (maybe you) tried to create a new account with this e-mail address, but it already has one."),
-          _("Log in with this address:"), url_for(f"{appbuilder().sm.auth_view.endpoint}.login", _external=True),
-          _("Forgot your password? Ask for a new one here:"), url_for("public.forgot_password", _external=True),
-          _("If it was not you, ignore this message: nothing was changed."))
+    _send("account_exists", address, login_url=url_for(f"{appbuilder().sm.auth_view.endpoint}.login", _external=True),
+          forgot_url=url_for("public.forgot_password", _external=True))
 
 
 def _signup_page(form: SignupForm, next_url: str, errors: dict, status: int = 200) -> ResponseReturnValue:
@@ -158,12 +157,8 @@ def forgot_password_post() -> ResponseReturnValue:
     found = passwords.request_reset(db.session, email=form.email.data or "", now=utcnow(), config=current_app.config)
     if found is not None:
         user, token = found
-        minutes = int(current_app.config.get("RESET_LINK_MINUTES", 60))
-        _mail(user.email, _("Choose a new password"),
-              _("Open this link to choose a new password:"),
-              url_for("public.reset_password", token=token, _external=True),
-              _("The link works once, for %(n)d minutes. Your other sessions will be signed out.", n=minutes),
-              _("If you did not ask for it, ignore this message: your password stays as it is."))
+        _send("password_reset", user.email, token, user.id, link=_link("public.reset_password"),
+              minutes=int(current_app.config.get("RESET_LINK_MINUTES", 60)))
     return render_template("public/forgot_sent.html", email=form.email.data)
 
 

@@ -10,19 +10,18 @@ from typing import Any
 
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import force_locale, gettext as _, refresh
+from flask_babel import gettext as _, refresh
 from flask_login import current_user
 
-from app.extensions import db, mail
+from app.extensions import db
 from app.i18n import current_language
 from app.models.types import utcnow
 from app.public.common import bp, current_path, login_url, settings
 from app.public.forms import EmailChangeForm, ProfileForm
-from app.services import signup as signup_service
+from app.services import account_mail, signup as signup_service
 from app.services.accounts import links, profile as profile_service
 from app.services.accounts.links import LinkRefused
 from app.services.errors import DomainError, NotFound
-from app.services.mail import send_email
 from app.services.roles import is_staff, role_names
 
 # Pages of the other account work, linked when they are installed (endpoint names).
@@ -40,40 +39,30 @@ def endpoint_url(candidates: tuple[str, ...]) -> str | None:
     return None
 
 
-def _mail(to: str, subject: str, *paragraphs: str) -> None:
-    clinic = current_app.config.get("APP_NAME") or "Clinic"
-    body = "\n\n".join([*paragraphs, "— " + clinic]) + "\n"
-    send_email(current_app.config, mail, to=[to], subject=f"{subject} · {clinic}", body=body)
+def _send(kind: str, to: str, language: str, token: str | None = None, user_id: int | None = None,
+          **params: object) -> None:
+    """One account e-mail through the messaging core (app.services.account_mail)."""
+    account_mail.send_account_email(db.session, current_app.config, kind=kind, to=to, language=language,
+                                    params=params, token=token, user_id=user_id, now=utcnow())
 
 
 def mail_email_change(user: Any, outcome: profile_service.ProfileUpdate) -> None:
     """The link to the new address (none when it belongs to another login: its owner is told
-    instead, and the answer to the user is the same), and a notice to the old address."""
+    instead, and the answer to the user is the same), and a notice to the old address; in the
+    language saved on the profile, else this request's."""
     if outcome.email_change is None:
         return
-    with force_locale(outcome.profile.language or current_language()):
-        _mail_email_change(outcome)
-
-
-def _mail_email_change(outcome: profile_service.ProfileUpdate) -> None:
-    assert outcome.email_change is not None
+    language = outcome.profile.language or current_language()
     address, token = outcome.email_change
-    hours = int(current_app.config.get("EMAIL_CHANGE_LINK_HOURS", 24))
+    user_id = getattr(user, "id", None)
     if token is not None:
-        _mail(address, _("Confirm your new e-mail address"),
-              _("Open this link to make this address the e-mail of your clinic account:"),
-              url_for("public.email_change", token=token, _external=True),
-              _("The link works once, for %(n)d hours. Until then your old address stays.", n=hours),
-              _("If you did not ask for it, ignore this message: nothing changes without the link."))
+        _send("email_change", address, language, token, user_id,
+              link=url_for("public.email_change", token=account_mail.TOKEN_PLACEHOLDER, _external=True),
+              hours=int(current_app.config.get("EMAIL_CHANGE_LINK_HOURS", 24)))
     else:
-        _mail(address, _("Someone tried to use your address"),
-              _("Someone asked to move another clinic account to this e-mail address, which already has an "
-                "account. Nothing was changed."))
+        _send("email_change_taken", address, language)
     if outcome.old_email:
-        _mail(outcome.old_email, _("Your e-mail address is being changed"),
-              _("Someone signed in to your clinic account asked to change its e-mail address to %(email)s. "
-                "It changes only when the link sent there is opened.", email=address),
-              _("If this was not you, change your password now and tell the clinic."))
+        _send("email_change_notice", outcome.old_email, language, None, user_id, email=address)
 
 
 def site_of(user: Any) -> str:
@@ -210,10 +199,7 @@ def email_change(token: str) -> ResponseReturnValue:
             exc.status
     if old and old.lower() != (link.email or "").lower():
         language = profile_service.stored_language(db.session, user_id, current_app.config["LANGUAGES"])
-        with force_locale(language or current_language()):
-            _mail(old, _("Your e-mail address was changed"),
-                  _("The e-mail address of your clinic account is now %(email)s.", email=link.email),
-                  _("If this was not you, contact the clinic at once."))
+        _send("email_changed", old, language or current_language(), None, user_id, email=link.email)
     flash(_("Your e-mail address is now %(email)s.", email=link.email), "success")
     if current_user.is_authenticated and current_user.id == user_id:
         return redirect(profile_url(current_user))

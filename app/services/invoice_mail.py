@@ -4,14 +4,23 @@ The message is in the patient's language (the language saved on the profile of t
 any; otherwise Vietnamese), with the number in the subject, a text and an HTML part, and the
 invoice's PDF attached. It goes to the patient record's e-mail address, else to their login's.
 
-The outcome is kept on the invoice: ``email_status`` "sent" (``emailed_at``) or "failed" with the
-reason in ``email_error``; ``email_attempts`` counts every try. A failure never raises: the invoice
-stays issued or paid, the counter shows the failure, and ``retry_failed_invoice_emails`` (the
-``flask billing retry-emails`` command, or RQ's own retry) sends it later.
+Each e-mail is a message of the messaging core (``OutboundMessage``, kind "invoice_issued" or
+"invoice_paid", ``params`` {"invoice_id"}; ``dedupe_key`` "invoice:<id>:..."), so the delivery
+dashboard lists it: ``deliver_message`` sends it (the renderer below builds the text and the PDF
+at send time, from the invoice as it stands), retries it with backoff while the mail server is
+down and gives up after the last attempt. One bookkeeping: the invoice's ``email_status``,
+``email_error``, ``emailed_at`` and ``email_attempts`` are written only by the after-attempt hook
+below, from the message's outcome, in the same commit as the message row, so the two cannot
+disagree: "sent" when a message went, "failed" (with the reason) when the last try failed,
+whether or not the message is queued for another; ``email_attempts`` counts every try of every
+message of the invoice. ``retry_failed_invoice_emails`` (``flask billing retry-emails``, the
+periodic job) tries again now, without waiting for the backoff, while the invoice has had fewer
+than five tries.
 """
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
@@ -23,11 +32,12 @@ from sqlalchemy.orm import Session
 
 from app.audit import record_event
 from app.i18n import N_
-from app.models import Invoice, UserProfile
+from app.models import Invoice, OutboundMessage, UserProfile
+from app.models.types import utcnow
 from app.services import billing, invoice_document, invoice_pdf
 from app.services.billing_settings import BillingSettings
 from app.services.invoice_document import InvoiceDocument
-from app.services.mail import send_email
+from app.services.messaging.render import Rendered, Skip, after_attempt, renderer
 from app.services.settings import ClinicSettings
 
 log = logging.getLogger(__name__)
@@ -115,57 +125,135 @@ def compose(doc: InvoiceDocument, kind: str) -> tuple[str, str, str]:
     return subject, "\n".join(text_lines), html
 
 
-def _record(session: Session, invoice: Invoice, outcome: Outcome, kind: str, now: datetime) -> None:
-    invoice.email_attempts = (invoice.email_attempts or 0) + 1
-    invoice.email_status = outcome.status
-    invoice.email_error = (outcome.error or "")[:ERROR_MAX] or None
-    if outcome.status == "sent":
-        invoice.emailed_at = now
-    if outcome.status == "sent":  # patient data left the clinic: say to whom (a failure is the row's own update)
-        record_event(session, "invoice_emailed", "Invoice", invoice.id,
-                     {"kind": kind, "attempt": invoice.email_attempts, "to": outcome.to})
-    session.commit()
+MESSAGE_KINDS = {"issued": "invoice_issued", "paid": "invoice_paid"}
 
 
-def send_invoice_email(session: Session, invoice_id: int, kind: str, config: Mapping, mail: Any,
-                       now: datetime | None = None) -> Outcome:
-    """Send invoice ``invoice_id`` to its patient (``kind``: "issued" or "paid") and keep the
-    outcome on the invoice (committed). Never raises for a mail that cannot go: returns the
-    failure. Needs an application context (labels, templates, Flask-Mail)."""
-    clinic = ClinicSettings.from_config(config)
-    settings = BillingSettings.from_config(config)
-    now = now or clinic.now()
+def dedupe_prefix(invoice_id: int) -> str:
+    return f"invoice:{invoice_id}:"
+
+
+def queue_invoice_email(session: Session, invoice_id: int, kind: str, config: Mapping, *, key: str | None = None,
+                        now: datetime | None = None, created_by_id: int | None = None) -> OutboundMessage | None:
+    """Write the message that sends invoice ``invoice_id`` (``kind`` "issued" or "paid"; another
+    value: what ``kind_for`` says), no commit. ``key`` names the decision ("issued", "paid:<payment
+    id>"; default: a new one each call): the same decision twice writes one message (None the
+    second time). Without an address it is written skipped (no_address) and the invoice says so."""
+    from app.services.messaging.delivery import queue_message
+
     invoice = billing.get_invoice(session, invoice_id)
     if kind not in KINDS:
         kind = kind_for(invoice)
+    address = recipient_address(session, invoice)
+    patient = invoice.patient
+    message = queue_message(
+        session, channel="email", kind=MESSAGE_KINDS[kind], recipient=address,
+        language=patient_language(session, invoice, config.get("LANGUAGES") or ("vi", "en")),
+        params={"invoice_id": invoice.id}, dedupe_key=dedupe_prefix(invoice.id) + (key or f"again:{uuid.uuid4().hex}"),
+        recipient_name=patient.full_name, user_id=patient.user_id, patient_id=patient.id,
+        skip_reason=None if address else "no_address", created_by_id=created_by_id, now=now or utcnow())
+    if message is not None and message.status == "skipped":
+        _mirror(session, invoice, message)  # no delivery will run: the invoice is told here
+    return message
+
+
+def latest_message(session: Session, invoice_id: int) -> OutboundMessage | None:
+    """The invoice's most recent e-mail message."""
+    return session.execute(
+        select(OutboundMessage).where(OutboundMessage.dedupe_key.startswith(dedupe_prefix(invoice_id), autoescape=True),
+                                      OutboundMessage.kind.in_(tuple(MESSAGE_KINDS.values())))
+        .order_by(OutboundMessage.id.desc()).limit(1)).scalar()
+
+
+def _mirror(session: Session, invoice: Invoice, message: OutboundMessage) -> None:
+    """The invoice's e-mail fields after one try of ``message`` (the only place they are written
+    from a send; no commit)."""
+    invoice.email_attempts = (invoice.email_attempts or 0) + 1
+    if message.status == "sent":
+        invoice.email_status, invoice.email_error, invoice.emailed_at = "sent", None, message.sent_at or utcnow()
+        kind = "paid" if message.kind == MESSAGE_KINDS["paid"] else "issued"
+        # patient data left the clinic: say to whom (a failure is the row's own update)
+        record_event(session, "invoice_emailed", "Invoice", invoice.id,
+                     {"kind": kind, "attempt": invoice.email_attempts, "to": message.recipient,
+                      "message": message.id})
+        return
+    if message.status == "skipped" and message.skip_reason == "no_address":
+        error = NO_ADDRESS
+    else:
+        error = message.last_error or message.skip_reason or "not sent"
+    invoice.email_status, invoice.email_error = "failed", error[:ERROR_MAX]
+
+
+def _after_attempt(session: Session, message: OutboundMessage, config: Mapping) -> None:
+    invoice_id = (message.params or {}).get("invoice_id")
+    invoice = session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
+    if invoice is not None:
+        _mirror(session, invoice, message)
+
+
+for _kind in MESSAGE_KINDS.values():
+    after_attempt(_kind)(_after_attempt)
+
+
+def _render(session: Session, message: OutboundMessage, config: Mapping) -> Rendered | Skip:
+    """The invoice as it stands now, in the message's language, its PDF attached."""
+    invoice_id = (message.params or {}).get("invoice_id")
+    invoice = session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
+    if invoice is None:
+        return Skip("gone", "the invoice no longer exists")
     if invoice.status in ("draft", "void"):
-        outcome = Outcome("failed", _("A %(status)s invoice is not sent.", status=_(invoice.status)))
-        _record(session, invoice, outcome, kind, now)
-        return outcome
-    language = patient_language(session, invoice, config.get("LANGUAGES") or ("vi", "en"))
-    try:
-        doc = invoice_document.build(session, invoice.id, clinic, settings, language)
-        if not doc.patient_email:
-            outcome = Outcome("failed", NO_ADDRESS)
-        else:
-            subject, text, html = compose(doc, kind)
-            pdf = invoice_pdf.document_pdf(doc)
-            send_email(config, mail, to=[doc.patient_email], subject=subject, body=text, html=html,
-                       attachments=[(doc.filename, "application/pdf", pdf)])
-            outcome = Outcome("sent", to=doc.patient_email)
-    except Exception as exc:  # noqa: BLE001 - any failure (SMTP refused, server down) is kept, not raised
-        log.warning("invoice %s: e-mail failed: %s", invoice_id, exc)
-        session.rollback()
-        invoice = billing.get_invoice(session, invoice_id)
-        outcome = Outcome("failed", f"{type(exc).__name__}: {exc}", retryable=True)
-    _record(session, invoice, outcome, kind, now)
-    return outcome
+        return Skip("gone", _("A %(status)s invoice is not sent.", status=_(invoice.status)))
+    doc = invoice_document.build(session, invoice.id, ClinicSettings.from_config(config),
+                                 BillingSettings.from_config(config), message.language or "vi")
+    subject, text, html = compose(doc, "paid" if message.kind == MESSAGE_KINDS["paid"] else "issued")
+    pdf = invoice_pdf.document_pdf(doc)
+    return Rendered(subject=subject, text=text, html=html, attachments=((doc.filename, "application/pdf", pdf),))
 
 
-def retry_failed_invoice_emails(session: Session, now: datetime, config: Mapping, mail: Any,
+for _kind in MESSAGE_KINDS.values():
+    renderer(_kind)(_render)
+
+
+def _outcome(session: Session, invoice_id: int, message: OutboundMessage | None) -> Outcome:
+    invoice = billing.get_invoice(session, invoice_id)
+    session.refresh(invoice)
+    if message is not None:
+        session.refresh(message)
+    return Outcome(invoice.email_status if invoice.email_status in ("sent", "failed") else "failed",
+                   invoice.email_error, retryable=message is not None and message.status == "queued",
+                   to=message.recipient if message is not None else None)
+
+
+def deliver_now(session: Session, message_id: int, config: Mapping, now: datetime) -> str:
+    """Send a queued invoice message now, without waiting for its backoff (commits)."""
+    from app.services.messaging.delivery import deliver_message
+
+    message = session.get(OutboundMessage, message_id)
+    if message is not None and message.status == "queued" and message.not_before is not None:
+        message.not_before = None
+        session.commit()
+    return deliver_message(session, message_id, config, now=now)
+
+
+def send_invoice_email(session: Session, invoice_id: int, kind: str, config: Mapping, mail: Any = None,
+                       now: datetime | None = None) -> Outcome:
+    """Send invoice ``invoice_id`` to its patient now (``kind``: "issued" or "paid"), as a new
+    message, and return the outcome kept on the invoice. Never raises for a mail that cannot go.
+    Needs an application context (labels, templates, Flask-Mail). ``mail`` is not used (the
+    message's e-mail adapter sends with the app's Flask-Mail); kept for the callers."""
+    now = now or utcnow()
+    message = queue_invoice_email(session, invoice_id, kind, config, now=now)
+    session.commit()
+    if message is not None and message.status == "queued":
+        deliver_now(session, message.id, config, now)
+    return _outcome(session, invoice_id, message)
+
+
+def retry_failed_invoice_emails(session: Session, now: datetime, config: Mapping, mail: Any = None,
                                 max_attempts: int = MAX_ATTEMPTS) -> list[tuple[int, Outcome]]:
-    """Send again every invoice whose e-mail failed and was tried fewer than ``max_attempts``
-    times (void and draft invoices are left alone); each outcome is kept on its invoice."""
+    """Try again now every invoice whose e-mail failed and was tried fewer than ``max_attempts``
+    times (void and draft invoices are left alone): its message waiting for a retry is sent now;
+    when it has none (given up, refused, no address then), a new one is written with the address
+    the invoice has now. Each outcome is kept on its invoice."""
     ids = list(session.execute(
         select(Invoice.id).where(Invoice.email_status == "failed", Invoice.email_attempts < max_attempts,
                                  Invoice.status.notin_(("draft", "void")))
@@ -173,8 +261,15 @@ def retry_failed_invoice_emails(session: Session, now: datetime, config: Mapping
     session.rollback()
     results = []
     for invoice_id in ids:
-        invoice = billing.get_invoice(session, invoice_id)
-        results.append((invoice_id, send_invoice_email(session, invoice_id, kind_for(invoice), config, mail, now)))
+        message = latest_message(session, invoice_id)
+        if message is not None and message.status == "sending":
+            continue  # a worker has it right now
+        if message is not None and message.status == "queued":
+            deliver_now(session, message.id, config, now)
+            results.append((invoice_id, _outcome(session, invoice_id, message)))
+        else:
+            invoice = billing.get_invoice(session, invoice_id)
+            results.append((invoice_id, send_invoice_email(session, invoice_id, kind_for(invoice), config, mail, now)))
     return results
 
 

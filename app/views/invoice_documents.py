@@ -83,7 +83,7 @@ class InvoiceDocumentsView(BaseView):
     def email(self, invoice_id: int) -> ResponseReturnValue:
         invoice_document.open_for_reader(db.session, acting_user(), invoice_id, utcnow())
         kind = invoice_mail.request_resend(db.session, invoice_id, acting_user_id(), utcnow())
-        billing_notify.resend(invoice_id, kind)
+        billing_notify.resend(invoice_id, kind, acting_user_id())
         state = invoice_mail.email_state(db.session, invoice_id)
         if state.status == "sent":
             flash(_("The invoice was sent to the patient by e-mail."), "success")

@@ -90,11 +90,24 @@ def claim_message(session: Session, message_id: int, now: datetime, settings: Me
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _finish(session: Session, message: OutboundMessage, **values: Any) -> None:
+def _finish(session: Session, message: OutboundMessage, config: Mapping, **values: Any) -> None:
     for name, value in values.items():
         setattr(message, name, value)
     _after_final(session, message)
+    _after_attempt(session, message, config)
     session.commit()
+
+
+def _after_attempt(session: Session, message: OutboundMessage, config: Mapping) -> None:
+    """The kind's own bookkeeping of this try (``render.after_attempt``), in the same commit. A
+    hook that fails is logged and undone; the message's own record stands."""
+    from app.services.messaging.render import run_after_attempt
+
+    try:
+        with session.begin_nested():
+            run_after_attempt(session, message, config)
+    except Exception:  # noqa: BLE001 - the message was sent (or not) either way: record that
+        log.exception("message %s (%s): the after-attempt hook failed", message.id, message.kind)
 
 
 def _after_final(session: Session, message: OutboundMessage) -> None:
@@ -123,14 +136,14 @@ def deliver_message(session: Session, message_id: int, config: Mapping, *, now: 
         result = render(session, message, config)
     except Exception as exc:  # noqa: BLE001 - a renderer's bug fails this message, not the worker
         log.exception("message %s (%s) could not be rendered", message_id, message.kind)
-        _finish(session, message, status="failed", last_error=f"render: {type(exc).__name__}: {exc}"[:500])
+        _finish(session, message, config, status="failed", last_error=f"render: {type(exc).__name__}: {exc}"[:500])
         return "failed"
     if isinstance(result, Skip):
-        _finish(session, message, status="skipped", skip_reason=result.reason,
+        _finish(session, message, config, status="skipped", skip_reason=result.reason,
                 last_error=(result.detail or None) and result.detail[:500])
         return "skipped"
     if not message.recipient:
-        _finish(session, message, status="skipped", skip_reason="no_address")
+        _finish(session, message, config, status="skipped", skip_reason="no_address")
         return "skipped"
     rendered: Rendered = result
     if message.channel == "zalo" and not rendered.template:  # ZALO_TEMPLATES is keyed by kind by default
@@ -141,16 +154,17 @@ def deliver_message(session: Session, message_id: int, config: Mapping, *, now: 
     except TemporaryFailure as exc:
         error = str(exc)[:500]
         if message.attempts >= settings.max_attempts:
-            _finish(session, message, status="failed", last_error=error)
+            _finish(session, message, config, status="failed", last_error=error)
             return "failed"
         message.status, message.last_error = "queued", error
         message.not_before = now + settings.backoff(message.attempts)
+        _after_attempt(session, message, config)
         session.commit()
         return "queued"
     except PermanentFailure as exc:
-        _finish(session, message, status="failed", last_error=str(exc)[:500])
+        _finish(session, message, config, status="failed", last_error=str(exc)[:500])
         return "failed"
-    _finish(session, message, status="sent", sent_at=utcnow(), provider_ref=str(ref)[:200],
+    _finish(session, message, config, status="sent", sent_at=utcnow(), provider_ref=str(ref)[:200],
             subject=rendered.subject[:300], body=_kept_body(message.channel, rendered, config), last_error=None)
     return "sent"
 

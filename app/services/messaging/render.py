@@ -44,6 +44,8 @@ RENDERER_MODULES: list[str] = [
     "app.services.messaging.builtin_notices",
     "app.services.messaging.notice_renderers",
     "app.services.messaging.reminder_message",
+    "app.services.account_mail",
+    "app.services.invoice_mail",
 ]
 
 
@@ -54,6 +56,29 @@ def renderer(kind: str) -> Callable[[Renderer], Renderer]:
         RENDERERS[kind] = func
         return func
     return register
+
+
+# What a kind does after each try of one of its messages (sent, failed, skipped, or back on the
+# queue for a retry), in the transaction that records the try: keep another table in step (an
+# invoice's e-mail status), or take a secret out of the row once it is no longer needed.
+AfterAttempt = Callable[[Session, OutboundMessage, Mapping], None]
+AFTER_ATTEMPT: dict[str, AfterAttempt] = {}
+
+
+def after_attempt(kind: str) -> Callable[[AfterAttempt], AfterAttempt]:
+    def register(func: AfterAttempt) -> AfterAttempt:
+        if kind in AFTER_ATTEMPT and AFTER_ATTEMPT[kind] is not func:
+            raise ValueError(f"two after-attempt hooks for message kind {kind!r}")
+        AFTER_ATTEMPT[kind] = func
+        return func
+    return register
+
+
+def run_after_attempt(session: Session, message: OutboundMessage, config: Mapping) -> None:
+    load_renderers()
+    hook = AFTER_ATTEMPT.get(message.kind)
+    if hook is not None:
+        hook(session, message, config)
 
 
 def load_renderers() -> None:
