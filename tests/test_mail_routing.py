@@ -164,6 +164,29 @@ def test_a_link_replaced_before_its_message_could_go_is_not_sent(app, server_dow
     assert len(mails_to(app, known)) == 1
 
 
+def test_a_failed_link_message_keeps_its_token_sealed_for_a_resend(app, monkeypatch):
+    """Refused for good (a 5xx): failed, the token still sealed (never readable) so that staff can
+    send it again from the dashboard; then it goes with a working link and the token leaves."""
+    from app.extensions import db
+
+    def refuse(self, recipient, rendered, key):
+        raise channels.PermanentFailure("SMTP 554: b'relay refused'")
+
+    monkeypatch.setattr(channels.EmailSender, "send", refuse)
+    email = new_email()
+    assert sign_up(app.test_client(), email).status_code == 200
+    [message] = _messages(app, email)
+    assert message.status == "failed" and "sealed" in message.params and message.body is None
+    monkeypatch.undo()
+    with app.app_context():
+        resend_message(db.session, message.id, actor_id=None)
+        assert deliver_message(db.session, message.id, app.config) == "sent"
+    token = link_in(mails_to(app, email)[-1]).rsplit("/", 1)[1]
+    [message] = _messages(app, email)
+    assert "sealed" not in message.params and token not in _row_text(message)
+    assert app.test_client().get(f"/clinic/confirm/{token}").status_code == 200
+
+
 def test_the_lockout_notice_is_a_message(app, monkeypatch):
     from tests.test_lockout import WRONG, form_login
 

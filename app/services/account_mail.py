@@ -7,10 +7,11 @@ the mail server is down), its text made by a renderer here in the recipient's la
 A link's token is a secret: ``app.services.accounts.links`` keeps only its hash, so that a copy of
 the database gives no working link. Here too: while the message waits to be sent, the token is kept
 in ``params["sealed"]`` encrypted with a key derived from ``SECRET_KEY`` (Fernet), and the link in
-``params["link"]`` carries a placeholder. Once the message is done (sent, failed or skipped) the
-sealed token is removed and the kept ``body`` shows the link with the token masked; a message
-whose token cannot be read any more, or whose link expired or was replaced before it could go, is
-skipped ("gone") instead of sending a dead link.
+``params["link"]`` carries a placeholder. Once the message is sent or skipped the sealed token is
+removed and the kept ``body`` shows the link with the token masked. A failed message keeps it
+(sealed) so that staff can send it again from the dashboard once the mail server is fixed; when it
+is sent, a message whose token cannot be read any more, or whose link expired or was replaced in
+the meantime, is skipped ("gone") instead of mailing a dead link.
 """
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ def _token(session: Session, message: OutboundMessage, config: Mapping, purpose:
     try:
         links.check_link(session, token, purpose, utcnow())
     except links.LinkRefused as exc:
-        return Skip("gone", f"the link can no longer be used ({exc.reason}) before it could be sent")
+        return Skip("gone", f"the link could no longer be used when the message was to go ({exc.reason})")
     return token
 
 
@@ -221,10 +222,11 @@ def render_locked(session: Session, message: OutboundMessage, config: Mapping) -
 
 
 def _forget_token(session: Session, message: OutboundMessage, config: Mapping) -> None:
-    """Once the message is done, the token leaves the row: no sealed copy, and the kept text shows
-    the link with the token masked. A message waiting for a retry keeps it (it is needed)."""
+    """Once the message is sent or skipped, the token leaves the row: no sealed copy, and the kept
+    text shows the link with the token masked. A message waiting for a retry, or failed (staff may
+    send it again), keeps it sealed."""
     params = dict(message.params or {})
-    if message.status not in ("sent", "failed", "skipped") or "sealed" not in params:
+    if message.status not in ("sent", "skipped") or "sealed" not in params:
         return
     token = unseal(config, str(params.pop("sealed") or ""))
     message.params = params  # a new dict: the JSON column sees the change
