@@ -72,6 +72,11 @@ class Config:
     # Embedded defaults; each is replaced by configuration alone.
     REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run in-process
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
+    # Background jobs (README "Background jobs"): queues high, default and low.
+    RQ_QUEUE_PREFIX = os.environ.get("RQ_QUEUE_PREFIX", "")  # several clinics (or test runs) on one Redis
+    RQ_RETRY_INTERVALS = os.environ.get("RQ_RETRY_INTERVALS", "10,60,300")  # seconds; empty: no retry
+    RQ_WORKER_CLASS = os.environ.get("RQ_WORKER_CLASS", "simple")  # simple (jobs in the worker) | fork
+    SCHEDULER_POLL_SECONDS = int(os.environ.get("SCHEDULER_POLL_SECONDS", "5"))  # flask scheduler's loop
     MONGO_URI = os.environ.get("MONGO_URI", "")  # empty: documents live in the SQL database
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))

@@ -47,6 +47,10 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    from app.jobs.scheduling import start_timer, timer_wanted
+
+    if timer_wanted(app.config):  # no Redis: the periodic jobs on a timer, in one process only
+        start_timer(app)
     return app
 
 

@@ -88,11 +88,12 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
 
 
 def register(app: Flask) -> None:
-    from app import billing_cli, pharmacy_cli, reminders_cli
+    from app import billing_cli, jobs_cli, pharmacy_cli, reminders_cli
 
     pharmacy_cli.register(app)  # flask stock verify, flask medicines load
     billing_cli.register(app)  # flask billing retry-emails
     reminders_cli.register(app)  # flask reminders run [--at]
+    jobs_cli.register(app)  # flask worker, flask scheduler
 
     @app.cli.command("sync-roles")
     def sync_roles() -> None:

@@ -15,3 +15,10 @@ def greet(name: str, *, greeting: str = "Xin chào") -> str:
 
 def fail(message: str) -> None:
     raise RuntimeError(message)
+
+
+def fail_and_count(path: str, message: str = "không gửi được") -> None:
+    """Append a line to ``path`` (one per try, across worker processes), then fail."""
+    with open(path, "a", encoding="utf-8") as out:
+        out.write("try\n")
+    raise RuntimeError(message)

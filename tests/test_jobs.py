@@ -84,7 +84,7 @@ def test_redis_mode_enqueues_for_a_real_worker(rq_config):
     assert job.origin == rq_config["RQ_QUEUE"]
     assert job.func_name == "tests.jobs_helpers.add"
     assert job.get_status() == "queued"
-    failing = enqueue(rq_config, "tests.jobs_helpers.fail", "boom")
+    failing = enqueue(rq_config, "tests.jobs_helpers.fail", "boom", retry=None)  # no retry: failed at once
 
     connection = Redis.from_url(REDIS_URL)
     queue = Queue(rq_config["RQ_QUEUE"], connection=connection)

@@ -17,11 +17,14 @@ from typing import Any
 
 from redis import Redis
 
-__all__ = ["InlineJob", "enqueue", "import_function", "redis_status"]
+__all__ = ["QUEUES", "InlineJob", "connect", "default_retry", "enqueue", "import_function", "queue_name",
+           "redis_status"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "default"
+QUEUES = ("high", "default", "low")  # a worker takes them in this order
+DEFAULT_RETRY_INTERVALS = "10,60,300"  # seconds before RQ's 2nd, 3rd and 4th try
 # Keywords rq.Queue.enqueue keeps for itself; in-process runs drop them the same way.
 RQ_KEYWORDS = frozenset({
     "job_timeout", "description", "result_ttl", "ttl", "failure_ttl", "depends_on", "job_id",
@@ -95,22 +98,65 @@ def _run_inline(func_path: str, args: tuple, kwargs: dict) -> InlineJob:
     return job
 
 
-def enqueue(config: Mapping, func_path: str, *args: Any, **kwargs: Any) -> Any:
+def queue_name(config: Mapping, queue: str = DEFAULT_QUEUE) -> str:
+    """The Redis name of queue ``queue``: ``RQ_QUEUE_PREFIX`` + the name (the ``default`` queue's
+    name is ``RQ_QUEUE``, itself ``default`` unless set), so tests and several clinics can share
+    one Redis."""
+    base = (config.get("RQ_QUEUE") or DEFAULT_QUEUE) if queue == DEFAULT_QUEUE else queue
+    return f"{config.get('RQ_QUEUE_PREFIX') or ''}{base}"
+
+
+_clients: dict[str, Redis] = {}
+
+
+def connect(config: Mapping) -> Redis:
+    """A client of ``REDIS_URL`` (one per URL and process), with short timeouts: a Redis that is
+    down makes a request that queues fail fast, not hang."""
+    url = config.get("REDIS_URL") or ""
+    if not url:
+        raise ValueError("REDIS_URL is not set")
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return client
+
+
+def default_retry(config: Mapping) -> Any:
+    """RQ's ``Retry`` from ``RQ_RETRY_INTERVALS`` ("10,60,300": three more tries after 10 s, 1 min
+    and 5 min); None when the setting is empty (a failed job goes straight to the failed registry)."""
+    from rq import Retry
+
+    text = config.get("RQ_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)
+    intervals = [int(part) for part in str(text or "").replace(" ", "").split(",") if part]
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def enqueue(config: Mapping, func_path: str, *args: Any, queue: str = DEFAULT_QUEUE, **kwargs: Any) -> Any:
     """Run ``func_path(*args, **kwargs)`` in the background.
 
-    With ``REDIS_URL`` set: enqueue on the RQ queue ``config["RQ_QUEUE"]`` (default ``"default"``)
-    and return the ``rq.job.Job``. RQ's own keywords (``job_timeout``, ``result_ttl``, ``job_id``,
-    ``at_front``, ``meta``, ...) are taken by RQ, not passed to the function. Without it: run the
-    function now, in this process, and return an :class:`InlineJob` (``.id``, ``.result``,
-    ``.status``); an exception from the function is logged and recorded, not raised.
+    With ``REDIS_URL`` set: enqueue on the RQ queue ``queue`` (``high``, ``default`` or ``low``;
+    its Redis name from :func:`queue_name`) and return the ``rq.job.Job``. RQ's own keywords
+    (``job_timeout``, ``result_ttl``, ``job_id``, ``at_front``, ``meta``, ``retry``, ...) are taken
+    by RQ, not passed to the function. Unless the caller passes ``retry`` (``None``: no retry), a
+    job that fails is tried again by :func:`default_retry`'s schedule, then kept in RQ's failed
+    registry. A Redis that cannot be reached raises (``redis.exceptions.ConnectionError``): callers
+    commit their rows first and leave the job to a later sweep.
+
+    Without it: run the function now, in this process, and return an :class:`InlineJob` (``.id``,
+    ``.result``, ``.status``); an exception from the function is logged and recorded, not raised.
     """
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r} (one of {', '.join(QUEUES)})")
     url = config.get("REDIS_URL") or ""
     if not url:
         return _run_inline(func_path, args, kwargs)
     from rq import Queue
 
-    queue = Queue(config.get("RQ_QUEUE") or DEFAULT_QUEUE, connection=Redis.from_url(url))
-    return queue.enqueue(func_path, *args, **kwargs)
+    if "retry" not in kwargs:
+        kwargs["retry"] = default_retry(config)
+    if kwargs.get("retry") is None:
+        kwargs.pop("retry", None)
+    return Queue(queue_name(config, queue), connection=connect(config)).enqueue(func_path, *args, **kwargs)
 
 
 def redis_status(config: Mapping, *, timeout: float = 2.0) -> str:

@@ -110,6 +110,11 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(BreakGlassLogView, "Break-the-glass log", label=_l("Break-the-glass log"),
                         category="Administration", category_label=_l("Administration"),
                         category_icon=CATEGORY_ICONS["Administration"])
+    from app.views.background_jobs import BackgroundJobsView
+
+    appbuilder.add_view(BackgroundJobsView, "Background jobs", label=_l("Background jobs"),
+                        category="Administration", category_label=_l("Administration"),
+                        category_icon=CATEGORY_ICONS["Administration"])
     appbuilder.add_view(PatientsSeenView, "Patients I have seen", label=_l("Patients I have seen"),
                         category="Clinical", category_label=_l("Clinical"), category_icon=CATEGORY_ICONS["Clinical"])
     # The back office of money (app/views/billing_office.py).

@@ -65,13 +65,20 @@ def queue_message(session: Session, *, channel: str, kind: str, recipient: str |
 
 
 def enqueue_deliveries(config: Mapping, message_ids: Sequence[int]) -> None:
-    """After the commit that queued them: one delivery job per message (in-process without Redis).
-    A queue that cannot be reached loses nothing: the sweep finds the messages later."""
+    """After the commit that queued them: one delivery job per message on the ``high`` queue
+    (in-process without Redis). A queue that cannot be reached loses nothing: the first failure
+    stops the loop (no request waits on a dead Redis once per message) and the sweep finds the
+    messages later. No RQ retry: the sweep re-queues a message after its own backoff."""
+    from redis.exceptions import RedisError
+
     from app.jobs.queue import enqueue
 
     for message_id in message_ids:
         try:
-            enqueue(config, DELIVER_JOB, message_id)
+            enqueue(config, DELIVER_JOB, message_id, queue="high", retry=None)
+        except RedisError:  # the row is committed; ``sweep`` picks it up
+            log.exception("Redis unreachable: %s message(s) left for the sweep", len(message_ids))
+            return
         except Exception:  # noqa: BLE001 - the row is committed; ``sweep`` picks it up
             log.exception("could not queue delivery of message %s", message_id)
 

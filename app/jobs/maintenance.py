@@ -1,0 +1,24 @@
+"""Housekeeping jobs: ``prune_sessions`` daily (the same service as ``flask prune-sessions``)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.jobs.context import app_context
+
+SESSION_KEEP_DAYS = 30  # as ``flask prune-sessions``'s default
+
+
+def prune_sessions(days: int = SESSION_KEEP_DAYS) -> int:
+    """Delete login sessions that ended or expired more than ``days`` ago; how many."""
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.accounts.sessions import prune_sessions as prune
+
+    with app_context():
+        session = db.session.session_factory()
+        try:
+            deleted = prune(session, utcnow(), keep=timedelta(days=days))
+            session.commit()
+        finally:
+            session.close()
+    return deleted

@@ -1,0 +1,87 @@
+"""Administration → Background jobs: the RQ queues (queued, running, scheduled, failed jobs) with
+Retry and Delete, and the periodic jobs with their interval (Admin only: the permission
+``BackgroundJob`` is in no role's configuration). Without Redis the page says jobs run in the web
+process; with Redis down it says so (no error page)."""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _, ngettext
+from flask_wtf import FlaskForm
+from redis.exceptions import RedisError
+
+from app.jobs.queue import connect
+from app.services import background_jobs
+from app.services.errors import DomainError
+from app.views.fields import format_local
+
+
+def every(seconds: int) -> str:
+    """"every 10 minutes", "every day": a periodic job's interval in words."""
+    if seconds % 86400 == 0:
+        return ngettext("every day", "every %(num)d days", seconds // 86400)
+    if seconds % 3600 == 0:
+        return ngettext("every hour", "every %(num)d hours", seconds // 3600)
+    if seconds % 60 == 0:
+        return ngettext("every minute", "every %(num)d minutes", seconds // 60)
+    return ngettext("every second", "every %(num)d seconds", seconds)
+
+
+class JobActionForm(FlaskForm):
+    """The Retry and Delete buttons: a POST with the CSRF token (the job is in the URL)."""
+
+
+class BackgroundJobsView(BaseView):
+    route_base = "/background-jobs"
+    default_view = "index"
+    class_permission_name = "BackgroundJob"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"index": "read", "retry": "write", "delete": "write"}
+
+    @expose("/")
+    @has_access
+    def index(self):
+        config = current_app.config
+        mode, boards, error = "redis", [], ""
+        connection = None
+        if not config.get("REDIS_URL"):
+            mode = "in_process"
+        else:
+            try:
+                connection = connect(config)
+                boards = background_jobs.job_board(config, connection)
+            except RedisError as exc:
+                current_app.logger.warning("background jobs page: Redis unreachable: %s", exc)
+                mode, error, connection = "down", type(exc).__name__, None
+        try:
+            periodic = background_jobs.periodic_jobs(config, connection)
+        except RedisError:
+            periodic = background_jobs.periodic_jobs(config, None)
+        return self.render_template("clinic/background_jobs.html", mode=mode, boards=boards, error=error,
+                                    periodic=periodic, form=JobActionForm(), format_local=format_local,
+                                    every=every, in_process=bool(config.get("SCHEDULER_IN_PROCESS")))
+
+    def _act(self, job_id: str, action, done: str):
+        if JobActionForm().validate_on_submit():
+            config = current_app.config
+            if not config.get("REDIS_URL"):
+                flash(_("Jobs run in the web process: there is no queue to change."), "warning")
+            else:
+                try:
+                    action(config, connect(config), job_id)
+                    flash(done, "success")
+                except DomainError as exc:
+                    flash(exc.message, "warning")
+                except RedisError:
+                    flash(_("Redis cannot be reached: nothing was changed."), "danger")
+        return redirect(url_for(f"{self.endpoint}.index"), 303)
+
+    @expose("/<job_id>/retry", methods=["POST"])
+    @has_access
+    def retry(self, job_id: str):
+        return self._act(job_id, background_jobs.retry_job, _("The job is back on its queue."))
+
+    @expose("/<job_id>/delete", methods=["POST"])
+    @has_access
+    def delete(self, job_id: str):
+        return self._act(job_id, background_jobs.delete_job, _("The job is deleted."))
