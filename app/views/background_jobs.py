@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 
@@ -19,12 +19,15 @@ from app.views.fields import format_local
 def every(seconds: int) -> str:
     """"every 10 minutes", "every day": a periodic job's interval in words."""
     if seconds % 86400 == 0:
-        return ngettext("every day", "every %(num)d days", seconds // 86400)
+        days = seconds // 86400
+        return _("every day") if days == 1 else _("every %(num)d days", num=days)
     if seconds % 3600 == 0:
-        return ngettext("every hour", "every %(num)d hours", seconds // 3600)
+        hours = seconds // 3600
+        return _("every hour") if hours == 1 else _("every %(num)d hours", num=hours)
     if seconds % 60 == 0:
-        return ngettext("every minute", "every %(num)d minutes", seconds // 60)
-    return ngettext("every second", "every %(num)d seconds", seconds)
+        minutes = seconds // 60
+        return _("every minute") if minutes == 1 else _("every %(num)d minutes", num=minutes)
+    return _("every %(num)d seconds", num=seconds)
 
 
 class JobActionForm(FlaskForm):
