@@ -286,39 +286,51 @@ def _queued_ids(rq_env) -> list[str]:
 
 
 @pytest.mark.needs_redis
-def test_two_schedulers_at_once_queue_each_periodic_job_once(rq_env):
+def test_two_schedulers_at_once_queue_each_periodic_job_once(rq_env, tmp_path):
     command = [sys.executable, "-m", "flask", "scheduler", "--interval", "0.3"]
     started = time.time()
-    schedulers = [subprocess.Popen(command, cwd=ROOT, env=rq_env.env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    logs = [tmp_path / f"scheduler-{n}.log" for n in (1, 2)]
+    schedulers = []
+    for log in logs:
+        with log.open("w") as out:
+            schedulers.append(subprocess.Popen(command, cwd=ROOT, env=rq_env.env, stdout=out, stderr=subprocess.STDOUT))
     try:
-        deadline = time.monotonic() + 60
-        while len(_queued_ids(rq_env)) < len(PERIODIC_JOBS) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+                len(set(_queued_ids(rq_env))) == len(PERIODIC_JOBS)
+                and all("periodic jobs (" in log.read_text() for log in logs)):
             time.sleep(0.2)
-        time.sleep(4)  # both keep polling: a doubled job would show up now
+        time.sleep(4)  # both are up and polling: a doubled job would show up now
     finally:
-        outputs = []
         for process in schedulers:
             process.send_signal(signal.SIGTERM)
-            outputs.append(process.communicate(timeout=30))
+            process.wait(timeout=30)
+    outputs = [log.read_text() for log in logs]
+    elapsed = time.time() - started
     queued = _queued_ids(rq_env)
-    expected = {f"{rq_env.periodic}periodic-{p.name}" for p in PERIODIC_JOBS}
-    assert sorted(queued) == sorted(expected), outputs  # each once, none twice
+    expected = {f"{rq_env.periodic}periodic-{p.name}": p for p in PERIODIC_JOBS}
+    assert set(queued) == set(expected), outputs
+    for job_id, periodic in expected.items():
+        # once per interval passed since the first run (the every-minute jobs may come due again
+        # when a loaded machine makes this test last over a minute); never twice at once
+        allowed = 1 + int(elapsed // periodic.every_seconds)
+        assert 1 <= queued.count(job_id) <= allowed, (job_id, queued.count(job_id), elapsed, outputs)
+    assert queued.count(f"{rq_env.periodic}periodic-prune-sessions") == 1
     by_queue = {job_id: _job(rq_env.connection, job_id).origin for job_id in queued}
     assert by_queue[f"{rq_env.periodic}periodic-reminders"] == f"{rq_env.prefix}high"
     assert by_queue[f"{rq_env.periodic}periodic-prune-sessions"] == f"{rq_env.prefix}low"
-    registered = sorted(out[1].split("(")[1].split(" ")[0] for out in outputs)
+    registered = sorted(out.split("periodic jobs (")[1].split(" ")[0] for out in outputs)
     assert registered in (["0", "5"], ["5", "5"]), outputs  # the second found them there (or re-wrote the same ids)
 
-    # A restart re-uses the schedule: nothing new is due, nothing is queued again.
+    # A restart re-uses the schedule: the long-interval jobs are not queued again.
     again = _flask(rq_env.env, "scheduler", "--burst")
     assert again.returncode == 0 and "(0 (re)registered)" in again.stderr, again.stderr
-    assert sorted(_queued_ids(rq_env)) == sorted(expected)
+    assert _queued_ids(rq_env).count(f"{rq_env.periodic}periodic-prune-sessions") == 1
     schedule = rq_env.connection.zrange(f"rq:scheduler:scheduled_jobs:{rq_env.prefix}", 0, -1, withscores=True)
     assert sorted(member.decode() for member, _score in schedule) == sorted(expected)
-    interval = {f"{rq_env.periodic}periodic-{p.name}": p.every_seconds for p in PERIODIC_JOBS}
-    for member, score in schedule:  # next run one interval after the first
-        assert started + interval[member.decode()] - 1 <= score <= time.time() + interval[member.decode()]
+    for member, score in schedule:  # next run one interval after the last
+        interval = expected[member.decode()].every_seconds
+        assert started + interval - 1 <= score <= time.time() + interval
 
 
 @pytest.mark.needs_redis
