@@ -32,7 +32,7 @@ def register(app: Flask) -> None:
         from rq import Queue, SimpleWorker, Worker
 
         from app.extensions import db
-        from app.jobs.queue import queue_name
+        from app.jobs.queue import queue_names
 
         config = current_app.config
         connection = Redis.from_url(_redis_url())
@@ -40,7 +40,7 @@ def register(app: Flask) -> None:
         if chosen not in WORKER_CLASSES:
             raise click.ClickException(f"RQ_WORKER_CLASS must be simple or fork, not {chosen!r}.")
         worker_type = SimpleWorker if chosen == "simple" else Worker
-        names = [queue_name(config, q) for q in (queues or QUEUES)]
+        names = queue_names(config, queues or QUEUES)
         db.engine.dispose()  # no connection of this process is shared with a forked child
         rq_worker = worker_type([Queue(n, connection=connection) for n in names], connection=connection, name=name)
         click.echo(f"{chosen} worker on {', '.join(names)}{' (burst)' if burst else ''}")

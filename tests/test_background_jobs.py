@@ -422,3 +422,14 @@ def test_the_timer_runs_each_periodic_job_on_its_interval(app, monkeypatch):
 
 class _Done:
     is_failed = False
+
+
+def test_queue_names_with_a_prefix_or_one_single_queue():
+    from app.jobs.queue import queue_names
+
+    assert queue_names({}) == ["high", "default", "low"]
+    assert queue_names({"RQ_QUEUE_PREFIX": "an-binh:"}) == ["an-binh:high", "an-binh:default", "an-binh:low"]
+    assert queue_name({"RQ_QUEUE": "clinic"}, "high") == "clinic"  # RQ_QUEUE: every job on that one queue
+    assert queue_names({"RQ_QUEUE": "clinic", "RQ_QUEUE_PREFIX": "x:"}) == ["x:clinic"]
+    with pytest.raises(ValueError):
+        enqueue({}, "tests.jobs_helpers.add", 1, queue="urgent")

@@ -17,7 +17,7 @@ from typing import Any
 
 from redis import Redis
 
-__all__ = ["QUEUES", "InlineJob", "connect", "default_retry", "enqueue", "import_function", "queue_name",
+__all__ = ["QUEUES", "InlineJob", "connect", "default_retry", "enqueue", "import_function", "queue_name", "queue_names",
            "redis_status"]
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,16 @@ def _run_inline(func_path: str, args: tuple, kwargs: dict) -> InlineJob:
 
 
 def queue_name(config: Mapping, queue: str = DEFAULT_QUEUE) -> str:
-    """The Redis name of queue ``queue``: ``RQ_QUEUE_PREFIX`` + the name (the ``default`` queue's
-    name is ``RQ_QUEUE``, itself ``default`` unless set), so tests and several clinics can share
-    one Redis."""
-    base = (config.get("RQ_QUEUE") or DEFAULT_QUEUE) if queue == DEFAULT_QUEUE else queue
-    return f"{config.get('RQ_QUEUE_PREFIX') or ''}{base}"
+    """The Redis name of queue ``queue``: ``RQ_QUEUE_PREFIX`` + the name, so tests and several
+    clinics can share one Redis. ``RQ_QUEUE`` set to another name than ``default`` puts every job
+    on that one queue (single-queue installs from before the three queues)."""
+    single = config.get("RQ_QUEUE") or DEFAULT_QUEUE
+    return f"{config.get('RQ_QUEUE_PREFIX') or ''}{queue if single == DEFAULT_QUEUE else single}"
+
+
+def queue_names(config: Mapping, queues: tuple[str, ...] = QUEUES) -> list[str]:
+    """The Redis names of ``queues``, in order, each once."""
+    return list(dict.fromkeys(queue_name(config, name) for name in queues))
 
 
 _clients: dict[str, Redis] = {}

@@ -95,9 +95,12 @@ def _ids(queue: Queue, state: str) -> tuple[int, list[str]]:
 
 def job_board(config: Mapping, connection: Redis) -> list[QueueBoard]:
     """Each queue, in priority order, with the counts and the newest jobs of each state."""
-    boards = []
+    boards, seen = [], set()
     for name in QUEUES:
         queue = Queue(queue_name(config, name), connection=connection)
+        if queue.name in seen:  # RQ_QUEUE: one queue for all
+            continue
+        seen.add(queue.name)
         board = QueueBoard(name=name, redis_name=queue.name)
         for state in STATES:
             count, ids = _ids(queue, state)
