@@ -433,3 +433,15 @@ def test_queue_names_with_a_prefix_or_one_single_queue():
     assert queue_names({"RQ_QUEUE": "clinic", "RQ_QUEUE_PREFIX": "x:"}) == ["x:clinic"]
     with pytest.raises(ValueError):
         enqueue({}, "tests.jobs_helpers.add", 1, queue="urgent")
+
+
+@pytest.mark.needs_redis
+def test_a_job_makes_its_own_app_context_in_the_worker(rq_env, app, db_url):
+    """``app.jobs.maintenance.prune_sessions`` (the daily periodic job) run by a real worker on
+    the suite's database: the job builds nothing itself, it uses the worker's app."""
+    job = enqueue(rq_env.config, "app.jobs.maintenance.prune_sessions", queue="low", retry=None)
+    done = _flask({**rq_env.env, "DATABASE_URL": db_url}, "worker", "--burst", "low")
+    assert done.returncode == 0, done.stderr
+    finished = _job(rq_env.connection, job.id)
+    assert finished.get_status() == "finished", done.stderr
+    assert isinstance(finished.return_value(), int)
