@@ -68,6 +68,7 @@ RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"),),
                                           "Encounter": (N_("My day"), N_("Patients I have seen")),
                                           "AuditEvent": (N_("Break-the-glass log"),),
+                                          "OutboundMessage": (N_("Delivery dashboard"),),
                                           "LabResult": (N_("Lab worklist"),),
                                           "StockBatch": (N_("Stock on hand"), N_("Pharmacy dashboard")),
                                           "Invoice": (N_("Cashier's day"), N_("Invoice search"))}
@@ -82,11 +83,13 @@ CLINICAL = ("Encounter", "Diagnosis", "LabOrder", "LabResult", "Attachment", "Pr
 
 # What each role may read (R) and write (W, which includes read). Admin has everything.
 ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
+    # Notifications are each user's own (the bell, /notifications): the generic "Notification"
+    # screen lists everyone's, whose titles may name patients, so only Admin has it.
     "Manager": {
         "write": ("Department", "Specialty", "Service", "LabTest", "Doctor", "Employee", "WorkSchedule",
                   "ScheduleException", "Medicine", "Review", "OutboundMessage", *BILLING),
         "read": ("Patient", "Appointment", "AppointmentSeries", "AppointmentEvent", "StockBatch",
-                 "StockMovement", "Supplier", "Notification", "ReminderLog", "AuditEvent"),
+                 "StockMovement", "Supplier", "ReminderLog", "AuditEvent"),
     },
     "Receptionist": {
         "write": ("Patient", "Appointment", "AppointmentSeries", *BILLING),

@@ -10,6 +10,7 @@ from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
 from app.api.lab import LabOrdersApi, LabResultsApi
+from app.api.notifications import NotificationsApi
 from app.api.pharmacy import PharmacyApi
 from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
@@ -78,6 +79,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(VisitDiagnosisApi)
     appbuilder.add_api(LabOrdersApi)
     appbuilder.add_api(LabResultsApi)
+    appbuilder.add_api(NotificationsApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

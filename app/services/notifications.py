@@ -98,6 +98,12 @@ def list_notifications(session: Session, user_id: int, *, limit: int = 50, unrea
     return [NotificationRow(n.id, n.kind, n.title, n.body, n.link, n.created_at, n.read_at is not None) for n in rows]
 
 
+def link_of(session: Session, user_id: int, notification_id: int) -> str | None:
+    """The link of one of the user's own notifications (None for another user's id)."""
+    return session.execute(sa.select(Notification.link).where(
+        Notification.id == notification_id, Notification.user_id == user_id)).scalar()
+
+
 def mark_read(session: Session, user_id: int, notification_ids: Iterable[int] | None, *,
               now: datetime | None = None) -> int:
     """Mark the user's own notifications read (all of them with ``None``); how many changed. Commits.

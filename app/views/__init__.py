@@ -21,6 +21,7 @@ from app.views.clinical import (
     LabOrderView,
     LabResultView,
 )
+from app.views.delivery import DeliveryView
 from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, OutboundMessageView, ReminderLogView, ReviewView
 from app.views.invoice_documents import InvoiceDocumentsView
@@ -28,6 +29,7 @@ from app.views.lab import LabView, register_lab_globals
 from app.views.lab_catalogue import LabTestView
 from app.views.lookup import LookupView
 from app.views.my_day import MyDayView
+from app.views.notifications import NotificationsView, register_notification_globals
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
 from app.views.pharmacy import (
     MedicineView,
@@ -124,3 +126,8 @@ def register_views(appbuilder: AppBuilder) -> None:
                         category_label=_l("Billing"), category_icon=CATEGORY_ICONS["Billing"])
     appbuilder.add_link("Invoice search", href="/billing/invoices", label=_l("Invoice search"), category="Billing",
                         category_label=_l("Billing"), category_icon=CATEGORY_ICONS["Billing"])
+    # The bell: every signed-in user's own notifications, and the count on every page.
+    appbuilder.add_view_no_menu(NotificationsView)
+    register_notification_globals(current_app)
+    appbuilder.add_view(DeliveryView, "Delivery dashboard", label=_l("Delivery dashboard"), category="Engagement",
+                        category_label=_l("Engagement"), category_icon=CATEGORY_ICONS["Engagement"])
