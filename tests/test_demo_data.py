@@ -495,3 +495,16 @@ def test_the_demo_pharmacy_has_suppliers_and_a_daily_use_rollup(db):
     assert alerts.below_reorder and alerts.expiring
     # "Order now" follows its rule (cover within the lead time); the demo's day may have none.
     assert all(m.days_of_cover is not None and m.days_of_cover <= m.lead_time_days for m in alerts.order_now)
+
+
+def test_the_delivery_dashboard_has_messages_of_every_kind_of_outcome(db):
+    """The demo shows what patients would receive: sent, failed, queued and skipped messages."""
+    from app.models import OutboundMessage
+    from app.services.messaging import dashboard
+
+    assert db.info["counts"]["outbound_message"] == _count(db, OutboundMessage) >= 8
+    found = dashboard.list_messages(db, dashboard.MessageFilter(), ZONE)
+    assert all(found.by_status[s] > 0 for s in ("sent", "failed", "queued", "skipped")), found.by_status
+    assert {"no_address", "opted_out", "quiet_hours"} <= set(found.by_skip_reason)
+    sent = db.execute(select(OutboundMessage).where(OutboundMessage.status == "sent")).scalars().all()
+    assert all(m.recipient and m.body and m.subject for m in sent)

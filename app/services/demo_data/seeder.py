@@ -116,6 +116,9 @@ class Seeder(Stock):
         from app.services.stock_usage import rebuild_daily_use
 
         rebuild_daily_use(self.session, self.tz)  # days of cover read the daily-use rollup
+        from app.services.demo_data.messages import seed_messages
+
+        self.counts["outbound_message"] = seed_messages(self.session, self.tz, self.today)  # the delivery dashboard
         return self.counts
 
 
