@@ -123,3 +123,17 @@ def test_the_generic_notification_screen_is_admins_only(app, db, login_as, api_t
     assert login_as("manager").get("/notificationview/list/").status_code in (302, 403)
     assert client.get("/api/v1/notification/", headers=api_token("manager")).status_code == 403
     assert "Trần Thị Lan" in login_as("admin").get("/notificationview/list/").get_data(as_text=True)
+
+
+def test_times_are_in_clinic_time(app, db, api, login_as):
+    from datetime import datetime, timezone
+
+    link_patient_login(app, api)
+    at = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)  # 23:30 on 1 Dec in the clinic (Asia/Ho_Chi_Minh)
+    for username in ("receptionist", "patient"):
+        notify(db.session, _user_id(app, username), "booking", "Đặt lịch mới", None, None, now=at)
+    db.session.commit()
+    office = login_as("receptionist").get("/notifications/").get_data(as_text=True)
+    assert "2026-12-01 23:30" in office
+    portal = login_as("patient").get("/clinic/me/notifications").get_data(as_text=True)
+    assert ">12/1/26 23:30<" in portal

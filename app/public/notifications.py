@@ -21,9 +21,11 @@ ENDPOINTS = {"open": "public.open_notification", "read": "public.read_notificati
 
 
 def _when(moment) -> str:
-    from flask_babel import format_datetime
+    """In clinic time (Babel's ``format_datetime`` would turn it back to its own default zone)."""
+    from flask_babel import format_date
 
-    return format_datetime(local(moment), "short")
+    at = local(moment)
+    return f"{format_date(at.date(), 'short')} {at:%H:%M}"
 
 
 @bp.get("/me/notifications")

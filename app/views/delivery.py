@@ -28,7 +28,7 @@ from app.views.fields import LocaleDateField, format_moment
 
 # A reader's name for each kind of message (a kind not listed shows as its code in words).
 KIND_LABELS = {
-    "plain": _l("Message"),
+    "plain": _l("General message"),
     "appointment_reminder": _l("Appointment reminder"),
     "booking_received": _l("Booking received"),
     "appointment_confirmed": _l("Appointment confirmed"),
@@ -78,7 +78,7 @@ class MessageFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    channel = SelectField(_l("Channel"), [Optional()])
+    channel = SelectField(_l("Sent through"), [Optional()])  # "Channel" is the booking channel
     status = SelectField(_l("Status"), [Optional()])
     kind = SelectField(_l("Kind"), [Optional()])
     date_from = LocaleDateField(_l("Date from"), [Optional()], widget=TextInput())
