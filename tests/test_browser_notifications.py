@@ -27,6 +27,8 @@ def test_the_bell_counts_down_when_a_notification_is_opened(app, db, page_as, tm
     page.screenshot(path=tmp_path / "1-home.png")
     if width < 768:  # the menu bar folds into its toggle on a phone
         page.click(".navbar-toggle")
+        page.locator(".navbar-collapse.in").wait_for()  # opened (Bootstrap's animation ended)
+    page.locator("#bell").wait_for(state="visible")
     page.click("#bell")
     page.wait_for_url("**/notifications/")
     assert page.locator("h1").inner_text().startswith(TEXTS[locale]["list"])

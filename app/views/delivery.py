@@ -29,15 +29,13 @@ from app.views.fields import LocaleDateField, format_moment
 # A reader's name for each kind of message (a kind not listed shows as its code in words).
 KIND_LABELS = {
     "plain": _l("General message"),
-    "appointment_reminder": _l("Appointment reminder"),
-    "booking_received": _l("Booking received"),
+    "appointment_reminder": _l("Appointment reminder"),  # app.services.reminder_rules.REMINDER_KIND
+    "appointment_booked": _l("Booking received"),  # app.services.notices
     "appointment_confirmed": _l("Appointment confirmed"),
     "appointment_cancelled": _l("Appointment cancelled"),
     "appointment_moved": _l("Appointment moved"),
-    "lab_result_released": _l("Lab result released"),
+    "lab_results_ready": _l("Lab result released"),  # app.services.messaging.notice_renderers
     "prescription_ready": _l("Prescription ready for pickup"),
-    "invoice_issued": _l("Invoice issued"),
-    "invoice_paid": _l("Invoice paid"),
     "stock_digest": _l("Stock digest"),
 }
 CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS"), "zalo": _l("Zalo")}

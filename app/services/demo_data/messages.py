@@ -56,6 +56,7 @@ def seed_messages(session: Session, tz: ZoneInfo, today: date) -> int:
     add(1, "email", "appointment_reminder", "sent", 1)
     add(1, "sms", "appointment_reminder", "sent", 1)
     add(2, "email", "appointment_confirmed", "sent", 2)
+    add(2, "email", "lab_results_ready", "sent", 3)
     add(3, "email", "appointment_reminder", "failed", 3, attempts=5,
         last_error="SMTP 421: Service not available, closing transmission channel")
     add(4, "sms", "appointment_reminder", "skipped", 4, skip_reason="no_address", recipient=None)
