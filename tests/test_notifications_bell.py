@@ -137,3 +137,16 @@ def test_times_are_in_clinic_time(app, db, api, login_as):
     assert "2026-12-01 23:30" in office
     portal = login_as("patient").get("/clinic/me/notifications").get_data(as_text=True)
     assert ">12/1/26 23:30<" in portal
+
+
+def test_a_page_whose_count_cannot_be_read_still_renders(app, db, login_as, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.services import notifications
+
+    def broken(*args, **kwargs):
+        raise OperationalError("SELECT count", {}, Exception("the transaction is aborted"))
+
+    monkeypatch.setattr(notifications, "unread_count", broken)
+    page = login_as("receptionist").get("/notifications/")
+    assert page.status_code == 200 and "data-unread-count=\"0\"" in page.get_data(as_text=True)

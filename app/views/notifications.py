@@ -7,6 +7,7 @@ Opening a notification is a POST (it marks it read, then redirects to its record
 anything."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import current_app, flash, g, redirect, request, url_for
@@ -15,12 +16,14 @@ from flask_appbuilder import BaseView, expose
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.services import notifications as notification_service
 from app.views.fields import format_moment
 
 PAGE_SIZE = 50
+log = logging.getLogger(__name__)
 
 
 class NotificationActionForm(FlaskForm):
@@ -33,7 +36,11 @@ def bell_count() -> int | None:
         return None
     cached = g.get("_bell_count")
     if cached is None:
-        cached = notification_service.unread_count(db.session, current_user.id)
+        try:
+            cached = notification_service.unread_count(db.session, current_user.id)
+        except SQLAlchemyError:  # an error page after a failed transaction: a bell at 0 rather than no page
+            log.warning("unread count unavailable", exc_info=True)
+            return None
         g._bell_count = cached
     return int(cached)
 
