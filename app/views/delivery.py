@@ -37,6 +37,16 @@ KIND_LABELS = {
     "lab_results_ready": _l("Lab result released"),  # app.services.messaging.notice_renderers
     "prescription_ready": _l("Prescription ready for pickup"),
     "stock_digest": _l("Stock digest"),
+    "invoice_issued": _l("Invoice issued"),  # app.services.invoice_mail.MESSAGE_KINDS
+    "invoice_paid": _l("Invoice paid"),
+    "account_confirm": _l("Sign-up confirmation"),  # app.services.account_mail
+    "account_exists": _l("Sign-up with an address already in use"),
+    "password_reset": _l("Password reset"),
+    "email_change": _l("E-mail change link"),
+    "email_change_taken": _l("E-mail change refused: address in use"),
+    "email_change_notice": _l("E-mail change notice"),
+    "email_changed": _l("E-mail address changed"),
+    "account_locked": _l("Account locked"),
 }
 CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS"), "zalo": _l("Zalo")}
 STATUS_LABELS = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Failed"),
