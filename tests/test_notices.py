@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.models import (
     Appointment,
@@ -97,6 +97,28 @@ def notices(db, user_id: int) -> list[Notification]:
 
 def html(message) -> str:
     return message.get_body(preferencelist=("html",)).get_content()
+
+
+@pytest.fixture(autouse=True)
+def _only_the_shared_logins(app):
+    """Staff notices go to every active login of a role. Logins that other test files made stay
+    (FAB's tables are not emptied between tests) and would be counted too: switched off here."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.extensions import db as database
+    from tests.conftest import ROLES
+
+    with app.app_context():
+        others = list(database.session.execute(select(User.id).where(
+            User.active.is_(True), User.username.not_in([r.lower() for r in ROLES]))).scalars())
+        if others:
+            database.session.execute(update(User).where(User.id.in_(others)).values(active=False))
+            database.session.commit()
+    yield
+    if others:
+        with app.app_context():
+            database.session.execute(update(User).where(User.id.in_(others)).values(active=True))
+            database.session.commit()
 
 
 def counts(db) -> tuple[int, int]:
