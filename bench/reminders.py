@@ -1,0 +1,204 @@
+"""Tomorrow's reminders at scale, on PostgreSQL, Redis and real RQ workers: 100,000 confirmed
+appointments tomorrow, the reminder job run for today's reminder hour, 2 worker processes
+(``flask worker``) delivering one job per reminder to a local SMTP sink (aiosmtpd) that counts the
+messages it receives by their Message-ID, which names the message and so the appointment.
+
+    .venv/bin/python bench/reminders.py --quick     # 5,000 appointments
+    .venv/bin/python bench/reminders.py             # 100,000 appointments (target: < 180 s)
+
+Prints `name: value` lines: expected, delivered, duplicates (messages received beyond one per
+appointment), missing (appointments with no message), per_s (delivered per second, from the
+reminder job's start to the last message received), plus context (queue_s, elapsed_s, workers).
+A scratch database is built with the migrations and dropped afterwards; the RQ queues get a
+prefix of their own and are deleted.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="clinic-bench-reminders-")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
+
+from bench.scratch import scratch_postgres  # noqa: E402
+from config import Config  # noqa: E402
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+MESSAGE_ID = re.compile(rb"^Message-ID:\s*<msg-(\d+)@", re.I | re.M)
+
+
+class Sink:
+    """An SMTP server that only counts: message id -> times received."""
+
+    def __init__(self) -> None:
+        self.received: collections.Counter[int] = collections.Counter()
+        self.last_at = 0.0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        match = MESSAGE_ID.search(envelope.content)
+        with self.lock:
+            self.received[int(match.group(1)) if match else -1] += 1
+            self.last_at = time.monotonic()
+        return "250 OK"
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.received.values())
+
+
+def seed(app, count: int, day) -> None:
+    """``count`` patients (each with an e-mail, no login) and one confirmed appointment each on
+    ``day``: 10-minute visits from 07:00, 60 per doctor."""
+    from app.extensions import db
+    from app.models import Appointment, Department, Doctor, Patient, Service, Specialty
+
+    per_doctor = 60
+    with app.app_context():
+        department = Department(code="NOI", name="Khoa Nội")
+        specialty = Specialty(name="Nội tổng quát")
+        db.session.add_all([department, specialty])
+        db.session.flush()
+        service = Service(code="KB", name="Khám tổng quát", price=Decimal(150000), duration_minutes=10,
+                          department_id=department.id)
+        db.session.add(service)
+        doctors = [Doctor(full_name=f"Bác sĩ {n:05d}", title="BS.", department_id=department.id,
+                          specialty_id=specialty.id, consultation_fee=Decimal(200000))
+                   for n in range((count + per_doctor - 1) // per_doctor)]
+        db.session.add_all(doctors)
+        db.session.commit()
+        now = datetime.now(timezone.utc)
+        batch = 10000
+        for start in range(0, count, batch):
+            rows = [{"code": f"BN{n:07d}", "full_name": f"Nguyễn Văn {n:06d}", "search_text": f"bn{n:07d}",
+                     "email": f"bn{n:07d}@example.vn", "created_at": now, "updated_at": now}
+                    for n in range(start, min(count, start + batch))]
+            db.session.execute(insert(Patient), rows)
+        db.session.commit()
+        patient_ids = list(db.session.execute(select(Patient.id).order_by(Patient.id)).scalars())
+        first = datetime(day.year, day.month, day.day, 7, tzinfo=ZONE).astimezone(timezone.utc)
+        for start in range(0, count, batch):
+            rows = []
+            for n in range(start, min(count, start + batch)):
+                begin = first + timedelta(minutes=10 * (n % per_doctor))
+                rows.append({"patient_id": patient_ids[n], "doctor_id": doctors[n // per_doctor].id,
+                             "service_id": service.id, "start_at": begin, "end_at": begin + timedelta(minutes=10),
+                             "status": "confirmed", "channel": "phone", "created_at": now, "updated_at": now})
+            db.session.execute(insert(Appointment), rows)
+        db.session.commit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 appointments")
+    parser.add_argument("--count", type=int, help="appointments (default 100,000; 5,000 with --quick)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES",
+                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14"))
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    count = args.count or (5000 if args.quick else 100000)
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import OutboundMessage
+    from app.services.reminder_rules import REMINDER_KIND
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=0)
+    controller.start()
+    port = controller.server.sockets[0].getsockname()[1]
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    today = datetime.now(ZONE).date()
+    reminder_moment = datetime(today.year, today.month, today.day, 18, tzinfo=ZONE)
+    workers: list[subprocess.Popen] = []
+    try:
+        with scratch_postgres(args.postgres) as url:
+            settings = dict(SQLALCHEMY_DATABASE_URI=url, REDIS_URL=args.redis, RQ_QUEUE_PREFIX=prefix,
+                            MAIL_SERVER="127.0.0.1", MAIL_PORT=port, CLINIC_TIMEZONE="Asia/Ho_Chi_Minh",
+                            REMINDER_HOUR=18, REMINDER_HOURS_BEFORE=0, SCHEDULER_IN_PROCESS=False)
+            app = create_app(Config, **settings)
+            with app.app_context():
+                upgrade()
+            seed(app, count, today + timedelta(days=1))
+            env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": args.redis, "RQ_QUEUE_PREFIX": prefix,
+                   "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "CLINIC_TIMEZONE": "Asia/Ho_Chi_Minh",
+                   "SCHEDULER_IN_PROCESS": "false", "FLASK_APP": "run.py", "FLASK_SKIP_DOTENV": "1"}
+            started = time.monotonic()
+            for _ in range(args.workers):
+                workers.append(subprocess.Popen([sys.executable, "-m", "flask", "worker", "high", "default", "low"],
+                                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            with app.app_context():
+                from app.jobs.reminders import run_due
+
+                queued = run_due(at=reminder_moment.isoformat())
+            queue_s = time.monotonic() - started
+            deadline = started + args.timeout
+            while sink.total() < count and time.monotonic() < deadline and all(w.poll() is None for w in workers):
+                time.sleep(0.5)
+            time.sleep(2)  # late duplicates, if any
+            elapsed = (sink.last_at or time.monotonic()) - started
+            with app.app_context():
+                appointment_of = dict(db.session.execute(
+                    select(OutboundMessage.id, OutboundMessage.appointment_id).where(
+                        OutboundMessage.kind == REMINDER_KIND, OutboundMessage.channel == "email")).all())
+                db.session.remove()
+                db.engine.dispose()
+            per_appointment: collections.Counter[int] = collections.Counter()
+            for message_id, times in sink.received.items():
+                per_appointment[appointment_of.get(message_id, -1)] += times
+            delivered = sum(1 for appointment, _n in per_appointment.items() if appointment != -1)
+            duplicates = sum(n - 1 for appointment, n in per_appointment.items() if appointment != -1 and n > 1)
+            print(f"expected: {count}")
+            print(f"queued: {queued}")
+            print(f"delivered: {delivered}")
+            print(f"duplicates: {duplicates}")
+            print(f"missing: {count - delivered}")
+            print(f"unknown: {per_appointment.get(-1, 0)}")
+            print(f"per_s: {delivered / elapsed if elapsed > 0 else 0:.1f}")
+            print(f"queue_s: {queue_s:.1f}")
+            print(f"elapsed_s: {elapsed:.1f}")
+            print(f"workers: {args.workers}")
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                try:
+                    worker.wait(10)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+        controller.stop()
+        from redis import Redis
+        from rq import Queue
+
+        connection = Redis.from_url(args.redis)
+        for name in ("high", "default", "low"):
+            Queue(prefix + name, connection=connection).delete(delete_jobs=True)
+        for key in connection.scan_iter(f"*{prefix}*"):
+            connection.delete(key)
+
+
+if __name__ == "__main__":
+    main()
