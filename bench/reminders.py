@@ -18,6 +18,7 @@ import argparse
 import collections
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -124,9 +125,11 @@ def main() -> None:
     from app.services.reminder_rules import REMINDER_KIND
 
     sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:  # a free port (aiosmtpd checks its server by connecting to it)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
-    port = controller.server.sockets[0].getsockname()[1]
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     today = datetime.now(ZONE).date()
     reminder_moment = datetime(today.year, today.month, today.day, 18, tzinfo=ZONE)
@@ -142,11 +145,12 @@ def main() -> None:
             seed(app, count, today + timedelta(days=1))
             env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": args.redis, "RQ_QUEUE_PREFIX": prefix,
                    "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "CLINIC_TIMEZONE": "Asia/Ho_Chi_Minh",
-                   "SCHEDULER_IN_PROCESS": "false", "FLASK_APP": "run.py", "FLASK_SKIP_DOTENV": "1"}
+                   "SCHEDULER_IN_PROCESS": "false", "FLASK_APP": "app:create_app", "FLASK_SKIP_DOTENV": "1"}
+            log = open(Path(os.environ["INSTANCE_PATH"]) / "workers.log", "w")
             started = time.monotonic()
             for _ in range(args.workers):
                 workers.append(subprocess.Popen([sys.executable, "-m", "flask", "worker", "high", "default", "low"],
-                                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log))
             with app.app_context():
                 from app.jobs.reminders import run_due
 
