@@ -17,7 +17,8 @@ from typing import Any
 
 from redis import Redis
 
-__all__ = ["QUEUES", "InlineJob", "connect", "default_retry", "enqueue", "import_function", "queue_name", "queue_names",
+__all__ = ["QUEUES", "InlineJob", "connect", "default_retry", "enqueue", "enqueue_many",
+           "import_function", "queue_name", "queue_names",
            "redis_status"]
 
 log = logging.getLogger(__name__)

@@ -91,4 +91,5 @@ class ReminderLog(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     __table_args__ = (
         sa.UniqueConstraint("appointment_id", "kind", "channel", "for_start_at", name="uq_reminder_log_once"),
+        sa.Index("ix_reminder_log_message", "message_id"),  # a message's outcome is copied onto its claim
     )

@@ -107,6 +107,7 @@ def upgrade():
         'created_at) SELECT r.id, r.appointment_id, r.kind, r.channel, r.status, r.error, r.sent_at, a.start_at, '
         'r.created_at FROM reminder_log_old r JOIN appointment a ON a.id = r.appointment_id')
     op.drop_table('reminder_log_old')
+    op.create_index('ix_reminder_log_message', 'reminder_log', ['message_id'])
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("SELECT setval(pg_get_serial_sequence('reminder_log', 'id'), "
                    "COALESCE((SELECT MAX(id) FROM reminder_log), 0) + 1, false)")
@@ -122,6 +123,7 @@ def downgrade():
         batch.drop_column('quiet_until')
         batch.drop_column('quiet_from')
         batch.drop_column('notify_zalo')
+    op.drop_index('ix_reminder_log_message', table_name='reminder_log')
     op.rename_table('reminder_log', 'reminder_log_new')
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('ALTER TABLE reminder_log_new DROP CONSTRAINT uq_reminder_log_once')

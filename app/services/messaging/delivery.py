@@ -71,16 +71,16 @@ def enqueue_deliveries(config: Mapping, message_ids: Sequence[int]) -> None:
     messages later. No RQ retry: the sweep re-queues a message after its own backoff."""
     from redis.exceptions import RedisError
 
-    from app.jobs.queue import enqueue
+    from app.jobs.queue import enqueue_many
 
-    for message_id in message_ids:
-        try:
-            enqueue(config, DELIVER_JOB, message_id, queue="high", retry=None)
-        except RedisError:  # the row is committed; ``sweep`` picks it up
-            log.exception("Redis unreachable: %s message(s) left for the sweep", len(message_ids))
-            return
-        except Exception:  # noqa: BLE001 - the row is committed; ``sweep`` picks it up
-            log.exception("could not queue delivery of message %s", message_id)
+    try:
+        # result_ttl=0: the outcome is the message row's status; RQ keeps no result or finished entry.
+        enqueue_many(config, DELIVER_JOB, [(message_id,) for message_id in message_ids], queue="high",
+                     retry=None, result_ttl=0)
+    except RedisError:  # the rows are committed; ``sweep`` picks them up
+        log.exception("Redis unreachable: %s message(s) left for the sweep", len(message_ids))
+    except Exception:  # noqa: BLE001 - the rows are committed; ``sweep`` picks them up
+        log.exception("could not queue the delivery of %s message(s)", len(message_ids))
 
 
 def claim_message(session: Session, message_id: int, now: datetime, settings: MessagingSettings) -> bool:
@@ -108,8 +108,11 @@ def _finish(session: Session, message: OutboundMessage, config: Mapping, **value
 def _after_attempt(session: Session, message: OutboundMessage, config: Mapping) -> None:
     """The kind's own bookkeeping of this try (``render.after_attempt``), in the same commit. A
     hook that fails is logged and undone; the message's own record stands."""
-    from app.services.messaging.render import run_after_attempt
+    from app.services.messaging.render import AFTER_ATTEMPT, load_renderers, run_after_attempt
 
+    load_renderers()
+    if message.kind not in AFTER_ATTEMPT:
+        return  # no savepoint for nothing: most kinds have no hook
     try:
         with session.begin_nested():
             run_after_attempt(session, message, config)
@@ -120,8 +123,9 @@ def _after_attempt(session: Session, message: OutboundMessage, config: Mapping) 
 def _after_final(session: Session, message: OutboundMessage) -> None:
     """Keep a reminder's claim row in step with the message that carries it."""
     from app.models import ReminderLog
+    from app.services.reminder_rules import REMINDER_KIND
 
-    if message.status not in ("sent", "failed", "skipped"):
+    if message.kind != REMINDER_KIND or message.status not in ("sent", "failed", "skipped"):
         return
     session.execute(sa.update(ReminderLog).where(ReminderLog.message_id == message.id).values(
         status=message.status, sent_at=message.sent_at,

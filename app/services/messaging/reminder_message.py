@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+import sqlalchemy as sa
 from flask import render_template
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.models import Appointment, OutboundMessage
 from app.models.types import utcnow
@@ -42,6 +43,15 @@ def what_to_bring() -> list[str]:
             _("The medicines you take now, or their list")]
 
 
+def _appointment(session: Session, appointment_id: int) -> Appointment | None:
+    """The appointment with its patient, doctor and service in one query (one reminder per job:
+    four round trips become one)."""
+    return session.execute(
+        sa.select(Appointment).where(Appointment.id == appointment_id)
+        .options(joinedload(Appointment.patient), joinedload(Appointment.doctor), joinedload(Appointment.service))
+    ).unique().scalar_one_or_none()
+
+
 @renderer(REMINDER_KIND)
 def render_reminder(session: Session, message: OutboundMessage, config: Mapping) -> Rendered | Skip:
     params = message.params or {}
@@ -49,7 +59,7 @@ def render_reminder(session: Session, message: OutboundMessage, config: Mapping)
         appointment_id = int(params.get("appointment_id") or 0)
     except (TypeError, ValueError):
         appointment_id = 0
-    appointment = session.get(Appointment, appointment_id) if 0 < appointment_id <= appointment_links.MAX_ID else None
+    appointment = _appointment(session, appointment_id) if 0 < appointment_id <= appointment_links.MAX_ID else None
     for_start_at = _for_start_at(params.get("for_start_at"))
     now = utcnow()
     if appointment is not None and for_start_at is None:
