@@ -9,14 +9,26 @@ from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.orm import Session
 
 from app.fab.actor import acting_user_id, client_address
-from app.models import AppointmentEvent, AuditEvent, MfaEnrolment, MfaRecoveryCode, StoredDocument
+from app.models import (
+    AppointmentEvent,
+    AuditEvent,
+    MfaEnrolment,
+    MfaRecoveryCode,
+    OutboundMessage,
+    ReminderLog,
+    StoredDocument,
+)
 from app.models.types import utcnow
 
 # Append-only trails that are themselves the record of who did what (an appointment's status history
 # names its actor and time), and the document store. Two-step login state: its changes are
 # recorded as events of their own (mfa_enrolled, mfa_refused, mfa_recovery_code_used, mfa_disabled,
 # mfa_reset: app.services.accounts.second_factor), not as a row update on every login's code.
-NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode)
+# The messaging records are logs too: a message's row says when it was queued, tried and sent, a
+# reminder's claim when it was taken; what staff do to them (sending a message again) is recorded
+# as an event of its own (message_resent).
+NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode, OutboundMessage,
+               ReminderLog)
 
 
 def actor() -> tuple[int | None, str | None]:

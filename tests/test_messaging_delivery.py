@@ -98,6 +98,9 @@ def test_server_down_retries_with_backoff_then_fails(app, db, monkeypatch):
     # staff resend it: back on the queue with fresh attempts, and it goes once the server is back
     monkeypatch.undo()
     resend_message(db.session, message.id, actor_id=None)
+    from app.models import AuditEvent
+
+    assert db.session.query(AuditEvent).filter_by(action="message_resent", entity_id=str(message.id)).count() == 1
     assert deliver_message(db.session, message.id, app.config) == "sent"
     assert len(outbox(app)) == 1
     with pytest.raises(Conflict):

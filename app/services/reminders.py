@@ -184,8 +184,6 @@ def queue_due_reminders(session: Session, now: datetime, settings: MessagingSett
     """Claim and queue every reminder due at ``now`` (commits, a batch at a time); the ids of the
     messages to hand to ``enqueue_deliveries`` (the skipped ones are written, not returned).
     Harmless when run twice at once: the claim's unique key lets one run win each reminder."""
-    from app import audit
-
     now = _utc(now)
     due = due_reminders(session, now, settings, limit)
     session.rollback()  # no transaction held while the batches are written
@@ -219,8 +217,6 @@ def queue_due_reminders(session: Session, now: datetime, settings: MessagingSett
         if written:
             session.execute(sa.update(ReminderLog), [
                 {"id": claim_of[row.dedupe_key], "message_id": row.id} for row in written])
-        audit.append_rows(session, audit.creation_rows(
-            [("ReminderLog", claim.id) for claim in won] + [("OutboundMessage", row.id) for row in written], now))
         session.commit()
         to_send.extend(row.id for row in written if row.status == "queued")
     return sorted(to_send)

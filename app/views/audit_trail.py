@@ -46,6 +46,7 @@ ACTION_LABELS = {
     "payment_recorded": _l("Payment recorded"), "payment_refunded": _l("Payment refunded"),
     "cash_reclosed": _l("Cash close redone"),
     "cash_closed": _l("Cashier's day closed (cash counted)"),
+    "message_resent": _l("Message sent again"),
     "invoice_emailed": _l("Invoice e-mailed to the patient"),
     "invoice_email_requested": _l("Invoice e-mail sent again on request"),
 }

@@ -217,5 +217,9 @@ def resend_message(session: Session, message_id: int, *, actor_id: int | None, n
 
         raise Conflict(_("Only a message that failed can be sent again."), "status")
     message.status, message.attempts, message.not_before, message.claimed_at = "queued", 0, None, None
+    from app import audit
+
+    audit.record_event(session, "message_resent", "OutboundMessage", message.id,
+                       {"channel": message.channel, "kind": message.kind}, user_id=actor_id)
     session.commit()
     return message
