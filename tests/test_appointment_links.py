@@ -199,6 +199,10 @@ def test_reschedule_offers_free_times_and_moves(app, db, clinic, client):
     assert page.status_code == 200 and "pub-slot" in html
     assert _status(db, appointment) == ("confirmed", VISIT_UTC)
     new_start = VISIT_UTC + timedelta(days=1)
+    # tapping a time asks once more (a GET): nothing moves yet
+    ask = client.get(f"{path}&start={new_start:%Y-%m-%dT%H:%MZ}").get_data(as_text=True)
+    assert "Move your appointment to" in ask and f'data-chosen="{new_start:%Y-%m-%dT%H:%MZ}"' in ask
+    assert _status(db, appointment) == ("confirmed", VISIT_UTC)
     done = client.post(path, data={"start": new_start.strftime("%Y-%m-%dT%H:%MZ")})
     assert done.status_code == 200 and "Your appointment is moved" in done.get_data(as_text=True)
     assert _status(db, appointment) == ("confirmed", new_start)
@@ -216,7 +220,8 @@ def test_a_time_just_taken_says_so_and_offers_the_times_again(app, db, clinic, c
     path = _url(app, db, "reschedule", appointment, language="en")
     taken = VISIT_UTC + timedelta(days=1)
     day = (taken + timedelta(hours=7)).date().isoformat()  # clinic time (UTC+7)
-    assert f'value="{taken:%Y-%m-%dT%H:%MZ}"' in client.get(f"{path}&day={day}").get_data(as_text=True)
+    offered = f"start={taken:%Y-%m-%dT%H:%MZ}"  # each time links to its confirm step
+    assert offered in client.get(f"{path}&day={day}").get_data(as_text=True)
     other = clinic.save(Patient(full_name="Lê Thị Cúc", phone="0987 000 111"))
     clinic.save(Appointment(patient_id=other, doctor_id=clinic.doctor, service_id=clinic.service, start_at=taken,
                             status="confirmed"))
@@ -224,7 +229,7 @@ def test_a_time_just_taken_says_so_and_offers_the_times_again(app, db, clinic, c
     html = answer.get_data(as_text=True)
     assert answer.status_code == 409 and "data-error" in html and "pub-slot" in html
     assert f'data-day="{day}"' in html  # the day of the time tried is shown again
-    assert f'value="{taken:%Y-%m-%dT%H:%MZ}"' not in html  # without the taken time
+    assert offered not in html  # without the taken time
     assert _status(db, appointment) == ("confirmed", VISIT_UTC)
 
 

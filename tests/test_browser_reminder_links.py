@@ -13,7 +13,7 @@ import pytest
 
 from tests.factories import DAY
 from tests.outbox import empty_outbox, outbox  # noqa: F401 - empty_outbox: autouse fixture
-from tests.reminder_mail_helpers import confirmed_appointment, links_in, queue_reminder
+from tests.reminder_mail_helpers import VISIT_UTC, confirmed_appointment, links_in, queue_reminder
 
 TEXT = {
     "en": {"button": "Confirm", "yes": "Yes, I will come", "done": "your appointment is confirmed"},
@@ -62,6 +62,13 @@ def test_confirm_from_the_reminder_email_shows_on_the_calendar(app, db, browser_
             assert "12 Lê Lợi, Quận 1, TP.HCM" in other.inner_text(".pub-visit")
             other.screenshot(path=str(shots / f"reminder-{lang}-{width}-3-{purpose}.png"), full_page=True)
             assert other.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1, purpose
+            if purpose == "reschedule":  # a tapped time asks once more; the appointment has not moved yet
+                other.locator(".pub-slot").first.click()
+                assert other.locator("#move button[type=submit]").is_visible()
+                other.screenshot(path=str(shots / f"reminder-{lang}-{width}-3-reschedule-ask.png"), full_page=True)
+                assert other.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+                db.session.expire_all()
+                assert db.session.get(Appointment, appointment).start_at == VISIT_UTC
             other.goto(href.replace(f"/{purpose}/", f"/{purpose}/x"))  # a tampered link
             assert other.locator("[data-refused]").is_visible()
             other.screenshot(path=str(shots / f"reminder-{lang}-{width}-4-refused.png"), full_page=True)

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.form_fields import at_most, first_errors, strip
 from app.models.types import utcnow
 from app.public.common import bp, settings
-from app.public.forms import MoveForm
+from app.public.forms import MoveForm, parse_slot
 from app.services import appointment_links as links, slot_display
 from app.services.errors import DomainError
 
@@ -159,7 +159,11 @@ def visit_reschedule(token: str) -> ResponseReturnValue:
         return _refused(exc)
     zone = settings().timezone
     tried = form.start.data if request.method == "POST" and isinstance(form.start.data, datetime) else None
-    day = tried.astimezone(zone).date() if tried else slot_display.parse_day(request.args.get("day"))
+    # A time tapped in the list (GET ?start=) is shown for one more tap: nothing moves on a GET.
+    chosen = parse_slot(request.args.get("start")) if request.method == "GET" else None
+    day = (tried or chosen).astimezone(zone).date() if (tried or chosen) else slot_display.parse_day(
+        request.args.get("day"))
     language = request.args.get("lang") if request.args.get("lang") in current_app.config["LANGUAGES"] else None
     return _page("public/visit_reschedule.html", target, status, choice=slot_display.choose_slots(slots, zone, day),
-                 error=error, token=token, link_language=language)
+                 error=error, token=token, link_language=language, chosen=chosen,
+                 chosen_when=links.visit_time(chosen, zone) if chosen else None)
