@@ -2,6 +2,8 @@
 straight through the session where the API cannot write (ledgers and logs are read-only)."""
 from __future__ import annotations
 
+import time as time_module
+
 import hashlib
 import os
 from datetime import date, datetime, time, timedelta, timezone
@@ -40,7 +42,7 @@ def iso_date(days_from_today: int) -> str:
     return (datetime.now(CLINIC_ZONE).date() + timedelta(days=days_from_today)).isoformat()
 
 
-_TOKENS: dict[tuple[int, str], dict] = {}
+_TOKENS: dict[tuple[int, str], tuple[float, dict]] = {}
 
 # The two-step login secret of the shared users whose role needs it (Admin, Manager, Doctor: conftest).
 TOTP_SECRET = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
@@ -104,14 +106,18 @@ def form_login(app, client, username: str, password: str | None = None, next_url
 
 
 def token_headers(app, username: str) -> dict:
-    """Bearer headers for ``username``, logged in once per test session (a password check costs
-    a fifth of a second; the JWT stays valid far longer than the run)."""
+    """Bearer headers for ``username``, logged in once per few minutes of the test session (a
+    password check costs a fifth of a second), renewed well before the token expires
+    (JWT_ACCESS_MINUTES: a run on a busy machine lasts longer than one token)."""
     key = (id(app), username)
-    if key not in _TOKENS:
+    made_at, headers = _TOKENS.get(key, (0.0, None))
+    lifetime = 60 * int(app.config.get("JWT_ACCESS_MINUTES", 15))
+    if headers is None or time_module.monotonic() - made_at > lifetime / 3:
         response = app.test_client().post("/api/v1/security/login", json=login_body(app, username))
         assert response.status_code == 200, response.get_json()
-        _TOKENS[key] = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
-    return _TOKENS[key]
+        headers = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+        _TOKENS[key] = (time_module.monotonic(), headers)
+    return headers
 
 
 class Api:
