@@ -149,9 +149,15 @@ def test_an_online_booking_tells_the_patient_in_their_language_and_staff_in_thei
     assert "waiting for confirmation" in doctor_notice.body
     [reception_notice] = notices(db, uid(app, "receptionist"))
     assert reception_notice.title == f"Đặt lịch trực tuyến: Nguyễn Văn An, 09:00 {DAY:%d/%m}"
-    for notice in (doctor_notice, reception_notice):
+    # The patient (who has a login) finds it under the portal's bell too, in Vietnamese, linking to
+    # their appointments.
+    [patient_notice] = notices(db, uid(app, "patient"))
+    assert patient_notice.kind == "appointment_booked"
+    assert patient_notice.title == "Chúng tôi đã nhận yêu cầu đặt lịch của bạn"
+    assert patient_notice.body == f"09:00 {DAY:%d/%m/%Y} · BS. Trần Thị Bình"
+    assert patient_notice.link == f"/clinic/me/appointments#appointment-{made.id}"
+    for notice in (doctor_notice, reception_notice, patient_notice):
         assert REASON not in notice.title and REASON not in (notice.body or "")
-    assert notices(db, uid(app, "patient")) == []
 
 
 def test_a_booking_at_the_desk_tells_the_doctor_not_reception(app, db, people):
@@ -223,7 +229,7 @@ def test_a_job_run_twice_writes_nothing_twice(app, db, people):
 
     made = book(app, db, people, at("09:00"))
     before, mails = counts(db), len(outbox(app))
-    assert before[0] == 2 and before[1] == 2  # e-mail and SMS; doctor and reception
+    assert before[0] == 2 and before[1] == 3  # e-mail and SMS; doctor, reception and the patient's bell
     assert jobs.appointment_event(made.id, "booked", actor_id=uid(app, "patient")) == 0
     assert counts(db) == before and len(outbox(app)) == mails
     moved = booking.reschedule_appointment(db.session, made.id, at("10:00"), actor_id=None, settings=settings(app))
@@ -280,6 +286,166 @@ def test_a_series_is_one_notice_listing_its_visits(app, db, people):
     assert notice.title == f"3 appointments booked: Nguyễn Văn An, from 08:00 {DAY:%d/%m}"
 
 
+# --- the generic edit screen and REST resource -------------------------------------------------
+
+def messages_of(db, kind: str) -> list[OutboundMessage]:
+    db.session.expire_all()
+    return list(db.session.execute(select(OutboundMessage).where(OutboundMessage.kind == kind)
+                                   .order_by(OutboundMessage.id)).scalars())
+
+
+def edit_form(people, start: datetime, **changes) -> dict:
+    """What the generic edit screen posts (start in clinic local time, as the browser sends it)."""
+    return {"patient": people["patient"], "doctor": people["doctor"], "service": people["service"],
+            "start_at": start.strftime("%Y-%m-%dT%H:%M"), "status": "confirmed", "channel": "phone",
+            "reason": "", "notes": "", "cancel_reason": "", **changes}
+
+
+def test_a_later_time_on_the_generic_edit_screen_saves_and_tells_the_patient_and_the_doctor(
+        app, db, people, login_as):
+    made = book(app, db, people, at("09:15"), channel="phone", actor="receptionist")
+    later = at("10:00", 1)
+    response = login_as("receptionist").post(f"/appointmentview/edit/{made.id}", data=edit_form(people, later))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    saved = db.session.get(Appointment, made.id)
+    assert saved.start_at == later and saved.end_at == later + timedelta(minutes=20)  # the service's length
+    assert [(m.channel, m.recipient, m.status) for m in messages_of(db, "appointment_moved")] == [
+        ("email", PATIENT_MAIL, "sent"), ("sms", "+84912345678", "sent")]
+    assert outbox(app)[-1]["Subject"] == "Lịch hẹn của bạn đã được dời"
+    mail = body(outbox(app)[-1])
+    assert f"09:15 {DAY:%d/%m/%Y}" in mail and f"10:00 {DAY + timedelta(days=1):%d/%m/%Y}" in mail
+    assert notices(db, uid(app, "doctor"))[-1].title == \
+        f"Appointment moved: Nguyễn Văn An, 09:15 {DAY:%d/%m} → 10:00 {DAY + timedelta(days=1):%d/%m}"
+    assert notices(db, uid(app, "receptionist")) == []  # their own change
+    assert notices(db, uid(app, "patient"))[-1].title == "Lịch hẹn của bạn đã được dời"
+    history = db.session.execute(select(AppointmentEvent).where(AppointmentEvent.appointment_id == made.id)
+                                 .order_by(AppointmentEvent.id)).scalars().all()
+    assert history[-1].note and history[-1].actor_id == uid(app, "receptionist")
+    # Moved back earlier, and once more later: each move is told (none taken for a repeat of another).
+    for start in (at("08:00", 1), at("11:00", 1)):
+        response = login_as("receptionist").post(f"/appointmentview/edit/{made.id}", data=edit_form(people, start))
+        assert response.status_code == 302
+    assert len([m for m in messages_of(db, "appointment_moved") if m.channel == "email"]) == 3
+
+
+def test_the_generic_rest_resource_moves_confirms_and_cancels_with_notices(app, db, people):
+    from tests.factories import token_headers
+
+    client, headers = app.test_client(), token_headers(app, "receptionist")
+    made = book(app, db, people, at("09:15"))  # online: requested
+    later = at("10:00", 1)
+    response = client.put(f"/api/v1/appointment/{made.id}", json={"start_at": later.isoformat()}, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    db.session.expire_all()
+    assert db.session.get(Appointment, made.id).end_at == later + timedelta(minutes=20)
+    assert len(messages_of(db, "appointment_moved")) == 2  # e-mail and SMS
+    response = client.put(f"/api/v1/appointment/{made.id}", json={"status": "confirmed"}, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    response = client.put(f"/api/v1/appointment/{made.id}", json={"status": "cancelled", "cancel_reason": "Ốm"},
+                          headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert [m["Subject"] for m in outbox(app)][1:] == [
+        "Lịch hẹn của bạn đã được dời", "Lịch hẹn của bạn đã được xác nhận", "Lịch hẹn của bạn đã bị hủy"]
+    assert [n.kind for n in notices(db, uid(app, "doctor"))] == [
+        "appointment_booked", "appointment_moved", "appointment_confirmed", "appointment_cancelled"]
+    # An edit that changes neither the time nor the status tells nobody.
+    before = counts(db)
+    assert client.put(f"/api/v1/appointment/{made.id}", json={"notes": "Gọi trước"},
+                      headers=headers).status_code == 200
+    assert counts(db) == before
+
+
+def test_a_generic_creation_tells_nobody(app, db, people):
+    """The test factories and imports create appointments through the generic resource: no notice."""
+    from tests.factories import token_headers
+
+    response = app.test_client().post("/api/v1/appointment/", headers=token_headers(app, "receptionist"), json={
+        "patient": people["patient"], "doctor": people["doctor"], "service": people["service"],
+        "start_at": at("09:00").isoformat()})
+    assert response.status_code == 201, response.get_json()
+    assert counts(db) == (0, 0) and outbox(app) == []
+
+
+def test_a_refused_generic_edit_tells_nobody(app, db, people, login_as):
+    made = book(app, db, people, at("09:15"), channel="phone", actor="receptionist")
+    before = counts(db)
+    response = login_as("receptionist").post(f"/appointmentview/edit/{made.id}",
+                                             data=edit_form(people, at("05:00", 1)))  # before opening hours
+    assert response.status_code == 200 and "Ngoài giờ làm việc" in response.get_data(as_text=True)
+    assert counts(db) == before
+    db.session.expire_all()
+    assert db.session.get(Appointment, made.id).start_at == at("09:15")
+
+
+# --- the patient's bell in the portal -----------------------------------------------------------
+
+def test_the_portal_bell_shows_the_patients_appointment_notices(app, db, people, login_as):
+    made = book(app, db, people, at("09:00"))
+    booking.transition_appointment(db.session, made.id, "confirmed", actor_id=uid(app, "receptionist"),
+                                   settings=settings(app))
+    booking.reschedule_appointment(db.session, made.id, at("11:00"), actor_id=uid(app, "receptionist"),
+                                   settings=settings(app))
+    booking.transition_appointment(db.session, made.id, "cancelled", actor_id=uid(app, "receptionist"),
+                                   settings=settings(app), reason="Bác sĩ nghỉ")
+    mine = notices(db, uid(app, "patient"))
+    assert [n.kind for n in mine] == ["appointment_booked", "appointment_confirmed", "appointment_moved",
+                                      "appointment_cancelled"]
+    assert [n.title for n in mine] == ["Chúng tôi đã nhận yêu cầu đặt lịch của bạn",
+                                       "Lịch hẹn của bạn đã được xác nhận", "Lịch hẹn của bạn đã được dời",
+                                       "Lịch hẹn của bạn đã bị hủy"]
+    assert mine[2].body == f"09:00 {DAY:%d/%m/%Y} → 11:00 {DAY:%d/%m/%Y} · BS. Trần Thị Bình"
+    assert all(n.link.startswith(f"/clinic/me/appointments#appointment-{made.id}") for n in mine)
+    assert "Bác sĩ nghỉ" not in " ".join(n.title + (n.body or "") for n in mine)
+    page = login_as("patient").get("/clinic/me/notifications")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Lịch hẹn của bạn đã được dời" in text or "Your appointment has moved" in text
+
+
+def test_a_patient_without_a_login_gets_no_notification_row(app, db, people):
+    db.session.execute(update(Patient).where(Patient.id == people["patient"]).values(user_id=None))
+    db.session.commit()
+    book(app, db, people, at("09:00"), channel="phone", actor="receptionist")
+    db.session.expire_all()
+    kinds = db.session.execute(select(Notification.user_id)).scalars().all()
+    assert kinds == [uid(app, "doctor")]
+    assert [m["To"] for m in outbox(app)] == [PATIENT_MAIL]
+
+
+# --- who never chose a channel ------------------------------------------------------------------
+
+def _walk_in(app, db, people, email: str | None, phone: str | None) -> list[tuple[str, str, str | None]]:
+    patient = Patient(code="BN0002", full_name="Phạm Thị Hoa", email=email, phone=phone)
+    db.session.add(patient)
+    db.session.commit()
+    booking.book_appointment(db.session, patient_id=patient.id, doctor_id=people["doctor"],
+                             service_id=people["service"], start=at("14:00"), settings=settings(app),
+                             actor_id=uid(app, "receptionist"), channel="walk_in")
+    db.session.expire_all()
+    rows = db.session.execute(select(OutboundMessage).where(OutboundMessage.patient_id == patient.id)
+                              .order_by(OutboundMessage.channel)).scalars().all()
+    return [(m.channel, m.status, m.skip_reason) for m in rows]
+
+
+def test_a_patient_who_never_chose_with_only_a_phone_gets_an_sms(app, db, people):
+    assert _walk_in(app, db, people, None, "+84987654321") == [("email", "skipped", "no_address"),
+                                                                 ("sms", "sent", None)]
+    [short] = sms(app)
+    assert short["to"] == "+84987654321" and "14:00" in short["text"]
+
+
+def test_a_patient_who_never_chose_with_an_e_mail_gets_only_the_e_mail(app, db, people):
+    assert _walk_in(app, db, people, "hoa@example.vn", "+84987654321") == [("email", "sent", None)]
+    assert sms(app) == []
+
+
+def test_sms_default_on_sends_both(app, db, people, monkeypatch):
+    monkeypatch.setitem(app.config, "SMS_DEFAULT_ON", True)
+    assert _walk_in(app, db, people, "hoa@example.vn", "+84987654321") == [("email", "sent", None),
+                                                                             ("sms", "sent", None)]
+
+
 # --- lab results, medicines ------------------------------------------------------------------
 
 def test_released_results_tell_the_patient_they_are_ready_never_what_they_are(app, db, people):
@@ -307,6 +473,9 @@ def test_released_results_tell_the_patient_they_are_ready_never_what_they_are(ap
         assert "17,9" not in shown and "Glucose" not in shown and "17.9" not in shown
     [notice] = notices(db, doctor.id)
     assert notice.kind == "lab_results_released" and notice.link.startswith(f"/lab/order/{order}")
+    [bell] = notices(db, uid(app, "patient"))  # the patient's portal bell, in Vietnamese, never the values
+    assert bell.title == "Kết quả xét nghiệm của bạn đã có" and bell.link.startswith("/clinic/me/results#")
+    assert "17,9" not in bell.title + (bell.body or "")
     assert "17,9" not in notice.title + (notice.body or "")
     before = counts(db)
     jobs.lab_results_released(order, now.isoformat(), actor_id=tech.id)
@@ -336,6 +505,9 @@ def test_dispensed_medicines_tell_the_patient_they_are_ready(app, db, people):
     assert prescription_code(record.id) in body(mail) and "Amoxicillin" not in body(mail)
     [short] = sms(app)
     assert prescription_code(record.id) in short["text"] and "Amoxicillin" not in short["text"]
+    [bell] = notices(db, uid(app, "patient"))
+    assert bell.title == "Your medicines are ready for pickup" and bell.link.startswith("/clinic/me/visits#")
+    assert prescription_code(record.id) in bell.body and "Amoxicillin" not in bell.body
 
 
 # --- the pharmacy digest ------------------------------------------------------------------------
@@ -436,7 +608,7 @@ def test_with_redis_the_notice_is_a_job_a_worker_runs_with_retries(app, db, peop
         worker = SimpleWorker([queue], connection=connection)
         worker.work(burst=True)  # the notice job, then the two delivery jobs it enqueued
         connection.delete(worker.key)
-        assert counts(db) == (2, 2)
+        assert counts(db) == (2, 3)  # e-mail and SMS; doctor, reception and the patient's bell
         assert [m["Subject"] for m in outbox(app)] == ["Chúng tôi đã nhận yêu cầu đặt lịch của bạn"]
         assert len(sms(app)) == 1
     finally:

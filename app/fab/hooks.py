@@ -21,6 +21,11 @@ def validate_item(session, item: Any) -> None:
         rules.validate(session, item, clinic_settings(), acting_user_id())
 
 
+def after_update(session, item: Any) -> None:
+    """After a generic edit is committed (screens and REST API alike): ``rules.after_update``."""
+    rules.after_update(session, item, acting_user_id())
+
+
 def check_delete(session, item: Any) -> None:
     with session.no_autoflush:
         rules.check_delete(session, item, clinic_settings())
@@ -28,7 +33,9 @@ def check_delete(session, item: Any) -> None:
 
 class RulesHooks:
     """FAB's write hooks, for screens and REST resources alike: every create and edit is validated
-    by ``app.services.rules``, every delete checked by it. Mixed in before FAB's view class."""
+    by ``app.services.rules``, every delete checked by it, and what an edit changed is announced
+    after its commit (FAB calls ``post_update`` once ``datamodel.edit`` has committed). Mixed in
+    before FAB's view class."""
 
     datamodel: Any
 
@@ -37,6 +44,9 @@ class RulesHooks:
 
     def pre_update(self, item: Any) -> None:
         validate_item(self.datamodel.session, item)
+
+    def post_update(self, item: Any) -> None:
+        after_update(self.datamodel.session, item)
 
     def pre_delete(self, item: Any) -> None:
         check_delete(self.datamodel.session, item)

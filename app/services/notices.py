@@ -19,6 +19,9 @@ Who gets what:
 - medicines dispensed (the pharmacy has no separate "ready" step: a prescription is dispensed
   when its medicines are counted out for the patient): the patient.
 - staff texts name the patient and the time, never a reason for the visit or a result.
+- a patient with a login also finds each of their notices (appointments, results ready, medicines
+  ready) under the portal's bell, in their language, linking to their portal page; their own
+  changes too, as their e-mail confirms them.
 """
 from __future__ import annotations
 
@@ -30,13 +33,21 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, Doctor, LabOrder, Notification, Prescription
-from app.services.messaging.notice_renderers import LAB_KIND, PRESCRIPTION_KIND, local_time
+from app.services.messaging.notice_renderers import (
+    LAB_KIND,
+    PORTAL_APPOINTMENTS,
+    PORTAL_RESULTS,
+    PRESCRIPTION_KIND,
+    doctor_name,
+    local_time,
+)
 from app.services.messaging.recipients import queue_for_patient, to_send
 from app.services.messaging.settings import MessagingSettings
 from app.services.notifications import notify_users, users_with_roles
 
 APPOINTMENT_EVENTS = ("booked", "confirmed", "cancelled", "moved")
 RECEPTION_ROLES = ("Receptionist",)
+PORTAL_VISITS = "/clinic/me/visits"  # the patient's records: a visit shows its prescriptions
 
 
 def appointment_link(appointment_id: int, event_id: int | str | None = None) -> str:
@@ -55,6 +66,14 @@ def notify_once(session: Session, user_ids: Iterable[int], kind: str, make: Call
     fresh = [uid for uid in dict.fromkeys(user_ids) if uid and not already_notified(session, uid, kind, link)]
     notify_users(session, fresh, kind, make, link, default_language=settings.default_language, now=now)
     return fresh
+
+
+def notify_patient(session: Session, patient_user_id: int | None, kind: str,
+                   make: Callable[[], tuple[str, str | None]], link: str, *, settings: MessagingSettings,
+                   now: datetime) -> None:
+    """The portal's bell: the patient's login (``Patient.user_id``; none: nothing) is told too."""
+    if patient_user_id:
+        notify_once(session, [patient_user_id], kind, make, link, settings=settings, now=now)
 
 
 def _doctor_user(session: Session, doctor_id: int | None) -> int | None:
@@ -134,6 +153,29 @@ def notify_appointment_event(session: Session, appointment_id: int, event: str, 
         return title, body
 
     notify_once(session, staff, kind, make, appointment_link(appointment.id, event_id), settings=settings, now=now)
+
+    def make_for_patient() -> tuple[str, str | None]:
+        when = local_time(starts[0], config)
+        if event == "booked" and appointment.status == "requested" and not visits:
+            title = _("We have received your booking request")
+        elif event == "booked" and len(starts) > 1:
+            title = _("Your %(n)d appointments are booked", n=len(starts))
+        elif event == "booked":
+            title = _("Your appointment is booked")
+        elif event == "confirmed":
+            title = _("Your appointment is confirmed")
+        elif event == "cancelled" and len(starts) > 1:
+            title = _("Your appointments are cancelled")
+        elif event == "cancelled":
+            title = _("Your appointment is cancelled")
+        else:
+            title = _("Your appointment has moved")
+            when = f"{local_time(old_start, config) if old_start else ''} → {when}"
+        return title, f"{when} · {doctor_name(appointment)}"
+
+    patient_link = f"{PORTAL_APPOINTMENTS}#appointment-{appointment.id}" + (f"-{event_id}" if event_id else "")
+    notify_patient(session, appointment.patient.user_id if appointment.patient is not None else None, kind,
+                   make_for_patient, patient_link, settings=settings, now=now)
     session.commit()
     return to_send(messages)
 
@@ -161,6 +203,9 @@ def notify_lab_results(session: Session, order_id: int, *, config: Mapping, now:
     staff = [doctor_user] if doctor_user and doctor_user != actor_id else []
     notify_once(session, staff, "lab_results_released", make, f"/lab/order/{order.id}#released-{stamp}",
                 settings=settings, now=now)
+    notify_patient(session, order.patient.user_id if order.patient is not None else None, LAB_KIND,
+                   lambda: (_("Your test results are ready"), None), f"{PORTAL_RESULTS}#released-{order.id}-{stamp}",
+                   settings=settings, now=now)
     session.commit()
     return to_send(messages)
 
@@ -168,7 +213,8 @@ def notify_lab_results(session: Session, order_id: int, *, config: Mapping, now:
 def notify_prescription_ready(session: Session, prescription_id: int, *, config: Mapping, now: datetime,
                               actor_id: int | None = None) -> list[int]:
     """The prescription was dispensed in full: its patient is told the medicines are ready for
-    pickup (once per prescription). Commits; the message ids to deliver."""
+    pickup (once per prescription), by message and, with a login, under the portal's bell. Commits;
+    the message ids to deliver."""
     from app.services.stock_views import prescription_code
 
     settings = MessagingSettings.from_config(config)
@@ -179,5 +225,15 @@ def notify_prescription_ready(session: Session, prescription_id: int, *, config:
                                  {"prescription_id": prescription.id, "code": prescription_code(prescription.id)},
                                  now=now, settings=settings, dedupe_key=f"rx:{prescription.id}:ready",
                                  created_by_id=actor_id)
+    code = prescription_code(prescription.id)
+
+    def make() -> tuple[str, str | None]:
+        return (_("Your medicines are ready for pickup"),
+                _("Your medicines for prescription %(code)s are ready for pickup at the clinic's pharmacy.",
+                  code=code))
+
+    notify_patient(session, prescription.patient.user_id if prescription.patient is not None else None,
+                   PRESCRIPTION_KIND, make, f"{PORTAL_VISITS}#prescription-{prescription.id}", settings=settings,
+                   now=now)
     session.commit()
     return to_send(messages)

@@ -43,6 +43,21 @@ VALIDATORS: dict[type, Validator] = {
 }
 
 
+# What happens once a generic edit is committed (``after_update``): an appointment moved, confirmed
+# or cancelled on the generic screen or REST resource is told to the patient and staff, as when
+# the booking services do it. Nothing is registered for creation (see ``announce_appointment_changes``).
+AFTER_UPDATE: dict[type, Callable[[Session, int | None], None]] = {
+    m.Appointment: booking.announce_appointment_changes,
+}
+
+
+def after_update(session: Session, item: Any, actor_id: int | None = None) -> None:
+    """Called after the commit of a generic edit of ``item``; never raises for a notice."""
+    announce = AFTER_UPDATE.get(type(item))
+    if announce is not None:
+        announce(session, actor_id)
+
+
 # Fields a client may leave out: the services fill them in (next patient code, invoice number, the
 # clinic's currency).
 FILLED_BY_SERVICES: dict[type, tuple[str, ...]] = {

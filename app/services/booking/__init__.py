@@ -21,7 +21,11 @@ from app.services.booking.availability import MAX_RANGE_DAYS, Slot, check_range,
 from app.services.booking.book import Booking, book_appointment
 from app.services.booking.checks import check_hours, check_slot, check_time
 from app.services.booking.clashes import BOOKING_LOCK, LONGEST_VISIT, lock_for_booking, refuse_clash
-from app.services.booking.hooks import validate_appointment, validate_appointment_series
+from app.services.booking.hooks import (
+    announce_appointment_changes,
+    validate_appointment,
+    validate_appointment_series,
+)
 from app.services.booking.lookups import doctor_and_service, load_appointment, to_local, to_utc
 from app.services.booking.repeat_rules import MAX_OCCURRENCES, check_repeat_rule
 from app.services.booking.statement import BOOK_IN_ONE_STATEMENT
@@ -47,7 +51,8 @@ _BOOK_IN_ONE_STATEMENT = BOOK_IN_ONE_STATEMENT
 
 __all__ = [
     "BOOKING_LOCK", "BOOK_IN_ONE_STATEMENT", "CANCELLABLE_STATUSES", "INITIAL_STATUSES", "LONGEST_VISIT",
-    "MAX_OCCURRENCES", "MAX_RANGE_DAYS", "MOVABLE_STATUSES", "TRANSITIONS", "Booking", "Slot", "apply_transition",
+    "MAX_OCCURRENCES", "MAX_RANGE_DAYS", "MOVABLE_STATUSES", "TRANSITIONS", "Booking", "Slot",
+    "announce_appointment_changes", "apply_transition",
     "book_appointment", "can_cancel", "can_move", "check_hours", "check_patient_cutoff", "check_range",
     "check_repeat_rule", "check_slot", "check_time", "doctor_and_service", "first_available", "free_slots",
     "load_appointment", "lock_for_booking", "next_queue_number", "next_statuses", "record_event", "refuse_clash",

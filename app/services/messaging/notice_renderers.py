@@ -107,7 +107,8 @@ def compose(notice: Notice, message: OutboundMessage, config: Mapping, short_tex
 # --- appointments ---------------------------------------------------------------------------
 
 
-def _doctor_name(appointment: Appointment) -> str:
+def doctor_name(appointment: Appointment) -> str:
+    """The doctor as the patient reads it (with their title)."""
     doctor = appointment.doctor
     if doctor is None:
         return ""
@@ -136,7 +137,7 @@ def render_appointment(session: Session, message: OutboundMessage, config: Mappi
             return Skip("moved")
     clinic = _clinic(config)
     when = local_time(start, config)
-    doctor = _doctor_name(appointment)
+    doctor = doctor_name(appointment)
     service = appointment.service.name if appointment.service is not None else ""
     args = {"when": when, "doctor": doctor, "service": service, "clinic": clinic["name"], "n": len(starts)}
     items = [local_time(s, config) for s in starts]

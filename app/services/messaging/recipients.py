@@ -38,9 +38,12 @@ def _profile(session: Session, user_id: int | None) -> UserProfile | None:
     return session.get(UserProfile, user_id) if user_id is not None else None
 
 
-def _chosen(profile: UserProfile | None, settings: MessagingSettings) -> dict[str, bool]:
+def _chosen(profile: UserProfile | None, settings: MessagingSettings,
+            addresses: Mapping[str, str | None]) -> dict[str, bool]:
+    """What the person chose; someone who never chose (no profile) gets e-mail, and SMS when they
+    have no e-mail address (a phone is then the only way to reach them) or SMS_DEFAULT_ON is set."""
     if profile is None:
-        return {"email": True, "sms": settings.sms_default, "zalo": False}
+        return {"email": True, "sms": settings.sms_default or not addresses.get("email"), "zalo": False}
     return {"email": bool(profile.notify_email), "sms": bool(profile.notify_sms),
             "zalo": bool(getattr(profile, "notify_zalo", False))}
 
@@ -93,7 +96,7 @@ def _patient_recipient(patient: Patient, user: User | None, profile: UserProfile
         else None
     return Recipient(name=patient.full_name, language=(profile.language if profile and profile.language
                                                        else settings.default_language),
-                     contacts=_contacts(addresses, _chosen(profile, settings), settings),
+                     contacts=_contacts(addresses, _chosen(profile, settings, addresses), settings),
                      user_id=patient.user_id, patient_id=patient.id, quiet=quiet)
 
 
@@ -113,7 +116,7 @@ def user_recipient(session: Session, user_id: int, settings: MessagingSettings) 
         else None
     return Recipient(name=name or user.username, language=(profile.language if profile and profile.language
                                                            else settings.default_language),
-                     contacts=_contacts(addresses, _chosen(profile, settings), settings), user_id=user_id,
+                     contacts=_contacts(addresses, _chosen(profile, settings, addresses), settings), user_id=user_id,
                      quiet=quiet)
 
 

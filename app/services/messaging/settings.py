@@ -19,7 +19,7 @@ class MessagingSettings:
     backoff_seconds: tuple[int, ...] = (60, 300, 900, 3600)  # wait after the 1st, 2nd, ... failure
     claim_timeout: timedelta = timedelta(minutes=10)  # a "sending" claim older than this was left by a dead worker
     channels: tuple[str, ...] = ("email", "sms", "zalo")  # the channels this clinic sends on at all
-    sms_default: bool = False  # a patient without a login: SMS too (e-mail always, when there is an address)
+    sms_default: bool = False  # who never chose: SMS too (without it: SMS only when there is no e-mail address)
     sms_ascii: bool = False  # strip Vietnamese diacritics from SMS (GSM-7 providers)
     sms_provider: str = "outbox"  # outbox | twilio
     zalo_enabled: bool = False
