@@ -232,17 +232,20 @@ def test_run_due_twice_reminds_each_patient_once_on_each_chosen_channel(app, db,
     visits = {p: add_visit(db, rows, p, start + timedelta(minutes=30 * n))
               for n, p in enumerate((an, no_email, both, opted_out))}
 
-    assert run_due(run_at(start)) == 3  # An's e-mail, Cúc's e-mail and SMS
+    # An's e-mail; Bảo never chose and has no e-mail: SMS; Cúc's e-mail and SMS
+    assert run_due(run_at(start)) == 4
     assert run_due(run_at(start)) == 0  # the scheduler firing again finds nothing more to do
 
     mails = outbox(app)
     assert sorted(m["To"] for m in mails) == ["an.nguyen@example.vn", "cuc.le@example.vn"]
     sms = list(Path(app.config["MAIL_OUTBOX_DIR"]).glob("*.sms.json"))
-    assert len(sms) == 1 and "+84912000111" in sms[0].read_text(encoding="utf-8")
+    texts = sorted(path.read_text(encoding="utf-8") for path in sms)
+    assert len(texts) == 2 and any("+84912000111" in t for t in texts) and any("988000111" in t for t in texts)
     sent = {(m.appointment_id, m.channel): m for m in messages(db)}
     assert {key: (m.status, m.skip_reason) for key, m in sent.items()} == {
         (visits[an], "email"): ("sent", None),
         (visits[no_email], "email"): ("skipped", "no_address"),
+        (visits[no_email], "sms"): ("sent", None),
         (visits[both], "email"): ("sent", None),
         (visits[both], "sms"): ("sent", None),
         (visits[opted_out], "email"): ("skipped", "opted_out"),
@@ -254,6 +257,7 @@ def test_run_due_twice_reminds_each_patient_once_on_each_chosen_channel(app, db,
     # every claim points at its message and tells its outcome
     assert {(c.appointment_id, c.channel, c.status, c.for_start_at) for c in claims(db)} == {
         (visits[an], "email", "sent", start), (visits[no_email], "email", "skipped", start + timedelta(minutes=30)),
+        (visits[no_email], "sms", "sent", start + timedelta(minutes=30)),
         (visits[both], "email", "sent", start + timedelta(minutes=60)),
         (visits[both], "sms", "sent", start + timedelta(minutes=60)),
         (visits[opted_out], "email", "skipped", start + timedelta(minutes=90))}
