@@ -2,10 +2,9 @@
 straight through the session where the API cannot write (ledgers and logs are read-only)."""
 from __future__ import annotations
 
-import time as time_module
-
 import hashlib
 import os
+import time as time_module
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property

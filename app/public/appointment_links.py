@@ -161,8 +161,8 @@ def visit_reschedule(token: str) -> ResponseReturnValue:
     tried = form.start.data if request.method == "POST" and isinstance(form.start.data, datetime) else None
     # A time tapped in the list (GET ?start=) is shown for one more tap: nothing moves on a GET.
     chosen = parse_slot(request.args.get("start")) if request.method == "GET" else None
-    day = (tried or chosen).astimezone(zone).date() if (tried or chosen) else slot_display.parse_day(
-        request.args.get("day"))
+    shown = tried or chosen
+    day = shown.astimezone(zone).date() if shown is not None else slot_display.parse_day(request.args.get("day"))
     language = request.args.get("lang") if request.args.get("lang") in current_app.config["LANGUAGES"] else None
     return _page("public/visit_reschedule.html", target, status, choice=slot_display.choose_slots(slots, zone, day),
                  error=error, token=token, link_language=language, chosen=chosen,
