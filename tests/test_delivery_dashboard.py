@@ -154,3 +154,57 @@ def test_send_again_only_a_failed_one_with_the_csrf_token(app, db, login_as, mes
     row = db.session.get(OutboundMessage, failed)
     assert (row.status, row.attempts) == ("sent", 1)
     assert [m["To"] for m in outbox(app)] == ["binh.tran@example.vn"]
+
+
+def test_dates_are_typed_day_first_in_english_too_and_anything_else_is_refused(login_as, messages):
+    """The clinic writes 02/12/2026 for 2 December: in English it is read so (never as 12 February),
+    ISO still works, and a month-first date is refused with a message, not silently misread."""
+    manager = login_as("manager")
+    page = manager.get("/messages/?date_from=02/12/2026&date_to=02/12/2026")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'data-message="{messages["queued"]}"' in html and f'data-message="{messages["sent"]}"' not in html
+    assert "yyyy-mm-dd or dd/mm/yyyy" in html  # the hint says both ways
+    iso = manager.get("/messages/?date_from=2026-12-01&date_to=2026-12-01").get_data(as_text=True)
+    assert f'data-message="{messages["sent"]}"' in iso and f'data-message="{messages["queued"]}"' not in iso
+    month_first = manager.get("/messages/?date_from=12/25/2026")
+    assert month_first.status_code == 422
+    assert "Not a date; write it as yyyy-mm-dd or dd/mm/yyyy." in month_first.get_data(as_text=True)
+    vi = manager.get("/messages/?_l_=vi&date_from=01/12/2026&date_to=01/12/2026").get_data(as_text=True)
+    assert f'data-message="{messages["sent"]}"' in vi and f'data-message="{messages["queued"]}"' not in vi
+    assert "dd/mm/yyyy" in vi
+
+
+def test_recipients_are_found_as_staff_type_them(db, make_patient_for_search):
+    """A phone written any way finds its E.164 form; a name without accents finds the name."""
+    by_phone = _message(db, channel="sms", recipient="+84912345678", name="Phạm Minh Đức")
+    by_name = _message(db, recipient="ngan@example.vn", name="Nguyễn Thị Ngân")
+    patient_id = make_patient_for_search
+    patients = _message(db, recipient="hoa@example.vn", name="H. Le")
+    db.session.get(OutboundMessage, patients).patient_id = patient_id
+    db.session.commit()
+
+    def found(text: str) -> set[int]:
+        return {r.id for r in dashboard.list_messages(db.session, dashboard.MessageFilter(recipient=text), ZONE).rows}
+
+    assert found("0912 345 678") == {by_phone}
+    assert found("0912345678") == {by_phone}
+    assert found("+84 912 345 678") == {by_phone}
+    assert found("0912 345") == {by_phone}  # part of the number
+    assert found("nguyen thi ngan") == {by_name}
+    assert found("NGUYỄN THỊ") == {by_name}
+    assert found("pham minh duc") == {by_phone}
+    assert found("le thi hoa") == {patients}  # the patient's name on the record, accents ignored
+    assert found("0988 000 111") == set()
+
+
+@pytest.fixture
+def make_patient_for_search(db):
+    from app.models import Patient
+    from app.services.people import patient_search_text
+
+    patient = Patient(code="BN-SEARCH-1", full_name="Lê Thị Hoa", date_of_birth=date(1990, 1, 1))
+    patient.search_text = patient_search_text(patient)
+    db.session.add(patient)
+    db.session.commit()
+    return patient.id

@@ -89,8 +89,9 @@ class MessageFilterForm(FlaskForm):
     channel = SelectField(_l("Sent through"), [Optional()])  # "Channel" is the booking channel
     status = SelectField(_l("Status"), [Optional()])
     kind = SelectField(_l("Kind"), [Optional()])
-    date_from = LocaleDateField(_l("Date from"), [Optional()], widget=TextInput())
-    date_to = LocaleDateField(_l("Date to"), [Optional()], widget=TextInput())
+    # day/month/year also in English: the clinic writes 02/12/2026 for 2 December, never month first
+    date_from = LocaleDateField(_l("Date from"), [Optional()], widget=TextInput(), day_first=True)
+    date_to = LocaleDateField(_l("Date to"), [Optional()], widget=TextInput(), day_first=True)
     recipient = StringField(_l("Recipient"), [Optional(), Length(max=100)],
                             description=_l("Name, e-mail address or phone"))
 
@@ -135,11 +136,13 @@ class DeliveryView(BaseView):
             page = max(1, min(int(request.args.get("page", 1)), 100_000))
         except ValueError:
             page = 1
+        settings = clinic_settings()
         chosen = dashboard.MessageFilter(
             channel=form.channel.data or None, status=form.status.data or None, kind=form.kind.data or None,
             date_from=form.date_from.data, date_to=form.date_to.data, recipient=form.recipient.data or None,
+            phone_region=settings.phone_region,
         ) if valid else dashboard.MessageFilter()
-        results = dashboard.list_messages(db.session, chosen, clinic_settings().timezone, page=page)
+        results = dashboard.list_messages(db.session, chosen, settings.timezone, page=page)
         args = {key: value for key, value in request.args.items() if key != "page"}
         return self.render_template("clinic/messages.html", form=form, results=results, args=args,
                                     invalid=not valid, title=_("Delivery dashboard"), **_helpers()), \

@@ -261,10 +261,12 @@ def date_order(language: str) -> str:
     return "mdy" if pattern.index("m") < pattern.index("d") else "dmy"
 
 
-def parse_date(text: str, language: str) -> date | None:
+def parse_date(text: str, language: str, *, day_first: bool = False) -> date | None:
     """A date typed in ``language``: ISO (1985-07-20) always; otherwise day, month and a
     four-digit year separated by "/", "-" or "." in the language's order (20/07/1985 in
-    Vietnamese), or in the other order when only that one is a real date. "" -> None."""
+    Vietnamese), or in the other order when only that one is a real date. "" -> None.
+    ``day_first``: day/month/year only, in every language (never month first: 02/12/2026 is
+    2 December even in English; 12/25/2026 is refused)."""
     text = (text or "").strip()
     if not text:
         return None
@@ -274,19 +276,22 @@ def parse_date(text: str, language: str) -> date | None:
             return date(int(iso[1]), int(iso[2]), int(iso[3]))
         except ValueError:
             raise ValueError(_("Not a date.")) from None
+    example = date_example(language, day_first=day_first)
     match = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})", text)
     if not match:
-        raise ValueError(_("Not a date; write it as %(example)s.", example=date_example(language)))
+        raise ValueError(_("Not a date; write it as %(example)s.", example=example))
     if len(match[3]) != 4:
         raise ValueError(_("Write the year with four digits."))
     first, second, year = int(match[1]), int(match[2]), int(match[3])
     orders = [(first, second), (second, first)] if date_order(language) == "dmy" else [(second, first), (first, second)]
+    if day_first:
+        orders = [(first, second)]
     for day, month in orders:
         try:
             return date(year, month, day)
         except ValueError:
             continue
-    raise ValueError(_("Not a date; write it as %(example)s.", example=date_example(language)))
+    raise ValueError(_("Not a date; write it as %(example)s.", example=example))
 
 
 def format_date_input(value: date | None, language: str) -> str:
@@ -313,8 +318,12 @@ def format_day(value: date | None) -> str:
     return format_date_input(value, user_language()) if isinstance(value, date) else blank_if_none(value)
 
 
-def date_example(language: str) -> str:
-    return "dd/mm/yyyy" if date_order(language) == "dmy" else "yyyy-mm-dd"
+def date_example(language: str, *, day_first: bool = False) -> str:
+    """How to write a date: dd/mm/yyyy (vi), yyyy-mm-dd (en); with ``day_first`` (a field that
+    also takes day/month/year in English) "yyyy-mm-dd or dd/mm/yyyy"."""
+    if date_order(language) == "dmy":
+        return "dd/mm/yyyy"
+    return _("%(first)s or %(second)s", first="yyyy-mm-dd", second="dd/mm/yyyy") if day_first else "yyyy-mm-dd"
 
 
 def user_language() -> str:
@@ -354,16 +363,20 @@ class LocaleDecimalField(Field):
 
 
 class LocaleDateField(Field):
-    """A date typed the user's way (``parse_date``: 20/07/1985 in Vietnamese); ``data`` is a date."""
+    """A date typed the user's way (``parse_date``: 20/07/1985 in Vietnamese); ``data`` is a date.
+    ``day_first=True``: day/month/year in every language besides ISO, never month first (the
+    clinic's own way of writing dates, for fields staff fill in English too)."""
 
     widget = BS3TextFieldWidget()
 
-    def __init__(self, label=None, validators=None, **kwargs):
+    def __init__(self, label=None, validators=None, day_first: bool = False, **kwargs):
         render_kw = {"autocomplete": "off", **kwargs.pop("render_kw", {})}
+        self.day_first = day_first
         super().__init__(label, validators, render_kw=render_kw, **kwargs)
 
     def __call__(self, **kwargs):
-        kwargs["placeholder"] = date_example(user_language())  # the form's label would say nothing of the order
+        # the form's label would say nothing of the order
+        kwargs["placeholder"] = date_example(user_language(), day_first=self.day_first)
         return super().__call__(**kwargs)
 
     def _value(self) -> str:
@@ -374,7 +387,7 @@ class LocaleDateField(Field):
     def process_formdata(self, valuelist) -> None:
         self.data = None
         if valuelist:
-            self.data = parse_date(valuelist[0], user_language())
+            self.data = parse_date(valuelist[0], user_language(), day_first=self.day_first)
 
 
 def money_places(currency: str, scale: int | None) -> int:

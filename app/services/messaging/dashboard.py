@@ -11,8 +11,12 @@ from datetime import date, datetime, time, timedelta, tzinfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.models import OutboundMessage
+from app.models import OutboundMessage, Patient
 from app.models.messaging import MESSAGE_STATUSES, SKIP_REASONS
+from app.services.errors import ValidationFailed
+from app.services.lookup import patient_condition
+from app.services.text import fold
+from app.services.validation import normalize_phone
 
 PAGE_SIZE = 50
 
@@ -24,7 +28,8 @@ class MessageFilter:
     kind: str | None = None
     date_from: date | None = None  # clinic days, inclusive
     date_to: date | None = None
-    recipient: str | None = None  # part of the name or the address
+    recipient: str | None = None  # part of the name (accents ignored), the address, or a phone typed any way
+    phone_region: str = "VN"  # CLINIC_PHONE_REGION: how a local phone number ("0912 345 678") is read
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,45 @@ def _bounds(day_from: date | None, day_to: date | None, tz: tzinfo) -> tuple[dat
     return start, end
 
 
-def _period_and_search(f: MessageFilter, tz: tzinfo) -> list[sa.ColumnElement[bool]]:
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _recipient_condition(session: Session, text: str, region: str) -> sa.ColumnElement[bool]:
+    """Messages whose recipient matches ``text`` the way staff type it: part of the address or of
+    the name as written; a name without accents ("nguyen thi ngan"); a phone number written any
+    way ("0912 345 678" finds +84912345678), or part of one ("0912 345")."""
+    m = OutboundMessage
+    needle, folded = _like(text.lower()), fold(text)
+    conditions: list[sa.ColumnElement[bool]] = [
+        sa.func.lower(m.recipient).like(needle, escape="\\"),
+        sa.func.lower(m.recipient_name).like(needle, escape="\\"),
+    ]
+    if folded:
+        # a patient's messages: the patient search (name without accents, code, phone)
+        conditions.append(m.patient_id.in_(sa.select(Patient.id).where(patient_condition(text, region))))
+        # anyone else (staff, accounts): their names, folded here (a few hundred at most)
+        others = session.execute(sa.select(m.recipient_name).where(m.patient_id.is_(None),
+                                                                   m.recipient_name.is_not(None)).distinct())
+        names = [name for name in others.scalars() if folded in fold(name)]
+        if names:
+            conditions.append(m.recipient_name.in_(names))
+    if any(ch.isdigit() for ch in text):
+        try:
+            phone = normalize_phone("recipient", text, region)
+        except ValidationFailed:
+            phone = None
+        if phone:
+            conditions.append(m.recipient == phone)
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if len(digits) >= 4 and set(text) <= set("0123456789 +-.()"):
+            # part of a local number: "0912 345" is in +84912345678 without its leading 0
+            conditions.append(m.recipient.like(_like(digits.lstrip("0") if not text.lstrip().startswith("+")
+                                                     else digits), escape="\\"))
+    return sa.or_(*conditions)
+
+
+def _period_and_search(session: Session, f: MessageFilter, tz: tzinfo) -> list[sa.ColumnElement[bool]]:
     """The conditions the counts share with the list: the period, channel, kind and recipient (not
     the status: the counts are per status)."""
     m = OutboundMessage
@@ -88,9 +131,7 @@ def _period_and_search(f: MessageFilter, tz: tzinfo) -> list[sa.ColumnElement[bo
     if f.kind:
         where.append(m.kind == f.kind)
     if f.recipient and f.recipient.strip():
-        needle = "%" + f.recipient.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(sa.or_(sa.func.lower(m.recipient).like(needle, escape="\\"),
-                            sa.func.lower(m.recipient_name).like(needle, escape="\\")))
+        where.append(_recipient_condition(session, f.recipient.strip()[:100], f.phone_region))
     return where
 
 
@@ -103,7 +144,7 @@ def list_messages(session: Session, f: MessageFilter, tz: tzinfo, *, page: int =
                   page_size: int = PAGE_SIZE) -> MessagePage:
     """One page of messages (newest first) and the period's counts."""
     m = OutboundMessage
-    shared = _period_and_search(f, tz)
+    shared = _period_and_search(session, f, tz)
     where = shared + ([m.status == f.status] if f.status else [])
     total = int(session.execute(sa.select(sa.func.count(m.id)).where(*where)).scalar() or 0)
     page = max(1, page)
