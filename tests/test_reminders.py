@@ -598,3 +598,17 @@ def test_due_moment_is_none_for_a_switched_off_second_reminder():
     assert due_moment("hours_before", at(HCM, 2026, 12, 10, 9), settings()) is None
     with pytest.raises(ValueError):
         due_moment("week_before", at(HCM, 2026, 12, 10, 9), settings())
+
+
+def test_a_reminder_queued_with_at_shows_when_it_was_really_queued(app, db, rows, in_process):
+    """``flask reminders run --at`` (a future moment) decides what is due; the message's time on
+    the delivery dashboard is when it was written, not that moment."""
+    start = soon_visit(days=3)
+    add_visit(db, rows, add_patient(db), start)
+    before = datetime.now(timezone.utc)
+    result = app.test_cli_runner().invoke(args=["reminders", "run", "--at", run_at(start)])
+    after = datetime.now(timezone.utc)
+    assert "Reminders queued: 1." in result.output, result.output
+    [message] = messages(db)
+    assert before - timedelta(seconds=1) <= message.created_at <= after + timedelta(seconds=1)
+    assert message.created_at < due_moment("day_before", start, settings())

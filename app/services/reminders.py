@@ -165,7 +165,7 @@ def _insert_ignoring_duplicates(session: Session, model: type, rows: list[dict],
 
 
 def _claims(batch: Sequence[DueReminder], recipients: Mapping[int, Recipient], now: datetime,
-            settings: MessagingSettings) -> list[dict]:
+            settings: MessagingSettings, written_at: datetime) -> list[dict]:
     rows = []
     for due in batch:
         recipient = recipients.get(due.patient_id)
@@ -175,7 +175,7 @@ def _claims(batch: Sequence[DueReminder], recipients: Mapping[int, Recipient], n
             skip, _not_before = contact_plan(contact, recipient, now=now, settings=settings, latest=due.start_at)
             rows.append({"appointment_id": due.appointment_id, "kind": due.kind, "channel": contact.channel,
                          "for_start_at": due.start_at, "status": "skipped" if skip else "queued",
-                         "error": skip, "created_at": now})
+                         "error": skip, "created_at": written_at})
     return rows
 
 
@@ -184,18 +184,21 @@ def queue_due_reminders(session: Session, now: datetime, settings: MessagingSett
     """Claim and queue every reminder due at ``now`` (commits, a batch at a time); the ids of the
     messages to hand to ``enqueue_deliveries`` (the skipped ones are written, not returned).
     Harmless when run twice at once: the claim's unique key lets one run win each reminder."""
-    now = _utc(now)
+    from app.models.types import utcnow
+
+    now = _utc(now)  # the moment that decides what is due (``flask reminders run --at`` may set it)
     due = due_reminders(session, now, settings, limit)
     session.rollback()  # no transaction held while the batches are written
     to_send: list[int] = []
     sqlite = session.get_bind().dialect.name == "sqlite"
     for batch in _batches(due, BATCH):
+        written_at = utcnow()  # when the rows are really written (the dashboard's "Time"), not ``now``
         if sqlite:  # take the write lock before reading: another writer's commit cannot stale this snapshot
             session.execute(sa.text("UPDATE reminder_log SET id = id WHERE id IS NULL"))
         recipients = patient_recipients(session, {d.patient_id for d in batch}, settings)
         by_key = {(d.appointment_id, d.kind): d for d in batch}
         won = _insert_ignoring_duplicates(
-            session, ReminderLog, _claims(batch, recipients, now, settings),
+            session, ReminderLog, _claims(batch, recipients, now, settings, written_at),
             (ReminderLog.id, ReminderLog.appointment_id, ReminderLog.kind, ReminderLog.channel))
         messages = []
         for claim in sorted(won, key=lambda row: row.id):
@@ -209,7 +212,8 @@ def queue_due_reminders(session: Session, now: datetime, settings: MessagingSett
                 "recipient": contact.address, "recipient_name": (recipient.name or None) and recipient.name[:150],
                 "user_id": recipient.user_id, "patient_id": recipient.patient_id,
                 "appointment_id": item.appointment_id, "not_before": not_before,
-                "status": "skipped" if skip else "queued", "skip_reason": skip, "attempts": 0, "created_at": now})
+                "status": "skipped" if skip else "queued", "skip_reason": skip, "attempts": 0,
+                "created_at": written_at})
         written = _insert_ignoring_duplicates(session, OutboundMessage, messages,
                                               (OutboundMessage.id, OutboundMessage.dedupe_key,
                                                OutboundMessage.status))
