@@ -13,7 +13,7 @@ English: Flask-Babel skips catalogues it cannot find.
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, Response, current_app, has_request_context, request, session
 from flask_babel import LazyString, get_locale, gettext, refresh
 from flask_login import user_logged_in
 
@@ -49,6 +49,34 @@ def init_app(app: Flask) -> None:
     app.appbuilder.bm.get_locale = select_locale  # the same answer wherever FAB asks
     app.jinja_env.globals["current_language"] = current_language
     user_logged_in.connect(apply_stored_language, app)
+    app.after_request(remember_switched_language)
+
+
+# The language switches: FAB's menu (``/lang/<locale>``) and the public site's (``/language/<locale>``).
+LANGUAGE_SWITCHES = frozenset({"LocaleView.index", "public.language"})
+
+
+def remember_switched_language(response: Response) -> Response:
+    """A logged-in user who switches the language keeps it on their profile (``UserProfile.language``):
+    notices and messages the clinic makes for them later follow the language they chose, not
+    ``BABEL_DEFAULT_LOCALE``. Anonymous visitors: the session only, as before."""
+    if request.endpoint not in LANGUAGE_SWITCHES or response.status_code >= 400:
+        return response
+    from flask_login import current_user
+
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.accounts.profile import remember_language
+
+    locale = session.get("locale")
+    if locale and getattr(current_user, "is_authenticated", False):
+        try:
+            remember_language(db.session, user_id=current_user.id, language=locale, languages=languages(),
+                              now=utcnow())
+        except Exception:  # the switch itself worked: a failed save is logged, not an error page
+            db.session.rollback()
+            current_app.logger.exception("could not save the language choice of user %s", current_user.id)
+    return response
 
 
 def apply_stored_language(sender: Flask, user, **extra) -> None:

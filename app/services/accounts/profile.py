@@ -187,6 +187,25 @@ def stored_language(session: Session, user_id: int | None, languages: Iterable[s
     return language
 
 
+def remember_language(session: Session, *, user_id: int, language: str, languages: Iterable[str],
+                      now: datetime) -> bool:
+    """The language the user switched the site to becomes their profile's (what the clinic sends
+    them afterwards follows it: e-mails, notice titles). Nothing when ``language`` is not one of
+    ``languages`` or already stored; True when it changed. Commits."""
+    if language not in set(languages):
+        return False
+    row = session.get(UserProfile, user_id)
+    if row is not None and row.language == language:
+        return False
+    if row is None:
+        row = UserProfile(user_id=user_id, notify_email=True, notify_sms=False)
+        session.add(row)
+    row.language, row.updated_at = language, now
+    record_event(session, "profile_update", "User", user_id, {"fields": ["language"]}, user_id=user_id)
+    session.commit()
+    return True
+
+
 def notification_channels(session: Session, user_id: int) -> set[str]:
     """How the clinic may reach this login: a subset of {"email", "sms", "zalo"} (empty: no notices).
     A login that never saved its profile: {"email"}."""
