@@ -449,3 +449,33 @@ def test_a_job_makes_its_own_app_context_in_the_worker(rq_env, app, db_url):
     finished = _job(rq_env.connection, job.id)
     assert finished.get_status() == "finished", done.stderr
     assert isinstance(finished.return_value(), int)
+
+
+# --- the jobs in words ----------------------------------------------------------------------------
+
+def test_every_job_the_app_queues_has_a_name_in_words_in_both_languages(app):
+    from flask_babel import force_locale
+
+    from app.views.background_jobs import JOB_LABELS, job_label
+
+    app_jobs = {p.func for p in PERIODIC_JOBS} | {
+        "app.jobs.messages.deliver", "app.jobs.notices.appointment_event", "app.jobs.notices.lab_results_released",
+        "app.jobs.notices.prescription_dispensed", "app.jobs.billing_mail.send", "app.jobs.billing_mail.send_receipt"}
+    assert app_jobs <= set(JOB_LABELS)
+    with app.test_request_context(), force_locale("vi"):
+        assert job_label("app.jobs.notices.appointment_event") == "Thông báo về một lịch hẹn"
+        assert all(job_label(func) != func for func in app_jobs)
+    with app.test_request_context():
+        assert job_label("tests.jobs_helpers.greet") == "tests.jobs_helpers.greet"  # unknown: its dotted name
+
+
+@pytest.mark.needs_redis
+def test_the_page_names_the_jobs_in_words_and_keeps_the_dotted_name(app_on_redis, rq_env, login_as):
+    waiting = enqueue(rq_env.config, "app.jobs.notices.appointment_event", 1, "booked", queue="low")
+    html = login_as("admin").get("/background-jobs/?_l_=vi").get_data(as_text=True)
+    row = html[html.index(f'data-job="{waiting.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Thông báo về một lịch hẹn" in row and "app.jobs.notices.appointment_event" in row
+    periodic = html[html.index('data-periodic="reminders"'):]
+    periodic = periodic[:periodic.index("</tr>")]
+    assert "Xếp hàng các tin nhắc lịch hẹn đến hạn" in periodic and "app.jobs.reminders.run_due" in periodic

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 
@@ -14,6 +14,27 @@ from app.jobs.queue import connect
 from app.services import background_jobs
 from app.services.errors import DomainError
 from app.views.fields import format_local
+
+# A reader's name for each job function the app enqueues (the dotted name stays visible, small, for admins).
+JOB_LABELS = {
+    "app.jobs.reminders.run_due": _l("Queue the appointment reminders that are due"),
+    "app.jobs.messages.sweep": _l("Send the messages still waiting"),
+    "app.jobs.messages.deliver": _l("Send a message"),
+    "app.jobs.digest.send_if_due": _l("Stock digest to pharmacists and managers"),
+    "app.jobs.billing_mail.send": _l("E-mail an invoice"),
+    "app.jobs.billing_mail.send_receipt": _l("E-mail a payment receipt"),
+    "app.jobs.billing_mail.retry_failed": _l("Retry invoice e-mails that failed"),
+    "app.jobs.maintenance.prune_sessions": _l("Remove old login sessions"),
+    "app.jobs.notices.appointment_event": _l("Notices about an appointment"),
+    "app.jobs.notices.lab_results_released": _l("Notices about lab results released"),
+    "app.jobs.notices.prescription_dispensed": _l("Notices about a prescription ready for pickup"),
+}
+
+
+def job_label(func: str | None) -> str:
+    """The job in words ("Send a message"); a function not listed: its dotted name."""
+    label = JOB_LABELS.get(func or "")
+    return str(label) if label is not None else (func or "?")
 
 
 def every(seconds: int) -> str:
@@ -62,6 +83,7 @@ class BackgroundJobsView(BaseView):
             periodic = background_jobs.periodic_jobs(config, None)
         return self.render_template("clinic/background_jobs.html", mode=mode, boards=boards, error=error,
                                     periodic=periodic, form=JobActionForm(), format_local=format_local,
+                                    job_label=job_label,
                                     every=every, in_process=bool(config.get("SCHEDULER_IN_PROCESS")))
 
     def _act(self, job_id: str, action, done: str):
