@@ -169,6 +169,8 @@ class Config:
     # Interface languages (FAB's language menu and /lang/<locale>; app/i18n.py picks the language).
     LANGUAGES = {"en": {"flag": "gb", "name": "English"}, "vi": {"flag": "vn", "name": "Tiếng Việt"}}
     BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "en")  # when the browser asks for neither
+    # A logged-in user's language switch is also saved on their profile (notices and messages follow it).
+    LANGUAGE_SWITCH_SAVES_PROFILE = _bool("LANGUAGE_SWITCH_SAVES_PROFILE", True)
     # FAB puts its own catalogues first; then Vietnamese for FAB's strings, then the clinic's (last wins).
     BABEL_TRANSLATION_DIRECTORIES = f"{BASE_DIR / 'app' / 'translations' / 'fab'};{BASE_DIR / 'app' / 'translations'}"
     WTF_CSRF_ENABLED = True  # app/csrf.py: every POST/PUT/PATCH/DELETE carries the token (tests too)
@@ -257,6 +259,9 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = False  # the suite logs in hundreds of times; one test turns it back on
     MAIL_SUPPRESS_SEND = False
     SCHEDULER_IN_PROCESS = False  # tests run the periodic jobs themselves
+    # The suite's shared logins switch languages in many tests: saved on their profiles, one test's
+    # choice would follow them into the next. The tests of the feature turn it on.
+    LANGUAGE_SWITCH_SAVES_PROFILE = False
     # FAB hashes passwords with scrypt (a quarter of a second per login or new user, by design);
     # the suite logs in hundreds of times. Tests only: one round of PBKDF2.
     FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"

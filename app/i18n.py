@@ -60,7 +60,8 @@ def remember_switched_language(response: Response) -> Response:
     """A logged-in user who switches the language keeps it on their profile (``UserProfile.language``):
     notices and messages the clinic makes for them later follow the language they chose, not
     ``BABEL_DEFAULT_LOCALE``. Anonymous visitors: the session only, as before."""
-    if request.endpoint not in LANGUAGE_SWITCHES or response.status_code >= 400:
+    if request.endpoint not in LANGUAGE_SWITCHES or response.status_code >= 400 \
+            or not current_app.config.get("LANGUAGE_SWITCH_SAVES_PROFILE", True):
         return response
     from flask_login import current_user
 

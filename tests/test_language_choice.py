@@ -16,6 +16,12 @@ def _user_id(db, username: str) -> int:
     return db.session.execute(sa.select(User.id).where(User.username == username)).scalar_one()
 
 
+@pytest.fixture(autouse=True)
+def switch_saves(app, monkeypatch):
+    """On for these tests (the suite's configuration turns it off: see config.TestConfig)."""
+    monkeypatch.setitem(app.config, "LANGUAGE_SWITCH_SAVES_PROFILE", True)
+
+
 @pytest.fixture
 def receptionist_language(db):
     """The shared receptionist's stored language, put back afterwards (other tests expect English)."""
@@ -68,3 +74,10 @@ def test_an_anonymous_visitor_switching_changes_no_profile(app, db):
     assert visitor.get("/lang/vi").status_code in (302, 303)
     assert db.session.execute(sa.select(sa.func.count()).select_from(UserProfile)).scalar() == before
     assert visitor.get("/lang/xx").status_code == 404
+
+
+def test_switched_off_the_switch_is_for_the_session_only(app, db, login_as, receptionist_language, monkeypatch):
+    monkeypatch.setitem(app.config, "LANGUAGE_SWITCH_SAVES_PROFILE", False)
+    before = _language(db, receptionist_language)
+    assert login_as("receptionist").get("/lang/vi").status_code in (302, 303)
+    assert _language(db, receptionist_language) == before
