@@ -245,15 +245,15 @@ def test_redis_down_queueing_messages_raises_nothing_and_tries_once(app, monkeyp
     assert real is None
     import app.jobs.queue as queue_module
 
-    original = queue_module.enqueue
+    original = queue_module.enqueue_many
 
     def counting(*args, **kwargs):
-        calls.append(kwargs.get("queue"))
+        calls.append((kwargs.get("queue"), len(args[2])))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(queue_module, "enqueue", counting)
+    monkeypatch.setattr(queue_module, "enqueue_many", counting)
     delivery.enqueue_deliveries(config, [101, 102, 103])  # no exception
-    assert calls == ["high"]  # the first failure stops the loop: the sweep sends them later
+    assert calls == [("high", 3)]  # one pipelined try for all three: the sweep sends them later
     assert "left for the sweep" in caplog.text
 
 

@@ -98,3 +98,27 @@ def test_redis_mode_enqueues_for_a_real_worker(rq_config):
     assert done.return_value() == 42
     assert Job.fetch(failing.id, connection=connection).get_status() == "failed"
     assert queue.count == 0
+
+
+def test_enqueue_many_in_process_runs_each_now():
+    jobs_helpers.CALLS.clear()
+    from app.jobs.queue import enqueue_many
+
+    assert enqueue_many({}, "tests.jobs_helpers.add", [(1,), (2, 3)]) == 2
+    assert jobs_helpers.CALLS == [(1, 0), (2, 3)]
+
+
+@pytest.mark.needs_redis
+def test_enqueue_many_makes_one_job_each_in_batches(rq_config):
+    from app.jobs.queue import enqueue_many
+
+    assert enqueue_many(rq_config, "tests.jobs_helpers.add", [(n, n) for n in range(5)], batch=2, result_ttl=0,
+                        retry=None) == 5
+    connection = Redis.from_url(REDIS_URL)
+    queue = Queue(rq_config["RQ_QUEUE"], connection=connection)
+    jobs = [Job.fetch(job_id, connection=connection) for job_id in queue.job_ids]
+    assert [job.args for job in jobs] == [(n, n) for n in range(5)]  # one job per call, in order
+    worker = SimpleWorker([queue], connection=connection)
+    worker.work(burst=True)
+    connection.delete(worker.key)
+    assert queue.count == 0 and all(Job.fetch(j.id, connection=connection).get_status() == "finished" for j in jobs)
