@@ -118,7 +118,9 @@ def test_enqueue_many_makes_one_job_each_in_batches(rq_config):
     queue = Queue(rq_config["RQ_QUEUE"], connection=connection)
     jobs = [Job.fetch(job_id, connection=connection) for job_id in queue.job_ids]
     assert [job.args for job in jobs] == [(n, n) for n in range(5)]  # one job per call, in order
-    worker = SimpleWorker([queue], connection=connection)
+    jobs_helpers.CALLS.clear()
+    worker = SimpleWorker([queue], connection=connection)  # runs them in this process
     worker.work(burst=True)
     connection.delete(worker.key)
-    assert queue.count == 0 and all(Job.fetch(j.id, connection=connection).get_status() == "finished" for j in jobs)
+    assert queue.count == 0 and jobs_helpers.CALLS == [(n, n) for n in range(5)]
+    assert not any(Job.exists(j.id, connection=connection) for j in jobs)  # result_ttl=0: nothing kept
