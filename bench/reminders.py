@@ -3,7 +3,7 @@ appointments tomorrow, the reminder job run for today's reminder hour, 2 worker 
 (``flask worker``) delivering one job per reminder to a local SMTP sink (aiosmtpd) that counts the
 messages it receives by their Message-ID, which names the message and so the appointment.
 
-    .venv/bin/python bench/reminders.py --quick     # 5,000 appointments
+    .venv/bin/python bench/reminders.py --quick     # 1,000 appointments (about a minute)
     .venv/bin/python bench/reminders.py             # 100,000 appointments (target: < 180 s)
 
 Prints `name: value` lines: expected, delivered, duplicates (messages received beyond one per
@@ -107,15 +107,15 @@ def seed(app, count: int, day) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 appointments")
-    parser.add_argument("--count", type=int, help="appointments (default 100,000; 5,000 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="1,000 appointments")
+    parser.add_argument("--count", type=int, help="appointments (default 100,000; 1,000 with --quick)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES",
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14"))
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    count = args.count or (5000 if args.quick else 100000)
+    count = args.count or (1000 if args.quick else 100000)
 
     from flask_migrate import upgrade
 
