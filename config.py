@@ -231,6 +231,7 @@ class Config:
     MESSAGE_MAX_ATTEMPTS = int(os.environ.get("MESSAGE_MAX_ATTEMPTS", "5"))
     MESSAGE_BACKOFF_SECONDS = os.environ.get("MESSAGE_BACKOFF_SECONDS", "60,300,900,3600")
     MESSAGE_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("MESSAGE_CLAIM_TIMEOUT_SECONDS", "600"))
+    MESSAGE_BATCH_SIZE = int(os.environ.get("MESSAGE_BATCH_SIZE", "50"))  # messages per delivery job
     SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "outbox")  # outbox (a file per SMS) or twilio
     SMS_DEFAULT_ON = _bool("SMS_DEFAULT_ON", False)  # who never chose gets SMS too (off: only without an e-mail)
     SMS_ASCII_ONLY = _bool("SMS_ASCII_ONLY", False)  # Vietnamese without diacritics (GSM-7 providers)

@@ -239,7 +239,7 @@ def test_redis_down_pages_are_served_and_health_says_so(app, login_as, monkeypat
 def test_redis_down_queueing_messages_raises_nothing_and_tries_once(app, monkeypatch, caplog):
     from app.services.messaging import delivery
 
-    config = {"REDIS_URL": _closed_port_url()}
+    config = {"REDIS_URL": _closed_port_url(), "MESSAGE_BATCH_SIZE": 2}
     calls = []
     real = delivery.__dict__.get("enqueue")  # the module imports it inside the function
     assert real is None
@@ -253,7 +253,7 @@ def test_redis_down_queueing_messages_raises_nothing_and_tries_once(app, monkeyp
 
     monkeypatch.setattr(queue_module, "enqueue_many", counting)
     delivery.enqueue_deliveries(config, [101, 102, 103])  # no exception
-    assert calls == [("high", 3)]  # one pipelined try for all three: the sweep sends them later
+    assert calls == [("high", 2)]  # one pipelined try of both jobs (2 + 1 messages): the sweep sends them later
     assert "left for the sweep" in caplog.text
 
 
@@ -261,11 +261,11 @@ def test_redis_down_queueing_messages_raises_nothing_and_tries_once(app, monkeyp
 def test_deliveries_go_on_the_high_queue_without_rq_retry(rq_env):
     from app.services.messaging import delivery
 
-    delivery.enqueue_deliveries(rq_env.config, [7, 8])
+    delivery.enqueue_deliveries({**rq_env.config, "MESSAGE_BATCH_SIZE": 2}, [7, 8, 9])
     queue = Queue(f"{rq_env.prefix}high", connection=rq_env.connection)
     jobs = [_job(rq_env.connection, job_id) for job_id in queue.job_ids]
     assert [(job.func_name, job.args, job.retries_left) for job in jobs] == [
-        ("app.jobs.messages.deliver", (7,), None), ("app.jobs.messages.deliver", (8,), None)]
+        ("app.jobs.messages.deliver", (7, 8), None), ("app.jobs.messages.deliver", (9,), None)]
 
 
 def test_redis_down_issuing_an_invoice_keeps_the_invoice_and_its_mail_for_the_sweep(app, db, clinic, monkeypatch):

@@ -132,3 +132,40 @@ def test_sms_without_a_provider_lands_in_the_outbox(app, db):
     assert len(files) == 1
     payload = json.loads(files[0].read_text(encoding="utf-8"))
     assert payload["to"] == "+84912345678" and payload["text"] == "Phòng khám: hẹn khám 08:30 ngày 03/12"
+
+
+def test_a_batch_sends_each_message_once_and_leaves_taken_ones_alone(app, db):
+    from app.services.messaging.delivery import deliver_messages
+
+    messages = [_queue(db, recipient=f"bn{n}@example.vn") for n in range(4)]
+    settings = MessagingSettings.from_config(app.config)
+    assert claim_message(db.session, messages[1].id, utcnow(), settings) is True  # another worker has it
+    outcome = deliver_messages(db.session, [m.id for m in messages] + [messages[0].id, 987654], app.config)
+    assert outcome == {messages[0].id: "sent", messages[1].id: "busy", messages[2].id: "sent",
+                       messages[3].id: "sent", 987654: "gone"}
+    assert sorted(mail["To"] for mail in outbox(app)) == ["bn0@example.vn", "bn2@example.vn", "bn3@example.vn"]
+
+
+def test_a_batch_stops_trying_a_provider_that_is_down(app, db, monkeypatch):
+    """SMTP refusing: the batch's first e-mail is tried and the others wait for the same backoff
+    without a try each (a dead server costs one timeout per batch, not fifty)."""
+    from app.services.messaging.delivery import deliver_messages
+
+    calls = []
+
+    def refuse(self, recipient, rendered, key):
+        calls.append(key)
+        raise channels.TemporaryFailure("ConnectionRefusedError: [Errno 111] Connection refused")
+
+    monkeypatch.setattr(channels.EmailSender, "send", refuse)
+    messages = [_queue(db, recipient=f"bn{n}@example.vn") for n in range(3)]
+    sms = _queue(db, channel="sms", recipient="+84901234567")
+    now = utcnow()
+    outcome = deliver_messages(db.session, [m.id for m in messages] + [sms.id], app.config, now=now)
+    assert outcome == {messages[0].id: "queued", messages[1].id: "queued", messages[2].id: "queued", sms.id: "sent"}
+    assert calls == [f"msg-{messages[0].id}"]
+    db.session.expire_all()
+    rows = [db.session.get(OutboundMessage, m.id) for m in messages]
+    settings = MessagingSettings.from_config(app.config)
+    assert {(r.status, r.attempts, r.not_before) for r in rows} == {("queued", 1, now + settings.backoff(1))}
+    assert rows[1].last_error.startswith("not tried: ConnectionRefusedError")

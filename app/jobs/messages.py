@@ -5,20 +5,19 @@ from __future__ import annotations
 from app.jobs.context import app_context, on_rq
 
 
-def deliver(message_id: int) -> str:
-    """Send message ``message_id`` if it is still due and nobody else has it; its status after.
-    Under RQ a failure that will be retried raises after recording it, so RQ keeps the job in its
-    failed registry for the jobs page; the retry itself is the sweep's (after the backoff)."""
+def deliver(*message_ids: int) -> dict[int, str]:
+    """Send each of ``message_ids`` that is still due and nobody else has; their statuses after
+    (a batch of up to ``MESSAGE_BATCH_SIZE``). A failed try is recorded on the message and
+    retried by the sweep after its backoff, not by RQ."""
     from app.extensions import db
-    from app.services.messaging.delivery import deliver_message
+    from app.services.messaging.delivery import deliver_messages
 
     with app_context() as app:
         session = db.session.session_factory()
         try:
-            status = deliver_message(session, message_id, app.config, keep_open=on_rq())
+            return deliver_messages(session, message_ids, app.config, keep_open=on_rq())
         finally:
             session.close()
-    return status
 
 
 def sweep(limit: int = 1000) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.models import Appointment, OutboundMessage
 from app.models.types import utcnow
 from app.services import appointment_links, ical
-from app.services.messaging.render import Rendered, Skip, renderer
+from app.services.messaging.render import Rendered, Skip, prefetcher, renderer
 from app.services.reminder_rules import REMINDER_KIND, obsolete_reason
 from app.services.settings import ClinicSettings
 
@@ -43,23 +43,36 @@ def what_to_bring() -> list[str]:
             _("The medicines you take now, or their list")]
 
 
+_WITH_PEOPLE = (joinedload(Appointment.patient), joinedload(Appointment.doctor), joinedload(Appointment.service))
+
+
+def _appointment_id(message: OutboundMessage) -> int:
+    try:
+        appointment_id = int((message.params or {}).get("appointment_id") or 0)
+    except (TypeError, ValueError):
+        return 0
+    return appointment_id if 0 < appointment_id <= appointment_links.MAX_ID else 0
+
+
+@prefetcher(REMINDER_KIND)
+def _load_appointments(session: Session, messages: list[OutboundMessage], config: Mapping) -> list[Appointment]:
+    """A batch's appointments, with patient, doctor and service, in one query."""
+    ids = {_appointment_id(message) for message in messages} - {0}
+    return list(session.scalars(sa.select(Appointment).where(Appointment.id.in_(ids)).options(*_WITH_PEOPLE))
+                .unique())
+
+
 def _appointment(session: Session, appointment_id: int) -> Appointment | None:
-    """The appointment with its patient, doctor and service in one query (one reminder per job:
-    four round trips become one)."""
-    return session.execute(
-        sa.select(Appointment).where(Appointment.id == appointment_id)
-        .options(joinedload(Appointment.patient), joinedload(Appointment.doctor), joinedload(Appointment.service))
-    ).unique().scalar_one_or_none()
+    """The appointment with its patient, doctor and service: from the session when the batch's
+    prefetch loaded it, else in one query."""
+    return session.get(Appointment, appointment_id, options=_WITH_PEOPLE)
 
 
 @renderer(REMINDER_KIND)
 def render_reminder(session: Session, message: OutboundMessage, config: Mapping) -> Rendered | Skip:
     params = message.params or {}
-    try:
-        appointment_id = int(params.get("appointment_id") or 0)
-    except (TypeError, ValueError):
-        appointment_id = 0
-    appointment = _appointment(session, appointment_id) if 0 < appointment_id <= appointment_links.MAX_ID else None
+    appointment_id = _appointment_id(message)
+    appointment = _appointment(session, appointment_id) if appointment_id else None
     for_start_at = _for_start_at(params.get("for_start_at"))
     now = utcnow()
     if appointment is not None and for_start_at is None:

@@ -8,7 +8,7 @@ that hold renderers register them with ``@renderer("kind")`` and are listed in `
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,37 @@ def run_after_attempt(session: Session, message: OutboundMessage, config: Mappin
     hook = AFTER_ATTEMPT.get(message.kind)
     if hook is not None:
         hook(session, message, config)
+
+
+# What a kind loads for a whole batch of its messages before they are rendered one by one (the
+# appointments of 50 reminders in one query, not 50): objects put in the session, which the
+# renderer then finds there. It returns them: the session holds its objects weakly, so the caller
+# keeps them for the batch.
+Prefetch = Callable[[Session, list[OutboundMessage], Mapping], list[Any]]
+PREFETCH: dict[str, Prefetch] = {}
+
+
+def prefetcher(kind: str) -> Callable[[Prefetch], Prefetch]:
+    def register(func: Prefetch) -> Prefetch:
+        if kind in PREFETCH and PREFETCH[kind] is not func:
+            raise ValueError(f"two prefetchers for message kind {kind!r}")
+        PREFETCH[kind] = func
+        return func
+    return register
+
+
+def prefetch(session: Session, messages: Sequence[OutboundMessage], config: Mapping) -> list[Any]:
+    """What the kinds' prefetchers loaded for ``messages`` (keep it while rendering them)."""
+    load_renderers()
+    by_kind: dict[str, list[OutboundMessage]] = {}
+    for message in messages:
+        by_kind.setdefault(message.kind, []).append(message)
+    loaded: list[Any] = []
+    for kind, group in by_kind.items():
+        func = PREFETCH.get(kind)
+        if func is not None and len(group) > 1:
+            loaded.extend(func(session, group, config))
+    return loaded
 
 
 def load_renderers() -> None:
