@@ -105,6 +105,11 @@ class Appointment(TimestampMixin, Model):
     queue_date: Mapped[date | None] = mapped_column(sa.Date)  # clinic-local day of the queue number
     queue_number: Mapped[int | None] = mapped_column()
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The front desk's "called" step: a checked-in patient asked to the doctor's room (the status
+    # stays checked_in until the doctor starts the visit; app.services.front_desk).
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_by_id: Mapped[int | None] = user_fk()
+    called_by: Mapped[User | None] = relationship(User, foreign_keys=[called_by_id])
     cancelled_by_id: Mapped[int | None] = user_fk()
     cancelled_by: Mapped[User | None] = relationship(User, foreign_keys=[cancelled_by_id])
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ doctor) changes a draft; a signed record is read-only for everyone (corrections 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -151,6 +152,7 @@ def start_visit(session: Session, appointment_id: int, user: Any, now: datetime,
             encounter = Encounter(patient_id=appointment.patient_id, doctor_id=appointment.doctor_id,
                                   appointment_id=appointment.id, chief_complaint=appointment.reason)
             session.add(encounter)
+    _queue_changed(appointment, settings)
     return encounter
 
 
@@ -162,7 +164,20 @@ def finish_visit(session: Session, appointment_id: int, user: Any, now: datetime
     with committing(session):
         apply_transition(session, appointment, appointment.status, "completed", actor_id=user.id,
                          settings=settings, now=now)
+    _queue_changed(appointment, settings)
     return appointment
+
+
+def _queue_changed(appointment: Appointment, settings: ClinicSettings) -> None:
+    """After the commit: the front desk, My day and the waiting-room display reload this doctor's
+    queue (``realtime_hooks.queue_changed``); a failing push never fails the visit's change."""
+    from app.services import realtime_hooks
+
+    day = appointment.queue_date or appointment.start_at.astimezone(settings.timezone).date()
+    try:
+        realtime_hooks.queue_changed(appointment.doctor_id, day)
+    except Exception:  # noqa: BLE001 - a push that fails must not undo or fail the change
+        logging.getLogger(__name__).exception("queue_changed failed for appointment %s", appointment.id)
 
 
 def _number(field: str, value: Any, whole: bool) -> tuple[Decimal | None, str | None]:

@@ -78,6 +78,8 @@ COLUMN_LABELS = {
     "cancelled_by": _l("Cancelled by"),
     "channel": _l("Channel"),
     "checked_in_at": _l("Checked in at"),
+    "called_at": _l("Called at"),
+    "called_by": _l("Called by"),
     "chief_complaint": _l("Chief complaint"),
     "code": _l("Code"),
     "comment": _l("Comment"),

@@ -45,15 +45,18 @@ def _taken(start: datetime, end: datetime, busy: list[tuple[datetime, datetime]]
 
 def free_slots(session: Session, *, doctor_id: int, service_id: int, date_from: date, date_to: date,
                settings: ClinicSettings, now: datetime | None = None,
-               ignore_appointment_id: int | None = None) -> list[Slot]:
+               ignore_appointment_id: int | None = None, by_patient: bool = True) -> list[Slot]:
     """Start times (on the slot grid) when the doctor works, is not on leave, has no other
-    appointment (with the buffer) and that respect the minimum notice and the horizon."""
+    appointment (with the buffer) and that respect the minimum notice and the horizon. With
+    ``by_patient=False`` (staff) no minimum notice: from the slot in progress on (``check_time``)."""
     check_range(date_from, date_to)
     _doctor, service = doctor_and_service(session, doctor_id, service_id)
     policy = settings.booking
     now = now or settings.now()
-    earliest, latest = now + policy.min_notice, now + policy.horizon
-    duration, step = timedelta(minutes=service.duration_minutes), timedelta(minutes=policy.slot_minutes)
+    step = timedelta(minutes=policy.slot_minutes)
+    earliest = now + policy.min_notice if by_patient else now - step + timedelta(microseconds=1)
+    latest = now + policy.horizon
+    duration = timedelta(minutes=service.duration_minutes)
     buffer = timedelta(minutes=policy.buffer_minutes)
     days = working_intervals(session, doctor_id, date_from, date_to)
     window_start = to_utc(datetime.combine(date_from, datetime.min.time()), settings) - buffer

@@ -43,6 +43,10 @@ class Booking:
     queue_number: None = None  # given at check-in
 
 
+# Channels on which patients book themselves: the minimum notice applies to them only.
+PATIENT_CHANNELS = ("online", "chat")
+
+
 def _initial_status(channel: str, status: str | None, settings: ClinicSettings) -> str:
     if channel not in CHANNELS:
         raise ValidationFailed(_("Unknown channel."), "channel")
@@ -77,13 +81,18 @@ def _write(session: Session, values: dict[str, Any], settings: ClinicSettings) -
 def book_appointment(session: Session, *, patient_id: int, doctor_id: int, service_id: int, start: datetime,
                      settings: ClinicSettings, actor_id: int | None = None, channel: str = "walk_in",
                      reason: str | None = None, notes: str | None = None, status: str | None = None,
-                     series_id: int | None = None, now: datetime | None = None, commit: bool = True) -> Booking:
+                     series_id: int | None = None, now: datetime | None = None, commit: bool = True,
+                     by_patient: bool | None = None) -> Booking:
     """Book one appointment, or raise why not (ValidationFailed 422, Conflict 409). With ``commit``
     it is its own transaction, else a savepoint in the caller's: either way a refusal leaves
     nothing written. The row is written first and the working hours checked after (rolled back if
-    they fail), so a booking costs the database what a bare INSERT costs in round trips."""
+    they fail), so a booking costs the database what a bare INSERT costs in round trips.
+    ``by_patient`` (default: the channel is ``online`` or ``chat``): the patient books themselves,
+    so the minimum notice applies; staff bookings (walk-in, phone) may start in the slot in progress."""
     status = _initial_status(channel, status, settings)
-    start = check_time(start, settings, now or settings.now(), "start_at")
+    if by_patient is None:
+        by_patient = channel in PATIENT_CHANNELS
+    start = check_time(start, settings, now or settings.now(), "start_at", by_patient)
     if not (doctor_id and service_id):
         doctor_and_service(session, doctor_id, service_id)  # raises the exact reason
     if not patient_id:

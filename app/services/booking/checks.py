@@ -18,15 +18,24 @@ from app.services.schedule_rules import day_intervals, day_rules, whole_day_off
 from app.services.settings import ClinicSettings
 
 
-def check_time(start: datetime, settings: ClinicSettings, now: datetime, field: str) -> datetime:
-    """The start in UTC, or why it cannot be booked whoever the doctor: past, too soon, too far."""
+def check_time(start: datetime, settings: ClinicSettings, now: datetime, field: str,
+               by_patient: bool = True) -> datetime:
+    """The start in UTC, or why it cannot be booked whoever the doctor: past, too soon, too far.
+
+    The minimum notice (``BOOKING_MIN_NOTICE_MINUTES``) is for patients booking themselves (online,
+    chat). Staff (``by_patient=False``: the desk, the calendar, walk-ins) book any time from the
+    slot in progress on: a walk-in at 09:07 takes the 09:00 slot if it is free (still never
+    overlapping another visit: the clash checks and PostgreSQL's exclusion constraints apply)."""
     if start.tzinfo is None:
         raise ValidationFailed(_("Give the time with its UTC offset, e.g. 2026-12-01T09:00:00+07:00."), field)
     policy = settings.booking
     start = start.astimezone(timezone.utc)
-    if start < now:
+    if not by_patient:
+        if start <= now - timedelta(minutes=policy.slot_minutes):
+            raise ValidationFailed(_("This time is in the past."), field)
+    elif start < now:
         raise ValidationFailed(_("This time is in the past."), field)
-    if start < now + policy.min_notice:
+    elif start < now + policy.min_notice:
         raise ValidationFailed(_("Book at least %(n)d minutes ahead.",
                                  n=int(policy.min_notice.total_seconds() // 60)), field)
     if start > now + policy.horizon:
@@ -59,9 +68,11 @@ def check_hours(session: Session, doctor_id: int, start: datetime, end: datetime
 
 def check_slot(session: Session, *, doctor: Doctor, service: Service, patient_id: int | None,
                start: datetime, settings: ClinicSettings, now: datetime | None = None,
-               ignore_appointment_id: int | None = None, field: str = "start_at") -> datetime:
-    """Raise the reason ``start`` cannot be booked; return the end. Call inside the booking lock."""
-    start = check_time(start, settings, now or settings.now(), field)
+               ignore_appointment_id: int | None = None, field: str = "start_at",
+               by_patient: bool = False) -> datetime:
+    """Raise the reason ``start`` cannot be booked; return the end. Call inside the booking lock.
+    ``by_patient``: the patient's own change (the minimum notice applies); staff otherwise."""
+    start = check_time(start, settings, now or settings.now(), field, by_patient)
     end = start + timedelta(minutes=service.duration_minutes)
     weekly, exceptions = day_rules(session.connection(), doctor.id, to_local(start, settings).date())
     check_hours(session, doctor.id, start, end, settings, field, weekly, exceptions)

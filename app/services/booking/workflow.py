@@ -124,7 +124,8 @@ def reschedule_appointment(session: Session, appointment_id: int, new_start: dat
     doctor, service = doctor_and_service(session, doctor_id or appointment.doctor_id, appointment.service_id)
     lock_for_booking(session, doctor.id, appointment.patient_id)
     end = check_slot(session, doctor=doctor, service=service, patient_id=appointment.patient_id, start=new_start,
-                     settings=settings, now=now, ignore_appointment_id=appointment.id)
+                     settings=settings, now=now, ignore_appointment_id=appointment.id,
+                     by_patient=by_patient)
     old_start = appointment.start_at
     appointment.doctor_id, appointment.start_at, appointment.end_at = doctor.id, new_start.astimezone(timezone.utc), end
     event = record_event(session, appointment, appointment.status, appointment.status, actor_id,
