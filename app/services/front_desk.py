@@ -58,6 +58,7 @@ class QueueRow:
     waiting_minutes: int | None  # waiting or called: since check-in
     called_at: datetime | None
     called_by: str | None
+    called_time: str | None = None  # HH:MM, clinic-local
 
     def as_json(self, settings: ClinicSettings) -> dict[str, Any]:
         def local(moment: datetime | None) -> str | None:
@@ -147,7 +148,8 @@ def queue_board(session: Session, day: date, now: datetime, *, settings: ClinicS
             service=a.service.name, start_at=a.start_at,
             start=a.start_at.astimezone(settings.timezone).strftime("%H:%M"), channel=a.channel,
             checked_in_at=a.checked_in_at, waiting_minutes=waited, called_at=a.called_at,
-            called_by=a.called_by.username if a.called_by is not None else None))
+            called_by=a.called_by.username if a.called_by is not None else None,
+            called_time=a.called_at.astimezone(settings.timezone).strftime("%H:%M") if a.called_at else None))
     board: list[DoctorQueue] = []
     for doctor in doctors:
         working = bool(working_intervals(session, doctor.id, day, day).get(day))

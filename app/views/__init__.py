@@ -24,6 +24,7 @@ from app.views.clinical import (
 from app.views.delivery import DeliveryView
 from app.views.doctor_status import DoctorStatusView
 from app.views.engagement import NotificationView, OutboundMessageView, ReminderLogView, ReviewView
+from app.views.front_desk import FrontDeskView
 from app.views.invoice_documents import InvoiceDocumentsView
 from app.views.lab import LabView, register_lab_globals
 from app.views.lab_catalogue import LabTestView
@@ -93,7 +94,8 @@ def register_views(appbuilder: AppBuilder) -> None:
     from flask import current_app
 
     register_lab_globals(current_app)
-    for view, menu, label in ((CalendarView, "Calendar", _l("Calendar")),
+    for view, menu, label in ((FrontDeskView, "Front desk", _l("Front desk")),
+                              (CalendarView, "Calendar", _l("Calendar")),
                               (DoctorStatusView, "Doctor status", _l("Doctor status")),
                               (SeriesBookingView, "Book a series", _l("Book a series"))):
         appbuilder.add_view(view, menu, label=label, category="Scheduling", category_label=_l("Scheduling"),

@@ -1,0 +1,94 @@
+// Front desk (app/views/front_desk.py): the buttons post with the CSRF token and refresh the board
+// in place; the board refreshes itself every 10 seconds (when the board's JSON changed) and at once
+// on the "realtime:queue" DOM event the socket client dispatches. Without JavaScript the forms post
+// normally and the page comes back with a message.
+(function () {
+    "use strict";
+    var root = document.getElementById("front-desk");
+    if (!root) {
+        return;
+    }
+    var board = document.getElementById("fd-board");
+    var message = document.getElementById("fd-message");
+    var live = document.getElementById("fd-live");
+    var last = null;
+    var busy = false;
+
+    function say(text, kind) {
+        message.textContent = text || "";
+        message.className = "fd-message" + (text ? " alert alert-" + (kind || "info") : "");
+    }
+
+    function stamp() {
+        var now = new Date();
+        var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+        live.textContent = root.dataset.msgUpdated.replace("{time}", pad(now.getHours()) + ":" + pad(now.getMinutes()) +
+            ":" + pad(now.getSeconds()));
+    }
+
+    function reloadBoard() {
+        return fetch(root.dataset.pageUrl, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+            .then(function (response) { return response.text(); })
+            .then(function (html) {
+                var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("fd-board");
+                if (fresh) {
+                    board.innerHTML = fresh.innerHTML;
+                }
+                stamp();
+            });
+    }
+
+    function poll(force) {
+        if (busy) {
+            return Promise.resolve();
+        }
+        busy = true;
+        return fetch(root.dataset.boardUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+            .then(function (response) { return response.ok ? response.text() : null; })
+            .then(function (text) {
+                if (text === null) {
+                    return null;
+                }
+                if (force || (last !== null && text !== last)) {
+                    last = text;
+                    return reloadBoard();
+                }
+                last = text;
+                stamp();
+                return null;
+            })
+            .catch(function () { /* offline for a moment: the next round tries again */ })
+            .then(function () { busy = false; });
+    }
+
+    board.addEventListener("submit", function (event) {
+        var form = event.target;
+        if (!form.classList.contains("fd-action")) {
+            return;
+        }
+        event.preventDefault();
+        var button = form.querySelector("button");
+        button.disabled = true;
+        fetch(form.action, {
+            method: "POST", credentials: "same-origin", body: new FormData(form),
+            headers: {"Accept": "application/json", "X-CSRFToken": root.dataset.csrf}
+        }).then(function (response) {
+            return response.json().catch(function () { return {}; }).then(function (answer) {
+                var text = answer.message;
+                if (text && typeof text === "object") {
+                    text = Object.keys(text).map(function (k) { return [].concat(text[k]).join(" "); }).join(" ");
+                }
+                say(text || root.dataset.msgFailed, response.ok ? "success" : (response.status === 409 ? "warning" : "danger"));
+            });
+        }).catch(function () {
+            say(root.dataset.msgFailed, "danger");
+        }).then(function () {
+            busy = false;
+            return poll(true);
+        });
+    });
+
+    document.addEventListener("realtime:queue", function () { poll(true); });
+    poll(false);
+    window.setInterval(function () { poll(false); }, 10000);
+}());

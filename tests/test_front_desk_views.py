@@ -1,0 +1,108 @@
+"""The front desk page (issue 13, item 2): who sees and acts, CSRF on every change, no change on
+GET, a walk-in through the form, and the 409 a second desk gets."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests.test_front_desk import desk, settings  # noqa: F401 - fixtures
+
+
+def _token(html: str) -> str:
+    return re.search(r'(?:name="csrf_token"[^>]*value|data-csrf)="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def today_visit(app, db, clinic, desk):  # noqa: F811
+    """A confirmed appointment in the slot in progress right now (the doctor works 07:00-19:00)."""
+    from datetime import datetime, timedelta
+
+    from app.models import Appointment, Patient
+    from app.services import booking
+    from app.services.settings import ClinicSettings
+
+    settings = ClinicSettings.from_config(app.config)
+    now = datetime.now(settings.timezone)
+    if not 7 <= now.hour < 18:
+        pytest.skip("the test doctor works 07:00-19:00 clinic time")
+    patient = clinic.save(Patient(full_name="Phạm Thị Lan"))
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) + timedelta(minutes=30)
+    booked = booking.book_appointment(db.session, patient_id=patient, doctor_id=desk.doctor, service_id=desk.service,
+                                      start=start, settings=settings, channel="phone")
+    return db.session.get(Appointment, booked.id)
+
+
+@pytest.mark.parametrize("role, status", [("receptionist", 200), ("admin", 200), ("manager", 200),
+                                          ("doctor", 200), ("pharmacist", 403), ("lab", 403)])
+def test_who_sees_the_front_desk(login_as, role, status):
+    response = login_as(role).get("/front-desk/")
+    assert response.status_code == (status if status == 200 else 302) or response.status_code == status
+    if status == 200:
+        assert "Front desk" in response.get_data(as_text=True)
+
+
+def test_readers_see_no_buttons_writers_do(login_as, today_visit):
+    manager = login_as("manager").get("/front-desk/").get_data(as_text=True)
+    assert "Phạm Thị Lan" in manager and "Check in" not in manager and "Walk-in" not in manager
+    desk_page = login_as("receptionist").get("/front-desk/").get_data(as_text=True)
+    assert "Check in" in desk_page and "Walk-in" in desk_page
+    manager_browser = login_as("manager")
+    token = _token(manager_browser.get("/front-desk/").get_data(as_text=True))
+    refused = manager_browser.post(f"/front-desk/check-in/{today_visit.id}", data={"csrf_token": token})
+    assert refused.status_code in (302, 403)
+    assert today_visit.status == "confirmed"
+
+
+def test_check_in_needs_a_post_with_the_token(app, db, login_as, today_visit):
+    from app.models import Appointment
+
+    browser = login_as("receptionist")
+    assert browser.get(f"/front-desk/check-in/{today_visit.id}").status_code == 405
+    without = browser.post(f"/front-desk/check-in/{today_visit.id}", data={}, headers={"X-CSRFToken": ""})
+    assert without.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Appointment, today_visit.id).status == "confirmed"
+    token = _token(browser.get("/front-desk/").get_data(as_text=True))
+    done = browser.post(f"/front-desk/check-in/{today_visit.id}", data={"csrf_token": token},
+                        headers={"Accept": "application/json"})
+    assert done.status_code == 200 and done.get_json()["queue_number"] == 1
+    again = browser.post(f"/front-desk/call/{today_visit.id}", data={"csrf_token": token},
+                         headers={"Accept": "application/json"})
+    assert again.status_code == 200
+    second_desk = login_as("admin")
+    token2 = _token(second_desk.get("/front-desk/").get_data(as_text=True))
+    late = second_desk.post(f"/front-desk/call/{today_visit.id}", data={"csrf_token": token2},
+                            headers={"Accept": "application/json"})
+    assert late.status_code == 409
+    assert "already called by receptionist" in late.get_json()["message"]
+    board = browser.get("/front-desk/board.json").get_json()
+    row = board["doctors"][0]["rows"][0]
+    assert (row["state"], row["queue_number"], row["called_by"]) == ("called", 1, "receptionist")
+
+
+def test_a_walk_in_through_the_form(app, db, login_as, desk):  # noqa: F811
+    from datetime import datetime
+
+    from app.models import Appointment, Patient
+    from app.services.settings import ClinicSettings
+
+    now = datetime.now(ClinicSettings.from_config(app.config).timezone)
+    if not 7 <= now.hour < 18:
+        pytest.skip("the test doctor works 07:00-19:00 clinic time")
+    browser = login_as("receptionist")
+    page = browser.get("/front-desk/").get_data(as_text=True)
+    missing = browser.post("/front-desk/walk-in", data={"csrf_token": _token(page), "service": str(desk.service),
+                                                        "doctor": "0"})
+    assert missing.status_code == 422
+    assert "Find the patient or enter the new patient&#39;s name." in missing.get_data(as_text=True)
+    done = browser.post("/front-desk/walk-in", data={
+        "csrf_token": _token(page), "full_name": "Nguyễn Thị Hồng Nhung", "phone": "0903 123 456",
+        "date_of_birth": "20/07/1985", "service": str(desk.service), "doctor": "0"}, follow_redirects=True)
+    assert done.status_code == 200
+    assert "Nguyễn Thị Hồng Nhung checked in: number 1" in done.get_data(as_text=True)
+    patient = db.session.execute(select(Patient).where(Patient.full_name == "Nguyễn Thị Hồng Nhung")).scalar_one()
+    assert patient.date_of_birth.isoformat() == "1985-07-20"
+    appointment = db.session.execute(select(Appointment).where(Appointment.patient_id == patient.id)).scalar_one()
+    assert (appointment.status, appointment.queue_number) == ("checked_in", 1)
