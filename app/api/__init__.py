@@ -9,6 +9,7 @@ from app.api.care import CareAccessApi
 from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
+from app.api.front_desk import FrontDeskApi
 from app.api.lab import LabOrdersApi, LabResultsApi
 from app.api.notifications import NotificationsApi
 from app.api.pharmacy import PharmacyApi
@@ -80,6 +81,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(LabOrdersApi)
     appbuilder.add_api(LabResultsApi)
     appbuilder.add_api(NotificationsApi)
+    appbuilder.add_api(FrontDeskApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

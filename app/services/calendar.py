@@ -31,6 +31,7 @@ class CalendarAppointment:
     doctor: str
     service_id: int
     service: str
+    queue_number: int | None = None  # given at check-in (shown on checked-in appointments)
 
     @property
     def day(self) -> date:
@@ -129,6 +130,7 @@ def appointments(session: Session, settings: ClinicSettings, first: date, last: 
             id=a.id, start=_local(a.start_at, settings), end=_local(a.end_at, settings), status=a.status,
             patient_id=a.patient_id, patient_code=a.patient.code, patient_name=a.patient.full_name,
             doctor_id=a.doctor_id, doctor=str(a.doctor), service_id=a.service_id, service=a.service.name,
+            queue_number=a.queue_number if a.status in ("checked_in", "in_consultation") else None,
         )
         for a in session.execute(query).unique().scalars()
     ]

@@ -31,6 +31,9 @@ LINKS = {
 STOCK_LINKS = {"batches_expiring": "/pharmacy/dashboard", "medicines_below_reorder": "/pharmacy/stock?below=1"}
 # Those who work the cashier's counter (write invoices) open invoices there.
 COUNTER_LINKS = {"Invoice": "/cashier/"}
+# The "waiting" tile opens the front desk's queue for those who read appointments (not a doctor:
+# their tiles open My day).
+WAITING_LINK = "/front-desk/"
 # A cashier's start page: money and who is coming to pay, not the stock or the new patients.
 CASHIER_FIGURES = ("unpaid_invoices", "invoices_to_issue", "appointments_today", "waiting_now")
 
@@ -55,6 +58,8 @@ class HomeView(IndexView):
                 figures = clinic_overview(self.appbuilder.session, clinic_settings(), readable,
                                           doctor.id if doctor is not None else None)
                 links = {**LINKS, "Appointment": "/my-day/"} if doctor is not None else LINKS
+                if doctor is None:
+                    stock_links = {**stock_links, "waiting_now": WAITING_LINK}
                 if sm.has_access("can_write", "Invoice"):
                     links = {**links, **COUNTER_LINKS}
                 if "Cashier" in role_names(user) and doctor is None:

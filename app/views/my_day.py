@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from app.extensions import db
 from app.fab.actor import acting_user
 from app.models.types import utcnow
-from app.services import encounters
+from app.services import encounters, front_desk
 from app.services.errors import DomainError
 from app.views.base import clinic_settings
 from app.views.fields import format_date_input, user_language
@@ -21,7 +21,7 @@ class MyDayView(BaseView):
     route_base = "/my-day"
     default_view = "day"
     class_permission_name = "Encounter"
-    method_permission_name = {"day": "read", "start": "write", "finish": "write"}
+    method_permission_name = {"day": "read", "start": "write", "finish": "write", "call_next": "write"}
 
     @expose("/")
     @has_access
@@ -47,6 +47,20 @@ class MyDayView(BaseView):
             flash(exc.message, "danger")
             return redirect(url_for("MyDayView.day"))
         return redirect(url_for("VisitView.workspace", encounter_id=encounter.id))
+
+    @expose("/call-next", methods=["POST"])
+    @has_access
+    def call_next(self) -> ResponseReturnValue:
+        """The doctor calls the next waiting patient (the front desk and the waiting room see it)."""
+        try:
+            appointment = front_desk.doctor_call_next(db.session, acting_user(), utcnow(),
+                                                      settings=clinic_settings())
+            flash(_("Number %(number)s called: %(patient)s.", number=appointment.queue_number,
+                    patient=appointment.patient.full_name), "success")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "warning")
+        return redirect(url_for("MyDayView.day"))
 
     @expose("/finish/<int:appointment_id>", methods=["POST"])
     @has_access

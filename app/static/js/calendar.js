@@ -212,7 +212,7 @@
         fill(".cal-detail-when", d.when);
         fill(".cal-detail-doctor", d.doctorName);
         fill(".cal-detail-service", d.service);
-        fill(".cal-detail-status", d.statusLabel);
+        fill(".cal-detail-status", d.queue ? d.statusLabel + " · #" + d.queue : d.statusLabel);
         link(".cal-detail-open", data.showUrl, d.id);
         link(".cal-detail-workflow", data.workflowUrl, d.id);
         if (data.patientUrl) {
