@@ -1,0 +1,109 @@
+"""The receptionist's front desk in a real browser (Debian's headless Chromium): a walk-in of
+"Nguyễn Thị Hồng Nhung" registered, booked now and checked in; an expected patient checked in
+with one click; Nhung called; then the doctor's "Call next" on My day, in Vietnamese at phone width
+(390 px). ``FRONT_DESK_SHOTS=<folder>`` keeps screenshots (desktop and 390 px, en and vi)."""
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time, timedelta
+
+import pytest
+
+
+def _no_overflow(page) -> None:
+    assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
+
+
+@pytest.fixture
+def desk_day(app, db, clinic):
+    """The login "doctor" is a doctor working all day (so the test runs at any hour) offering the
+    clinic's service; one patient, Phạm Văn Đức, is expected later today."""
+    from app.models import Appointment, Doctor, Patient, Service, WorkSchedule
+    from app.services.settings import ClinicSettings
+
+    settings = ClinicSettings.from_config(app.config)
+    user = app.appbuilder.sm.find_user(username="doctor")
+    doctor = Doctor(full_name="Lê Minh Tâm", title="BS.", user_id=user.id, department_id=clinic.department)
+    db.session.add(doctor)
+    db.session.flush()
+    for weekday in range(7):
+        db.session.add(WorkSchedule(doctor_id=doctor.id, weekday=weekday, start_time=time(0),
+                                    end_time=time(23, 45), valid_from=date(2020, 1, 1)))
+    service = db.session.get(Service, clinic.service)
+    service.doctors.append(doctor)
+    now = datetime.now(settings.timezone)
+    if now.hour == 23 and now.minute >= 15:
+        pytest.skip("too late in the clinic's day for two visits")
+    patient = Patient(full_name="Phạm Văn Đức", code="BNDUC1", search_text="pham van duc bnduc1")
+    db.session.add(patient)
+    db.session.flush()
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) + timedelta(minutes=15)
+    if start.date() != now.date():
+        pytest.skip("too late in the clinic's day")
+    db.session.add(Appointment(patient_id=patient.id, doctor_id=doctor.id, service_id=clinic.service,
+                               start_at=start, end_at=start + timedelta(minutes=20), status="confirmed"))
+    db.session.commit()
+    return doctor.id
+
+
+def _row(page, name: str):
+    return page.locator(".fd-row", has_text=name)
+
+
+def test_receptionist_walk_in_check_in_call_and_doctor_calls_next(page_as, desk_day, app):
+    shots = os.environ.get("FRONT_DESK_SHOTS")
+
+    def shot(page, name: str) -> None:
+        if shots:
+            os.makedirs(shots, exist_ok=True)
+            page.screenshot(path=f"{shots}/{name}.png", full_page=True)
+
+    page = page_as("receptionist")
+    page.goto(f"{page.base_url}/clinic/language/en?next=/front-desk/")
+    assert "Phạm Văn Đức" in page.inner_text("#fd-board")
+    shot(page, "board_en_1280")
+    page.click("#fd-walk-in summary")
+    page.fill("#full_name", "Nguyễn Thị Hồng Nhung")
+    page.fill("#phone", "0903 123 456")
+    page.fill("#date_of_birth", "20/07/1985")
+    page.select_option("#service", label="Khám tổng quát")
+    page.select_option("#doctor", label="BS. Lê Minh Tâm")
+    shot(page, "walk_in_form_en_1280")
+    page.click("text=Book and check in")
+    page.wait_for_load_state()
+    assert "Nguyễn Thị Hồng Nhung checked in: number 1" in page.inner_text("body")
+    nhung = _row(page, "Nguyễn Thị Hồng Nhung")
+    assert nhung.get_attribute("data-state") == "waiting"
+    assert nhung.locator(".fd-number").inner_text() == "1"
+
+    _row(page, "Phạm Văn Đức").locator("button", has_text="Check in").click()
+    page.locator("#fd-message", has_text="number 2").wait_for()
+    page.locator(".fd-row[data-state=waiting]", has_text="Phạm Văn Đức").wait_for()
+    _row(page, "Nguyễn Thị Hồng Nhung").locator("button", has_text="Call").click()
+    page.locator(".fd-row[data-state=called]", has_text="Nguyễn Thị Hồng Nhung").wait_for()
+    assert "called" in _row(page, "Nguyễn Thị Hồng Nhung").inner_text()
+    shot(page, "board_called_en_1280")
+
+    # the receptionist's board at phone width, in Vietnamese
+    phone = page_as("receptionist", width=390)
+    phone.goto(f"{phone.base_url}/clinic/language/vi?next=/front-desk/")
+    assert "Quầy tiếp đón" in phone.inner_text("h1")
+    assert "Đã gọi" in _row(phone, "Nguyễn Thị Hồng Nhung").inner_text()
+    _no_overflow(phone)
+    shot(phone, "board_vi_390")
+    phone.goto(f"{phone.base_url}/clinic/language/en?next=/front-desk/")
+
+    # the doctor, on a phone in Vietnamese: "Call next" calls number 2
+    doctor = page_as("doctor", width=390)
+    doctor.goto(f"{doctor.base_url}/clinic/language/vi?next=/my-day/")
+    doctor.click("text=Gọi người tiếp theo")
+    doctor.wait_for_load_state()
+    assert "Đã gọi số 2: Phạm Văn Đức." in doctor.inner_text("body")
+    _no_overflow(doctor)
+    shot(doctor, "my_day_vi_390")
+    doctor.goto(f"{doctor.base_url}/clinic/language/en?next=/my-day/")
+
+    # the desk sees it on its next refresh (the realtime event, or the 10-second poll)
+    page.evaluate("document.dispatchEvent(new Event('realtime:queue'))")
+    page.locator(".fd-row[data-state=called]", has_text="Phạm Văn Đức").wait_for()
+    shot(page, "board_after_call_next_en_1280")
