@@ -65,7 +65,8 @@ RESOURCES: tuple[Resource, ...] = (
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
 # Menu entries of hand-written pages, shown to whoever may read the resource they show.
-EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),), "Appointment": (N_("Calendar"), N_("Front desk")),
+EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),),
+                                          "Appointment": (N_("Calendar"), N_("Front desk")),
                                           "Encounter": (N_("My day"), N_("Patients I have seen")),
                                           "AuditEvent": (N_("Break-the-glass log"),),
                                           "OutboundMessage": (N_("Delivery dashboard"),),

@@ -253,9 +253,10 @@ def test_a_walk_in_with_a_chosen_doctor_with_no_time_left_is_refused(db, desk, s
 
 
 def test_first_free_doctor_prefers_the_one_free_now(app, db, desk, clinic, settings):
+    from datetime import date
+
     from app.models import Doctor, Service, WorkSchedule
     from app.services import front_desk
-    from datetime import date
 
     second = clinic.save(Doctor(full_name="Lê Văn Cường", title="BS.", department_id=clinic.department,
                                 consultation_fee=Decimal(0)))

@@ -23,14 +23,14 @@ def today_visit(app, db, clinic, desk):  # noqa: F811
     from app.services import booking
     from app.services.settings import ClinicSettings
 
-    settings = ClinicSettings.from_config(app.config)
-    now = datetime.now(settings.timezone)
+    clinic_settings = ClinicSettings.from_config(app.config)
+    now = datetime.now(clinic_settings.timezone)
     if not 7 <= now.hour < 18:
         pytest.skip("the test doctor works 07:00-19:00 clinic time")
     patient = clinic.save(Patient(full_name="Phạm Thị Lan"))
     start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) + timedelta(minutes=30)
     booked = booking.book_appointment(db.session, patient_id=patient, doctor_id=desk.doctor, service_id=desk.service,
-                                      start=start, settings=settings, channel="phone")
+                                      start=start, settings=clinic_settings, channel="phone")
     return db.session.get(Appointment, booked.id)
 
 

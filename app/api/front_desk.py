@@ -12,7 +12,7 @@ from flask_appbuilder.api import expose, protect
 from marshmallow import RAISE, Schema, fields, validate
 
 from app.extensions import db
-from app.fab.actor import acting_user
+from app.fab.actor import acting_user, acting_user_id
 from app.fab.api import ClinicBaseApi, json_body, openapi
 from app.fab.hooks import clinic_settings
 from app.fab.interface import MAX_ID
@@ -134,8 +134,7 @@ class FrontDeskApi(ClinicBaseApi):
 
     def _step(self, action, target: int):
         json_body() and EmptyRequest().load(json_body())  # nothing else is accepted
-        user = acting_user()
-        appointment = action(db.session, target, user.id, utcnow(), settings=clinic_settings())
+        appointment = action(db.session, target, acting_user_id(), utcnow(), settings=clinic_settings())
         return self.response(200, result=step_json(appointment))
 
     @expose("/board", methods=["GET"])
@@ -196,7 +195,7 @@ class FrontDeskApi(ClinicBaseApi):
         data = WalkInRequest().load(json_body())
         new = data["new_patient"]
         appointment = front_desk.walk_in(
-            db.session, service_id=data["service_id"], actor_id=acting_user().id, now=utcnow(),
+            db.session, service_id=data["service_id"], actor_id=acting_user_id(), now=utcnow(),
             settings=clinic_settings(), patient_id=data["patient_id"],
             new_patient=front_desk.NewPatient(**new) if new else None, doctor_id=data["doctor_id"],
             reason=data["reason"])

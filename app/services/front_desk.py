@@ -248,7 +248,7 @@ def call_patient(session: Session, appointment_id: int, actor_id: int | None, no
                                       .execution_options(populate_existing=True)).scalar_one_or_none()
         if appointment is None:
             raise NotFound(_("No such appointment."))
-        if done.rowcount != 1:
+        if getattr(done, "rowcount", 0) != 1:
             if appointment.status in ("requested", "confirmed"):
                 raise Conflict(_("Check %(patient)s in before calling them.",
                                  patient=appointment.patient.full_name), "status")

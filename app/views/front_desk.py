@@ -16,7 +16,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 
 from app.extensions import db
-from app.fab.actor import acting_user
+from app.fab.actor import acting_user_id
 from app.models.types import utcnow
 from app.services import front_desk
 from app.services.errors import DomainError
@@ -91,7 +91,7 @@ class FrontDeskView(BaseView):
 
     def _act(self, action, target_id: int, done: str) -> ResponseReturnValue:
         try:
-            appointment = action(db.session, target_id, acting_user().id, utcnow(), settings=clinic_settings())
+            appointment = action(db.session, target_id, acting_user_id(), utcnow(), settings=clinic_settings())
         except DomainError as exc:
             db.session.rollback()
             if _wants_json():
@@ -136,7 +136,7 @@ class FrontDeskView(BaseView):
                                                 date_of_birth=form.date_of_birth.data, sex=form.sex.data or None)
         try:
             appointment = front_desk.walk_in(
-                db.session, service_id=form.service.data, actor_id=acting_user().id, now=utcnow(),
+                db.session, service_id=form.service.data, actor_id=acting_user_id(), now=utcnow(),
                 settings=clinic_settings(), patient_id=form.patient.data.id if form.patient.data else None,
                 new_patient=new_patient, doctor_id=form.doctor.data or None, reason=form.reason.data or None)
         except DomainError as exc:
