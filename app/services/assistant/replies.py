@@ -77,9 +77,6 @@ class Context:
         doctor = self.names.doctor(doctor_id)
         return doctor.label if doctor else str(self.session.get(Doctor, doctor_id) or "")
 
-    def part(self, name: str) -> str:
-        return {"morning": _("morning"), "afternoon": _("afternoon"), "evening": _("evening")}[name]
-
 
 def _human_choice() -> Choice:
     return Choice(_("Talk to a person"), "human")
@@ -370,9 +367,10 @@ def _hours(ctx: Context, intent: Intent) -> AssistantReply:
         else:
             groups.append((weekday, weekday, week[weekday]))
     parts = []
+    closed = _("closed")
     for first, last, hours in groups:
         days = names[first] if first == last else f"{names[first]}–{names[last]}"
-        parts.append(f"{days}: {_hours_text(hours) if hours else _('closed')}")
+        parts.append(f"{days}: {_hours_text(hours) if hours else closed}")
     return AssistantReply(_("Opening hours: %(hours)s. Closed on public holidays.", hours="; ".join(parts)), (),
                           "hours")
 
@@ -431,7 +429,8 @@ def next_free(ctx: Context, doctor_id: int, slots: dict[str, Any]) -> AssistantR
     off = _online_off(ctx, "next_free")
     if off is not None:
         return AssistantReply(f"{text} {off.text}", off.choices, "next_free", handoff=True)
-    return AssistantReply(f"{text} {_('Tap a time to book it.')}",
+    tap = _("Tap a time to book it.")
+    return AssistantReply(f"{text} {tap}",
                           _book_choices(ctx, service.id, found, with_doctor=False), "next_free")
 
 
