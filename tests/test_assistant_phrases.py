@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.services.assistant.catalogue import DoctorName, Names, ServiceName
+from app.services.assistant.catalogue import DoctorName, Names, ServiceName, name_typed, name_words
 from app.services.assistant.understanding import fold, understand
 
 TODAY = date(2026, 12, 2)  # a Wednesday
@@ -210,3 +210,63 @@ def _names() -> Names:
 def test_phrase_with_the_clinics_names(text, intent, slots):
     understood = understand(text, "vi", TODAY, _names())
     assert (understood.name, understood.slots) == (intent, slots)
+
+
+# --- the demo clinic's catalogue (app/services/demo_data/clinic.py) ---------------------------------
+
+
+def _demo_names() -> Names:
+    from app.services.demo_data.clinic import DEPARTMENTS, DOCTORS, GENERAL_CONSULTATION, SERVICES
+
+    department_of = {code: name for code, name, *_rest in DEPARTMENTS}
+    services = []
+    for sid, (code, name, dept, price, minutes, *_rest) in enumerate(SERVICES, start=1):
+        doctors = tuple(did for did, row in enumerate(DOCTORS, start=1)
+                        if row[0] == dept or code == GENERAL_CONSULTATION)
+        services.append(ServiceName(
+            id=sid, name=name, words=name_words(name), department_id=list(department_of).index(dept) + 1,
+            department=department_of[dept], department_words=name_words(department_of[dept]),
+            typed_words=name_typed(name), department_typed=name_typed(department_of[dept]),
+            price=Decimal(price), duration_minutes=minutes, doctor_ids=doctors))
+    doctors = [DoctorName(id=did, label=f"BS. {did}", words=("bac", "si", str(did)),
+                          specialty_words=tuple(fold(row[1]).split()),
+                          department_words=tuple(fold(department_of[row[0]]).split()),
+                          specialty_typed=tuple(row[1].lower().split()),
+                          service_ids=tuple(s.id for s in services if did in s.doctor_ids))
+               for did, row in enumerate(DOCTORS, start=1)]
+    return Names(services=tuple(services), doctors=tuple(doctors))
+
+
+@pytest.mark.parametrize(("text", "service", "specialists"), [
+    ("đặt lịch khám da liễu sáng mai", "Khám da liễu", None),
+    ("book a dermatologist", "Khám da liễu", None),
+    ("khám răng", "Khám răng miệng", None),
+    ("book a dentist next Tuesday afternoon", "Khám răng miệng", None),
+    ("cạo vôi răng", "Cạo vôi răng và đánh bóng", None),
+    ("nho rang khon", "Nhổ răng khôn", None),
+    ("khám nhi", "Khám nhi", None),
+    ("pediatrician", "Khám nhi", None),
+    ("tai mũi họng", "Khám tai mũi họng", None),
+    ("ENT doctor", "Khám tai mũi họng", None),
+    ("nội soi tai mũi họng", "Nội soi tai mũi họng", None),
+    ("khám phụ khoa", "Khám phụ khoa", None),
+    ("siêu âm thai", "Siêu âm thai 4D", None),
+    ("sieu am", "Siêu âm ổ bụng tổng quát", None),
+    ("x-ray", "Chụp X-quang ngực thẳng", None),
+    ("blood test", "Gói xét nghiệm máu tổng quát", None),
+    ("khám tổng quát", "Khám nội tổng quát", None),
+    ("health check", "Gói khám sức khỏe tổng quát", None),
+    ("tư vấn dinh dưỡng", "Tư vấn dinh dưỡng trẻ em", None),
+    ("khám tim mạch", "Khám nội tổng quát", [2]),  # the cardiologist among the internists
+])
+def test_the_demo_catalogue_books_the_service_a_patient_means(text, service, specialists):
+    names = _demo_names()
+    slots = understand(text, "vi", TODAY, names).slots
+    assert names.service(slots.get("service_id")) is not None, slots
+    assert names.service(slots["service_id"]).name == service
+    assert slots.get("specialists") == specialists
+
+
+def test_the_demo_catalogue_has_no_eye_doctor():
+    slots = understand("khám mắt", "vi", TODAY, _demo_names()).slots
+    assert slots == {"specialty": "eye"}

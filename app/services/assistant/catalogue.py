@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from app.services.assistant.understanding import Token
 
 
-def _words(text: str | None) -> tuple[str, ...]:
+def name_words(text: str | None) -> tuple[str, ...]:
     return tuple(fold(text or "").replace("-", " ").split())
 
 
-def _typed(text: str | None) -> tuple[str, ...]:
+def name_typed(text: str | None) -> tuple[str, ...]:
     """The name's words as written (lower case, with their diacritics)."""
     return tuple(t.typed for t in tokenize(text or ""))
 
@@ -196,17 +196,17 @@ def load_names(session: Session) -> Names:
                               .options(selectinload(Doctor.specialty), selectinload(Doctor.department))
                               ).scalars().all()
     service_rows = tuple(ServiceName(
-        id=s.id, name=s.name, words=_words(s.name), department_id=s.department_id,
+        id=s.id, name=s.name, words=name_words(s.name), department_id=s.department_id,
         department=s.department.name if s.department else "",
-        department_words=_words(s.department.name if s.department else ""), typed_words=_typed(s.name),
-        department_typed=_typed(s.department.name if s.department else ""), price=s.price,
+        department_words=name_words(s.department.name if s.department else ""), typed_words=name_typed(s.name),
+        department_typed=name_typed(s.department.name if s.department else ""), price=s.price,
         duration_minutes=s.duration_minutes, doctor_ids=tuple(d.id for d in s.doctors if d.active))
         for s in services)
     doctor_rows = tuple(DoctorName(
-        id=d.id, label=str(d), words=_words(d.full_name),
-        specialty_words=_words(d.specialty.name if d.specialty else ""),
-        department_words=_words(d.department.name if d.department else ""),
-        specialty_typed=_typed(d.specialty.name if d.specialty else ""),
+        id=d.id, label=str(d), words=name_words(d.full_name),
+        specialty_words=name_words(d.specialty.name if d.specialty else ""),
+        department_words=name_words(d.department.name if d.department else ""),
+        specialty_typed=name_typed(d.specialty.name if d.specialty else ""),
         service_ids=tuple(s.id for s in service_rows if d.id in s.doctor_ids))
         for d in doctors)
     return Names(services=service_rows, doctors=doctor_rows)
