@@ -351,3 +351,29 @@ def test_a_login_speaking_for_another_patient_gets_no_answer_and_changes_nothing
     staff = Chat(app, app.appbuilder.sm.find_user(username="receptionist"), chat.patient_id)
     assert staff.say("xin chào") is None
     assert [a.status for a in _appointments(db, chat.patient_id)] == ["confirmed"]
+
+
+def test_with_two_appointments_the_patient_picks_which_to_move_and_sees_them_listed(app, db, clinic, derma):
+    user, patient_id = _patient(app)
+    chat = Chat(app, user, patient_id, "en")
+    first = _book_directly(app, db, patient_id, clinic.doctor, clinic.service, START_UTC)
+    second = _book_directly(app, db, patient_id, derma["doctor"], derma["service"], START_UTC + timedelta(days=1))
+    listed = chat.say("what are my appointments?")
+    day1, day2 = f"{_local(START_UTC):%a %d/%m}", f"{_local(START_UTC + timedelta(days=1)):%a %d/%m}"
+    assert listed.text == ("Your upcoming appointments:\n"
+                           f"{day1} 09:00 · Khám tổng quát · BS. Trần Thị Bình\n"
+                           f"{day2} 09:00 · Khám da liễu · ThS. BS. Phạm Thị Lan")
+    assert [(c.action, c.params["appointment_id"]) for c in listed.choices] == [
+        ("pick_move", first), ("cancel_appointment", first), ("pick_move", second), ("cancel_appointment", second)]
+
+    asked = chat.say("I need to reschedule, afternoon if possible")
+    assert asked.text == "Which appointment do you want to move?"
+    assert [(c.label, c.params) for c in asked.choices] == [
+        (f"Move {day1} 09:00 · Khám tổng quát", {"appointment_id": first, "part": "afternoon"}),
+        (f"Move {day2} 09:00 · Khám da liễu", {"appointment_id": second, "part": "afternoon"})]
+    times = chat.tap(asked.choices[1])
+    assert times.text == (f"Free times to move {day2} 09:00 · Khám da liễu with ThS. BS. Phạm Thị Lan. "
+                          "Tap one to move it.")
+    assert times.choices and all(c.action == "move_to_slot" and c.params["appointment_id"] == second
+                                 and _local(datetime.fromisoformat(c.params["start"])).hour >= 12
+                                 for c in times.choices)
