@@ -141,6 +141,11 @@ def test_books_a_real_appointment_from_a_vietnamese_message(app, db, chat, derma
         AuditEvent.action == "create")).scalars().all()
     assert [row.user_id for row in created] == [chat.user.id]
 
+    twice = chat.tap(first)  # tapped again: the patient's own appointment is in the way, not "someone else"
+    assert twice.text.startswith(f"Bạn đã có lịch hẹn lúc {_vi_day(start)} {_local(start):%H:%M} với ThS. BS. "
+                                 "Phạm Thị Lan. ")
+    assert len(_appointments(db, chat.patient_id)) == 1
+
 
 def _vi_day(moment: datetime) -> str:
     from babel.dates import format_date

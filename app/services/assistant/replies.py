@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, Doctor, WorkSchedule
+from app.models.scheduling import ACTIVE_STATUSES
 from app.services import access, booking
 from app.services.appointments import own_appointment, patient_appointments, patient_may_change, patient_of_user
 from app.services.assistant.catalogue import Names, ServiceName, load_names
@@ -45,7 +46,7 @@ class Context:
     def __init__(self, session: Session, patient_id: int, user: Any, language: str, now: datetime,
                  settings: ClinicSettings) -> None:
         self.session, self.patient_id, self.user = session, patient_id, user
-        self.language = language if language in ("vi", "en") else "en"
+        self.language = "vi" if (language or "").lower().startswith("vi") else "en"
         self.now, self.settings = now.astimezone(timezone.utc), settings
         self.today = now.astimezone(settings.timezone).date()
         self._names: Names | None = None
@@ -557,7 +558,11 @@ def _book_slot(ctx: Context, params: dict[str, Any]) -> AssistantReply:
     except DomainError as exc:
         ctx.session.rollback()
         local_day = booking.to_local(start, ctx.settings).date()
-        if isinstance(exc, Conflict):
+        own = _own_clash(ctx, start, start + timedelta(minutes=service.duration_minutes))
+        if own is not None:
+            lead = _("You already have an appointment at %(when)s with %(doctor)s.", when=ctx.when(own.start_at),
+                     doctor=ctx.doctor_label(own.doctor_id))
+        elif isinstance(exc, Conflict):
             lead = _("Sorry, %(when)s was just taken.", when=ctx.when(start))
         else:
             lead = exc.message
@@ -572,6 +577,13 @@ def _book_slot(ctx: Context, params: dict[str, Any]) -> AssistantReply:
     else:
         text = _("Booked: %(service)s with %(doctor)s on %(when)s.", service=service.name, doctor=doctor, when=when)
     return AssistantReply(text, (), "book")
+
+
+def _own_clash(ctx: Context, start: datetime, end: datetime) -> Appointment | None:
+    """The patient's own active appointment overlapping [start, end), if any."""
+    return ctx.session.execute(select(Appointment).where(
+        Appointment.patient_id == ctx.patient_id, Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.start_at < end, Appointment.end_at > start).limit(1)).scalars().first()
 
 
 def _owned(ctx: Context, params: dict[str, Any]) -> tuple[Appointment | None, AssistantReply | None]:

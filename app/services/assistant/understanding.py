@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any, Iterable
 
+from app.services.text import fold as fold_text
+
 if TYPE_CHECKING:
     from app.services.assistant.catalogue import Names
 
@@ -173,9 +175,7 @@ class Token:
 
 def fold(text: str) -> str:
     """Lower case, diacritics stripped ("đ" -> "d"), spaces collapsed."""
-    text = unicodedata.normalize("NFC", text or "").replace("đ", "d").replace("Đ", "D")
-    stripped = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-    return " ".join(stripped.lower().split())
+    return " ".join(fold_text(unicodedata.normalize("NFC", text or "")).split())
 
 
 def tokenize(text: str) -> list[Token]:
