@@ -382,3 +382,12 @@ def test_with_two_appointments_the_patient_picks_which_to_move_and_sees_them_lis
     assert times.choices and all(c.action == "move_to_slot" and c.params["appointment_id"] == second
                                  and _local(datetime.fromisoformat(c.params["start"])).hour >= 12
                                  for c in times.choices)
+
+
+def test_a_day_beyond_the_booking_horizon_offers_the_nearest_times_instead(app, db, chat, derma):
+    far = (datetime.now(timezone(timedelta(hours=7))) + timedelta(days=120)).date()
+    answer = chat.say(f"khám da liễu ngày {far:%d/%m/%Y}")
+    assert answer.text == ("Không còn giờ trống cho Khám da liễu vào thời gian đó. Các giờ trống gần nhất cho "
+                           "Khám da liễu. Chạm vào một giờ để đặt lịch.")
+    starts = [datetime.fromisoformat(c.params["start"]) for c in answer.choices]
+    assert len(starts) == 6 and all(NOW < s < NOW + timedelta(days=15) for s in starts)

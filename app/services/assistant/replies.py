@@ -184,8 +184,11 @@ def offer_times(ctx: Context, service: ServiceName, *, doctor_ids: list[int] | N
         notes.append(_("%(day)s has passed.", day=ctx.day(day)))
     elif day is not None or week is not None or part or at:
         notes.append(_("There is no free time for %(service)s then.", service=service.name))
-    nearest_from = day if day is not None and day >= ctx.today else ctx.today
-    found = _free(ctx, service.id, doctors, nearest_from, nearest_from + timedelta(days=SEARCH_DAYS - 1))
+    found = []
+    for nearest_from in ([day] if day is not None and day > ctx.today else []) + [ctx.today]:
+        found = _free(ctx, service.id, doctors, nearest_from, nearest_from + timedelta(days=SEARCH_DAYS - 1))
+        if found:  # from the day asked for, else (beyond the horizon, or full) from today
+            break
     if found:
         notes.append(_("The nearest free times for %(service)s. Tap one to book it.", service=service.name))
         return AssistantReply(" ".join(notes), _book_choices(ctx, service.id, found), intent)
