@@ -345,6 +345,10 @@ def test_a_person_is_asked_for_or_the_message_not_understood(app, db, chat, clin
     button = chat.do("human", {})
     assert button.handoff and button.text == human.text
     assert chat.do("launch_rockets", {}) is None
+    thanks = chat.say("cảm ơn nhé")
+    assert (thanks.text, thanks.handoff) == ("Không có gì ạ! Bạn cần gì cứ nhắn lại nhé.", False)
+    hello = chat.say("xin chào")
+    assert hello.text.startswith("Xin chào! Tôi có thể đặt, dời hoặc hủy lịch hẹn") and not hello.handoff
 
 
 def test_a_login_speaking_for_another_patient_gets_no_answer_and_changes_nothing(app, db, chat, clinic):

@@ -456,8 +456,12 @@ def _greeting(ctx: Context, intent: Intent) -> AssistantReply:
                             "dermatologist tomorrow morning\"."), (_human_choice(),), "greeting")
 
 
+def _thanks(ctx: Context, intent: Intent) -> AssistantReply:
+    return AssistantReply(_("You are welcome! Write again whenever you need."), (), "thanks")
+
+
 ANSWERS = {"book": _book, "cancel": _cancel, "move": _move, "mine": _mine, "hours": _hours, "price": _price,
-           "next_free": _next_free, "greeting": _greeting}
+           "next_free": _next_free, "greeting": _greeting, "thanks": _thanks}
 
 
 def _own_patient(session: Session, user: Any, patient_id: int) -> bool:

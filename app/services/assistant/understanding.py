@@ -1,6 +1,6 @@
 """What a patient's chat message asks for: a rule-based reading, in Vietnamese (with or without
 diacritics) and English, of the intent (book, cancel, move, mine, hours, price, next_free, human,
-greeting, unknown) and its slots (specialty, service, doctor, day, week, part of day, time).
+greeting, thanks, unknown) and its slots (specialty, service, doctor, day, week, part of day, time).
 
 Everything is data tables and small pure functions: no network, no model, no database (the
 clinic's names come in as a :class:`~app.services.assistant.catalogue.Names` snapshot, optional).
@@ -51,9 +51,10 @@ INTENT_PHRASES: dict[str, tuple[str, ...]] = {
              "can kham", "kham", "lay so", "dat", "book", "booking", "appointment", "schedule", "see a",
              "make an appointment", "visit", "check up", "checkup"),
     "greeting": ("xin chao", "chao", "chao ban", "alo", "hello", "hi", "hey", "good morning", "good afternoon",
-                 "good evening", "cam on", "thank you", "thanks"),
+                 "good evening"),
+    "thanks": ("cam on", "cam on ban", "thank you", "thanks", "thank", "ok thanks"),
 }
-INTENT_PRIORITY = ("human", "cancel", "move", "mine", "price", "hours", "next_free", "book", "greeting")
+INTENT_PRIORITY = ("human", "cancel", "move", "mine", "price", "hours", "next_free", "book", "greeting", "thanks")
 
 # What the clinic offers, by a canonical key: the phrases a patient uses. The same phrases find
 # the key's services and departments in the catalogue (their folded names contain one of them).
@@ -383,7 +384,7 @@ def _doctor_after_markers(tokens: list[Token], markers: list[Match], taken: set[
 
 @dataclass(frozen=True)
 class Intent:
-    name: str  # book, cancel, move, mine, hours, price, next_free, human, greeting, unknown
+    name: str  # book, cancel, move, mine, hours, price, next_free, human, greeting, thanks, unknown
     slots: dict[str, Any] = field(default_factory=dict)
     # specialty: a key of SPECIALTIES; service_id, department_id: from the catalogue; doctor: the
     # name as typed (folded); doctor_ids: the catalogue's doctors of that name; day: a date; week:
@@ -452,7 +453,7 @@ def _choose_intent(intents: set[str], slots: dict[str, Any]) -> str:
             return "book"  # "còn chỗ khám răng không": the free times of the service
         if name == "book" and has_doctor and "next_free" in intents:
             return "next_free"
-        if name == "greeting" and set(slots) & {"specialty", "service_id", "day", "doctor", "doctor_ids"}:
+        if name in ("greeting", "thanks") and set(slots) & {"specialty", "service_id", "day", "doctor", "doctor_ids"}:
             return "book"  # "chào bác sĩ, khám da liễu sáng mai"
         return name
     if set(slots) & {"specialty", "service_id", "day", "week", "part", "time"}:
