@@ -115,7 +115,7 @@ def _free(ctx: Context, service_id: int, doctor_ids: Iterable[int], first: date,
         try:
             slots = booking.free_slots(ctx.session, doctor_id=doctor_id, service_id=service_id, date_from=first,
                                        date_to=last, settings=ctx.settings, now=ctx.now,
-                                       ignore_appointment_id=ignore_appointment_id)
+                                       ignore_appointment_id=ignore_appointment_id, by_patient=True)
         except DomainError:
             continue
         for slot in slots:
@@ -561,7 +561,7 @@ def _book_slot(ctx: Context, params: dict[str, Any]) -> AssistantReply:
     try:
         booking.book_appointment(ctx.session, patient_id=ctx.patient_id, doctor_id=doctor_id, service_id=service.id,
                                  start=start, settings=ctx.settings, actor_id=ctx.user_id, channel="chat",
-                                 status=status, now=ctx.now)
+                                 status=status, now=ctx.now, by_patient=True)
     except DomainError as exc:
         ctx.session.rollback()
         local_day = booking.to_local(start, ctx.settings).date()
