@@ -198,6 +198,9 @@ class Config:
     RESET_ACCOUNT_RATE_LIMIT = os.environ.get("RESET_ACCOUNT_RATE_LIMIT", "3 per hour")
     RESEND_RATE_LIMIT = os.environ.get("RESEND_RATE_LIMIT", "10 per hour")
     RESEND_ACCOUNT_RATE_LIMIT = os.environ.get("RESEND_ACCOUNT_RATE_LIMIT", "3 per hour")
+    # The waiting-room display and ticket pages (and their JSON polls, every few seconds), per client
+    # address: a clinic's TVs and patients' phones on its Wi-Fi share one address.
+    QUEUE_RATE_LIMIT = os.environ.get("QUEUE_RATE_LIMIT", "600 per minute")
     # More than LOCKOUT_THRESHOLD failed logins in a row lock the account for LOCKOUT_MINUTES.
     LOCKOUT_THRESHOLD = int(os.environ.get("LOCKOUT_THRESHOLD", "5"))
     LOCKOUT_MINUTES = int(os.environ.get("LOCKOUT_MINUTES", "15"))

@@ -98,6 +98,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     register_calendar(app)
     app.register_blueprint(public_bp)  # the public site, /clinic
+    from app.public.queue_display import bp as queue_display_bp
+
+    app.register_blueprint(queue_display_bp)  # the waiting-room TV and the patient's ticket, /queue
     from app.views import two_factor
 
     two_factor.init_app(app)  # the enrolment pages, and the gate for roles that need two-step login

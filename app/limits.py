@@ -30,7 +30,7 @@ from limits import parse_many
 F = TypeVar("F", bound=Callable)
 log = logging.getLogger(__name__)
 
-KINDS = ("login", "signup", "reset", "resend")
+KINDS = ("login", "signup", "reset", "resend", "queue")  # "queue": the waiting-room pages' polls (GET)
 ACCOUNT_FIELDS = ("username", "email")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

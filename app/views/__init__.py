@@ -43,6 +43,7 @@ from app.views.pharmacy import (
 from app.views.pharmacy_pages import PharmacyView
 from app.views.prescription_print import PrescriptionPrintView
 from app.views.profile import ProfileView
+from app.views.queue_slip import QueueSlipView
 from app.views.scheduling import (
     AppointmentEventView,
     AppointmentSeriesView,
@@ -82,6 +83,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(AccountSessionsView)
     appbuilder.add_view_no_menu(AppointmentActionsView)
+    appbuilder.add_view_no_menu(QueueSlipView)  # the check-in slip with the ticket's QR code
     appbuilder.add_view_no_menu(ProfileView)
     appbuilder.add_view_no_menu(BreakGlassView)
     appbuilder.add_view_no_menu(VisitView)

@@ -44,9 +44,12 @@ def can_cancel(status: str) -> bool:
 
 
 def record_event(session: Session, appointment: Appointment, old: str | None, new: str, actor_id: int | None,
-                 note: str | None = None) -> AppointmentEvent:
-    """Add the appointment's history event for a change ``old -> new`` (old None: created)."""
-    event = AppointmentEvent(appointment=appointment, from_status=old, to_status=new, actor_id=actor_id, note=note)
+                 note: str | None = None, at: datetime | None = None) -> AppointmentEvent:
+    """Add the appointment's history event for a change ``old -> new`` (old None: created), at
+    ``at`` (the change's ``now``; default: the clock). The waiting room measures consultations
+    from these times (``app.services.waiting_room``)."""
+    event = AppointmentEvent(appointment=appointment, from_status=old, to_status=new, actor_id=actor_id, note=note,
+                             **({"at": at} if at is not None else {}))
     session.add(event)
     return event
 
@@ -86,7 +89,7 @@ def apply_transition(session: Session, appointment: Appointment, old: str, new: 
         appointment.cancelled_at = now
         appointment.cancelled_by_id = actor_id
         appointment.cancel_reason = reason or appointment.cancel_reason
-    return record_event(session, appointment, old, new, actor_id, reason)
+    return record_event(session, appointment, old, new, actor_id, reason, at=now)
 
 
 def transition_appointment(session: Session, appointment_id: int, to_status: str, *, actor_id: int | None,

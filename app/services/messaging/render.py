@@ -46,6 +46,7 @@ RENDERER_MODULES: list[str] = [
     "app.services.messaging.reminder_message",
     "app.services.account_mail",
     "app.services.invoice_mail",
+    "app.services.messaging.queue_notice",
 ]
 
 
