@@ -11,7 +11,16 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.models import Appointment, AppointmentEvent, Department, Doctor, Notification, OutboundMessage, Patient, Service
+from app.models import (
+    Appointment,
+    AppointmentEvent,
+    Department,
+    Doctor,
+    Notification,
+    OutboundMessage,
+    Patient,
+    Service,
+)
 from app.services import waiting_room
 from app.services.settings import ClinicSettings
 
@@ -49,15 +58,16 @@ class Room:
         self.db.session.add(patient)
         self.db.session.flush()
         appointment = Appointment(patient_id=patient.id, doctor_id=self.doctor_id, service_id=self.service_id,
-                                  start_at=base + timedelta(minutes=number), end_at=base + timedelta(minutes=number + 20),
+                                  start_at=base + timedelta(minutes=number),
+                                  end_at=base + timedelta(minutes=number + 20),
                                   status=status, channel="walk_in", queue_date=day, queue_number=number,
                                   checked_in_at=base, reason="Đau bụng dữ dội")
         self.db.session.add(appointment)
         self.db.session.flush()
         for status_to, minutes in (("in_consultation", started), ("completed", finished)):
             if minutes is not None:
-                self.db.session.add(AppointmentEvent(appointment_id=appointment.id, from_status=None, to_status=status_to,
-                                                     at=base + timedelta(minutes=minutes)))
+                self.db.session.add(AppointmentEvent(appointment_id=appointment.id, from_status=None,
+                                                     to_status=status_to, at=base + timedelta(minutes=minutes)))
         self.db.session.flush()
         return appointment.id
 

@@ -10,17 +10,18 @@
 
 Only numbers, initials, doctor display names and waits leave these routes. Every route counts
 against ``QUEUE_RATE_LIMIT`` per client address (``app.limits``, kind "queue"): 429 with
-``Retry-After`` beyond it. Language: the visitor's (``?_l_=vi`` pins it for one request; the JS
-passes it on to its polls)."""
+``Retry-After`` beyond it. Language: the TV's is pinned by ``?_l_=vi`` (one request; the JS passes
+it on to its polls); a ticket link carries the patient's as ``?lang=vi``, which applies while the
+visitor has not chosen a language on the site (the language switch still works there)."""
 from __future__ import annotations
 
 from datetime import datetime
 from functools import wraps
 from typing import Any, Callable
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request, session
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
+from flask_babel import gettext as _, refresh
 
 from app.extensions import db
 from app.limits import RateLimited, check
@@ -72,7 +73,7 @@ def _state(department_ids: list[int] | None) -> dict[str, Any]:
 
 
 def _language_query() -> str:
-    asked = request.args.get("_l_")
+    asked = request.args.get("_l_") or ""
     return asked if asked in current_app.config["LANGUAGES"] else ""
 
 
@@ -106,17 +107,24 @@ def _ticket(token: str) -> waiting_room.Ticket:
                                      settings=settings())
 
 
+def _language_from_link() -> None:
+    asked = request.args.get("lang")
+    if asked in current_app.config["LANGUAGES"] and session.get("locale") not in current_app.config["LANGUAGES"]:
+        session["locale"] = asked
+        refresh()
+
+
 @bp.get("/ticket/<token>")
 @rate_limited
 def ticket(token: str) -> ResponseReturnValue:
+    _language_from_link()
     try:
         state = _ticket(token)
     except waiting_room.TicketRefused as exc:
         db.session.rollback()
         return render_template("public/queue_refused.html", message=exc.message, reason=exc.reason,
                                phone=current_app.config.get("CLINIC_PHONE") or ""), exc.status
-    return render_template("public/queue_ticket.html", ticket=state, token=token, language=_language_query(),
-                           poll_seconds=POLL_SECONDS)
+    return render_template("public/queue_ticket.html", ticket=state, token=token, poll_seconds=POLL_SECONDS)
 
 
 @bp.get("/ticket/<token>/state")

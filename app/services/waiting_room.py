@@ -238,7 +238,7 @@ def doctor_queue(session: Session, doctor: Doctor, day: date, now: datetime) -> 
         doctor_id=doctor.id, doctor=doctor_display_name(doctor),
         department=doctor.department.name if doctor.department is not None else None, current=current,
         waiting=[Waiting(a.queue_number or 0, initials(a.patient.full_name if a.patient else ""), i + 1, wait, a.id)
-                 for i, (a, wait) in enumerate(zip(waiting, waits))],
+                 for i, (a, wait) in enumerate(zip(waiting, waits, strict=True))],
         average_minutes=None if average.minutes is None else int(average.minutes + 0.5),
         average_source=average.source)
 

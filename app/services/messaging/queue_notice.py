@@ -27,9 +27,11 @@ def render_queue_next(session: Session, message: OutboundMessage, config: Mappin
     if appointment.status != "checked_in":  # called in, seen or marked absent: the news is stale
         return Skip("not_due")
     clinic = _clinic(config)
-    args = {"number": params.get("number") or appointment.queue_number, "doctor": doctor_name(appointment),
-            "clinic": clinic["name"]}
+    args = {"number": str(params.get("number") or appointment.queue_number or ""),
+            "doctor": doctor_name(appointment), "clinic": clinic["name"]}
     url = str(params.get("ticket_url") or "")
+    if url and message.language:
+        url += f"?lang={message.language}"  # the ticket page opens in the patient's language
     subject = _("You are next: number %(number)s", **args)
     lead = _("Your number %(number)s is next for %(doctor)s. Please stay near the consultation room: you will be "
              "called in soon.", **args)
@@ -38,8 +40,8 @@ def render_queue_next(session: Session, message: OutboundMessage, config: Mappin
     if url:
         sms += " " + url
     notice = Notice(subject=subject, greeting=_greeting(message), lead=lead,
-                    details=[(_("Queue number"), str(args["number"])), (_("Doctor"), args["doctor"])],
+                    details=[(_("Queue number"), args["number"]), (_("Doctor"), args["doctor"])],
                     action=(url, _("My ticket")) if url else None)
     return compose(notice, message, config, sms, {"patient_name": message.recipient_name or "",
-                                                  "number": str(args["number"]), "doctor": args["doctor"],
+                                                  "number": args["number"], "doctor": args["doctor"],
                                                   "clinic": clinic["name"]})
