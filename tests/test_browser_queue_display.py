@@ -164,3 +164,20 @@ def test_the_patients_ticket_on_a_phone(app, db, browser_engine, live_server, qu
         _no_overflow(page)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_front_desk_prints_the_check_in_slip(app, db, page_as, live_server, queue, tmp_path, width):
+    shots = _shots(tmp_path)
+    page = page_as("receptionist", width=width)
+    page.goto(f"{live_server}/appointment-actions/{queue.appointments[1]}")
+    page.click("[data-slip-link]")
+    page.wait_for_url(f"**/front/slip/{queue.appointments[1]}")
+    assert page.inner_text("[data-slip-number]") == "2"
+    assert page.locator("[data-slip-qr] svg").is_visible()
+    link = page.get_attribute("[data-ticket-link]", "href") or ""
+    assert "/queue/ticket/" in link and FULL_NAME not in page.content()
+    page.screenshot(path=str(shots / f"queue-slip-{width}.png"), full_page=True)
+    _no_overflow(page)
+    page.goto(link.replace(str(app.config.get("PUBLIC_BASE_URL") or "").rstrip("/"), live_server))
+    assert page.inner_text("[data-ticket-number]") == "2"  # the QR's link opens the patient's ticket
