@@ -57,9 +57,9 @@ class Room:
                           full_name=name or f"Lê Văn Khách {number}", user_id=user_id, email=email, phone=None)
         self.db.session.add(patient)
         self.db.session.flush()
+        slot = datetime.combine(day, time(0), ZONE) + timedelta(minutes=20 * self.count)  # a doctor's never overlap
         appointment = Appointment(patient_id=patient.id, doctor_id=self.doctor_id, service_id=self.service_id,
-                                  start_at=base + timedelta(minutes=number),
-                                  end_at=base + timedelta(minutes=number + 20),
+                                  start_at=slot, end_at=slot + timedelta(minutes=20),
                                   status=status, channel="walk_in", queue_date=day, queue_number=number,
                                   checked_in_at=base, reason="Đau bụng dữ dội")
         self.db.session.add(appointment)

@@ -3,7 +3,9 @@
 - ``/queue/display?departments=1,2`` (or ``all``): the TV. Per doctor, the number called in and
   the numbers waiting with their predicted waits; a clock; a chime and a spoken call (Vietnamese)
   when a number is called. ``/queue/display/state`` is its JSON, polled every few seconds by
-  ``static/js/queue_display.js`` (and fetched at once on the page's ``realtime:queue`` event).
+  ``static/js/queue_display.js`` (and fetched at once on the page's ``realtime:queue`` event;
+  ``data-departments`` on the page lists the departments shown, for the Socket.IO client to join
+  their public rooms ``display:<department_id>``).
 - ``/queue/ticket/<token>``: a patient's own ticket (the QR code on the check-in slip): their
   number, place in the queue and predicted wait; ``/queue/ticket/<token>/state`` is its JSON. A
   link that cannot be used answers with a page (or JSON) that says why.
@@ -87,6 +89,7 @@ def display() -> ResponseReturnValue:
     chosen = waiting_room.departments(db.session, department_ids)
     state = _state(department_ids)
     return render_template("public/queue_display.html", state=state, departments=chosen,
+                           all_departments=department_ids is None,
                            departments_param=request.args.get("departments") or "all",
                            language=_language_query(), poll_seconds=POLL_SECONDS, shown=SHOWN_WAITING,
                            zone=str(settings().timezone))
