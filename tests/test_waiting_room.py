@@ -382,3 +382,19 @@ def test_the_check_in_slip_prints_the_number_and_the_tickets_qr(app, db, login_a
     assert desk.get(f"/front/slip/{not_in}").status_code == 409
     assert desk.get("/front/slip/999999").status_code == 404
     assert login_as("patient").get(f"/front/slip/{mine}").status_code in (302, 403)
+
+
+def test_a_called_patient_leaves_the_waiting_list_and_becomes_current(db):
+    """Should the front desk's "call" step record ``called_at`` and keep the status checked in."""
+    room = Room(db, duration=20)
+    base = NOW - timedelta(minutes=30)
+    called = room.visit(1, "checked_in", base=base)
+    room.visit(2, "checked_in", base=base)
+    room.visit(3, "checked_in", base=base)
+    db.session.commit()
+    appointment = db.session.get(Appointment, called)
+    appointment.called_at = NOW - timedelta(minutes=1)  # stands in for the column
+    queue = state(db)[room.doctor_id]
+    assert queue.current is not None and (queue.current.number, queue.current.in_room) == (1, True)
+    assert queue.current.since == NOW - timedelta(minutes=1)
+    assert waits(queue) == [(2, 20), (3, 40)]  # the called one is expected to take its whole service

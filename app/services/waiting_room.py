@@ -7,9 +7,10 @@ number and initials ("Nguyễn Thị Hồng Nhung" -> "N.T.H.N."), never a name,
 a service; a doctor is their public display name (title and name, as on the public doctors page).
 
 Which numbers:
-- *current*: the doctor's appointment that is in consultation (or "called", when the workflow has
-  that step), else the one most recently called in today (it may be finished already: the TV keeps
-  showing the last number called, like any ticket display);
+- *current*: the doctor's appointment that is in consultation or called (a "called" status, or a
+  ``called_at`` time on a checked-in appointment: whichever the front desk's "call" step records),
+  else the one most recently called in today (it may be finished already: the TV keeps showing the
+  last number called, like any ticket display);
 - *next*: the checked-in appointments of today, by queue number.
 
 The predicted wait of the patient at position ``p`` (1 = next) of a doctor's queue::
@@ -54,6 +55,17 @@ from app.services.settings import ClinicSettings
 # Statuses that mean "called in": "called" once the front desk's step exists, and in consultation.
 CALLED_STATUSES = tuple(s for s in ("called", "in_consultation") if s in APPOINTMENT_STATUSES)
 WAITING_STATUSES = ("checked_in",)
+
+
+def called_time(appointment: Appointment) -> datetime | None:
+    """When the front desk called a checked-in patient, if the appointment records it (a
+    ``called_at`` column, should the front desk's "call" step keep the status checked in)."""
+    return getattr(appointment, "called_at", None)
+
+
+def is_called(appointment: Appointment) -> bool:
+    return appointment.status in CALLED_STATUSES or (appointment.status in WAITING_STATUSES
+                                                     and called_time(appointment) is not None)
 DONE_STATUSES = ("completed",)
 ROLLING_WINDOW = 5
 TODAY_MIN_SAMPLES = 2
@@ -210,9 +222,13 @@ def doctor_queue(session: Session, doctor: Doctor, day: date, now: datetime) -> 
                                      Appointment.queue_number.is_not(None),
                                      Appointment.status.in_(CALLED_STATUSES + WAITING_STATUSES + DONE_STATUSES))
         .order_by(Appointment.queue_number)).scalars())
-    called = [a for a in appointments if a.status in CALLED_STATUSES + DONE_STATUSES]
+    called = [a for a in appointments if is_called(a) or a.status in DONE_STATUSES]
     called_at = _called_at(session, [a.id for a in called])
-    in_room = [a for a in called if a.status in CALLED_STATUSES]
+    for a in called:
+        moment = called_time(a)
+        if moment is not None and (a.id not in called_at or moment > called_at[a.id]):
+            called_at[a.id] = moment
+    in_room = [a for a in called if is_called(a)]
     epoch = datetime.min.replace(tzinfo=timezone.utc)
     pick = max(in_room or called, key=lambda a: (called_at.get(a.id) or a.checked_in_at or epoch, a.queue_number),
                default=None)
@@ -220,9 +236,9 @@ def doctor_queue(session: Session, doctor: Doctor, day: date, now: datetime) -> 
     consulting = None
     if pick is not None:
         current = Current(pick.queue_number or 0, initials(pick.patient.full_name if pick.patient else ""),
-                          pick.status in CALLED_STATUSES, called_at.get(pick.id), pick.id)
+                          is_called(pick), called_at.get(pick.id), pick.id)
         consulting = next((a for a in in_room if a.status == "in_consultation"), None)
-    waiting = sorted((a for a in appointments if a.status in WAITING_STATUSES),
+    waiting = sorted((a for a in appointments if a.status in WAITING_STATUSES and not is_called(a)),
                      key=lambda a: (a.queue_number or 0, a.checked_in_at or epoch))
     average = average_length(session, doctor.id, day)
     elapsed = None
@@ -386,7 +402,7 @@ def ticket_state(session: Session, token: str | None, now: datetime, *, secret: 
     queue = doctor_queue(session, appointment.doctor, appointment.queue_date or _day(now, settings), now)
     current = queue.current.number if queue.current is not None and queue.current.in_room else None
     mine = next((w for w in queue.waiting if w.appointment_id == appointment.id), None)
-    state = "waiting" if mine is not None else "called" if appointment.status in CALLED_STATUSES else "done"
+    state = "waiting" if mine is not None else "called" if is_called(appointment) else "done"
     return Ticket(number=number, initials=initials(appointment.patient.full_name if appointment.patient else ""),
                   doctor=queue.doctor, state=state, position=mine.position if mine else None,
                   wait_minutes=mine.wait_minutes if mine else None, current_number=current, expires_at=expires_at)
