@@ -86,6 +86,9 @@ def _no_overflow(page) -> None:
 @pytest.mark.parametrize("lang", ["en", "vi"])
 def test_the_tv_shows_the_new_number_when_the_doctor_starts_the_next_visit(app, db, browser_engine, live_server,
                                                                             queue, tmp_path, lang, monkeypatch):
+    from app.services import front_desk
+    from app.services.settings import ClinicSettings
+
     shots = _shots(tmp_path)
     _visit(app, db, queue.appointments[0], "start")
     context = browser_engine.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN")
@@ -111,15 +114,21 @@ def test_the_tv_shows_the_new_number_when_the_doctor_starts_the_next_visit(app, 
         page.screenshot(path=str(shots / f"queue-tv-{lang}-1920-called.png"))
         _no_overflow(page)
 
-        # With the poll slowed down, the realtime event alone refreshes the page at once.
+        # With the poll slowed down, the realtime event alone refreshes the page at once: the
+        # doctor finishes, the front desk calls the next patient (number 3, not in yet).
         monkeypatch.setattr("app.public.queue_display.POLL_SECONDS", 600)
         page.reload()
         card.locator("[data-current-number]").filter(has_text="2").wait_for()
+        page.click("#qd-sound")  # a reloaded page asks for its click again
         _visit(app, db, queue.appointments[1], "finish")
-        _visit(app, db, queue.appointments[2], "start")
+        front_desk.call_next(db.session, queue.doctor, None, datetime.now(timezone.utc),
+                             settings=ClinicSettings.from_config(app.config))
         page.evaluate("document.dispatchEvent(new CustomEvent('realtime:queue', {detail: {doctor_id: %d}}))"
                       % queue.doctor)
         card.locator("[data-current-number]").filter(has_text="3").wait_for(timeout=3_000)
+        assert card.locator(".qd-next-number").count() == 0
+        page.wait_for_function("() => window.__spoken.length > 0", timeout=5_000)
+        assert [s["text"][:8] for s in page.evaluate("window.__spoken")] == ["Mời số 3"]
 
         phone = context.new_page()
         phone.set_viewport_size({"width": 390, "height": 844})
@@ -172,7 +181,7 @@ def test_the_front_desk_prints_the_check_in_slip(app, db, page_as, live_server, 
     page = page_as("receptionist", width=width)
     page.goto(f"{live_server}/appointment-actions/{queue.appointments[1]}")
     page.click("[data-slip-link]")
-    page.wait_for_url(f"**/front/slip/{queue.appointments[1]}")
+    page.wait_for_url(f"**/front-desk/slip/{queue.appointments[1]}")
     assert page.inner_text("[data-slip-number]") == "2"
     assert page.locator("[data-slip-qr] svg").is_visible()
     link = page.get_attribute("[data-ticket-link]", "href") or ""

@@ -369,31 +369,30 @@ def test_the_job_tells_next_in_process(app, db):
 def test_the_check_in_slip_prints_the_number_and_the_tickets_qr(app, db, login_as):
     room, mine = today_room(db)
     desk = login_as("receptionist")
-    page = desk.get(f"/front/slip/{mine}")
+    page = desk.get(f"/front-desk/slip/{mine}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "data-slip-number>2<" in html and "<svg" in html
     assert f"/queue/ticket/{token_for(app, db, mine)}" in html
     assert FULL_NAME not in html
     # Reachable from the appointment's page while the patient waits.
-    assert f"/front/slip/{mine}" in desk.get(f"/appointment-actions/{mine}").get_data(as_text=True)
+    assert f"/front-desk/slip/{mine}" in desk.get(f"/appointment-actions/{mine}").get_data(as_text=True)
     not_in = room.visit(5, "confirmed", day=datetime.now(ZONE).date())
     db.session.get(Appointment, not_in).queue_number = None
     db.session.commit()
-    assert desk.get(f"/front/slip/{not_in}").status_code == 409
-    assert desk.get("/front/slip/999999").status_code == 404
-    assert login_as("patient").get(f"/front/slip/{mine}").status_code in (302, 403)
+    assert desk.get(f"/front-desk/slip/{not_in}").status_code == 409
+    assert desk.get("/front-desk/slip/999999").status_code == 404
+    assert login_as("patient").get(f"/front-desk/slip/{mine}").status_code in (302, 403)
 
 
 def test_a_called_patient_leaves_the_waiting_list_and_becomes_current(db):
-    """Should the front desk's "call" step record ``called_at`` and keep the status checked in."""
+    """The front desk's call (``called_at``; the status stays checked in)."""
     room = Room(db, duration=20)
     base = NOW - timedelta(minutes=30)
     called = room.visit(1, "checked_in", base=base)
     room.visit(2, "checked_in", base=base)
     room.visit(3, "checked_in", base=base)
+    db.session.get(Appointment, called).called_at = NOW - timedelta(minutes=1)
     db.session.commit()
-    appointment = db.session.get(Appointment, called)
-    appointment.called_at = NOW - timedelta(minutes=1)  # stands in for the column
     queue = state(db)[room.doctor_id]
     assert queue.current is not None and (queue.current.number, queue.current.in_room) == (1, True)
     assert queue.current.since == NOW - timedelta(minutes=1)

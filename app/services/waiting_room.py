@@ -7,8 +7,8 @@ number and initials ("Nguyễn Thị Hồng Nhung" -> "N.T.H.N."), never a name,
 a service; a doctor is their public display name (title and name, as on the public doctors page).
 
 Which numbers:
-- *current*: the doctor's appointment that is in consultation or called (a "called" status, or a
-  ``called_at`` time on a checked-in appointment: whichever the front desk's "call" step records),
+- *current*: the doctor's appointment that is in consultation or called (the front desk's call:
+  ``called_at`` on a checked-in appointment; or a "called" status, should the workflow get one),
   else the one most recently called in today (it may be finished already: the TV keeps showing the
   last number called, like any ticket display);
 - *next*: the checked-in appointments of today, by queue number.
@@ -58,9 +58,9 @@ WAITING_STATUSES = ("checked_in",)
 
 
 def called_time(appointment: Appointment) -> datetime | None:
-    """When the front desk called a checked-in patient, if the appointment records it (a
-    ``called_at`` column, should the front desk's "call" step keep the status checked in)."""
-    return getattr(appointment, "called_at", None)
+    """When the front desk called a checked-in patient (``app.services.front_desk``: the status
+    stays checked in, ``called_at`` is set)."""
+    return appointment.called_at
 
 
 def is_called(appointment: Appointment) -> bool:

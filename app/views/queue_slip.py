@@ -1,4 +1,4 @@
-"""The check-in slip the front desk prints (``/front/slip/<id>``): the queue number, the doctor,
+"""The check-in slip the front desk prints (``/front-desk/slip/<id>``): the queue number, the doctor,
 and the QR code of the patient's ticket page (``/queue/ticket/<token>``, their place in the queue
 and predicted wait on their phone). Read permission on appointments (reception)."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from app.views.base import clinic_settings
 
 
 class QueueSlipView(BaseView):
-    route_base = "/front/slip"
+    route_base = "/front-desk/slip"
     default_view = "slip"
     class_permission_name = "Appointment"
     method_permission_name = {"slip": "read"}
