@@ -68,6 +68,9 @@ def test_check_in_needs_a_post_with_the_token(app, db, login_as, today_visit):
     done = browser.post(f"/front-desk/check-in/{today_visit.id}", data={"csrf_token": token},
                         headers={"Accept": "application/json"})
     assert done.status_code == 200 and done.get_json()["queue_number"] == 1
+    slip = f"/front-desk/slip/{today_visit.id}"  # the checked-in patient's slip, with the ticket's QR code
+    assert slip in browser.get("/front-desk/").get_data(as_text=True)
+    assert browser.get(slip).status_code == 200
     again = browser.post(f"/front-desk/call/{today_visit.id}", data={"csrf_token": token},
                          headers={"Accept": "application/json"})
     assert again.status_code == 200
