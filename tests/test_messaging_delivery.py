@@ -169,3 +169,32 @@ def test_a_batch_stops_trying_a_provider_that_is_down(app, db, monkeypatch):
     settings = MessagingSettings.from_config(app.config)
     assert {(r.status, r.attempts, r.not_before) for r in rows} == {("queued", 1, now + settings.backoff(1))}
     assert rows[1].last_error.startswith("not tried: ConnectionRefusedError")
+
+
+def test_a_slow_batch_renews_its_claims_and_never_sends_what_another_worker_took(app, db, monkeypatch):
+    """With a claim timeout shorter than the batch, the batch renews its claims on what it has
+    not sent before each message; a message another worker took meanwhile (as a dead worker's)
+    is left to that worker: sent once, not twice."""
+    from app.services.messaging.delivery import deliver_messages
+
+    config = {**app.config, "MESSAGE_CLAIM_TIMEOUT_SECONDS": 0}
+    settings = MessagingSettings.from_config(config)
+    messages = [_queue(db, recipient=f"bn{n}@example.vn") for n in range(3)]
+    real_send, sent = channels.EmailSender.send, []
+
+    def send_while_another_worker_takes_the_last(self, recipient, rendered, key):
+        sent.append(recipient)
+        if len(sent) == 1:  # meanwhile the sweep gives the third message to another worker
+            from app.extensions import db as database
+
+            other = database.session.session_factory()
+            try:
+                assert claim_message(other, messages[2].id, utcnow(), settings) is True
+            finally:
+                other.close()
+        return real_send(self, recipient, rendered, key)
+
+    monkeypatch.setattr(channels.EmailSender, "send", send_while_another_worker_takes_the_last)
+    outcome = deliver_messages(db.session, [m.id for m in messages], config)
+    assert outcome == {messages[0].id: "sent", messages[1].id: "sent", messages[2].id: "busy"}
+    assert sent == ["bn0@example.vn", "bn1@example.vn"]

@@ -19,14 +19,16 @@ one duplicate this design allows; the message's id goes to the provider as its i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import OutboundMessage
 from app.models.types import utcnow
@@ -196,7 +198,17 @@ def deliver_messages(session: Session, message_ids: Sequence[int], config: Mappi
                                    .order_by(OutboundMessage.id).execution_options(populate_existing=True)).all()
         loaded = prefetch(session, messages, config)  # noqa: F841 - held: the session keeps objects weakly
         unavailable: dict[str, str] = {}  # channel -> the temporary failure of its provider
-        for message in messages:
+        started, claimed_at, ours = time.monotonic(), now, {message.id for message in messages}
+        for index, message in enumerate(messages):
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            if elapsed > settings.claim_timeout / 3 + (claimed_at - now):
+                # A slow batch renews its claim on what it has not sent yet, before the sweep could
+                # take those messages for a dead worker's and send them a second time.
+                claimed_at, ours = now + elapsed, _renew_claims(
+                    session, [m.id for m in messages[index:] if m.id in ours], claimed_at, now + elapsed)
+            if message.id not in ours:
+                outcome[message.id] = "busy"
+                continue
             if message.channel in unavailable:
                 outcome[message.id] = _retry_later(session, message, config, settings, now,
                                                    f"not tried: {unavailable[message.channel]}"[:500])
@@ -205,6 +217,24 @@ def deliver_messages(session: Session, message_ids: Sequence[int], config: Mappi
     finally:
         own.expire_on_commit = kept
     return outcome
+
+
+def _renew_claims(session: Session, message_ids: Sequence[int], held_since: datetime, now: datetime) -> set[int]:
+    """Move this batch's claims on ``message_ids`` to ``now`` (and commit); the ids still ours."""
+    m = OutboundMessage
+    statement = (sa.update(m).where(m.id.in_(message_ids), m.status == "sending", m.claimed_at == held_since)
+                 .values(claimed_at=now).execution_options(synchronize_session=False))
+    if session.get_bind().dialect.update_returning:
+        ids = set(session.execute(statement.returning(m.id)).scalars())
+    else:
+        ids = {message_id for message_id in message_ids
+               if session.execute(statement.where(m.id == message_id)).rowcount == 1}  # type: ignore[attr-defined]
+    session.commit()
+    for message_id in ids:
+        message = session.get(OutboundMessage, message_id)
+        if message is not None:
+            set_committed_value(message, "claimed_at", now)
+    return ids
 
 
 def _retry_later(session: Session, message: OutboundMessage, config: Mapping, settings: MessagingSettings,
