@@ -1,14 +1,15 @@
 """Tomorrow's reminders at scale, on PostgreSQL, Redis and real RQ workers: 100,000 confirmed
 appointments tomorrow, the reminder job run for today's reminder hour, 2 worker processes
-(``flask worker``) delivering one job per reminder to a local SMTP sink (aiosmtpd) that counts the
-messages it receives by their Message-ID, which names the message and so the appointment.
+(``flask worker``) delivering the reminders (jobs of ``MESSAGE_BATCH_SIZE``) to a local SMTP sink
+(aiosmtpd) that counts the messages it receives by their Message-ID, which names the message and so the appointment.
 
     .venv/bin/python bench/reminders.py --quick     # 1,000 appointments (about a minute)
     .venv/bin/python bench/reminders.py             # 100,000 appointments (target: < 180 s)
 
 Prints `name: value` lines: expected, delivered, duplicates (messages received beyond one per
 appointment), missing (appointments with no message), per_s (delivered per second, from the
-reminder job's start to the last message received), plus context (queue_s, elapsed_s, workers).
+reminder job's start to the last message received), plus context (queue_s, elapsed_s, workers,
+worker_cpu_ms: the workers' CPU per message delivered).
 A scratch database is built with the migrations and dropped afterwards; the RQ queues get a
 prefix of their own and are deleted.
 """
@@ -42,6 +43,15 @@ from config import Config  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*<msg-(\d+)@", re.I | re.M)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process so far (Linux /proc), 0 where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Sink:
@@ -157,8 +167,12 @@ def main() -> None:
                 queued = run_due(at=reminder_moment.isoformat())
             queue_s = time.monotonic() - started
             deadline = started + args.timeout
+            base_cpu = base_count = None
             while sink.total() < count and time.monotonic() < deadline and all(w.poll() is None for w in workers):
-                time.sleep(0.5)
+                if base_cpu is None and sink.total() > 0:  # workers started and delivering: CPU from here
+                    base_cpu, base_count = sum(cpu_seconds(w.pid) for w in workers), sink.total()
+                time.sleep(0.2)
+            end_cpu, end_count = sum(cpu_seconds(w.pid) for w in workers), sink.total()
             time.sleep(2)  # late duplicates, if any
             elapsed = (sink.last_at or time.monotonic()) - started
             with app.app_context():
@@ -182,6 +196,10 @@ def main() -> None:
             print(f"queue_s: {queue_s:.1f}")
             print(f"elapsed_s: {elapsed:.1f}")
             print(f"workers: {args.workers}")
+            if base_cpu is not None and end_count > (base_count or 0):
+                # the workers' own CPU per message delivered (render, MIME, SMTP, SQL, RQ), whatever
+                # else the machine runs; PostgreSQL's, Redis's and the sink's come on top
+                print(f"worker_cpu_ms: {(end_cpu - base_cpu) / (end_count - (base_count or 0)) * 1000:.2f}")
             for worker in workers:
                 worker.terminate()
             for worker in workers:
