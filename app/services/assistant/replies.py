@@ -371,7 +371,7 @@ def _hours(ctx: Context, intent: Intent) -> AssistantReply:
         else:
             groups.append((weekday, weekday, week[weekday]))
     parts = []
-    closed = _("closed")
+    closed = _("closed all day")
     for first, last, hours in groups:
         days = names[first] if first == last else f"{names[first]}–{names[last]}"
         parts.append(f"{days}: {_hours_text(hours) if hours else closed}")
