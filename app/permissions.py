@@ -123,6 +123,16 @@ ROLE_CONFIGS: dict[str, dict[str, tuple[str, ...]]] = {
     # Patients use the public site and their portal, never the back office.
     "Patient": {"write": (), "read": ()},
 }
+# The chat inbox (issue 13): a permission of its own, not a generated resource (its pages and
+# REST API are hand-written: app/views/chat_inbox.py, app/api/chat.py). can_read: the inbox;
+# can_write: reply, assign, close; can_manage: edit the canned replies. Which conversations a
+# user reads is the chat service's rule (the desk all, a doctor the care team's).
+CHAT_PERMISSION = "ChatInbox"
+CHAT_ROLES: dict[str, tuple[str, ...]] = {"Manager": ("read", "write", "manage"), "Receptionist": ("read", "write"),
+                                          "Doctor": ("read", "write")}
+CHAT_MENUS: dict[str, tuple[str, ...]] = {"Manager": (N_("Chat inbox"), N_("Canned replies"), N_("Engagement")),
+                                          "Receptionist": (N_("Chat inbox"), N_("Canned replies"), N_("Engagement")),
+                                          "Doctor": (N_("Chat inbox"), N_("Canned replies"), N_("Engagement"))}
 STAFF_ROLES = ("Manager", "Receptionist", "Doctor", "Pharmacist", "Lab", "Cashier")
 # Powers on invoices beyond writing them (``can_<power>`` on ``Invoice``, declared by the cashier's
 # counter and the billing API): change a catalogue price, grant a discount, give money back.
@@ -168,6 +178,9 @@ def fab_roles() -> dict[str, list[list[str]]]:
             rules.append([_alternation(menus), "^menu_access$"])
         if writes:
             rules.append([_alternation(writes), "^can_write$"])
+        if CHAT_ROLES.get(role):
+            rules.append(["^" + CHAT_PERMISSION + "$", _alternation([f"can_{a}" for a in CHAT_ROLES[role]])])
+            rules.append([_alternation(list(CHAT_MENUS[role])), "^menu_access$"])
         if POWERS.get(role):
             rules.append(["^Invoice$", _alternation([f"can_{p}" for p in POWERS[role]])])
         if role in STAFF_ROLES:

@@ -6,6 +6,7 @@ from app.api.base import make_api
 from app.api.billing import BillingApi
 from app.api.booking import BookingApi
 from app.api.care import CareAccessApi
+from app.api.chat import ChatApi
 from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
@@ -70,6 +71,7 @@ FIXED_AFTER_ADD = {"StockBatch": ("quantity",)}
 
 def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(BookingApi)
+    appbuilder.add_api(ChatApi)
     appbuilder.add_api(SeriesApi)
     appbuilder.add_api(ProfileApi)
     appbuilder.add_api(CareAccessApi)

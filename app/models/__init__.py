@@ -6,6 +6,7 @@ from app.models.audit import AuditEvent, StoredDocument
 from app.models.billing import CashClose, Invoice, InvoiceLine, InvoiceSequence, Payment, ProviderEvent, Refund
 from app.models.care_access import CareAccessGrant
 from app.models.catalogue import Service
+from app.models.chat import ChatCannedReply, ChatConversation
 from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
 from app.models.engagement import Notification, ReminderLog, Review
 from app.models.icd10 import Icd10Code
@@ -31,6 +32,7 @@ from app.models.suppliers import GoodsReceipt, GoodsReceiptLine, Supplier
 __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
     "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant", "CashClose",
+    "ChatCannedReply", "ChatConversation",
     "Department",
     "Diagnosis", "Doctor", "DrugInteraction",
     "Employee", "Encounter", "EncounterAmendment", "Icd10Code", "Invoice", "InvoiceLine", "LabOrder", "LabResult",

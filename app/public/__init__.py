@@ -7,6 +7,7 @@ from app.public import (  # noqa: F401  (their routes, on bp)
     appointment_links,
     booking,
     catalogue,
+    chat,
     invoices,
     notifications,
     portal,

@@ -54,11 +54,16 @@ class DocumentStore(Protocol):
         filters: dict[str, Any] | None = None,
         *,
         since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[dict]:
-        """Documents whose top-level keys equal ``filters``, created at or after ``since``,
-        ordered by ``created_at``, at most ``limit``."""
+        """Documents whose top-level keys equal ``filters``, created at or after ``since`` and at
+        or before ``until``, ordered by ``created_at``, at most ``limit``."""
+
+    def update(self, collection: str, doc_id: str, changes: dict[str, Any]) -> bool:
+        """Set top-level fields of one document (MongoDB's ``$set``; ``id`` and ``created_at``
+        cannot change); True if it existed."""
 
     def delete(self, collection: str, doc_id: str) -> bool:
         """Remove one document; True if it existed."""
@@ -135,6 +140,15 @@ def _prepare_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
             raise TypeError(f"filter on {key!r}: only scalar values can be compared")
         out[key] = _clean(value, f"filters.{key}")
     return out
+
+
+def _prepare_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``update``'s changes: top-level fields other than ``id`` and ``created_at``, cleaned as a body."""
+    if not isinstance(changes, Mapping) or not changes:
+        raise ValueError("changes must be a non-empty mapping of field names to values")
+    if any(key in ("id", "_id", "created_at") for key in changes):
+        raise ValueError("'id' and 'created_at' cannot be changed")
+    return _clean(changes, "changes")
 
 
 def _check_limit(limit: int) -> None:
@@ -217,12 +231,13 @@ class SqlDocumentStore:
         filters: dict[str, Any] | None = None,
         *,
         since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[dict]:
         _check_collection(collection)
         _check_limit(limit)
-        stmt, rest = self._narrow(collection, filters, since)
+        stmt, rest = self._narrow(collection, filters, since, until)
         order = (sa.desc, sa.desc) if newest_first else (sa.asc, sa.asc)
         stmt = stmt.order_by(order[0](StoredDocument.created_at), order[1](StoredDocument.id))
         if not rest:
@@ -236,6 +251,20 @@ class SqlDocumentStore:
                     if len(found) >= limit:
                         break
         return found
+
+    def update(self, collection: str, doc_id: str, changes: dict[str, Any]) -> bool:
+        _check_collection(collection)
+        body_changes = _prepare_changes(changes)
+        stmt = (sa.select(StoredDocument)
+                .where(StoredDocument.collection == collection, StoredDocument.doc_id == doc_id)
+                .with_for_update())
+        with self._session_factory() as session:
+            row = session.execute(stmt).scalar_one_or_none()
+            if row is None:
+                return False
+            row.body = _dumps({**_loads(row.body), **body_changes})
+            session.commit()
+        return True
 
     def delete(self, collection: str, doc_id: str) -> bool:
         _check_collection(collection)
@@ -272,13 +301,16 @@ class SqlDocumentStore:
         )
 
     def _narrow(
-        self, collection: str, filters: dict[str, Any] | None, since: datetime | None
+        self, collection: str, filters: dict[str, Any] | None, since: datetime | None,
+        until: datetime | None = None,
     ) -> tuple[sa.Select, dict[str, Any]]:
         """The SQL part of a query, and the filters left for Python."""
         rest = _prepare_filters(filters)
         stmt = self._select(collection)
         if since is not None:
             stmt = stmt.where(StoredDocument.created_at >= _utc_ms(since, "since"))
+        if until is not None:
+            stmt = stmt.where(StoredDocument.created_at <= _utc_ms(until, "until"))
         if "id" in rest:
             wanted = rest.pop("id")
             stmt = stmt.where(StoredDocument.doc_id == wanted) if isinstance(wanted, str) else stmt.where(sa.false())
@@ -353,17 +385,22 @@ class MongoDocumentStore:
         filters: dict[str, Any] | None = None,
         *,
         since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[dict]:
         _check_limit(limit)
         query = self._query(filters)
+        bounds: dict[str, datetime] = {}
         if since is not None:
-            query.setdefault("created_at", {})
-            if isinstance(query["created_at"], dict):
-                query["created_at"]["$gte"] = _utc_ms(since, "since")
-            else:  # an equality filter on created_at as well
-                query = {"$and": [query, {"created_at": {"$gte": _utc_ms(since, "since")}}]}
+            bounds["$gte"] = _utc_ms(since, "since")
+        if until is not None:
+            bounds["$lte"] = _utc_ms(until, "until")
+        if bounds:
+            if "created_at" in query:  # an equality filter on created_at as well
+                query = {"$and": [query, {"created_at": bounds}]}
+            else:
+                query["created_at"] = bounds
         direction = -1 if newest_first else 1
         cursor = (
             self._collection(collection, index=False)
@@ -372,6 +409,11 @@ class MongoDocumentStore:
             .limit(limit)
         )
         return [self._to_doc(doc) for doc in cursor]
+
+    def update(self, collection: str, doc_id: str, changes: dict[str, Any]) -> bool:
+        body_changes = _prepare_changes(changes)
+        result = self._collection(collection, index=False).update_one({"_id": doc_id}, {"$set": body_changes})
+        return result.matched_count > 0
 
     def delete(self, collection: str, doc_id: str) -> bool:
         return self._collection(collection, index=False).delete_one({"_id": doc_id}).deleted_count > 0

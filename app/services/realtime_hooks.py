@@ -37,3 +37,23 @@ def appointment_changed(appointment_id: int, change: str) -> None:
 def chat_message_posted(conversation_id: int | str, message_id: str) -> None:
     """A chat message was stored: the conversation's participants (and the staff inbox) fetch it."""
     return None
+
+
+def chat_read(conversation_id: int, side: str) -> None:
+    """The ``side`` ("patient" or "staff") of a conversation read its messages (read receipts and
+    unread counts changed): the other side's open pages and the staff inbox fetch them again.
+    Added by the chat work; wired by ``app.realtime``."""
+    return None
+
+
+def chat_typing(conversation_id: int, side: str, user_id: int) -> None:
+    """Someone on ``side`` is typing in the conversation (sent at most every few seconds while
+    they type; no text): the other side shows "typing…" for a few seconds. Added by the chat work;
+    wired by ``app.realtime``."""
+    return None
+
+
+def chat_conversation_changed(conversation_id: int) -> None:
+    """A conversation was assigned, handed to a person or closed: staff inboxes reload its row.
+    Added by the chat work; wired by ``app.realtime``."""
+    return None

@@ -52,6 +52,7 @@ from app.views.scheduling import (
     WorkScheduleView,
 )
 from app.views.visit import VisitView
+from app.views.chat_inbox import ChatCannedReplyView, ChatInboxView
 
 VIEWS = {
     view.class_permission_name: view
@@ -133,5 +134,10 @@ def register_views(appbuilder: AppBuilder) -> None:
     # The bell: every signed-in user's own notifications, and the count on every page.
     appbuilder.add_view_no_menu(NotificationsView)
     register_notification_globals(current_app)
+    # Chat (issue 13): the staff inbox and the canned replies (permission ChatInbox).
+    appbuilder.add_view(ChatInboxView, "Chat inbox", label=_l("Chat inbox"), category="Engagement",
+                        category_label=_l("Engagement"), category_icon=CATEGORY_ICONS["Engagement"])
+    appbuilder.add_view(ChatCannedReplyView, "Canned replies", label=_l("Canned replies"), category="Engagement",
+                        category_label=_l("Engagement"), category_icon=CATEGORY_ICONS["Engagement"])
     appbuilder.add_view(DeliveryView, "Delivery dashboard", label=_l("Delivery dashboard"), category="Engagement",
                         category_label=_l("Engagement"), category_icon=CATEGORY_ICONS["Engagement"])

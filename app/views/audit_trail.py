@@ -49,6 +49,7 @@ ACTION_LABELS = {
     "message_resent": _l("Message sent again"),
     "invoice_emailed": _l("Invoice e-mailed to the patient"),
     "invoice_email_requested": _l("Invoice e-mail sent again on request"),
+    "chat_assigned": _l("Chat conversation assigned"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",

@@ -278,6 +278,8 @@ RECORD_NAMES = {
     "AuditEvent": _l("Audit entry"),
     "Supplier": _l("Supplier"),
     "LabTest": _l("Lab test"),
+    "ChatConversation": _l("Chat conversation"),
+    "ChatCannedReply": _l("Canned reply"),
 }
 TITLE_TEMPLATES = {
     "add": _l("Add %(record)s"),
