@@ -574,3 +574,50 @@ def test_the_patient_chart_follows_the_care_team_rule(app, db, world, login_as, 
     else:
         assert answer.status_code in (302, 403) and MARK not in body
         assert chart_rows == []
+
+
+# --- chat conversations (issue 13): not a generated resource, the same rule ----------------------
+
+# Who reads the owner's chat: the patient themself, the front desk (and admins), a doctor of the
+# care team; nobody else (another patient, a doctor outside the care team, other staff).
+CHAT_READERS = {"admin", "manager", "receptionist", "doctor_care", "patient_owner"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_chat_conversations_follow_the_care_team_rule(app, db, world, login_as, role):
+    from app.services import chat
+
+    now = datetime.now(timezone.utc)
+    owner = app.appbuilder.sm.get_user_by_id(world.users["patient_owner"])
+    conversation = chat.patient_conversation(db.session, world.owner, now).id
+    chat.post_message(db.session, app.extensions["documents"], owner, conversation, f"Hỏi giá {MARK}", now)
+    allowed = role in CHAT_READERS
+    username = USERS[role][0]
+    user_id = world.users[role]
+    headers = token_headers(app, username)
+    client = app.test_client()
+
+    check(client.get(f"/api/v1/chat/conversations/{conversation}/messages", headers=headers),
+          ALLOW if allowed else CARE_DENY, "chat API")
+    posted = client.post(f"/api/v1/chat/conversations/{conversation}/messages", headers=headers, json={"text": "hi"})
+    assert posted.status_code == (201 if allowed else 403)
+    listing = client.get("/api/v1/chat/conversations", headers=headers).get_json()["result"]
+    assert ([row["id"] for row in listing] == [conversation]) == allowed, "chat list"
+    assert all(row["patient_name"] == OWNER_NAME for row in listing)
+    browser = login_as(username)
+    if role.startswith("patient"):
+        page = browser.get("/clinic/me/chat")
+        assert page.status_code == 200 and (MARK in page.get_data(as_text=True)) == allowed
+    else:
+        page = browser.get(f"/chat-inbox/{conversation}", follow_redirects=True)
+        assert (MARK in page.get_data(as_text=True)) == allowed
+        if allowed:
+            assert OWNER_NAME in browser.get("/chat-inbox/").get_data(as_text=True)
+    reads = audit_rows(db, "read", "ChatConversation", user_id)
+    denied = audit_rows(db, "denied", "ChatConversation", user_id)
+    if allowed:
+        assert any(json.loads(row.details).get("patient_id") == world.owner for row in reads)
+        assert not denied
+    else:
+        assert denied and all(json.loads(row.details)["patient_id"] == world.owner for row in denied)
+        assert not [row for row in reads if row.entity_id == str(conversation)]

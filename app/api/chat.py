@@ -72,12 +72,12 @@ def _api_file_url(message: chat.Message) -> str:
     return url_for("ChatApi.file", conversation_id=message.conversation_id, message_id=message.id)
 
 
-class InboxQuery(StrictSchema):
+class ChatInboxQuery(StrictSchema):
     filter = fields.String(load_default="all", validate=validate.OneOf(chat.INBOX_FILTERS))
     page_size = fields.Integer(load_default=50, validate=validate.Range(1, 100))
 
 
-class MessagesQuery(StrictSchema):
+class ChatMessagesQuery(StrictSchema):
     before_id = fields.String(load_default=None, validate=MESSAGE_ID,
                               metadata={"description": "older messages: the id of the oldest you have"})
     since_id = fields.String(load_default=None, validate=MESSAGE_ID,
@@ -85,46 +85,46 @@ class MessagesQuery(StrictSchema):
     page_size = fields.Integer(load_default=chat.PAGE_SIZE, validate=validate.Range(1, chat.PAGE_MAX))
 
 
-class PostMessage(StrictSchema):
+class ChatPostMessage(StrictSchema):
     text = fields.String(required=True, validate=validate.Length(1, chat.TEXT_MAX),
                          metadata={"description": "plain text; shown as text, never as HTML"})
 
 
-class Assign(StrictSchema):
+class ChatAssign(StrictSchema):
     assigned_to_id = fields.Integer(required=True, allow_none=True, validate=ID,
                                     metadata={"description": "the colleague; null: back to unassigned"})
 
 
-class TapChoice(StrictSchema):
+class ChatTapChoice(StrictSchema):
     message_id = fields.String(required=True, validate=MESSAGE_ID)
     choice = fields.Integer(required=True, validate=validate.Range(0, 50),
                             metadata={"description": "the button's index under the assistant's message"})
 
 
-class AttachmentOut(Schema):
+class ChatAttachmentOut(Schema):
     name = fields.String(required=True)
     content_type = fields.String(required=True)
     size = fields.Integer(required=True)
     url = fields.String(required=True, allow_none=True)
 
 
-class ChoiceOut(Schema):
+class ChatChoiceOut(Schema):
     label = fields.String(required=True)
 
 
-class MessageOut(Schema):
+class ChatMessageOut(Schema):
     id = fields.String(required=True)
     sender = fields.String(required=True, validate=validate.OneOf(chat.SENDERS))
     name = fields.String(required=True)
     text = fields.String(required=True)
     created_at = fields.String(required=True, metadata={"format": "date-time"})
-    attachment = fields.Nested(AttachmentOut, required=True, allow_none=True)
-    choices = fields.List(fields.Nested(ChoiceOut), required=True)
+    attachment = fields.Nested(ChatAttachmentOut, required=True, allow_none=True)
+    choices = fields.List(fields.Nested(ChatChoiceOut), required=True)
     chosen = fields.Integer(required=True, allow_none=True)
     read_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
 
 
-class ConversationOut(Schema):
+class ChatConversationOut(Schema):
     id = fields.Integer(required=True)
     patient_id = fields.Integer(required=True)
     status = fields.String(required=True)
@@ -133,43 +133,43 @@ class ConversationOut(Schema):
     unread = fields.Integer(required=True)
 
 
-class InboxRowOut(ConversationOut):
+class ChatInboxRowOut(ChatConversationOut):
     patient_name = fields.String(required=True)
     preview = fields.String(required=True, allow_none=True)
 
 
-class ConversationList(Schema):
-    result = fields.List(fields.Nested(InboxRowOut), required=True)
+class ChatConversationList(Schema):
+    result = fields.List(fields.Nested(ChatInboxRowOut), required=True)
 
 
-class ConversationResult(Schema):
-    result = fields.Nested(ConversationOut, required=True)
+class ChatConversationResult(Schema):
+    result = fields.Nested(ChatConversationOut, required=True)
 
 
-class MessagePage(Schema):
-    result = fields.List(fields.Nested(MessageOut), required=True,
+class ChatMessagePage(Schema):
+    result = fields.List(fields.Nested(ChatMessageOut), required=True,
                          metadata={"description": "oldest first"})
     has_more = fields.Boolean(required=True)
     side = fields.String(required=True, metadata={"description": "yours: patient or staff"})
 
 
-class PostedResult(Schema):
-    result = fields.List(fields.Nested(MessageOut), required=True,
+class ChatPostedResult(Schema):
+    result = fields.List(fields.Nested(ChatMessageOut), required=True,
                          metadata={"description": "your message, and the assistant's reply if it answered"})
     handed_over = fields.Boolean(required=True)
 
 
-class ReadResult(Schema):
+class ChatReadResult(Schema):
     marked = fields.Integer(required=True, metadata={"description": "how many were unread"})
 
 
-class TypingResult(Schema):
+class ChatTypingResult(Schema):
     side = fields.String(required=True)
 
 
-COMPONENTS = (InboxQuery, MessagesQuery, PostMessage, Assign, TapChoice, AttachmentOut, ChoiceOut, MessageOut,
-              ConversationOut, InboxRowOut, ConversationList, ConversationResult, MessagePage, PostedResult,
-              ReadResult, TypingResult)
+COMPONENTS = (ChatInboxQuery, ChatMessagesQuery, ChatPostMessage, ChatAssign, ChatTapChoice, ChatAttachmentOut,
+              ChatChoiceOut, ChatMessageOut, ChatConversationOut, ChatInboxRowOut, ChatConversationList,
+              ChatConversationResult, ChatMessagePage, ChatPostedResult, ChatReadResult, ChatTypingResult)
 
 
 class ChatApi(ClinicBaseApi):
@@ -186,11 +186,11 @@ class ChatApi(ClinicBaseApi):
 
     @expose("/conversations", methods=["GET"])
     @signed_in
-    @openapi(query=InboxQuery, responses={200: ("conversations, latest message first", ConversationList)},
+    @openapi(query=ChatInboxQuery, responses={200: ("conversations, latest message first", ChatConversationList)},
              errors=(422,))
     def conversations(self, user: Any):
         """Your conversations (staff: the inbox)"""
-        args = InboxQuery().load(request.args.to_dict())
+        args = ChatInboxQuery().load(request.args.to_dict())
         now = utcnow()
         if not chat.is_chat_staff(user):
             rows = [{**conversation_json(c, "patient"), "patient_name": c.patient.full_name,
@@ -205,7 +205,7 @@ class ChatApi(ClinicBaseApi):
 
     @expose("/conversations/mine", methods=["POST"])
     @signed_in
-    @openapi(responses={200: ("your conversation with the clinic", ConversationResult)}, errors=(403,))
+    @openapi(responses={200: ("your conversation with the clinic", ChatConversationResult)}, errors=(403,))
     def open_mine(self, user: Any):
         """Open your own conversation with the clinic (patients)"""
         conversation = chat.my_conversation(db.session, user, utcnow())
@@ -213,10 +213,10 @@ class ChatApi(ClinicBaseApi):
 
     @expose("/conversations/<int:conversation_id>/messages", methods=["GET"])
     @signed_in
-    @openapi(query=MessagesQuery, responses={200: ("a page of messages", MessagePage)}, errors=(403, 404, 422))
+    @openapi(query=ChatMessagesQuery, responses={200: ("a page of messages", ChatMessagePage)}, errors=(403, 404, 422))
     def messages(self, user: Any, conversation_id: int):
         """Messages of a conversation (a page; older with before_id, newer with since_id)"""
-        args = MessagesQuery().load(request.args.to_dict())
+        args = ChatMessagesQuery().load(request.args.to_dict())
         page = chat.history(db.session, documents(), user, conversation_id, utcnow(), before_id=args["before_id"],
                             since_id=args["since_id"], limit=args["page_size"])
         return self.response(200, result=[message_json(m, _api_file_url) for m in page.messages],
@@ -224,10 +224,10 @@ class ChatApi(ClinicBaseApi):
 
     @expose("/conversations/<int:conversation_id>/messages", methods=["POST"])
     @signed_in
-    @openapi(body=PostMessage, responses={201: ("stored", PostedResult)}, errors=(400, 403, 404, 422))
+    @openapi(body=ChatPostMessage, responses={201: ("stored", ChatPostedResult)}, errors=(400, 403, 404, 422))
     def post(self, user: Any, conversation_id: int):
         """Post a message"""
-        data = PostMessage().load(json_body())
+        data = ChatPostMessage().load(json_body())
         posted = chat.post_message(db.session, documents(), user, conversation_id, data["text"], utcnow(),
                                    language=language())
         return self.response(201, result=[message_json(m, _api_file_url) for m in posted.messages],
@@ -235,26 +235,26 @@ class ChatApi(ClinicBaseApi):
 
     @expose("/conversations/<int:conversation_id>/read", methods=["POST"])
     @signed_in
-    @openapi(responses={200: ("marked read", ReadResult)}, errors=(403, 404))
+    @openapi(responses={200: ("marked read", ChatReadResult)}, errors=(403, 404))
     def read(self, user: Any, conversation_id: int):
         """Mark the conversation read (read receipts for the other side)"""
         return self.response(200, marked=chat.mark_read(db.session, documents(), user, conversation_id, utcnow()))
 
     @expose("/conversations/<int:conversation_id>/assign", methods=["POST"])
     @signed_in
-    @openapi(body=Assign, responses={200: ("assigned", ConversationResult)}, errors=(400, 403, 404, 409, 422))
+    @openapi(body=ChatAssign, responses={200: ("assigned", ChatConversationResult)}, errors=(400, 403, 404, 409, 422))
     def assign(self, user: Any, conversation_id: int):
         """Give the conversation to a colleague (staff)"""
-        data = Assign().load(json_body())
+        data = ChatAssign().load(json_body())
         conversation = chat.assign(db.session, user, conversation_id, data["assigned_to_id"], utcnow())
         return self.response(200, result=conversation_json(conversation, "staff"))
 
     @expose("/conversations/<int:conversation_id>/choice", methods=["POST"])
     @signed_in
-    @openapi(body=TapChoice, responses={201: ("tapped", PostedResult)}, errors=(400, 403, 404, 409, 422))
+    @openapi(body=ChatTapChoice, responses={201: ("tapped", ChatPostedResult)}, errors=(400, 403, 404, 409, 422))
     def choice(self, user: Any, conversation_id: int):
         """Tap one of the assistant's buttons (the patient)"""
-        data = TapChoice().load(json_body())
+        data = ChatTapChoice().load(json_body())
         posted = chat.tap_choice(db.session, documents(), user, conversation_id, data["message_id"], data["choice"],
                                  utcnow(), language=language())
         return self.response(201, result=[message_json(m, _api_file_url) for m in posted.messages],
@@ -262,7 +262,7 @@ class ChatApi(ClinicBaseApi):
 
     @expose("/conversations/<int:conversation_id>/typing", methods=["POST"])
     @signed_in
-    @openapi(responses={200: ("the other side is told", TypingResult)}, errors=(403, 404))
+    @openapi(responses={200: ("the other side is told", ChatTypingResult)}, errors=(403, 404))
     def typing(self, user: Any, conversation_id: int):
         """Say you are typing (nothing is stored)"""
         return self.response(200, side=chat.typing(db.session, user, conversation_id, utcnow()))

@@ -12,7 +12,7 @@ from flask_login import current_user
 from app.extensions import db
 from app.models import Patient
 from app.models.types import utcnow
-from app.public.common import bp, local, patient_required
+from app.public.common import bp, local, patient_required, settings
 from app.services import chat
 from app.services.errors import DomainError
 from app.views.chat_inbox import (
@@ -52,7 +52,8 @@ def my_chat(patient: Patient) -> ResponseReturnValue:
                             before_id=request.args.get("before") or None)
     return render_template("public/chat.html", patient=patient, page=page, conversation_id=conversation_id,
                            form=ChatMessageForm(), choice_form=ChatChoiceForm(), action_form=ChatActionForm(),
-                           when=_when, file_url=_file_url, text_max=chat.TEXT_MAX, title=_("Chat with the clinic"))
+                           when=_when, file_url=_file_url, text_max=chat.TEXT_MAX, title=_("Chat with the clinic"),
+                           chat_zone=str(settings().timezone))
 
 
 @bp.get("/me/chat/messages")

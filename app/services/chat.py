@@ -275,7 +275,7 @@ def _preview(text: str, attachment: dict | None) -> str:
     if text:
         flat = " ".join(text.split())
         return flat if len(flat) <= PREVIEW_MAX else flat[:PREVIEW_MAX - 1] + "…"
-    return ("📎 " + str((attachment or {}).get("name") or ""))[:PREVIEW_MAX]
+    return ("[" + str((attachment or {}).get("name") or "") + "]")[:PREVIEW_MAX]
 
 
 def _next_time(conversation: ChatConversation, now: datetime) -> datetime:
@@ -453,6 +453,7 @@ def mark_read(session: Session, store: DocumentStore, user: Any, conversation_id
     side's messages get their read receipt (``read_at``). Returns how many were unread. Commits."""
     conversation, side = open_conversation(session, user, conversation_id, now, audit_read=False)
     moment = now.astimezone(timezone.utc)
+    others: tuple[str, ...]
     if side == "patient":
         previous, others = conversation.patient_read_at, ("staff", "assistant")
         counter, stamp = ChatConversation.unread_for_patient, ChatConversation.patient_read_at
@@ -611,7 +612,8 @@ def assignable_staff(session: Session) -> list[tuple[int, str]]:
     return [(u.id, _display_name(u)) for u in users]
 
 
-def assign(session: Session, user: Any, conversation_id: int, assignee_id: int | None, now: datetime) -> ChatConversation:
+def assign(session: Session, user: Any, conversation_id: int, assignee_id: int | None,
+           now: datetime) -> ChatConversation:
     """Give the conversation to a colleague (None: back to unassigned, ``waiting``). The colleague
     must be able to read it (a doctor only within the care team). Commits."""
     from flask_appbuilder.security.sqla.models import User

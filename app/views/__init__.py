@@ -13,6 +13,7 @@ from app.views.calendar import CalendarView
 from app.views.care import BreakGlassLogView, BreakGlassView
 from app.views.cashier import CashierView
 from app.views.chart import ChartView, PatientsSeenView
+from app.views.chat_inbox import ChatCannedReplyView, ChatInboxView
 from app.views.clinical import (
     AttachmentView,
     DiagnosisView,
@@ -52,7 +53,6 @@ from app.views.scheduling import (
     WorkScheduleView,
 )
 from app.views.visit import VisitView
-from app.views.chat_inbox import ChatCannedReplyView, ChatInboxView
 
 VIEWS = {
     view.class_permission_name: view

@@ -176,7 +176,8 @@ class ChatInboxView(BaseView):
         return self.render_template(
             "clinic/chat_conversation.html", conversation=conversation, page=page, form=ChatMessageForm(),
             assign_form=assign_form, action_form=ChatActionForm(), canned=chat.canned_replies(db.session),
-            statuses=STATUS_LABELS, when=self._when, file_url=self._file_url, text_max=chat.TEXT_MAX)
+            statuses=STATUS_LABELS, when=self._when, file_url=self._file_url, text_max=chat.TEXT_MAX,
+            chat_zone=str(clinic_settings().timezone))
 
     @expose("/<int:conversation_id>/messages")
     @has_access
@@ -264,6 +265,7 @@ class ChatCannedReplyView(ClinicModelView):
     """The canned replies staff pick in the inbox; managers keep them (``can_manage``)."""
 
     datamodel = ClinicInterface(ChatCannedReply)
+    route_base = "/chat-inbox/replies"  # a page of the chat inbox, not one of the generated resources
     class_permission_name = PERMISSION
     method_permission_name = {"list": "read", "show": "read", "add": "manage", "edit": "manage",
                               "delete": "manage", "action": "manage", "action_post": "manage",

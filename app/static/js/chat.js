@@ -48,13 +48,27 @@
     return node;
   }
 
+  // Times in the clinic's zone, as the server writes them (dd/mm/yyyy for other days).
+  var zone = root.dataset.timezone || undefined;
+  var parts = function (d) {
+    var out = {};
+    try {
+      new Intl.DateTimeFormat('en-GB', {timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit',
+                                        hour: '2-digit', minute: '2-digit', hour12: false})
+        .formatToParts(d).forEach(function (p) { out[p.type] = p.value; });
+    } catch (e) {
+      out = {year: String(d.getFullYear()), month: String(d.getMonth() + 1), day: String(d.getDate()),
+             hour: String(d.getHours()), minute: String(d.getMinutes())};
+    }
+    return out;
+  };
+
   function clock(iso) {
-    var d = new Date(iso);
-    var pad = function (n) { return (n < 10 ? '0' : '') + n; };
-    var now = new Date();
-    var time = pad(d.getHours()) + ':' + pad(d.getMinutes());
-    if (d.toDateString() === now.toDateString()) { return time; }
-    return pad(d.getDate()) + '/' + pad(d.getMonth() + 1) + '/' + d.getFullYear() + ' ' + time;
+    var at = parts(new Date(iso));
+    var today = parts(new Date());
+    var time = at.hour + ':' + at.minute;
+    if (at.year === today.year && at.month === today.month && at.day === today.day) { return time; }
+    return at.day + '/' + at.month + '/' + at.year + ' ' + time;
   }
 
   function render(m) {
