@@ -333,7 +333,7 @@ def post_message(session: Session, store: DocumentStore, user: Any, conversation
     body = clean_text(text, required=attachment is None)
     if side == "patient":
         message = _store_message(session, store, conversation_id, sender="patient", user_id=user.id,
-                                 name=_display_name(user), text=body, now=now, attachment=attachment)
+                                 name=conversation.patient.full_name, text=body, now=now, attachment=attachment)
         posted = Posted([message])
         conversation = _get(session, conversation_id)
         if conversation.status == "closed":
@@ -402,7 +402,8 @@ def tap_choice(session: Session, store: DocumentStore, user: Any, conversation_i
     store.update(collection_of(conversation_id), message_id, {"chosen": choice})
     picked = choices[choice]
     message = _store_message(session, store, conversation_id, sender="patient", user_id=user.id,
-                             name=_display_name(user), text=clean_text(str(picked.get("label") or ""), required=True),
+                             name=conversation.patient.full_name,
+                             text=clean_text(str(picked.get("label") or ""), required=True),
                              now=now)
     posted = Posted([message])
     _ask_assistant(session, store, user, conversation, posted, language, now,
