@@ -3,7 +3,7 @@ canned replies; the messages themselves are documents in the document store (sto
 MongoDB), so no table here.
 
 Revision ID: 0019_chat
-Revises: 0018_messaging
+Revises: 0019_frontdesk
 Create Date: 2026-12-02 05:37:11
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import app.models.types
 
 revision = '0019_chat'
-down_revision = '0018_messaging'
+down_revision = '0019_frontdesk'
 branch_labels = None
 depends_on = None
 
