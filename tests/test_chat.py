@@ -30,6 +30,20 @@ def _png() -> bytes:
 PNG = _png()
 
 
+REAL_ASSISTANT_REPLY = None
+
+
+@pytest.fixture(autouse=True)
+def _a_person_answers(monkeypatch):
+    """The person's side of chat is tested with the assistant handing every message over (None);
+    the assistant's own tests set their replies, and one test uses the real assistant."""
+    from app.services import assistant_hook
+
+    global REAL_ASSISTANT_REPLY
+    REAL_ASSISTANT_REPLY = REAL_ASSISTANT_REPLY or assistant_hook.assistant_reply
+    monkeypatch.setattr(assistant_hook, "assistant_reply", lambda *args, **kwargs: None)
+
+
 @dataclass
 class People:
     patient: int  # patient record ids
@@ -273,6 +287,22 @@ def test_the_assistant_answers_with_buttons_until_a_person_takes_over(app, db, p
     calls.clear()
     chat.post_message(s, store, owner, conversation.id, "đặt lịch", T0 + timedelta(minutes=3))
     assert calls == []  # a person has it now: the assistant stays quiet
+
+
+def test_the_real_assistant_answers_opening_hours_in_the_chat(app, db, people, monkeypatch):
+    from app.services import assistant_hook, chat
+
+    monkeypatch.setattr(assistant_hook, "assistant_reply", REAL_ASSISTANT_REPLY)
+    s, store = db.session, app.extensions["documents"]
+    conversation = chat.patient_conversation(s, people.patient, T0)
+    posted = chat.post_message(s, store, people.users["owner"], conversation.id, "phòng khám mở cửa mấy giờ?", T0,
+                               language="vi")
+    assert [m.sender for m in posted.messages] == ["patient", "assistant"] and not posted.handed_over
+    assert posted.messages[1].text
+    page = chat.history(s, store, people.users["owner"], conversation.id, T0)
+    assert [m.id for m in page.messages] == [m.id for m in posted.messages]
+    s.refresh(conversation)
+    assert conversation.status == "open" and conversation.unread_for_patient == 1 and conversation.unread_for_staff == 1
 
 
 def test_a_failing_assistant_hands_over_and_keeps_the_message(app, db, people, monkeypatch):
