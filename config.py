@@ -76,6 +76,11 @@ class Config:
     RQ_QUEUE_PREFIX = os.environ.get("RQ_QUEUE_PREFIX", "")  # several clinics (or test runs) on one Redis
     RQ_RETRY_INTERVALS = os.environ.get("RQ_RETRY_INTERVALS", "10,60,300")  # seconds; empty: no retry
     RQ_WORKER_CLASS = os.environ.get("RQ_WORKER_CLASS", "simple")  # simple (jobs in the worker) | fork
+    # Live updates (app/realtime): Socket.IO shares REDIS_URL as its message queue when set.
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "flask-socketio")  # several clinics on one Redis
+    SOCKETIO_CORS_ORIGINS = [o for o in os.environ.get("SOCKETIO_CORS_ORIGINS", "").split(",") if o.strip()]
+    SOCKETIO_PING_INTERVAL = int(os.environ.get("SOCKETIO_PING_INTERVAL", "25"))  # seconds
+    SOCKETIO_MAX_MESSAGE_BYTES = int(os.environ.get("SOCKETIO_MAX_MESSAGE_BYTES", "65536"))
     SCHEDULER_POLL_SECONDS = int(os.environ.get("SCHEDULER_POLL_SECONDS", "5"))  # flask scheduler's loop
     MONGO_URI = os.environ.get("MONGO_URI", "")  # empty: documents live in the SQL database
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))

@@ -61,10 +61,11 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     mail.init_app(app)
-    socketio.init_app(
-        app, async_mode="threading", message_queue=app.config.get("REDIS_URL") or None,
-        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
-    )
+    from app import realtime
+
+    realtime.register_handlers()  # once per process, before the server is made
+    socketio.init_app(app, **realtime.socketio_options(app.config))  # Redis message queue with REDIS_URL
+    realtime.init_app(app)
     audit.register(db)
     from app import csrf, security_headers
 

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify
 
 from app.extensions import db
 from app.jobs.queue import redis_status
-from app.services.health import ping_database
+from app.services.health import ping_database, socketio_queue
 
 bp = Blueprint("health", __name__)
 
@@ -33,6 +33,7 @@ def health():
         "database": {**_check(_database), "engine": db.engine.dialect.name},
         "redis": _check(lambda: redis_status(current_app.config)),
         "documents": {**_check(_documents), "backend": "mongodb" if current_app.config.get("MONGO_URI") else "sql"},
+        "socketio": socketio_queue(current_app.config, lambda: redis_status(current_app.config)),
     }
     db.session.rollback()
     healthy = all(check["status"] in ("ok", "embedded") for check in checks.values())

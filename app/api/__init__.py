@@ -16,6 +16,7 @@ from app.api.notifications import NotificationsApi
 from app.api.pharmacy import PharmacyApi
 from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
+from app.api.realtime import RealtimeApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
 from app.services.rules import FILLED_BY_SERVICES
@@ -74,6 +75,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(ChatApi)
     appbuilder.add_api(SeriesApi)
     appbuilder.add_api(ProfileApi)
+    appbuilder.add_api(RealtimeApi)
     appbuilder.add_api(CareAccessApi)
     appbuilder.add_api(VisitPrescriptionApi)
     appbuilder.add_api(EncounterVisitApi)

@@ -43,14 +43,24 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def _live(appointment_ids: list[int], change: str) -> None:
+    """Open calendars and boards move at once (``realtime_hooks`` never raises)."""
+    from app.services import realtime_hooks
+
+    for appointment_id in appointment_ids:
+        realtime_hooks.appointment_changed(appointment_id, change)
+
+
 def appointment_booked(appointment_id: int, *, actor_id: int | None) -> None:
     _enqueue(APPOINTMENT_JOB, appointment_id, "booked", actor_id=actor_id)
+    _live([appointment_id], "booked")
 
 
 def series_booked(appointment_ids: list[int], *, actor_id: int | None) -> None:
     """One notice for the whole series (``appointment_ids`` in date order)."""
     if appointment_ids:
         _enqueue(APPOINTMENT_JOB, appointment_ids[0], "booked", actor_id=actor_id, series_ids=list(appointment_ids))
+        _live(appointment_ids, "booked")
 
 
 def series_cancelled(appointment_ids: list[int], *, actor_id: int | None) -> None:
@@ -59,6 +69,7 @@ def series_cancelled(appointment_ids: list[int], *, actor_id: int | None) -> Non
     elif appointment_ids:
         _enqueue(APPOINTMENT_JOB, appointment_ids[0], "cancelled", actor_id=actor_id,
                  series_ids=list(appointment_ids))
+        _live(appointment_ids, "cancelled")
 
 
 def appointment_changed(appointment_id: int, event: str, *, actor_id: int | None, by_patient: bool = False,
@@ -66,6 +77,7 @@ def appointment_changed(appointment_id: int, event: str, *, actor_id: int | None
     """``event``: confirmed, cancelled or moved (``event_id``: the history row of that change)."""
     _enqueue(APPOINTMENT_JOB, appointment_id, event, actor_id=actor_id, by_patient=by_patient, event_id=event_id,
              old_start=_iso(old_start))
+    _live([appointment_id], event)
 
 
 def lab_results_released(order_id: int, *, released_at: datetime, actor_id: int | None) -> None:

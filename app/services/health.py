@@ -9,3 +9,17 @@ def ping_database(session: Session) -> str:
     """One round trip to the database; raises what the driver raises when it cannot answer."""
     session.execute(text("SELECT 1"))
     return "ok"
+
+
+def socketio_queue(config, redis_probe) -> dict:
+    """The live updates' message queue: ``in-process`` without ``REDIS_URL`` (this process's
+    clients only, status ``embedded``); with it, Redis answering (``ok``) or not (``error``: each
+    process still reaches its own clients, not the others')."""
+    if not config.get("REDIS_URL"):
+        return {"status": "embedded", "message_queue": "in-process"}
+    try:
+        redis_probe()
+    except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
+        return {"status": "error", "message_queue": "redis", "error": type(exc).__name__,
+                "note": "each process reaches its own clients only"}
+    return {"status": "ok", "message_queue": "redis"}

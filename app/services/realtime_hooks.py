@@ -1,59 +1,168 @@
 """Where changes are pushed to open pages (the realtime issue). Each function is called after the
-change is committed, with ids only; ``app.realtime`` sends the events (Socket.IO rooms, the Redis
-message queue when ``REDIS_URL`` is set). Until it is wired, each does nothing, so callers never
-depend on a live socket: a failed push must never undo or fail the change that caused it."""
+change is committed, with ids only; ``app.realtime.emit`` sends the events (Socket.IO rooms, the
+Redis message queue when ``REDIS_URL`` is set). Each reads what it needs in a session of its own
+(the caller's may be in the middle of its commit) and never raises: a failed push must never undo
+or fail the change that caused it. Without an application (a script, a benchmark) they do nothing.
+
+The events (``app.realtime``'s README section lists them) carry ids and display fields only:
+
+- ``notification`` {unread, id, kind, title, link} to ``user:<id>``: the bell and a toast;
+- ``dispensing`` {prescription_id} to ``role:Pharmacist``;
+- ``queue`` {doctor_id, day} to ``doctor:<id>``, ``role:Receptionist`` and the waiting-room screens
+  of the doctor's department (``display:<department id>``, ``display:all``);
+- ``appointment`` {appointment_id, change, doctor_id, doctor_name, patient_initials, start_at,
+  status, channel, day} to ``doctor:<id>`` and ``role:Receptionist``;
+- ``chat`` {conversation_id, message_id} to ``conversation:<id>``, and ``inbox`` (the same) to
+  ``role:Receptionist``.
+
+The staff's in-app notices of a booking (booked, requested online, cancelled, moved) are written
+by ``app.services.notices`` (the appointment job of ``appointment_hooks``); each one comes back
+here through ``notification_created``, so ``appointment_changed`` only moves the open pages and
+never notifies a second time."""
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+APPOINTMENT_CHANGES = ("booked", "requested", "confirmed", "cancelled", "moved")
+INBOX_ROOMS = ("role:Receptionist", "role:Manager")  # who works the chat inbox
+
+
+@contextmanager
+def _reading() -> Iterator[Any]:
+    """A session of its own on the app's engine (closed after), or None without an app."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        yield None
+        return
+    from sqlalchemy.orm import Session
+
+    from app.extensions import db
+
+    session = Session(db.engine)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _safely(what: str, push: Callable[[Any], None]) -> None:
+    try:
+        with _reading() as session:
+            if session is not None:
+                push(session)
+    except Exception:  # noqa: BLE001 - the change stands; the open pages catch up on reconnect
+        log.exception("live update %s not sent", what)
+
+
+def _send(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
+    from app.realtime.emit import send
+
+    send(event, payload, rooms)
 
 
 def dispensing_queue_changed(prescription_id: int) -> None:
     """A prescription entered, moved in or left the dispensing queue (dispensed, partly dispensed,
     returned): the pharmacy's open queue pages reload their rows
     (``app.services.stock_views.dispensing_queue``)."""
-    return None
+    _safely("dispensing", lambda session: _send("dispensing", {"prescription_id": int(prescription_id)},
+                                                   ["role:Pharmacist"]))
 
 
 def notification_created(user_id: int) -> None:
     """A notification for ``user_id`` was committed: the user's open pages show the new unread
     count (``app.services.notifications.unread_count``) and a toast."""
-    return None
+
+    def push(session: Any) -> None:
+        import sqlalchemy as sa
+
+        from app.models import Notification
+        from app.services.notifications import unread_count
+
+        latest = session.execute(sa.select(Notification).where(Notification.user_id == user_id)
+                                 .order_by(Notification.id.desc()).limit(1)).scalar()
+        payload: dict[str, Any] = {"unread": unread_count(session, user_id)}
+        if latest is not None:
+            payload.update(id=latest.id, kind=latest.kind, title=latest.title, link=latest.link)
+        _send("notification", payload, [f"user:{int(user_id)}"])
+
+    _safely("notification", push)
 
 
 def queue_changed(doctor_id: int, day: date) -> None:
     """The waiting list of ``doctor_id`` on clinic day ``day`` changed (check-in, call, start,
     finish, no-show, a walk-in, a booking, a cancellation or move for that day): the front desk,
     the doctor's My day and the waiting-room displays reload that doctor's queue."""
-    return None
+
+    def push(session: Any) -> None:
+        from app.services.realtime_access import doctor_room_targets
+
+        _send("queue", {"doctor_id": int(doctor_id), "day": day.isoformat()},
+              doctor_room_targets(session, int(doctor_id)))
+
+    _safely("queue", push)
 
 
 def appointment_changed(appointment_id: int, change: str) -> None:
     """An appointment was booked, requested online, confirmed, cancelled or moved (``change`` is
     one of "booked", "requested", "confirmed", "cancelled", "moved"): open calendars and the
     doctor status board update without reload."""
-    return None
+
+    def push(session: Any) -> None:
+        from flask import current_app
+
+        from app.services.realtime_access import appointment_display
+        from app.services.settings import ClinicSettings
+
+        zone = ClinicSettings.from_config(current_app.config).timezone
+        shown = appointment_display(session, int(appointment_id), zone)
+        if shown is None:
+            return
+        if change == "booked" and shown.status == "requested":
+            change_ = "requested"  # asked for online, waiting for confirmation
+        else:
+            change_ = change if change in APPOINTMENT_CHANGES else "changed"
+        payload = {"appointment_id": shown.appointment_id, "change": change_, "doctor_id": shown.doctor_id, "doctor_name": shown.doctor_name,
+                   "patient_initials": shown.patient_initials, "start_at": shown.start_at, "status": shown.status,
+                   "channel": shown.channel, "day": shown.day.isoformat()}
+        _send("appointment", payload, [f"doctor:{shown.doctor_id}", "role:Receptionist"])
+
+    _safely("appointment", push)
 
 
 def chat_message_posted(conversation_id: int | str, message_id: str) -> None:
     """A chat message was stored: the conversation's participants (and the staff inbox) fetch it."""
-    return None
+
+    def push(session: Any) -> None:
+        payload = {"conversation_id": str(conversation_id), "message_id": str(message_id)}
+        _send("chat", payload, [f"conversation:{conversation_id}"])
+        _send("inbox", payload, list(INBOX_ROOMS))
+
+    _safely("chat", push)
 
 
 def chat_read(conversation_id: int, side: str) -> None:
     """The ``side`` ("patient" or "staff") of a conversation read its messages (read receipts and
-    unread counts changed): the other side's open pages and the staff inbox fetch them again.
-    Added by the chat work; wired by ``app.realtime``."""
-    return None
+    unread counts changed): the conversation's open pages and the staff inboxes fetch again."""
+    payload = {"conversation_id": str(conversation_id), "read": str(side)}
+    _safely("chat read", lambda session: (_send("chat", payload, [f"conversation:{conversation_id}"]),
+                                          _send("inbox", payload, list(INBOX_ROOMS))))
 
 
 def chat_typing(conversation_id: int, side: str, user_id: int) -> None:
-    """Someone on ``side`` is typing in the conversation (sent at most every few seconds while
-    they type; no text): the other side shows "typing…" for a few seconds. Added by the chat work;
-    wired by ``app.realtime``."""
-    return None
+    """Someone on ``side`` is typing in the conversation (no text): the other side shows
+    "typing…" for a few seconds."""
+    payload = {"conversation_id": str(conversation_id), "typing": True, "side": str(side)}
+    _safely("chat typing", lambda session: _send("chat", payload, [f"conversation:{conversation_id}"]))
 
 
 def chat_conversation_changed(conversation_id: int) -> None:
-    """A conversation was assigned, handed to a person or closed: staff inboxes reload its row.
-    Added by the chat work; wired by ``app.realtime``."""
-    return None
+    """A conversation was assigned, handed to a person or closed: staff inboxes reload its row."""
+    payload = {"conversation_id": str(conversation_id)}
+    _safely("chat conversation", lambda session: _send("inbox", payload, list(INBOX_ROOMS)))

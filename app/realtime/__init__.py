@@ -1,0 +1,54 @@
+"""Live updates over Socket.IO (Flask-SocketIO, threading mode).
+
+- ``events``: the handlers, thin. ``connect`` accepts a logged-in browser (the web session
+  cookie) or a JWT (``auth={"token": ...}``) and puts the login in its own rooms
+  (``app.services.realtime_access.own_rooms``); ``join``/``leave`` ask for more rooms, each checked
+  by ``realtime_access.check_join`` (a refusal answers an ``refused`` event and leaves an audit row).
+  The ``/display`` namespace is the waiting-room screens': no login, ``display:<department>`` rooms only.
+- ``emit``: the one place events are sent from (``app.services.realtime_hooks`` calls it). With
+  ``REDIS_URL`` every web process and RQ worker shares the Redis message queue, so an event sent
+  anywhere reaches every client; without it, this process's clients only.
+
+Events carry ids and display fields (times, a doctor's name, a patient's initials, a notification's
+title for its own recipient), never clinical text."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+_registered = False
+
+
+def register_handlers() -> None:
+    """Once per process, before ``socketio.init_app`` (the handlers are kept on the extension)."""
+    global _registered
+    if _registered:
+        return
+    from app.extensions import socketio
+    from app.realtime import events
+
+    events.register(socketio)
+    _registered = True
+
+
+def socketio_options(config: Any) -> dict[str, Any]:
+    """``socketio.init_app``'s options from the configuration."""
+    return {
+        "async_mode": "threading",
+        "message_queue": config.get("REDIS_URL") or None,
+        "channel": config.get("SOCKETIO_CHANNEL") or "flask-socketio",
+        "cors_allowed_origins": config.get("SOCKETIO_CORS_ORIGINS") or [],
+        "ping_interval": int(config.get("SOCKETIO_PING_INTERVAL", 25)),
+        "max_http_buffer_size": int(config.get("SOCKETIO_MAX_MESSAGE_BYTES", 64 * 1024)),
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Keep this app's own Socket.IO server (a second ``create_app`` in one process replaces the
+    extension's ``server``; each app sends through the one its clients are connected to)."""
+    from app.extensions import socketio
+    from app.realtime import vendor
+
+    app.extensions["realtime_server"] = socketio.server
+    vendor.register(app)  # /static-vendor/socket.io.min.js
