@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app, g, request
 from flask_babel import gettext as _
 from flask_socketio import SocketIO, emit, join_room, leave_room
+from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
 from app.services import realtime_access as access
@@ -16,13 +17,13 @@ from app.services.realtime_access import RoomRefused
 
 log = logging.getLogger(__name__)
 
-# sid -> user id of the clients of this process (None: an anonymous display screen)
-_users: dict[tuple[str, str], int | None] = {}
+# (namespace, sid) -> (user id, login session id) of this process's clients (None: an anonymous screen)
+_users: dict[tuple[str, str], tuple[int, str] | None] = {}
 _lock = threading.Lock()
 
 
-def _token_user(token: str) -> Any | None:
-    """The user of a live access token (its session not ended), else None."""
+def _token_user(token: str) -> tuple[Any, str] | None:
+    """The user of a live access token (its session not ended) and that session's id, else None."""
     import jwt as pyjwt
     from flask_jwt_extended import decode_token
 
@@ -33,30 +34,38 @@ def _token_user(token: str) -> Any | None:
         return None
     if data.get("type") != "access":
         return None
-    return current_app.appbuilder.sm.load_user_jwt(header, data)
+    try:
+        user = current_app.appbuilder.sm.load_user_jwt(header, data)
+    except HTTPException:  # a role that needs two-step login not turned on
+        return None
+    return (user, str(data["sid"])) if user is not None else None
 
 
-def authenticate(auth: Any) -> Any | None:
-    """The connecting user: a JWT in ``auth={"token": ...}``, else the web session's login.
-    None when neither, or when their role needs two-step login they have not turned on."""
+def authenticate(auth: Any) -> tuple[Any, str] | None:
+    """The connecting user and their login session: a JWT in ``auth={"token": ...}``, else the web
+    session's login. None when neither, or when their role needs two-step login they have not
+    turned on."""
     from flask_login import current_user
 
-    user = None
+    from app import web_sessions
+
     token = auth.get("token") if isinstance(auth, dict) else None
     if isinstance(token, str) and token:
-        user = _token_user(token)
-    elif getattr(current_user, "is_authenticated", False):
-        user = current_user._get_current_object()
-        from app.views.two_factor import must_enrol
+        return _token_user(token)
+    if not getattr(current_user, "is_authenticated", False):
+        return None
+    user = current_user._get_current_object()
+    session_id = web_sessions.current_session_id()
+    from app.views.two_factor import must_enrol
 
-        if must_enrol(user):
-            user = None
-    return user
+    if session_id is None or must_enrol(user):
+        return None
+    return user, session_id
 
 
-def _remember(namespace: str, user_id: int | None) -> None:
+def _remember(namespace: str, login: tuple[Any, str] | None) -> None:
     with _lock:
-        _users[(namespace, request.sid)] = user_id  # type: ignore[attr-defined]
+        _users[(namespace, request.sid)] = (login[0].id, login[1]) if login else None  # type: ignore[attr-defined]
 
 
 def _forget(namespace: str) -> None:
@@ -65,14 +74,11 @@ def _forget(namespace: str) -> None:
 
 
 def _current_user(namespace: str) -> Any | None:
-    """The connection's user, loaded again for this event (``g.user`` set for the audit trail)."""
-    from flask_appbuilder.security.sqla.models import User
-
+    """The connection's user, loaded again for this event while their login session is live
+    (``g.user`` set for the audit trail); None for a screen or an ended session."""
     with _lock:
-        user_id = _users.get((namespace, request.sid))  # type: ignore[attr-defined]
-    user = db.session.get(User, user_id) if user_id is not None else None
-    if user is not None and not user.active:
-        user = None
+        login = _users.get((namespace, request.sid))  # type: ignore[attr-defined]
+    user = current_app.appbuilder.sm._load_session_user(login[0], login[1]) if login else None
     g.user = user
     return user
 
@@ -125,14 +131,14 @@ def _leave(namespace: str, data: Any) -> dict[str, Any]:
 def register(socketio: SocketIO) -> None:
     @socketio.on("connect")
     def connect(auth: Any = None) -> bool:
-        user = authenticate(auth)
-        if user is None:
+        login = authenticate(auth)
+        if login is None:
             db.session.rollback()
             return False  # the client gets connect_error: log in first
-        g.user = user
+        user = g.user = login[0]
         rooms = access.own_rooms(db.session, user)
         db.session.rollback()
-        _remember("/", user.id)
+        _remember("/", login)
         for room in rooms:
             join_room(room)
         emit("ready", {"user_id": user.id, "rooms": rooms})
@@ -152,9 +158,9 @@ def register(socketio: SocketIO) -> None:
 
     @socketio.on("connect", namespace="/display")
     def connect_display(auth: Any = None) -> bool:
-        user = authenticate(auth)
+        login = authenticate(auth)
         db.session.rollback()
-        _remember("/display", getattr(user, "id", None))
+        _remember("/display", login)
         return True
 
     @socketio.on("disconnect", namespace="/display")

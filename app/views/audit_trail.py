@@ -50,10 +50,11 @@ ACTION_LABELS = {
     "invoice_emailed": _l("Invoice e-mailed to the patient"),
     "invoice_email_requested": _l("Invoice e-mail sent again on request"),
     "chat_assigned": _l("Chat conversation assigned"),
+    "realtime_denied": _l("Live updates refused (room not allowed)"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",
-                 "mfa_refused", "mfa_refused_locked", "signup_address_taken")
+                 "mfa_refused", "mfa_refused_locked", "signup_address_taken", "realtime_denied")
 # Entities that are not clinic records (those are named by RECORD_NAMES).
 OTHER_ENTITIES = {
     "User": _l("User"), "AuditTrail": _l("Audit trail"), "UserProfile": _l("User profile"),
@@ -68,6 +69,7 @@ OTHER_ENTITIES = {
     "GoodsReceipt": _l("Goods receipt"), "GoodsReceiptLine": _l("Goods receipt line"),
     "MedicineDailyUse": _l("Daily use of a medicine"),
     "InvoiceSequence": _l("Invoice number counter"), "ProviderEvent": _l("Payment provider event"),
+    "RealtimeRoom": _l("Live-update room"),
 }
 
 
