@@ -57,6 +57,7 @@ class RealtimeApi(ClinicBaseApi):
         found = realtime_access.catch_up(db.session, user, since_id=args["since_id"], day=day, day_start=start,
                                          day_end=end)
         db.session.rollback()
-        return self.response(200, unread=found.unread, notifications=[notification_json(n) for n in found.notifications],
-                             more=found.more, day=found.day.isoformat(),
+        return self.response(200, unread=found.unread,
+                             notifications=[notification_json(n) for n in found.notifications], more=found.more,
+                             day=found.day.isoformat(),
                              queue_versions={str(k): v for k, v in found.queue_versions.items()})

@@ -35,7 +35,7 @@ def _token_user(token: str) -> tuple[Any, str] | None:
     if data.get("type") != "access":
         return None
     try:
-        user = current_app.appbuilder.sm.load_user_jwt(header, data)
+        user = current_app.appbuilder.sm.load_user_jwt(header, data)  # type: ignore[attr-defined]
     except HTTPException:  # a role that needs two-step login not turned on
         return None
     return (user, str(data["sid"])) if user is not None else None
@@ -78,7 +78,8 @@ def _current_user(namespace: str) -> Any | None:
     (``g.user`` set for the audit trail); None for a screen or an ended session."""
     with _lock:
         login = _users.get((namespace, request.sid))  # type: ignore[attr-defined]
-    user = current_app.appbuilder.sm._load_session_user(login[0], login[1]) if login else None
+    sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
+    user = sm._load_session_user(login[0], login[1]) if login else None
     g.user = user
     return user
 

@@ -128,9 +128,10 @@ def appointment_changed(appointment_id: int, change: str) -> None:
             change_ = "requested"  # asked for online, waiting for confirmation
         else:
             change_ = change if change in APPOINTMENT_CHANGES else "changed"
-        payload = {"appointment_id": shown.appointment_id, "change": change_, "doctor_id": shown.doctor_id, "doctor_name": shown.doctor_name,
-                   "patient_initials": shown.patient_initials, "start_at": shown.start_at, "status": shown.status,
-                   "channel": shown.channel, "day": shown.day.isoformat()}
+        payload = {"appointment_id": shown.appointment_id, "change": change_, "doctor_id": shown.doctor_id,
+                   "doctor_name": shown.doctor_name, "patient_initials": shown.patient_initials,
+                   "start_at": shown.start_at, "status": shown.status, "channel": shown.channel,
+                   "day": shown.day.isoformat()}
         _send("appointment", payload, [f"doctor:{shown.doctor_id}", "role:Receptionist"])
 
     _safely("appointment", push)
