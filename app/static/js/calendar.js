@@ -526,4 +526,46 @@
             say(errorText(result.answer), "danger");
         });
     });
+    // --- live updates (realtime.js): a booking, move or cancellation made elsewhere, or a waiting
+    // list that changed, reloads the view; while a form is open or a block is being dragged, once
+    // that is over --------------------------------------------------------------------------------
+
+    var stale = false;
+    var liveTimer = null;
+
+    function busy() {
+        return Boolean(drag) || dialogs.some(function (d) { return !d.hidden; });
+    }
+
+    function reloadWhenIdle() {
+        if (busy()) {
+            stale = true;
+            return;
+        }
+        window.clearTimeout(liveTimer);
+        liveTimer = window.setTimeout(function () {
+            if (busy()) {
+                stale = true;
+            } else {
+                refresh(null);
+            }
+        }, 400);  // a burst of events (a series, a move) reloads once
+    }
+
+    document.addEventListener("realtime:appointment", reloadWhenIdle);
+    document.addEventListener("realtime:queue", reloadWhenIdle);
+    document.addEventListener("pointerup", function () {
+        if (stale && !busy()) {
+            stale = false;
+            reloadWhenIdle();
+        }
+    });
+    dialogs.forEach(function (dialog) {
+        dialog.querySelector(".cal-dialog-close").addEventListener("click", function () {
+            if (stale) {
+                stale = false;
+                reloadWhenIdle();
+            }
+        });
+    });
 }(jQuery));
