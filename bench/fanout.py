@@ -1,0 +1,224 @@
+"""Live-update fan-out: N python-socketio clients (WebSocket transport, asyncio) connected to ONE
+server process (the app under Werkzeug's threaded server, Socket.IO in threading mode, as
+``run.py`` serves it; no Redis), then a waiting-list change (``realtime_hooks.queue_changed``)
+sent to all of them, several times. The server runs in a child process on a throw-away SQLite
+database; every client logs in with the same receptionist's JWT, so each is in ``role:Receptionist``,
+one of the rooms a queue change goes to.
+
+    .venv/bin/python bench/fanout.py --quick      # 1,000 clients, 3 broadcasts (about half a minute)
+    .venv/bin/python bench/fanout.py              # 1,000 clients, 10 broadcasts
+    .venv/bin/python bench/fanout.py --clients 200 --rounds 5
+
+Prints `name: value` lines: clients (connected), p50_ms and p99_ms (from the moment the server
+sends to the moment each client has the event, over every client and broadcast; both processes
+read the same clock), lost (events not received within 10 s; must be 0), connect_s, rounds,
+failed_connects, server_send_ms (how long the hook took to hand the event to every connection, the
+median of the broadcasts) and load_average (the machine's, at the end: a busy machine shows in p99).
+Target: p99 under 250 ms on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+USERNAME, PASSWORD = "bench-desk", "Bench-Passw0rd!"
+RECEIVE_TIMEOUT = 10.0  # seconds after a broadcast; later is lost
+CONNECT_AT_ONCE = 50  # clients connecting at the same time (the server's listen queue is 128)
+
+# Further measurements over the same connected clients (the chat adds `chat_msgs_per_s`, 100
+# conversations exchanging messages): each is called with (url, token, clients, quick) after the
+# fan-out and returns its `name: value` lines.
+EXTRA_MEASUREMENTS: list[Callable[[str, str, list[Any], bool], Awaitable[dict[str, str]]]] = []
+
+
+# --- the server (child process) -----------------------------------------------------------------
+
+
+def serve(port: int, instance: str) -> None:
+    """The app on a fresh SQLite database with one receptionist, plus ``POST /bench/queue-changed``
+    (this bench only): it calls the real hook and answers the moment it started sending."""
+    os.environ["INSTANCE_PATH"] = instance
+    sys.path.insert(0, str(ROOT))
+    from flask import jsonify
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from app.extensions import db
+    from app.services import realtime_hooks
+    from config import Config
+
+    class BenchConfig(Config):
+        REDIS_URL = ""
+        RATELIMIT_ENABLED = False
+        SCHEDULER_IN_PROCESS = False
+        MFA_REQUIRED_ROLES = ""
+        SOCKETIO_PING_INTERVAL = 60
+        WTF_CSRF_ENABLED = False  # the bench's own POST /bench/queue-changed has no page to carry a token
+
+    app = create_app(BenchConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance}/fanout.db")
+    with app.app_context():
+        upgrade()
+        sm = app.appbuilder.sm
+        sm.sync_roles()
+        sm.add_user(USERNAME, "Bench", "Desk", "desk@bench.example", sm.find_role("Receptionist"), password=PASSWORD)
+        db.session.commit()
+
+    @app.post("/bench/queue-changed")
+    def queue_changed():
+        from datetime import date
+
+        sent_at = time.time()
+        realtime_hooks.queue_changed(1, date.today())
+        return jsonify(sent_at=sent_at, done_at=time.time())
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
+# --- the clients (this process) -----------------------------------------------------------------
+
+
+def _post(url: str, body: dict | None = None, headers: dict | None = None) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as refused:
+        raise SystemExit(f"{url}: {refused.code} {refused.read()[:500]!r}") from refused
+
+
+async def run_clients(url: str, token: str, count: int, rounds: int, quick: bool) -> dict[str, str]:
+    import socketio
+
+    received: list[dict[int, float]] = [dict() for _ in range(rounds)]
+    current = {"round": -1}
+    clients: list[socketio.AsyncClient] = []
+    gate = asyncio.Semaphore(CONNECT_AT_ONCE)
+
+    async def connect(index: int) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+
+        @client.on("queue")
+        async def on_queue(_data: Any, index: int = index) -> None:
+            at = time.time()
+            r = current["round"]
+            if r >= 0:
+                received[r].setdefault(index, at)
+
+        async with gate:
+            for attempt in range(3):
+                try:
+                    await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=30)
+                    clients.append(client)
+                    return
+                except Exception:  # noqa: BLE001 - retried; a client that never connects is not counted
+                    await asyncio.sleep(0.5 * (attempt + 1))
+
+    started = time.monotonic()
+    await asyncio.gather(*(connect(i) for i in range(count)))
+    connect_s = time.monotonic() - started
+    await asyncio.sleep(1.0)  # every connect handler has put its client in its rooms
+
+    latencies: list[float] = []
+    send_ms: list[float] = []
+    lost = 0
+    loop = asyncio.get_running_loop()
+    for r in range(rounds):
+        current["round"] = r
+        answer = await loop.run_in_executor(None, _post, f"{url}/bench/queue-changed", None,
+                                            {"Authorization": f"Bearer {token}"})
+        sent_at = float(answer["sent_at"])
+        send_ms.append((float(answer["done_at"]) - sent_at) * 1000)
+        deadline = time.monotonic() + RECEIVE_TIMEOUT
+        while len(received[r]) < len(clients) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        latencies += [(at - sent_at) * 1000 for at in received[r].values()]
+        lost += len(clients) - len(received[r])
+        await asyncio.sleep(0.5)
+
+    results = {"clients": str(len(clients)), "p50_ms": f"{statistics.median(latencies):.1f}" if latencies else "nan",
+               "p99_ms": f"{_percentile(latencies, 99):.1f}" if latencies else "nan", "lost": str(lost),
+               "connect_s": f"{connect_s:.1f}", "rounds": str(rounds), "failed_connects": str(count - len(clients)),
+               "server_send_ms": f"{statistics.median(send_ms):.1f}" if send_ms else "nan",
+               "load_average": f"{os.getloadavg()[0]:.1f}"}
+    for measure in EXTRA_MEASUREMENTS:
+        results.update(await measure(url, token, clients, quick))
+    await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+    return results
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(pct / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 broadcasts instead of 10")
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--instance", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve, args.instance)
+        return
+    rounds = args.rounds or (3 if args.quick else 10)
+    instance = tempfile.mkdtemp(prefix="clinic-bench-fanout-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(Path(instance) / "server.log", "w")
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGO_URI", "DATABASE_URL"}}
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--instance", instance], cwd=ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if "ready" not in line:
+            raise SystemExit(f"the server did not start: {(Path(instance) / 'server.log').read_text()[-3000:]}")
+        for _ in range(100):
+            try:
+                token = _post(f"{url}/api/v1/security/login",
+                              {"username": USERNAME, "password": PASSWORD, "provider": "db"})["access_token"]
+                break
+            except OSError:
+                time.sleep(0.1)
+        results = asyncio.run(run_clients(url, token, args.clients, rounds, args.quick))
+        for name, value in results.items():
+            print(f"{name}: {value}", flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
