@@ -124,7 +124,8 @@
             .catch(function () { /* offline again: the next reconnect asks once more */ });
     }
 
-    var socket = window.io({transports: ["websocket", "polling"], withCredentials: true});
+    // WebSocket first; where a proxy refuses it, long-polling (tryAllTransports).
+    var socket = window.io({transports: ["websocket", "polling"], tryAllTransports: true, withCredentials: true});
 
     socket.on("connect", function () {
         var first = !everConnected;
