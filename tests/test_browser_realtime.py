@@ -77,3 +77,30 @@ def test_doctors_now_shows_a_check_in_without_reload(app, db, clinic, page_as, t
                  ".textContent.trim() === '1'")
     assert page.evaluate("window.__notReloaded") is True
     page.screenshot(path=tmp_path / "doctors-now.png")
+
+
+def test_the_waiting_room_tv_hears_its_departments_queue_changes_without_login(app, db, clinic, browser_engine,
+                                                                               live_server, tmp_path):
+    from app.models import Department, Doctor
+    from app.services import realtime_hooks
+
+    other_department = clinic.save(Department(code="NGO", name="Khoa Ngoại"))
+    elsewhere = clinic.save(Doctor(full_name="Phạm Thị Dung", department_id=other_department))
+    context = browser_engine.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/queue/display?departments={clinic.department}")
+        _until(page, "Boolean(window.clinicRealtime && window.clinicRealtime.socket.connected)")
+        assert page.evaluate("window.clinicRealtime.rooms") == [f"display:{clinic.department}"]
+        page.evaluate("window.__heard = []; document.addEventListener('realtime:queue', "
+                      "function (e) { window.__heard.push(e.detail.doctor_id || null); })")
+        today = datetime.now().date()
+        with app.app_context():
+            realtime_hooks.queue_changed(elsewhere, today)  # another department's TV, not this one
+            realtime_hooks.queue_changed(clinic.doctor, today)
+        _until(page, f"window.__heard.indexOf({clinic.doctor}) >= 0")
+        time.sleep(0.5)
+        assert page.evaluate("window.__heard") == [clinic.doctor]
+        page.screenshot(path=tmp_path / "tv.png")
+    finally:
+        context.close()

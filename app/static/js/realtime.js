@@ -8,11 +8,34 @@
 // After a reconnect it asks GET /api/v1/realtime/state what it missed (notifications after the
 // last one it saw, the waiting lists' versions) and sends the events a page needs to reload
 // (`detail.catchup` is true). Pages join further rooms with window.clinicRealtime.join(room).
+// On the waiting-room TV (no login) it joins that screen's display rooms and sends realtime:queue.
 (function () {
     "use strict";
 
+    if (typeof window.io !== "function") {
+        return;
+    }
     var host = document.getElementById("realtime-client");
-    if (!host || typeof window.io !== "function") {
+    var screen = document.querySelector('[data-role="display"][data-departments]');
+    if (!host && screen) {
+        // The waiting-room TV (templates/realtime/display.html): no login, the /display namespace,
+        // one room per department it shows (display:all when it names none).
+        var ids = (screen.getAttribute("data-departments") || "").split(",").filter(function (id) {
+            return /^\d+$/.test(id.trim());
+        });
+        var rooms = ids.length ? ids.map(function (id) { return "display:" + id.trim(); }) : ["display:all"];
+        var tv = window.io("/display", {transports: ["websocket", "polling"], tryAllTransports: true});
+        tv.on("connect", function () {
+            rooms.forEach(function (room) { tv.emit("join", {room: room}); });
+            document.dispatchEvent(new CustomEvent("realtime:queue", {detail: {catchup: true}}));
+        });
+        tv.on("queue", function (data) {
+            document.dispatchEvent(new CustomEvent("realtime:queue", {detail: data || {}}));
+        });
+        window.clinicRealtime = {socket: tv, rooms: rooms};
+        return;
+    }
+    if (!host) {
         return;
     }
     var labels = host.dataset;
