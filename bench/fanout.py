@@ -13,8 +13,9 @@ Prints `name: value` lines: clients (connected), p50_ms and p99_ms (from the mom
 sends to the moment each client has the event, over every client and broadcast; both processes
 read the same clock), lost (events not received within 10 s; must be 0), connect_s, rounds,
 failed_connects, server_send_ms (how long the hook took to hand the event to every connection, the
-median of the broadcasts) and load_average (the machine's, at the end: a busy machine shows in p99).
-Target: p99 under 250 ms on 2 cores.
+median of the broadcasts) and load_average (the machine's, at the end: a busy machine shows in p99);
+then chat_msgs_per_s (100 conversations exchanging messages, run by ``bench/chat.py``; leave it
+out with --no-chat). Target: p99 under 250 ms on 2 cores.
 """
 from __future__ import annotations
 
@@ -39,10 +40,19 @@ USERNAME, PASSWORD = "bench-desk", "Bench-Passw0rd!"
 RECEIVE_TIMEOUT = 10.0  # seconds after a broadcast; later is lost
 CONNECT_AT_ONCE = 50  # clients connecting at the same time (the server's listen queue is 128)
 
-# Further measurements over the same connected clients (the chat adds `chat_msgs_per_s`, 100
-# conversations exchanging messages): each is called with (url, token, clients, quick) after the
-# fan-out and returns its `name: value` lines.
+# Further measurements over the same connected clients: each is called with (url, token,
+# clients, quick) after the fan-out and returns its `name: value` lines.
 EXTRA_MEASUREMENTS: list[Callable[[str, str, list[Any], bool], Awaitable[dict[str, str]]]] = []
+
+
+def chat_rate(quick: bool) -> dict[str, str]:
+    """`chat_msgs_per_s`: 100 conversations exchanging messages through the chat service
+    (``bench/chat.py``, its own scratch database), run after the fan-out so the two do not share
+    the cores."""
+    command = [sys.executable, str(ROOT / "bench" / "chat.py")] + (["--quick"] if quick else [])
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    found = dict(line.split(": ", 1) for line in done.stdout.splitlines() if line.startswith("chat_"))
+    return found or {"chat_msgs_per_s": "nan"}
 
 
 # --- the server (child process) -----------------------------------------------------------------
@@ -181,6 +191,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 broadcasts instead of 10")
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--no-chat", action="store_true", help="leave out chat_msgs_per_s (bench/chat.py)")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--instance", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,6 +221,9 @@ def main() -> None:
         results = asyncio.run(run_clients(url, token, args.clients, rounds, args.quick))
         for name, value in results.items():
             print(f"{name}: {value}", flush=True)
+        if not args.no_chat:
+            for name, value in chat_rate(args.quick).items():
+                print(f"{name}: {value}", flush=True)
     finally:
         server.terminate()
         try:

@@ -203,7 +203,7 @@ def test_a_patient_cannot_join_another_users_or_a_doctors_room_and_each_refusal_
     logged = denials(app)
     assert [(d["user_id"], d["room"], d["reason"]) for d in logged] == [
         (patient, f"user:{other}", "not_yours"), (patient, f"doctor:{clinic.doctor}", "not_yours"),
-        (patient, "role:Receptionist", "not_yours"), (patient, "conversation:7", "unknown_kind"),
+        (patient, "role:Receptionist", "not_yours"), (patient, "conversation:7", "not_yours"),
         (patient, "display:all", "unknown_kind"), (patient, "nonsense", "malformed")]
 
 
@@ -240,16 +240,38 @@ def test_a_registered_rule_decides_a_new_kind_of_room(app, live_server):
         asked.append((user.id, key))
         return key == "42"
 
+    chats = realtime_access._rules["conversation"]  # the chat's own rule, put back after
     realtime_access.register_room_rule("conversation", rule)
     try:
         with connected(live_server, token=bearer(app, "patient")) as me:
             assert me.call("join", {"room": "conversation:42"})["ok"] is True
             assert me.call("join", {"room": "conversation:43"})["ok"] is False
     finally:
-        realtime_access._rules.pop("conversation", None)
+        realtime_access.register_room_rule("conversation", chats)
     assert asked == [(user_id(app, "patient"), "42"), (user_id(app, "patient"), "43")]
     with pytest.raises(ValueError):
         realtime_access.register_room_rule("doctor", rule)
+
+
+def test_a_patient_joins_their_own_chat_conversation_only(app, live_server, clinic):
+    """The chat's rule for ``conversation:<id>`` rooms: the patient's own conversation, not
+    another patient's (refused and logged)."""
+    from datetime import datetime, timezone
+
+    from app.extensions import db
+    from app.models import Patient
+    from app.services import chat
+
+    now = datetime.now(timezone.utc)
+    clinic.save(Patient(full_name="Trần Thị Mai", user_id=user_id(app, "patient")))
+    other = clinic.save(Patient(full_name="Lê Văn Tám"))
+    with app.app_context():
+        mine = chat.my_conversation(db.session, app.appbuilder.sm.find_user(username="patient"), now).id
+        theirs = chat.patient_conversation(db.session, other, now).id
+    with connected(live_server, token=bearer(app, "patient")) as me:
+        assert me.call("join", {"room": f"conversation:{mine}"}) == {"ok": True, "room": f"conversation:{mine}"}
+        assert me.call("join", {"room": f"conversation:{theirs}"})["ok"] is False
+    assert [(d["room"], d["reason"]) for d in denials(app)] == [(f"conversation:{theirs}", "not_yours")]
 
 
 # --- the hooks reach the right rooms only --------------------------------------------------------
@@ -266,6 +288,7 @@ def test_each_hook_reaches_its_rooms_and_no_other(app, live_server, clinic, doct
     from app.services import realtime_access
 
     colleague = second_doctor(clinic)
+    chats = realtime_access._rules["conversation"]  # the chat's own rule, put back after
     realtime_access.register_room_rule("conversation", lambda session, user, key: key == "c1")
     try:
         with connected(live_server, cookie=session_cookie(app, "receptionist")) as desk, \
@@ -313,7 +336,7 @@ def test_each_hook_reaches_its_rooms_and_no_other(app, live_server, clinic, doct
             doctor.nothing("chat")
             desk.nothing("chat")
     finally:
-        realtime_access._rules.pop("conversation", None)
+        realtime_access.register_room_rule("conversation", chats)
 
 
 def test_a_notification_brings_its_owner_the_unread_count_and_a_toast(app, live_server, db):

@@ -363,6 +363,23 @@ def test_the_job_tells_next_in_process(app, db):
         OutboundMessage.appointment_id == mine, OutboundMessage.kind == "queue_next")).scalar() >= 1
 
 
+def test_any_change_of_the_queue_tells_whoever_is_next_now(app, db):
+    """The queue-change hook (every check-in, call, start, finish, no-show) runs tell_next: the
+    patient who is next hears it, once, however often the queue changes."""
+    from app.services import realtime_hooks
+
+    room = Room(db)
+    today = datetime.now(ZONE).date()
+    mine = room.visit(1, "checked_in", day=today, email="mot@test.example")
+    db.session.commit()
+    realtime_hooks.queue_changed(room.doctor_id, today)
+    realtime_hooks.queue_changed(room.doctor_id, today)
+    db.session.rollback()
+    told = db.session.execute(sa.select(OutboundMessage.appointment_id).where(
+        OutboundMessage.kind == "queue_next", OutboundMessage.channel == "email")).scalars().all()
+    assert told == [mine]
+
+
 # --- the check-in slip ------------------------------------------------------------------------------
 
 

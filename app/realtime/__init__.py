@@ -27,8 +27,10 @@ def register_handlers() -> None:
         return
     from app.extensions import socketio
     from app.realtime import events
+    from app.services import chat, realtime_access
 
     events.register(socketio)
+    realtime_access.register_room_rule("conversation", chat.conversation_room_rule)
     _registered = True
 
 

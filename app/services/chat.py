@@ -182,6 +182,12 @@ def open_conversation(session: Session, user: Any, conversation_id: int, now: da
     return conversation, side
 
 
+def conversation_room_rule(session: Session, user: Any, key: str) -> bool:
+    """``realtime_access``'s rule for the ``conversation:<id>`` rooms (a refusal's audit rows
+    are committed by the caller with its own)."""
+    return key.isdigit() and may_join_conversation(session, user, int(key))
+
+
 def may_join_conversation(session: Session, user: Any, conversation_id: int, now: datetime | None = None) -> bool:
     """The Socket.IO room rule: whether ``user`` may join the room of ``conversation_id``. A
     refusal (another patient's conversation, a patient outside a doctor's care, no such

@@ -107,6 +107,17 @@ def queue_changed(doctor_id: int, day: date) -> None:
               doctor_room_targets(session, int(doctor_id)))
 
     _safely("queue", push)
+    _safely("queue next", lambda session: _tell_next(int(doctor_id), day))
+
+
+def _tell_next(doctor_id: int, day: date) -> None:
+    """The patient now next in the queue hears it (``waiting_room.tell_next``, once per
+    appointment), from a job on the ``high`` queue (in this process without Redis)."""
+    from flask import current_app
+
+    from app.jobs.queue import enqueue
+
+    enqueue(current_app.config, "app.jobs.waiting_room.tell_next_job", doctor_id, day.isoformat(), queue="high")
 
 
 def appointment_changed(appointment_id: int, change: str) -> None:
@@ -152,8 +163,12 @@ def chat_read(conversation_id: int, side: str) -> None:
     """The ``side`` ("patient" or "staff") of a conversation read its messages (read receipts and
     unread counts changed): the conversation's open pages and the staff inboxes fetch again."""
     payload = {"conversation_id": str(conversation_id), "read": str(side)}
-    _safely("chat read", lambda session: (_send("chat", payload, [f"conversation:{conversation_id}"]),
-                                          _send("inbox", payload, list(INBOX_ROOMS))))
+
+    def push(session: Any) -> None:
+        _send("chat", payload, [f"conversation:{conversation_id}"])
+        _send("inbox", payload, list(INBOX_ROOMS))
+
+    _safely("chat read", push)
 
 
 def chat_typing(conversation_id: int, side: str, user_id: int) -> None:

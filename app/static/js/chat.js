@@ -276,6 +276,10 @@
     fetchNew();
   });
   document.addEventListener('realtime:reconnect', fetchNew);
+  // This conversation's pushes (new messages, typing, receipts): its room, checked by the server.
+  if (root.dataset.conversationId && window.clinicRealtime) {
+    window.clinicRealtime.join('conversation:' + root.dataset.conversationId);
+  }
   window.addEventListener('online', fetchNew);
   document.addEventListener('visibilitychange', function () { if (!document.hidden) { fetchNew(); markRead(); } });
   setInterval(function () { if (!document.hidden) { fetchNew(); } }, POLL_MS);

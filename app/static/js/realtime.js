@@ -5,6 +5,7 @@
 //   realtime:appointment  {appointment_id, change, doctor_id, start_at, status, ...}
 //   realtime:chat         {conversation_id, message_id, inbox}
 //   realtime:dispensing   {prescription_id}
+//   realtime:reconnect    {}                        back online after a drop: fetch what was missed
 // After a reconnect it asks GET /api/v1/realtime/state what it missed (notifications after the
 // last one it saw, the waiting lists' versions) and sends the events a page needs to reload
 // (`detail.catchup` is true). Pages join further rooms with window.clinicRealtime.join(room).
@@ -158,6 +159,9 @@
         everConnected = true;
         extraRooms.forEach(function (room) { socket.emit("join", {room: room}); });
         catchUp(first);
+        if (!first) {
+            fire("reconnect", {});  // pages fetch what they missed (the chat: messages since its last id)
+        }
     });
     socket.on("disconnect", function (reason) {
         if (reason !== "io client disconnect") {
