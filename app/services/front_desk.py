@@ -59,6 +59,7 @@ class QueueRow:
     called_at: datetime | None
     called_by: str | None
     called_time: str | None = None  # HH:MM, clinic-local
+    can_no_show: bool = False  # "No-show" would be accepted now (``no_show_allowed``)
 
     def as_json(self, settings: ClinicSettings) -> dict[str, Any]:
         def local(moment: datetime | None) -> str | None:
@@ -69,7 +70,7 @@ class QueueRow:
                 "patient_code": self.patient_code, "patient_name": self.patient_name, "service": self.service,
                 "start": self.start, "channel": self.channel, "checked_in_at": local(self.checked_in_at),
                 "waiting_minutes": self.waiting_minutes, "called_at": local(self.called_at),
-                "called_by": self.called_by}
+                "called_by": self.called_by, "can_no_show": self.can_no_show}
 
 
 @dataclass
@@ -100,6 +101,13 @@ def state_of(appointment: Appointment) -> str:
     if status in ("requested", "confirmed"):
         return "expected"
     return status  # in_consultation, no_show
+
+
+def no_show_allowed(appointment: Appointment, now: datetime) -> bool:
+    """Whether ``mark_no_show`` accepts the appointment at ``now``: a checked-in (or called)
+    patient who left, or a confirmed one whose time has passed. A request never confirmed, or a
+    patient expected later, is not a no-show (the desk sees no button for them)."""
+    return appointment.status == "checked_in" or (appointment.status == "confirmed" and appointment.start_at <= now)
 
 
 def _sort_key(row: QueueRow) -> tuple:
@@ -149,7 +157,8 @@ def queue_board(session: Session, day: date, now: datetime, *, settings: ClinicS
             start=a.start_at.astimezone(settings.timezone).strftime("%H:%M"), channel=a.channel,
             checked_in_at=a.checked_in_at, waiting_minutes=waited, called_at=a.called_at,
             called_by=a.called_by.username if a.called_by is not None else None,
-            called_time=a.called_at.astimezone(settings.timezone).strftime("%H:%M") if a.called_at else None))
+            called_time=a.called_at.astimezone(settings.timezone).strftime("%H:%M") if a.called_at else None,
+            can_no_show=no_show_allowed(a, now)))
     board: list[DoctorQueue] = []
     for doctor in doctors:
         working = bool(working_intervals(session, doctor.id, day, day).get(day))
@@ -286,6 +295,10 @@ def mark_no_show(session: Session, appointment_id: int, actor_id: int | None, no
     (or called) patient who left."""
     with committing(session):
         appointment = _locked_appointment(session, appointment_id)
+        if appointment.status == "requested":
+            raise Conflict(_("%(patient)s's appointment was requested but never confirmed: check them in when "
+                             "they arrive, or cancel the request.", patient=appointment.patient.full_name),
+                           "status")
         if appointment.status not in ("confirmed", "checked_in"):
             raise Conflict(_already(appointment, settings), "status")
         if appointment.status == "confirmed" and appointment.start_at > now:

@@ -74,6 +74,7 @@ class FrontDeskView(BaseView):
             "clinic/front_desk.html", board=board, labels=STATE_LABELS, states=front_desk.STATES, form=form,
             doctors=doctors, departments=departments, filters=filters, can_write=can_write,
             csrf=generate_csrf(), today=front_desk.clinic_day(utcnow(), settings).strftime("%d/%m/%Y"),
+            zone=str(settings.timezone),
         ), status
 
     @expose("/")

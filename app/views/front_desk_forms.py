@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.widgets import TextInput
 from wtforms.validators import InputRequired, Optional
 
 from app.form_fields import at_most, strip
@@ -30,7 +31,8 @@ class WalkInForm(FlaskForm):
                             render_kw={"autocomplete": "off"})
     phone = StringField(_l("Phone"), filters=[strip], validators=[Optional(), at_most(20)],
                         render_kw={"inputmode": "tel", "autocomplete": "off"})
-    date_of_birth = LocaleDateField(_l("Date of birth"), validators=[Optional()], day_first=True)
+    # A plain input: FAB's text widget would overwrite the "dd/mm/yyyy" hint with the label.
+    date_of_birth = LocaleDateField(_l("Date of birth"), validators=[Optional()], day_first=True, widget=TextInput())
     sex = SelectField(_l("Sex"), choices=[("", "—")] + [(s, lazy_choice_label(s)) for s in SEXES],
                       validators=[Optional()])
     service = SelectField(_l("Service"), coerce=_int_or_none, validators=[InputRequired(_l("Choose the service."))])

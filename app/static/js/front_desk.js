@@ -19,11 +19,19 @@
         message.className = "fd-message" + (text ? " alert alert-" + (kind || "info") : "");
     }
 
+    // The clinic's time (data-zone), as every time on the board, whatever the computer's zone.
     function stamp() {
         var now = new Date();
-        var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-        live.textContent = root.dataset.msgUpdated.replace("{time}", pad(now.getHours()) + ":" + pad(now.getMinutes()) +
-            ":" + pad(now.getSeconds()));
+        var text;
+        try {
+            text = new Intl.DateTimeFormat("en-GB", {hour: "2-digit", minute: "2-digit", second: "2-digit",
+                                                     hour12: false, timeZone: root.dataset.zone || undefined})
+                .format(now);
+        } catch (e) {
+            var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+            text = pad(now.getHours()) + ":" + pad(now.getMinutes()) + ":" + pad(now.getSeconds());
+        }
+        live.textContent = root.dataset.msgUpdated.replace("{time}", text);
     }
 
     function reloadBoard() {
