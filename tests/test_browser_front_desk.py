@@ -107,3 +107,38 @@ def test_receptionist_walk_in_check_in_call_and_doctor_calls_next(page_as, desk_
     page.evaluate("document.dispatchEvent(new Event('realtime:queue'))")
     page.locator(".fd-row[data-state=called]", has_text="Phạm Văn Đức").wait_for()
     shot(page, "board_after_call_next_en_1280")
+
+
+def test_walk_in_of_a_patient_found_by_search_on_a_phone(page_as, desk_day, app, browser_engine, browser_logins,
+                                                         live_server):
+    """The walk-in's patient box searches as the receptionist types (it used to be a plain empty
+    drop-down: an existing patient could not be chosen), here at 390 px in Vietnamese on a
+    computer whose clock is in another zone: the board's "Updated" time is the clinic's."""
+    from app.services.settings import ClinicSettings
+
+    page_as("receptionist")  # logs in once; its cookies open the context below
+    context = browser_engine.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN",
+                                         timezone_id="America/Los_Angeles",
+                                         storage_state=browser_logins["receptionist"])
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/clinic/language/vi?next=/front-desk/")
+        page.locator("#fd-live", has_text=":").wait_for()
+        clinic_now = datetime.now(ClinicSettings.from_config(app.config).timezone)
+        shown = page.inner_text("#fd-live").split()[-1]
+        assert abs((int(shown[:2]) - clinic_now.hour) % 24) in (0, 1, 23)  # an hour's edge at most
+        page.click("#fd-walk-in summary")
+        assert page.get_attribute("#date_of_birth", "placeholder") == "dd/mm/yyyy"
+        page.click("#fd-walk-in .select2-selection")
+        page.fill(".select2-search__field", "pham van duc")
+        page.locator(".select2-results__option", has_text="Phạm Văn Đức").click()
+        page.select_option("#service", label="Khám tổng quát")
+        page.select_option("#doctor", label="BS. Lê Minh Tâm")
+        _no_overflow(page)
+        page.click("#fd-walk-in button[type=submit]")
+        page.wait_for_load_state()
+        assert "Phạm Văn Đức đã tiếp nhận: số 1" in page.inner_text("body")
+        assert _row(page, "Phạm Văn Đức").locator("[data-slip-link]").count() == 1
+        _no_overflow(page)
+    finally:
+        context.close()

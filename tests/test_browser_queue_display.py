@@ -190,3 +190,39 @@ def test_the_front_desk_prints_the_check_in_slip(app, db, page_as, live_server, 
     _no_overflow(page)
     page.goto(link.replace(str(app.config.get("PUBLIC_BASE_URL") or "").rstrip("/"), live_server))
     assert page.inner_text("[data-ticket-number]") == "2"  # the QR's link opens the patient's ticket
+
+
+def test_a_full_tv_keeps_every_wait_inside_its_card(app, db, browser_engine, live_server, queue, clinic, tmp_path):
+    """Four doctors with waiting patients on a 1920 px TV, in Vietnamese ("khoảng 20 phút"): the
+    waits used to run out of their cards (and off the screen) in four narrow columns."""
+    from app.models import Appointment, Doctor, Patient
+
+    start = _earlier_today(app)
+    for index, name in enumerate(("Nguyễn Thị Phương Thảo", "Trương Ngọc Bảo Khánh", "Hoàng Thị Minh Nguyệt")):
+        doctor = Doctor(full_name=name, title="ThS. BS.", department_id=queue.department)
+        db.session.add(doctor)
+        db.session.flush()
+        for number in (1, 2, 3):
+            patient = Patient(code=f"BN-T{index}{number}", full_name="Trần Thị Bích Ngọc")
+            db.session.add(patient)
+            db.session.flush()
+            db.session.add(Appointment(patient_id=patient.id, doctor_id=doctor.id, service_id=clinic.service,
+                                       start_at=start + timedelta(minutes=20 * number),
+                                       end_at=start + timedelta(minutes=20 * number + 20), status="checked_in",
+                                       queue_number=number, queue_date=start.date(),
+                                       checked_in_at=datetime.now(timezone.utc) - timedelta(minutes=10)))
+    db.session.commit()
+    context = browser_engine.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/queue/display?departments={queue.department}&_l_=vi")
+        assert page.locator(".qd-doctor").count() == 4
+        assert "khoảng" in page.inner_text("#qd-grid")
+        page.screenshot(path=str(_shots(tmp_path) / "queue-tv-vi-1920-four-doctors.png"))
+        _no_overflow(page)
+        outside = page.evaluate("""() => [...document.querySelectorAll('.qd-wait')].filter(wait => {
+            const card = wait.closest('.qd-doctor').getBoundingClientRect();
+            return wait.getBoundingClientRect().right > card.right + 1; }).map(w => w.textContent)""")
+        assert outside == []
+    finally:
+        context.close()

@@ -290,3 +290,25 @@ def test_staff_bookings_ignore_the_online_minimum_notice_patients_do_not(db, des
     staff = booking.free_slots(db.session, doctor_id=desk.doctor, service_id=desk.service, date_from=DAY,
                                date_to=DAY, settings=settings, now=NOW, by_patient=False)
     assert staff[0].start == at("09:00")
+
+
+def test_no_show_is_offered_only_where_it_is_accepted(db, desk, settings):
+    """The board offers "No-show" exactly where ``mark_no_show`` accepts it: not for a request
+    never confirmed, nor a patient expected later (the button used to answer with a confusing
+    "...'s appointment is now requested; the list has been refreshed")."""
+    from app.services import front_desk
+
+    past, later, asked = desk.book("08:30"), desk.book("10:00"), desk.book("08:00", status="requested")
+    here = desk.book("09:00")
+    front_desk.check_in(db.session, here, desk.actor, NOW, settings=settings)
+    rows = {row.appointment_id: row for row in front_desk.queue_board(db.session, DAY, NOW, settings=settings)[0].rows}
+    assert {a: rows[a].can_no_show for a in (past, later, asked, here)} == {
+        past: True, later: False, asked: False, here: True}
+    assert rows[asked].as_json(settings)["can_no_show"] is False
+    with pytest.raises(Conflict, match="requested but never confirmed: check them in when they arrive"):
+        front_desk.mark_no_show(db.session, asked, desk.actor, NOW, settings=settings)
+    with pytest.raises(Conflict, match="only after that time"):
+        front_desk.mark_no_show(db.session, later, desk.actor, NOW, settings=settings)
+    front_desk.mark_no_show(db.session, past, desk.actor, NOW, settings=settings)
+    front_desk.mark_no_show(db.session, here, desk.actor, NOW, settings=settings)
+    assert [s for _name, s, _n in board_states(db, settings)].count("no_show") == 2

@@ -109,3 +109,30 @@ def test_a_walk_in_through_the_form(app, db, login_as, desk):  # noqa: F811
     assert patient.date_of_birth.isoformat() == "1985-07-20"
     appointment = db.session.execute(select(Appointment).where(Appointment.patient_id == patient.id)).scalar_one()
     assert (appointment.status, appointment.queue_number) == ("checked_in", 1)
+
+
+def test_the_walk_in_form_searches_patients_and_shows_the_date_format(app, login_as, desk):  # noqa: F811
+    """The patient picker keeps the class that turns it into a search box (a plain "form-control"
+    select could never find an existing patient), and the date of birth says how to type it
+    (FAB's text widget used to put the label there instead)."""
+    browser = login_as("receptionist")
+    page = browser.get("/clinic/language/vi?next=/front-desk/", follow_redirects=True).get_data(as_text=True)
+    picker = re.search(r'<select[^>]*id="patient"[^>]*>', page).group(0)
+    assert re.search(r'class="[^"]*\bremote-select\b', picker) and 'data-url="/lookup/Patient"' in picker
+    birth = re.search(r'<input[^>]*id="date_of_birth"[^>]*>', page).group(0)
+    assert 'placeholder="dd/mm/yyyy"' in birth and 'class="form-control"' in birth
+
+
+def test_no_show_button_only_for_a_patient_who_is_late_or_here(app, db, login_as, today_visit):
+    """today_visit starts in half an hour: checking in, yes; No-show, not yet."""
+    page = login_as("receptionist").get("/front-desk/").get_data(as_text=True)
+    row = re.search(r'<li class="fd-row[^"]*" data-appointment="%d".*?</li>' % today_visit.id, page, re.S).group(0)
+    assert "Check in" in row and "No-show" not in row
+
+
+def test_the_slip_leads_back_to_the_front_desk(app, db, login_as, today_visit):
+    browser = login_as("receptionist")
+    token = _token(browser.get("/front-desk/").get_data(as_text=True))
+    browser.post(f"/front-desk/check-in/{today_visit.id}", data={"csrf_token": token})
+    slip = browser.get(f"/front-desk/slip/{today_visit.id}").get_data(as_text=True)
+    assert re.search(r'<a[^>]*href="/front-desk/"[^>]*data-front-desk-link', slip)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
-from wtforms.widgets import TextInput
 from wtforms.validators import InputRequired, Optional
+from wtforms.widgets import TextInput
 
 from app.form_fields import at_most, strip
 from app.models import Patient
