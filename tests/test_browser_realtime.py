@@ -104,3 +104,27 @@ def test_the_waiting_room_tv_hears_its_departments_queue_changes_without_login(a
         page.screenshot(path=tmp_path / "tv.png")
     finally:
         context.close()
+
+
+def test_my_day_shows_a_check_in_at_the_desk_without_the_doctor_reloading(app, db, clinic, page_as, tmp_path):
+    """Issue 13, item 3: the desk's check-in reaches the doctor's My day at once."""
+    from app.models import Appointment
+    from app.services import realtime_hooks
+    from app.services.settings import ClinicSettings
+    from tests.test_realtime import link_doctor
+
+    link_doctor(app, clinic.doctor, "doctor")
+    settings = ClinicSettings.from_config(app.config)
+    page = page_as("doctor")
+    page.goto(f"{page.base_url}/my-day/")
+    _wait_connected(page)
+    assert page.locator(".my-day-queue tbody tr[data-appointment]").count() == 0
+    now = datetime.now(settings.timezone)
+    visit = Appointment(patient_id=clinic.patient, doctor_id=clinic.doctor, service_id=clinic.service,
+                        start_at=now, end_at=now + timedelta(minutes=20), status="checked_in",
+                        queue_date=now.date(), queue_number=1, checked_in_at=now)
+    db.session.add(visit)
+    db.session.commit()
+    realtime_hooks.queue_changed(clinic.doctor, now.date())
+    page.wait_for_selector(f'.my-day-queue tr[data-appointment="{visit.id}"]', timeout=10000)  # it reloads itself
+    page.screenshot(path=tmp_path / "my-day-live.png")
