@@ -241,6 +241,24 @@ def desk_patient(desk, db) -> int:
     return patient.id
 
 
+def test_a_patient_still_in_a_queue_is_not_walked_in_twice(db, desk, settings):
+    from app.models import Appointment
+    from app.services import front_desk
+
+    patient = desk_patient(desk, db)
+    first = front_desk.walk_in(db.session, service_id=desk.service, actor_id=desk.actor, now=NOW,
+                               settings=settings, patient_id=patient)
+    with pytest.raises(Conflict, match="already in .* queue today \\(number 1\\)"):
+        front_desk.walk_in(db.session, service_id=desk.service, actor_id=desk.actor, now=NOW, settings=settings,
+                           patient_id=patient)
+    assert db.session.query(Appointment).filter_by(patient_id=patient).count() == 1
+    db.session.get(Appointment, first.id).status = "completed"  # seen: a second visit the same day is fine
+    db.session.commit()
+    again = front_desk.walk_in(db.session, service_id=desk.service, actor_id=desk.actor, now=NOW, settings=settings,
+                               patient_id=patient)
+    assert again.queue_number == 2
+
+
 def test_a_walk_in_with_a_chosen_doctor_with_no_time_left_is_refused(db, desk, settings):
     from app.services import front_desk
 

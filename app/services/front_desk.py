@@ -381,6 +381,21 @@ def _new_patient(session: Session, new: NewPatient, settings: ClinicSettings) ->
     return patient
 
 
+def _not_already_waiting(session: Session, patient: Patient, now: datetime, settings: ClinicSettings) -> None:
+    """A patient still in a queue today (checked in, called or with the doctor) is not walked in a
+    second time by mistake: a second visit the same day waits until the first is over."""
+    start, end = day_bounds(clinic_day(now, settings), settings)
+    waiting = session.execute(
+        select(Appointment).where(Appointment.patient_id == patient.id, Appointment.start_at >= start,
+                                  Appointment.start_at < end,
+                                  Appointment.status.in_(("checked_in", "in_consultation")))
+        .order_by(Appointment.start_at)).scalars().first()
+    if waiting is not None:
+        raise Conflict(_("%(patient)s is already in %(doctor)s's queue today (number %(number)s). Finish or "
+                         "cancel that visit first.", patient=patient.full_name, doctor=str(waiting.doctor),
+                         number=waiting.queue_number or "–"), "patient_id")
+
+
 def walk_in(session: Session, *, service_id: int, actor_id: int | None, now: datetime, settings: ClinicSettings,
             patient_id: int | None = None, new_patient: NewPatient | None = None, doctor_id: int | None = None,
             reason: str | None = None) -> Appointment:
@@ -399,6 +414,7 @@ def walk_in(session: Session, *, service_id: int, actor_id: int | None, now: dat
             patient = session.get(Patient, patient_id)
             if patient is None:
                 raise ValidationFailed(_("Unknown patient."), "patient_id")
+            _not_already_waiting(session, patient, now, settings)
         else:
             assert new_patient is not None
             patient = _new_patient(session, new_patient, settings)
