@@ -56,16 +56,14 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from app import audit, models  # noqa: F401  (models: every table on the shared metadata)
-    from app.extensions import db, mail, migrate, socketio
+    from app.extensions import db, mail, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     mail.init_app(app)
     from app import realtime
 
-    realtime.register_handlers()  # once per process, before the server is made
-    socketio.init_app(app, **realtime.socketio_options(app.config))  # Redis message queue with REDIS_URL
-    realtime.init_app(app)
+    realtime.init_app(app)  # this app's own Socket.IO server (the Redis message queue with REDIS_URL)
     audit.register(db)
     from app import csrf, security_headers
 

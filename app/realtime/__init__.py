@@ -17,21 +17,12 @@ from typing import Any
 
 from flask import Flask
 
-_registered = False
 
-
-def register_handlers() -> None:
-    """Once per process, before ``socketio.init_app`` (the handlers are kept on the extension)."""
-    global _registered
-    if _registered:
-        return
-    from app.extensions import socketio
-    from app.realtime import events
+def _register_rules() -> None:
+    """The room rules of other modules (idempotent: a later registration replaces the same rule)."""
     from app.services import chat, realtime_access
 
-    events.register(socketio)
     realtime_access.register_room_rule("conversation", chat.conversation_room_rule)
-    _registered = True
 
 
 def socketio_options(config: Any) -> dict[str, Any]:
@@ -47,10 +38,15 @@ def socketio_options(config: Any) -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    """Keep this app's own Socket.IO server (a second ``create_app`` in one process replaces the
-    extension's ``server``; each app sends through the one its clients are connected to)."""
-    from app.extensions import socketio
-    from app.realtime import vendor
+    """Give this app its own Socket.IO server with the handlers (``app.extensions["socketio"]``;
+    its server also as ``app.extensions["realtime_server"]``, which ``emit`` sends through)."""
+    from flask_socketio import SocketIO
 
+    from app.realtime import events, vendor
+
+    socketio = SocketIO()
+    events.register(socketio)
+    socketio.init_app(app, **socketio_options(app.config))
+    _register_rules()
     app.extensions["realtime_server"] = socketio.server
     vendor.register(app)  # /static-vendor/socket.io.min.js

@@ -17,12 +17,7 @@ def _server() -> Any | None:
 
     if not has_app_context():
         return None
-    server = current_app.extensions.get("realtime_server")
-    if server is None:
-        from app.extensions import socketio
-
-        server = socketio.server
-    return server
+    return current_app.extensions.get("realtime_server")
 
 
 def send(event: str, payload: dict[str, Any], rooms: Iterable[str]) -> int:
