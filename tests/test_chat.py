@@ -131,6 +131,26 @@ def test_patient_and_staff_talk_with_counts_receipts_and_catch_up(app, db, peopl
     assert chat.history(s, store, u["receptionist"], conversation.id, T0).messages[0].read_at is None
 
 
+def test_history_says_up_to_when_the_other_side_has_read(app, db, people, store):
+    """What lets a page already open mark its own messages "Seen" when the other side reads."""
+    from app.services import chat
+
+    s, u = db.session, people.users
+    conversation = chat.patient_conversation(s, people.patient, T0)
+    asked = chat.post_message(s, store, u["owner"], conversation.id, "Còn lịch sáng mai không?", T0).messages[-1]
+    assert chat.history(s, store, u["owner"], conversation.id, T0).read_until is None  # nobody read it yet
+
+    chat.mark_read(s, store, u["receptionist"], conversation.id, T0 + timedelta(minutes=2))
+    polled = chat.history(s, store, u["owner"], conversation.id, T0 + timedelta(minutes=3), since_id=asked.id)
+    assert polled.messages == [] and polled.read_until == T0 + timedelta(minutes=2)  # a poll with nothing new
+    assert chat.history(s, store, u["receptionist"], conversation.id, T0).read_until is None  # the patient has not
+
+    chat.post_message(s, store, u["receptionist"], conversation.id, "Dạ còn ạ.", T0 + timedelta(minutes=4))
+    chat.mark_read(s, store, u["owner"], conversation.id, T0 + timedelta(minutes=5))
+    assert chat.history(s, store, u["receptionist"], conversation.id, T0).read_until == T0 + timedelta(minutes=5)
+    assert chat.history(s, store, u["owner"], conversation.id, T0).read_until == T0 + timedelta(minutes=2)
+
+
 def test_history_pages_back_without_gaps(app, db, people, store):
     from app.services import chat
 
@@ -435,11 +455,30 @@ def test_portal_chat_posts_with_csrf_and_shows_the_reply(app, db, people, login_
     sent = browser.post("/clinic/me/chat/send", data={"text": "Xin chào"}, headers={"X-Requested-With": "fetch"})
     assert sent.status_code == 201, sent.get_data(as_text=True)
     cid = chat.conversations_of(db.session, people.users["owner"], T0)[0].id
+    assert sent.get_json()["conversation_id"] == cid  # chat.js joins its room after the first message
     chat.post_message(db.session, app.extensions["documents"], people.users["receptionist"], cid, "Chào chị ạ", T0)
     since = browser.get(f"/clinic/me/chat/messages?since_id={sent.get_json()['result'][0]['id']}").get_json()
     assert [m["text"] for m in since["result"]] == ["Chào chị ạ"]
     refused = app.test_client().post("/clinic/me/chat/send", data={"text": "no token"})
     assert refused.status_code in (302, 400)
+
+
+def test_portal_and_api_messages_say_when_the_other_side_read(app, db, people, login_as):
+    from app.services import chat
+
+    s, store = db.session, app.extensions["documents"]
+    cid = chat.patient_conversation(s, people.patient, T0).id
+    asked = chat.post_message(s, store, people.users["owner"], cid, "Xin chào", T0).messages[-1]
+    browser = login_as("chat_patient")
+    unread = browser.get(f"/clinic/me/chat/messages?since_id={asked.id}").get_json()
+    assert unread["result"] == [] and unread["read_until"] is None
+    chat.mark_read(s, store, people.users["receptionist"], cid, T0 + timedelta(minutes=1))
+    seen = browser.get(f"/clinic/me/chat/messages?since_id={asked.id}").get_json()
+    assert seen["result"] == [] and datetime.fromisoformat(seen["read_until"]) == T0 + timedelta(minutes=1)
+    api = app.test_client().get(f"/api/v1/chat/conversations/{cid}/messages",
+                                headers=token_headers(app, "chat_patient")).get_json()
+    assert datetime.fromisoformat(api["read_until"]) == T0 + timedelta(minutes=1)
+    assert api["result"][0]["read_at"] is not None
 
 
 def test_portal_attachment_round_trip_and_isolation(app, db, people, login_as):

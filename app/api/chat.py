@@ -151,6 +151,8 @@ class ChatMessagePage(Schema):
                          metadata={"description": "oldest first"})
     has_more = fields.Boolean(required=True)
     side = fields.String(required=True, metadata={"description": "yours: patient or staff"})
+    read_until = fields.DateTime(allow_none=True, metadata={
+        "description": "the other side has read everything up to this time (your messages until then are seen)"})
 
 
 class ChatPostedResult(Schema):
@@ -220,7 +222,8 @@ class ChatApi(ClinicBaseApi):
         page = chat.history(db.session, documents(), user, conversation_id, utcnow(), before_id=args["before_id"],
                             since_id=args["since_id"], limit=args["page_size"])
         return self.response(200, result=[message_json(m, _api_file_url) for m in page.messages],
-                             has_more=page.has_more, side=page.side)
+                             has_more=page.has_more, side=page.side,
+                             read_until=page.read_until.isoformat() if page.read_until else None)
 
     @expose("/conversations/<int:conversation_id>/messages", methods=["POST"])
     @signed_in

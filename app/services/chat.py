@@ -99,6 +99,9 @@ class Page:
     messages: list[Message]  # oldest first
     has_more: bool  # older messages (before_id or the first page) or newer ones (since_id) remain
     side: str = "staff"  # the reader's: "patient" or "staff"
+    # The other side has read everything up to this time: the reader's own messages until then
+    # carry the "Seen" receipt (pages already shown update theirs from it).
+    read_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -447,12 +450,13 @@ def history(session: Session, store: DocumentStore, user: Any, conversation_id: 
         has_more = len(docs) > limit
         docs = list(reversed(docs[:limit]))
     messages = [_to_message(d) for d in docs]
+    read_until = conversation.staff_read_at if side == "patient" else conversation.patient_read_at
     if messages or not since_id:
         record_event(session, "read", ENTITY, conversation.id,
                      {"patient_id": conversation.patient_id, "view": "chat", "messages": len(messages)},
                      getattr(user, "id", None))
         session.commit()
-    return Page(messages, has_more, side)
+    return Page(messages, has_more, side, read_until)
 
 
 def mark_read(session: Session, store: DocumentStore, user: Any, conversation_id: int, now: datetime) -> int:

@@ -84,7 +84,7 @@ def wants_json() -> bool:
 
 def page_json(page: chat.Page, file_url: Callable[[chat.Message], str]) -> dict[str, Any]:
     return {"result": [message_json(m, file_url) for m in page.messages], "has_more": page.has_more,
-            "side": page.side}
+            "side": page.side, "read_until": page.read_until.isoformat() if page.read_until else None}
 
 
 def post_from_form(user: Any, conversation_id: Callable[[], int], file_url: Callable[[chat.Message], str],
@@ -118,7 +118,8 @@ def post_from_form(user: Any, conversation_id: Callable[[], int], file_url: Call
         return redirect(back)
     if wants_json():
         return jsonify({"result": [message_json(m, file_url) for m in posted.messages],
-                        "handed_over": posted.handed_over}), 201
+                        "handed_over": posted.handed_over,
+                        "conversation_id": posted.messages[0].conversation_id if posted.messages else None}), 201
     return redirect(back)
 
 

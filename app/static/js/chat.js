@@ -1,7 +1,8 @@
 /* Chat (portal and staff inbox; app/templates/public/chat_log.html). New messages are fetched when
    the socket helper's realtime.js dispatches `realtime:chat` on the document, every 5 seconds as a
    fallback, and after a reconnect, going back online or the page becoming visible again: always
-   "since the last id I have" (catch-up), dropping ids already shown. Text is set with textContent:
+   "since the last id I have" (catch-up), dropping ids already shown; each fetch also says up to when
+   the other side has read, and the "Seen" receipts of messages already shown follow. Text is set with textContent:
    never HTML. Posting, taps on the assistant's buttons, read receipts and "typing" go through
    fetch with the page's CSRF token; without JavaScript the forms still post. */
 (function () {
@@ -120,6 +121,21 @@
     return row;
   }
 
+  // The other side has read everything up to `until` (the messages endpoint says so on every
+  // fetch: after a `realtime:chat` read push, and on the 5-second poll): my messages already
+  // shown up to then get their "Seen" receipt without a reload.
+  function markSeen(until) {
+    var limit = until ? Date.parse(until) : NaN;
+    if (isNaN(limit)) { return; }
+    Array.prototype.forEach.call(log.querySelectorAll('.chat-msg.chat-mine'), function (row) {
+      var meta = row.querySelector('.chat-meta');
+      var time = meta && meta.querySelector('time[datetime]');
+      if (!time || meta.querySelector('.chat-read') || Date.parse(time.getAttribute('datetime')) > limit) { return; }
+      meta.appendChild(document.createTextNode(' · '));
+      meta.appendChild(el('span', 'chat-read', root.dataset.lRead));
+    });
+  }
+
   function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
   function toBottom() { log.scrollTop = log.scrollHeight; }
 
@@ -164,6 +180,7 @@
     getJson(url).then(function (data) {
       showStatus('');
       add(data.result || []);
+      markSeen(data.read_until);
       if (data.has_more) { again = true; }
     }).catch(function () {
       showStatus(root.dataset.lOffline);
@@ -208,6 +225,10 @@
         input.value = '';
         if (fileInput) { fileInput.value = ''; fileName.textContent = ''; }
         add(res.body.result || []);
+        if (res.body.conversation_id && !root.dataset.conversationId) {
+          root.dataset.conversationId = String(res.body.conversation_id);
+          joinRoom();
+        }
       } else {
         errorBox.textContent = res.body.message || root.dataset.lFailed;
         errorBox.hidden = false;
@@ -277,9 +298,13 @@
   });
   document.addEventListener('realtime:reconnect', fetchNew);
   // This conversation's pushes (new messages, typing, receipts): its room, checked by the server.
-  if (root.dataset.conversationId && window.clinicRealtime) {
-    window.clinicRealtime.join('conversation:' + root.dataset.conversationId);
+  // A patient's first message makes the conversation: its room is joined then.
+  function joinRoom() {
+    if (root.dataset.conversationId && window.clinicRealtime) {
+      window.clinicRealtime.join('conversation:' + root.dataset.conversationId);
+    }
   }
+  joinRoom();
   window.addEventListener('online', fetchNew);
   document.addEventListener('visibilitychange', function () { if (!document.hidden) { fetchNew(); markRead(); } });
   setInterval(function () { if (!document.hidden) { fetchNew(); } }, POLL_MS);
