@@ -47,6 +47,7 @@ class QueueRowOut(Schema):
     waiting_minutes = fields.Integer(allow_none=True)
     called_at = fields.String(allow_none=True)
     called_by = fields.String(allow_none=True)
+    can_no_show = fields.Boolean(metadata={"description": "whether No-show would be accepted now"})
 
 
 class DoctorQueueOut(Schema):

@@ -50,3 +50,14 @@ def init_app(app: Flask) -> None:
     _register_rules()
     app.extensions["realtime_server"] = socketio.server
     vendor.register(app)  # /static-vendor/socket.io.min.js
+    app.context_processor(lambda: {"realtime_on": realtime_on})
+
+
+def realtime_on() -> bool:
+    """Whether a page loads the live-update client: a logged-in user, except one who must still
+    turn on two-step login (the socket and the catch-up API refuse them until then)."""
+    from flask_login import current_user
+
+    from app.views.two_factor import must_enrol
+
+    return bool(getattr(current_user, "is_authenticated", False)) and not must_enrol(current_user)
