@@ -6,19 +6,16 @@ records exist first (a draft with a line, an issued invoice partly paid in cash)
 generated ids sometimes hit something."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.factories import token_headers
+from tests.fuzzing import examples, fuzz_operations, report, under
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
+EXAMPLES = examples(12)
 PATHS = ("/api/v1/billing/",)
 ASK_A_PROVIDER = ("/checkout", "/refunds")
 
@@ -72,26 +69,8 @@ def aim(case, ids: dict[str, list[int]], patient: int) -> None:
 @pytest.mark.parametrize("role", ["cashier", "patient"])
 def test_billing_operations(app, db, clinic, role):
     ids = some_invoices(app, clinic)
-    schema = schemathesis.openapi.from_wsgi("/api/v1/_openapi", app, headers=token_headers(app, "admin"))
-    headers = token_headers(app, role)
-    failures, operations = [], 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if not operation.path.startswith(PATHS):
-            continue
-        operations += 1
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck))
-        def run(case) -> None:
-            aim(case, ids, clinic.patient)
-            case.call_and_validate(headers=headers,
-                                   checks=[not_a_server_error_but_the_providers, response_schema_conformance])
-
-        try:
-            run()
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every failing operation is reported at once
-            failures.append(f"{operation.label}: {str(exc)[:700]}")
+    operations, failures = fuzz_operations(
+        app, role, under(*PATHS), examples=EXAMPLES, prepare=lambda case: aim(case, ids, clinic.patient),
+        checks=[not_a_server_error_but_the_providers, response_schema_conformance])
     assert operations >= 13
-    assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(failures)
+    assert not failures, report(failures)

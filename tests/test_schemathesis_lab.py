@@ -4,19 +4,13 @@ fuzzer reaches the rules and not only "not found": no input answers a server err
 matches its documented schema."""
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.factories import token_headers
-from tests.test_schemathesis import _summary
+from tests.fuzzing import examples, fuzz_operations, report, under
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
+EXAMPLES = examples(25)
 
 
 @pytest.fixture
@@ -41,24 +35,6 @@ def lab_data(app, db):
 
 @pytest.mark.parametrize("role", ["lab", "doctor"])
 def test_lab_endpoints_never_answer_a_server_error(app, lab_data, role):
-    schema = schemathesis.openapi.from_wsgi("/api/v1/_openapi", app, headers=token_headers(app, "admin"))
-    headers = token_headers(app, role)
-    failures, operations = [], 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if not operation.path.startswith("/api/v1/lab/"):
-            continue
-        operations += 1
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck))
-        def run(case) -> None:
-            case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
-
-        try:
-            run()
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every failing operation is reported at once
-            failures.append(f"{operation.label}: {_summary(exc)}")
+    operations, failures = fuzz_operations(app, role, under("/api/v1/lab/"), examples=EXAMPLES)
     assert operations == 9
-    assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(failures)
+    assert not failures, report(failures)

@@ -166,8 +166,8 @@ def _open_while_enrolling() -> set[str]:
     """Endpoints a user who must still enrol may reach: the enrolment, logout, language, static files."""
     appbuilder = _appbuilder()
     auth_view = appbuilder.sm.auth_view
-    return {"static", "appbuilder.static", "vendor_socketio", f"{auth_view.endpoint}.logout", f"{auth_view.endpoint}.login",
-            f"{auth_view.endpoint}.login_code", "LocaleView.index", "public.language",
+    return {"static", "appbuilder.static", "vendor_socketio", f"{auth_view.endpoint}.logout",
+            f"{auth_view.endpoint}.login", f"{auth_view.endpoint}.login_code", "LocaleView.index", "public.language",
             *SITES["staff"][1].values(), *SITES["public"][1].values()}
 
 
