@@ -50,7 +50,17 @@ def init_app(app: Flask) -> None:
     _register_rules()
     app.extensions["realtime_server"] = socketio.server
     vendor.register(app)  # /static-vendor/socket.io.min.js
-    app.context_processor(lambda: {"realtime_on": realtime_on})
+    app.context_processor(lambda: {"realtime_on": realtime_on, "realtime_last_id": realtime_last_id})
+
+
+def realtime_last_id() -> int:
+    """The newest notification the page is rendered with: later ones get a toast, once."""
+    from flask_login import current_user
+
+    from app.extensions import db
+    from app.services.notifications import latest_id
+
+    return latest_id(db.session, current_user.id)
 
 
 def realtime_on() -> bool:

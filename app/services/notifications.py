@@ -87,6 +87,12 @@ def unread_count(session: Session, user_id: int) -> int:
         Notification.user_id == user_id, Notification.read_at.is_(None))).scalar() or 0)
 
 
+def latest_id(session: Session, user_id: int) -> int:
+    """The id of the user's newest notification (0: none): what a page already shows."""
+    return int(session.execute(sa.select(sa.func.max(Notification.id)).where(Notification.user_id == user_id))
+               .scalar() or 0)
+
+
 def list_notifications(session: Session, user_id: int, *, limit: int = 50, unread_only: bool = False,
                        before_id: int | None = None) -> list[NotificationRow]:
     q = sa.select(Notification).where(Notification.user_id == user_id)

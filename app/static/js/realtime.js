@@ -41,7 +41,9 @@
     }
     var labels = host.dataset;
     var toasts = document.getElementById("realtime-toasts");
-    var lastId = null;      // the newest notification this page knows
+    // The newest notification this page knows: the one it was rendered with, so that anything
+    // newer gets its toast once, whether the event or the first catch-up brings it first.
+    var lastId = labels.lastId ? Number(labels.lastId) : null;
     var versions = null;    // doctor id -> waiting-list version, from the last state
     var everConnected = false;
     var extraRooms = [];
@@ -115,8 +117,10 @@
                     return;
                 }
                 setCount(state.unread);
-                var rows = state.notifications || [];
-                if (!first) {
+                var rows = (state.notifications || []).filter(function (row) {
+                    return lastId === null || row.id > lastId;
+                });
+                if (!first || lastId !== null) {
                     rows.slice(-3).forEach(function (row) {
                         if (!row.read) {
                             toast(row.title, row.link);
