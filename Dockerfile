@@ -1,5 +1,8 @@
-# Production image: gunicorn with threaded workers. Socket.IO runs in threading mode (eventlet is
-# deprecated and gunicorn has no eventlet worker any more), hence gthread with one worker per process.
+# Production image: gunicorn with one gevent worker per process: Socket.IO runs in gevent mode on its
+# event loop (SOCKETIO_ASYNC_MODE=auto sees gunicorn's monkey-patching), which holds a thousand open
+# WebSockets in one process (README "Running on real services"; threading mode wakes a thread per
+# connection for every broadcast). On SQL Server (pyodbc does not yield to gevent) use
+# `-k gthread --threads 8` instead.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -17,6 +20,7 @@ RUN useradd --system --home /var/lib/clinic clinic && mkdir -p /var/lib/clinic &
 USER clinic
 
 EXPOSE 8000
-# One worker per process with threads; scale out with more containers behind a load balancer
-# with sticky sessions, sharing Redis (REDIS_URL) as the Socket.IO message queue.
-CMD ["gunicorn", "-k", "gthread", "--threads", "8", "-w", "1", "-b", "0.0.0.0:8000", "app:create_app()"]
+# One worker per process (Socket.IO needs that), up to 2,000 connections; scale out with more
+# containers behind a load balancer with sticky sessions, sharing Redis (REDIS_URL) as the Socket.IO
+# message queue.
+CMD ["gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "2000", "-b", "0.0.0.0:8000", "app:create_app()"]

@@ -81,6 +81,16 @@ class Config:
     SOCKETIO_CORS_ORIGINS = [o for o in os.environ.get("SOCKETIO_CORS_ORIGINS", "").split(",") if o.strip()]
     SOCKETIO_PING_INTERVAL = int(os.environ.get("SOCKETIO_PING_INTERVAL", "25"))  # seconds
     SOCKETIO_MAX_MESSAGE_BYTES = int(os.environ.get("SOCKETIO_MAX_MESSAGE_BYTES", "65536"))
+    # auto: gevent under an event-loop server (gunicorn -k gevent), else threading (app/realtime)
+    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "auto")
+    # The two-level cache of hot reads (app/services/cache.py): in-process LRU, then Redis (REDIS_URL).
+    CACHE_ENABLED = _bool("CACHE_ENABLED", True)
+    CACHE_TTL_SECONDS = float(os.environ.get("CACHE_TTL_SECONDS", "30"))  # in-process level
+    CACHE_REDIS_TTL_SECONDS = int(os.environ.get("CACHE_REDIS_TTL_SECONDS", "300"))  # Redis level
+    CACHE_MAX_ENTRIES = int(os.environ.get("CACHE_MAX_ENTRIES", "2048"))  # in-process level, per process
+    CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "clinic-cache")  # several clinics on one Redis
+    CACHE_REDIS_TIMEOUT_SECONDS = float(os.environ.get("CACHE_REDIS_TIMEOUT_SECONDS", "0.5"))
+    CACHE_REDIS_RETRY_SECONDS = float(os.environ.get("CACHE_REDIS_RETRY_SECONDS", "5"))  # after a failure
     SCHEDULER_POLL_SECONDS = int(os.environ.get("SCHEDULER_POLL_SECONDS", "5"))  # flask scheduler's loop
     MONGO_URI = os.environ.get("MONGO_URI", "")  # empty: documents live in the SQL database
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
@@ -120,6 +130,11 @@ class Config:
     BOOKING_ONLINE_ENABLED = _bool("BOOKING_ONLINE_ENABLED", True)
     BOOKING_ONLINE_NEEDS_CONFIRMATION = _bool("BOOKING_ONLINE_NEEDS_CONFIRMATION", True)
     BOOKING_PATIENT_CUTOFF_HOURS = int(os.environ.get("BOOKING_PATIENT_CUTOFF_HOURS", "2"))
+
+    # Reviews (app.services.reviews).
+    REVIEW_EDIT_DAYS = int(os.environ.get("REVIEW_EDIT_DAYS", "14"))  # a review can be changed this long
+    REVIEW_MIN_COUNT = int(os.environ.get("REVIEW_MIN_COUNT", "3"))  # fewer published reviews: no average shown
+    REVIEW_COMMENT_MAX = int(os.environ.get("REVIEW_COMMENT_MAX", "1000"))  # characters
 
     # Pharmacy (app.services.pharmacy_settings).
     PHARMACY_COURSE_END_RULE = _bool("PHARMACY_COURSE_END_RULE", True)  # no batch expiring before the course ends
@@ -240,6 +255,12 @@ class Config:
     MESSAGE_BACKOFF_SECONDS = os.environ.get("MESSAGE_BACKOFF_SECONDS", "60,300,900,3600")
     MESSAGE_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("MESSAGE_CLAIM_TIMEOUT_SECONDS", "600"))
     MESSAGE_BATCH_SIZE = int(os.environ.get("MESSAGE_BATCH_SIZE", "50"))  # messages per delivery job
+    # PostgreSQL: a sent message's record is committed without waiting for the disk (a database
+    # crash, not a worker's, can then send the last fraction of a second's messages again).
+    MESSAGE_ASYNC_COMMIT = _bool("MESSAGE_ASYNC_COMMIT", True)
+    # Threads a delivery job sends on (PostgreSQL; SQLite: 1): a worker that dies can leave one
+    # message per thread sent and not recorded, sent again later with the same Message-ID.
+    MESSAGE_SEND_THREADS = int(os.environ.get("MESSAGE_SEND_THREADS", "2"))
     SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "outbox")  # outbox (a file per SMS) or twilio
     SMS_DEFAULT_ON = _bool("SMS_DEFAULT_ON", False)  # who never chose gets SMS too (off: only without an e-mail)
     SMS_ASCII_ONLY = _bool("SMS_ASCII_ONLY", False)  # Vietnamese without diacritics (GSM-7 providers)
@@ -257,14 +278,33 @@ class Config:
     REMINDER_INCLUDE_REQUESTED = _bool("REMINDER_INCLUDE_REQUESTED", False)
     REMINDER_LINK_DAYS = int(os.environ.get("REMINDER_LINK_DAYS", "14"))
     STOCK_DIGEST_HOUR = int(os.environ.get("STOCK_DIGEST_HOUR", "7"))
-    # The public address of the site, for links in messages sent by jobs (no request to take it from).
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # The public address of the site. Unset: pages take it from the request (the check-in slip's QR),
+    # and links in messages sent by jobs (no request to take it from) use the development server's
+    # (app.services.settings.public_base_url): set it in production.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     # Periodic jobs run from the web process on a timer when there is no Redis (one process only).
     SCHEDULER_IN_PROCESS = _bool("SCHEDULER_IN_PROCESS", True)
+    # Video visits (app.services.telemedicine): the join link opens this many minutes before the
+    # slot and closes this many minutes after its end.
+    VIDEO_JOIN_EARLY_MINUTES = int(os.environ.get("VIDEO_JOIN_EARLY_MINUTES", "15"))
+    VIDEO_JOIN_LATE_MINUTES = int(os.environ.get("VIDEO_JOIN_LATE_MINUTES", "30"))
+    # ICE servers handed to the browsers: STUN addresses (comma-separated, e.g. stun:stun.example.org:3478)
+    # and TURN (coturn with use-auth-secret: the app makes time-limited credentials from the shared
+    # secret). Empty: direct connections only (enough on one network).
+    VIDEO_STUN_URLS = os.environ.get("VIDEO_STUN_URLS", "")
+    VIDEO_TURN_URLS = os.environ.get("VIDEO_TURN_URLS", "")
+    VIDEO_TURN_SECRET = os.environ.get("VIDEO_TURN_SECRET", "")
+    VIDEO_TURN_TTL_SECONDS = int(os.environ.get("VIDEO_TURN_TTL_SECONDS", "3600"))
+    # Call recordings (app.services.video_recording): sealed with AES-256-GCM under a key derived from
+    # this secret (generated once into instance/ when not given: keep it with the backups, a lost key
+    # is a lost recording), deleted by a periodic job this many days after they stop.
+    VIDEO_RECORDING_KEY = persistent_secret("VIDEO_RECORDING_KEY")
+    VIDEO_RECORDING_RETENTION_DAYS = int(os.environ.get("VIDEO_RECORDING_RETENTION_DAYS", "30"))
 
 
 class TestConfig(Config):
     TESTING = True
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"  # the links' tests strip it; the slip's test also unsets it
     RATELIMIT_ENABLED = False  # the suite logs in hundreds of times; one test turns it back on
     MAIL_SUPPRESS_SEND = False
     SCHEDULER_IN_PROCESS = False  # tests run the periodic jobs themselves

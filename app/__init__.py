@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from flask_appbuilder import AppBuilder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -65,6 +65,9 @@ def register_extensions(app: Flask) -> None:
 
     realtime.init_app(app)  # this app's own Socket.IO server (the Redis message queue with REDIS_URL)
     audit.register(db)
+    from app.services import cache
+
+    cache.init_app(app)  # the two-level cache of hot reads (in-process, then Redis with REDIS_URL)
     from app import csrf, security_headers
 
     csrf.init_app(app)  # before FAB: FAB refuses deletes over GET once app.extensions["csrf"] exists
@@ -112,6 +115,9 @@ def register_blueprints(app: Flask) -> None:
     from app.views import stripe_webhook
 
     stripe_webhook.register(app)  # POST /webhooks/stripe (signed by Stripe, no CSRF token)
+    # Browsers ask for /favicon.ico on every site: without it each first page logged a 404 error.
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: redirect(url_for("static", filename="favicon.svg"), 301))
 
 
 def register_errorhandlers(app: Flask) -> None:

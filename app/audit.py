@@ -12,9 +12,14 @@ from app.fab.actor import acting_user_id, client_address
 from app.models import (
     AppointmentEvent,
     AuditEvent,
+    DashboardDay,
+    DashboardPatients,
+    DashboardRevenueDay,
+    DashboardTakingsDay,
     MfaEnrolment,
     MfaRecoveryCode,
     OutboundMessage,
+    PatientFirstVisit,
     ReminderLog,
     StoredDocument,
 )
@@ -26,9 +31,11 @@ from app.models.types import utcnow
 # mfa_reset: app.services.accounts.second_factor), not as a row update on every login's code.
 # The messaging records are logs too: a message's row says when it was queued, tried and sent, a
 # reminder's claim when it was taken; what staff do to them (sending a message again) is recorded
-# as an event of its own (message_resent).
+# as an event of its own (message_resent). The dashboards' rollups are figures computed from audited
+# rows (app.services.dashboards.rollups), rewritten by every change of those rows: nobody edits them.
 NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode, OutboundMessage,
-               ReminderLog)
+               ReminderLog, DashboardDay, DashboardPatients, DashboardRevenueDay, DashboardTakingsDay,
+               PatientFirstVisit)
 
 
 def actor() -> tuple[int | None, str | None]:

@@ -81,19 +81,43 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
             currency=settings.currency, today=settings.today(), progress=bar.update,
         )
     maintenance.reset_sequences(db.session)
+    # Today played up to now through the desk's own services: done, in consultation, waiting, a no-show.
+    from app.services.demo_data.front_desk_day import seed_front_desk_day
+
+    desk = seed_front_desk_day(db.session, settings, settings.now(), seed=seed_value)
     create_demo_users()
     echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
+    day = ", ".join(f"{state} {n}" for state, n in sorted(desk.items()))
+    echo(f"Today at the front desk: {day or 'no bookings'}")
     echo("Demo logins: " + ", ".join(DEMO_USERS) + f" (password {DEMO_PASSWORD}; two-step login secret of "
          f"the roles that need it: {maintenance.DEMO_TOTP_SECRET})")
 
 
 def register(app: Flask) -> None:
-    from app import billing_cli, jobs_cli, pharmacy_cli, reminders_cli
+    from app import billing_cli, jobs_cli, pharmacy_cli, reminders_cli, reports_cli
 
     pharmacy_cli.register(app)  # flask stock verify, flask medicines load
     billing_cli.register(app)  # flask billing retry-emails
     reminders_cli.register(app)  # flask reminders run [--at]
     jobs_cli.register(app)  # flask worker, flask scheduler
+    reports_cli.register(app)  # flask report monthly|quarterly
+
+    @app.cli.group("dashboards")
+    def dashboards_group() -> None:
+        """The managers' dashboards."""
+
+    @dashboards_group.command("rebuild")
+    def dashboards_rebuild() -> None:
+        """Make the dashboards' rollups again from the appointments (after a bulk import, or after
+        changing CLINIC_TIMEZONE), and drop the cached figures."""
+        from app.services import cache
+        from app.services.dashboards import rollups
+
+        settings = ClinicSettings.from_config(current_app.config)
+        counts = rollups.rebuild(db.session, settings.timezone)
+        db.session.commit()
+        cache.invalidate(cache.DASHBOARDS)
+        click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
     @app.cli.command("sync-roles")
     def sync_roles() -> None:

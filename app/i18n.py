@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
     app.extensions["babel"].locale_selector = select_locale
     app.appbuilder.bm.get_locale = select_locale  # the same answer wherever FAB asks
     app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["choice_label"] = choice_label
     user_logged_in.connect(apply_stored_language, app)
     app.after_request(remember_switched_language)
 

@@ -66,10 +66,11 @@ RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
 # Menu entries of hand-written pages, shown to whoever may read the resource they show.
 EXTRA_MENUS: dict[str, tuple[str, ...]] = {"Doctor": (N_("Doctor status"),),
-                                          "Appointment": (N_("Calendar"), N_("Front desk")),
+                                          "Appointment": (N_("Calendar"),),
                                           "Encounter": (N_("My day"), N_("Patients I have seen")),
                                           "AuditEvent": (N_("Break-the-glass log"),),
                                           "OutboundMessage": (N_("Delivery dashboard"),),
+                                          "Review": (N_("Review moderation"),),
                                           "LabResult": (N_("Lab worklist"),),
                                           "StockBatch": (N_("Stock on hand"), N_("Pharmacy dashboard")),
                                           "Invoice": (N_("Cashier's day"), N_("Invoice search"))}
@@ -133,6 +134,19 @@ CHAT_ROLES: dict[str, tuple[str, ...]] = {"Manager": ("read", "write", "manage")
 CHAT_MENUS: dict[str, tuple[str, ...]] = {"Manager": (N_("Chat inbox"), N_("Canned replies"), N_("Engagement")),
                                           "Receptionist": (N_("Chat inbox"), N_("Canned replies"), N_("Engagement")),
                                           "Doctor": (N_("Chat inbox"), N_("Canned replies"), N_("Engagement"))}
+# The front desk (issue 13): a permission of its own, shared by its page and REST API
+# (app/views/front_desk.py, app/api/front_desk.py). can_read: the waiting list; can_write: check in,
+# call, mark a no-show, call next and walk a patient in. Managers run the desk beside reception
+# (with no other right on appointments); cashiers only look.
+FRONT_DESK_PERMISSION = "FrontDesk"
+FRONT_DESK_ROLES: dict[str, tuple[str, ...]] = {"Manager": ("read", "write"), "Receptionist": ("read", "write"),
+                                                "Doctor": ("read", "write"), "Cashier": ("read",)}
+FRONT_DESK_MENUS = (N_("Front desk"),)
+# The managers' dashboards (issue 14): hand-written pages and JSON API (app/views/dashboards.py,
+# app/api/dashboards.py) under one permission of their own, read only. Admin has everything.
+DASHBOARD_PERMISSION = "Dashboard"
+DASHBOARD_ROLES = ("Manager",)
+DASHBOARD_MENUS = (N_("Dashboards"), N_("Reports"))
 STAFF_ROLES = ("Manager", "Receptionist", "Doctor", "Pharmacist", "Lab", "Cashier")
 # Powers on invoices beyond writing them (``can_<power>`` on ``Invoice``, declared by the cashier's
 # counter and the billing API): change a catalogue price, grant a discount, give money back.
@@ -181,6 +195,13 @@ def fab_roles() -> dict[str, list[list[str]]]:
         if CHAT_ROLES.get(role):
             rules.append(["^" + CHAT_PERMISSION + "$", _alternation([f"can_{a}" for a in CHAT_ROLES[role]])])
             rules.append([_alternation(list(CHAT_MENUS[role])), "^menu_access$"])
+        if FRONT_DESK_ROLES.get(role):
+            actions = [f"can_{a}" for a in FRONT_DESK_ROLES[role]]
+            rules.append(["^" + FRONT_DESK_PERMISSION + "$", _alternation(actions)])
+            rules.append([_alternation(list(FRONT_DESK_MENUS)), "^menu_access$"])
+        if role in DASHBOARD_ROLES:
+            rules.append(["^" + DASHBOARD_PERMISSION + "$", "^can_read$"])
+            rules.append([_alternation(list(DASHBOARD_MENUS)), "^menu_access$"])
         if POWERS.get(role):
             rules.append(["^Invoice$", _alternation([f"can_{p}" for p in POWERS[role]])])
         if role in STAFF_ROLES:

@@ -18,7 +18,6 @@ this thread's CPU time (steadier when the machine is shared), the 90th percentil
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import random
 import shutil
@@ -37,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from itsdangerous import URLSafeTimedSerializer  # noqa: E402
 from sqlalchemy import event, insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.helpers import form_login, release_database  # noqa: E402
 from bench.scratch import scratch_postgres  # noqa: E402
 from config import Config, database_url  # noqa: E402
 
@@ -189,17 +188,7 @@ def build(app: Flask, patients: int) -> dict:
 
 
 def login(app: Flask, client: FlaskClient) -> None:
-    """Through the login form and the two-step code page, as a browser (CSRF token in a header)."""
-    import pyotp
-
-    with client.session_transaction() as session:
-        raw = session.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())
-    token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
-    headers = {"X-CSRFToken": token}
-    answer = client.post("/login/", data={"username": "doctor", "password": PASSWORD}, headers=headers)
-    if answer.status_code in (302, 303) and answer.headers["Location"].startswith("/login/code/"):
-        answer = client.post("/login/code/", data={"code": pyotp.TOTP(TOTP_SECRET).now()}, headers=headers)
-    assert answer.status_code in (302, 303) and "/login" not in answer.headers["Location"], "the login failed"
+    form_login(app, client, "doctor", PASSWORD, TOTP_SECRET)
 
 
 CPU: dict[str, list[float]] = {}
@@ -266,11 +255,7 @@ def run(url: str, patients: int, runs: int) -> None:
     print(f"queries_per_workspace: {statements(app, client, pages['workspace'])}")
     small = f"/chart/{ids['small']}"
     print(f"queries_per_chart_of_5_visits: {statements(app, client, small)}")
-    with app.app_context():
-        from app.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
+    release_database(app)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ appointment), missing (appointments with no message), per_s (delivered per secon
 reminder job's start to the last message received), plus context (queue_s, elapsed_s, workers,
 worker_cpu_ms: the workers' CPU per message delivered).
 A scratch database is built with the migrations and dropped afterwards; the RQ queues get a
-prefix of their own and are deleted.
+prefix of their own and are deleted, as are the cache keys (their own CACHE_KEY_PREFIX).
 """
 from __future__ import annotations
 
@@ -124,6 +124,7 @@ def main() -> None:
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14"))
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--prefix", default="bench-", help="start of the RQ queue prefix (a random part follows)")
     args = parser.parse_args()
     count = args.count or (1000 if args.quick else 100000)
 
@@ -140,21 +141,23 @@ def main() -> None:
         port = probe.getsockname()[1]
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
-    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    prefix = f"{args.prefix}{uuid.uuid4().hex[:8]}-"
     today = datetime.now(ZONE).date()
     reminder_moment = datetime(today.year, today.month, today.day, 18, tzinfo=ZONE)
     workers: list[subprocess.Popen] = []
     try:
         with scratch_postgres(args.postgres) as url:
             settings = dict(SQLALCHEMY_DATABASE_URI=url, REDIS_URL=args.redis, RQ_QUEUE_PREFIX=prefix,
-                            MAIL_SERVER="127.0.0.1", MAIL_PORT=port, CLINIC_TIMEZONE="Asia/Ho_Chi_Minh",
+                            CACHE_KEY_PREFIX=f"{prefix}cache", MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
+                            CLINIC_TIMEZONE="Asia/Ho_Chi_Minh",
                             REMINDER_HOUR=18, REMINDER_HOURS_BEFORE=0, SCHEDULER_IN_PROCESS=False)
             app = create_app(Config, **settings)
             with app.app_context():
                 upgrade()
             seed(app, count, today + timedelta(days=1))
             env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": args.redis, "RQ_QUEUE_PREFIX": prefix,
-                   "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "CLINIC_TIMEZONE": "Asia/Ho_Chi_Minh",
+                   "CACHE_KEY_PREFIX": f"{prefix}cache", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port),
+                   "CLINIC_TIMEZONE": "Asia/Ho_Chi_Minh",
                    "SCHEDULER_IN_PROCESS": "false", "FLASK_APP": "app:create_app", "FLASK_SKIP_DOTENV": "1"}
             log = open(Path(os.environ["INSTANCE_PATH"]) / "workers.log", "w")
             started = time.monotonic()

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
 from config import TestConfig, database_url  # noqa: E402
+from tests.desk_helpers import desk_clock  # noqa: E402,F401  (fixture: the front desk's clock at 10:00 today)
 from tests.system_parts import (  # noqa: E402,F401  (pytest hooks: missing system parts skip, or fail in CI)
     chromium_path,
     pytest_collection_modifyitems,
@@ -149,6 +150,7 @@ def _clean_clinic_tables(request):
         return
     yield
     application = request.getfixturevalue("app")
+    application.extensions["cache"].clear_local()  # the next test's doctor 1 is another doctor
     with application.app_context():
         from app.extensions import db
 

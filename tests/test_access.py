@@ -212,6 +212,14 @@ def _refund(db, w: World) -> int:
                             reason=MARK, refunded_at=datetime.now(timezone.utc)))
 
 
+def _review(db, w: World) -> int:
+    from app.models import Review
+
+    return _save(db, Review(patient_id=w.owner, doctor_id=w.doctor_care, service_id=w.service,
+                            appointment_id=w.appointment, rating_professional=4, rating_attitude=4,
+                            rating_waiting_time=3, rating_overall=4, comment=MARK))
+
+
 @dataclass(frozen=True)
 class Owned:
     name: str  # model and permission name
@@ -240,6 +248,8 @@ OWNED = (
     Owned("InvoiceLine", _invoice_line, "invoicelineview", "invoice_line", clinical=False, edit_page=False),
     Owned("Payment", _payment, "paymentview", "payment", clinical=False, edit_page=False),
     Owned("Refund", _refund, "refundview", "refund", clinical=False, edit_page=False),
+    # reviews: read by staff whose role reads them (moderation), written only through app.services.reviews
+    Owned("Review", _review, "reviewview", "review", clinical=False, edit_page=False),
 )
 
 ALLOW, CARE_DENY, ROLE_DENY = "allow", "care-deny", "role-deny"
@@ -621,3 +631,93 @@ def test_chat_conversations_follow_the_care_team_rule(app, db, world, login_as, 
     else:
         assert denied and all(json.loads(row.details)["patient_id"] == world.owner for row in denied)
         assert not [row for row in reads if row.entity_id == str(conversation)]
+
+
+DASHBOARD_READERS = {"admin", "manager"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_dashboards_are_for_managers_and_name_no_patient(app, world, login_as, role):
+    """The dashboards (page, downloads, JSON API) are managers' and admins'; they show sums and
+    counts, never a patient's name or record."""
+    username = USERS[role][0]
+    allowed = role in DASHBOARD_READERS
+    today = datetime.now(timezone.utc).date()
+    window = {"start": (today - timedelta(days=60)).isoformat(), "end": (today + timedelta(days=30)).isoformat()}
+    api = app.test_client().get("/api/v1/dashboards/figure", headers=token_headers(app, username),
+                                query_string={"figure": "revenue_by_doctor", **window})
+    assert api.status_code == (200 if allowed else 403)
+    browser = login_as(username)
+    page = browser.get("/dashboards/", query_string={**window, "grain": "week"})
+    download = browser.get("/dashboards/visits.csv", query_string=window)
+    if allowed:
+        assert page.status_code == 200 and download.status_code == 200
+        for text in (page.get_data(as_text=True), download.get_data(as_text=True), api.get_data(as_text=True)):
+            assert OWNER_NAME not in text and MARK not in text
+    else:
+        assert page.status_code in (302, 403) and download.status_code in (302, 403)
+
+
+# --- video call recordings (issue 15): played back from their own URL, the same rule ------------
+
+# The clinical rule (access.may_read): the doctor of the care team and the patient themself; every
+# other reader (admin, another doctor, other staff, another patient) is refused and logged.
+RECORDING_READERS = {"doctor_care", "patient_owner"}
+
+
+def _recording(app, db, w: World) -> int:
+    from app.models import RecordingChunk, VideoCall, VideoRecording
+    from app.services.storage import file_store
+    from app.services.video_recording import RecordingSetup, key_fingerprint, seal
+
+    setup = RecordingSetup.from_config(app.config, file_store(app.config))
+    now = datetime.now(timezone.utc)
+    call = VideoCall(appointment_id=w.appointment, room_key=os.urandom(16).hex())
+    recording = VideoRecording(video_call=call, patient_id=w.owner, state="stopped", requested_at=now,
+                               started_at=now, stopped_at=now, key_id=key_fingerprint(setup.key),
+                               retain_until=now + timedelta(days=30))
+    _save(db, call, recording)
+    key = f"recordings/acc-{os.urandom(6).hex()}.bin"
+    setup.store.put(key, seal(setup.key, recording.id, 0, f"webm {MARK}".encode()), "application/octet-stream")
+    _save(db, RecordingChunk(recording_id=recording.id, seq=0, storage_key=key, size_bytes=9))
+    return recording.id
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_call_recordings_follow_the_care_team_rule(app, db, world, login_as, role):
+    recording = _recording(app, db, world)
+    username = USERS[role][0]
+    allowed = role in RECORDING_READERS
+    answer = login_as(username).get(f"/video-call/recordings/{recording}/play")
+    check(answer, ALLOW if allowed else CARE_DENY, "recording playback")
+    reads = audit_rows(db, "read", "VideoRecording", world.users[role])
+    denied = audit_rows(db, "denied", "VideoRecording", world.users[role])
+    rows = reads if allowed else denied
+    assert [row.entity_id for row in rows] == [str(recording)] and not (denied if allowed else reads)
+    assert json.loads(rows[0].details)["patient_id"] == world.owner
+
+
+# Files sent in a video call are read back from the call (/video-call/<appointment>/files/<id>): only
+# the call's two participants, whose seat is the permission; anyone else is refused and logged.
+CALL_FILE_READERS = {"doctor_care", "patient_owner"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_files_sent_in_a_call_reach_only_its_participants(app, db, world, login_as, role):
+    from app.models import Appointment, VideoCall, VideoCallFile
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    visit = _save(db, Appointment(patient_id=world.owner, doctor_id=world.doctor_care, service_id=world.service,
+                                  mode="video", status="confirmed", start_at=now - timedelta(minutes=5),
+                                  end_at=now + timedelta(minutes=15)))
+    call = _save(db, VideoCall(appointment_id=visit, room_key=os.urandom(16).hex()))
+    attachment = _attachment(db, world)
+    _save(db, VideoCallFile(video_call_id=call, attachment_id=attachment))
+    allowed = role in CALL_FILE_READERS
+    answer = login_as(USERS[role][0]).get(f"/video-call/{visit}/files/{attachment}")
+    check(answer, ALLOW if allowed else CARE_DENY, "file sent in a call")
+    if allowed:
+        assert [row.entity_id for row in audit_rows(db, "read", "Attachment", world.users[role])] == [str(attachment)]
+    else:
+        denied = audit_rows(db, "denied", "Appointment", world.users[role])
+        assert [(row.entity_id, json.loads(row.details)["video_call"]) for row in denied] == [(str(visit), "not_yours")]

@@ -395,3 +395,27 @@ def test_a_day_beyond_the_booking_horizon_offers_the_nearest_times_instead(app, 
                            "Khám da liễu. Chạm vào một giờ để đặt lịch.")
     starts = [datetime.fromisoformat(c.params["start"]) for c in answer.choices]
     assert len(starts) == 6 and all(NOW < s < NOW + timedelta(days=15) for s in starts)
+
+
+def test_offered_times_come_from_the_cache_and_a_booking_by_anyone_shows_at_once(app, db, chat, derma, clinic,
+                                                                                  monkeypatch):
+    """The assistant offers a patient's view of the free times: each doctor's cached slots (the
+    same as read from the database), reloaded as soon as someone else books."""
+    from app.services import cache
+    from app.services.cache import TwoLevelCache
+
+    store = app.extensions["cache"]
+    store.reset_stats()
+    ask = f"đặt lịch khám da liễu sáng {DAY:%d/%m}"
+    starts = [c.params["start"] for c in chat.say(ask).choices]
+    assert starts and store.stats()[cache.SLOTS] == {"hits": 0, "misses": 1}
+    assert [c.params["start"] for c in chat.say(ask).choices] == starts
+    assert store.stats()[cache.SLOTS] == {"hits": 1, "misses": 1}
+    with monkeypatch.context() as patched:
+        patched.setitem(app.extensions, "cache", TwoLevelCache(enabled=False))
+        assert [c.params["start"] for c in chat.say(ask).choices] == starts
+
+    _book_directly(app, db, clinic.patient, derma["doctor"], derma["service"], datetime.fromisoformat(starts[0]))
+    after = [c.params["start"] for c in chat.say(ask).choices]
+    assert after and starts[0] not in after
+    assert store.stats()[cache.SLOTS] == {"hits": 1, "misses": 2}

@@ -6,9 +6,11 @@ English and in Vietnamese. ``CASHIER_SHOTS=<folder>`` keeps screenshots of each 
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
+
+from tests.desk_helpers import login_doctor
 
 # The page's money as the browser writes it (the server's Babel and the browser's Intl agree).
 TEXT = {"en": {"tendered": "500,000", "change": "₫350,000", "amount": "150,000"},
@@ -26,20 +28,13 @@ def _plain(text: str) -> str:
 def _signed_visit(app, db, clinic) -> int:
     """The login "doctor" sees the test patient today for the clinic's service (150 000 đ) and signs
     the visit: the signature bills the visit (``billing_hooks.visit_completed``). The patient."""
-    from app.models import Appointment, Diagnosis, Doctor, Service, WorkSchedule
+    from app.models import Appointment, Diagnosis, Service
     from app.services import encounters
     from app.services.settings import ClinicSettings
 
     settings = ClinicSettings.from_config(app.config)
     user = app.appbuilder.sm.find_user(username="doctor")
-    doctor = db.session.query(Doctor).filter_by(user_id=user.id).one_or_none()
-    if doctor is None:
-        doctor = Doctor(full_name="Lê Văn Bác Sĩ", user_id=user.id)
-        db.session.add(doctor)
-        db.session.flush()
-        for weekday in range(7):
-            db.session.add(WorkSchedule(doctor_id=doctor.id, weekday=weekday, start_time=time(0),
-                                        end_time=time(23, 59), valid_from=date(2020, 1, 1)))
+    doctor = login_doctor(app, db, all_day=True)
     service = db.session.get(Service, clinic.service)
     service.doctors.append(doctor)
     now = datetime.now(settings.timezone)

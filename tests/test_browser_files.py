@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.desk_helpers import login_doctor
 from tests.test_files import SMALL_PDF, png_bytes
 
 TEXT = {
@@ -20,14 +21,9 @@ TEXT = {
 
 @pytest.fixture
 def visit(app, db, clinic):
-    from app.models import Doctor, Encounter
+    from app.models import Encounter
 
-    user = app.appbuilder.sm.find_user(username="doctor")
-    doctor = db.session.query(Doctor).filter_by(user_id=user.id).one_or_none()
-    if doctor is None:
-        doctor = Doctor(full_name="Lê Văn Bác Sĩ", user_id=user.id)
-        db.session.add(doctor)
-        db.session.commit()
+    doctor = login_doctor(app, db)
     return clinic.save(Encounter(patient_id=clinic.patient, doctor_id=doctor.id, chief_complaint="Ho kéo dài"))
 
 

@@ -5,9 +5,11 @@ with one click; Nhung called; then the doctor's "Call next" on My day, in Vietna
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+
+from tests.desk_helpers import login_doctor, slot_after
 
 
 def _no_overflow(page) -> None:
@@ -15,31 +17,20 @@ def _no_overflow(page) -> None:
 
 
 @pytest.fixture
-def desk_day(app, db, clinic):
-    """The login "doctor" is a doctor working all day (so the test runs at any hour) offering the
-    clinic's service; one patient, Phạm Văn Đức, is expected later today."""
-    from app.models import Appointment, Doctor, Patient, Service, WorkSchedule
-    from app.services.settings import ClinicSettings
+def desk_day(app, db, clinic, desk_clock):
+    """The login "doctor" is a doctor working all day offering the clinic's service; one patient,
+    Phạm Văn Đức, is expected later today (the desk's clock reads 10:00 today, whatever the hour
+    the test runs)."""
+    from app.models import Appointment, Patient, Service
 
-    settings = ClinicSettings.from_config(app.config)
-    user = app.appbuilder.sm.find_user(username="doctor")
-    doctor = Doctor(full_name="Lê Minh Tâm", title="BS.", user_id=user.id, department_id=clinic.department)
-    db.session.add(doctor)
-    db.session.flush()
-    for weekday in range(7):
-        db.session.add(WorkSchedule(doctor_id=doctor.id, weekday=weekday, start_time=time(0),
-                                    end_time=time(23, 45), valid_from=date(2020, 1, 1)))
+    doctor = login_doctor(app, db, full_name="Lê Minh Tâm", title="BS.", department_id=clinic.department,
+                          all_day=True)
     service = db.session.get(Service, clinic.service)
     service.doctors.append(doctor)
-    now = datetime.now(settings.timezone)
-    if now.hour == 23 and now.minute >= 15:
-        pytest.skip("too late in the clinic's day for two visits")
     patient = Patient(full_name="Phạm Văn Đức", code="BNDUC1", search_text="pham van duc bnduc1")
     db.session.add(patient)
     db.session.flush()
-    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) + timedelta(minutes=15)
-    if start.date() != now.date():
-        pytest.skip("too late in the clinic's day")
+    start = slot_after(desk_clock(), 15)
     db.session.add(Appointment(patient_id=patient.id, doctor_id=doctor.id, service_id=clinic.service,
                                start_at=start, end_at=start + timedelta(minutes=20), status="confirmed"))
     db.session.commit()
@@ -82,6 +73,8 @@ def test_receptionist_walk_in_check_in_call_and_doctor_calls_next(page_as, desk_
     _row(page, "Nguyễn Thị Hồng Nhung").locator("button", has_text="Call").click()
     page.locator(".fd-row[data-state=called]", has_text="Nguyễn Thị Hồng Nhung").wait_for()
     assert "called" in _row(page, "Nguyễn Thị Hồng Nhung").inner_text()
+    # who called: the colleague's full name (family name first, as typed), not their login
+    assert "by Tester Receptionist" in _row(page, "Nguyễn Thị Hồng Nhung").inner_text()
     shot(page, "board_called_en_1280")
 
     # the receptionist's board at phone width, in Vietnamese
@@ -89,6 +82,7 @@ def test_receptionist_walk_in_check_in_call_and_doctor_calls_next(page_as, desk_
     phone.goto(f"{phone.base_url}/clinic/language/vi?next=/front-desk/")
     assert "Quầy tiếp đón" in phone.inner_text("h1")
     assert "Đã gọi" in _row(phone, "Nguyễn Thị Hồng Nhung").inner_text()
+    assert "Tester Receptionist" in _row(phone, "Nguyễn Thị Hồng Nhung").inner_text()
     _no_overflow(phone)
     shot(phone, "board_vi_390")
     phone.goto(f"{phone.base_url}/clinic/language/en?next=/front-desk/")
@@ -142,3 +136,30 @@ def test_walk_in_of_a_patient_found_by_search_on_a_phone(page_as, desk_day, app,
         _no_overflow(page)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_my_day_shows_the_number_of_the_patient_in_consultation(page_as, desk_day, desk_clock, app, db, lang, width):
+    """The doctor sees which number is in the room, on a phone too (the cell was hidden at 390 px)."""
+    from app.models import Appointment
+    from app.services import encounters
+    from app.services.settings import ClinicSettings
+
+    shots = os.environ.get("FRONT_DESK_SHOTS")
+    duc = db.session.query(Appointment).filter_by(doctor_id=desk_day).one()
+    duc.status, duc.queue_number, duc.checked_in_at = "checked_in", 7, desk_clock()
+    duc.queue_date = duc.start_at.astimezone(ClinicSettings.from_config(app.config).timezone).date()
+    db.session.commit()
+    with app.test_request_context():
+        encounters.start_visit(db.session, duc.id, app.appbuilder.sm.find_user(username="doctor"), desk_clock(),
+                               settings=ClinicSettings.from_config(app.config))
+    doctor = page_as("doctor", width=width)
+    doctor.goto(f"{doctor.base_url}/clinic/language/{lang}?next=/my-day/")
+    number = doctor.locator("tr[data-status=in_consultation] td.my-day-number")
+    assert number.is_visible() and number.inner_text().split()[-1] == "7"
+    _no_overflow(doctor)
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+        doctor.screenshot(path=f"{shots}/my_day_in_consultation_{lang}_{width}.png", full_page=True)
+    doctor.goto(f"{doctor.base_url}/clinic/language/en?next=/my-day/")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.desk_helpers import login_doctor
+
 TEXT = {
     "en": {"order": "Order the chosen tests", "worklist": "Lab worklist", "released": "Released to the patient.",
            "high": "high"},
@@ -20,15 +22,11 @@ TEXT = {
 
 
 def _visit(app, db) -> int:
-    from app.models import Doctor, Encounter, Patient
+    from app.models import Encounter, Patient
     from app.services.demo_data.lab_catalogue import seed_lab_catalogue
 
     seed_lab_catalogue(db.session)
-    user = app.appbuilder.sm.find_user(username="doctor")
-    doctor = db.session.query(Doctor).filter_by(user_id=user.id).one_or_none()
-    if doctor is None:
-        doctor = Doctor(full_name="Lê Văn Bác Sĩ", user_id=user.id)
-        db.session.add(doctor)
+    doctor = login_doctor(app, db)
     patient = Patient(code="BRLAB1", full_name="Phạm Thị Xét Nghiệm", sex="female", date_of_birth=date(1975, 4, 2),
                       search_text="pham thi xet nghiem brlab1")
     db.session.add(patient)

@@ -176,7 +176,9 @@ def test_the_patients_ticket_on_a_phone(app, db, browser_engine, live_server, qu
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_front_desk_prints_the_check_in_slip(app, db, page_as, live_server, queue, tmp_path, width):
+def test_the_front_desk_prints_the_check_in_slip(app, db, page_as, live_server, queue, tmp_path, width, monkeypatch):
+    """With no PUBLIC_BASE_URL the slip's QR code leads to the address the desk uses."""
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "")
     shots = _shots(tmp_path)
     page = page_as("receptionist", width=width)
     page.goto(f"{live_server}/appointment-actions/{queue.appointments[1]}")
@@ -185,10 +187,10 @@ def test_the_front_desk_prints_the_check_in_slip(app, db, page_as, live_server, 
     assert page.inner_text("[data-slip-number]") == "2"
     assert page.locator("[data-slip-qr] svg").is_visible()
     link = page.get_attribute("[data-ticket-link]", "href") or ""
-    assert "/queue/ticket/" in link and FULL_NAME not in page.content()
+    assert link.startswith(f"{live_server}/queue/ticket/") and FULL_NAME not in page.content()
     page.screenshot(path=str(shots / f"queue-slip-{width}.png"), full_page=True)
     _no_overflow(page)
-    page.goto(link.replace(str(app.config.get("PUBLIC_BASE_URL") or "").rstrip("/"), live_server))
+    page.goto(link)
     assert page.inner_text("[data-ticket-number]") == "2"  # the QR's link opens the patient's ticket
 
 
@@ -226,3 +228,33 @@ def test_a_full_tv_keeps_every_wait_inside_its_card(app, db, browser_engine, liv
         assert outside == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_a_checked_in_patient_opens_their_ticket_from_my_appointments(app, db, page_as, live_server, queue,
+                                                                      tmp_path, lang, width):
+    """The portal's "My appointments" leads a patient checked in today to their live ticket."""
+    from app.models import Appointment
+    from tests.test_portal_records import _login
+
+    shots = _shots(tmp_path)
+    login, _user, patient = _login(app, "Đinh Thị Mai", f"BN-PT{width}{lang}")
+    db.session.get(Appointment, queue.appointments[1]).patient_id = patient
+    db.session.commit()
+    page = page_as(login, width=width)
+    page.goto(f"{live_server}/clinic/language/{lang}?next=/clinic/me/appointments")
+    link = page.locator(f".pub-appointment[data-id='{queue.appointments[1]}'] [data-ticket-link]")
+    assert link.inner_text() == {"en": "My place in the queue (number 2)",
+                                 "vi": "Vị trí của tôi trong hàng chờ (số 2)"}[lang]
+    # at the clinic now: under "Upcoming" (its start time may be past), its status in words
+    visit = page.locator(f".panel.pub-appointment[data-id='{queue.appointments[1]}']")
+    assert visit.locator(".pub-status").inner_text() == {"en": "Checked in", "vi": "Đã tiếp nhận"}[lang]
+    _no_overflow(page)
+    page.screenshot(path=str(shots / f"portal-ticket-link-{lang}-{width}.png"), full_page=True)
+    link.click()
+    page.wait_for_url("**/queue/ticket/**")
+    assert page.inner_text("[data-ticket-number]") == "2"
+    assert TEXT[lang]["number_in"] in page.inner_text("[data-ticket-state]") or \
+        TEXT[lang]["you_next"] in page.inner_text("[data-ticket-state]")
+    page.goto(f"{live_server}/clinic/language/en?next=/clinic/me/appointments")

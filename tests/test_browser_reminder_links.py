@@ -63,8 +63,8 @@ def test_confirm_from_the_reminder_email_shows_on_the_calendar(app, db, browser_
             other.screenshot(path=str(shots / f"reminder-{lang}-{width}-3-{purpose}.png"), full_page=True)
             assert other.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1, purpose
             if purpose == "reschedule":  # a tapped time asks once more; the appointment has not moved yet
-                other.locator(".pub-slot").first.click()
-                assert other.locator("#move button[type=submit]").is_visible()
+                other.locator(".pub-slot").first.click()  # a link: wait for the page it opens
+                other.locator("#move button[type=submit]").wait_for(state="visible")
                 other.screenshot(path=str(shots / f"reminder-{lang}-{width}-3-reschedule-ask.png"), full_page=True)
                 assert other.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
                 db.session.expire_all()

@@ -93,3 +93,24 @@ def test_a_doctor_runs_a_visit_from_my_day_to_a_signed_record(app, db, page_as, 
     db.session.expire_all()
     assert db.session.get(Encounter, encounter_id).signed_at is not None
     shot("4-signed")
+
+
+def test_start_visit_opens_the_visit_even_when_the_queue_changes_on_the_way(page_as, live_server,
+                                                                            visit):  # noqa: F811
+    """Starting a visit changes the queue, and My day reloads on a queue change: that reload must
+    not cancel the way to the visit (it used to land back on My day when the event came first)."""
+    import time
+
+    page = page_as("doctor", width=1280)
+    page.goto(f"{live_server}/clinic/language/en?next=/my-day/")
+
+    def slow_start(route) -> None:  # the server's answer comes after the page's 300 ms reload timer
+        time.sleep(1.0)
+        route.continue_()
+
+    page.route(re.compile(r"/my-day/start/\d+$"), slow_start)
+    page.evaluate("document.dispatchEvent(new CustomEvent('realtime:queue'))")  # the queue change's event
+    page.click(f'tr[data-appointment="{visit.appointment}"] button:has-text("{TEXT["en"]["start"]}")')
+    page.wait_for_url(re.compile(r"/visit/\d+$"))
+    page.wait_for_timeout(800)  # a reload that was still due would have happened by now
+    assert re.search(r"/visit/\d+$", page.url), page.url

@@ -233,6 +233,24 @@ def test_completed_visits_have_records_and_bills(db):
     assert all(count == highest for _d, _day, count, highest in queues)
 
 
+def test_completed_visits_have_the_history_the_dashboards_time(db):
+    """Checked in, seen, finished, in that order: the dashboard's average wait and consultation
+    length have figures on the demo clinic."""
+    from app.models import AppointmentEvent
+
+    completed = {a.id: a for a in db.execute(select(Appointment).where(Appointment.status == "completed")).scalars()}
+    history: dict[int, dict[str, object]] = {}
+    for event in db.execute(select(AppointmentEvent)).scalars():
+        history.setdefault(event.appointment_id, {})[event.to_status] = event.at
+    assert set(history) == set(completed)
+    waits = set()
+    for appointment_id, steps in history.items():
+        assert steps["checked_in"] == completed[appointment_id].checked_in_at
+        assert steps["checked_in"] <= steps["in_consultation"] < steps["completed"]
+        waits.add(steps["in_consultation"] - steps["checked_in"])
+    assert len(waits) > 5  # waits vary from visit to visit
+
+
 SOURCES = {"service": ("appointment", "consultation"), "lab": ("lab_order",), "medicine": ("prescription_item",)}
 PROVIDERS = {"cash": "manual", "bank_transfer": "bank", "card": "stripe", "vnpay": "vnpay"}
 
@@ -508,3 +526,57 @@ def test_the_delivery_dashboard_has_messages_of_every_kind_of_outcome(db):
     assert {"no_address", "opted_out", "quiet_hours"} <= set(found.by_skip_reason)
     sent = db.execute(select(OutboundMessage).where(OutboundMessage.status == "sent")).scalars().all()
     assert all(m.recipient and m.body and m.subject for m in sent)
+
+
+def test_demo_reviews_follow_the_review_rules(db):
+    """Each review is of a completed visit of its own patient, once; most are published, the hidden
+    ones carry their reason, some published ones the doctor's reply; the public summary reads them."""
+    from app.services import reviews
+
+    rows = db.execute(select(Review, Appointment).join(Appointment, Appointment.id == Review.appointment_id)).all()
+    assert rows and len(rows) == _count(db, Review)
+    assert all(a.status == "completed" and r.patient_id == a.patient_id and r.doctor_id == a.doctor_id
+               and r.service_id == a.service_id for r, a in rows)
+    assert all(r.rating_professional and r.rating_attitude and r.rating_waiting_time for r, _a in rows)
+    assert all(bool(r.hidden_reason) == (r.status == reviews.HIDDEN) for r, _a in rows)
+    assert any(r.reply for r, _a in rows if r.status == reviews.PUBLISHED)
+    assert not any(r.reply for r, _a in rows if r.status != reviews.PUBLISHED)
+    published = [r for r, _a in rows if r.status == reviews.PUBLISHED]
+    assert len(published) > len(rows) / 2
+    doctor = max({r.doctor_id for r in published}, key=lambda d: sum(r.doctor_id == d for r in published))
+    count = sum(r.doctor_id == doctor for r in published)
+    summary = reviews.public_summary(db, doctor_id=doctor, settings=reviews.ReviewSettings(min_count=count))
+    assert summary.count == count and summary.averages is not None and len(summary.reviews) == min(count, 20)
+
+
+def test_a_day_whose_cash_refunds_outweigh_its_cash_in_is_not_closed(tmp_path):
+    """The seed's random refunds can give a day more cash out than in: that day has no drawer to
+    count (counted cash is never negative), and the seed still finishes."""
+    from datetime import time as clock
+
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import CashClose
+    from app.services.demo_data.maintenance import staff_the_demo_cash_desk
+
+    session = _seeded_session(tmp_path / "refunds.db", patients=60)
+    try:
+        users = [User(first_name=n, last_name="Demo", username=n, email=f"{n}@clinic.example", active=True)
+                 for n in ("cashier", "reception")]
+        session.add_all(users)
+        session.flush()
+        day = TODAY - timedelta(days=2)
+        noon = datetime.combine(day, clock(12), ZONE)
+        payment = session.execute(select(Payment).where(Payment.method == "cash", Payment.status == "succeeded")
+                                  .order_by(Payment.id)).scalars().first()
+        payment.paid_at = noon
+        session.add(Refund(payment_id=payment.id, invoice_id=payment.invoice_id, amount=Decimal(900_000_000),
+                           method="cash", status="succeeded", reason="Test", refunded_at=noon))
+        session.flush()
+        staff_the_demo_cash_desk(session, users[0].id, users[1].id, ZONE, TODAY)
+        closes = session.execute(select(CashClose)).scalars().all()
+        assert closes and day not in {c.business_date for c in closes}
+        assert all(c.counted_cash >= 0 and c.expected_cash >= 0 for c in closes)
+    finally:
+        session.close()
+        session.get_bind().dispose()

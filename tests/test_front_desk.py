@@ -178,7 +178,7 @@ def test_two_desks_calling_one_patient_one_wins(app, db, desk, settings):
         session, appointment, desk.actor, NOW, settings=settings).id)
     conflicts = [r for r in results if isinstance(r, Conflict)]
     assert sorted(map(type, results), key=str) == sorted([int, Conflict], key=str), results
-    assert "was already called by receptionist at 09:07" in conflicts[0].message
+    assert "was already called by Tester Receptionist at 09:07" in conflicts[0].message
     assert conflicts[0].status == 409
     db.session.expire_all()
     assert db.session.get(Appointment, appointment).called_at is not None

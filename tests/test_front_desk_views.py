@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.desk_helpers import slot_after
 from tests.test_front_desk import desk, settings  # noqa: F401 - fixtures
 
 
@@ -15,27 +16,24 @@ def _token(html: str) -> str:
 
 
 @pytest.fixture
-def today_visit(app, db, clinic, desk):  # noqa: F811
-    """A confirmed appointment in the slot in progress right now (the doctor works 07:00-19:00)."""
-    from datetime import datetime, timedelta
-
+def today_visit(app, db, clinic, desk, desk_clock):  # noqa: F811
+    """A confirmed appointment half an hour after the slot in progress (the desk's clock reads
+    10:00 today: the doctor works 07:00-19:00)."""
     from app.models import Appointment, Patient
     from app.services import booking
     from app.services.settings import ClinicSettings
 
     clinic_settings = ClinicSettings.from_config(app.config)
-    now = datetime.now(clinic_settings.timezone)
-    if not 7 <= now.hour < 18:
-        pytest.skip("the test doctor works 07:00-19:00 clinic time")
+    now = desk_clock()
     patient = clinic.save(Patient(full_name="Phạm Thị Lan"))
-    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) + timedelta(minutes=30)
+    start = slot_after(now.astimezone(clinic_settings.timezone), 30)
     booked = booking.book_appointment(db.session, patient_id=patient, doctor_id=desk.doctor, service_id=desk.service,
-                                      start=start, settings=clinic_settings, channel="phone")
+                                      start=start, settings=clinic_settings, channel="phone", now=now)
     return db.session.get(Appointment, booked.id)
 
 
 @pytest.mark.parametrize("role, status", [("receptionist", 200), ("admin", 200), ("manager", 200),
-                                          ("doctor", 200), ("pharmacist", 403), ("lab", 403)])
+                                          ("doctor", 200), ("cashier", 200), ("pharmacist", 403), ("lab", 403)])
 def test_who_sees_the_front_desk(login_as, role, status):
     response = login_as(role).get("/front-desk/")
     assert response.status_code == (status if status == 200 else 302) or response.status_code == status
@@ -43,16 +41,56 @@ def test_who_sees_the_front_desk(login_as, role, status):
         assert "Front desk" in response.get_data(as_text=True)
 
 
-def test_readers_see_no_buttons_writers_do(login_as, today_visit):
-    manager = login_as("manager").get("/front-desk/").get_data(as_text=True)
-    assert "Phạm Thị Lan" in manager and "Check in" not in manager and "Walk-in" not in manager
-    desk_page = login_as("receptionist").get("/front-desk/").get_data(as_text=True)
-    assert "Check in" in desk_page and "Walk-in" in desk_page
-    manager_browser = login_as("manager")
-    token = _token(manager_browser.get("/front-desk/").get_data(as_text=True))
-    refused = manager_browser.post(f"/front-desk/check-in/{today_visit.id}", data={"csrf_token": token})
+def test_a_cashier_sees_no_buttons_a_manager_runs_the_desk(login_as, today_visit):
+    cashier = login_as("cashier")
+    page = cashier.get("/front-desk/").get_data(as_text=True)
+    assert "Phạm Thị Lan" in page and "Check in" not in page and "Walk-in" not in page
+    refused = cashier.post(f"/front-desk/check-in/{today_visit.id}", data={"csrf_token": _token(page)})
     assert refused.status_code in (302, 403)
     assert today_visit.status == "confirmed"
+    manager = login_as("manager")
+    page = manager.get("/front-desk/").get_data(as_text=True)
+    assert "Check in" in page and "Walk-in" in page
+    done = manager.post(f"/front-desk/check-in/{today_visit.id}", data={"csrf_token": _token(page)},
+                        headers={"Accept": "application/json"})
+    assert done.status_code == 200 and done.get_json()["queue_number"] == 1
+
+
+# Who may act on the front desk (permission FrontDesk): reception, managers, doctors, admins;
+# cashiers read the board only; pharmacists and lab staff not even that. Page and REST API alike.
+ACTORS = [("receptionist", True), ("manager", True), ("doctor", True), ("admin", True), ("cashier", False),
+          ("pharmacist", False), ("lab", False)]
+
+
+@pytest.mark.parametrize("role, acts", ACTORS)
+def test_who_checks_in_calls_and_marks_no_show_through_the_api(app, db, api_token, today_visit, role, acts):
+    from app.models import Appointment
+
+    client = app.test_client()
+    headers = api_token(role)
+    board = client.get("/api/v1/front-desk/board", headers=headers)
+    assert board.status_code == (200 if role not in ("pharmacist", "lab") else 403)
+    steps = [f"/api/v1/front-desk/appointments/{today_visit.id}/{step}" for step in ("check-in", "call", "no-show")]
+    answers = [client.post(url, json={}, headers=headers).status_code for url in steps]
+    db.session.expire_all()
+    appointment = db.session.get(Appointment, today_visit.id)
+    if acts:
+        assert answers == [200, 200, 200] and appointment.status == "no_show"
+    else:
+        assert answers == [403, 403, 403] and appointment.status == "confirmed"
+
+
+@pytest.mark.parametrize("role, acts", ACTORS)
+def test_who_walks_a_patient_in_on_the_page(app, db, login_as, desk, desk_clock, role, acts):  # noqa: F811 - desk
+    from app.models import Appointment
+
+    browser = login_as(role)
+    page = browser.get("/front-desk/")
+    token = _token(page.get_data(as_text=True)) if page.status_code == 200 else ""
+    browser.post("/front-desk/walk-in", data={"csrf_token": token, "full_name": "Đỗ Văn Khách",
+                                              "service": str(desk.service), "doctor": "0"})
+    booked = db.session.execute(select(Appointment.status)).scalars().all()
+    assert booked == (["checked_in"] if acts else [])
 
 
 def test_check_in_needs_a_post_with_the_token(app, db, login_as, today_visit):
@@ -79,21 +117,15 @@ def test_check_in_needs_a_post_with_the_token(app, db, login_as, today_visit):
     late = second_desk.post(f"/front-desk/call/{today_visit.id}", data={"csrf_token": token2},
                             headers={"Accept": "application/json"})
     assert late.status_code == 409
-    assert "already called by receptionist" in late.get_json()["message"]
+    assert "already called by Tester Receptionist" in late.get_json()["message"]
     board = browser.get("/front-desk/board.json").get_json()
     row = board["doctors"][0]["rows"][0]
-    assert (row["state"], row["queue_number"], row["called_by"]) == ("called", 1, "receptionist")
+    assert (row["state"], row["queue_number"], row["called_by"]) == ("called", 1, "Tester Receptionist")
 
 
-def test_a_walk_in_through_the_form(app, db, login_as, desk):  # noqa: F811
-    from datetime import datetime
-
+def test_a_walk_in_through_the_form(app, db, login_as, desk, desk_clock):  # noqa: F811
     from app.models import Appointment, Patient
-    from app.services.settings import ClinicSettings
 
-    now = datetime.now(ClinicSettings.from_config(app.config).timezone)
-    if not 7 <= now.hour < 18:
-        pytest.skip("the test doctor works 07:00-19:00 clinic time")
     browser = login_as("receptionist")
     page = browser.get("/front-desk/").get_data(as_text=True)
     missing = browser.post("/front-desk/walk-in", data={"csrf_token": _token(page), "service": str(desk.service),

@@ -146,18 +146,26 @@ def test_a_batch_sends_each_message_once_and_leaves_taken_ones_alone(app, db):
     assert sorted(mail["To"] for mail in outbox(app)) == ["bn0@example.vn", "bn2@example.vn", "bn3@example.vn"]
 
 
-def test_a_batch_stops_trying_a_provider_that_is_down(app, db, monkeypatch):
-    """SMTP refusing: the batch's first e-mail is tried and the others wait for the same backoff
-    without a try each (a dead server costs one timeout per batch, not fifty)."""
-    from app.services.messaging.delivery import deliver_messages
-
-    calls = []
+def _refuse_email(monkeypatch) -> list[str]:
+    """The SMTP server refuses every connection from now on: the keys of the messages tried."""
+    calls: list[str] = []
 
     def refuse(self, recipient, rendered, key):
         calls.append(key)
         raise channels.TemporaryFailure("ConnectionRefusedError: [Errno 111] Connection refused")
 
     monkeypatch.setattr(channels.EmailSender, "send", refuse)
+    return calls
+
+
+def test_a_batch_stops_trying_a_provider_that_is_down(app, db, monkeypatch):
+    """SMTP refusing: the batch's first e-mail is tried and the others wait for the same backoff
+    without a try each (a dead server costs one timeout per batch, not fifty). One sending thread
+    here: with several, each may meet the dead server once (the next test)."""
+    from app.services.messaging.delivery import deliver_messages
+
+    monkeypatch.setitem(app.config, "MESSAGE_SEND_THREADS", 1)
+    calls = _refuse_email(monkeypatch)
     messages = [_queue(db, recipient=f"bn{n}@example.vn") for n in range(3)]
     sms = _queue(db, channel="sms", recipient="+84901234567")
     now = utcnow()
@@ -171,13 +179,48 @@ def test_a_batch_stops_trying_a_provider_that_is_down(app, db, monkeypatch):
     assert rows[1].last_error.startswith("not tried: ConnectionRefusedError")
 
 
+@pytest.mark.needs_postgres
+def test_a_batch_on_several_threads_sends_each_message_once(app, db, monkeypatch):
+    """On a database server a batch is shared out to MESSAGE_SEND_THREADS threads: every message
+    sent once and recorded, by more than one thread; a provider found down by one thread is not
+    tried again by the others' later messages."""
+    import threading
+
+    from app.services.messaging.delivery import deliver_messages
+
+    monkeypatch.setitem(app.config, "MESSAGE_SEND_THREADS", 3)
+    sent_by: dict[str, str] = {}
+    original = channels.EmailSender.send
+
+    def send(self, recipient, rendered, key):
+        sent_by[key] = threading.current_thread().name
+        return original(self, recipient, rendered, key)
+
+    monkeypatch.setattr(channels.EmailSender, "send", send)
+    messages = [_queue(db, recipient=f"bn{n}@example.vn") for n in range(12)]
+    outcome = deliver_messages(db.session, [m.id for m in messages], app.config)
+    assert outcome == {m.id: "sent" for m in messages}
+    assert sorted(sent_by) == sorted(f"msg-{m.id}" for m in messages)
+    assert len(set(sent_by.values())) == 3 and all(name.startswith("message-send") for name in sent_by.values())
+    assert sorted(mail["To"] for mail in outbox(app)) == sorted(f"bn{n}@example.vn" for n in range(12))
+    db.session.expire_all()
+    assert {(db.session.get(OutboundMessage, m.id).status, db.session.get(OutboundMessage, m.id).attempts)
+            for m in messages} == {("sent", 1)}
+
+    calls = _refuse_email(monkeypatch)
+    down = [_queue(db, recipient=f"down{n}@example.vn") for n in range(12)]
+    outcome = deliver_messages(db.session, [m.id for m in down], app.config)
+    assert outcome == {m.id: "queued" for m in down}
+    assert 1 <= len(calls) <= 3  # at most one try per thread, not one per message
+
+
 def test_a_slow_batch_renews_its_claims_and_never_sends_what_another_worker_took(app, db, monkeypatch):
     """With a claim timeout shorter than the batch, the batch renews its claims on what it has
     not sent before each message; a message another worker took meanwhile (as a dead worker's)
-    is left to that worker: sent once, not twice."""
+    is left to that worker: sent once, not twice. (One sending thread: the order is the test's.)"""
     from app.services.messaging.delivery import deliver_messages
 
-    config = {**app.config, "MESSAGE_CLAIM_TIMEOUT_SECONDS": 0}
+    config = {**app.config, "MESSAGE_CLAIM_TIMEOUT_SECONDS": 0, "MESSAGE_SEND_THREADS": 1}
     settings = MessagingSettings.from_config(config)
     messages = [_queue(db, recipient=f"bn{n}@example.vn") for n in range(3)]
     real_send, sent = channels.EmailSender.send, []

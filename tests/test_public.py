@@ -82,7 +82,7 @@ def test_doctors_page_and_detail_with_next_free_slots(client, clinic, api):
     response = client.get(f"/clinic/doctors/{clinic.doctor}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "Bác sĩ nội khoa 10 năm kinh nghiệm." in page and "vi, en" in page and "10 years" in page
+    assert "Bác sĩ nội khoa 10 năm kinh nghiệm." in page and "Vietnamese, English" in page and "10 years" in page
     assert "Khám tổng quát" in page
     assert page.count('class="btn btn-default pub-slot"') == 6
     assert "/clinic/book/confirm?" in page

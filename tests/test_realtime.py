@@ -375,6 +375,37 @@ def test_hooks_never_raise(app, monkeypatch):
         assert emit.send("queue", {}, ["role:Receptionist"]) == 0
 
 
+def test_telling_the_next_patient_opens_no_session_and_a_failure_only_logs(app, monkeypatch, caplog):
+    """The queue hook's "tell whoever is next" step enqueues a job and reads nothing: it opens no
+    database session of its own, and a queue that refuses the job is a log line, never an error
+    for the desk that checked the patient in (the queue event itself still goes out)."""
+    from contextlib import contextmanager
+
+    from app.jobs import queue as jobs_queue
+    from app.services import realtime_hooks
+
+    opened, sent = [], []
+    reading = realtime_hooks._reading
+
+    @contextmanager
+    def counting() -> Iterator[Any]:
+        opened.append(1)
+        with reading() as session:
+            yield session
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(realtime_hooks, "_reading", counting)
+    monkeypatch.setattr(realtime_hooks, "_send", lambda event, payload, rooms: sent.append(event))
+    monkeypatch.setattr(jobs_queue, "enqueue", refused)
+    with app.app_context(), caplog.at_level("ERROR", logger=realtime_hooks.__name__):
+        realtime_hooks.queue_changed(123456, date(2026, 1, 1))
+    assert opened == [1] and sent == ["queue"]
+    assert [r.getMessage() for r in caplog.records] == ["live update queue next not sent"]
+    assert "Redis is down" in caplog.text
+
+
 # --- catch-up and health -------------------------------------------------------------------------
 
 
@@ -433,7 +464,7 @@ def test_the_catch_up_state_has_the_versions_of_the_waiting_lists_one_may_follow
 
 def test_health_says_the_live_updates_are_in_process_without_redis(client):
     body = client.get("/health").get_json()
-    assert body["checks"]["socketio"] == {"status": "embedded", "message_queue": "in-process"}
+    assert body["checks"]["socketio"] == {"status": "embedded", "message_queue": "in-process", "mode": "threading"}
 
 
 def test_the_socketio_client_is_served_from_the_installed_package(client):
@@ -443,3 +474,23 @@ def test_the_socketio_client_is_served_from_the_installed_package(client):
     assert answer.status_code == 200 and answer.mimetype == "text/javascript"
     assert answer.get_data() == client_path().read_bytes()
     assert "immutable" in answer.headers["Cache-Control"]
+
+
+def test_the_websocket_declines_compression_a_browser_offers(live_server):
+    """Every browser offers permessage-deflate; the events are a few dozen bytes of ids, so the
+    server declines it (no zlib state per connection, one cheap frame per broadcast)."""
+    import socket as sockets
+    from urllib.parse import urlsplit
+
+    address = urlsplit(live_server)
+    with sockets.create_connection((address.hostname, address.port), timeout=WAIT) as raw:
+        raw.sendall(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n"
+                    b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += raw.recv(4096)
+    head = answer.split(b"\r\n\r\n", 1)[0].decode().lower()
+    assert head.startswith("http/1.1 101")
+    assert "sec-websocket-extensions" not in head

@@ -18,15 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from redis import Redis
 
 from tests.factories import local_time, token_headers
+from tests.redis_helpers import REDIS_URL, delete_keys
 from tests.test_realtime import WAIT, bearer, connected
 
 pytestmark = pytest.mark.needs_redis
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def free_port() -> int:
@@ -45,11 +44,7 @@ def shared_env(app, db_url, tmp_path):
                SOCKETIO_CHANNEL=tag, RQ_QUEUE_PREFIX=f"{tag}:", FLASK_APP="app:create_app", PYTHONPATH=str(ROOT),
                HOST="127.0.0.1", MFA_REQUIRED_ROLES="Admin,Manager,Doctor")
     yield env
-    connection = Redis.from_url(REDIS_URL)
-    keys = list(connection.scan_iter(match=f"*{tag}*"))
-    if keys:
-        connection.delete(*keys)
-    connection.close()
+    delete_keys(f"*{tag}*")
 
 
 class Server:
@@ -106,7 +101,7 @@ def book(url: str, headers: dict, clinic, channel: str = "phone") -> int:
 
 def test_an_event_sent_in_one_process_reaches_a_client_of_the_other(app, clinic, servers):
     first, second = servers(), servers()
-    assert first.health["checks"]["socketio"] == {"status": "ok", "message_queue": "redis"}
+    assert first.health["checks"]["socketio"] == {"status": "ok", "message_queue": "redis", "mode": "threading"}
     desk_token = bearer(app, "receptionist")
     with connected(first.url, token=desk_token) as on_first, connected(second.url, token=desk_token) as on_second:
         on_first.wait_for("ready")

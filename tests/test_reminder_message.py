@@ -170,3 +170,96 @@ def test_a_long_vietnamese_subject_keeps_its_spaces_in_the_outbox(tmp_path):
                       to=["an@example.vn"], subject=subject, body="x")
     with open(path, "rb") as fh:
         assert message_from_bytes(fh.read(), policy=email_policy.default)["Subject"] == subject
+
+
+# --- what to bring, and the mail-merge ---------------------------------------------------------------
+
+
+def _set_what_to_bring(db, service_id: int, note: str | None) -> None:
+    from app.models import Service
+
+    db.session.get(Service, service_id).what_to_bring = note
+    db.session.commit()
+
+
+def test_the_service_s_what_to_bring_is_in_the_text_and_the_html(app, db, clinic, clinic_contact):
+    _set_what_to_bring(db, clinic.service, "Nhịn ăn 8 tiếng trước khi khám\n\nSổ khám <cũ> & phim X-quang\n")
+    message = queue_reminder(db, confirmed_appointment(clinic), language="vi")
+    assert deliver_message(db.session, message.id, app.config) == "sent"
+    [mail] = outbox(app)
+    text = body(mail).replace("\r\n", "\n")
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    # the service's own lines first (an empty line is no item), then what every visit needs
+    assert "Vui lòng mang theo:\n- Nhịn ăn 8 tiếng trước khi khám\n- Sổ khám <cũ> & phim X-quang\n- Căn cước" in text
+    assert ">Nhịn ăn 8 tiếng trước khi khám</li>" in html
+    assert ">Sổ khám &lt;cũ&gt; &amp; phim X-quang</li>" in html  # escaped, not markup
+    assert html.count("<li ") == 5
+
+
+def test_without_a_note_the_reminder_lists_what_every_visit_needs(app, db, clinic, clinic_contact):
+    _set_what_to_bring(db, clinic.service, "Nhịn ăn 8 tiếng")
+    _set_what_to_bring(db, clinic.service, None)  # the clinic removed the note: the next reminder says so
+    message = queue_reminder(db, confirmed_appointment(clinic), language="en")
+    deliver_message(db.session, message.id, app.config)
+    [mail] = outbox(app)
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert "Nhịn ăn" not in body(mail) and "Nhịn ăn" not in html
+    assert html.count("<li ") == 3 and "national ID" in html
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_the_mail_merge_writes_what_jinja_writes_for_every_message(app, db, clinic, clinic_contact, monkeypatch,
+                                                                     language):
+    """The templates are rendered once per language and filled per message: the result is the
+    template rendered for that message, also for names that HTML would take for markup."""
+    import re
+
+    from flask_babel import force_locale
+
+    from app.models import Doctor, Patient, Service
+    from app.services.messaging.reminder_message import render_mail_parts, what_to_bring
+
+    monkeypatch.setitem(app.config, "REMINDER_INCLUDE_REQUESTED", True)
+    db.session.get(Patient, clinic.patient).full_name = "O'Brien <b>&amp; \"Hà\"</b>"
+    db.session.get(Doctor, clinic.doctor).full_name = "Lê <i>Văn</i> & Cường"
+    db.session.get(Service, clinic.service).name = "Siêu âm; bụng & \"tim\""
+    db.session.commit()
+    _set_what_to_bring(db, clinic.service, "Kết quả <cũ>")
+    for hours, status in ((2, "confirmed"), (3, "requested")):
+        start = VISIT_UTC + timedelta(hours=hours)
+        message = queue_reminder(db, confirmed_appointment(clinic, start=start, status=status), language=language,
+                                 for_start_at=start)
+        with app.test_request_context():
+            rendered = render(db.session, message, app.config)
+            assert isinstance(rendered, Rendered)
+            urls = {match.group(1): match.group(0) for match in re.finditer(
+                r"https://phongkham\.example\.vn/clinic/visit/(confirm|cancel|reschedule)/[\w.\-]+\?lang=\w+",
+                rendered.text)}
+            assert set(urls) == {"confirm", "cancel", "reschedule"}
+            when = re.search(r"data-when>([^<]+)<", rendered.html).group(1)  # type: ignore[union-attr]
+            with force_locale(language):
+                text, html = render_mail_parts({
+                    "patient_name": "O'Brien <b>&amp; \"Hà\"</b>", "when": when, "doctor": "BS. Lê <i>Văn</i> & Cường",
+                    "service": "Siêu âm; bụng & \"tim\"", "clinic": "Phòng khám An Bình",
+                    "address": "12 Lê Lợi, Quận 1, TP.HCM", "phone": "028 3822 1234",
+                    "bring": what_to_bring("Kết quả <cũ>"), "links": urls, "requested": status == "requested",
+                    "language": language, "cutoff_hours": 2})
+        assert rendered.text == text
+        assert rendered.html == html
+        assert "O&#39;Brien &lt;b&gt;&amp;amp;" in html
+
+
+def test_the_manager_writes_what_to_bring_on_the_service_form(app, db, clinic, login_as):
+    from app.models import Service
+
+    manager = login_as("manager")
+    form = manager.get(f"/serviceview/edit/{clinic.service}").get_data(as_text=True)
+    assert 'name="what_to_bring"' in form
+    service = db.session.get(Service, clinic.service)
+    response = manager.post(f"/serviceview/edit/{clinic.service}", data={
+        "code": service.code, "name": service.name, "price": str(service.price),
+        "duration_minutes": str(service.duration_minutes), "active": "y",
+        "what_to_bring": "Nhịn ăn 8 tiếng trước khi khám\nSổ khám bệnh"}, follow_redirects=True)
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Service, clinic.service).what_to_bring == "Nhịn ăn 8 tiếng trước khi khám\nSổ khám bệnh"

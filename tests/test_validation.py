@@ -36,10 +36,6 @@ def _appointment(c: Clinic) -> dict:
     return {"patient": c.patient, "doctor": c.doctor, "service": c.service, "start_at": START}
 
 
-def _review(c: Clinic) -> dict:
-    return {"patient": c.patient, "doctor": c.doctor, "rating_overall": 4, "comment": "Tốt"}
-
-
 BAD_INPUT: dict[str, tuple[str, Callable[[Clinic], dict], dict, str]] = {
     "invalid email": ("patient", _patient, {"email": "binh@@example"}, "email"),
     "email without domain": ("patient", _patient, {"email": "binh"}, "email"),
@@ -76,9 +72,6 @@ BAD_INPUT: dict[str, tuple[str, Callable[[Clinic], dict], dict, str]] = {
     "ICD-10 code digits first": (
         "diagnosis", lambda c: {"encounter": c.encounter, "text": "Viêm họng"}, {"icd10_code": "06.9J"},
         "icd10_code"),
-    "rating 6": ("review", _review, {"rating_overall": 6}, "rating_overall"),
-    "rating 0": ("review", _review, {"rating_attitude": 0}, "rating_attitude"),
-    "review of nobody": ("review", lambda c: {"patient": c.patient, "rating_overall": 5}, {}, "doctor_id"),
     "vital sign out of range": (
         "encounter", lambda c: {"patient": c.patient, "doctor": c.doctor}, {"spo2": 120}, "spo2"),
     "unknown patient": ("appointment", _appointment, {"patient": 999999}, "patient"),

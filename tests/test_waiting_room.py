@@ -383,6 +383,43 @@ def test_any_change_of_the_queue_tells_whoever_is_next_now(app, db):
 # --- the check-in slip ------------------------------------------------------------------------------
 
 
+def test_my_appointments_links_only_todays_live_tickets_of_the_patient(app, db):
+    """A ticket link for an appointment checked in today and still in the queue; none for a
+    finished visit, a no-show, another day's or another patient's appointment."""
+
+    room, mine = today_room(db)
+    settings = ClinicSettings.from_config(app.config)
+    now = datetime.now(timezone.utc)
+    patient = db.session.get(Appointment, mine).patient_id
+    tickets = waiting_room.patient_live_tickets(db.session, patient, now, secret=app.config["SECRET_KEY"],
+                                                settings=settings)
+    assert list(tickets) == [mine] and tickets[mine].path == f"/queue/ticket/{token_for(app, db, mine)}"
+    for status in ("completed", "no_show"):
+        db.session.get(Appointment, mine).status = status
+        db.session.commit()
+        assert waiting_room.patient_live_tickets(db.session, patient, now, secret=app.config["SECRET_KEY"],
+                                                 settings=settings) == {}
+    db.session.get(Appointment, mine).status = "checked_in"
+    db.session.commit()
+    tomorrow = now + timedelta(days=1)
+    assert waiting_room.patient_live_tickets(db.session, patient, tomorrow, secret=app.config["SECRET_KEY"],
+                                             settings=settings) == {}
+
+
+def test_the_slips_qr_uses_public_base_url_when_set_else_the_address_the_desk_used(app, db, login_as, monkeypatch):
+    """Without PUBLIC_BASE_URL the QR code leads to the address the desk's browser used (a phone on
+    the clinic's Wi-Fi reaches it), never to a default that is not this site; set, it wins."""
+    room, mine = today_room(db)
+    desk = login_as("receptionist")
+    ticket = f"/queue/ticket/{token_for(app, db, mine)}"
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "")
+    html = desk.get(f"/front-desk/slip/{mine}", base_url="http://localhost:8000").get_data(as_text=True)
+    assert f'href="http://localhost:8000{ticket}"' in html and "127.0.0.1:5000" not in html
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://phongkham.example.vn/")
+    html = desk.get(f"/front-desk/slip/{mine}", base_url="http://localhost:8000").get_data(as_text=True)
+    assert f'href="https://phongkham.example.vn{ticket}"' in html and "localhost:8000" not in html
+
+
 def test_the_check_in_slip_prints_the_number_and_the_tickets_qr(app, db, login_as):
     room, mine = today_room(db)
     desk = login_as("receptionist")
@@ -414,3 +451,21 @@ def test_a_called_patient_leaves_the_waiting_list_and_becomes_current(db):
     assert queue.current is not None and (queue.current.number, queue.current.in_room) == (1, True)
     assert queue.current.since == NOW - timedelta(minutes=1)
     assert waits(queue) == [(2, 20), (3, 40)]  # the called one is expected to take its whole service
+
+
+def test_my_appointments_lists_a_visit_at_the_clinic_with_the_upcoming_ones(db):
+    """Checked in or in consultation: "Upcoming" in the portal even once its start time has passed;
+    completed, missed and cancelled ones go to the past whatever their time."""
+    from app.services.appointments import patient_appointments
+
+    room = Room(db, "BS. Võ Giờ Qua")
+    ids = {status: room.visit(n, status, name=FULL_NAME) for n, status in
+           enumerate(("checked_in", "in_consultation", "completed", "no_show", "cancelled", "confirmed"), 1)}
+    patient = db.session.get(Appointment, ids["checked_in"]).patient_id
+    for appointment_id in ids.values():
+        db.session.get(Appointment, appointment_id).patient_id = patient
+    db.session.commit()
+    late = datetime.combine(DAY, time(23, 0), ZONE)  # every visit of DAY started before this
+    mine = patient_appointments(db.session, patient, late)
+    assert [a.id for a in mine.upcoming] == [ids["checked_in"], ids["in_consultation"]]
+    assert {a.id for a in mine.past} == {ids[s] for s in ("completed", "no_show", "cancelled", "confirmed")}

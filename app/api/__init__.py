@@ -7,6 +7,7 @@ from app.api.billing import BillingApi
 from app.api.booking import BookingApi
 from app.api.care import CareAccessApi
 from app.api.chat import ChatApi
+from app.api.dashboards import DashboardApi
 from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
 from app.api.files import FilesApi
@@ -17,6 +18,7 @@ from app.api.pharmacy import PharmacyApi
 from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
 from app.api.realtime import RealtimeApi
+from app.api.reviews import ReviewsApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
 from app.services.rules import FILLED_BY_SERVICES
@@ -34,6 +36,9 @@ SERVICE_ONLY = {"Invoice", "InvoiceLine", "Payment", "Refund", "CashClose"}
 # Messages are queued and sent only by the messaging services; staff resend a failed one on the
 # delivery dashboard (its writers' permission).
 SERVICE_ONLY |= {"OutboundMessage"}
+# Reviews are written by their patient and moderated only through app.services.reviews (the
+# portal, /reviews/ in the back office, app/api/reviews.py).
+SERVICE_ONLY |= {"Review"}
 # Resources whose generic screen and REST resource take no writes at all.
 NO_GENERIC_WRITES = READ_ONLY | UPLOAD_ONLY | SERVICE_ONLY
 # Values the services compute; a client cannot set them.
@@ -86,6 +91,8 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(LabResultsApi)
     appbuilder.add_api(NotificationsApi)
     appbuilder.add_api(FrontDeskApi)
+    appbuilder.add_api(ReviewsApi)
+    appbuilder.add_api(DashboardApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

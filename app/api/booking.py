@@ -51,7 +51,7 @@ class BookingApi(ClinicBaseApi):
     def availability(self):
         """Free slots of one doctor for one service"""
         args, clinic = schemas.AvailabilityQuery().load(request.args.to_dict()), clinic_settings()
-        slots = booking.free_slots(db.session, settings=clinic, **args)
+        slots = booking.cached_free_slots(db.session, settings=clinic, **args)  # a patient's view, as always
         return self.response(200, timezone=str(clinic.timezone), slots=[
             {"start": s.start.astimezone(clinic.timezone).isoformat(),
              "end": s.end.astimezone(clinic.timezone).isoformat()} for s in slots])

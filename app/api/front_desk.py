@@ -1,6 +1,6 @@
 """The front desk's queue over REST (issue 13, items 2 and 3), under ``/api/v1/front-desk/...``:
 the board, check-in, call, no-show, call next, the doctor's finish and a walk-in. The same
-functions as the page (``app.services.front_desk``), the appointment resource's permission
+functions as the page (``app.services.front_desk``), the page's permission ``FrontDesk``
 (read: the board; write: the steps), a JWT or the browser session with its ``X-CSRFToken``.
 Thin: parse with a schema, call one service, answer JSON; domain errors answer 404/409/422."""
 from __future__ import annotations
@@ -19,6 +19,7 @@ from app.fab.interface import MAX_ID
 from app.models import Appointment
 from app.models.people import SEXES
 from app.models.types import utcnow
+from app.permissions import FRONT_DESK_PERMISSION
 from app.services import front_desk
 
 _ID = validate.Range(1, MAX_ID)
@@ -122,13 +123,13 @@ def step_json(appointment: Appointment) -> dict[str, Any]:
 
 
 class FrontDeskApi(ClinicBaseApi):
-    """The waiting list; the same permission as the front desk page and the appointments."""
+    """The waiting list; the same permission as the front desk page (``FrontDesk``)."""
 
     route_base = "/api/v1/front-desk"
     resource_name = "front_desk"
     openapi_spec_tag = "Front desk"
     openapi_spec_component_schemas = COMPONENTS
-    class_permission_name = "Appointment"
+    class_permission_name = FRONT_DESK_PERMISSION
     method_permission_name = {"board": "read", "check_in": "write", "call": "write", "no_show": "write",
                               "call_next": "write", "finish": "write", "walk_in": "write"}
     allow_browser_login = True

@@ -1,4 +1,5 @@
-"""Housekeeping jobs: ``prune_sessions`` daily (the same service as ``flask prune-sessions``)."""
+"""Housekeeping jobs: ``prune_sessions`` daily (the same service as ``flask prune-sessions``) and
+``delete_expired_recordings`` hourly (video call recordings past their retention)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,3 +23,21 @@ def prune_sessions(days: int = SESSION_KEEP_DAYS) -> int:
         finally:
             session.close()
     return deleted
+
+
+def delete_expired_recordings() -> int:
+    """Delete the video call recordings whose retention (``VIDEO_RECORDING_RETENTION_DAYS``) is
+    over: their stored chunks go, the recording is marked deleted; how many."""
+    from flask import current_app
+
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.storage import file_store
+    from app.services.video_recording import delete_expired
+
+    with app_context():
+        session = db.session.session_factory()
+        try:
+            return delete_expired(session, utcnow(), store=file_store(current_app.config))
+        finally:
+            session.close()

@@ -45,3 +45,10 @@ def prescription_dispensed(prescription_id: int, actor_id: int | None = None) ->
     from app.services.notices import notify_prescription_ready
 
     return _run(notify_prescription_ready, prescription_id, actor_id=actor_id)
+
+
+def review_invitation(appointment_id: int) -> int:
+    """A visit was completed: its patient is invited to review it."""
+    from app.services.notices import notify_review_invitation
+
+    return _run(notify_review_invitation, appointment_id)

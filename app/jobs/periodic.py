@@ -19,5 +19,7 @@ PERIODIC_JOBS: tuple[Periodic, ...] = (
     Periodic("message-sweep", "app.jobs.messages.sweep", 60, "high"),
     Periodic("stock-digest", "app.jobs.digest.send_if_due", 600, "low"),
     Periodic("invoice-email-retry", "app.jobs.billing_mail.retry_failed", 1800, "low"),
+    Periodic("monthly-report", "app.jobs.reports.send_monthly", 3600, "low"),
     Periodic("prune-sessions", "app.jobs.maintenance.prune_sessions", 86400, "low"),
+    Periodic("expired-recordings", "app.jobs.maintenance.delete_expired_recordings", 3600, "low"),
 )

@@ -32,9 +32,9 @@ def run_due(at: str | None = None) -> int:
     with app_context() as app:
         now = parse_moment(at, app.config.get("CLINIC_TIMEZONE", "Asia/Ho_Chi_Minh")) or utcnow()
         session = db.session.session_factory()  # its own session: a caller's is left alone
-        try:
-            ids = queue_due_reminders(session, now, MessagingSettings.from_config(app.config), app.config)
+        try:  # each batch's deliveries queued as soon as it is committed
+            ids = queue_due_reminders(session, now, MessagingSettings.from_config(app.config), app.config,
+                                      on_batch=lambda batch: enqueue_deliveries(app.config, batch))
         finally:
             session.close()
-        enqueue_deliveries(app.config, ids)
     return len(ids)

@@ -8,6 +8,13 @@ from app.models.care_access import CareAccessGrant
 from app.models.catalogue import Service
 from app.models.chat import ChatCannedReply, ChatConversation
 from app.models.clinical import Attachment, Diagnosis, Encounter, LabOrder, LabResult
+from app.models.dashboard_rollups import (
+    DashboardDay,
+    DashboardPatients,
+    DashboardRevenueDay,
+    DashboardTakingsDay,
+    PatientFirstVisit,
+)
 from app.models.engagement import Notification, ReminderLog, Review
 from app.models.icd10 import Icd10Code
 from app.models.interactions import DrugInteraction
@@ -28,12 +35,14 @@ from app.models.scheduling import (
 from app.models.sessions import RefreshToken, UserSession
 from app.models.stock_usage import MedicineDailyUse
 from app.models.suppliers import GoodsReceipt, GoodsReceiptLine, Supplier
+from app.models.telemedicine import VideoCall
+from app.models.video_recording import RecordingChunk, RecordingConsent, VideoCallFile, VideoRecording
 
 __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
     "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant", "CashClose",
     "ChatCannedReply", "ChatConversation",
-    "Department",
+    "DashboardDay", "DashboardPatients", "DashboardRevenueDay", "DashboardTakingsDay", "Department",
     "Diagnosis", "Doctor", "DrugInteraction",
     "Employee", "Encounter", "EncounterAmendment", "Icd10Code", "Invoice", "InvoiceLine", "LabOrder", "LabResult",
     "Employee", "Encounter", "EncounterAmendment", "Invoice", "InvoiceLine",
@@ -41,8 +50,10 @@ __all__ = [
     "Employee", "Encounter", "EncounterAmendment", "GoodsReceipt", "GoodsReceiptLine", "Icd10Code",
     "Invoice", "InvoiceLine", "InvoiceSequence", "LabOrder", "LabResult",
     "Medicine", "MedicineDailyUse", "MfaEnrolment", "MfaRecoveryCode",
-    "Notification", "OutboundMessage", "Patient", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
+    "Notification", "OutboundMessage", "Patient",
+    "PatientFirstVisit", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "ProviderEvent", "Refund",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
-    "StoredDocument", "Supplier", "UserProfile", "UserSession", "WorkSchedule", "doctor_service",
+    "StoredDocument", "Supplier", "UserProfile", "UserSession", "VideoCall", "WorkSchedule", "doctor_service",
+    "RecordingChunk", "RecordingConsent", "VideoCallFile", "VideoRecording",
 ]

@@ -15,6 +15,8 @@ from app.models.people import Doctor, Patient
 from app.models.scheduling import Appointment
 from app.models.types import UTCDateTime, utcnow
 
+# "approved" is shown as *published* (on the public pages), "rejected" as *hidden*: the stored
+# values are kept from the first schema (app.services.reviews names them PUBLISHED and HIDDEN).
 REVIEW_STATUSES = (N_("pending"), N_("approved"), N_("rejected"))
 REMINDER_CHANNELS = (N_("email"), N_("sms"), N_("zalo"), N_("push"), N_("in_app"))
 REMINDER_STATUSES = (N_("queued"), N_("sent"), N_("failed"), N_("skipped"))
@@ -43,7 +45,14 @@ class Review(Model):
     status: Mapped[str] = mapped_column(choice("review_status", *REVIEW_STATUSES), nullable=False, default="pending")
     moderated_by_id: Mapped[int | None] = user_fk()
     moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # why a manager hid it (told to its author; never shown publicly)
+    hidden_reason: Mapped[str | None] = mapped_column(sa.Unicode(500))
+    # the doctor's one public reply
+    reply: Mapped[str | None] = mapped_column(sa.UnicodeText)
+    replied_by_id: Mapped[int | None] = user_fk()
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the patient's last edit
     __table_args__ = (
         sa.CheckConstraint("doctor_id IS NOT NULL OR service_id IS NOT NULL", name="ck_review_has_subject"),
         _rating("rating_professional"),
@@ -53,6 +62,7 @@ class Review(Model):
         sa.UniqueConstraint("appointment_id", "patient_id", name="uq_review_appointment_patient"),
         sa.Index("ix_review_doctor", "doctor_id", "status"),
         sa.Index("ix_review_service", "service_id", "status"),
+        sa.Index("ix_review_status_created", "status", "created_at", "doctor_id"),  # the dashboards' ratings
     )
 
 

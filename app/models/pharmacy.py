@@ -65,6 +65,7 @@ class StockBatch(TimestampMixin, Model):
         sa.CheckConstraint("quantity >= 0", name="ck_stock_batch_quantity_non_negative"),
         sa.CheckConstraint("unit_cost >= 0", name="ck_stock_batch_cost_non_negative"),
         sa.Index("ix_stock_batch_medicine_expiry", "medicine_id", "expiry_date"),
+        sa.Index("ix_stock_batch_expiry", "expiry_date"),  # the dashboards' expiring value
     )
 
     def __repr__(self) -> str:

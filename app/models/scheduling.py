@@ -22,6 +22,7 @@ APPOINTMENT_STATUSES = (
 # Statuses that hold a slot in the doctor's calendar.
 ACTIVE_STATUSES = ("requested", "confirmed", "checked_in", "in_consultation", "completed")
 CHANNELS = (N_("walk_in"), N_("phone"), N_("online"), N_("chat"))
+APPOINTMENT_MODES = (N_("in_person"), N_("video"))
 
 
 class WorkSchedule(Model):
@@ -100,6 +101,11 @@ class Appointment(TimestampMixin, Model):
         choice("appointment_status", *APPOINTMENT_STATUSES), nullable=False, default="requested"
     )
     channel: Mapped[str] = mapped_column(choice("appointment_channel", *CHANNELS), nullable=False, default="walk_in")
+    # A video visit (app.services.telemedicine) has a private call room (VideoCall). The database's
+    # default only: the booking's INSERT ... SELECT (app.services.booking) would otherwise carry a
+    # Python-side default as a parameter it does not pass.
+    mode: Mapped[str] = mapped_column(choice("appointment_mode", *APPOINTMENT_MODES), nullable=False,
+                                      server_default="in_person")
     reason: Mapped[str | None] = mapped_column(sa.Unicode(500))
     notes: Mapped[str | None] = mapped_column(sa.UnicodeText)
     queue_date: Mapped[date | None] = mapped_column(sa.Date)  # clinic-local day of the queue number
@@ -127,6 +133,8 @@ class Appointment(TimestampMixin, Model):
         sa.Index("ix_appointment_patient_start", "patient_id", "start_at"),
         sa.Index("ix_appointment_start_at", "start_at"),
         sa.Index("ix_appointment_status", "status"),
+        # The dashboards (app.services.dashboards): visits, patients and rates per time bucket.
+        sa.Index("ix_appointment_start_cover", "start_at", "status", "doctor_id", "patient_id"),
         # PostgreSQL also has ex_appointment_doctor_overlap and ex_appointment_patient_overlap:
         # two active appointments of one doctor, or of one patient, never overlap (btree_gist
         # exclusion constraints, migration 0002). SQLite relies on the booking lock alone.

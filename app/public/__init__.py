@@ -13,6 +13,7 @@ from app.public import (  # noqa: F401  (their routes, on bp)
     portal,
     profile,
     records,
+    reviews,
 )
 from app.public.common import bp
 

@@ -24,6 +24,7 @@ from app.public.common import bp, settings
 from app.public.forms import MoveForm, parse_slot
 from app.services import appointment_links as links, slot_display
 from app.services.errors import DomainError
+from app.services.settings import public_base_url
 
 
 class LinkActionForm(FlaskForm):
@@ -77,7 +78,7 @@ def visit_choose(token: str) -> ResponseReturnValue:
     except links.AppointmentLinkRefused as exc:
         return _refused(exc)
     language = request.args.get("lang") if request.args.get("lang") in current_app.config["LANGUAGES"] else None
-    urls = {name: url.removeprefix(str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/"))
+    urls = {name: url.removeprefix(public_base_url(current_app.config))
             for name, url in links.action_urls(current_app.config, target, language=language).items()}
     return _page("public/visit_choose.html", target, urls=urls)
 

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, Callable
 
 from flask import Blueprint, current_app, redirect, render_template, request
-from flask_babel import format_currency, format_date, format_datetime, get_locale, gettext as _
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale, gettext as _
 from flask_login import current_user
 
 from app.extensions import db
@@ -82,8 +82,13 @@ def by_day(slots: list) -> "OrderedDict[date, list]":
 
 
 def doctor_slots(doctor_id: int, service_id: int, ignore_appointment_id: int | None = None) -> list:
+    """The doctor's free times in the next two weeks, as a patient may book them; from the cache
+    unless an appointment's own time is to be ignored (moving it)."""
     date_from, date_to = window()
     try:
+        if ignore_appointment_id is None:
+            return booking.cached_free_slots(db.session, doctor_id=doctor_id, service_id=service_id,
+                                             date_from=date_from, date_to=date_to, settings=settings())
         return booking.free_slots(db.session, doctor_id=doctor_id, service_id=service_id, date_from=date_from,
                                   date_to=date_to, settings=settings(), ignore_appointment_id=ignore_appointment_id)
     except DomainError:
@@ -93,7 +98,7 @@ def doctor_slots(doctor_id: int, service_id: int, ignore_appointment_id: int | N
 @bp.context_processor
 def helpers() -> dict:
     return {"money": money, "local": local, "slot_param": slot_param, "format_date": format_date,
-            "format_datetime": format_datetime, "lang": str(get_locale() or "en"),
+            "format_decimal": format_decimal, "format_datetime": format_datetime, "lang": str(get_locale() or "en"),
             "languages": current_app.config["LANGUAGES"], "current_path": current_path,
             "clinic_name": current_app.config.get("APP_NAME") or "Clinic",
             "online_enabled": settings().booking.online_enabled, "login_url": login_url,

@@ -150,3 +150,15 @@ class ProfileForm(FieldErrors, FlaskForm):
 
 class EmailChangeForm(FlaskForm):
     """The button that uses an e-mail change link (CSRF only)."""
+
+
+class ReviewForm(FlaskForm):
+    """Rate a completed visit: 1 to 5 stars per criterion, an optional comment. The rules (stars
+    from 1 to 5, the comment's length, whose visit, once) are ``app.services.reviews``'; the form
+    carries the values and the CSRF token."""
+
+    professional = StringField(_l("Professional quality"))
+    attitude = StringField(_l("Attitude"))
+    waiting_time = StringField(_l("Waiting time"))
+    overall = StringField(_l("Overall"))
+    comment = TextAreaField(_l("Comment (optional)"), filters=[strip])

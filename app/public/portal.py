@@ -1,7 +1,7 @@
 """The patient portal: my appointments, cancel one, move one."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,7 +11,7 @@ from app.form_fields import first_errors
 from app.models import Appointment, Patient
 from app.public.common import bp, by_day, doctor_slots, patient_required, settings
 from app.public.forms import CancelForm, MoveForm
-from app.services import access, booking
+from app.services import access, booking, reviews, waiting_room
 from app.services.appointments import own_appointment, patient_appointments, patient_may_change
 from app.services.errors import DomainError
 
@@ -31,7 +31,11 @@ def my_appointments(patient: Patient) -> ResponseReturnValue:
     now = settings().now()
     mine = patient_appointments(db.session, patient.id, now)
     cutoff = settings().booking.patient_cutoff
+    tickets = waiting_room.patient_live_tickets(db.session, patient.id, now, secret=current_app.config["SECRET_KEY"],
+                                                settings=settings())
+    rated = reviews.reviews_by_visit(db.session, patient.id)
     return render_template("public/my_appointments.html", patient=patient, upcoming=mine.upcoming, past=mine.past,
+                           tickets=tickets, rated=rated,
                            changeable=lambda a: patient_may_change(a, now),
                            too_late=lambda a: a.start_at - now < cutoff)
 

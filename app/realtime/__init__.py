@@ -1,4 +1,5 @@
-"""Live updates over Socket.IO (Flask-SocketIO, threading mode).
+"""Live updates over Socket.IO (Flask-SocketIO: threading mode, or gevent mode under an event-loop
+server such as ``gunicorn -k gevent``; ``async_mode`` below).
 
 - ``events``: the handlers, thin. ``connect`` accepts a logged-in browser (the web session
   cookie) or a JWT (``auth={"token": ...}``) and puts the login in its own rooms
@@ -25,16 +26,52 @@ def _register_rules() -> None:
     realtime_access.register_room_rule("conversation", chat.conversation_room_rule)
 
 
+ASYNC_MODES = ("auto", "threading", "gevent")
+
+
+def async_mode(config: Any) -> str:
+    """Flask-SocketIO's mode: ``SOCKETIO_ASYNC_MODE``; ``auto`` (the default) is ``gevent`` when
+    this process runs on gevent's event loop (its sockets monkey-patched, as ``gunicorn -k gevent``
+    does before loading the app), else ``threading`` (one thread per connection: Werkzeug's
+    server, ``run.py``, gunicorn's ``gthread``, the tests)."""
+    import sys
+
+    wanted = str(config.get("SOCKETIO_ASYNC_MODE") or "auto").strip().lower()
+    if wanted not in ASYNC_MODES:
+        raise ValueError(f"SOCKETIO_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, not {wanted!r}")
+    if wanted != "auto":
+        return wanted
+    monkey = sys.modules.get("gevent.monkey")  # never imported here: only a gevent server has it
+    return "gevent" if monkey is not None and monkey.is_module_patched("socket") else "threading"
+
+
 def socketio_options(config: Any) -> dict[str, Any]:
     """``socketio.init_app``'s options from the configuration."""
     return {
-        "async_mode": "threading",
+        "async_mode": async_mode(config),
         "message_queue": config.get("REDIS_URL") or None,
         "channel": config.get("SOCKETIO_CHANNEL") or "flask-socketio",
         "cors_allowed_origins": config.get("SOCKETIO_CORS_ORIGINS") or [],
         "ping_interval": int(config.get("SOCKETIO_PING_INTERVAL", 25)),
         "max_http_buffer_size": int(config.get("SOCKETIO_MAX_MESSAGE_BYTES", 64 * 1024)),
     }
+
+
+class WithoutDeflate:
+    """WSGI middleware: the Socket.IO WebSocket declines permessage-deflate (RFC 7692 lets a server
+    ignore the offer, which every browser makes). Our events are ids of a few dozen bytes, which
+    deflate cannot shrink, while each compressed connection keeps its own zlib state (about 90 KB)
+    and compresses every broadcast once per client; uncompressed, a broadcast's frame is the same
+    cheap bytes for every client."""
+
+    def __init__(self, wsgi_app: Any, path: str = "/socket.io") -> None:
+        self.wsgi_app = wsgi_app
+        self.path = path
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "HTTP_SEC_WEBSOCKET_EXTENSIONS" in environ and environ.get("PATH_INFO", "").startswith(self.path):
+            del environ["HTTP_SEC_WEBSOCKET_EXTENSIONS"]
+        return self.wsgi_app(environ, start_response)
 
 
 def init_app(app: Flask) -> None:
@@ -47,6 +84,7 @@ def init_app(app: Flask) -> None:
     socketio = SocketIO()
     events.register(socketio)
     socketio.init_app(app, **socketio_options(app.config))
+    app.wsgi_app = WithoutDeflate(app.wsgi_app)  # type: ignore[method-assign]
     _register_rules()
     app.extensions["realtime_server"] = socketio.server
     vendor.register(app)  # /static-vendor/socket.io.min.js

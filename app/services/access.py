@@ -51,16 +51,20 @@ from app.models import (
     Prescription,
     PrescriptionItem,
     Refund,
+    Review,
+    VideoRecording,
 )
 from app.services.errors import Forbidden, NotFound, ValidationFailed
 from app.services.roles import is_staff, role_names
 
 # The clinical record: read by the care team, by others only after breaking the glass.
+# A video visit's recording (issue 15) is played back under the same rule.
 CLINICAL_MODELS: tuple[type, ...] = (Encounter, Diagnosis, LabOrder, LabResult, Attachment, Prescription,
-                                     PrescriptionItem, EncounterAmendment)
+                                     PrescriptionItem, EncounterAmendment, VideoRecording)
 # Every model whose reads are checked and audited here (a later issue adds its own: see tests/test_access.py).
 # Money: staff whose role reads billing read it all; a patient only their own.
-BILLING_MODELS: tuple[type, ...] = (Invoice, InvoiceLine, Payment, Refund)
+# Reviews (issue 14) follow the same rule: staff whose role reads them (moderation), a patient their own.
+BILLING_MODELS: tuple[type, ...] = (Invoice, InvoiceLine, Payment, Refund, Review)
 PATIENT_OWNED: tuple[type, ...] = (*CLINICAL_MODELS, *BILLING_MODELS)
 # Records that reach their patient through a parent record: (foreign key to the parent, parent model).
 PARENTS: dict[type, tuple[Any, type]] = {

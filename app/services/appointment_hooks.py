@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 APPOINTMENT_JOB = "app.jobs.notices.appointment_event"
 LAB_JOB = "app.jobs.notices.lab_results_released"
 PRESCRIPTION_JOB = "app.jobs.notices.prescription_dispensed"
+REVIEW_INVITE_JOB = "app.jobs.notices.review_invitation"
 RETRY_INTERVALS = [10, 60, 300]  # seconds between RQ's tries of a job that failed (the database was away)
 
 
@@ -86,3 +87,8 @@ def lab_results_released(order_id: int, *, released_at: datetime, actor_id: int 
 
 def prescription_dispensed(prescription_id: int, *, actor_id: int | None) -> None:
     _enqueue(PRESCRIPTION_JOB, prescription_id, actor_id=actor_id)
+
+
+def visit_completed(appointment_id: int) -> None:
+    """The patient is invited to review the visit (``app.services.notices.notify_review_invitation``)."""
+    _enqueue(REVIEW_INVITE_JOB, appointment_id)

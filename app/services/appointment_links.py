@@ -17,6 +17,7 @@ workflow (``app.services.booking``), with the patient's cut-off where a patient'
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.models import Appointment
 from app.services import booking
 from app.services.errors import Conflict, DomainError
-from app.services.settings import ClinicSettings
+from app.services.settings import ClinicSettings, public_base_url
 
 PURPOSES = ("confirm", "cancel", "reschedule", "choose")
 ACTIONS = ("confirm", "cancel", "reschedule")  # the buttons (the "choose" page offers these three)
@@ -66,7 +67,8 @@ def visit_time(moment: datetime, zone: Any) -> str:
     return _("%(day)s at %(time)s", day=format_date(local.date(), pattern), time=f"{local:%H:%M}")
 
 
-def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+@functools.lru_cache(maxsize=64)
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:  # kept: it holds no state between calls
     if purpose not in PURPOSES:
         raise ValueError(f"unknown appointment link purpose {purpose!r}")
     return URLSafeTimedSerializer(secret, salt=f"clinic-appointment-link:{purpose}")
@@ -96,7 +98,7 @@ def link_url(config: Mapping, purpose: str, appointment: Appointment, *, now: da
     ``appointment`` at its current start time; ``language`` opens the page in it."""
     expires_at = expires_at or link_expiry(appointment.start_at, now, int(config.get("REMINDER_LINK_DAYS", 14)))
     token = make_token(config["SECRET_KEY"], purpose, appointment.id, appointment.start_at, expires_at)
-    base = str(config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    base = public_base_url(config)
     query = f"?lang={language}" if language else ""
     return f"{base}{link_path(purpose, token)}{query}"
 

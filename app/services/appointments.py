@@ -14,6 +14,8 @@ from app.services.catalogue import MAX_ID
 
 # Over or called off: the portal lists these with the past, whatever their time.
 CLOSED_STATUSES = ("cancelled", "no_show", "completed")
+# At the clinic now: listed with the upcoming ones even after their start time has passed.
+AT_CLINIC_STATUSES = ("checked_in", "in_consultation")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ def patient_may_change(appointment: Appointment, now: datetime) -> bool:
 def patient_appointments(session: Session, patient_id: int, now: datetime) -> PatientAppointments:
     rows = session.execute(select(Appointment).where(Appointment.patient_id == patient_id)
                            .order_by(Appointment.start_at)).scalars().all()
-    upcoming = [a for a in rows if a.start_at >= now and a.status not in CLOSED_STATUSES]
+    upcoming = [a for a in rows if a.status in AT_CLINIC_STATUSES
+                or (a.start_at >= now and a.status not in CLOSED_STATUSES)]
     past = [a for a in reversed(rows) if a not in upcoming]
     return PatientAppointments(upcoming=upcoming, past=past)
 

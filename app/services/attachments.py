@@ -25,7 +25,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -201,6 +201,19 @@ def upload(session: Session, owner_type: str, owner_id: int, file_name: str | No
     """Attach ``data`` to the owner; returns the new row (committed). Nothing is left behind on a
     refusal: no row, no stored bytes."""
     patient_id = writable_owner(session, owner_type, owner_id, user, now)
+    return store_checked(session, patient_id, owner_type, owner_id, file_name, data, user, now, store=store,
+                         max_bytes=max_bytes)
+
+
+def store_checked(session: Session, patient_id: int, owner_type: str, owner_id: int, file_name: str | None,
+                  data: bytes, user: Any, now: datetime, *, store: FileStore, max_bytes: int = DEFAULT_MAX_BYTES,
+                  also: Callable[[Attachment], Any] | None = None) -> Attachment:
+    """``upload`` after the caller has decided that ``user`` may add a file to ``patient_id``'s
+    record under this owner (``upload`` asks ``writable_owner``; a video call asks for the user's
+    seat in the call). The same size and type checks; ``also`` adds rows of the caller's in the
+    same transaction (the call's list of shared files)."""
+    if owner_type not in OWNER_TYPES:
+        raise ValidationFailed(_("Files are attached to a visit, a lab order or a patient."), "owner_type")
     if not data:
         raise ValidationFailed(_("Choose a file to upload."), "file")
     if len(data) > max_bytes:
@@ -225,6 +238,9 @@ def upload(session: Session, owner_type: str, owner_id: int, file_name: str | No
                                 size_bytes=len(data), storage_key=key, thumbnail_key=thumbnail_key,
                                 uploaded_by_id=getattr(user, "id", None), uploaded_at=now)
         session.add(attachment)
+        if also is not None:
+            session.flush()
+            also(attachment)
         session.commit()
         return attachment
     except StorageUnavailable as exc:

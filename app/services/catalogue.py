@@ -2,12 +2,15 @@
 the clinic offers (active services and doctors, for the public site and the booking forms)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Doctor, InvoiceLine, LabAnalyte, LabOrder, LabTest, Service
-from app.services import validation as v
+from app.services import cache, validation as v
 from app.services.errors import Conflict
 from app.services.money import is_exact
 from app.services.settings import ClinicSettings
@@ -88,6 +91,82 @@ def doctors_for(service: Service) -> list[Doctor]:
 
 def offers(doctor: Doctor, service: Service) -> bool:
     return service in doctor.services
+
+
+# --- the public site's reads, cached (namespaces ``services`` and ``doctors``) -------------------
+
+
+@cache.value_type
+@dataclass(frozen=True)
+class ServiceCard:
+    """A service as the public site shows it."""
+    id: int
+    name: str
+    department: str | None
+    description: str | None
+    price: Decimal
+    duration_minutes: int
+
+
+@cache.value_type
+@dataclass(frozen=True)
+class DoctorCard:
+    """A doctor as the public site shows it (``str()``: the name with the title)."""
+    id: int
+    name: str
+    full_name: str
+    specialty: str | None
+    department: str | None
+    bio: str | None
+    consultation_fee: Decimal
+    years_of_experience: int
+    languages: str | None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@cache.value_type
+@dataclass(frozen=True)
+class DoctorPage:
+    doctor: DoctorCard
+    services: tuple[ServiceCard, ...]  # the active services the doctor offers, by id
+
+
+def service_card(service: Service) -> ServiceCard:
+    return ServiceCard(id=service.id, name=service.name,
+                       department=service.department.name if service.department else None,
+                       description=service.description, price=Decimal(service.price or 0),
+                       duration_minutes=service.duration_minutes)
+
+
+def doctor_card(doctor: Doctor) -> DoctorCard:
+    return DoctorCard(id=doctor.id, name=str(doctor), full_name=doctor.full_name,
+                      specialty=doctor.specialty.name if doctor.specialty else None,
+                      department=doctor.department.name if doctor.department else None, bio=doctor.bio,
+                      consultation_fee=Decimal(doctor.consultation_fee or 0),
+                      years_of_experience=doctor.years_of_experience or 0, languages=doctor.languages)
+
+
+def public_services(session: Session) -> list[ServiceCard]:
+    return list(cache.cached(cache.SERVICES, ("active",),
+                             lambda: tuple(service_card(s) for s in active_services(session))))
+
+
+def public_doctors(session: Session) -> list[DoctorCard]:
+    return list(cache.cached(cache.DOCTORS, ("active",),
+                             lambda: tuple(doctor_card(d) for d in active_doctors(session))))
+
+
+def public_doctor(session: Session, doctor_id: int) -> DoctorPage | None:
+    """An active doctor's page (None: no such active doctor)."""
+    def load() -> DoctorPage | None:
+        doctor = active_doctor(session, doctor_id)
+        if doctor is None:
+            return None
+        return DoctorPage(doctor_card(doctor), tuple(service_card(s) for s in services_of(doctor)))
+
+    return cache.cached(cache.DOCTORS, ("page", doctor_id), load)
 
 
 def lab_test_analytes(session: Session, test_id: int) -> list[LabAnalyte]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Appointment, Department, Doctor, Patient, Service
 from app.services import appointment_hooks, booking, encounters, realtime_hooks
+from app.services.accounts.profile import full_name_of
 from app.services.booking.clashes import lock_for_booking
 from app.services.booking.workflow import apply_transition, record_event
 from app.services.errors import Conflict, DomainError, NotFound, ValidationFailed, committing
@@ -156,7 +157,7 @@ def queue_board(session: Session, day: date, now: datetime, *, settings: ClinicS
             service=a.service.name, start_at=a.start_at,
             start=a.start_at.astimezone(settings.timezone).strftime("%H:%M"), channel=a.channel,
             checked_in_at=a.checked_in_at, waiting_minutes=waited, called_at=a.called_at,
-            called_by=a.called_by.username if a.called_by is not None else None,
+            called_by=staff_name(a.called_by) if a.called_by is not None else None,
             called_time=a.called_at.astimezone(settings.timezone).strftime("%H:%M") if a.called_at else None,
             can_no_show=no_show_allowed(a, now)))
     board: list[DoctorQueue] = []
@@ -208,10 +209,15 @@ def _locked_appointment(session: Session, appointment_id: int) -> Appointment:
     return appointment
 
 
+def staff_name(user: Any) -> str:
+    """A staff member as colleagues know them: the full name (as on their profile), else the login."""
+    return full_name_of(user) or user.username
+
+
 def _already(appointment: Appointment, settings: ClinicSettings) -> str:
     """What happened to an appointment someone else changed first, in a receptionist's words."""
     if appointment.status == "checked_in" and appointment.called_at is not None:
-        who = appointment.called_by.username if appointment.called_by is not None else "?"
+        who = staff_name(appointment.called_by) if appointment.called_by is not None else "?"
         return _("%(patient)s (number %(number)s) was already called by %(user)s at %(time)s.",
                  patient=appointment.patient.full_name, number=appointment.queue_number, user=who,
                  time=appointment.called_at.astimezone(settings.timezone).strftime("%H:%M"))

@@ -23,3 +23,10 @@ def socketio_queue(config, redis_probe) -> dict:
         return {"status": "error", "message_queue": "redis", "error": type(exc).__name__,
                 "note": "each process reaches its own clients only"}
     return {"status": "ok", "message_queue": "redis"}
+
+
+def cache_levels(cache) -> dict:
+    """The two-level cache: ``embedded`` (no REDIS_URL: each process's memory), ``ok`` (memory,
+    then Redis) or ``degraded`` (Redis configured and not answering: memory only, free slots not
+    cached; pages still answer)."""
+    return cache.status()

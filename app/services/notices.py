@@ -18,6 +18,8 @@ Who gets what:
   doctor in-app.
 - medicines dispensed (the pharmacy has no separate "ready" step: a prescription is dispensed
   when its medicines are counted out for the patient): the patient.
+- a visit completed: the patient is invited to review it (e-mail, and the portal's bell).
+- a review hidden by a manager: its author is told why (e-mail and the portal's bell).
 - staff texts name the patient and the time, never a reason for the visit or a result.
 - a patient with a login also finds each of their notices (appointments, results ready, medicines
   ready) under the portal's bell, in their language, linking to their portal page; their own
@@ -32,12 +34,14 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from app.models import Appointment, Doctor, LabOrder, Notification, Prescription
+from app.models import Appointment, Doctor, LabOrder, Notification, Prescription, Review
 from app.services.messaging.notice_renderers import (
     LAB_KIND,
     PORTAL_APPOINTMENTS,
     PORTAL_RESULTS,
     PRESCRIPTION_KIND,
+    REVIEW_HIDDEN_KIND,
+    REVIEW_INVITE_KIND,
     doctor_name,
     local_time,
 )
@@ -237,3 +241,44 @@ def notify_prescription_ready(session: Session, prescription_id: int, *, config:
                    now=now)
     session.commit()
     return to_send(messages)
+
+
+def notify_review_invitation(session: Session, appointment_id: int, *, config: Mapping, now: datetime) -> list[int]:
+    """The visit was completed: its patient is invited to rate it, by e-mail and under the portal's
+    bell (once per visit). Commits; the message ids to deliver."""
+    from app.services.messaging.notice_renderers import review_link
+
+    settings = MessagingSettings.from_config(config)
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.status != "completed" or appointment.patient is None:
+        return []
+    if session.execute(sa.select(Review.id).where(Review.appointment_id == appointment.id)).first() is not None:
+        return []
+    messages = queue_for_patient(session, appointment.patient_id, REVIEW_INVITE_KIND,
+                                 {"appointment_id": appointment.id, "doctor": doctor_name(appointment),
+                                  "start_at": appointment.start_at.isoformat()},
+                                 now=now, settings=settings, dedupe_key=f"review:{appointment.id}:invite",
+                                 appointment_id=appointment.id, channels=("email",))
+    doctor = doctor_name(appointment)
+    notify_patient(session, appointment.patient.user_id, REVIEW_INVITE_KIND,
+                   lambda: (_("How was your visit?"), _("Rate your visit with %(doctor)s.", doctor=doctor)),
+                   review_link(appointment.id), settings=settings, now=now)
+    session.commit()
+    return to_send(messages)
+
+
+def notify_review_hidden(session: Session, review: Review, *, config: Mapping, now: datetime) -> list[int]:
+    """A manager hid ``review``: its author is told why, by e-mail and under the portal's bell.
+    No commit (the moderation's transaction holds it); the message ids to deliver after it."""
+    settings = MessagingSettings.from_config(config)
+    stamp = now.strftime("%Y%m%d%H%M%S")
+    messages = queue_for_patient(session, review.patient_id, REVIEW_HIDDEN_KIND,
+                                 {"appointment_id": review.appointment_id, "reason": review.hidden_reason or ""},
+                                 now=now, settings=settings, dedupe_key=f"review:{review.id}:hidden:{stamp}",
+                                 appointment_id=review.appointment_id, channels=("email",))
+    patient = review.patient
+    reason = review.hidden_reason or ""
+    notify_patient(session, patient.user_id if patient is not None else None, REVIEW_HIDDEN_KIND,
+                   lambda: (_("Your review is not published"), _("Reason: %(reason)s", reason=reason)),
+                   f"{PORTAL_APPOINTMENTS}#review-{review.id}-{stamp}", settings=settings, now=now)
+    return [m.id for m in messages if m.status == "queued"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -64,3 +65,35 @@ def clinic_overview(session: Session, settings: ClinicSettings, resources: set[s
             Encounter.doctor_id == doctor_id, Encounter.signed_at.is_(None), Encounter.discarded_at.is_(None))
     return [Figure(key, resource, session.execute(query).scalar_one())
             for (key, resource), query in queries.items() if resource in resources]
+
+
+@dataclass(frozen=True)
+class MonthFigure:
+    """One of the manager's main figures this month (so far) and over the whole of last month."""
+
+    key: str
+    kind: str  # count, money, percent, minutes (app.services.dashboards.figures)
+    this_month: Any
+    last_month: Any
+
+
+def month_comparison(session: Session, today: date, settings: ClinicSettings) -> list[MonthFigure]:
+    """Visits, new patients, money taken, the no-show rate and the average wait: this month from
+    its first day to ``today`` against last month, from the dashboards' figures (aggregate SQL)."""
+    from app.services.dashboards import figures
+
+    first = today.replace(day=1)
+    last_end = first - timedelta(days=1)
+    periods = ((first, today), (last_end.replace(day=1), last_end))
+    wanted = (("visits", figures.visits, 1, "count"), ("new_patients", figures.patients, 1, "count"),
+              ("money_taken", figures.revenue_by_method, -1, "money"), ("no_show_rate", figures.attendance, 3,
+                                                                       "percent"),
+              ("average_wait", figures.waits, 1, "minutes"))
+    out = []
+    for key, figure, column, kind in wanted:
+        values = []
+        for start, end in periods:
+            rows = figure(session, start, end, "month", zone=settings.timezone).rows
+            values.append(rows[0][column] if rows else None)
+        out.append(MonthFigure(key, kind, values[0], values[1]))
+    return out

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import record_event
 from app.models import Invoice, Payment, ProviderEvent, Refund
-from app.services import billing_notify
+from app.services import billing_notify, cache_hooks
 from app.services.billing import MAX_PRICE, PAYABLE, lock_invoice
 from app.services.billing_settings import BillingSettings
 from app.services.errors import Conflict, FieldErrors, NotFound, committing
@@ -131,6 +131,7 @@ def record_payment(session: Session, invoice_id: int, method: str, amount: Any, 
                           note=(note or "").strip()[:300] or None, received_by_id=actor_id, paid_at=now,
                           created_at=now, updated_at=now)
         session.add(payment)
+        cache_hooks.revenue_changed(session, now)
         invoice.amount_paid = Decimal(invoice.amount_paid or 0) + value
         _follow_status(invoice)
         invoice.updated_at = now
@@ -218,6 +219,7 @@ def settle_online_payment(session: Session, provider: str, reference: str, amoun
     payment.provider_charge = (charge or "")[:120] or payment.provider_charge
     payment.paid_at = now
     payment.updated_at = now
+    cache_hooks.revenue_changed(session, now)
     if invoice.status in PAYABLE and Decimal(payment.amount) <= invoice.balance:
         payment.status = "succeeded"
         invoice.amount_paid = Decimal(invoice.amount_paid or 0) + Decimal(payment.amount)
@@ -293,6 +295,7 @@ def refund_payment(session: Session, payment_id: int, amount: Any, reason: Any, 
                         idempotency_key=idempotency_key, refunded_by_id=actor_id, refunded_at=now,
                         created_at=now, updated_at=now)
         session.add(refund)
+        cache_hooks.revenue_changed(session, now, payment.paid_at)
         payment.amount_refunded = Decimal(payment.amount_refunded or 0) + value
         if payment.status == "succeeded":
             invoice.amount_refunded = Decimal(invoice.amount_refunded or 0) + value

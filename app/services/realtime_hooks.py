@@ -107,17 +107,25 @@ def queue_changed(doctor_id: int, day: date) -> None:
               doctor_room_targets(session, int(doctor_id)))
 
     _safely("queue", push)
-    _safely("queue next", lambda session: _tell_next(int(doctor_id), day))
+    _tell_next(int(doctor_id), day)
 
 
 def _tell_next(doctor_id: int, day: date) -> None:
     """The patient now next in the queue hears it (``waiting_room.tell_next``, once per
-    appointment), from a job on the ``high`` queue (in this process without Redis)."""
-    from flask import current_app
+    appointment), from a job on the ``high`` queue (in this process without Redis). It reads
+    nothing here (the job has its own session), so no session is opened; like the pushes, it never
+    raises."""
+    from flask import current_app, has_app_context
 
-    from app.jobs.queue import enqueue
+    if not has_app_context():
+        return
+    try:
+        from app.jobs.queue import enqueue
 
-    enqueue(current_app.config, "app.jobs.waiting_room.tell_next_job", doctor_id, day.isoformat(), queue="high")
+        enqueue(current_app.config, "app.jobs.waiting_room.tell_next_job", doctor_id, day.isoformat(),
+                queue="high")
+    except Exception:  # noqa: BLE001 - the change stands; the next queue change tells the patient
+        log.exception("live update %s not sent", "queue next")
 
 
 def appointment_changed(appointment_id: int, change: str) -> None:

@@ -6,6 +6,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"  # the development server
+
+
+def public_base_url(config: Mapping) -> str:
+    """The site's address for links made without a request (jobs, messages): ``PUBLIC_BASE_URL``,
+    else the development server's. No trailing slash."""
+    return str(config.get("PUBLIC_BASE_URL") or DEFAULT_PUBLIC_BASE_URL).rstrip("/")
+
 
 @dataclass(frozen=True)
 class BookingPolicy:

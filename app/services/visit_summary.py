@@ -44,7 +44,9 @@ def nfc(text: Any) -> str:
     return unicodedata.normalize("NFC", "" if text is None else str(text))
 
 
-class _Summary(FPDF):
+class FooterPdf(FPDF):
+    """An A4 page with the footer "<footer_text> · page/pages" (the visit summary, the reports)."""
+
     footer_text = ""
 
     def footer(self) -> None:
@@ -54,15 +56,21 @@ class _Summary(FPDF):
         self.cell(0, 5, nfc(f"{self.footer_text} · {self.page_no()}/{{nb}}"), align="C")
 
 
-def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: datetime) -> bytes:
-    """The summary of one signed visit as PDF bytes (A4)."""
-    pdf = _Summary(format="A4")
+def a4_pdf(footer_text: str) -> FooterPdf:
+    """An empty A4 document with the clinic's margins and the Open Sans faces (Vietnamese text)."""
+    pdf = FooterPdf(format="A4")
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(True, margin=18)
     for style, path in font_files().items():
         pdf.add_font(FONT, style, path)
+    pdf.footer_text = footer_text
+    return pdf
+
+
+def visit_summary_pdf(visit: VisitDetail, settings: ClinicSettings, printed_at: datetime) -> bytes:
+    """The summary of one signed visit as PDF bytes (A4)."""
     local = printed_at.astimezone(settings.timezone)
-    pdf.footer_text = _("Printed on %(date)s", date=numeric_day(local.date()))
+    pdf = a4_pdf(_("Printed on %(date)s", date=numeric_day(local.date())))
     pdf.set_title(nfc(_("Visit summary")))
     pdf.set_author(nfc(settings.name))
     pdf.set_creator(nfc(settings.name))

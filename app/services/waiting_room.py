@@ -37,7 +37,7 @@ by mistake at once, or left open over lunch) are left out.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from app.models import Appointment, AppointmentEvent, Department, Doctor
 from app.models.scheduling import APPOINTMENT_STATUSES
 from app.services.errors import DomainError, ValidationFailed
-from app.services.settings import ClinicSettings
+from app.services.settings import ClinicSettings, public_base_url
 
 # Statuses that mean "called in": "called" once the front desk's step exists, and in consultation.
 CALLED_STATUSES = tuple(s for s in ("called", "in_consultation") if s in APPOINTMENT_STATUSES)
@@ -351,10 +351,33 @@ def ticket_path(token: str) -> str:
     return f"/queue/ticket/{token}"
 
 
-def ticket_url(config: Mapping, appointment: Appointment) -> str:
-    """The ticket's absolute URL (``PUBLIC_BASE_URL``: jobs have no request)."""
+def ticket_url(config: Mapping, appointment: Appointment, *, link: Callable[[str], str] | None = None) -> str:
+    """The ticket's absolute URL: on ``PUBLIC_BASE_URL`` when it is set; else ``link(token)`` (a
+    page's: the address the request came to) or, in a job with no request, ``public_base_url``."""
     token = make_ticket_token(config["SECRET_KEY"], appointment, ClinicSettings.from_config(config))
-    return str(config.get("PUBLIC_BASE_URL") or "").rstrip("/") + ticket_path(token)
+    if link is not None and not config.get("PUBLIC_BASE_URL"):
+        return link(token)
+    return public_base_url(config) + ticket_path(token)
+
+
+@dataclass(frozen=True)
+class LiveTicket:
+    appointment_id: int
+    number: int
+    path: str  # /queue/ticket/<token>
+
+
+def patient_live_tickets(session: Session, patient_id: int, now: datetime, *, secret: str,
+                         settings: ClinicSettings) -> dict[int, LiveTicket]:
+    """The patient's queue tickets a link still makes sense for, by appointment id: checked in
+    today (clinic day) and waiting, called or in consultation (a finished visit, a no-show or a
+    cancellation has none). The same token as the slip's QR code."""
+    rows = session.execute(sa.select(Appointment).where(
+        Appointment.patient_id == patient_id, Appointment.queue_date == _day(now, settings),
+        Appointment.queue_number.is_not(None), Appointment.status.in_(WAITING_STATUSES + CALLED_STATUSES))
+        .order_by(Appointment.queue_number)).scalars()
+    return {a.id: LiveTicket(a.id, int(a.queue_number or 0), ticket_path(make_ticket_token(secret, a, settings)))
+            for a in rows}
 
 
 @dataclass(frozen=True)
@@ -472,10 +495,11 @@ class Slip:
     qr_svg: str
 
 
-def check_in_slip(session: Session, appointment_id: int, *, config: Mapping) -> Slip:
+def check_in_slip(session: Session, appointment_id: int, *, config: Mapping,
+                  link: Callable[[str], str] | None = None) -> Slip:
     """What the front desk prints at check-in: the queue number, the doctor, and the ticket's link
-    with its QR code (drawn here, ``qrcode``). Raises ``NotFound`` for an unknown appointment and
-    ``Conflict`` for one with no queue number (not checked in)."""
+    with its QR code (drawn here, ``qrcode``); ``link`` as in ``ticket_url``. Raises ``NotFound``
+    for an unknown appointment and ``Conflict`` for one with no queue number (not checked in)."""
     from app.services.accounts.second_factor import qr_svg
     from app.services.errors import Conflict, NotFound
 
@@ -484,7 +508,7 @@ def check_in_slip(session: Session, appointment_id: int, *, config: Mapping) -> 
         raise NotFound(_("There is no appointment %(id)s.", id=appointment_id))
     if appointment.queue_number is None or appointment.queue_date is None:
         raise Conflict(_("This appointment has no queue number yet: check the patient in first."), "status")
-    url = ticket_url(config, appointment)
+    url = ticket_url(config, appointment, link=link)
     return Slip(number=appointment.queue_number, initials=initials(appointment.patient.full_name
                                                                    if appointment.patient else ""),
                 doctor=doctor_display_name(appointment.doctor),

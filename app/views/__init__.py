@@ -117,11 +117,24 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(BreakGlassLogView, "Break-the-glass log", label=_l("Break-the-glass log"),
                         category="Administration", category_label=_l("Administration"),
                         category_icon=CATEGORY_ICONS["Administration"])
+    # The managers' dashboards (issue 14; permission Dashboard).
+    from app.views.dashboards import DashboardView
+
+    appbuilder.add_view(DashboardView, "Dashboards", label=_l("Dashboards"), category="Reports",
+                        category_label=_l("Reports"), category_icon="fa-bar-chart")
+    from app.views.reports import ReportView
+
+    appbuilder.add_view(ReportView, "Printed reports", label=_l("Printed reports"), category="Reports",
+                        category_label=_l("Reports"), category_icon="fa-bar-chart")
     from app.views.background_jobs import BackgroundJobsView
 
     appbuilder.add_view(BackgroundJobsView, "Background jobs", label=_l("Background jobs"),
                         category="Administration", category_label=_l("Administration"),
                         category_icon=CATEGORY_ICONS["Administration"])
+    from app.views.cache_stats import CacheStatsView
+
+    appbuilder.add_view(CacheStatsView, "Cache", label=_l("Cache"), category="Administration",
+                        category_label=_l("Administration"), category_icon=CATEGORY_ICONS["Administration"])
     appbuilder.add_view(PatientsSeenView, "Patients I have seen", label=_l("Patients I have seen"),
                         category="Clinical", category_label=_l("Clinical"), category_icon=CATEGORY_ICONS["Clinical"])
     # The back office of money (app/views/billing_office.py).
@@ -134,10 +147,19 @@ def register_views(appbuilder: AppBuilder) -> None:
     # The bell: every signed-in user's own notifications, and the count on every page.
     appbuilder.add_view_no_menu(NotificationsView)
     register_notification_globals(current_app)
+    # Video visits' recording with consent and files sent in the call (the call page's JSON).
+    from app.views.video_call_tools import VideoCallToolsView
+
+    appbuilder.add_view_no_menu(VideoCallToolsView)
     # Chat (issue 13): the staff inbox and the canned replies (permission ChatInbox).
     appbuilder.add_view(ChatInboxView, "Chat inbox", label=_l("Chat inbox"), category="Engagement",
                         category_label=_l("Engagement"), category_icon=CATEGORY_ICONS["Engagement"])
     appbuilder.add_view(ChatCannedReplyView, "Canned replies", label=_l("Canned replies"), category="Engagement",
                         category_label=_l("Engagement"), category_icon=CATEGORY_ICONS["Engagement"])
+    from app.views.reviews import ReviewModerationView
+
+    appbuilder.add_view(ReviewModerationView, "Review moderation", label=_l("Review moderation"),
+                        category="Engagement", category_label=_l("Engagement"),
+                        category_icon=CATEGORY_ICONS["Engagement"])
     appbuilder.add_view(DeliveryView, "Delivery dashboard", label=_l("Delivery dashboard"), category="Engagement",
                         category_label=_l("Engagement"), category_icon=CATEGORY_ICONS["Engagement"])

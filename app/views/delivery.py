@@ -37,6 +37,8 @@ KIND_LABELS = {
     "lab_results_ready": _l("Lab result released"),  # app.services.messaging.notice_renderers
     "prescription_ready": _l("Prescription ready for pickup"),
     "stock_digest": _l("Stock digest"),
+    "review_invitation": _l("Invitation to review a visit"),  # app.services.notices (reviews)
+    "review_hidden": _l("Review not published"),
     "invoice_issued": _l("Invoice issued"),  # app.services.invoice_mail.MESSAGE_KINDS
     "invoice_paid": _l("Invoice paid"),
     "account_confirm": _l("Sign-up confirmation"),  # app.services.account_mail

@@ -5,13 +5,17 @@ from app.models import Notification, OutboundMessage, ReminderLog, Review
 from app.views.base import ClinicInterface, ClinicModelView, ReadOnlyModelView
 
 
-class ReviewView(ClinicModelView):
+class ReviewView(ReadOnlyModelView):
+    """Every review as a plain list; written by their patients and moderated on /reviews/
+    (app/views/reviews.py), never typed here."""
+
     datamodel = ClinicInterface(Review)
     class_permission_name = "Review"
     list_columns = ["created_at", "patient", "doctor", "service", "rating_overall", "status"]
+    show_columns = ["created_at", "patient", "doctor", "service", "appointment", "rating_professional",
+                    "rating_attitude", "rating_waiting_time", "rating_overall", "comment", "status",
+                    "hidden_reason", "reply", "replied_at", "updated_at"]
     search_columns = ["doctor", "service", "status", "rating_overall", "created_at"]
-    add_columns = edit_columns = ["patient", "doctor", "service", "appointment", "rating_professional",
-                                  "rating_attitude", "rating_waiting_time", "rating_overall", "comment", "status"]
     base_order = ("created_at", "desc")
 
 

@@ -3,8 +3,8 @@ no-show, "call next", and a walk-in in one step. Thin: every read and change is
 ``app.services.front_desk``. The page refreshes itself (``static/js/front_desk.js``: the board's
 JSON every 10 seconds and on the ``realtime:queue`` event the socket client dispatches).
 
-Permission: the appointment resource's (``Appointment``), as the calendar and the booking API:
-readers (managers, cashiers) see the board, writers (reception, doctors, admin) act on it."""
+Permission: its own, ``FrontDesk`` (app/permissions.py), shared with the REST API: reception,
+managers, doctors and admins act on the board (``can_write``), cashiers only see it (``can_read``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,6 +18,7 @@ from flask_wtf.csrf import generate_csrf
 from app.extensions import db
 from app.fab.actor import acting_user_id
 from app.models.types import utcnow
+from app.permissions import FRONT_DESK_PERMISSION
 from app.services import front_desk
 from app.services.errors import DomainError
 from app.views.base import clinic_settings
@@ -46,7 +47,7 @@ def _wants_json() -> bool:
 class FrontDeskView(BaseView):
     route_base = "/front-desk"
     default_view = "board"
-    class_permission_name = "Appointment"
+    class_permission_name = FRONT_DESK_PERMISSION
     method_permission_name = {"board": "read", "board_json": "read", "check_in": "write", "call": "write",
                               "no_show": "write", "call_next": "write", "walk_in": "write"}
 
@@ -69,7 +70,7 @@ class FrontDeskView(BaseView):
         filters = _filters()
         board, settings = self._board(filters)
         doctors, departments = front_desk.filter_choices(db.session)
-        can_write = self.appbuilder.sm.has_access("can_write", "Appointment")
+        can_write = self.appbuilder.sm.has_access("can_write", FRONT_DESK_PERMISSION)
         return self.render_template(
             "clinic/front_desk.html", board=board, labels=STATE_LABELS, states=front_desk.STATES, form=form,
             doctors=doctors, departments=departments, filters=filters, can_write=can_write,

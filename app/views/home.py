@@ -6,9 +6,9 @@ from flask import current_app, g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 from flask_babel import lazy_gettext as _l
 
-from app.permissions import RESOURCES
+from app.permissions import DASHBOARD_PERMISSION, RESOURCES
 from app.services import encounters
-from app.services.overview import clinic_overview
+from app.services.overview import clinic_overview, month_comparison
 from app.services.roles import is_staff, role_names
 from app.views.base import clinic_settings
 
@@ -36,6 +36,20 @@ COUNTER_LINKS = {"Invoice": "/cashier/"}
 WAITING_LINK = "/front-desk/"
 # A cashier's start page: money and who is coming to pay, not the stock or the new patients.
 CASHIER_FIGURES = ("unpaid_invoices", "invoices_to_issue", "appointments_today", "waiting_now")
+# A manager's home: this month against last month (app.services.overview.month_comparison).
+MONTH_LABELS = {"visits": _l("Visits"), "new_patients": _l("New patients"), "money_taken": _l("Money taken"),
+                "no_show_rate": _l("No-show rate"), "average_wait": _l("Average wait (min)")}
+
+
+def month_tiles(session) -> list[dict]:
+    from app.views.dashboards import cell_text
+
+    settings = clinic_settings()
+    return [{"key": f.key, "label": MONTH_LABELS[f.key], "this": cell_text(f.this_month, f.kind),
+             "last": cell_text(f.last_month, f.kind),
+             "trend": "" if f.this_month is None or f.last_month is None else
+             ("up" if f.this_month > f.last_month else "down" if f.this_month < f.last_month else "same")}
+            for f in month_comparison(session, settings.today(), settings)]
 
 
 class HomeView(IndexView):
@@ -44,7 +58,7 @@ class HomeView(IndexView):
     @expose("/")
     def index(self):
         user = g.user
-        figures, staff, links, stock_links = [], False, LINKS, {}
+        figures, staff, links, stock_links, months = [], False, LINKS, {}, []
         if user is not None and user.is_authenticated:
             if not is_staff(role_names(user)):
                 return redirect(url_for("public.my_appointments"))
@@ -62,9 +76,11 @@ class HomeView(IndexView):
                     stock_links = {**stock_links, "waiting_now": WAITING_LINK}
                 if sm.has_access("can_write", "Invoice"):
                     links = {**links, **COUNTER_LINKS}
+                if sm.has_access("can_read", DASHBOARD_PERMISSION):
+                    months = month_tiles(self.appbuilder.session)
                 if "Cashier" in role_names(user) and doctor is None:
                     figures = sorted((f for f in figures if f.key in CASHIER_FIGURES),
                                      key=lambda f: CASHIER_FIGURES.index(f.key))
         return self.render_template(self.index_template, appbuilder=self.appbuilder, figures=figures,
-                                    labels=LABELS, links=links, stock_links=stock_links, staff=staff,
+                                    labels=LABELS, links=links, stock_links=stock_links, staff=staff, months=months,
                                     clinic=current_app.config.get("APP_NAME"))

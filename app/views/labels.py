@@ -10,6 +10,10 @@ from flask_babel import LazyString, lazy_gettext as _l
 
 COLUMN_LABELS = {
     "for_start_at": _l("Visit time reminded"),
+    "visit_modes": _l("Visit type"),
+    "hidden_reason": _l("Reason for hiding"),
+    "replied_at": _l("Replied at"),
+    "reply": _l("Doctor's reply"),
     "skip_reason": _l("Why not sent"),
     "recipient": _l("Recipient"),
     "recipient_name": _l("Recipient's name"),
@@ -106,6 +110,7 @@ COLUMN_LABELS = {
     "duration_days": _l("Duration (days)"),
     "duration_minutes": _l("Duration (minutes)"),
     "email": _l("Email"),
+    "what_to_bring": _l("What to bring"),
     "emergency_contact_name": _l("Emergency contact"),
     "emergency_contact_phone": _l("Emergency contact phone"),
     "encounter": _l("Encounter"),

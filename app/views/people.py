@@ -64,10 +64,13 @@ class EmployeeView(ClinicModelView):
 class ServiceView(ClinicModelView):
     datamodel = ClinicInterface(Service)
     class_permission_name = "Service"
-    list_columns = ["code", "name", "department", "price", "duration_minutes", "active"]
-    search_columns = ["code", "name", "department", "price", "active"]
-    add_columns = edit_columns = ["code", "name", "department", "description", "price", "duration_minutes",
-                                  "doctors", "active"]
+    list_columns = ["code", "name", "department", "price", "duration_minutes", "visit_modes", "active"]
+    search_columns = ["code", "name", "department", "price", "visit_modes", "active"]
+    add_columns = edit_columns = ["code", "name", "department", "description", "what_to_bring", "price",
+                                  "duration_minutes", "visit_modes", "doctors", "active"]
+    description_columns = {"what_to_bring": _l("One item per line. Listed in the appointment reminder, before what "
+                                               "every visit needs."),
+                           "visit_modes": _l("In person, by video call, or either.")}
     base_order = ("name", "asc")
 
 

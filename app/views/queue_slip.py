@@ -3,7 +3,7 @@ and the QR code of the patient's ticket page (``/queue/ticket/<token>``, their p
 and predicted wait on their phone). Read permission on appointments (reception)."""
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import abort, current_app, url_for
 from flask_appbuilder import BaseView, expose, has_access
 
 from app.extensions import db
@@ -22,7 +22,9 @@ class QueueSlipView(BaseView):
     @has_access
     def slip(self, pk: int):
         try:
-            slip = waiting_room.check_in_slip(db.session, pk, config=current_app.config)
+            slip = waiting_room.check_in_slip(  # without PUBLIC_BASE_URL: the address the desk uses
+                db.session, pk, config=current_app.config,
+                link=lambda token: url_for("queue_display.ticket", token=token, _external=True))
         except NotFound as exc:
             abort(404, description=exc.message)
         except Conflict as exc:

@@ -113,9 +113,13 @@ def _free(ctx: Context, service_id: int, doctor_ids: Iterable[int], first: date,
     found: list[tuple[int, booking.Slot]] = []
     for doctor_id in doctor_ids:
         try:
-            slots = booking.free_slots(ctx.session, doctor_id=doctor_id, service_id=service_id, date_from=first,
-                                       date_to=last, settings=ctx.settings, now=ctx.now,
-                                       ignore_appointment_id=ignore_appointment_id, by_patient=True)
+            if ignore_appointment_id is None:  # the patient's view, as on the public site: cached
+                slots = booking.cached_free_slots(ctx.session, doctor_id=doctor_id, service_id=service_id,
+                                                  date_from=first, date_to=last, settings=ctx.settings, now=ctx.now)
+            else:  # moving an appointment: its own time counts as free, so not the cached view
+                slots = booking.free_slots(ctx.session, doctor_id=doctor_id, service_id=service_id, date_from=first,
+                                           date_to=last, settings=ctx.settings, now=ctx.now,
+                                           ignore_appointment_id=ignore_appointment_id, by_patient=True)
         except DomainError:
             continue
         for slot in slots:

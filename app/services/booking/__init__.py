@@ -17,7 +17,14 @@ whatever the code does.
 - ``repeat_rules``: the repeat rule of a series;
 - ``lookups``: the doctor and service, an appointment, the clinic's wall clock.
 """
-from app.services.booking.availability import MAX_RANGE_DAYS, Slot, check_range, first_available, free_slots
+from app.services.booking.availability import (
+    MAX_RANGE_DAYS,
+    Slot,
+    cached_free_slots,
+    check_range,
+    first_available,
+    free_slots,
+)
 from app.services.booking.book import Booking, book_appointment
 from app.services.booking.checks import check_hours, check_slot, check_time
 from app.services.booking.clashes import BOOKING_LOCK, LONGEST_VISIT, lock_for_booking, refuse_clash
@@ -53,7 +60,8 @@ __all__ = [
     "BOOKING_LOCK", "BOOK_IN_ONE_STATEMENT", "CANCELLABLE_STATUSES", "INITIAL_STATUSES", "LONGEST_VISIT",
     "MAX_OCCURRENCES", "MAX_RANGE_DAYS", "MOVABLE_STATUSES", "TRANSITIONS", "Booking", "Slot",
     "announce_appointment_changes", "apply_transition",
-    "book_appointment", "can_cancel", "can_move", "check_hours", "check_patient_cutoff", "check_range",
+    "book_appointment", "cached_free_slots", "can_cancel", "can_move", "check_hours", "check_patient_cutoff",
+    "check_range",
     "check_repeat_rule", "check_slot", "check_time", "doctor_and_service", "first_available", "free_slots",
     "load_appointment", "lock_for_booking", "next_queue_number", "next_statuses", "record_event", "refuse_clash",
     "reschedule_appointment", "to_local", "to_utc", "transition_appointment", "validate_appointment",

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.models.scheduling import CHANNELS
 from app.models.types import utcnow
-from app.services import appointment_hooks
+from app.services import appointment_hooks, cache, cache_hooks
 from app.services.booking.checks import check_hours, check_time
 from app.services.booking.clashes import in_the_way_params, refuse_clash
 from app.services.booking.lookups import doctor_and_service, to_local
 from app.services.booking.statement import book_in_one_round_trip, book_step_by_step
 from app.services.booking.workflow import INITIAL_STATUSES
+from app.services.dashboards import rollups
 from app.services.errors import Conflict, Forbidden, ValidationFailed, committing
 from app.services.schedule_rules import split_day_rules
 from app.services.settings import ClinicSettings
@@ -102,7 +103,11 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
         "status": status, "channel": channel, "reason": reason, "notes": notes, "series_id": series_id,
         "created_by_id": actor_id, "created_at": utcnow()}
     with committing(session) if commit else session.begin_nested():
+        # Written with SQL the ORM does not see: the doctor's free slots are stale after the commit.
+        cache_hooks.touch(session, cache.SLOTS, doctor_id)
         appointment_id, rows = _write(session, values, settings)
+        if appointment_id is not None:  # the dashboards' rollups of its day, before the commit
+            rollups.note_appointment(session, appointment_id, day_only=status not in rollups.VISIT_STATUSES)
         facts = rows[0] if rows else None
         if facts is None or not (facts.doctor_active and facts.service_active and facts.offers):
             doctor_and_service(session, doctor_id, service_id)  # raises the exact reason

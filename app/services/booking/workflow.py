@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import event as sa_event, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, AppointmentEvent
@@ -89,7 +89,23 @@ def apply_transition(session: Session, appointment: Appointment, old: str, new: 
         appointment.cancelled_at = now
         appointment.cancelled_by_id = actor_id
         appointment.cancel_reason = reason or appointment.cancel_reason
+    elif new == "completed":  # after the commit, the patient is invited to review the visit
+        session.info.setdefault(COMPLETED_KEY, set()).add(appointment.id)
     return record_event(session, appointment, old, new, actor_id, reason, at=now)
+
+
+COMPLETED_KEY = "completed_visit_ids"
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _invite_reviews(session: Session) -> None:
+    for appointment_id in sorted(session.info.pop(COMPLETED_KEY, ())):
+        appointment_hooks.visit_completed(appointment_id)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_completed(session: Session) -> None:
+    session.info.pop(COMPLETED_KEY, None)
 
 
 def transition_appointment(session: Session, appointment_id: int, to_status: str, *, actor_id: int | None,

@@ -9,7 +9,15 @@ from datetime import date, timedelta
 
 from app.services.demo_data.catalogue import Catalogue
 from app.services.demo_data.clinic import DEPARTMENTS, SERVICE_AGES, VISIT_DEPARTMENTS
-from app.services.demo_data.core import CHUNK, FUTURE_DAYS, MIN_HISTORY_DAYS, PAST_VISITS_PER_PATIENT, Appt, Weighted
+from app.services.demo_data.core import (
+    CHUNK,
+    FUTURE_DAYS,
+    MIN_HISTORY_DAYS,
+    PAST_VISITS_PER_PATIENT,
+    TODAY_TARGET,
+    Appt,
+    Weighted,
+)
 
 
 class Appointments(Catalogue):
@@ -64,7 +72,10 @@ class Appointments(Catalogue):
             day -= timedelta(days=1)
         self.history_start = day
         future_slots: dict[str, list] = {dept: [] for dept in dept_groups}
-        for offset in range(FUTURE_DAYS):
+        today_slots: list = []  # today is filled apart: the front desk's busy day (front_desk_day.py)
+        for d in range(len(self.doctor_dept)):
+            self.pack_day(d, today, today_slots)
+        for offset in range(1, FUTURE_DAYS):
             day = today + timedelta(days=offset)
             for d, dept in enumerate(self.doctor_dept):
                 self.pack_day(d, day, future_slots[dept])
@@ -138,6 +149,23 @@ class Appointments(Catalogue):
                         target -= 1
                         break
                 if not target:
+                    break
+        # Today: about TODAY_TARGET bookings spread over the doctors at work, most of them confirmed.
+        target = min(TODAY_TARGET, int(len(today_slots) * 0.7))
+        rng.shuffle(today_slots)
+        for d, sid, day, s, e in today_slots:
+            if target <= 0:
+                break
+            groups = [g for g in service_groups[sid - 1] if g in dept_groups[self.doctor_dept[d]] and self.by_group[g]]
+            if not groups:
+                continue
+            pool = self.by_group[groups[int(rng.random() * len(groups))]]
+            for _attempt in range(6):
+                pid = pool[int(rng.random() * len(pool))]
+                if free(pid, sid, day, s, e) and not any(bday == day for bday, _s, _e in busy.get(pid, ())):
+                    busy[pid].append((day, s, e))
+                    appts.append(Appt(pid, d, sid, day, s, e, "confirmed" if rng.random() < 0.85 else "requested"))
+                    target -= 1
                     break
         # Chronological ids.
         utc = self.utc

@@ -20,6 +20,7 @@ UTC = _dt_timezone.utc
 CHUNK = 5_000
 MIN_HISTORY_DAYS = 120  # the past covers at least this many days, more when the doctors need it
 FUTURE_DAYS = 28  # bookings from today up to four weeks ahead
+TODAY_TARGET = 34  # today's bookings across the doctors: a busy day at the front desk
 # (visits, weight): ~1.7 on average; a few patients under long follow-up (their charts show a trend).
 PAST_VISITS_PER_PATIENT = ((0, 8), (1, 45), (2, 30), (3, 10), (4, 4), (6, 2), (10, 1))
 VND_PER_UNIT = {"USD": 25_000, "EUR": 27_000, "GBP": 32_000, "JPY": 165, "SGD": 19_000,

@@ -42,5 +42,11 @@ REVIEW_COMMENTS = {
     2: ("Chờ hơn một tiếng mới được khám.", "Giá thuốc hơi cao so với nơi khác."),
     1: ("Không hài lòng với cách tư vấn.", "Đặt lịch online nhưng đến nơi vẫn phải chờ rất lâu."),
 }
+# Why a manager hid a review (told to its author), and the doctors' public replies.
+REVIEW_HIDDEN_REASONS = ("Bình luận có thông tin cá nhân của người khác.", "Ngôn từ không phù hợp.",
+                         "Nội dung không liên quan đến lần khám.")
+REVIEW_REPLIES = ("Cảm ơn anh/chị đã tin tưởng phòng khám. Chúc anh/chị mau khỏe!",
+                  "Cảm ơn góp ý của anh/chị, phòng khám sẽ cải thiện thời gian chờ.",
+                  "Rất vui được đồng hành cùng anh/chị. Hẹn gặp lại ở lần tái khám.")
 CHANNEL_WEIGHTS = (("walk_in", 35), ("phone", 28), ("online", 32), ("chat", 5))
 PAYMENT_METHODS = (("cash", 50), ("bank_transfer", 30), ("card", 10), ("vnpay", 10))

@@ -71,6 +71,10 @@ def seed_demo_data(
                          progress=progress)
         counts = seeder.run(patients)
         counts["icd10_code"] = icd10.load_sample(session)  # the code table the visit's diagnosis search uses
+        # the dashboards' rollups, from the rows just inserted (bulk inserts: no write hook saw them)
+        from app.services.dashboards import rollups
+
+        rollups.rebuild(session, timezone)
         session.commit()
     except BaseException:
         session.rollback()

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.models import (
     Appointment,
+    AppointmentEvent,
     Diagnosis,
     Encounter,
     Invoice,
@@ -39,7 +40,14 @@ from app.services.demo_data.diagnoses import (
 )
 from app.services.demo_data.lab_tests import LAB_TESTS
 from app.services.demo_data.medicines import CHILD_SUBSTITUTES, MEDICINES, Med
-from app.services.demo_data.population import CANCEL_REASONS, CHANNEL_WEIGHTS, PAYMENT_METHODS, REVIEW_COMMENTS
+from app.services.demo_data.population import (
+    CANCEL_REASONS,
+    CHANNEL_WEIGHTS,
+    PAYMENT_METHODS,
+    REVIEW_COMMENTS,
+    REVIEW_HIDDEN_REASONS,
+    REVIEW_REPLIES,
+)
 from app.services.people import patient_search_text
 
 # Every line kind at the clinic's default VAT rate (medical services and laboratory exempt,
@@ -185,6 +193,16 @@ class Visits(Appointments):
                 checked_in = created
             row.update(queue_date=a.day, queue_number=a.queue_number, checked_in_at=checked_in,
                        updated_at=a.end)
+            # The workflow's history (the dashboards' waits and consultation lengths read it): checked
+            # in, seen after a wait that varies by visit (no draw: the rest of the data stays as it was),
+            # finished at the end of the slot.
+            seen = max(a.start, checked_in) + timedelta(minutes=(a.id * 7) % 16)
+            for before, after, at in (("confirmed", "checked_in", checked_in), ("checked_in", "in_consultation", seen),
+                                      ("in_consultation", "completed", max(a.end, seen + timedelta(minutes=5)))):
+                ids["appointment_event"] += 1
+                b["appointment_event"].append(dict(id=ids["appointment_event"], appointment_id=a.id,
+                                                   from_status=before, to_status=after, actor_id=None, at=at,
+                                                   note=None))
             enc_id = a.visit
             assert enc_id is not None  # prepare_visits numbered every completed visit
             signed = a.signed_at
@@ -296,12 +314,24 @@ class Visits(Appointments):
                     if moderated < review_at:
                         moderated = review_at
                 ids["review"] += 1
+                # published ones (``approved``) are on the doctor's and the service's public pages;
+                # a hidden one (``rejected``) has the reason its author was told; one in five
+                # published has the doctor's reply. Chosen by the review's number, not drawn from
+                # ``rng``: the rest of the demo data stays as it was.
+                n = ids["review"]
+                hidden_reason = REVIEW_HIDDEN_REASONS[n % len(REVIEW_HIDDEN_REASONS)] \
+                    if review_status == "rejected" else None
+                reply = replied = None
+                if review_status == "approved" and moderated is not None and n % 5 == 0:
+                    reply = REVIEW_REPLIES[n // 5 % len(REVIEW_REPLIES)]
+                    replied = min(moderated + timedelta(hours=1 + n % 48), now)
                 b["review"].append(dict(
-                    id=ids["review"], patient_id=a.patient, doctor_id=a.doctor + 1, service_id=a.service,
+                    id=n, patient_id=a.patient, doctor_id=a.doctor + 1, service_id=a.service,
                     appointment_id=a.id, rating_professional=near(overall), rating_attitude=near(overall),
                     rating_waiting_time=near(overall), rating_overall=overall,
                     comment=comments[int(rng.random() * len(comments))], status=review_status,
-                    moderated_by_id=None, moderated_at=moderated, created_at=review_at))
+                    moderated_by_id=None, moderated_at=moderated, hidden_reason=hidden_reason, reply=reply,
+                    replied_by_id=None, replied_at=replied, updated_at=None, created_at=review_at))
         return b
 
     def invoice_rows(self, b: dict[str, list[dict]], a: Appt, lines: list[tuple], age: int) -> None:
@@ -519,9 +549,10 @@ class Visits(Appointments):
         rng, now = self.rng, self.now
         history_minutes = max(int((now - self.utc(self.history_start, 7 * 60)).total_seconds() // 60), 60)
         extra = self.patient_rows_extra
-        order = ("appointment", "encounter", "diagnosis", "lab_order", "lab_result", "prescription",
-                 "prescription_item", "invoice", "invoice_line", "payment", "refund", "review")
-        tables: dict[str, Any] = {"appointment": Appointment, "encounter": Encounter, "diagnosis": Diagnosis,
+        order = ("appointment", "appointment_event", "encounter", "diagnosis", "lab_order", "lab_result",
+                 "prescription", "prescription_item", "invoice", "invoice_line", "payment", "refund", "review")
+        tables: dict[str, Any] = {"appointment": Appointment, "appointment_event": AppointmentEvent,
+                  "encounter": Encounter, "diagnosis": Diagnosis,
                   "lab_order": LabOrder, "lab_result": LabResult, "prescription": Prescription,
                   "prescription_item": PrescriptionItem, "invoice": Invoice,
                   "invoice_line": InvoiceLine, "payment": Payment, "refund": Refund, "review": Review}

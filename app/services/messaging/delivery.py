@@ -15,12 +15,22 @@ A worker that dies between 2 and 3 leaves ``sending``: after ``claim_timeout`` t
 again and the message sent again. If the first send had left before the worker died, that is the
 one duplicate this design allows; the message's id goes to the provider as its idempotency key
 (the e-mail's Message-ID, Zalo's ``tracking_id``), so a receiver that honours it shows one.
+On PostgreSQL the outcomes of a batch are committed asynchronously (``MESSAGE_ASYNC_COMMIT``,
+on by default): the commit returns before the write-ahead log reaches the disk, which saved about
+1.3 ms of a reminder's 6 here. A worker that dies loses nothing by it (the server has the commit);
+only a crash of the database server itself can forget the last fraction of a second of outcomes
+(``wal_writer_delay``, 200 ms, three times at worst), and those messages are then sent again after
+``claim_timeout``. The claim (step 2) is always committed synchronously.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,12 +138,72 @@ def claim_messages(session: Session, message_ids: Sequence[int], now: datetime, 
     return sorted(taken)
 
 
+# session.info key: the connection a PostgreSQL batch records its outcomes on, checked out once for
+# the batch (a commit returns the session's connection to the pool, and each checkout pings the
+# server: a round trip and server CPU per message).
+_RECORDER = "messaging.delivery.recorder"
+
+
 def _finish(session: Session, message: OutboundMessage, config: Mapping, **values: Any) -> None:
-    for name, value in values.items():
-        setattr(message, name, value)
-    _after_final(session, message)
-    _after_attempt(session, message, config)
-    session.commit()
+    """Record a try's outcome (and commit). Kinds without an after-attempt hook (reminders among
+    them) take the fast path: one Core statement for the message and its reminder claim."""
+    from app.services.messaging.render import AFTER_ATTEMPT, load_renderers
+
+    load_renderers()
+    if message.kind in AFTER_ATTEMPT or message.id is None or session.is_modified(message):
+        for name, value in values.items():
+            setattr(message, name, value)
+        _after_final(session, message)
+        _after_attempt(session, message, config)
+        session.commit()
+        return
+    own = session() if isinstance(session, scoped_session) else session  # Flask-SQLAlchemy's db.session
+    recorder = own.info.get(_RECORDER)
+    if recorder is None:
+        _record_outcome(session.connection(), message, values)
+        session.commit()
+    else:
+        if own.in_transaction():
+            session.commit()  # whatever the session itself holds first, as one commit would
+        _record_outcome(recorder, message, values)
+        recorder.commit()
+    for name, value in values.items():  # the loaded object says what the row says, without a reload
+        set_committed_value(message, name, value)
+
+
+def _record_outcome(connection: sa.Connection, message: OutboundMessage, values: Mapping[str, Any]) -> None:
+    """``values`` onto the message's row and, for a reminder's final outcome, onto its claim:
+    on PostgreSQL one statement (a data-modifying WITH), elsewhere two; Core statements built once
+    (no flush, no ORM bookkeeping, no statement compiled per message)."""
+    from app.services.reminder_rules import REMINDER_KIND
+
+    status = values.get("status", message.status)
+    claim = message.kind == REMINDER_KIND and status in ("sent", "failed", "skipped")
+    params = {"b_message_id": message.id, **{f"v_{name}": value for name, value in values.items()}}
+    if claim:
+        params.update(c_status=status, c_sent_at=values.get("sent_at", message.sent_at),
+                      c_error=(values.get("last_error", message.last_error)
+                               or values.get("skip_reason", message.skip_reason) or None))
+    for statement in _outcome_statements(tuple(sorted(values)), claim, connection.dialect.name == "postgresql"):
+        connection.execute(statement, params)
+
+
+@functools.lru_cache(maxsize=32)
+def _outcome_statements(names: tuple[str, ...], claim: bool, one_statement: bool) -> tuple[sa.Executable, ...]:
+    from app.models import ReminderLog
+
+    m, r = OutboundMessage.__table__, ReminderLog.__table__
+    update_message = sa.update(m).where(m.c.id == sa.bindparam("b_message_id")).values(
+        {m.c[name]: sa.bindparam(f"v_{name}", type_=m.c[name].type) for name in names})
+    if not claim:
+        return (update_message,)
+    update_claim = sa.update(r).where(r.c.message_id == sa.bindparam("b_message_id")).values(
+        {r.c.status: sa.bindparam("c_status", type_=r.c.status.type),
+         r.c.sent_at: sa.bindparam("c_sent_at", type_=r.c.sent_at.type),
+         r.c.error: sa.bindparam("c_error", type_=r.c.error.type)})
+    if one_statement:
+        return (update_claim.add_cte(update_message.cte("message_outcome")),)
+    return (update_message, update_claim)
 
 
 def _after_attempt(session: Session, message: OutboundMessage, config: Mapping) -> None:
@@ -174,13 +244,72 @@ def deliver_messages(session: Session, message_ids: Sequence[int], config: Mappi
                      now: datetime | None = None, keep_open: bool = False) -> dict[int, str]:
     """``deliver_message`` for a batch: one claim and one load for all, then each message sent
     and recorded on its own (a commit each). Once a channel's provider fails for the moment, the
-    batch's other messages on that channel wait for the same backoff without being tried."""
+    batch's other messages on that channel wait for the same backoff without being tried.
+    On a database server (not SQLite) the batch is shared out to ``MESSAGE_SEND_THREADS`` threads,
+    each with its own session, SMTP connection and share of the batch (``_in_threads``)."""
     settings = MessagingSettings.from_config(config)
     now = now or utcnow()
     ids = list(dict.fromkeys(int(message_id) for message_id in message_ids))
+    threads = _thread_count(session, config, len(ids))
+    if threads > 1:
+        return _in_threads(session, ids, config, settings, now, keep_open, threads)
+    return _deliver_batch(session, ids, config, settings, now, keep_open, {})
+
+
+def _thread_count(session: Session, config: Mapping, messages: int) -> int:
+    bind = session.get_bind()
+    if not isinstance(bind, sa.Engine) or bind.dialect.name == "sqlite":
+        return 1  # SQLite has one writer at a time: threads would only queue for its lock
+    return max(1, min(int(config.get("MESSAGE_SEND_THREADS", 2)), messages))
+
+
+_POOL: dict[int, ThreadPoolExecutor] = {}  # threads -> this process's pool (its threads keep their SMTP connections)
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if threads not in _POOL:
+            _POOL[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="message-send")
+        return _POOL[threads]
+
+
+def _in_threads(session: Session, ids: list[int], config: Mapping, settings: MessagingSettings, now: datetime,
+                keep_open: bool, threads: int) -> dict[int, str]:
+    """Most of a message's time is spent waiting (the SMTP server's four replies, the database's
+    commit), so a worker process sends on a few threads at once. Each thread keeps the protocol
+    of the module's docstring for its share: claimed, then sent and recorded one at a time. A
+    worker that dies can so leave one message per thread sent and not recorded."""
+    from flask import current_app, has_app_context
+
+    engine = session.get_bind()
+    app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+    session.rollback()  # nothing held open by the caller's session while the threads work
+
+    unavailable: dict[str, str] = {}  # shared: a provider found down is not tried again by another thread
+
+    def share(part: list[int]) -> dict[int, str]:
+        with app.app_context() if app is not None else contextlib.nullcontext():
+            own = Session(bind=engine)
+            try:
+                return _deliver_batch(own, part, config, settings, now, keep_open, unavailable)
+            finally:
+                own.close()
+
+    outcome: dict[int, str] = {}
+    for result in _pool(threads).map(share, [ids[start::threads] for start in range(threads)]):
+        outcome.update(result)
+    return outcome
+
+
+def _deliver_batch(session: Session, ids: list[int], config: Mapping, settings: MessagingSettings, now: datetime,
+                   keep_open: bool, unavailable: dict[str, str]) -> dict[int, str]:
+    """One share of a batch: ``unavailable`` (channel -> the temporary failure of its provider)
+    stops further tries on a channel found down."""
     claimed = claim_messages(session, ids, now, settings)
     outcome: dict[int, str] = {}
-    others = [message_id for message_id in ids if message_id not in set(claimed)]
+    taken = set(claimed)
+    others = [message_id for message_id in ids if message_id not in taken]
     if others:
         found = {row.id: row.status for row in session.execute(
             sa.select(OutboundMessage.id, OutboundMessage.status).where(OutboundMessage.id.in_(others)))}
@@ -197,7 +326,10 @@ def deliver_messages(session: Session, message_ids: Sequence[int], config: Mappi
         messages = session.scalars(sa.select(OutboundMessage).where(OutboundMessage.id.in_(claimed))
                                    .order_by(OutboundMessage.id).execution_options(populate_existing=True)).all()
         loaded = prefetch(session, messages, config)  # noqa: F841 - held: the session keeps objects weakly
-        unavailable: dict[str, str] = {}  # channel -> the temporary failure of its provider
+        bind = session.get_bind()
+        if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
+            session.commit()  # the batch is loaded: no transaction left open while it is sent
+            own.info[_RECORDER] = _recorder(bind, settings)
         started, claimed_at, ours = time.monotonic(), now, {message.id for message in messages}
         for index, message in enumerate(messages):
             elapsed = timedelta(seconds=time.monotonic() - started)
@@ -216,7 +348,32 @@ def deliver_messages(session: Session, message_ids: Sequence[int], config: Mappi
             outcome[message.id] = _deliver_claimed(session, message, config, settings, now, keep_open, unavailable)
     finally:
         own.expire_on_commit = kept
+        recorder = own.info.pop(_RECORDER, None)
+        if recorder is not None:
+            _close_recorder(recorder, settings)
     return outcome
+
+
+def _recorder(engine: sa.Engine, settings: MessagingSettings) -> sa.Connection:
+    """The batch's connection for outcomes; with ``async_commit``, its commits don't wait for the disk."""
+    connection = engine.connect()
+    if settings.async_commit:
+        connection.exec_driver_sql("SET synchronous_commit TO off")
+        connection.commit()
+    return connection
+
+
+def _close_recorder(connection: sa.Connection, settings: MessagingSettings) -> None:
+    """Back to the pool as it came: the session setting undone (or the connection dropped)."""
+    try:
+        if settings.async_commit:
+            connection.rollback()
+            connection.exec_driver_sql("RESET synchronous_commit")
+            connection.commit()
+    except sa.exc.DBAPIError:
+        connection.invalidate()
+    finally:
+        connection.close()
 
 
 def _renew_claims(session: Session, message_ids: Sequence[int], held_since: datetime, now: datetime) -> set[int]:

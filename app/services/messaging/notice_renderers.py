@@ -20,11 +20,14 @@ from sqlalchemy.orm import Session
 
 from app.models import Appointment, OutboundMessage
 from app.services.messaging.render import Rendered, Skip, renderer
+from app.services.settings import public_base_url
 
 APPOINTMENT_KINDS = ("appointment_booked", "appointment_confirmed", "appointment_cancelled", "appointment_moved")
 LAB_KIND = "lab_results_ready"
 PRESCRIPTION_KIND = "prescription_ready"
 DIGEST_KIND = "stock_digest"
+REVIEW_INVITE_KIND = "review_invitation"
+REVIEW_HIDDEN_KIND = "review_hidden"
 PORTAL_APPOINTMENTS = "/clinic/me/appointments"
 PORTAL_RESULTS = "/clinic/me/results"
 PHARMACY_DASHBOARD = "/pharmacy/dashboard"
@@ -62,7 +65,7 @@ def local_time(moment: datetime | str, config: Mapping, fmt: str = "%H:%M %d/%m/
 
 
 def public_url(config: Mapping, path: str) -> str:
-    return str(config.get("PUBLIC_BASE_URL") or "").rstrip("/") + path
+    return public_base_url(config) + path
 
 
 def _clinic(config: Mapping) -> dict[str, str]:
@@ -216,6 +219,49 @@ def render_prescription_ready(session: Session, message: OutboundMessage, config
     sms = _("%(clinic)s: your medicines (prescription %(code)s) are ready for pickup at the pharmacy.",
             clinic=clinic["name"], code=code)
     return compose(notice, message, config, sms, {"patient_name": message.recipient_name or "", "code": code,
+                                                  "clinic": clinic["name"]})
+
+
+# --- reviews (app.services.reviews) --------------------------------------------------------------
+
+
+def review_link(appointment_id: int) -> str:
+    return f"/clinic/me/appointments/{appointment_id}/review"
+
+
+@renderer(REVIEW_INVITE_KIND)
+def render_review_invitation(session: Session, message: OutboundMessage, config: Mapping) -> Rendered:
+    """params: appointment_id, doctor, start_at. An invitation to rate a completed visit."""
+    params = message.params or {}
+    clinic = _clinic(config)
+    url = public_url(config, review_link(int(params.get("appointment_id") or 0)))
+    when = local_time(str(params.get("start_at")), config, "%d/%m/%Y") if params.get("start_at") else ""
+    doctor = str(params.get("doctor") or "")
+    notice = Notice(subject=_("How was your visit?"), greeting=_greeting(message),
+                    lead=_("Thank you for visiting us on %(day)s. Would you rate your visit with %(doctor)s?",
+                           day=when, doctor=doctor),
+                    items=[_("Professional quality"), _("Attitude"), _("Waiting time"), _("Overall")],
+                    note=_("It takes a minute: 1 to 5 stars for each, and a comment if you wish. Other patients "
+                           "see only your given name and initial."),
+                    action=(url, _("Rate this visit")))
+    sms = _("%(clinic)s: how was your visit? Rate it here: %(url)s", clinic=clinic["name"], url=url)
+    return compose(notice, message, config, sms, {"patient_name": message.recipient_name or "",
+                                                  "clinic": clinic["name"]})
+
+
+@renderer(REVIEW_HIDDEN_KIND)
+def render_review_hidden(session: Session, message: OutboundMessage, config: Mapping) -> Rendered:
+    """params: appointment_id, reason. The author is told why their review is not shown."""
+    params = message.params or {}
+    clinic = _clinic(config)
+    reason = str(params.get("reason") or "")
+    notice = Notice(subject=_("Your review is not published"), greeting=_greeting(message),
+                    lead=_("Thank you for your review. Our team decided not to publish it."),
+                    details=[(_("Reason"), reason)],
+                    note=_("You can change your review while it is still open for changes."),
+                    action=(public_url(config, PORTAL_APPOINTMENTS), _("My appointments")))
+    sms = _("%(clinic)s: your review is not published. Reason: %(reason)s", clinic=clinic["name"], reason=reason)
+    return compose(notice, message, config, sms, {"patient_name": message.recipient_name or "",
                                                   "clinic": clinic["name"]})
 
 

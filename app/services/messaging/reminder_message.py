@@ -9,12 +9,16 @@ cancelled or moved since the reminder was queued gets a ``Skip`` instead.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
-from flask import render_template
-from flask_babel import gettext as _
+from flask import current_app, render_template
+from flask_babel import format_date, gettext as _
+from markupsafe import escape
 from sqlalchemy.orm import Session, joinedload
 
 from app.models import Appointment, OutboundMessage
@@ -35,12 +39,97 @@ def _for_start_at(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def what_to_bring() -> list[str]:
-    # The service catalogue (app.models.catalogue.Service) has no per-service preparation note
-    # yet: every reminder lists the same three things.
-    return [_("Your national ID card (CCCD) and health insurance card, if you have one"),
-            _("Results of earlier tests and examinations"),
-            _("The medicines you take now, or their list")]
+def what_to_bring(service_note: str | None = None) -> list[str]:
+    """What the patient brings: the service's own note first (``Service.what_to_bring``, one item
+    a line, as the clinic wrote it), then what every visit needs."""
+    own = [line.strip() for line in (service_note or "").splitlines() if line.strip()]
+    return own + [_("Your national ID card (CCCD) and health insurance card, if you have one"),
+                  _("Results of earlier tests and examinations"),
+                  _("The medicines you take now, or their list")]
+
+
+# --- the e-mail, mail-merged ----------------------------------------------------------------------
+# The two templates are rendered by Jinja once per language and everything else they depend on
+# (the clinic's name, address, phone and cut-off, a requested visit, the service's "what to bring"),
+# with a marker in place of each of the message's own fields; each message then only fills the
+# markers in, escaped for HTML as Jinja's autoescape would (``escape``), as is in the text. Same
+# output as rendering each message (tests/test_reminder_message.py compares them), a tenth of the CPU.
+FIELDS = ("patient_name", "when", "doctor", "service", "confirm", "cancel", "reschedule")
+_MARKER = re.compile("\ue000([a-z_]+)\ue001")
+_CACHE_SIZE = 256
+
+
+def _marker(name: str) -> str:
+    return f"\ue000{name}\ue001"
+
+
+@dataclass(frozen=True)
+class MailMerge:
+    pieces: tuple[str, ...]  # the text around the fields
+    fields: tuple[str, ...]  # the field between pieces[i] and pieces[i + 1]
+
+    @classmethod
+    def of(cls, rendered: str) -> "MailMerge":
+        parts = _MARKER.split(rendered)
+        merge = cls(tuple(parts[0::2]), tuple(parts[1::2]))
+        broken = any("\ue000" in piece or "\ue001" in piece for piece in merge.pieces)
+        if broken or not set(merge.fields) <= set(FIELDS):
+            raise ValueError("a field of the reminder template is changed by the template (a filter?)")
+        return merge
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        out = [self.pieces[0]]
+        for name, piece in zip(self.fields, self.pieces[1:], strict=True):
+            out.append(values[name])
+            out.append(piece)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a language's reminder says around a message's own fields."""
+    text: MailMerge
+    html: MailMerge
+    subject: str  # gettext's format strings, filled with ``%``
+    short_text: str
+    at: str  # "%(day)s at %(time)s"
+    day_pattern: str
+
+
+def render_mail_parts(context: Mapping[str, Any]) -> tuple[str, str]:
+    """The reminder's text and HTML for ``context`` rendered by Jinja (what the mail-merge must equal)."""
+    return (render_template("mail/appointment_reminder.txt", **context),
+            render_template("mail/appointment_reminder.html", **context))
+
+
+def _layout(config: Mapping, constants: dict[str, Any]) -> _Layout:
+    cache: dict[tuple, _Layout] = current_app.extensions.setdefault("reminder_mail_layouts", {})
+    key = tuple(sorted((name, tuple(value) if isinstance(value, list) else value) for name, value in constants.items()))
+    layout = cache.get(key)
+    if layout is None:
+        markers = {name: _marker(name) for name in FIELDS}
+        links = {purpose: markers[purpose] for purpose in appointment_links.ACTIONS}
+        text, html = render_mail_parts({**constants, **markers, "links": links})
+        layout = _Layout(MailMerge.of(text), MailMerge.of(html),
+                         subject=_("Reminder: your appointment on %(when)s · %(clinic)s"),
+                         short_text=_("%(clinic)s: reminder of your visit at %(time)s with %(doctor)s. Confirm, "
+                                      "cancel or move: %(link)s"),
+                         at=_("%(day)s at %(time)s"), day_pattern=_("EEEE, d MMMM yyyy"))
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[key] = layout
+    return layout
+
+
+def _day(language: str, day: date, pattern: str) -> str:
+    cache: dict[tuple, str] = current_app.extensions.setdefault("reminder_mail_days", {})
+    key = (language, day, pattern)
+    text = cache.get(key)
+    if text is None:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        text = cache[key] = str(format_date(day, pattern))
+    return text
 
 
 _WITH_PEOPLE = (joinedload(Appointment.patient), joinedload(Appointment.doctor), joinedload(Appointment.service))
@@ -87,27 +176,29 @@ def render_reminder(session: Session, message: OutboundMessage, config: Mapping)
     links = {purpose: appointment_links.link_url(config, purpose, appointment, now=now, language=language)
              for purpose in appointment_links.ACTIONS}
     choose_link = appointment_links.link_url(config, "choose", appointment, now=now, language=language)
-    when = appointment_links.visit_time(appointment.start_at, settings.timezone)
-    context = {
-        "patient_name": appointment.patient.full_name, "when": when, "doctor": str(appointment.doctor),
-        "service": appointment.service.name, "clinic": clinic, "address": config.get("CLINIC_ADDRESS") or "",
-        "phone": config.get("CLINIC_PHONE") or "", "bring": what_to_bring(), "links": links,
-        "requested": appointment.status == "requested", "language": language,
-        "cutoff_hours": int(settings.booking.patient_cutoff.total_seconds() // 3600),
+    constants = {
+        "clinic": clinic, "address": config.get("CLINIC_ADDRESS") or "", "phone": config.get("CLINIC_PHONE") or "",
+        "bring": what_to_bring(appointment.service.what_to_bring), "requested": appointment.status == "requested",
+        "language": language, "cutoff_hours": int(settings.booking.patient_cutoff.total_seconds() // 3600),
     }
-    subject = _("Reminder: your appointment on %(when)s · %(clinic)s", when=when, clinic=clinic)
+    layout = _layout(config, constants)
     local = appointment.start_at.astimezone(settings.timezone)
+    # as appointment_links.visit_time writes it
+    when = layout.at % {"day": _day(language, local.date(), layout.day_pattern), "time": f"{local:%H:%M}"}
+    doctor = str(appointment.doctor)
+    fields = {"patient_name": appointment.patient.full_name, "when": when, "doctor": doctor,
+              "service": appointment.service.name, **links}
+    subject = layout.subject % {"when": when, "clinic": clinic}
     short_time = f"{local:%H:%M %d/%m}"
-    short_text = _("%(clinic)s: reminder of your visit at %(time)s with %(doctor)s. Confirm, cancel or move: "
-                   "%(link)s", clinic=clinic, time=short_time, doctor=str(appointment.doctor), link=choose_link)
+    short_text = layout.short_text % {"clinic": clinic, "time": short_time, "doctor": doctor, "link": choose_link}
     ics = ical.appointment_ics(appointment, settings, clinic_name=clinic)
     return Rendered(
         subject=subject,
-        text=render_template("mail/appointment_reminder.txt", **context),
-        html=render_template("mail/appointment_reminder.html", **context),
+        text=layout.text.fill(fields),
+        html=layout.html.fill({name: str(escape(value)) for name, value in fields.items()}),
         attachments=(("appointment.ics", "text/calendar", ics),),
         short_text=short_text,
         template_data={"customer_name": appointment.patient.full_name, "booking_time": short_time,
-                       "doctor": str(appointment.doctor), "clinic": clinic, "link": choose_link},
+                       "doctor": doctor, "clinic": clinic, "link": choose_link},
         template=ZALO_TEMPLATE,
     )

@@ -23,6 +23,8 @@ class MessagingSettings:
     sms_ascii: bool = False  # strip Vietnamese diacritics from SMS (GSM-7 providers)
     sms_provider: str = "outbox"  # outbox | twilio
     zalo_enabled: bool = False
+    # PostgreSQL: a sent message's record is committed without waiting for the disk (see delivery.py)
+    async_commit: bool = True
     # Reminders
     reminder_hour: int = 18  # the day before the visit, at this hour of clinic time
     reminder_hours_before: int = 0  # a second reminder this many hours before (0: none)
@@ -45,6 +47,7 @@ class MessagingSettings:
             sms_ascii=bool(config.get("SMS_ASCII_ONLY", False)),
             sms_provider=str(config.get("SMS_PROVIDER") or "outbox"),
             zalo_enabled=bool(config.get("ZALO_ENABLED", False)),
+            async_commit=bool(config.get("MESSAGE_ASYNC_COMMIT", True)),
             reminder_hour=int(config.get("REMINDER_HOUR", 18)),
             reminder_hours_before=int(config.get("REMINDER_HOURS_BEFORE", 0)),
             remind_requested=bool(config.get("REMINDER_INCLUDE_REQUESTED", False)),

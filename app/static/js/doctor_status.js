@@ -9,12 +9,16 @@
         return;
     }
     var timer = null;
+    var asked = 0;
 
+    // Only the answer to the latest fetch is put in place: an older one arriving late would show
+    // the rows as they were before the last change.
     function reloadRows() {
+        var mine = ++asked;
         fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}})
             .then(function (response) { return response.ok ? response.text() : null; })
             .then(function (html) {
-                if (!html) {
+                if (!html || mine !== asked) {
                     return;
                 }
                 var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#doctor-status tbody");

@@ -13,6 +13,10 @@
     var live = document.getElementById("fd-live");
     var last = null;
     var busy = false;
+    // A poll asked for while one is in flight runs after it (forced if any asker forced it): two
+    // board fetches never overlap, so an older answer can never land after a newer one and leave
+    // the board showing a state from before the last click.
+    var again = null;
 
     function say(text, kind) {
         message.textContent = text || "";
@@ -48,6 +52,7 @@
 
     function poll(force) {
         if (busy) {
+            again = again || force;
             return Promise.resolve();
         }
         busy = true;
@@ -66,7 +71,15 @@
                 return null;
             })
             .catch(function () { /* offline for a moment: the next round tries again */ })
-            .then(function () { busy = false; });
+            .then(function () {
+                busy = false;
+                if (again !== null) {
+                    var forced = again;
+                    again = null;
+                    return poll(forced);
+                }
+                return null;
+            });
     }
 
     board.addEventListener("submit", function (event) {
@@ -91,7 +104,6 @@
         }).catch(function () {
             say(root.dataset.msgFailed, "danger");
         }).then(function () {
-            busy = false;
             return poll(true);
         });
     });

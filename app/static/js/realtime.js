@@ -47,6 +47,11 @@
     var versions = null;    // doctor id -> waiting-list version, from the last state
     var everConnected = false;
     var extraRooms = [];
+    // Once the page is leaving (a form sent, such as "Log out", or the tab gone) it asks nothing
+    // more: a catch-up sent after the logout would only meet a 401.
+    var leaving = false;
+    document.addEventListener("submit", function (event) { if (!event.defaultPrevented) { leaving = true; } });
+    window.addEventListener("pagehide", function () { leaving = true; });
 
     function fire(name, detail) {
         document.dispatchEvent(new CustomEvent("realtime:" + name, {detail: detail || {}}));
@@ -109,6 +114,9 @@
     }
 
     function catchUp(first) {
+        if (leaving) {
+            return Promise.resolve();
+        }
         var url = labels.stateUrl + (lastId !== null ? "?since_id=" + encodeURIComponent(lastId) : "");
         return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
             .then(function (response) { return response.ok ? response.json() : null; })

@@ -2,7 +2,9 @@
    first (it stays allowed: the draft is then listed under "Drafts to sign"). The list follows the
    waiting list live: when the desk checks someone in, calls or marks a no-show (the
    "realtime:queue" event of realtime.js, for this doctor's own room), the page loads again, unless
-   the doctor is typing or the tab is hidden, in which case it does so once they are done. */
+   the doctor is typing or the tab is hidden, in which case it does so once they are done, and
+   never once a form was sent: "Start visit" changes the queue too, and a reload then would cancel
+   the way to the visit and land back on My day. */
 (function () {
     "use strict";
     var root = document.querySelector(".my-day");
@@ -16,12 +18,16 @@
     });
     var pending = false;
     var timer = null;
+    var leaving = false;
+    document.addEventListener("submit", function (event) { if (!event.defaultPrevented) { leaving = true; } });
+    window.addEventListener("pagehide", function () { leaving = true; });
     function busy() {
         var active = document.activeElement;
         return document.hidden || Boolean(active && active.matches("input, textarea, select"));
     }
     function refresh() {
         timer = null;
+        if (leaving) { return; }
         if (busy()) {
             pending = true;
             return;

@@ -1,0 +1,139 @@
+"""Who may enter a video visit's call room and when (app.services.telemedicine.call_seat), the
+room of the appointment, and the TURN credentials coturn checks (use-auth-secret)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.desk_helpers import login_doctor
+
+NOW = datetime(2026, 12, 2, 3, 0, tzinfo=timezone.utc)  # 10:00 in Hà Nội
+
+
+@pytest.fixture
+def video_visit(app, db, clinic):
+    """A video appointment of the login "patient" with the login "doctor", 10:00-10:20 UTC+7."""
+    from app.models import Appointment, Patient
+
+    doctor = login_doctor(app, db, full_name="Lê Minh Tâm", title="BS.")
+    patient = db.session.get(Patient, clinic.patient)
+    patient.user_id = app.appbuilder.sm.find_user(username="patient").id
+    appointment = Appointment(patient_id=patient.id, doctor_id=doctor.id, service_id=clinic.service, mode="video",
+                              start_at=NOW, end_at=NOW + timedelta(minutes=20), status="confirmed")
+    db.session.add(appointment)
+    db.session.commit()
+    return appointment.id
+
+
+def _seat(app, db, username, appointment_id, now=NOW):
+    from app.services.telemedicine import JoinWindow, call_seat
+
+    user = app.appbuilder.sm.find_user(username=username)
+    return call_seat(db.session, user, appointment_id, now, JoinWindow(15, 30))
+
+
+def test_the_doctor_and_the_patient_share_one_private_room(app, db, video_visit):
+    doctor = _seat(app, db, "doctor", video_visit)
+    patient = _seat(app, db, "patient", video_visit)
+    db.session.commit()
+    assert (doctor.role, doctor.display_name, doctor.admitted) == ("doctor", "BS. Lê Minh Tâm", True)
+    assert (patient.role, patient.admitted) == ("patient", False)  # waits until the doctor admits
+    assert doctor.room == patient.room and doctor.room.startswith("call:") and len(doctor.room) > 40
+    assert str(video_visit) not in doctor.room.split(":", 1)[1][:3]  # random, not the id
+
+
+@pytest.mark.parametrize("username", ["receptionist", "admin", "pharmacist"])
+def test_anyone_else_is_refused(app, db, video_visit, username):
+    from app.services.telemedicine import CallRefused
+
+    with pytest.raises(CallRefused) as refused:
+        _seat(app, db, username, video_visit)
+    assert refused.value.reason == "not_yours"
+
+
+@pytest.mark.parametrize("appointment_id", [None, "1", 0, -1, True, 2**40])
+def test_ids_that_are_not_ids_are_refused(app, db, video_visit, appointment_id):
+    from app.services.telemedicine import CallRefused
+
+    with pytest.raises(CallRefused) as refused:
+        _seat(app, db, "doctor", appointment_id)
+    assert refused.value.reason == "not_found"
+
+
+def test_an_unknown_appointment_reads_as_not_yours(app, db, video_visit):
+    from app.services.telemedicine import CallRefused
+
+    with pytest.raises(CallRefused) as refused:
+        _seat(app, db, "patient", video_visit + 1000)
+    assert refused.value.reason == "not_yours"
+
+
+def test_the_room_opens_early_minutes_before_and_closes_late_minutes_after(app, db, video_visit):
+    from app.services.telemedicine import CallRefused
+
+    assert _seat(app, db, "patient", video_visit, NOW - timedelta(minutes=15)).role == "patient"
+    assert _seat(app, db, "patient", video_visit, NOW + timedelta(minutes=50)).role == "patient"
+    with pytest.raises(CallRefused) as early:
+        _seat(app, db, "patient", video_visit, NOW - timedelta(minutes=16))
+    assert early.value.reason == "too_early" and early.value.opens_at == NOW - timedelta(minutes=15)
+    assert "15 minutes" in early.value.message
+    with pytest.raises(CallRefused) as late:
+        _seat(app, db, "doctor", video_visit, NOW + timedelta(minutes=51))
+    assert late.value.reason == "too_late"
+
+
+def test_in_person_and_cancelled_visits_have_no_call(app, db, video_visit):
+    from app.models import Appointment
+    from app.services.telemedicine import CallRefused
+
+    appointment = db.session.get(Appointment, video_visit)
+    appointment.status = "cancelled"
+    db.session.commit()
+    with pytest.raises(CallRefused) as cancelled:
+        _seat(app, db, "patient", video_visit)
+    assert cancelled.value.reason == "cancelled"
+    appointment.status, appointment.mode = "confirmed", "in_person"
+    db.session.commit()
+    with pytest.raises(CallRefused) as in_person:
+        _seat(app, db, "doctor", video_visit)
+    assert in_person.value.reason == "not_video"
+
+
+def test_the_database_keeps_one_room_per_appointment(app, db, video_visit):
+    import sqlalchemy as sa
+
+    from app.models import VideoCall
+
+    _seat(app, db, "doctor", video_visit)
+    db.session.commit()
+    db.session.add(VideoCall(appointment_id=video_visit, room_key="x" * 43))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.query(VideoCall).count() == 1
+
+
+def test_turn_credentials_are_the_ones_coturn_computes_from_the_shared_secret():
+    from app.services.telemedicine import turn_credentials
+
+    username, password = turn_credentials("s3cret", 42, NOW, 3600)
+    assert username == f"{int(NOW.timestamp()) + 3600}:42"
+    assert password == base64.b64encode(hmac.new(b"s3cret", username.encode(), hashlib.sha1).digest()).decode()
+
+
+def test_ice_servers_come_from_the_settings():
+    from app.services.telemedicine import ice_servers
+
+    assert ice_servers({}, 7, NOW) == []
+    servers = ice_servers({"VIDEO_STUN_URLS": "stun:stun.clinic.vn:3478", "VIDEO_TURN_URLS": "turn:turn.clinic.vn:3478,"
+                           "turns:turn.clinic.vn:5349", "VIDEO_TURN_SECRET": "s3cret", "VIDEO_TURN_TTL_SECONDS": 600},
+                          7, NOW)
+    assert servers[0] == {"urls": ["stun:stun.clinic.vn:3478"]}
+    assert servers[1]["urls"] == ["turn:turn.clinic.vn:3478", "turns:turn.clinic.vn:5349"]
+    assert servers[1]["username"] == f"{int(NOW.timestamp()) + 600}:7"
+    # A TURN address without the secret gives nothing a browser could use: left out.
+    assert ice_servers({"VIDEO_TURN_URLS": "turn:turn.clinic.vn:3478"}, 7, NOW) == []
