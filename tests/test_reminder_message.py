@@ -258,8 +258,10 @@ def test_the_manager_writes_what_to_bring_on_the_service_form(app, db, clinic, l
     service = db.session.get(Service, clinic.service)
     response = manager.post(f"/serviceview/edit/{clinic.service}", data={
         "code": service.code, "name": service.name, "price": str(service.price),
-        "duration_minutes": str(service.duration_minutes), "active": "y",
+        "duration_minutes": str(service.duration_minutes), "active": "y", "visit_modes": "both",
         "what_to_bring": "Nhịn ăn 8 tiếng trước khi khám\nSổ khám bệnh"}, follow_redirects=True)
     assert response.status_code == 200
     db.session.expire_all()
-    assert db.session.get(Service, clinic.service).what_to_bring == "Nhịn ăn 8 tiếng trước khi khám\nSổ khám bệnh"
+    saved = db.session.get(Service, clinic.service)
+    assert saved.what_to_bring == "Nhịn ăn 8 tiếng trước khi khám\nSổ khám bệnh"
+    assert saved.visit_modes == "both"  # the same form says how the service is given
