@@ -94,6 +94,7 @@ class ClinicModelView(FabModelView):
             elif isinstance(column.type, Enum):
                 default = column.default.arg if column.default is not None and column.default.is_scalar else None
                 field = choice_field(label, column.type.enums, validators, optional=column.nullable, default=default)
+                field.kwargs["description"] = description or ""
                 add_extra.setdefault(column.key, field)
                 edit_extra.setdefault(column.key, field)
                 search_extra.setdefault(column.key, choice_field(label, column.type.enums, [Optional()]))
