@@ -174,6 +174,17 @@ def test_the_call_starts_once_and_the_doctor_ends_it(app, db, video_visit):
         NOW + timedelta(minutes=10)
 
 
+def test_a_call_ended_before_both_came_is_not_started_afterwards(app, db, video_visit):
+    from app.services.telemedicine import end_call, mark_started
+
+    _seat(app, db, "doctor", video_visit)
+    end_call(db.session, video_visit, _user(app, "doctor"), NOW)
+    assert mark_started(db.session, video_visit, NOW + timedelta(minutes=5)) is False
+    db.session.commit()  # the database's own rule (an end never before the start) holds
+    call = end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=6))
+    assert (call.started_at, call.ended_at) == (None, NOW)
+
+
 def test_a_refused_signal_is_in_the_audit_trail(app, db, video_visit):
     import json
 

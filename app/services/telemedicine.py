@@ -197,9 +197,10 @@ def admit(session: Session, appointment_id: Any, actor: Any, now: datetime) -> V
 
 def mark_started(session: Session, appointment_id: int, now: datetime) -> bool:
     """The call started (both the doctor and the patient in the call room): ``started_at`` set the
-    first time only; whether it was set now. The caller commits."""
+    first time only, and never after the doctor ended it (a call ended before anyone joined stays
+    unstarted); whether it was set now. The caller commits."""
     call = _call_of(session, appointment_id)
-    if call is None or call.started_at is not None:
+    if call is None or call.started_at is not None or call.ended_at is not None:
         return False
     call.started_at = now
     session.flush()
