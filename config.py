@@ -80,7 +80,7 @@ class Config:
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "flask-socketio")  # several clinics on one Redis
     SOCKETIO_CORS_ORIGINS = [o for o in os.environ.get("SOCKETIO_CORS_ORIGINS", "").split(",") if o.strip()]
     SOCKETIO_PING_INTERVAL = int(os.environ.get("SOCKETIO_PING_INTERVAL", "25"))  # seconds
-    SOCKETIO_MAX_MESSAGE_BYTES = int(os.environ.get("SOCKETIO_MAX_MESSAGE_BYTES", "65536"))
+    SOCKETIO_MAX_MESSAGE_BYTES = int(os.environ.get("SOCKETIO_MAX_MESSAGE_BYTES", "73728"))
     # auto: gevent under an event-loop server (gunicorn -k gevent), else threading (app/realtime)
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "auto")
     # The two-level cache of hot reads (app/services/cache.py): in-process LRU, then Redis (REDIS_URL).

@@ -137,3 +137,64 @@ def test_ice_servers_come_from_the_settings():
     assert servers[1]["username"] == f"{int(NOW.timestamp()) + 600}:7"
     # A TURN address without the secret gives nothing a browser could use: left out.
     assert ice_servers({"VIDEO_TURN_URLS": "turn:turn.clinic.vn:3478"}, 7, NOW) == []
+
+
+def _user(app, username):
+    return app.appbuilder.sm.find_user(username=username)
+
+
+def test_the_doctor_admits_once_and_nobody_else_can(app, db, video_visit):
+    from app.services.telemedicine import CallRefused, admit
+
+    for username, reason in (("patient", "not_doctor"), ("receptionist", "not_yours")):
+        with pytest.raises(CallRefused) as refused:
+            admit(db.session, video_visit, _user(app, username), NOW)
+        assert refused.value.reason == reason
+    call = admit(db.session, video_visit, _user(app, "doctor"), NOW)
+    db.session.commit()
+    assert (call.admitted_at, call.admitted_by_id) == (NOW, _user(app, "doctor").id)
+    assert admit(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=3)).admitted_at == NOW
+    assert _seat(app, db, "patient", video_visit).admitted is True  # the seat now says so
+
+
+def test_the_call_starts_once_and_the_doctor_ends_it(app, db, video_visit):
+    from app.services.telemedicine import CallRefused, end_call, mark_started
+
+    assert mark_started(db.session, video_visit, NOW) is False  # no call room yet
+    _seat(app, db, "doctor", video_visit)
+    assert mark_started(db.session, video_visit, NOW + timedelta(minutes=1)) is True
+    assert mark_started(db.session, video_visit, NOW + timedelta(minutes=2)) is False
+    with pytest.raises(CallRefused) as refused:
+        end_call(db.session, video_visit, _user(app, "patient"), NOW + timedelta(minutes=9))
+    assert refused.value.reason == "not_doctor"
+    call = end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=10))
+    db.session.commit()
+    assert (call.started_at, call.ended_at) == (NOW + timedelta(minutes=1), NOW + timedelta(minutes=10))
+    assert end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=20)).ended_at == \
+        NOW + timedelta(minutes=10)
+
+
+def test_a_call_ended_before_both_came_is_not_started_afterwards(app, db, video_visit):
+    from app.services.telemedicine import end_call, mark_started
+
+    _seat(app, db, "doctor", video_visit)
+    end_call(db.session, video_visit, _user(app, "doctor"), NOW)
+    assert mark_started(db.session, video_visit, NOW + timedelta(minutes=5)) is False
+    db.session.commit()  # the database's own rule (an end never before the start) holds
+    call = end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=6))
+    assert (call.started_at, call.ended_at) == (None, NOW)
+
+
+def test_a_refused_signal_is_in_the_audit_trail(app, db, video_visit):
+    import json
+
+    from app.models import AuditEvent
+    from app.services.telemedicine import record_call_refusal
+
+    record_call_refusal(db.session, _user(app, "receptionist").id, video_visit, "call:signal", "not_in_call",
+                        to="abc", address="10.0.0.7")
+    db.session.commit()
+    row = db.session.query(AuditEvent).filter_by(action="call_denied").one()
+    assert (row.user_id, row.entity, row.entity_id) == (_user(app, "receptionist").id, "Appointment", str(video_visit))
+    assert json.loads(row.details) == {"event": "call:signal", "reason": "not_in_call", "to": "abc",
+                                       "address": "10.0.0.7"}

@@ -6,6 +6,8 @@ server such as ``gunicorn -k gevent``; ``async_mode`` below).
   (``app.services.realtime_access.own_rooms``); ``join``/``leave`` ask for more rooms, each checked
   by ``realtime_access.check_join`` (a refusal answers an ``refused`` event and leaves an audit row).
   The ``/display`` namespace is the waiting-room screens': no login, ``display:<department>`` rooms only.
+- ``calls``: a video visit's signalling (``call:join``, ``call:admit``, ``call:signal``,
+  ``call:leave``), each entry asked of ``app.services.telemedicine``.
 - ``emit``: the one place events are sent from (``app.services.realtime_hooks`` calls it). With
   ``REDIS_URL`` every web process and RQ worker shares the Redis message queue, so an event sent
   anywhere reaches every client; without it, this process's clients only.
@@ -53,7 +55,7 @@ def socketio_options(config: Any) -> dict[str, Any]:
         "channel": config.get("SOCKETIO_CHANNEL") or "flask-socketio",
         "cors_allowed_origins": config.get("SOCKETIO_CORS_ORIGINS") or [],
         "ping_interval": int(config.get("SOCKETIO_PING_INTERVAL", 25)),
-        "max_http_buffer_size": int(config.get("SOCKETIO_MAX_MESSAGE_BYTES", 64 * 1024)),
+        "max_http_buffer_size": int(config.get("SOCKETIO_MAX_MESSAGE_BYTES", 72 * 1024)),
     }
 
 
@@ -79,10 +81,10 @@ def init_app(app: Flask) -> None:
     its server also as ``app.extensions["realtime_server"]``, which ``emit`` sends through)."""
     from flask_socketio import SocketIO
 
-    from app.realtime import events, vendor
+    from app.realtime import calls, events, vendor
 
     socketio = SocketIO()
-    events.register(socketio)
+    events.register(socketio, on_disconnect=calls.register(socketio).disconnected)
     socketio.init_app(app, **socketio_options(app.config))
     app.wsgi_app = WithoutDeflate(app.wsgi_app)  # type: ignore[method-assign]
     _register_rules()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, g, request
@@ -129,7 +130,9 @@ def _leave(namespace: str, data: Any) -> dict[str, Any]:
     return {"ok": True, "room": name if isinstance(name, str) else None}
 
 
-def register(socketio: SocketIO) -> None:
+def register(socketio: SocketIO, on_disconnect: Callable[[], None] | None = None) -> None:
+    """The handlers; ``on_disconnect`` runs first when a default-namespace client goes (the calls'
+    ``call:peer-left``)."""
     @socketio.on("connect")
     def connect(auth: Any = None) -> bool:
         login = authenticate(auth)
@@ -147,6 +150,8 @@ def register(socketio: SocketIO) -> None:
 
     @socketio.on("disconnect")
     def disconnect(*_args: Any) -> None:
+        if on_disconnect is not None:
+            on_disconnect()
         _forget("/")
 
     @socketio.on("join")

@@ -30,7 +30,8 @@ CALLABLE = ("confirmed", "requested", "checked_in", "in_consultation")
 
 class CallRefused(DomainError):
     """Entry to a call room refused; ``reason`` is a short code for the audit trail and the tests:
-    ``not_found``, ``not_video``, ``not_yours``, ``cancelled``, ``too_early``, ``too_late``."""
+    ``not_found``, ``not_video``, ``not_yours``, ``cancelled``, ``too_early``, ``too_late``;
+    ``not_doctor`` for what only the visit's doctor may do (admit, end the call)."""
 
     status = 403
 
@@ -161,3 +162,71 @@ def ice_servers(config: Mapping, user_id: int, now: datetime) -> list[dict[str, 
         username, credential = turn_credentials(secret, user_id, now, int(config.get("VIDEO_TURN_TTL_SECONDS", 3600)))
         servers.append({"urls": turn, "username": username, "credential": credential})
     return servers
+
+
+def _call_of(session: Session, appointment_id: int) -> VideoCall | None:
+    return session.execute(sa.select(VideoCall).where(VideoCall.appointment_id == appointment_id)).scalar()
+
+
+def _doctors_call(session: Session, actor: Any, appointment_id: Any) -> VideoCall:
+    """The call room of ``appointment_id`` when ``actor`` is its doctor, else CallRefused."""
+    if not isinstance(appointment_id, int) or isinstance(appointment_id, bool) or not 0 < appointment_id < 2**31:
+        raise CallRefused("not_found", _("There is no such video visit."))
+    appointment = session.get(Appointment, appointment_id)
+    role = _role(session, actor, appointment) if appointment is not None else None
+    if appointment is None or role is None:
+        raise CallRefused("not_yours", _("This video visit is not yours."))
+    if role[0] != "doctor":
+        raise CallRefused("not_doctor", _("Only the visit's doctor can do this."))
+    if appointment.mode != "video":
+        raise CallRefused("not_video", _("This visit is in person, not by video."))
+    return ensure_call(session, appointment)
+
+
+def admit(session: Session, appointment_id: Any, actor: Any, now: datetime) -> VideoCall:
+    """The doctor lets the patient in from the waiting room: ``admitted_at``/``admitted_by_id`` are
+    set the first time; a second admit changes nothing. Anyone but the visit's doctor: CallRefused.
+    The caller commits."""
+    call = _doctors_call(session, actor, appointment_id)
+    if call.admitted_at is None:
+        call.admitted_at = now
+        call.admitted_by_id = actor.id
+        session.flush()
+    return call
+
+
+def mark_started(session: Session, appointment_id: int, now: datetime) -> bool:
+    """The call started (both the doctor and the patient in the call room): ``started_at`` set the
+    first time only, and never after the doctor ended it (a call ended before anyone joined stays
+    unstarted); whether it was set now. The caller commits."""
+    call = _call_of(session, appointment_id)
+    if call is None or call.started_at is not None or call.ended_at is not None:
+        return False
+    call.started_at = now
+    session.flush()
+    return True
+
+
+def end_call(session: Session, appointment_id: Any, actor: Any, now: datetime) -> VideoCall:
+    """The doctor ends the call: ``ended_at`` set the first time (never before ``started_at``);
+    a second end changes nothing. Anyone but the visit's doctor: CallRefused. The caller commits."""
+    call = _doctors_call(session, actor, appointment_id)
+    if call.ended_at is None:
+        call.ended_at = max(now, call.started_at) if call.started_at is not None else now
+        session.flush()
+    return call
+
+
+def record_call_refusal(session: Session, user_id: int | None, appointment_id: Any, event: str, reason: str, *,
+                        to: str | None = None, address: str | None = None) -> None:
+    """The audit row of a refused signalling event (``call:join``, ``call:admit``, ``call:signal``):
+    who, which appointment (as sent, cut short), the event, the reason and the addressee of a
+    signal. The caller commits."""
+    from app.audit import record_event
+
+    details: dict[str, Any] = {"event": event, "reason": reason}
+    if to:
+        details["to"] = to[:40]
+    if address:
+        details["address"] = address
+    record_event(session, "call_denied", "Appointment", str(appointment_id)[:40], details=details, user_id=user_id)

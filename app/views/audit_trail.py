@@ -51,10 +51,12 @@ ACTION_LABELS = {
     "invoice_email_requested": _l("Invoice e-mail sent again on request"),
     "chat_assigned": _l("Chat conversation assigned"),
     "realtime_denied": _l("Live updates refused (room not allowed)"),
+    "call_denied": _l("Video call signalling refused"),
 }
 # Shown in red: what an auditor looks for first.
 ALERT_ACTIONS = ("denied", "login_failed", "account_locked", "break_glass", "delete", "refresh_reuse",
-                 "mfa_refused", "mfa_refused_locked", "signup_address_taken", "realtime_denied")
+                 "mfa_refused", "mfa_refused_locked", "signup_address_taken", "realtime_denied",
+                 "call_denied")
 # Entities that are not clinic records (those are named by RECORD_NAMES).
 OTHER_ENTITIES = {
     "User": _l("User"), "AuditTrail": _l("Audit trail"), "UserProfile": _l("User profile"),

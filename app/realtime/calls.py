@@ -1,0 +1,314 @@
+"""A video visit's signalling over Socket.IO (default namespace). Thin: who may enter a call and
+when is ``app.services.telemedicine.call_seat``; admitting, the start and the end of a call are
+its ``admit``, ``mark_started`` and ``end_call``.
+
+Rooms, named from the call's random key (``call_seat(...).room``):
+
+- ``call:<key>``       the call room: the doctor, and the patient once admitted; signals go only
+                       between two sockets of this room;
+- ``call:<key>:wait``  the waiting room: the patient's sockets until the doctor admits them.
+
+Events (each answers an ack; a refusal is ``{"ok": false, "reason", "message"}``, audited as
+``call_denied`` unless the message was merely malformed):
+
+- ``call:join {appointment_id}``  the seat: role, admitted or waiting, the ICE servers and the
+  sids already in the call room (the newcomer makes the offers); a waiting patient makes the
+  doctor's sockets hear ``call:waiting {sid, name}``; a newcomer in the call room makes the others
+  hear ``call:peer-joined {sid, role}``;
+- ``call:admit {appointment_id}``  the doctor, from a socket in the call room: the waiting
+  patient's sockets move into the call room and hear ``call:admitted {appointment_id, peers}``;
+- ``call:signal {appointment_id, to, kind, data}``  ``kind`` one of offer, answer, ice; relayed as
+  ``call:signal {from, kind, data}`` to ``to`` only when both are in that call room;
+- ``call:leave {appointment_id, end}`` and a disconnect: the others hear ``call:peer-left {sid}``;
+  the doctor's ``end: true`` ends the call (everyone in both rooms hears ``call:ended``).
+
+A socket's seat (appointment, role, room) is kept in its Socket.IO session, never in module
+state. Room membership and sessions are each process's own: with several processes behind the
+Redis message queue, events and room changes reach every process, but the lists of sids in an
+answer and the check that ``to`` is in the call room see this process's sockets only (see README)."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import current_app, request
+from flask_babel import gettext as _
+from flask_socketio import SocketIO, join_room, leave_room
+
+from app.extensions import db
+from app.realtime.events import _current_user
+from app.services import telemedicine
+from app.services.telemedicine import CallRefused, JoinWindow
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/"
+SIGNAL_KINDS = ("offer", "answer", "ice")
+MAX_SIGNAL_BYTES = 64 * 1024  # the JSON of a signal's data (an SDP is a few KB)
+SEAT = "call"  # the key of the seat in the socket's Socket.IO session
+
+MESSAGES = {
+    "login": lambda: _("Log in to join the video visit."),
+    "malformed": lambda: _("That is not a valid call message."),
+    "unknown_kind": lambda: _("A call signal is an offer, an answer or an ICE candidate."),
+    "too_large": lambda: _("That call signal is too large."),
+    "not_in_call": lambda: _("Join the video visit first."),
+    "peer_not_in_call": lambda: _("That person is not in this video visit."),
+    "not_doctor": lambda: _("Only the visit's doctor can do this."),
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _appointment_id(data: Any) -> Any:
+    return data.get("appointment_id") if isinstance(data, dict) else None
+
+
+def wait_room(room: str) -> str:
+    return f"{room}:wait"
+
+
+class Calls:
+    """The handlers over one app's Socket.IO server (``register``)."""
+
+    def __init__(self, socketio: SocketIO) -> None:
+        self.socketio = socketio
+
+    @property
+    def server(self) -> Any:
+        return self.socketio.server
+
+    # --- the socket's seat (its Socket.IO session) and the rooms ---------------------------------
+
+    def seat(self, sid: str) -> dict[str, Any] | None:
+        try:
+            seat = self.server.get_session(sid, namespace=NAMESPACE).get(SEAT)
+        except KeyError:  # gone
+            return None
+        return seat if isinstance(seat, dict) else None
+
+    def save_seat(self, sid: str, seat: dict[str, Any] | None) -> None:
+        with self.server.session(sid, namespace=NAMESPACE) as session:
+            if seat is None:
+                session.pop(SEAT, None)
+            else:
+                session[SEAT] = seat
+
+    def members(self, room: str) -> list[str]:
+        """The sids in ``room`` (this process's)."""
+        return [sid for sid, _eio in self.server.manager.get_participants(NAMESPACE, room)]
+
+    def in_room(self, sid: str, room: str) -> bool:
+        try:
+            return room in self.server.rooms(sid, namespace=NAMESPACE)
+        except (KeyError, ValueError, TypeError):
+            return False
+
+    def roles_in(self, room: str) -> set[str]:
+        roles = set()
+        for sid in self.members(room):
+            seat = self.seat(sid)
+            if seat is not None:
+                roles.add(seat["role"])
+        return roles
+
+    # --- refusals ------------------------------------------------------------------------------
+
+    def refuse(self, user: Any | None, event: str, appointment_id: Any, reason: str, message: str | None = None,
+               *, audit: bool = True, to: Any = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        if audit:
+            try:
+                telemedicine.record_call_refusal(db.session, getattr(user, "id", None), appointment_id, event, reason,
+                                                 to=to if isinstance(to, str) else None,
+                                                 address=request.remote_addr)
+                db.session.commit()
+            except Exception:  # noqa: BLE001 - the refusal stands even if its audit row could not be written
+                db.session.rollback()
+                log.exception("could not record the refused %s of appointment %r", event, appointment_id)
+        return {"ok": False, "reason": reason, "message": message or MESSAGES[reason](), **(extra or {})}
+
+    def started_if_both(self, appointment_id: int, room: str) -> None:
+        """``started_at`` the first time the doctor and the patient are both in the call room."""
+        if self.roles_in(room) >= {"doctor", "patient"}:
+            telemedicine.mark_started(db.session, appointment_id, _now())
+            db.session.commit()
+
+    # --- the events ----------------------------------------------------------------------------
+
+    def join(self, data: Any) -> dict[str, Any]:
+        sid: str = request.sid  # type: ignore[attr-defined]
+        user = _current_user(NAMESPACE)
+        appointment_id = _appointment_id(data)
+        if user is None:
+            db.session.rollback()
+            return self.refuse(None, "call:join", appointment_id, "login")
+        now = _now()
+        try:
+            seat = telemedicine.call_seat(db.session, user, appointment_id, now,
+                                          JoinWindow.from_config(current_app.config))
+            ice = telemedicine.ice_servers(current_app.config, user.id, now)
+            db.session.commit()  # the call room, made on first need
+        except CallRefused as refused:
+            db.session.rollback()
+            extra = {"opens_at": refused.opens_at.isoformat()} if refused.opens_at else {}
+            return self.refuse(user, "call:join", appointment_id, refused.reason, refused.message,
+                               extra=extra)
+        previous = self.seat(sid)
+        if previous is not None and previous["room"] != seat.room:
+            self.leave_seat(sid, previous)
+        if seat.admitted:
+            leave_room(wait_room(seat.room), sid=sid, namespace=NAMESPACE)
+            peers = [other for other in self.members(seat.room) if other != sid]
+            join_room(seat.room, sid=sid, namespace=NAMESPACE)
+            self.save_seat(sid, {"appointment_id": seat.appointment_id, "room": seat.room, "role": seat.role,
+                                 "name": seat.display_name})
+            self.server.emit("call:peer-joined", {"sid": sid, "role": seat.role}, to=seat.room, skip_sid=sid,
+                             namespace=NAMESPACE)
+            self.started_if_both(seat.appointment_id, seat.room)
+        else:
+            peers = []
+            join_room(wait_room(seat.room), sid=sid, namespace=NAMESPACE)
+            self.save_seat(sid, {"appointment_id": seat.appointment_id, "room": seat.room, "role": seat.role,
+                                 "name": seat.display_name})
+            self.server.emit("call:waiting", {"appointment_id": seat.appointment_id, "sid": sid,
+                                              "name": seat.display_name}, to=seat.room, namespace=NAMESPACE)
+        answer: dict[str, Any] = {
+            "ok": True, "appointment_id": seat.appointment_id, "role": seat.role,
+            "state": "admitted" if seat.admitted else "waiting", "ice_servers": ice, "peers": peers,
+            "sid": sid,
+        }
+        if seat.role == "doctor":
+            answer["waiting"] = [{"sid": other, "name": (self.seat(other) or {}).get("name", "")}
+                                 for other in self.members(wait_room(seat.room))]
+        return answer
+
+    def admit(self, data: Any) -> dict[str, Any]:
+        sid: str = request.sid  # type: ignore[attr-defined]
+        user = _current_user(NAMESPACE)
+        appointment_id = _appointment_id(data)
+        if user is None:
+            db.session.rollback()
+            return self.refuse(None, "call:admit", appointment_id, "login")
+        seat = self.seat(sid)
+        if seat is None or seat["appointment_id"] != appointment_id or not self.in_room(sid, seat["room"]):
+            db.session.rollback()
+            return self.refuse(user, "call:admit", appointment_id, "not_in_call")
+        if seat["role"] != "doctor":
+            db.session.rollback()
+            return self.refuse(user, "call:admit", appointment_id, "not_doctor")
+        try:
+            telemedicine.admit(db.session, appointment_id, user, _now())
+            db.session.commit()
+        except CallRefused as refused:
+            db.session.rollback()
+            return self.refuse(user, "call:admit", appointment_id, refused.reason, refused.message)
+        room, waiting = seat["room"], wait_room(seat["room"])
+        doctors = self.members(room)
+        self.server.emit("call:admitted", {"appointment_id": appointment_id, "peers": doctors}, to=waiting,
+                         namespace=NAMESPACE)
+        moved = self.members(waiting)
+        for patient in moved:
+            self.server.enter_room(patient, room, namespace=NAMESPACE)
+            self.server.leave_room(patient, waiting, namespace=NAMESPACE)
+        for patient in moved:
+            self.server.emit("call:peer-joined", {"sid": patient, "role": "patient"}, to=room, skip_sid=patient,
+                             namespace=NAMESPACE)
+        self.started_if_both(appointment_id, room)
+        return {"ok": True, "appointment_id": appointment_id, "admitted": moved}
+
+    def signal(self, data: Any) -> dict[str, Any]:
+        sid: str = request.sid  # type: ignore[attr-defined]
+        appointment_id = _appointment_id(data)
+        shape = self.bad_shape(data)
+        if shape is not None:
+            return self.refuse(None, "call:signal", appointment_id, shape, audit=False)
+        user = _current_user(NAMESPACE)
+        db.session.rollback()
+        if user is None:
+            return self.refuse(None, "call:signal", appointment_id, "login")
+        to = data["to"]
+        seat = self.seat(sid)
+        if seat is None or seat["appointment_id"] != appointment_id or not self.in_room(sid, seat["room"]):
+            return self.refuse(user, "call:signal", appointment_id, "not_in_call", to=to)
+        if to == sid or not self.in_room(to, seat["room"]):
+            return self.refuse(user, "call:signal", appointment_id, "peer_not_in_call", to=to)
+        self.server.emit("call:signal", {"from": sid, "kind": data["kind"], "data": data["data"]}, to=to,
+                         namespace=NAMESPACE)
+        return {"ok": True}
+
+    @staticmethod
+    def bad_shape(data: Any) -> str | None:
+        """Why a signal's message is malformed (a reason code), or None."""
+        if not isinstance(data, dict):
+            return "malformed"
+        appointment_id, to = data.get("appointment_id"), data.get("to")
+        if not isinstance(appointment_id, int) or isinstance(appointment_id, bool):
+            return "malformed"
+        if not isinstance(to, str) or not 0 < len(to) <= 64 or "data" not in data or data["data"] is None:
+            return "malformed"
+        if data.get("kind") not in SIGNAL_KINDS:
+            return "unknown_kind"
+        try:
+            size = len(json.dumps(data["data"], ensure_ascii=False).encode())
+        except (TypeError, ValueError):
+            return "malformed"
+        return "too_large" if size > MAX_SIGNAL_BYTES else None
+
+    def leave(self, data: Any) -> dict[str, Any]:
+        sid: str = request.sid  # type: ignore[attr-defined]
+        seat = self.seat(sid)
+        appointment_id = _appointment_id(data)
+        if seat is None or (appointment_id is not None and appointment_id != seat["appointment_id"]):
+            return {"ok": True, "left": False}
+        end = isinstance(data, dict) and data.get("end") is True
+        ended = False
+        if end and seat["role"] == "doctor":
+            user = _current_user(NAMESPACE)
+            try:
+                telemedicine.end_call(db.session, seat["appointment_id"], user, _now())
+                db.session.commit()
+                ended = True
+            except CallRefused as refused:
+                db.session.rollback()
+                return self.refuse(user, "call:leave", seat["appointment_id"], refused.reason, refused.message)
+        self.leave_seat(sid, seat)
+        if ended:
+            for room in (seat["room"], wait_room(seat["room"])):
+                self.server.emit("call:ended", {"appointment_id": seat["appointment_id"]}, to=room,
+                                 namespace=NAMESPACE)
+        return {"ok": True, "left": True, "ended": ended}
+
+    def leave_seat(self, sid: str, seat: dict[str, Any]) -> None:
+        """``sid`` out of the call's rooms; the others hear ``call:peer-left``."""
+        room = seat["room"]
+        for each in (room, wait_room(room)):
+            self.server.leave_room(sid, each, namespace=NAMESPACE)
+        self.server.emit("call:peer-left", {"sid": sid, "role": seat["role"]}, to=room, skip_sid=sid,
+                         namespace=NAMESPACE)
+        self.save_seat(sid, None)
+
+    def disconnected(self) -> None:
+        """Called from the connection's disconnect handler (``events``), while its session lasts."""
+        sid: str = request.sid  # type: ignore[attr-defined]
+        try:
+            seat = self.seat(sid)
+            if seat is not None:
+                self.server.leave_room(sid, seat["room"], namespace=NAMESPACE)
+                self.server.leave_room(sid, wait_room(seat["room"]), namespace=NAMESPACE)
+                self.server.emit("call:peer-left", {"sid": sid, "role": seat["role"]}, to=seat["room"],
+                                 skip_sid=sid, namespace=NAMESPACE)
+        except Exception:  # noqa: BLE001 - a disconnect never fails
+            log.exception("call:peer-left of %s not sent", sid)
+
+
+def register(socketio: SocketIO) -> Calls:
+    calls = Calls(socketio)
+    socketio.on_event("call:join", lambda data=None: calls.join(data))
+    socketio.on_event("call:admit", lambda data=None: calls.admit(data))
+    socketio.on_event("call:signal", lambda data=None: calls.signal(data))
+    socketio.on_event("call:leave", lambda data=None: calls.leave(data))
+    return calls

@@ -1,0 +1,257 @@
+"""Video call signalling: N call rooms at once, each with two python-socketio clients (asyncio,
+WebSocket transport) connected to ONE server process, the doctor and the patient of one video
+appointment. In each room the doctor joins, the patient joins and waits, the doctor admits, then
+the patient (the newcomer) sends an offer, the doctor an answer, and each side some ICE
+candidates, all through ``call:signal`` (app/realtime/calls.py), every room at the same time.
+The server is the production one, as in bench/fanout.py: ``gunicorn -k gevent -w 1`` (Socket.IO in
+gevent mode); a throw-away SQLite database, no Redis. The clients log in with JWTs the bench's
+server makes for its own users.
+
+    .venv/bin/python bench/telemedicine.py --quick     # 200 rooms, 2 ICE candidates a side (under a minute)
+    .venv/bin/python bench/telemedicine.py             # 200 rooms, 8 ICE candidates a side
+    .venv/bin/python bench/telemedicine.py --rooms 50
+
+Prints `name: value` lines: signalling_rooms (rooms whose two sides got every signal),
+signalling_p99_ms and signalling_p50_ms (from the sender's ``call:signal`` to the other side's
+receipt, over every relayed signal; one clock), signals (relayed), lost (not received within
+10 s; must be 0), refused (signals the server refused; must be 0), join_s (all rooms joined and
+admitted), failed_connects, server_cpu_ms (the server's CPU time over the signalling) and
+load_average (the machine's, at the end).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fanout import _cpu_ms, _percentile, free_port  # noqa: E402 - the benches' shared helpers
+
+ROOT = Path(__file__).resolve().parent.parent
+RECEIVE_TIMEOUT = 10.0
+CONNECT_AT_ONCE = 50
+SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" + "a=candidate-ish\r\n" * 60
+
+
+def bench_app() -> Any:
+    """The app on a fresh SQLite database (in ``$TELECALL_INSTANCE``) with ``$TELECALL_ROOMS``
+    video appointments under way, each with its own doctor and patient login, and a live API
+    session and access token for each login in ``tokens.json`` there (no password check per
+    client). Prints ``ready <pid> <mode>``."""
+    instance = os.environ["TELECALL_INSTANCE"]
+    rooms = int(os.environ["TELECALL_ROOMS"])
+    os.environ["INSTANCE_PATH"] = instance
+    sys.path.insert(0, str(ROOT))
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from flask_jwt_extended import create_access_token
+    from flask_migrate import upgrade
+    from werkzeug.security import generate_password_hash
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Appointment, Department, Doctor, Patient, Service
+    from app.models.types import utcnow
+    from app.web_sessions import start_api_session
+    from config import Config
+
+    class BenchConfig(Config):
+        REDIS_URL = ""
+        RATELIMIT_ENABLED = False
+        SCHEDULER_IN_PROCESS = False
+        MFA_REQUIRED_ROLES = ""
+        SOCKETIO_PING_INTERVAL = 60
+        WTF_CSRF_ENABLED = False
+        JWT_ACCESS_MINUTES = 60
+
+    app = create_app(BenchConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance}/telecall.db")
+    with app.app_context():
+        upgrade()
+        sm = app.appbuilder.sm
+        sm.sync_roles()
+        hashed = generate_password_hash("Bench-Passw0rd!")
+        department = Department(code="TM", name="Telemedicine")
+        db.session.add(department)
+        db.session.flush()
+        service = Service(code="TV", name="Video visit", price=Decimal(0), duration_minutes=20,
+                          department_id=department.id, visit_modes="video")
+        db.session.add(service)
+        start = utcnow().replace(microsecond=0) - timedelta(minutes=5)
+        for n in range(rooms):
+            doctor_user = sm.add_user(f"bench-doc-{n}", "Doc", str(n), f"doc{n}@bench.example", sm.find_role("Doctor"),
+                                      hashed_password=hashed)
+            patient_user = sm.add_user(f"bench-pt-{n}", "Pt", str(n), f"pt{n}@bench.example",
+                                       sm.find_role("Patient"), hashed_password=hashed)
+            doctor = Doctor(full_name=f"Bác sĩ {n}", user_id=doctor_user.id, department_id=department.id)
+            patient = Patient(code=f"BN{n:06d}", full_name=f"Bệnh nhân {n}", user_id=patient_user.id)
+            db.session.add_all([doctor, patient])
+            db.session.flush()
+            db.session.add(Appointment(patient_id=patient.id, doctor_id=doctor.id, service_id=service.id,
+                                       mode="video", start_at=start, end_at=start + timedelta(minutes=20),
+                                       status="confirmed"))
+        db.session.commit()
+
+    with app.test_request_context():  # a live API session and an access token for each login
+        made = []
+        for appointment in db.session.query(Appointment).order_by(Appointment.id):
+            pair: dict[str, Any] = {"appointment_id": appointment.id}
+            for side, user_id in (("doctor", appointment.doctor.user_id), ("patient", appointment.patient.user_id)):
+                user = sm.get_user_by_id(user_id)
+                session_id = start_api_session(user)
+                pair[side] = create_access_token(identity=str(user.id), additional_claims={"sid": session_id})
+            made.append(pair)
+        db.session.commit()
+        Path(instance, "tokens.json").write_text(json.dumps(made))
+
+    print(f"ready {os.getpid()} {app.extensions['socketio'].async_mode}", flush=True)
+    return app
+
+
+def server_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "2000",
+            "-b", f"127.0.0.1:{port}", "--pythonpath", str(ROOT / "bench"), "telemedicine:bench_app()"]
+
+
+class Side:
+    """One participant's client; ``got`` holds the receipt time of each signal by its id."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.got: dict[str, float] = {}
+        self.admitted = asyncio.Event()
+        self.sid = ""
+
+
+async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | None) -> dict[str, str]:
+    import socketio
+
+    gate = asyncio.Semaphore(CONNECT_AT_ONCE)
+    failed = 0
+
+    async def side(token: str) -> Side | None:
+        nonlocal failed
+        client = socketio.AsyncClient(reconnection=False)
+        me = Side(client)
+
+        @client.on("call:signal")
+        async def on_signal(data: Any) -> None:
+            me.got.setdefault(data["data"]["id"], time.time())
+
+        @client.on("call:admitted")
+        async def on_admitted(_data: Any) -> None:
+            me.admitted.set()
+
+        async with gate:
+            for attempt in range(3):
+                try:
+                    await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=30)
+                    return me
+                except Exception:  # noqa: BLE001 - retried; a client that never connects is counted
+                    await asyncio.sleep(0.5 * (attempt + 1))
+        failed += 1
+        return None
+
+    async def seat(pair: dict) -> tuple[dict, Side, Side] | None:
+        doctor, patient = await side(pair["doctor"]), await side(pair["patient"])
+        if doctor is None or patient is None:
+            return None
+        body = {"appointment_id": pair["appointment_id"]}
+        doctor.sid = (await doctor.client.call("call:join", body, timeout=30))["sid"]
+        patient.sid = (await patient.client.call("call:join", body, timeout=30))["sid"]
+        await doctor.client.call("call:admit", body, timeout=30)
+        await asyncio.wait_for(patient.admitted.wait(), 30)
+        return pair, doctor, patient
+
+    started = time.monotonic()
+    seated = [s for s in await asyncio.gather(*(seat(pair) for pair in pairs)) if s is not None]
+    join_s = time.monotonic() - started
+    sent: dict[str, tuple[float, Side]] = {}
+    refused = 0
+
+    async def signal(pair: dict, sender: Side, receiver: Side, kind: str, payload: dict, key: str) -> None:
+        nonlocal refused
+        payload = {**payload, "id": key}
+        sent[key] = (time.time(), receiver)
+        answer = await sender.client.call("call:signal", {"appointment_id": pair["appointment_id"],
+                                                          "to": receiver.sid, "kind": kind, "data": payload},
+                                          timeout=30)
+        if not answer.get("ok"):
+            refused += 1
+
+    async def exchange(pair: dict, doctor: Side, patient: Side) -> None:
+        room = pair["appointment_id"]
+        await signal(pair, patient, doctor, "offer", {"type": "offer", "sdp": SDP}, f"{room}:offer")
+        await signal(pair, doctor, patient, "answer", {"type": "answer", "sdp": SDP}, f"{room}:answer")
+        await asyncio.gather(*(
+            signal(pair, a, b, "ice", {"candidate": f"candidate:{i} 1 udp 2122260223 10.0.0.{i} 5{i:04d} typ host",
+                                       "sdpMid": "0"}, f"{room}:ice:{name}:{i}")
+            for i in range(ice) for a, b, name in ((patient, doctor, "p"), (doctor, patient, "d"))))
+
+    cpu_before = _cpu_ms(server_pid) if server_pid else 0.0
+    await asyncio.gather(*(exchange(*s) for s in seated))
+    deadline = time.monotonic() + RECEIVE_TIMEOUT
+    while any(key not in receiver.got for key, (_at, receiver) in sent.items()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    server_cpu = (_cpu_ms(server_pid) - cpu_before) if server_pid else float("nan")
+    latencies = [(receiver.got[key] - at) * 1000 for key, (at, receiver) in sent.items() if key in receiver.got]
+    lost = len(sent) - len(latencies)
+    complete = sum(1 for pair, doctor, patient in seated
+                   if all(key in receiver.got for key, (_at, receiver) in sent.items()
+                          if key.startswith(f"{pair['appointment_id']}:")))
+    await asyncio.gather(*(c.client.disconnect() for _p, d, p in seated for c in (d, p)), return_exceptions=True)
+    return {"signalling_rooms": str(complete),
+            "signalling_p99_ms": f"{_percentile(latencies, 99):.1f}" if latencies else "nan",
+            "signalling_p50_ms": f"{statistics.median(latencies):.1f}" if latencies else "nan",
+            "signals": str(len(latencies)), "lost": str(lost), "refused": str(refused), "join_s": f"{join_s:.1f}",
+            "failed_connects": str(failed), "server_cpu_ms": f"{server_cpu:.0f}",
+            "load_average": f"{os.getloadavg()[0]:.1f}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 ICE candidates a side instead of 8")
+    parser.add_argument("--rooms", type=int, default=200)
+    parser.add_argument("--ice", type=int, default=None)
+    args = parser.parse_args()
+    ice = args.ice or (2 if args.quick else 8)
+    instance = tempfile.mkdtemp(prefix="clinic-bench-telecall-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(Path(instance) / "server.log", "w")
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"REDIS_URL", "MONGO_URI", "DATABASE_URL", "SOCKETIO_ASYNC_MODE"}}
+    env.update(TELECALL_INSTANCE=instance, TELECALL_ROOMS=str(args.rooms))
+    server = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline().split()
+        if not line or line[0] != "ready":
+            raise SystemExit(f"the server did not start: {(Path(instance) / 'server.log').read_text()[-3000:]}")
+        server_pid, mode = int(line[1]), line[2]
+        print(f"server: gevent (socketio {mode})", flush=True)
+        pairs = json.loads(Path(instance, "tokens.json").read_text())
+        for name, value in asyncio.run(run_rooms(url, pairs, ice, server_pid)).items():
+            print(f"{name}: {value}", flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
