@@ -45,6 +45,9 @@
     // newer gets its toast once, whether the event or the first catch-up brings it first.
     var lastId = labels.lastId ? Number(labels.lastId) : null;
     var versions = null;    // doctor id -> waiting-list version, from the last state
+    // Notification pushes heard so far: a catch-up answer computed before a push that arrived while
+    // it was in flight would put the bell back to the older count, so its count is then not used.
+    var pushes = 0;
     var everConnected = false;
     var extraRooms = [];
     // Once the page is leaving (a form sent, such as "Log out", or the tab gone) it asks nothing
@@ -118,13 +121,16 @@
             return Promise.resolve();
         }
         var url = labels.stateUrl + (lastId !== null ? "?since_id=" + encodeURIComponent(lastId) : "");
+        var pushesBefore = pushes;
         return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
             .then(function (response) { return response.ok ? response.json() : null; })
             .then(function (state) {
                 if (!state) {
                     return;
                 }
-                setCount(state.unread);
+                if (pushes === pushesBefore) {
+                    setCount(state.unread);
+                }
                 var rows = (state.notifications || []).filter(function (row) {
                     return lastId === null || row.id > lastId;
                 });
@@ -181,6 +187,7 @@
         }
     });
     socket.on("notification", function (data) {
+        pushes += 1;
         setCount(data.unread);
         if (data.id && (lastId === null || data.id > lastId)) {
             lastId = data.id;
