@@ -277,3 +277,26 @@ def test_a_doctor_who_comes_second_sees_who_waits_and_the_plain_join_cannot_skip
         assert doctor.call("call:signal", {"appointment_id": live_visit, "to": waiting["sid"], "kind": "offer",
                                            "data": {"sdp": "v=0"}})["reason"] == "peer_not_in_call"
         patient.nothing("call:signal")
+
+
+def test_a_doctor_who_logged_out_can_no_longer_signal(app, live_server, live_visit, cookies,  # noqa: F811
+                                                      monkeypatch):
+    from app.realtime import calls
+    from tests.factories import login_body
+
+    monkeypatch.setattr(calls, "RECHECK_SECONDS", 0.0)  # else a signal re-checks the login every 5 s only
+    token = app.test_client().post("/api/v1/security/login", json=login_body(app, "doctor")
+                                   ).get_json()["access_token"]
+    with connected(live_server, token=token) as doctor, \
+            connected(live_server, cookie=cookies("patient")) as patient:
+        doctor.call("call:join", {"appointment_id": live_visit})
+        waiting = patient.call("call:join", {"appointment_id": live_visit})
+        assert doctor.call("call:admit", {"appointment_id": live_visit})["ok"] is True
+        patient.wait_for("call:admitted")
+        offer = {"appointment_id": live_visit, "to": waiting["sid"], "kind": "offer", "data": {"sdp": "v=0"}}
+        assert doctor.call("call:signal", offer) == {"ok": True}
+        assert patient.wait_for("call:signal")["kind"] == "offer"
+        answer = app.test_client().post("/api/v1/security/logout", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        assert doctor.call("call:signal", offer)["reason"] == "login"
+        patient.nothing("call:signal")

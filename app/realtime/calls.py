@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -48,6 +50,10 @@ NAMESPACE = "/"
 SIGNAL_KINDS = ("offer", "answer", "ice")
 MAX_SIGNAL_BYTES = 64 * 1024  # the JSON of a signal's data (an SDP is a few KB)
 SEAT = "call"  # the key of the seat in the socket's Socket.IO session
+# A signal re-checks its sender's login (the user and login session: two queries) at most this
+# often; the other events check it every time. A logged-out socket can go on relaying offers and
+# ICE candidates of a call it is already in for at most this long.
+RECHECK_SECONDS = 5.0
 
 MESSAGES = {
     "login": lambda: _("Log in to join the video visit."),
@@ -70,6 +76,13 @@ def _appointment_id(data: Any) -> Any:
 
 def wait_room(room: str) -> str:
     return f"{room}:wait"
+
+
+@dataclass(frozen=True)
+class _Sender:
+    """The sender of a signal whose login was checked a moment ago (``RECHECK_SECONDS``)."""
+
+    id: int
 
 
 class Calls:
@@ -165,7 +178,7 @@ class Calls:
             peers = [other for other in self.members(seat.room) if other != sid]
             join_room(seat.room, sid=sid, namespace=NAMESPACE)
             self.save_seat(sid, {"appointment_id": seat.appointment_id, "room": seat.room, "role": seat.role,
-                                 "name": seat.display_name})
+                                 "name": seat.display_name, "user_id": user.id, "checked": time.monotonic()})
             self.server.emit("call:peer-joined", {"sid": sid, "role": seat.role}, to=seat.room, skip_sid=sid,
                              namespace=NAMESPACE)
             self.started_if_both(seat.appointment_id, seat.room)
@@ -173,7 +186,7 @@ class Calls:
             peers = []
             join_room(wait_room(seat.room), sid=sid, namespace=NAMESPACE)
             self.save_seat(sid, {"appointment_id": seat.appointment_id, "room": seat.room, "role": seat.role,
-                                 "name": seat.display_name})
+                                 "name": seat.display_name, "user_id": user.id, "checked": time.monotonic()})
             self.server.emit("call:waiting", {"appointment_id": seat.appointment_id, "sid": sid,
                                               "name": seat.display_name}, to=seat.room, namespace=NAMESPACE)
         answer: dict[str, Any] = {
@@ -226,12 +239,19 @@ class Calls:
         shape = self.bad_shape(data)
         if shape is not None:
             return self.refuse(None, "call:signal", appointment_id, shape, audit=False)
-        user = _current_user(NAMESPACE)
-        db.session.rollback()
-        if user is None:
-            return self.refuse(None, "call:signal", appointment_id, "login")
         to = data["to"]
         seat = self.seat(sid)
+        checked = time.monotonic()
+        if seat is not None and checked - seat.get("checked", float("-inf")) < RECHECK_SECONDS:
+            user: Any = _Sender(seat["user_id"])
+        else:
+            user = _current_user(NAMESPACE)
+            db.session.rollback()
+            if user is None:
+                return self.refuse(None, "call:signal", appointment_id, "login")
+            if seat is not None:
+                seat = {**seat, "checked": checked, "user_id": user.id}
+                self.save_seat(sid, seat)
         if seat is None or seat["appointment_id"] != appointment_id or not self.in_room(sid, seat["room"]):
             return self.refuse(user, "call:signal", appointment_id, "not_in_call", to=to)
         if to == sid or not self.in_room(to, seat["room"]):
