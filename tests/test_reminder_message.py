@@ -265,3 +265,31 @@ def test_the_manager_writes_what_to_bring_on_the_service_form(app, db, clinic, l
     saved = db.session.get(Service, clinic.service)
     assert saved.what_to_bring == "Nhịn ăn 8 tiếng trước khi khám\nSổ khám bệnh"
     assert saved.visit_modes == "both"  # the same form says how the service is given
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_a_video_visits_reminder_carries_the_join_link_and_no_list_of_things_to_bring(app, db, clinic,
+                                                                                       clinic_contact, language):
+    from app.models import Appointment, Service
+
+    db.session.get(Service, clinic.service).visit_modes = "both"
+    db.session.commit()
+    appointment = confirmed_appointment(clinic)
+    db.session.get(Appointment, appointment).mode = "video"
+    db.session.commit()
+    join = f"https://phongkham.example.vn/portal/appointments/{appointment}/video"
+    message = queue_reminder(db, appointment, language=language)
+    assert deliver_message(db.session, message.id, app.config) == "sent"
+    [mail] = outbox(app)
+    text, html = body(mail), mail.get_body(preferencelist=("html",)).get_content()
+    heading = {"vi": "Đây là buổi khám qua video", "en": "This is a video visit"}[language]
+    for part in (text, html):
+        assert join in part and heading in part
+        assert set(links_in(part)) >= {"confirm", "cancel", "reschedule"}  # still confirm, cancel or move
+        assert ("national ID" in part) is False and ("Căn cước" in part) is False  # nothing to bring along
+    assert f'href="{join}" data-link="join"' in html
+    sms = queue_reminder(db, appointment, language=language, channel="sms")
+    with app.test_request_context():
+        rendered = render(db.session, sms, app.config)
+    assert isinstance(rendered, Rendered) and join in (rendered.short_text or "")
+    assert len(rendered.short_text or "") <= 300

@@ -19,6 +19,7 @@ from app.services.settings import ClinicSettings
 def appointment_json(appointment: Appointment | booking.Booking, clinic: ClinicSettings) -> dict:
     return {
         "id": appointment.id, "status": appointment.status, "channel": appointment.channel,
+        "mode": appointment.mode,
         "patient_id": appointment.patient_id, "doctor_id": appointment.doctor_id,
         "service_id": appointment.service_id,
         "start": appointment.start_at.astimezone(clinic.timezone).isoformat(),

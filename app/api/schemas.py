@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from marshmallow import RAISE, Schema, fields, validate
 
 from app.fab.interface import MAX_ID
-from app.models.scheduling import APPOINTMENT_STATUSES, CHANNELS
+from app.models.scheduling import APPOINTMENT_MODES, APPOINTMENT_STATUSES, CHANNELS
 
 # Days the booking calendar can compute with (a day's end and the next day stay inside Python's
 # calendar): year 1 and year 9999 are refused here, with the field named.
@@ -104,6 +104,9 @@ class BookRequest(StrictSchema):
     service_id = _id(required=True)
     start = fields.AwareDateTime(required=True, metadata={"description": "with its UTC offset"})
     channel = _choice(CHANNELS, load_default="phone")
+    mode = _choice(APPOINTMENT_MODES, allow_none=True, load_default=None, metadata={
+        "description": "in_person or video, as the service is offered; by default the service's own "
+                       "(video for a video-only service)"})
     reason = _text()
     notes = _text()
 
@@ -150,6 +153,7 @@ class AppointmentOut(Schema):
     id = fields.Integer()
     status = fields.String(validate=validate.OneOf(APPOINTMENT_STATUSES))
     channel = fields.String(validate=validate.OneOf(CHANNELS))
+    mode = fields.String(validate=validate.OneOf(APPOINTMENT_MODES))
     patient_id = fields.Integer()
     doctor_id = fields.Integer()
     service_id = fields.Integer()

@@ -67,7 +67,8 @@ def book_confirm(patient: Patient) -> ResponseReturnValue:
     try:
         appointment = booking.book_appointment(
             db.session, patient_id=patient.id, doctor_id=doctor.id, service_id=service.id, start=start,
-            settings=settings(), actor_id=current_user.id, channel="online", reason=form.reason.data or None)
+            settings=settings(), actor_id=current_user.id, channel="online", reason=form.reason.data or None,
+            mode=form.mode.data if service.visit_modes == "both" else None)
     except DomainError as exc:
         db.session.rollback()
         return render_template("public/book_confirm.html", error=exc.message, **context), exc.status

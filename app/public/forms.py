@@ -12,6 +12,7 @@ from wtforms import (
     Field,
     HiddenField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -72,6 +73,10 @@ class BookConfirmForm(FlaskForm):
     service = record_id("service")
     doctor = record_id("doctor")
     start = SlotField("start", validators=[InputRequired(_l("Choose one of the times below."))])
+    # Asked only when the service is offered both ways; otherwise the service's own type.
+    mode = RadioField(_l("How would you like to be seen?"), choices=[
+        ("in_person", _l("At the clinic")), ("video", _l("By video call"))], default="in_person",
+        validators=[Optional()], validate_choice=False)
     reason = TextAreaField(_l("Reason for the visit (optional)"), filters=[strip],
                            validators=[Optional(), at_most(500)])
 

@@ -32,6 +32,7 @@ class CalendarAppointment:
     service_id: int
     service: str
     queue_number: int | None = None  # given at check-in (shown on checked-in appointments)
+    mode: str = "in_person"  # or video
 
     @property
     def day(self) -> date:
@@ -131,6 +132,7 @@ def appointments(session: Session, settings: ClinicSettings, first: date, last: 
             patient_id=a.patient_id, patient_code=a.patient.code, patient_name=a.patient.full_name,
             doctor_id=a.doctor_id, doctor=str(a.doctor), service_id=a.service_id, service=a.service.name,
             queue_number=a.queue_number if a.status in ("checked_in", "in_consultation") else None,
+            mode=a.mode,
         )
         for a in session.execute(query).unique().scalars()
     ]

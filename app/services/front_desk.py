@@ -61,6 +61,7 @@ class QueueRow:
     called_by: str | None
     called_time: str | None = None  # HH:MM, clinic-local
     can_no_show: bool = False  # "No-show" would be accepted now (``no_show_allowed``)
+    mode: str = "in_person"  # a video visit: the patient waits in the call's waiting room, not here
 
     def as_json(self, settings: ClinicSettings) -> dict[str, Any]:
         def local(moment: datetime | None) -> str | None:
@@ -71,7 +72,7 @@ class QueueRow:
                 "patient_code": self.patient_code, "patient_name": self.patient_name, "service": self.service,
                 "start": self.start, "channel": self.channel, "checked_in_at": local(self.checked_in_at),
                 "waiting_minutes": self.waiting_minutes, "called_at": local(self.called_at),
-                "called_by": self.called_by, "can_no_show": self.can_no_show}
+                "called_by": self.called_by, "can_no_show": self.can_no_show, "mode": self.mode}
 
 
 @dataclass
@@ -159,7 +160,7 @@ def queue_board(session: Session, day: date, now: datetime, *, settings: ClinicS
             checked_in_at=a.checked_in_at, waiting_minutes=waited, called_at=a.called_at,
             called_by=staff_name(a.called_by) if a.called_by is not None else None,
             called_time=a.called_at.astimezone(settings.timezone).strftime("%H:%M") if a.called_at else None,
-            can_no_show=no_show_allowed(a, now)))
+            can_no_show=no_show_allowed(a, now), mode=a.mode))
     board: list[DoctorQueue] = []
     for doctor in doctors:
         working = bool(working_intervals(session, doctor.id, day, day).get(day))
@@ -275,7 +276,8 @@ def call_patient(session: Session, appointment_id: int, actor_id: int | None, no
 
 def call_next(session: Session, doctor_id: int, actor_id: int | None, now: datetime, *,
               settings: ClinicSettings) -> Appointment:
-    """Call the doctor's next waiting patient of today (the lowest queue number not yet called)."""
+    """Call the doctor's next waiting patient of today (the lowest queue number not yet called).
+    Video visits are not called to a room: the doctor admits them from the call's waiting room."""
     if session.get(Doctor, doctor_id) is None:
         raise NotFound(_("No such doctor."))
     start, end = day_bounds(clinic_day(now, settings), settings)
@@ -284,7 +286,7 @@ def call_next(session: Session, doctor_id: int, actor_id: int | None, now: datet
         appointment = session.execute(
             select(Appointment).where(Appointment.doctor_id == doctor_id, Appointment.status == "checked_in",
                                       Appointment.called_at.is_(None), Appointment.start_at >= start,
-                                      Appointment.start_at < end)
+                                      Appointment.start_at < end, Appointment.mode != "video")
             .order_by(Appointment.queue_number, Appointment.start_at).limit(1)
             .execution_options(populate_existing=True)).scalar_one_or_none()
         if appointment is None:

@@ -11,6 +11,7 @@ from flask_babel import LazyString, lazy_gettext as _l
 COLUMN_LABELS = {
     "for_start_at": _l("Visit time reminded"),
     "visit_modes": _l("Visit type"),
+    "mode": _l("In person or video"),
     "hidden_reason": _l("Reason for hiding"),
     "replied_at": _l("Replied at"),
     "reply": _l("Doctor's reply"),

@@ -1,6 +1,9 @@
 """Screens for schedules and appointments."""
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+from wtforms.validators import Optional
 
 from app.models import Appointment, AppointmentEvent, AppointmentSeries, ScheduleException, WorkSchedule
 from app.views.appointment_actions import may_use_workflow
@@ -51,19 +54,30 @@ class AppointmentListWidget(ListWidget):
         return super().__call__(**kwargs)
 
 
+def mode_field() -> SelectField:
+    """In person or video, or (empty) as the service is offered: video for a video-only service
+    (``app.services.booking.modes``)."""
+    return SelectField(_l("In person or video"), choices=[
+        ("", _l("As the service is offered")), ("in_person", _l("At the clinic")), ("video", _l("By video call"))],
+        validators=[Optional()], coerce=lambda value: value or None, widget=Select2Widget(),
+        description=_l("A video visit takes place over a video call; the service must offer it."))
+
+
 class AppointmentView(ClinicModelView):
     datamodel = ClinicInterface(Appointment)
     class_permission_name = "Appointment"
-    list_columns = ["start_at", "end_at", "patient", "doctor", "service", "status", "channel", "queue_number"]
-    show_columns = ["patient", "doctor", "service", "start_at", "end_at", "status", "channel", "reason",
+    list_columns = ["start_at", "end_at", "patient", "doctor", "service", "mode", "status", "channel", "queue_number"]
+    show_columns = ["patient", "doctor", "service", "mode", "start_at", "end_at", "status", "channel", "reason",
                     "notes", "queue_date", "queue_number", "checked_in_at", "cancelled_by", "cancelled_at",
                     "cancel_reason", "series", "created_by", "created_at", "updated_at"]
-    search_columns = ["patient", "doctor", "service", "status", "channel", "start_at"]
-    add_columns = ["patient", "doctor", "service", "start_at", "status", "channel", "reason", "notes"]
+    search_columns = ["patient", "doctor", "service", "mode", "status", "channel", "start_at"]
+    add_columns = ["patient", "doctor", "service", "mode", "start_at", "status", "channel", "reason", "notes"]
     edit_columns = add_columns + ["cancel_reason"]
     base_order = ("start_at", "desc")
     related_views = [AppointmentEventView]
     description_columns = {"start_at": _l("The visit lasts as long as the service.")}
+    add_form_extra_fields = {"mode": mode_field()}
+    edit_form_extra_fields = {"mode": mode_field()}
     # Both add a "Workflow" link (/appointment-actions/<id>) for those who may act (may_use_workflow).
     show_template = "clinic/appointment_show.html"
     list_widget = AppointmentListWidget

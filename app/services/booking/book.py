@@ -16,6 +16,7 @@ from app.services import appointment_hooks, cache, cache_hooks
 from app.services.booking.checks import check_hours, check_time
 from app.services.booking.clashes import in_the_way_params, refuse_clash
 from app.services.booking.lookups import doctor_and_service, to_local
+from app.services.booking.modes import check_mode_shape, resolve_mode
 from app.services.booking.statement import book_in_one_round_trip, book_step_by_step
 from app.services.booking.workflow import INITIAL_STATUSES
 from app.services.dashboards import rollups
@@ -36,6 +37,7 @@ class Booking:
     end_at: datetime
     status: str
     channel: str
+    mode: str  # in_person or video
     reason: str | None
     notes: str | None
     series_id: int | None
@@ -83,14 +85,17 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
                      settings: ClinicSettings, actor_id: int | None = None, channel: str = "walk_in",
                      reason: str | None = None, notes: str | None = None, status: str | None = None,
                      series_id: int | None = None, now: datetime | None = None, commit: bool = True,
-                     by_patient: bool | None = None) -> Booking:
+                     by_patient: bool | None = None, mode: str | None = None) -> Booking:
     """Book one appointment, or raise why not (ValidationFailed 422, Conflict 409). With ``commit``
     it is its own transaction, else a savepoint in the caller's: either way a refusal leaves
     nothing written. The row is written first and the working hours checked after (rolled back if
     they fail), so a booking costs the database what a bare INSERT costs in round trips.
     ``by_patient`` (default: the channel is ``online`` or ``chat``): the patient books themselves,
-    so the minimum notice applies; staff bookings (walk-in, phone) may start in the slot in progress."""
+    so the minimum notice applies; staff bookings (walk-in, phone) may start in the slot in progress.
+    ``mode``: ``in_person`` or ``video``, as the service is offered (None: the service's default,
+    video for a video-only service)."""
     status = _initial_status(channel, status, settings)
+    mode = check_mode_shape(mode)
     if by_patient is None:
         by_patient = channel in PATIENT_CHANNELS
     start = check_time(start, settings, now or settings.now(), "start_at", by_patient)
@@ -100,7 +105,7 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
         raise ValidationFailed(_("Unknown patient."), "patient_id")
     values: dict[str, Any] = {
         "patient_id": patient_id, "doctor_id": doctor_id, "service_id": service_id, "start_at": start,
-        "status": status, "channel": channel, "reason": reason, "notes": notes, "series_id": series_id,
+        "status": status, "channel": channel, "mode": mode, "reason": reason, "notes": notes, "series_id": series_id,
         "created_by_id": actor_id, "created_at": utcnow()}
     with committing(session) if commit else session.begin_nested():
         # Written with SQL the ORM does not see: the doctor's free slots are stale after the commit.
@@ -114,6 +119,7 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
             raise ValidationFailed(_("Unknown doctor."), "doctor_id")
         if not facts.patient_known:
             raise ValidationFailed(_("Unknown patient."), "patient_id")
+        values["mode"] = resolve_mode(facts.visit_modes, mode)  # the row holds it already: a refusal rolls back
         end = start + timedelta(minutes=facts.duration_minutes)
         weekly, exceptions = split_day_rules(rows)
         check_hours(session, doctor_id, start, end, settings, "start_at", weekly, exceptions)

@@ -14,6 +14,7 @@ from app.services import appointment_hooks
 from app.services.booking.checks import check_slot
 from app.services.booking.clashes import lock_for_booking
 from app.services.booking.lookups import doctor_and_service, to_local
+from app.services.booking.modes import resolve_mode
 from app.services.booking.repeat_rules import check_repeat_rule
 from app.services.booking.workflow import INITIAL_STATUSES, apply_transition, can_move, record_event
 from app.services.errors import Conflict, ValidationFailed
@@ -53,12 +54,16 @@ def validate_appointment(session: Session, appointment: Appointment, settings: C
         if status not in INITIAL_STATUSES:
             raise ValidationFailed(_("A new appointment is requested or confirmed."), "status")
         appointment.status = status
+        appointment.mode = resolve_mode(service.visit_modes, appointment.mode)
         lock_for_booking(session, doctor.id, patient_id)
         appointment.end_at = check_slot(session, doctor=doctor, service=service, patient_id=patient_id,
                                         start=appointment.start_at, settings=settings)
         record_event(session, appointment, None, status, None)
         return
     moved = any(state.attrs[key].history.has_changes() for key in _WHERE_AND_WHO)
+    if state.attrs.mode.history.has_changes() or state.attrs.service_id.history.has_changes() \
+            or state.attrs.service.history.has_changes():
+        appointment.mode = resolve_mode(service.visit_modes, appointment.mode)
     history = state.attrs.status.history
     old_status = history.deleted[0] if history.deleted else appointment.status
     start_history = state.attrs.start_at.history

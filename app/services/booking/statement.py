@@ -19,8 +19,10 @@ from sqlalchemy import (
     String,
     Subquery,
     bindparam,
+    case,
     cast,
     exists,
+    func,
     insert,
     join,
     literal_column,
@@ -37,6 +39,7 @@ from sqlalchemy.types import NullType
 from app import audit
 from app.models import Appointment, AppointmentEvent, AuditEvent, Doctor, Patient, Service, doctor_service
 from app.services.booking.clashes import LOCK_DOCTOR, WRITE_LOCK_DOCTOR, moment, nothing_in_the_way
+from app.services.booking.modes import default_mode
 from app.services.schedule_rules import DAY_RULES
 
 _MINUTE = timedelta(minutes=1)
@@ -45,6 +48,7 @@ _MINUTE = timedelta(minutes=1)
 # exist). Parameters: doctor_id, service_id, patient_id.
 FACTS = select(
     Doctor.active.label("doctor_active"), Service.active.label("service_active"), Service.duration_minutes,
+    Service.visit_modes,
     exists().where(doctor_service.c.doctor_id == Doctor.id, doctor_service.c.service_id == Service.id)
     .label("offers"),
     exists().where(Patient.id == bindparam("patient_id")).label("patient_known"),
@@ -62,8 +66,8 @@ def _with_rules(facts: Subquery | Any) -> Select[Any]:
 FACTS_AND_RULES = _with_rules(FACTS.subquery("facts"))
 
 # The columns a booking writes, from parameters v_<column> (updated_at = created_at).
-_BOOKING_COLUMNS = ("patient_id", "doctor_id", "service_id", "start_at", "end_at", "status", "channel", "reason",
-                    "notes", "series_id", "created_by_id", "created_at", "updated_at")
+_BOOKING_COLUMNS = ("patient_id", "doctor_id", "service_id", "start_at", "end_at", "status", "channel", "mode",
+                    "reason", "notes", "series_id", "created_by_id", "created_at", "updated_at")
 _TABLE = Appointment.__table__
 
 
@@ -90,7 +94,8 @@ def book_step_by_step(connection: Connection, params: dict[str, Any]) -> tuple[i
     if facts is None or not (facts.doctor_active and facts.service_active and facts.offers and facts.patient_known):
         return None, rows
     end = params["v_start_at"] + facts.duration_minutes * _MINUTE
-    params = {**params, "v_end_at": end, "c_until": end + params["v_buffer_minutes"] * _MINUTE}
+    params = {**params, "v_end_at": end, "c_until": end + params["v_buffer_minutes"] * _MINUTE,
+              "v_mode": params["v_mode"] or default_mode(facts.visit_modes)}
     appointment_id = connection.execute(_INSERT_IF_FREE, params).scalar()
     if appointment_id is not None:
         connection.execute(_INSERT_EVENT, {"appointment_id": appointment_id, "to_status": params["v_status"],
@@ -126,9 +131,13 @@ def _build_booking_statement() -> Select[Any]:
     end, until = facts.c.end_at, facts.c.until_at
     # A subquery in FROM whose volatile output is never pruned (not EXISTS, which skips it).
     locked = select(literal_column("1")).select_from(LOCK_DOCTOR.subquery("booking_lock")).scalar_subquery()
+    # The visit type named (v_mode), else the service's default (modes.default_mode, in SQL).
+    video: ColumnElement[Any] = literal_column("'video'")
+    mode = func.coalesce(bindparam("v_mode", type_=String),
+                         case({video: video}, value=facts.c.visit_modes, else_=literal_column("'in_person'")))
     new = insert(_TABLE).from_select(
         list(_BOOKING_COLUMNS),
-        select(*(_value(c, {"end_at": end}) for c in _BOOKING_COLUMNS)).select_from(facts).where(
+        select(*(_value(c, {"end_at": end, "mode": mode}) for c in _BOOKING_COLUMNS)).select_from(facts).where(
             facts.c.doctor_active, facts.c.service_active, facts.c.offers, facts.c.patient_known,
             nothing_in_the_way(end=end, until=until), locked == literal_column("1")),
     ).returning(_TABLE.c.id).cte("new_appointment")

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.models import Appointment, OutboundMessage
 from app.models.types import utcnow
-from app.services import appointment_links, ical
+from app.services import appointment_links, ical, telemedicine
 from app.services.messaging.render import Rendered, Skip, prefetcher, renderer
 from app.services.reminder_rules import REMINDER_KIND, obsolete_reason
-from app.services.settings import ClinicSettings
+from app.services.settings import ClinicSettings, public_base_url
 
 ZALO_TEMPLATE = REMINDER_KIND  # its key in ZALO_TEMPLATES: the message kind, like every other notice
 
@@ -54,7 +54,7 @@ def what_to_bring(service_note: str | None = None) -> list[str]:
 # with a marker in place of each of the message's own fields; each message then only fills the
 # markers in, escaped for HTML as Jinja's autoescape would (``escape``), as is in the text. Same
 # output as rendering each message (tests/test_reminder_message.py compares them), a tenth of the CPU.
-FIELDS = ("patient_name", "when", "doctor", "service", "confirm", "cancel", "reschedule")
+FIELDS = ("patient_name", "when", "doctor", "service", "confirm", "cancel", "reschedule", "join")
 _MARKER = re.compile("\ue000([a-z_]+)\ue001")
 _CACHE_SIZE = 256
 
@@ -92,6 +92,7 @@ class _Layout:
     html: MailMerge
     subject: str  # gettext's format strings, filled with ``%``
     short_text: str
+    video_short_text: str
     at: str  # "%(day)s at %(time)s"
     day_pattern: str
 
@@ -114,6 +115,8 @@ def _layout(config: Mapping, constants: dict[str, Any]) -> _Layout:
                          subject=_("Reminder: your appointment on %(when)s · %(clinic)s"),
                          short_text=_("%(clinic)s: reminder of your visit at %(time)s with %(doctor)s. Confirm, "
                                       "cancel or move: %(link)s"),
+                         video_short_text=_("%(clinic)s: reminder of your video visit at %(time)s with %(doctor)s. "
+                                            "Join: %(join)s"),
                          at=_("%(day)s at %(time)s"), day_pattern=_("EEEE, d MMMM yyyy"))
         if len(cache) >= _CACHE_SIZE:
             cache.clear()
@@ -180,17 +183,21 @@ def render_reminder(session: Session, message: OutboundMessage, config: Mapping)
         "clinic": clinic, "address": config.get("CLINIC_ADDRESS") or "", "phone": config.get("CLINIC_PHONE") or "",
         "bring": what_to_bring(appointment.service.what_to_bring), "requested": appointment.status == "requested",
         "language": language, "cutoff_hours": int(settings.booking.patient_cutoff.total_seconds() // 3600),
+        "video": appointment.mode == "video",
+        "join_early_minutes": int(config.get("VIDEO_JOIN_EARLY_MINUTES", 15)),
     }
     layout = _layout(config, constants)
     local = appointment.start_at.astimezone(settings.timezone)
     # as appointment_links.visit_time writes it
     when = layout.at % {"day": _day(language, local.date(), layout.day_pattern), "time": f"{local:%H:%M}"}
     doctor = str(appointment.doctor)
+    join = f"{public_base_url(config)}{telemedicine.patient_join_path(appointment.id)}"
     fields = {"patient_name": appointment.patient.full_name, "when": when, "doctor": doctor,
-              "service": appointment.service.name, **links}
+              "service": appointment.service.name, "join": join, **links}
     subject = layout.subject % {"when": when, "clinic": clinic}
     short_time = f"{local:%H:%M %d/%m}"
-    short_text = layout.short_text % {"clinic": clinic, "time": short_time, "doctor": doctor, "link": choose_link}
+    short_text = (layout.video_short_text if constants["video"] else layout.short_text) % {
+        "clinic": clinic, "time": short_time, "doctor": doctor, "link": choose_link, "join": join}
     ics = ical.appointment_ics(appointment, settings, clinic_name=clinic)
     return Rendered(
         subject=subject,

@@ -498,13 +498,28 @@
         });
     });
 
+    // In person or video: a service offered one way only sets it (and the other is disabled).
+    function followService() {
+        var option = form.elements.service_id.selectedOptions[0];
+        var modes = option ? option.getAttribute("data-modes") || "" : "";
+        Array.prototype.forEach.call(form.elements.mode.options, function (choice) {
+            choice.disabled = modes !== "" && modes !== "both" && choice.value !== modes;
+        });
+        if (modes === "in_person" || modes === "video") {
+            form.elements.mode.value = modes;
+        }
+    }
+    form.elements.service_id.addEventListener("change", followService);
+    followService();
+
     form.addEventListener("submit", function (event) {
         event.preventDefault();
         var body = {
             start: form.elements.start.value,
             doctor_id: Number(form.elements.doctor_id.value),
             patient_id: Number($(form.elements.patient_id).val()),
-            service_id: Number(form.elements.service_id.value)
+            service_id: Number(form.elements.service_id.value),
+            mode: form.elements.mode.value
         };
         var reason = form.elements.reason.value.trim();
         if (reason) {
