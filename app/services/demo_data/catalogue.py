@@ -26,6 +26,7 @@ from app.services.demo_data.clinic import (
     SATURDAY_DOCTORS,
     SATURDAY_SESSIONS,
     SERVICES,
+    VIDEO_SERVICES,
     WEEKDAY_SESSIONS,
 )
 from app.services.demo_data.core import FUTURE_DAYS, Weighted, merge_unique, minutes_of
@@ -64,7 +65,8 @@ class Catalogue(People):
             self.service_info.append((code, name, dept, price, minutes, weight, groups))
             self.services.append(dict(
                 id=i, code=code, name=name, description=description, department_id=self.dept_id[dept],
-                price=self.money(price), duration_minutes=minutes, active=True, created_at=now, updated_at=now))
+                price=self.money(price), duration_minutes=minutes, active=True, created_at=now, updated_at=now,
+                visit_modes="both" if code in VIDEO_SERVICES else "in_person"))
         # Doctors
         self.doctors = []
         self.doctor_dept = []  # index = id - 1

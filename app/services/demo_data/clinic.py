@@ -54,6 +54,8 @@ SERVICES = (
      "Công thức máu, đường huyết, mỡ máu, chức năng gan thận."),
 )
 GENERAL_CONSULTATION = "KB-TQ"
+# Offered at the clinic and by video call; about a third of their coming bookings are video visits.
+VIDEO_SERVICES = ("TV-DD", "KB-DL")
 SERVICE_AGES = {"KSK-TQ": (16, 120), "TV-DD": (0, 10), "NRK": (16, 75), "SA-THAI": (18, 42), "KB-RHM": (2, 120),
                 "CVR": (8, 120), "NS-TMH": (3, 120), "XN-TQ": (1, 120), "KB-DL": (1, 120),
                 "KB-SPK": (15, 120)}

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -111,6 +111,7 @@ class Seeder(Stock):
         self.lab_test_ids = seed_lab_catalogue(self.session, self.money)
         self.counts["lab_test"] = len(self.lab_test_ids)
         self.write_patients_and_visits()
+        self.mark_video_visits()
         self.insert(InvoiceSequence.__table__, [dict(year=year, last_number=last)
                                                 for year, last in sorted(self.invoice_sequence.items())])
         self.build_stock()
@@ -125,6 +126,15 @@ class Seeder(Stock):
         self.counts["outbound_message"] = seed_messages(self.session, self.tz, self.today)  # the delivery dashboard
         return self.counts
 
+
+    def mark_video_visits(self) -> None:
+        """About a third of the coming bookings of the services offered by video are video visits."""
+        from app.services.demo_data.clinic import VIDEO_SERVICES
+
+        services = [self.service_code[code] for code in VIDEO_SERVICES]
+        self.session.execute(update(Appointment).where(
+            Appointment.service_id.in_(services), Appointment.status.in_(("requested", "confirmed")),
+            Appointment.id % 3 == 0).values(mode="video"))
 
     def write_interactions(self) -> None:
         """The demo interaction table (``interactions.csv``: real pairs among the demo medicines'
