@@ -1,0 +1,98 @@
+"""The video visit's call pages (app/views/video_call.py, app/public/video_call.py): only the
+appointment's own doctor and patient get them, inside the join window; everyone else a page that
+says why (someone else's visit: 404, logged); a guest goes to the login. And the links to them:
+the portal's "Join video visit", the doctor's "Open video call" on My day."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
+
+
+def move(db, appointment_id: int, **fields) -> None:
+    from app.models import Appointment
+
+    appointment = db.session.get(Appointment, appointment_id)
+    for name, value in fields.items():
+        setattr(appointment, name, value)
+    db.session.commit()
+
+
+def page(client, url: str):
+    response = client.get(url)
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_the_doctor_and_the_patient_get_their_pages(login_as, live_visit):  # noqa: F811
+    status, html = page(login_as("doctor"), f"/clinic/video/{live_visit}")
+    assert status == 200, html[:500]
+    assert 'id="video-call"' in html and 'data-role="doctor"' in html and 'data-action="end"' in html
+    assert 'id="call-recording"' in html and 'id="call-files"' in html and "js/video_call.js" in html
+    status, html = page(login_as("patient"), f"/portal/appointments/{live_visit}/video")
+    assert status == 200, html[:500]
+    assert 'data-role="patient"' in html and 'data-action="end"' not in html
+    assert "The doctor will let you in shortly." in html
+
+
+def test_each_is_sent_to_their_own_page(login_as, live_visit):  # noqa: F811
+    patient_on_doctors = login_as("patient").get(f"/clinic/video/{live_visit}")
+    assert patient_on_doctors.status_code == 302
+    assert patient_on_doctors.headers["Location"].endswith(f"/portal/appointments/{live_visit}/video")
+
+
+def test_a_guest_is_asked_to_log_in(client, live_visit):  # noqa: F811
+    for url in (f"/clinic/video/{live_visit}", f"/portal/appointments/{live_visit}/video"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], url
+
+
+def test_someone_else_gets_404_and_it_is_logged(app, db, login_as, live_visit):  # noqa: F811
+    from app.models import AuditEvent
+
+    status, html = page(login_as("receptionist"), f"/clinic/video/{live_visit}")
+    assert status == 404 and "This video visit is not yours." in html
+    status, html = page(login_as("receptionist"), "/clinic/video/999999")
+    assert status == 404
+    denied = db.session.execute(select(AuditEvent).where(AuditEvent.action == "denied",
+                                                         AuditEvent.entity == "Appointment")).scalars().all()
+    assert {row.entity_id for row in denied} >= {str(live_visit), "999999"}
+
+
+@pytest.mark.parametrize("shift, reason, text", [
+    (timedelta(hours=3), "too_early", "The video visit opens 15 minutes before it starts."),
+    (-timedelta(hours=3), "too_late", "This video visit is over."),
+])
+def test_outside_the_join_window_is_refused_with_the_reason(db, login_as, live_visit, shift, reason,  # noqa: F811
+                                                            text):
+    from app.models import Appointment
+
+    appointment = db.session.get(Appointment, live_visit)
+    move(db, live_visit, start_at=appointment.start_at + shift, end_at=appointment.end_at + shift)
+    pages = (("doctor", f"/clinic/video/{live_visit}"), ("patient", f"/portal/appointments/{live_visit}/video"))
+    for who, url in pages:
+        status, html = page(login_as(who), url)
+        assert status == 403 and text in html and f'data-reason="{reason}"' in html, (who, status)
+        assert ("It opens at" in html) == (reason == "too_early")
+
+
+def test_an_in_person_visit_has_no_call_page(db, login_as, live_visit):  # noqa: F811
+    move(db, live_visit, mode="in_person")
+    status, html = page(login_as("patient"), f"/portal/appointments/{live_visit}/video")
+    assert status == 403 and "This visit is in person, not by video." in html
+
+
+def test_the_links_to_the_call_pages(db, login_as, live_visit):  # noqa: F811
+    from app.models import Appointment
+
+    _status, html = page(login_as("patient"), "/clinic/me/appointments")
+    assert f'href="/portal/appointments/{live_visit}/video"' in html and "Join video visit" in html
+    _status, html = page(login_as("doctor"), "/my-day/")
+    assert f'href="/clinic/video/{live_visit}"' in html and "Open video call" in html
+    appointment = db.session.get(Appointment, live_visit)  # in two days: not yet, it says from when
+    later = timedelta(days=2)
+    move(db, live_visit, start_at=appointment.start_at + later, end_at=appointment.end_at + later)
+    _status, html = page(login_as("patient"), "/clinic/me/appointments")
+    assert "Join video visit" not in html and "Video visit: you can join from" in html
