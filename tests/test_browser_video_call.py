@@ -175,5 +175,8 @@ def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  
     patient.get_by_text(TEXT["vi"]["ended"]).wait_for()
     doctor.get_by_text(TEXT["vi"]["ended"]).wait_for()
     shot(patient, "ended", "vi")
+    patient.reload()  # still ended after a reload
+    patient.get_by_text(TEXT["vi"]["ended"]).wait_for()
+    assert patient.locator('[data-part="check"]').is_hidden()
     assert patient.evaluate("window.ClinicCall.peers().length") == 0
     assert errors == []

@@ -96,3 +96,18 @@ def test_the_links_to_the_call_pages(db, login_as, live_visit):  # noqa: F811
     move(db, live_visit, start_at=appointment.start_at + later, end_at=appointment.end_at + later)
     _status, html = page(login_as("patient"), "/clinic/me/appointments")
     assert "Join video visit" not in html and "Video visit: you can join from" in html
+
+
+def test_a_call_the_doctor_ended_opens_on_ended(app, db, login_as, live_visit):  # noqa: F811
+    from app.models import Appointment
+    from app.models.types import utcnow
+    from app.services import telemedicine
+
+    doctor = app.appbuilder.sm.find_user(username="doctor")
+    telemedicine.end_call(db.session, live_visit, doctor, utcnow())
+    db.session.commit()
+    assert db.session.get(Appointment, live_visit).mode == "video"
+    _status, html = page(login_as("patient"), f"/portal/appointments/{live_visit}/video")
+    assert 'data-ended="true"' in html and 'data-action="reopen"' not in html
+    _status, html = page(login_as("doctor"), f"/clinic/video/{live_visit}")
+    assert 'data-ended="true"' in html and 'data-action="reopen"' in html

@@ -25,4 +25,5 @@ def patient_call(patient: Patient, appointment_id: int) -> ResponseReturnValue:
         return render_template("video/call_portal_refused.html", refused=found), found.status
     if found.seat.role != "patient":
         return redirect(telemedicine.doctor_join_path(appointment_id))
-    return render_template("video/call_portal.html", seat=found.seat, ice_servers=found.ice_servers)
+    return render_template("video/call_portal.html", seat=found.seat, ice_servers=found.ice_servers,
+                           ended=found.ended)

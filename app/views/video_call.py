@@ -27,10 +27,12 @@ from app.views.video_call_tools import ACCESS_REFUSALS
 
 @dataclass(frozen=True)
 class CallPage:
-    """What the call template needs: the seat and the browser's ICE servers."""
+    """What the call template needs: the seat, the browser's ICE servers, whether the doctor ended
+    the call already."""
 
     seat: CallSeat
     ice_servers: list[dict[str, Any]]
+    ended: bool
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def open_call(user: Any, appointment_id: int, now: datetime | None = None) -> Ca
     try:
         seat = telemedicine.call_seat(db.session, user, appointment_id, now, JoinWindow.from_config(current_app.config))
         ice = telemedicine.ice_servers(current_app.config, user.id, now)
+        ended = telemedicine.call_ended(db.session, seat.appointment_id)
         db.session.commit()
     except CallRefused as refused:
         db.session.rollback()
@@ -60,7 +63,7 @@ def open_call(user: Any, appointment_id: int, now: datetime | None = None) -> Ca
                                  "short") if refused.opens_at else None)
         return CallPageRefused(refused.reason, refused.message, opens,
                                404 if refused.reason in ACCESS_REFUSALS else 403)
-    return CallPage(seat, ice)
+    return CallPage(seat, ice, ended)
 
 
 class DoctorCallView(BaseView):
@@ -81,4 +84,5 @@ class DoctorCallView(BaseView):
                                         title=_("Video visit")), found.status
         if found.seat.role != "doctor":
             return redirect(telemedicine.patient_join_path(appointment_id))
-        return self.render_template("video/call_clinic.html", seat=found.seat, ice_servers=found.ice_servers)
+        return self.render_template("video/call_clinic.html", seat=found.seat, ice_servers=found.ice_servers,
+                                    ended=found.ended)

@@ -707,9 +707,18 @@
 
     // --- start -----------------------------------------------------------------------------------
 
-    setState("check");
+    var reopen = button("reopen");
+    if (reopen) {
+        reopen.addEventListener("click", function () { setState("check"); openDevices(); });
+    }
     syncWaiting();
     syncChat();
+    if (root.dataset.ended === "true") {
+        sessionStorage.removeItem(rejoinKey);
+        setState("ended");
+        return;
+    }
+    setState("check");
     openDevices().then(function () {
         if (sessionStorage.getItem(rejoinKey)) {
             join();  // back after a reload
