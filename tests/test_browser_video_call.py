@@ -142,6 +142,16 @@ def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  
     patient.click('[data-action="camera"]')
     assert patient.locator('[data-action="camera"]').get_attribute("aria-pressed") == "false"
 
+    # screen sharing replaces the camera on the way out, and the camera comes back after it
+    camera_label = patient.evaluate("window.ClinicCall.sending()")[0]
+    patient.click('[data-action="share"]')
+    patient.wait_for_selector('[data-action="share"][aria-pressed="true"]')
+    patient.wait_for_function("window.ClinicCall.sending()[0].some(label => label.startsWith('video:screen'))")
+    video_flows(doctor, above=stats(doctor)["videoBytesReceived"])
+    patient.click('[data-action="share"]')
+    patient.wait_for_function("labels => JSON.stringify(window.ClinicCall.sending()[0]) === JSON.stringify(labels)",
+                              arg=camera_label)
+
     # chat over the data channel, both ways
     doctor.wait_for_selector('[data-part="chat-form"] button:not([disabled])')
     doctor.fill('[data-part="chat-input"]', "Xin chào, anh nghe rõ không?")

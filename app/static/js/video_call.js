@@ -53,7 +53,15 @@
         room: root.dataset.room || "",
         stats: stats,
         state: function () { return state; },
-        peers: function () { return Object.keys(peers); }
+        peers: function () { return Object.keys(peers); },
+        // the labels of the tracks sent to each peer ("screen:..." while sharing)
+        sending: function () {
+            return Object.keys(peers).map(function (sid) {
+                return peers[sid].pc.getSenders().map(function (sender) {
+                    return sender.track ? sender.track.kind + ":" + sender.track.label : "";
+                });
+            });
+        }
     };
 
     function show(name, visible) {
