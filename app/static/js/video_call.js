@@ -184,6 +184,7 @@
             }
         });
         part("preview").srcObject = camera;
+        part("waiting-self").srcObject = camera;
         part("self").srcObject = local.getVideoTracks().length ? new MediaStream(local.getVideoTracks()) : null;
         Object.keys(peers).forEach(function (sid) { sendTracks(peers[sid], audio, video); });
         tellStreams();
