@@ -111,3 +111,17 @@ def test_a_call_the_doctor_ended_opens_on_ended(app, db, login_as, live_visit): 
     assert 'data-ended="true"' in html and 'data-action="reopen"' not in html
     _status, html = page(login_as("doctor"), f"/clinic/video/{live_visit}")
     assert 'data-ended="true"' in html and 'data-action="reopen"' in html
+
+
+def test_the_visit_workspace_links_to_the_call(app, db, login_as, live_visit):  # noqa: F811
+    from app.models.types import utcnow
+    from app.services import encounters
+    from app.services.settings import ClinicSettings
+
+    move(db, live_visit, status="checked_in")
+    doctor = app.appbuilder.sm.find_user(username="doctor")
+    encounter = encounters.start_visit(db.session, live_visit, doctor, utcnow(),
+                                       settings=ClinicSettings.from_config(app.config))
+    db.session.commit()
+    _status, html = page(login_as("doctor"), f"/visit/{encounter.id}")
+    assert f'href="/clinic/video/{live_visit}"' in html and "Open video call" in html
