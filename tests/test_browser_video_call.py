@@ -62,6 +62,8 @@ def open_as(app, media_browser, live_server, browser_logins):
             assert "/login" not in page.url, f"{username} could not log in"
             browser_logins[username] = context.storage_state()
         page.on("dialog", lambda dialog: dialog.accept())  # "End the video visit for everyone?"
+        # what the recording and file partials hear: the last "call:streams"
+        page.add_init_script("document.addEventListener('call:streams', e => { window.lastStreams = e.detail; })")
         return page
 
     yield open_page
@@ -130,6 +132,12 @@ def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  
         later = video_flows(page, above=first[side]["videoBytesReceived"])
         assert later["videoBytesSent"] > first[side]["videoBytesSent"], side
     assert doctor.locator(".video-call-remote video").evaluate("v => v.videoWidth") > 0
+    for page in (doctor, patient):  # the partials get the call's streams (window.ClinicCall, call:streams)
+        assert page.evaluate("""() => window.ClinicCall.appointmentId === %d && Boolean(window.ClinicCall.socket)
+            && window.lastStreams.local.getVideoTracks().length === 1
+            && window.lastStreams.local.getAudioTracks().length === 1
+            && window.lastStreams.remotes.length === 1
+            && window.lastStreams.remotes[0].getVideoTracks().length === 1""" % live_visit)
 
     # mute and camera off on the patient's side, then back on
     patient.click('[data-action="mute"]')
