@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.test_access import ROLES, USERS, _save, audit_rows, world  # noqa: F401 - world: the fixture
 from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
 
 
@@ -125,3 +126,27 @@ def test_the_visit_workspace_links_to_the_call(app, db, login_as, live_visit):  
     db.session.commit()
     _status, html = page(login_as("doctor"), f"/visit/{encounter.id}")
     assert f'href="/clinic/video/{live_visit}"' in html and "Open video call" in html
+
+
+# Every role of the access matrix (tests/test_access.py) on both pages of one video visit between
+# "doctor_care" and "patient_owner": (doctor's page, patient's page) statuses. Staff have no patient
+# record, so the portal's page tells them so (403) before any seat is asked.
+CALL_PAGES = {"doctor_care": (200, 403), "patient_owner": (302, 200), "patient_other": (404, 404)}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_visits_doctor_and_patient_get_its_pages(db, world, login_as, role):  # noqa: F811
+    from datetime import datetime, timezone
+
+    from app.models import Appointment
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    visit = _save(db, Appointment(patient_id=world.owner, doctor_id=world.doctor_care, service_id=world.service,
+                                  mode="video", status="confirmed", start_at=now - timedelta(minutes=5),
+                                  end_at=now + timedelta(minutes=15)))
+    browser = login_as(USERS[role][0])
+    doctor_page = browser.get(f"/clinic/video/{visit}").status_code
+    patient_page = browser.get(f"/portal/appointments/{visit}/video").status_code
+    assert (doctor_page, patient_page) == CALL_PAGES.get(role, (404, 403)), role
+    denied = [row.entity_id for row in audit_rows(db, "denied", "Appointment", world.users[role])]
+    assert denied == [str(visit)] * ((doctor_page == 404) + (patient_page == 404)), role
