@@ -1,9 +1,10 @@
 """A video visit in two real headless Chromium pages with fake camera and microphone
 (``--use-fake-device-for-media-stream``): the patient opens the portal's page and waits, the doctor
 opens his, sees the patient waiting and admits them; video flows both ways (getStats), mute and
-camera toggle, a chat message crosses the data channel, each page reloads and joins again, and
-the doctor's "End call" shows the patient that the visit ended. Screenshots at 1280 and 390 px, in
-English and Vietnamese, to ``$SCREENSHOT_DIR`` (else /tmp/shots)."""
+camera toggle, the screen is shared, a chat message crosses the data channel, the patient leaves
+and joins again, each page reloads and joins again by itself, and the doctor's "End call" shows
+the patient that the visit ended. Screenshots at 1280 and 390 px, in English and Vietnamese, to
+``$SCREENSHOT_DIR`` (else /tmp/shots)."""
 from __future__ import annotations
 
 import os
@@ -170,6 +171,13 @@ def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  
     doctor.locator(".video-call-chat-log", has_text="Rõ ạ").wait_for()
     shot(doctor, "call", "en")
     shot(patient, "call", "en")
+
+    # the patient leaves and joins again (admitted already: straight into the call)
+    patient.click('[data-action="leave"]')
+    doctor.wait_for_function("window.ClinicCall.peers().length === 0")
+    patient.click('[data-action="rejoin"]')
+    video_flows(patient)
+    video_flows(doctor)
 
     # each page reloads (in Vietnamese) and joins again by itself
     received = stats(doctor)["videoBytesReceived"]

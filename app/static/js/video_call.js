@@ -190,8 +190,8 @@
         tellStreams();
     }
 
-    function sendTracks(peer, audio, video) {
-        peer.pc.getTransceivers().forEach(function (transceiver) {
+    function sendTracks(entry, audio, video) {
+        entry.pc.getTransceivers().forEach(function (transceiver) {
             var kind = transceiver.receiver.track && transceiver.receiver.track.kind;
             var track = kind === "audio" ? audio : kind === "video" ? video : undefined;
             if (track !== undefined && transceiver.sender.track !== track && !transceiver.stopped) {
@@ -228,6 +228,13 @@
         }
         draw();
     }
+
+    // A page may not start sound before the user's first gesture: the meter then waits for one.
+    document.addEventListener("pointerdown", function () {
+        if (meter && meter.context.state === "suspended") {
+            meter.context.resume().catch(function () { /* closed meanwhile */ });
+        }
+    });
 
     function stopMeter() {
         if (meter) {
