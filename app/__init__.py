@@ -100,6 +100,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     register_calendar(app)
     app.register_blueprint(public_bp)  # the public site, /clinic
+    from app.public.video_call import bp as portal_video_bp
+
+    app.register_blueprint(portal_video_bp)  # the patient's video visit page, /portal/appointments/<id>/video
     from app.public.queue_display import bp as queue_display_bp
 
     app.register_blueprint(queue_display_bp)  # the waiting-room TV and the patient's ticket, /queue

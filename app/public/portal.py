@@ -11,7 +11,7 @@ from app.form_fields import first_errors
 from app.models import Appointment, Patient
 from app.public.common import bp, by_day, doctor_slots, patient_required, settings
 from app.public.forms import CancelForm, MoveForm
-from app.services import access, booking, reviews, waiting_room
+from app.services import access, booking, reviews, telemedicine, waiting_room
 from app.services.appointments import own_appointment, patient_appointments, patient_may_change
 from app.services.errors import DomainError
 
@@ -34,8 +34,10 @@ def my_appointments(patient: Patient) -> ResponseReturnValue:
     tickets = waiting_room.patient_live_tickets(db.session, patient.id, now, secret=current_app.config["SECRET_KEY"],
                                                 settings=settings())
     rated = reviews.reviews_by_visit(db.session, patient.id)
+    join_window = telemedicine.JoinWindow.from_config(current_app.config)
     return render_template("public/my_appointments.html", patient=patient, upcoming=mine.upcoming, past=mine.past,
-                           tickets=tickets, rated=rated,
+                           tickets=tickets, rated=rated, now=now, video_window=join_window.bounds,
+                           video_callable=telemedicine.CALLABLE, video_path=telemedicine.patient_join_path,
                            changeable=lambda a: patient_may_change(a, now),
                            too_late=lambda a: a.start_at - now < cutoff)
 

@@ -168,6 +168,12 @@ def _call_of(session: Session, appointment_id: int) -> VideoCall | None:
     return session.execute(sa.select(VideoCall).where(VideoCall.appointment_id == appointment_id)).scalar()
 
 
+def call_ended(session: Session, appointment_id: int) -> bool:
+    """Whether the doctor ended this appointment's call (the call pages then open on "ended")."""
+    call = _call_of(session, appointment_id)
+    return call is not None and call.ended_at is not None
+
+
 def _doctors_call(session: Session, actor: Any, appointment_id: Any) -> VideoCall:
     """The call room of ``appointment_id`` when ``actor`` is its doctor, else CallRefused."""
     if not isinstance(appointment_id, int) or isinstance(appointment_id, bool) or not 0 < appointment_id < 2**31:

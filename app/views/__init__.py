@@ -151,6 +151,9 @@ def register_views(appbuilder: AppBuilder) -> None:
     from app.views.video_call_tools import VideoCallToolsView
 
     appbuilder.add_view_no_menu(VideoCallToolsView)
+    from app.views.video_call import DoctorCallView
+
+    appbuilder.add_view_no_menu(DoctorCallView)  # the doctor's call page, /clinic/video/<id>
     # Chat (issue 13): the staff inbox and the canned replies (permission ChatInbox).
     appbuilder.add_view(ChatInboxView, "Chat inbox", label=_l("Chat inbox"), category="Engagement",
                         category_label=_l("Engagement"), category_icon=CATEGORY_ICONS["Engagement"])

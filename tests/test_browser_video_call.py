@@ -1,0 +1,208 @@
+"""A video visit in two real headless Chromium pages with fake camera and microphone
+(``--use-fake-device-for-media-stream``): the patient opens the portal's page and waits, the doctor
+opens his, sees the patient waiting and admits them; video flows both ways (getStats), mute and
+camera toggle, the screen is shared, a chat message crosses the data channel, the patient leaves
+and joins again, each page reloads and joins again by itself, and the doctor's "End call" shows
+the patient that the visit ended. Screenshots at 1280 and 390 px, in English and Vietnamese, to
+``$SCREENSHOT_DIR`` (else /tmp/shots)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.system_parts import chromium_path
+from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
+
+MEDIA_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+TEXT = {
+    "en": {"waiting": "The doctor will let you in shortly.", "ended": "The video visit has ended.",
+           "unmute": "Unmute", "camera_on": "Turn camera on"},
+    "vi": {"waiting": "Bác sĩ sẽ cho bạn vào ngay.", "ended": "Buổi khám video đã kết thúc.",
+           "unmute": "Bật tiếng", "camera_on": "Bật camera"},
+}
+
+
+@pytest.fixture(scope="module")
+def media_browser(browser_engine):
+    """A second Chromium, with fake media devices (the shared one has none)."""
+    browser = browser_engine.browser_type.launch(executable_path=chromium_path(), args=MEDIA_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def open_as(app, media_browser, live_server, browser_logins):
+    contexts = []
+
+    def open_page(username: str, width: int):
+        context = media_browser.new_context(viewport={"width": width, "height": 900}, locale="en-US",
+                                            storage_state=browser_logins.get(username))
+        contexts.append(context)
+        page = context.new_page()
+        if username not in browser_logins:
+            page.goto(f"{live_server}/login/")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_load_state()
+            if "/login/code/" in page.url:  # two-step login (tests/factories.py: login_code)
+                from tests.factories import login_code
+
+                page.fill("input[name=code]", login_code(app, username) or "")
+                page.click("button[type=submit]")
+                page.wait_for_load_state()
+            assert "/login" not in page.url, f"{username} could not log in"
+            browser_logins[username] = context.storage_state()
+        page.on("dialog", lambda dialog: dialog.accept())  # "End the video visit for everyone?"
+        # what the recording and file partials hear: the last "call:streams"
+        page.add_init_script("document.addEventListener('call:streams', e => { window.lastStreams = e.detail; })")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def stats(page) -> dict:
+    return page.evaluate("window.ClinicCall.stats()")
+
+
+def video_flows(page, above: int = 0, timeout: float = 15) -> dict:
+    """Wait until ``page`` receives video (more than ``above`` bytes) and sends it too."""
+    deadline = time.monotonic() + timeout
+    found: dict = {}
+    while time.monotonic() < deadline:
+        found = stats(page)
+        if found["videoBytesReceived"] > above and found["videoBytesSent"] > 0 and found["connected"] >= 1:
+            return found
+        time.sleep(0.3)
+    pytest.fail(f"no video flowing: {found}")
+
+
+def language(page, live_server: str, lang: str, back: str) -> None:
+    page.goto(f"{live_server}/clinic/language/{lang}?next={back}")
+    page.wait_for_load_state()
+
+
+def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  # noqa: F811
+    shots = Path(os.environ.get("SCREENSHOT_DIR") or "/tmp/shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    doctor_url, patient_url = f"/clinic/video/{live_visit}", f"/portal/appointments/{live_visit}/video"
+    doctor, patient = open_as("doctor", 1280), open_as("patient", 390)
+    errors: list[str] = []
+    for page in (doctor, patient):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def shot(page, name: str, lang: str) -> None:
+        width = page.viewport_size["width"]
+        who = "doctor" if page is doctor else "patient"
+        page.screenshot(path=str(shots / f"video-call-{who}-{name}-{lang}-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + 1, f"{name} wider than the screen"
+
+    # the patient checks the devices, joins and waits
+    language(patient, live_server, "en", patient_url)
+    patient.locator('[data-part="camera"] option').first.wait_for(state="attached")
+    patient.wait_for_function("document.querySelector('[data-part=preview]').videoWidth > 0")
+    shot(patient, "check", "en")
+    patient.click('[data-action="join"]')
+    patient.get_by_text(TEXT["en"]["waiting"]).wait_for()
+    shot(patient, "waiting", "en")
+
+    # the doctor joins, sees the patient waiting and admits them
+    language(doctor, live_server, "en", doctor_url)
+    doctor.click('[data-action="join"]')
+    waiter = doctor.locator(".video-call-waiter")
+    waiter.wait_for()
+    shot(doctor, "lobby", "en")
+    waiter.get_by_role("button").click()
+    waiter.wait_for(state="detached")
+
+    # video both ways, and growing
+    first = {side: video_flows(page) for side, page in (("doctor", doctor), ("patient", patient))}
+    time.sleep(1)
+    for side, page in (("doctor", doctor), ("patient", patient)):
+        later = video_flows(page, above=first[side]["videoBytesReceived"])
+        assert later["videoBytesSent"] > first[side]["videoBytesSent"], side
+    assert doctor.locator(".video-call-remote video").evaluate("v => v.videoWidth") > 0
+    for page in (doctor, patient):  # the partials get the call's streams (window.ClinicCall, call:streams)
+        assert page.evaluate("""() => window.ClinicCall.appointmentId === %d && Boolean(window.ClinicCall.socket)
+            && window.lastStreams.local.getVideoTracks().length === 1
+            && window.lastStreams.local.getAudioTracks().length === 1
+            && window.lastStreams.remotes.length === 1
+            && window.lastStreams.remotes[0].getVideoTracks().length === 1""" % live_visit)
+
+    # mute and camera off on the patient's side, then back on
+    patient.click('[data-action="mute"]')
+    patient.click('[data-action="camera"]')
+    assert patient.locator('[data-action="mute"]').inner_text() == TEXT["en"]["unmute"]
+    assert patient.locator('[data-action="camera"]').get_attribute("aria-pressed") == "true"
+    assert patient.evaluate("""() => { const s = document.querySelector('[data-part=self]').srcObject;
+        return s.getVideoTracks().every(t => !t.enabled); }""")
+    patient.click('[data-action="mute"]')
+    patient.click('[data-action="camera"]')
+    assert patient.locator('[data-action="camera"]').get_attribute("aria-pressed") == "false"
+
+    # screen sharing replaces the camera on the way out, and the camera comes back after it
+    camera_label = patient.evaluate("window.ClinicCall.sending()")[0]
+    patient.click('[data-action="share"]')
+    patient.wait_for_selector('[data-action="share"][aria-pressed="true"]')
+    patient.wait_for_function("window.ClinicCall.sending()[0].some(label => label.startsWith('video:screen'))")
+    video_flows(doctor, above=stats(doctor)["videoBytesReceived"])
+    patient.click('[data-action="share"]')
+    patient.wait_for_function("labels => JSON.stringify(window.ClinicCall.sending()[0]) === JSON.stringify(labels)",
+                              arg=camera_label)
+
+    # chat over the data channel, both ways
+    doctor.wait_for_selector('[data-part="chat-form"] button:not([disabled])')
+    doctor.fill('[data-part="chat-input"]', "Xin chào, anh nghe rõ không?")
+    doctor.press('[data-part="chat-input"]', "Enter")
+    patient.locator(".video-call-chat-log", has_text="Xin chào, anh nghe rõ không?").wait_for()
+    patient.fill('[data-part="chat-input"]', "Rõ ạ")
+    patient.press('[data-part="chat-input"]', "Enter")
+    doctor.locator(".video-call-chat-log", has_text="Rõ ạ").wait_for()
+    shot(doctor, "call", "en")
+    shot(patient, "call", "en")
+
+    # the patient leaves and joins again (admitted already: straight into the call)
+    patient.click('[data-action="leave"]')
+    doctor.wait_for_function("window.ClinicCall.peers().length === 0")
+    patient.click('[data-action="rejoin"]')
+    video_flows(patient)
+    video_flows(doctor)
+
+    # each page reloads (in Vietnamese) and joins again by itself
+    received = stats(doctor)["videoBytesReceived"]
+    language(patient, live_server, "vi", patient_url)
+    video_flows(patient)
+    video_flows(doctor, above=0)
+    language(doctor, live_server, "vi", doctor_url)
+    video_flows(doctor)
+    video_flows(patient)
+    assert stats(doctor)["peers"] == 1 and stats(patient)["peers"] == 1
+    assert received > 0
+    shot(doctor, "call", "vi")
+    shot(patient, "call", "vi")
+    doctor.set_viewport_size({"width": 390, "height": 900})
+    patient.set_viewport_size({"width": 1280, "height": 900})
+    shot(doctor, "call", "vi")
+    shot(patient, "call", "vi")
+
+    # the doctor ends the call: the patient sees it ended
+    doctor.click('[data-action="end"]')
+    patient.get_by_text(TEXT["vi"]["ended"]).wait_for()
+    doctor.get_by_text(TEXT["vi"]["ended"]).wait_for()
+    shot(patient, "ended", "vi")
+    patient.reload()  # still ended after a reload
+    patient.get_by_text(TEXT["vi"]["ended"]).wait_for()
+    assert patient.locator('[data-part="check"]').is_hidden()
+    assert patient.evaluate("window.ClinicCall.peers().length") == 0
+    assert errors == []
