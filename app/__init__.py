@@ -103,6 +103,9 @@ def register_blueprints(app: Flask) -> None:
     from app.public.video_call import bp as portal_video_bp
 
     app.register_blueprint(portal_video_bp)  # the patient's video visit page, /portal/appointments/<id>/video
+    from app.public.video_guest import bp as video_guest_bp
+
+    app.register_blueprint(video_guest_bp)  # a guest's one-time link into a video visit, /video-guest/<secret>
     from app.public.queue_display import bp as queue_display_bp
 
     app.register_blueprint(queue_display_bp)  # the waiting-room TV and the patient's ticket, /queue

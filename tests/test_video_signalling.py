@@ -132,8 +132,10 @@ def test_the_patient_waits_until_the_doctor_admits_then_both_signal(app, live_se
         admitted = doctor.call("call:admit", {"appointment_id": live_visit})
         assert admitted == {"ok": True, "appointment_id": live_visit, "admitted": [waiting["sid"]]}
         news = patient.wait_for("call:admitted")
-        assert news == {"appointment_id": live_visit, "peers": [seated["sid"]]}
-        assert doctor.wait_for("call:peer-joined") == {"sid": waiting["sid"], "role": "patient"}
+        assert news == {"appointment_id": live_visit, "peers": [seated["sid"]],
+                        "names": {seated["sid"]: "BS. Lê Minh Tâm"}}  # the tiles' captions
+        assert doctor.wait_for("call:peer-joined") == {"sid": waiting["sid"], "role": "patient",
+                                                       "name": "Nguyễn Văn An"}
         call = the_call(app, live_visit)
         assert call.admitted_at is not None and call.admitted_by_id == user_id(app, "doctor")
         assert call.started_at is not None and call.ended_at is None  # both are in the call room

@@ -35,7 +35,7 @@ from app.models.scheduling import (
 from app.models.sessions import RefreshToken, UserSession
 from app.models.stock_usage import MedicineDailyUse
 from app.models.suppliers import GoodsReceipt, GoodsReceiptLine, Supplier
-from app.models.telemedicine import VideoCall
+from app.models.telemedicine import VideoCall, VideoCallGuest
 from app.models.video_recording import RecordingChunk, RecordingConsent, VideoCallFile, VideoRecording
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "PatientFirstVisit", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "ProviderEvent", "Refund",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
-    "StoredDocument", "Supplier", "UserProfile", "UserSession", "VideoCall", "WorkSchedule", "doctor_service",
+    "StoredDocument", "Supplier", "UserProfile", "UserSession", "VideoCall", "VideoCallGuest", "WorkSchedule",
+    "doctor_service",
     "RecordingChunk", "RecordingConsent", "VideoCallFile", "VideoRecording",
 ]

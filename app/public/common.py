@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from app.extensions import db
 from app.public.forms import ResendForm, slot_param
-from app.services import booking
+from app.services import booking, telemedicine
 from app.services.appointments import patient_of_user
 from app.services.errors import DomainError
 from app.services.settings import ClinicSettings
@@ -102,4 +102,4 @@ def helpers() -> dict:
             "languages": current_app.config["LANGUAGES"], "current_path": current_path,
             "clinic_name": current_app.config.get("APP_NAME") or "Clinic",
             "online_enabled": settings().booking.online_enabled, "login_url": login_url,
-            "logout_url": appbuilder().get_url_for_logout}
+            "logout_url": appbuilder().get_url_for_logout, "call_guest": telemedicine.is_guest_login}

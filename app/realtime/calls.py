@@ -12,11 +12,12 @@ Events (each answers an ack; a refusal is ``{"ok": false, "reason", "message"}``
 ``call_denied`` unless the message was merely malformed):
 
 - ``call:join {appointment_id}``  the seat: role, admitted or waiting, the ICE servers and the
-  sids already in the call room (the newcomer makes the offers); a waiting patient makes the
-  doctor's sockets hear ``call:waiting {sid, name}``; a newcomer in the call room makes the others
-  hear ``call:peer-joined {sid, role}``;
+  sids already in the call room with their ``names`` (the newcomer makes the offers); a waiting
+  patient or guest makes the doctor's sockets hear ``call:waiting {sid, name}``; a newcomer in the
+  call room makes the others hear ``call:peer-joined {sid, role, name}``;
 - ``call:admit {appointment_id}``  the doctor, from a socket in the call room: the waiting
-  patient's sockets move into the call room and hear ``call:admitted {appointment_id, peers}``;
+  patient's (and an invited guest's) sockets move into the call room and hear
+  ``call:admitted {appointment_id, peers, names}``;
 - ``call:signal {appointment_id, to, kind, data}``  ``kind`` one of offer, answer, ice; relayed as
   ``call:signal {from, kind, data}`` to ``to`` only when both are in that call room;
 - ``call:leave {appointment_id, end}`` and a disconnect: the others hear ``call:peer-left {sid}``;
@@ -121,6 +122,10 @@ class Calls:
         except (KeyError, ValueError, TypeError):
             return False
 
+    def names(self, sids: list[str]) -> dict[str, str]:
+        """The display names of ``sids`` (their seats'), for the tiles' captions."""
+        return {sid: (self.seat(sid) or {}).get("name", "") for sid in sids}
+
     def roles_in(self, room: str) -> set[str]:
         roles = set()
         for sid in self.members(room):
@@ -179,8 +184,8 @@ class Calls:
             join_room(seat.room, sid=sid, namespace=NAMESPACE)
             self.save_seat(sid, {"appointment_id": seat.appointment_id, "room": seat.room, "role": seat.role,
                                  "name": seat.display_name, "user_id": user.id, "checked": time.monotonic()})
-            self.server.emit("call:peer-joined", {"sid": sid, "role": seat.role}, to=seat.room, skip_sid=sid,
-                             namespace=NAMESPACE)
+            self.server.emit("call:peer-joined", {"sid": sid, "role": seat.role, "name": seat.display_name},
+                             to=seat.room, skip_sid=sid, namespace=NAMESPACE)
             self.started_if_both(seat.appointment_id, seat.room)
         else:
             peers = []
@@ -192,7 +197,7 @@ class Calls:
         answer: dict[str, Any] = {
             "ok": True, "appointment_id": seat.appointment_id, "role": seat.role,
             "state": "admitted" if seat.admitted else "waiting", "ice_servers": ice, "peers": peers,
-            "sid": sid,
+            "names": self.names(peers), "sid": sid,
         }
         if seat.role == "doctor":
             answer["waiting"] = [{"sid": other, "name": (self.seat(other) or {}).get("name", "")}
@@ -213,23 +218,29 @@ class Calls:
         if seat["role"] != "doctor":
             db.session.rollback()
             return self.refuse(user, "call:admit", appointment_id, "not_doctor")
+        waiting_seats = [other for other in map(self.seat, self.members(wait_room(seat["room"]))) if other]
+        guests = tuple(other["user_id"] for other in waiting_seats if other.get("role") == "guest")
+        # the patient is let in when waiting, or ahead of time when nobody waits yet
+        patient_too = not waiting_seats or any(other.get("role") == "patient" for other in waiting_seats)
         try:
-            telemedicine.admit(db.session, appointment_id, user, _now())
+            telemedicine.admit(db.session, appointment_id, user, _now(), guest_user_ids=guests, patient=patient_too)
             db.session.commit()
         except CallRefused as refused:
             db.session.rollback()
             return self.refuse(user, "call:admit", appointment_id, refused.reason, refused.message)
         room, waiting = seat["room"], wait_room(seat["room"])
         doctors = self.members(room)
-        self.server.emit("call:admitted", {"appointment_id": appointment_id, "peers": doctors}, to=waiting,
-                         namespace=NAMESPACE)
+        self.server.emit("call:admitted", {"appointment_id": appointment_id, "peers": doctors,
+                                           "names": self.names(doctors)}, to=waiting, namespace=NAMESPACE)
         moved = self.members(waiting)
         for patient in moved:
             self.server.enter_room(patient, room, namespace=NAMESPACE)
             self.server.leave_room(patient, waiting, namespace=NAMESPACE)
         for patient in moved:
-            self.server.emit("call:peer-joined", {"sid": patient, "role": "patient"}, to=room, skip_sid=patient,
-                             namespace=NAMESPACE)
+            other = self.seat(patient) or {}
+            self.server.emit("call:peer-joined", {"sid": patient, "role": other.get("role", "patient"),
+                                                  "name": other.get("name", "")},
+                             to=room, skip_sid=patient, namespace=NAMESPACE)
         self.started_if_both(appointment_id, room)
         return {"ok": True, "appointment_id": appointment_id, "admitted": moved}
 

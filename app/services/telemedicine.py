@@ -20,10 +20,14 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from app.models import Appointment, Doctor, Patient, VideoCall
-from app.services.errors import DomainError
+from app.models import Appointment, Doctor, Patient, VideoCall, VideoCallGuest, VideoRecording
+from app.services.errors import Conflict, DomainError, ValidationFailed
 
 ROOM_KIND = "call"
+# The mesh sends each picture to every other participant: a doctor, the patient and ONE guest is
+# what it carries well on ordinary connections (README, "Video visits: STUN and TURN").
+MAX_GUESTS = 1
+GUEST_NAME_LENGTH = 120
 # Statuses in which the call can take place (the doctor's "start visit" moves it to in_consultation).
 CALLABLE = ("confirmed", "requested", "checked_in", "in_consultation")
 
@@ -108,7 +112,19 @@ def _role(session: Session, user: Any, appointment: Appointment) -> tuple[str, s
     patient = session.get(Patient, appointment.patient_id)
     if patient is not None and patient.user_id == user_id:
         return "patient", patient.full_name
+    guest = _guest_of(session, user_id, appointment.id)
+    if guest is not None:
+        return "guest", guest.display_name
     return None
+
+
+def _guest_of(session: Session, user_id: int, appointment_id: int) -> VideoCallGuest | None:
+    """The invitation ``user_id`` (a guest's own login) holds for the call of ``appointment_id``,
+    unless the doctor withdrew it."""
+    return session.execute(
+        sa.select(VideoCallGuest).join(VideoCall, VideoCall.id == VideoCallGuest.video_call_id)
+        .where(VideoCallGuest.user_id == user_id, VideoCall.appointment_id == appointment_id,
+               VideoCallGuest.revoked_at.is_(None))).scalar()
 
 
 def call_seat(session: Session, user: Any, appointment_id: Any, now: datetime, window: JoinWindow) -> CallSeat:
@@ -134,9 +150,13 @@ def call_seat(session: Session, user: Any, appointment_id: Any, now: datetime, w
     if now > closes_at:
         raise CallRefused("too_late", _("This video visit is over."))
     call = ensure_call(session, appointment)
+    if role[0] == "guest":  # the doctor admits each guest, whatever was decided for the patient
+        guest = _guest_of(session, user.id, appointment.id)
+        admitted = guest is not None and guest.admitted_at is not None
+    else:
+        admitted = role[0] == "doctor" or call.admitted_at is not None
     return CallSeat(appointment_id=appointment.id, role=role[0], user_id=user.id, display_name=role[1],
-                    room=room_name(call.room_key), opens_at=opens_at, closes_at=closes_at,
-                    admitted=role[0] == "doctor" or call.admitted_at is not None)
+                    room=room_name(call.room_key), opens_at=opens_at, closes_at=closes_at, admitted=admitted)
 
 
 def turn_credentials(secret: str, user_id: int, now: datetime, ttl_seconds: int) -> tuple[str, str]:
@@ -189,15 +209,22 @@ def _doctors_call(session: Session, actor: Any, appointment_id: Any) -> VideoCal
     return ensure_call(session, appointment)
 
 
-def admit(session: Session, appointment_id: Any, actor: Any, now: datetime) -> VideoCall:
-    """The doctor lets the patient in from the waiting room: ``admitted_at``/``admitted_by_id`` are
-    set the first time; a second admit changes nothing. Anyone but the visit's doctor: CallRefused.
-    The caller commits."""
+def admit(session: Session, appointment_id: Any, actor: Any, now: datetime,
+          guest_user_ids: tuple[int, ...] = (), patient: bool = True) -> VideoCall:
+    """The doctor lets those waiting in: with ``patient``, ``admitted_at``/``admitted_by_id`` of the
+    call are set the first time (a second admit changes nothing); the guests among them
+    (``guest_user_ids``, their logins) are admitted each. Anyone but the visit's doctor:
+    CallRefused. The caller commits."""
     call = _doctors_call(session, actor, appointment_id)
-    if call.admitted_at is None:
+    if patient and call.admitted_at is None:
         call.admitted_at = now
         call.admitted_by_id = actor.id
-        session.flush()
+    if guest_user_ids:
+        session.execute(sa.update(VideoCallGuest).where(
+            VideoCallGuest.video_call_id == call.id, VideoCallGuest.user_id.in_(guest_user_ids),
+            VideoCallGuest.admitted_at.is_(None), VideoCallGuest.revoked_at.is_(None))
+            .values(admitted_at=now).execution_options(synchronize_session=False))
+    session.flush()
     return call
 
 
@@ -236,3 +263,145 @@ def record_call_refusal(session: Session, user_id: int | None, appointment_id: A
     if address:
         details["address"] = address
     record_event(session, "call_denied", "Appointment", str(appointment_id)[:40], details=details, user_id=user_id)
+
+
+# --- a third participant, invited with a one-time link ------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuestInvite:
+    """A new invitation and its one-time secret (shown to the doctor once, never stored)."""
+
+    guest: VideoCallGuest
+    token: str
+
+
+GUEST_LOGIN_PREFIX = "video-guest-"
+
+
+def is_guest_login(user: Any) -> bool:
+    """A login made by ``redeem_guest_link`` for one call's guest (no role, no password)."""
+    return str(getattr(user, "username", "") or "").startswith(GUEST_LOGIN_PREFIX)
+
+
+def guest_link_path(token: str) -> str:
+    return f"/video-guest/{token}"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite_guest(session: Session, appointment_id: Any, actor: Any, display_name: Any, now: datetime,
+                 window: JoinWindow) -> GuestInvite:
+    """The visit's doctor invites a third participant (an interpreter, a family member) by name:
+    a one-time link, good until the call closes. At most ``MAX_GUESTS`` invitations not withdrawn
+    per call (Conflict). Anyone but the doctor: CallRefused. The caller commits."""
+    call = _doctors_call(session, actor, appointment_id)
+    appointment = session.get(Appointment, call.appointment_id)
+    assert appointment is not None
+    name = display_name.strip() if isinstance(display_name, str) else ""
+    if not name:
+        raise ValidationFailed(_("Give the guest's name, as the others will see it."), "display_name")
+    if len(name) > GUEST_NAME_LENGTH:
+        raise ValidationFailed(_("A name has at most %(n)d characters.", n=GUEST_NAME_LENGTH), "display_name")
+    if appointment.status not in CALLABLE or now > window.bounds(appointment)[1]:
+        raise CallRefused("cancelled", _("This video visit is over: nobody can be invited any more."))
+    recording = session.execute(sa.select(VideoRecording.id).where(
+        VideoRecording.video_call_id == call.id, VideoRecording.state.in_(("requested", "recording")))).first()
+    if recording is not None:  # a guest is never asked to consent: no guest while it may record
+        raise Conflict(_("Stop the recording before inviting a guest."), "display_name")
+    active = session.execute(sa.select(sa.func.count()).select_from(VideoCallGuest).where(
+        VideoCallGuest.video_call_id == call.id, VideoCallGuest.revoked_at.is_(None))).scalar_one()
+    if active >= MAX_GUESTS:
+        raise Conflict(_("A video visit can have one guest. Withdraw the invitation first to invite someone "
+                         "else."), "display_name")
+    token = secrets.token_urlsafe(32)
+    guest = VideoCallGuest(video_call_id=call.id, display_name=name, token_digest=_digest(token),
+                           invited_by_id=actor.id, invited_at=now)
+    session.add(guest)
+    session.flush()
+    return GuestInvite(guest, token)
+
+
+def call_guests(session: Session, appointment_id: Any, actor: Any) -> list[VideoCallGuest]:
+    """The invitations of a call, oldest first (the doctor's list). Anyone but the doctor: CallRefused."""
+    call = _doctors_call(session, actor, appointment_id)
+    return list(session.execute(sa.select(VideoCallGuest).where(VideoCallGuest.video_call_id == call.id)
+                                .order_by(VideoCallGuest.id)).scalars())
+
+
+def revoke_guest(session: Session, appointment_id: Any, guest_id: Any, actor: Any, now: datetime) -> VideoCallGuest:
+    """The doctor withdraws an invitation: its link no longer opens, and a guest who used it has no
+    seat any more (the signalling refuses their next event). The caller commits."""
+    call = _doctors_call(session, actor, appointment_id)
+    guest = session.get(VideoCallGuest, guest_id) if isinstance(guest_id, int) and 0 < guest_id < 2**31 else None
+    if guest is None or guest.video_call_id != call.id:
+        raise CallRefused("not_found", _("There is no such invitation."))
+    if guest.revoked_at is None:
+        guest.revoked_at = now
+        session.flush()
+    return guest
+
+
+@dataclass(frozen=True)
+class GuestLink:
+    """What a one-time link opens: the guest's name, the visit and its doctor (for the page)."""
+
+    guest_id: int
+    display_name: str
+    appointment_id: int
+    doctor_name: str
+    starts_at: datetime
+
+
+def guest_link(session: Session, token: Any, now: datetime, window: JoinWindow) -> GuestLink:
+    """The invitation a link's secret opens, or CallRefused saying why not: unknown, withdrawn,
+    already used, or the call is over. Changes nothing."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        raise CallRefused("invalid_link", _("This invitation link is not valid."))
+    guest = session.execute(sa.select(VideoCallGuest).where(VideoCallGuest.token_digest == _digest(token))).scalar()
+    if guest is None:
+        raise CallRefused("invalid_link", _("This invitation link is not valid."))
+    if guest.revoked_at is not None:
+        raise CallRefused("revoked", _("The doctor withdrew this invitation."))
+    if guest.redeemed_at is not None:
+        raise CallRefused("used", _("This invitation link was already used. Ask the doctor for a new one."))
+    call = session.get(VideoCall, guest.video_call_id)
+    appointment = session.get(Appointment, call.appointment_id) if call is not None else None
+    if appointment is None or appointment.status not in CALLABLE or now > window.bounds(appointment)[1]:
+        raise CallRefused("too_late", _("This video visit is over."))
+    doctor = session.get(Doctor, appointment.doctor_id)
+    doctor_name = " ".join(part for part in (doctor.title, doctor.full_name) if part) if doctor else ""
+    return GuestLink(guest.id, guest.display_name, appointment.id, doctor_name, appointment.start_at)
+
+
+def redeem_guest_link(session: Session, token: Any, now: datetime, window: JoinWindow) -> tuple[GuestLink, Any]:
+    """Use a one-time link: a login of the guest's own (no role, no password; it can take a seat in
+    this call and nothing else) and the invitation marked used, both in the caller's transaction.
+    Of two uses at once, one wins (a conditional UPDATE); the other gets CallRefused ``used``.
+    Returns the link and the new login (a FAB ``User``); the caller commits and logs it in."""
+    from flask_appbuilder.security.sqla.models import User
+
+    link = guest_link(session, token, now, window)
+    claimed = session.execute(sa.update(VideoCallGuest).where(
+        VideoCallGuest.id == link.guest_id, VideoCallGuest.redeemed_at.is_(None),
+        VideoCallGuest.revoked_at.is_(None)).values(redeemed_at=now)
+        .execution_options(synchronize_session=False))
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise CallRefused("used", _("This invitation link was already used. Ask the doctor for a new one."))
+    handle = f"{GUEST_LOGIN_PREFIX}{link.guest_id}-{secrets.token_hex(6)}"
+    user = User(first_name=link.display_name[:64], last_name="", username=handle, email=f"{handle}@guest.invalid",
+                active=True, password=None)
+    session.add(user)
+    session.flush()
+    session.execute(sa.update(VideoCallGuest).where(VideoCallGuest.id == link.guest_id).values(user_id=user.id)
+                    .execution_options(synchronize_session=False))
+    return link, user
+
+
+def has_invited_guest(session: Session, appointment_id: int) -> bool:
+    """Whether the call has an invitation not withdrawn (used or not)."""
+    return session.execute(sa.select(sa.exists().where(
+        VideoCallGuest.video_call_id == VideoCall.id, VideoCall.appointment_id == appointment_id,
+        VideoCallGuest.revoked_at.is_(None)))).scalar_one()

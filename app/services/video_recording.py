@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Appointment, Doctor, Patient, RecordingChunk, RecordingConsent, VideoCall, VideoRecording
 from app.realtime.emit import send
-from app.services import access
+from app.services import access, telemedicine
 from app.services.errors import DomainError, from_database_error
 from app.services.storage import FileStore, StorageUnavailable
 from app.services.telemedicine import CallSeat
@@ -236,6 +236,9 @@ def request_recording(session: Session, seat: CallSeat, now: datetime, *, setup:
                                                            VideoRecording.state.in_(OPEN_STATES))).first()
     if busy is not None:
         raise RecordingRefused("already_open", _("A recording of this call is already asked for or running."))
+    if telemedicine.has_invited_guest(session, seat.appointment_id):
+        # the guest was never asked: no recording while one is invited (invite_guest refuses the other way round)
+        raise RecordingRefused("guest", _("A guest is invited to this call: withdraw the invitation to record."))
     appointment = session.get(Appointment, seat.appointment_id)
     assert appointment is not None
     recording = VideoRecording(video_call_id=call.id, patient_id=appointment.patient_id, state="requested",

@@ -48,19 +48,28 @@ class VideoCallToolsView(BaseView):
     route_base = "/video-call"
     default_view = "recordings"
 
-    def _seat(self, appointment_id: int) -> tuple[Any, CallSeat]:
+    def _user(self) -> Any:
         user = acting_user()
         if user is None:
             raise RecordingRefused("login", _("Sign in to take part in the call."), 401)
+        return user
+
+    def _seat(self, appointment_id: int) -> tuple[Any, CallSeat]:
+        """The doctor's or the patient's seat; a guest's is refused (a guest neither records, nor
+        is asked to consent, nor sends or sees the files that land in the patient's record)."""
+        user = self._user()
         try:
-            return user, telemedicine.call_seat(db.session, user, appointment_id, utcnow(),
-                                                JoinWindow.from_config(current_app.config))
+            seat = telemedicine.call_seat(db.session, user, appointment_id, utcnow(),
+                                          JoinWindow.from_config(current_app.config))
         except telemedicine.CallRefused as exc:
             if exc.reason in ACCESS_REFUSALS:  # someone else's call (or no call at all): logged
                 db.session.rollback()
                 access.record_denial(db.session, user, "Appointment", appointment_id,
                                      {"video_call": exc.reason, "path": request.path})
             raise
+        if seat.role == "guest":
+            raise RecordingRefused("guest", _("A guest of the call cannot record it or send files."), 403)
+        return user, seat
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -179,3 +188,42 @@ class VideoCallToolsView(BaseView):
             return serve(attachment, thumbnail=False)
         except DomainError as exc:
             return refusal(exc)
+
+    # --- a third participant (the doctor's invitations) --------------------------------------
+
+    @staticmethod
+    def _guest_json(appointment_id: int, guest: Any) -> dict[str, Any]:
+        state = "withdrawn" if guest.revoked_at else ("joined" if guest.redeemed_at else "invited")
+        return {"id": guest.id, "name": guest.display_name, "state": state,
+                "withdraw_url": f"/video-call/{appointment_id}/guests/{guest.id}/withdraw"}
+
+    @expose("/<int:appointment_id>/guests", methods=["GET"])
+    def guests(self, appointment_id: int) -> ResponseReturnValue:
+        try:
+            rows = telemedicine.call_guests(db.session, appointment_id, self._user())
+        except DomainError as exc:
+            return refusal(exc)
+        return jsonify(guests=[self._guest_json(appointment_id, guest) for guest in rows])
+
+    @expose("/<int:appointment_id>/guests", methods=["POST"])
+    def invite_guest(self, appointment_id: int) -> ResponseReturnValue:
+        """``{"display_name"}``: a one-time link for a third participant, shown once."""
+        body = request.get_json(silent=True)
+        name = body.get("display_name") if isinstance(body, dict) else None
+        try:
+            invite = telemedicine.invite_guest(db.session, appointment_id, self._user(), name, utcnow(),
+                                               JoinWindow.from_config(current_app.config))
+            db.session.commit()
+        except DomainError as exc:
+            return refusal(exc)
+        link = request.host_url.rstrip("/") + telemedicine.guest_link_path(invite.token)
+        return jsonify({**self._guest_json(appointment_id, invite.guest), "link": link}), 201
+
+    @expose("/<int:appointment_id>/guests/<int:guest_id>/withdraw", methods=["POST"])
+    def withdraw_guest(self, appointment_id: int, guest_id: int) -> ResponseReturnValue:
+        try:
+            guest = telemedicine.revoke_guest(db.session, appointment_id, guest_id, self._user(), utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            return refusal(exc)
+        return jsonify(self._guest_json(appointment_id, guest))

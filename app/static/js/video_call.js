@@ -41,6 +41,7 @@
     var screenTrack = null;     // the shared screen's video track, while sharing
     var local = new MediaStream();  // what is sent: the microphone and the camera or the screen
     var peers = {};             // sid -> {pc, stream, tile, channel, chain, pending, role}
+    var names = {};             // sid -> the display name the server gave (for the tiles' captions)
     var state = "check";        // check, joining, waiting, call, left, ended
     var muted = false;
     var cameraOff = false;
@@ -280,6 +281,7 @@
             if (answer.ice_servers) {
                 iceServers = answer.ice_servers;
             }
+            Object.assign(names, answer.names || {});
             if (answer.state === "waiting") {
                 setState("waiting");
                 return;
@@ -402,7 +404,7 @@
         video.playsInline = true;
         video.srcObject = entry.stream;
         var caption = document.createElement("figcaption");
-        caption.textContent = role === "doctor" ? labels.labelPatient : labels.labelDoctor;
+        caption.textContent = names[entry.sid] || (role === "doctor" ? labels.labelPatient : labels.labelDoctor);
         figure.appendChild(video);
         figure.appendChild(caption);
         var tiles = part("tiles");
@@ -659,10 +661,14 @@
         });
         socket.on("call:admitted", function (data) {
             if (mine(data) && state === "waiting") {
+                Object.assign(names, data.names || {});
                 enterCall(data.peers || []);
             }
         });
         socket.on("call:peer-joined", function (data) {
+            if (data && data.sid && data.name) {
+                names[data.sid] = data.name;
+            }
             if (state === "call" && data && data.sid) {
                 removeWaiting(data.sid);
                 status(labels.labelConnecting);

@@ -1,0 +1,259 @@
+"""A third participant of a video visit (issue 15, item 3): the visit's doctor invites a guest (an
+interpreter, a family member) by name; the one-time link opens a page that uses nothing up until its
+button is pressed, then makes the guest's own login for this call only; the guest waits until the
+doctor admits them and then signals like the others; the link works once, can be withdrawn, and
+dies with the call; a guest never records, is never asked to consent, and sees no files; and while
+a guest is invited the call cannot be recorded (nor a guest invited while it may record)."""
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.test_access import ROLES, USERS, _save, world  # noqa: F401 - world: the fixture
+from tests.test_realtime import connected, user_id
+from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
+from tests.test_video_signalling import cookies  # noqa: F401 - the fixture
+
+LINK = re.compile(r"/video-guest/([\w-]{20,})")
+
+
+def page_csrf_token(client, url: str) -> str:
+    """The CSRF token a call page hands its scripts (``data-csrf``)."""
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'data-csrf="([^"]+)"', html)
+    assert match, html[:300]
+    return match.group(1)
+
+
+def invite(client, appointment_id: int, name: str = "Nguyễn Thị Mai (phiên dịch)"):
+    token = page_csrf_token(client, f"/clinic/video/{appointment_id}")
+    return client.post(f"/video-call/{appointment_id}/guests", json={"display_name": name},
+                       headers={"X-CSRFToken": token})
+
+
+def secret_of(answer) -> str:
+    match = LINK.search(answer.get_json()["link"])
+    assert match, answer.get_json()
+    return match.group(1)
+
+
+def use_link(app, secret: str):
+    """A fresh browser opens the link and presses the button; returns the browser and the answer."""
+    browser = app.test_client()
+    landing = browser.get(f"/video-guest/{secret}")
+    assert landing.status_code == 200, landing.get_data(as_text=True)[:300]
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', landing.get_data(as_text=True)).group(1)
+    return browser, browser.post(f"/video-guest/{secret}", data={"csrf_token": csrf})
+
+
+def test_only_the_doctor_invites_and_the_link_is_shown_once(app, db, login_as, live_visit):  # noqa: F811
+    from app.models import VideoCallGuest
+
+    doctor = login_as("doctor")
+    made = invite(doctor, live_visit)
+    assert made.status_code == 201, made.get_json()
+    body = made.get_json()
+    assert body["name"] == "Nguyễn Thị Mai (phiên dịch)" and body["state"] == "invited"
+    secret = secret_of(made)
+    stored = db.session.execute(select(VideoCallGuest)).scalar_one()
+    assert secret not in stored.token_digest and len(stored.token_digest) == 64  # only its hash is kept
+    listed = doctor.get(f"/video-call/{live_visit}/guests").get_json()["guests"]
+    assert [(g["name"], g["state"]) for g in listed] == [("Nguyễn Thị Mai (phiên dịch)", "invited")]
+    assert "link" not in listed[0]  # never shown again
+
+    patient = login_as("patient")
+    token = page_csrf_token(patient, f"/portal/appointments/{live_visit}/video")
+    refused = patient.post(f"/video-call/{live_visit}/guests", json={"display_name": "Bà ngoại"},
+                           headers={"X-CSRFToken": token})
+    assert refused.status_code == 403 and refused.get_json()["reason"] == "not_doctor"
+    assert patient.get(f"/video-call/{live_visit}/guests").status_code == 403
+
+
+def test_a_name_is_required_and_one_guest_at_a_time(login_as, live_visit):  # noqa: F811
+    doctor = login_as("doctor")
+    empty = invite(doctor, live_visit, name="   ")
+    assert empty.status_code == 422 and empty.get_json()["field"] == "display_name"
+    assert invite(doctor, live_visit, name="x" * 121).status_code == 422
+    first = invite(doctor, live_visit)
+    assert first.status_code == 201
+    second = invite(doctor, live_visit, name="Lê Văn Hùng")
+    assert second.status_code == 409 and "one guest" in second.get_json()["message"]
+    withdraw = first.get_json()["withdraw_url"]
+    token = page_csrf_token(doctor, f"/clinic/video/{live_visit}")
+    assert doctor.post(withdraw, json={}, headers={"X-CSRFToken": token}).get_json()["state"] == "withdrawn"
+    assert invite(doctor, live_visit, name="Lê Văn Hùng").status_code == 201
+
+
+def test_opening_the_link_uses_nothing_and_the_button_makes_a_login_for_this_call(app, db, login_as,
+                                                                                  live_visit):  # noqa: F811
+    from app.models import VideoCallGuest
+
+    secret = secret_of(invite(login_as("doctor"), live_visit))
+    page = app.test_client().get(f"/video-guest/{secret}").get_data(as_text=True)
+    assert "Nguyễn Thị Mai (phiên dịch)" in page and "Lê Minh Tâm" in page and "Continue to the video visit" in page
+    assert db.session.execute(select(VideoCallGuest.redeemed_at)).scalar_one() is None  # a GET changes nothing
+
+    browser, joined = use_link(app, secret)
+    assert joined.status_code == 302 and joined.headers["Location"].endswith(f"/video-guest/call/{live_visit}")
+    call_page = browser.get(f"/video-guest/call/{live_visit}").get_data(as_text=True)
+    assert 'data-role="guest"' in call_page and "Nguyễn Thị Mai (phiên dịch)" in call_page
+    assert 'id="call-recording"' not in call_page and 'id="call-files"' not in call_page  # no tools for a guest
+    db.session.expire_all()
+    guest = db.session.execute(select(VideoCallGuest)).scalar_one()
+    assert guest.redeemed_at is not None and guest.user_id is not None
+
+    # the guest's login opens this call and nothing of the clinic's
+    tools = f"/video-call/{live_visit}"
+    for url, allowed in ((f"/portal/appointments/{live_visit}/video", (403,)), ("/patientview/list/", (302, 403)),
+                         ("/clinic/me/appointments", (403,)), (f"{tools}/files", (403,)),
+                         (f"{tools}/recordings", (403,)), (f"{tools}/guests", (403,))):
+        assert browser.get(url).status_code in allowed, url
+
+    # the link works once: a second browser is told so
+    again = app.test_client().get(f"/video-guest/{secret}")
+    assert again.status_code == 410 and "already used" in again.get_data(as_text=True)
+
+
+def test_two_uses_of_one_link_at_once_make_one_login(app, db, login_as, live_visit):  # noqa: F811
+    from app.models import VideoCallGuest
+
+    secret = secret_of(invite(login_as("doctor"), live_visit))
+    browsers = []
+    for _ in range(2):
+        browser = app.test_client()
+        page = browser.get(f"/video-guest/{secret}").get_data(as_text=True)
+        browsers.append((browser, re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)))
+    answers: list[int] = []
+
+    def press(browser, csrf):
+        answers.append(browser.post(f"/video-guest/{secret}", data={"csrf_token": csrf}).status_code)
+
+    threads = [threading.Thread(target=press, args=pair) for pair in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [302, 410]
+    db.session.expire_all()
+    assert db.session.execute(select(VideoCallGuest.user_id)).scalar_one() is not None
+
+
+def test_a_withdrawn_link_and_a_finished_call_do_not_open(app, db, login_as, live_visit):  # noqa: F811
+    from app.models import Appointment
+
+    doctor = login_as("doctor")
+    made = invite(doctor, live_visit)
+    secret = secret_of(made)
+    token = page_csrf_token(doctor, f"/clinic/video/{live_visit}")
+    doctor.post(made.get_json()["withdraw_url"], json={}, headers={"X-CSRFToken": token})
+    withdrawn = app.test_client().get(f"/video-guest/{secret}")
+    assert withdrawn.status_code == 410 and "withdrew" in withdrawn.get_data(as_text=True)
+
+    secret = secret_of(invite(doctor, live_visit, name="Lê Văn Hùng"))
+    appointment = db.session.get(Appointment, live_visit)
+    appointment.start_at -= timedelta(hours=3)
+    appointment.end_at -= timedelta(hours=3)
+    db.session.commit()
+    over = app.test_client().get(f"/video-guest/{secret}")
+    assert over.status_code == 410 and "over" in over.get_data(as_text=True)
+    assert app.test_client().get("/video-guest/not-a-real-secret-at-all-123").status_code == 404
+
+
+def test_a_signed_in_browser_is_not_logged_out_by_the_link(app, login_as, live_visit):  # noqa: F811
+    doctor = login_as("doctor")
+    secret = secret_of(invite(doctor, live_visit))
+    page = doctor.get(f"/video-guest/{secret}")
+    assert page.status_code == 200 and "another browser" in page.get_data(as_text=True)
+    assert "Continue to the video visit" not in page.get_data(as_text=True)
+    assert doctor.get(f"/clinic/video/{live_visit}").status_code == 200  # still the doctor
+
+
+def test_no_recording_while_a_guest_is_invited_and_no_guest_while_it_may_record(app, login_as,
+                                                                                 live_visit):  # noqa: F811
+    doctor = login_as("doctor")
+    token = page_csrf_token(doctor, f"/clinic/video/{live_visit}")
+    asked = doctor.post(f"/video-call/{live_visit}/recordings", headers={"X-CSRFToken": token})
+    assert asked.status_code == 201
+    blocked = invite(doctor, live_visit)
+    assert blocked.status_code == 409 and "Stop the recording" in blocked.get_json()["message"]
+    stop = doctor.post(f"/video-call/{live_visit}/recordings/{asked.get_json()['recording_id']}/stop",
+                       headers={"X-CSRFToken": token})
+    assert stop.status_code == 200
+    assert invite(doctor, live_visit).status_code == 201
+    refused = doctor.post(f"/video-call/{live_visit}/recordings", headers={"X-CSRFToken": token})
+    assert refused.status_code == 409 and refused.get_json()["reason"] == "guest"
+
+
+def test_the_guest_waits_is_admitted_by_the_doctor_and_signals(app, login_as, live_server, live_visit,  # noqa: F811
+                                                                cookies):  # noqa: F811
+    secret = secret_of(invite(login_as("doctor"), live_visit))
+    browser, _joined = use_link(app, secret)
+    name = app.config.get("SESSION_COOKIE_NAME", "session")
+    guest_cookie = f"{name}={browser.get_cookie(name).value}"
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=guest_cookie) as guest:
+        seated = doctor.call("call:join", {"appointment_id": live_visit})
+        waiting = guest.call("call:join", {"appointment_id": live_visit})
+        assert (waiting["ok"], waiting["role"], waiting["state"]) == (True, "guest", "waiting")
+        assert doctor.wait_for("call:waiting")["name"] == "Nguyễn Thị Mai (phiên dịch)"
+        assert guest.call("call:signal", {"appointment_id": live_visit, "to": seated["sid"], "kind": "offer",
+                                          "data": {"sdp": "v=0"}})["reason"] == "not_in_call"
+        assert doctor.call("call:admit", {"appointment_id": live_visit})["admitted"] == [waiting["sid"]]
+        assert guest.wait_for("call:admitted")["names"] == {seated["sid"]: "BS. Lê Minh Tâm"}
+        joined = doctor.wait_for("call:peer-joined")
+        assert (joined["role"], joined["name"]) == ("guest", "Nguyễn Thị Mai (phiên dịch)")
+        assert guest.call("call:signal", {"appointment_id": live_visit, "to": seated["sid"], "kind": "offer",
+                                          "data": {"sdp": "v=0"}}) == {"ok": True}
+        assert doctor.wait_for("call:signal")["from"] == waiting["sid"]
+        # the guest's admission is the guest's own: a rejoin goes straight in
+        back = guest.call("call:join", {"appointment_id": live_visit})
+        assert back["state"] == "admitted"
+        assert guest.call("call:admit", {"appointment_id": live_visit})["reason"] == "not_doctor"
+    # the guest's login is a login of its own, not the doctor's or the patient's
+    assert user_id(app, "doctor") != user_id(app, "patient")
+
+
+def test_the_patient_still_waits_after_a_guest_was_admitted(app, login_as, live_server, live_visit,  # noqa: F811
+                                                            cookies):  # noqa: F811
+    """Admitting is per person: a guest let in first does not open the door for the patient."""
+    secret = secret_of(invite(login_as("doctor"), live_visit))
+    browser, _joined = use_link(app, secret)
+    name = app.config.get("SESSION_COOKIE_NAME", "session")
+    guest_cookie = f"{name}={browser.get_cookie(name).value}"
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=guest_cookie) as guest:
+        doctor.call("call:join", {"appointment_id": live_visit})
+        guest.call("call:join", {"appointment_id": live_visit})
+        doctor.wait_for("call:waiting")
+        doctor.call("call:admit", {"appointment_id": live_visit})
+    with connected(live_server, cookie=cookies("patient")) as patient:
+        assert patient.call("call:join", {"appointment_id": live_visit})["state"] == "waiting"
+
+
+# Every role of the access matrix (tests/test_access.py) on the invitations of one video visit
+# between "doctor_care" and "patient_owner": only its doctor lists and makes them; its patient has a
+# seat but is not the doctor (403); everyone else has no seat at all (404, logged like any read of
+# someone else's visit).
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_visits_doctor_sees_and_makes_invitations(db, world, login_as, role):  # noqa: F811
+    from datetime import datetime, timezone
+
+    from app.models import Appointment, VideoCallGuest
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    visit = _save(db, Appointment(patient_id=world.owner, doctor_id=world.doctor_care, service_id=world.service,
+                                  mode="video", status="confirmed", start_at=now - timedelta(minutes=5),
+                                  end_at=now + timedelta(minutes=15)))
+    browser = login_as(USERS[role][0])
+    listed = browser.get(f"/video-call/{visit}/guests")
+    expected = {"doctor_care": 200, "patient_owner": 403}.get(role, 403)
+    assert listed.status_code == expected, (role, listed.get_json())
+    if role != "doctor_care":
+        assert listed.get_json()["reason"] in ("not_yours", "not_doctor")
+        assert "guests" not in listed.get_json()
+    db.session.rollback()
+    assert db.session.execute(select(VideoCallGuest)).first() is None
