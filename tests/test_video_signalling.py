@@ -302,3 +302,26 @@ def test_a_doctor_who_logged_out_can_no_longer_signal(app, live_server, live_vis
         assert answer.status_code == 200
         assert doctor.call("call:signal", offer)["reason"] == "login"
         patient.nothing("call:signal")
+
+
+def test_a_patient_in_the_waiting_room_is_checked_in_like_at_the_desk(app, live_server, live_visit,  # noqa: F811
+                                                                      cookies):
+    """The desk's board and the doctor's My day show the video patient waiting, with a number."""
+    from app.extensions import db
+    from app.models import Appointment
+    from app.services import front_desk
+    from app.services.settings import ClinicSettings
+
+    with connected(live_server, cookie=cookies("patient")) as patient:
+        assert patient.call("call:join", {"appointment_id": live_visit})["state"] == "waiting"
+        again = patient.call("call:join", {"appointment_id": live_visit})  # a reload: still one check-in
+        assert again["state"] == "waiting"
+    with app.app_context():
+        appointment = db.session.get(Appointment, live_visit)
+        assert (appointment.status, appointment.queue_number) == ("checked_in", 1)
+        assert appointment.checked_in_at is not None
+        settings = ClinicSettings.from_config(app.config)
+        day = front_desk.clinic_day(appointment.start_at, settings)
+        rows = [row for queue in front_desk.queue_board(db.session, day, appointment.start_at, settings=settings)
+                for row in queue.rows if row.appointment_id == live_visit]
+        assert [(row.state, row.mode) for row in rows] == [("waiting", "video")]

@@ -43,6 +43,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 from app.extensions import db
 from app.realtime.events import _current_user
 from app.services import telemedicine
+from app.services.settings import ClinicSettings
 from app.services.telemedicine import CallRefused, JoinWindow
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,9 @@ class Calls:
             extra = {"opens_at": refused.opens_at.isoformat()} if refused.opens_at else {}
             return self.refuse(user, "call:join", appointment_id, refused.reason, refused.message,
                                extra=extra)
+        if seat.role == "patient":  # in the waiting room (or the call): arrived, like at the desk
+            telemedicine.patient_arrived(db.session, seat.appointment_id, user.id, now,
+                                         ClinicSettings.from_config(current_app.config))
         previous = self.seat(sid)
         if previous is not None and previous["room"] != seat.room:
             self.leave_seat(sid, previous)

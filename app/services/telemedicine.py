@@ -405,3 +405,42 @@ def has_invited_guest(session: Session, appointment_id: int) -> bool:
     return session.execute(sa.select(sa.exists().where(
         VideoCallGuest.video_call_id == VideoCall.id, VideoCall.appointment_id == appointment_id,
         VideoCallGuest.revoked_at.is_(None)))).scalar_one()
+
+
+def patient_arrived(session: Session, appointment_id: int, actor_id: int, now: datetime, settings: Any) -> bool:
+    """The patient entered the call's waiting room: a requested or confirmed video visit of today is
+    checked in (``front_desk.check_in``: a queue number, the desk's board and the doctor's My day
+    show them waiting), as a patient walking up to the desk is. Whether it was checked in now; a
+    visit already further along, or of another day, is left as it is. Commits (check_in does)."""
+    from app.services import front_desk
+    from app.services.errors import DomainError as Refused
+
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.status not in ("requested", "confirmed"):
+        return False
+    try:
+        front_desk.check_in(session, appointment_id, actor_id, now, settings=settings)
+    except Refused:  # another day, or the desk was quicker: nothing to do
+        session.rollback()
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """A video visit's call as the visit workspace shows it."""
+
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @property
+    def minutes(self) -> int | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return max(0, round((self.ended_at - self.started_at).total_seconds() / 60))
+
+
+def call_summary(session: Session, appointment_id: int | None) -> CallSummary | None:
+    """When the call of a video appointment started and ended (None: no call room yet)."""
+    call = _call_of(session, appointment_id) if appointment_id else None
+    return CallSummary(call.started_at, call.ended_at) if call is not None else None

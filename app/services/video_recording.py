@@ -430,3 +430,14 @@ def delete_expired(session: Session, now: datetime, *, store: FileStore) -> int:
 
 __all__ = ["InvalidTag", "RecordingRefused", "RecordingSetup", "add_chunk", "call_recordings", "decide",
            "delete_expired", "open_recording", "play", "request_recording", "stop"]
+
+
+def appointment_recordings(session: Session, appointment_id: int) -> list[RecordingView]:
+    """The recordings of an appointment's call that were recorded and are kept (stopped, not yet
+    deleted), oldest first: for the visit workspace, which the care-team rule already guards.
+    Playing one is its own audited read (``open_recording``)."""
+    rows = session.execute(select(VideoRecording).join(VideoCall, VideoCall.id == VideoRecording.video_call_id)
+                           .where(VideoCall.appointment_id == appointment_id, VideoRecording.state == "stopped",
+                                  VideoRecording.started_at.is_not(None))
+                           .order_by(VideoRecording.id)).scalars()
+    return [view(session, row) for row in rows]

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.fab.actor import acting_user
 from app.i18n import choice_label
 from app.models.types import utcnow
-from app.services import encounters
+from app.services import encounters, telemedicine, video_recording
 from app.services.errors import DomainError
 from app.views.base import clinic_settings
 from app.views.fields import (
@@ -94,6 +94,15 @@ def expected_version() -> int | None:
         return None
 
 
+def _video_call(encounter: Any) -> dict[str, Any]:
+    """A video visit's call for the workspace: its start, end and length, and its kept recordings."""
+    appointment = encounter.appointment
+    if appointment is None or appointment.mode != "video":
+        return {"video_call": None, "recordings": []}
+    return {"video_call": telemedicine.call_summary(db.session, appointment.id) or telemedicine.CallSummary(None, None),
+            "recordings": video_recording.appointment_recordings(db.session, appointment.id)}
+
+
 class VisitView(BaseView):
     route_base = "/visit"
     default_view = "workspace"
@@ -122,7 +131,7 @@ class VisitView(BaseView):
             language=language, normal=normal, signer_name=encounters.signer_name(encounter), choice_label=choice_label,
             amendable=encounters.AMENDABLE, format_moment=format_moment,
             format_day=lambda day: format_date_input(day, language),
-            format_number=lambda value: format_decimal_input(value, language, 1))
+            format_number=lambda value: format_decimal_input(value, language, 1), **_video_call(encounter))
 
     @expose("/<int:encounter_id>/save", methods=["POST"])
     @has_access
