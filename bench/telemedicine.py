@@ -9,14 +9,17 @@ server makes for its own users.
 
     .venv/bin/python bench/telemedicine.py --quick     # 200 rooms, 2 ICE candidates a side (under a minute)
     .venv/bin/python bench/telemedicine.py             # 200 rooms, 8 ICE candidates a side
-    .venv/bin/python bench/telemedicine.py --rooms 50
+    .venv/bin/python bench/telemedicine.py --rooms 50 --media 0   # signalling only, no browser
 
 Prints `name: value` lines: signalling_rooms (rooms whose two sides got every signal),
 signalling_p99_ms and signalling_p50_ms (from the sender's ``call:signal`` to the other side's
 receipt, over every relayed signal; one clock), signals (relayed), lost (not received within
 10 s; must be 0), refused (signals the server refused; must be 0), join_s (all rooms joined and
 admitted), failed_connects, server_cpu_ms (the server's CPU time over the signalling) and
-load_average (the machine's, at the end).
+load_average (the machine's, at the end). Then, in two Chromium pages per visit (fake camera and
+microphone; 3 visits with --quick, else 10): join_to_media_ms_p50 and join_to_media_ms_max, from
+the doctor's "Admit" to the first video frame of the patient on the doctor's page, and
+join_to_media_rounds.
 """
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ def bench_app() -> Any:
     session and access token for each login in ``tokens.json`` there (no password check per
     client). Prints ``ready <pid> <mode>``."""
     instance = os.environ["TELECALL_INSTANCE"]
-    rooms = int(os.environ["TELECALL_ROOMS"])
+    rooms = int(os.environ["TELECALL_ROOMS"]) + int(os.environ.get("TELECALL_MEDIA_ROUNDS", "0"))
     os.environ["INSTANCE_PATH"] = instance
     sys.path.insert(0, str(ROOT))
     from datetime import timedelta
@@ -72,7 +75,6 @@ def bench_app() -> Any:
         SCHEDULER_IN_PROCESS = False
         MFA_REQUIRED_ROLES = ""
         SOCKETIO_PING_INTERVAL = 60
-        WTF_CSRF_ENABLED = False
         JWT_ACCESS_MINUTES = 60
 
     app = create_app(BenchConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance}/telecall.db")
@@ -218,12 +220,81 @@ async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | Non
             "load_average": f"{os.getloadavg()[0]:.1f}"}
 
 
+# Chromium with a fake camera and microphone (a test pattern and a tone), as tests/test_browser_video_call.py.
+MEDIA_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
+              "--disable-features=WebRtcHideLocalIpsWithMdns"]
+# On the doctor's page: click "Admit" and time it to the first decoded frame of the patient's video.
+ADMIT_TO_FRAME = """() => new Promise((resolve, reject) => {
+    const started = performance.now();
+    document.querySelector('.video-call-waiter button').click();
+    const look = () => {
+        const video = document.querySelector('.video-call-remote video');
+        if (video && video.videoWidth > 0) { resolve(performance.now() - started); return; }
+        if (performance.now() - started > 20000) { reject(new Error('no video in 20 s')); return; }
+        setTimeout(look, 2);
+    };
+    look();
+})"""
+
+
+def join_to_media(url: str, pairs: list[dict], numbers: list[int]) -> dict[str, str]:
+    """One video visit per number, each in two fresh Chromium pages (Debian's /usr/bin/chromium,
+    fake media): the patient opens the portal's call page and waits, the doctor opens his and
+    sees them waiting; then the time from the doctor's "Admit" to the first video frame of the
+    patient received on the doctor's page (signalling, ICE on loopback, DTLS, the first frame)."""
+    from playwright.sync_api import sync_playwright
+
+    def login(context: Any, username: str) -> Any:
+        page = context.new_page()
+        page.goto(f"{url}/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", "Bench-Passw0rd!")
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_load_state()
+        return page
+
+    times: list[float] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                             args=MEDIA_ARGS)
+        try:
+            for number in numbers:
+                appointment_id = pairs[number]["appointment_id"]
+                doctor_context, patient_context = browser.new_context(), browser.new_context()
+                try:
+                    patient = login(patient_context, f"bench-pt-{number}")
+                    patient.goto(f"{url}/portal/appointments/{appointment_id}/video")
+                    patient.locator('[data-part="camera"] option').first.wait_for(state="attached")
+                    patient.click('[data-action="join"]')
+                    patient.locator('[data-part="waiting"]').wait_for()
+                    doctor = login(doctor_context, f"bench-doc-{number}")
+                    doctor.goto(f"{url}/clinic/video/{appointment_id}")
+                    doctor.locator('[data-part="camera"] option').first.wait_for(state="attached")
+                    doctor.click('[data-action="join"]')
+                    doctor.locator(".video-call-waiter").wait_for()
+                    times.append(doctor.evaluate(ADMIT_TO_FRAME))
+                finally:
+                    doctor_context.close()
+                    patient_context.close()
+        finally:
+            browser.close()
+    return {"join_to_media_rounds": str(len(times)),
+            "join_to_media_ms_p50": f"{statistics.median(times):.0f}" if times else "n/a",
+            "join_to_media_ms_max": f"{max(times):.0f}" if times else "n/a"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 ICE candidates a side instead of 8")
     parser.add_argument("--rooms", type=int, default=200)
     parser.add_argument("--ice", type=int, default=None)
+    parser.add_argument("--media", type=int, default=None,
+                        help="video visits measured in two Chromium pages (default 3 with --quick, else 10; 0: none)")
     args = parser.parse_args()
+    if args.media is None:
+        args.media = 3 if args.quick else 10
     ice = args.ice or (2 if args.quick else 8)
     instance = tempfile.mkdtemp(prefix="clinic-bench-telecall-")
     port = free_port()
@@ -231,7 +302,7 @@ def main() -> None:
     log = open(Path(instance) / "server.log", "w")
     env = {k: v for k, v in os.environ.items()
            if k not in {"REDIS_URL", "MONGO_URI", "DATABASE_URL", "SOCKETIO_ASYNC_MODE"}}
-    env.update(TELECALL_INSTANCE=instance, TELECALL_ROOMS=str(args.rooms))
+    env.update(TELECALL_INSTANCE=instance, TELECALL_ROOMS=str(args.rooms), TELECALL_MEDIA_ROUNDS=str(args.media))
     server = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         assert server.stdout is not None
@@ -241,8 +312,11 @@ def main() -> None:
         server_pid, mode = int(line[1]), line[2]
         print(f"server: gevent (socketio {mode})", flush=True)
         pairs = json.loads(Path(instance, "tokens.json").read_text())
-        for name, value in asyncio.run(run_rooms(url, pairs, ice, server_pid)).items():
+        for name, value in asyncio.run(run_rooms(url, pairs[:args.rooms], ice, server_pid)).items():
             print(f"{name}: {value}", flush=True)
+        if args.media:
+            for name, value in join_to_media(url, pairs, list(range(args.rooms, args.rooms + args.media))).items():
+                print(f"{name}: {value}", flush=True)
     finally:
         server.terminate()
         try:

@@ -142,6 +142,31 @@ def app(db_url):
         db.engine.dispose()
 
 
+def _truncate(db, used: set[str]) -> None:
+    """TRUNCATE the tables a test used. A live server's request still under way (a page's poll or
+    catch-up as the browser closes) may hold a table the TRUNCATE needs while waiting for another it
+    holds: PostgreSQL then breaks the deadlock by failing one of the two. If it is the TRUNCATE, try
+    again (the request is over by then)."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            if "audit_event" in used:
+                # The database refuses to empty the audit trail (migration 0006_audit_chain), to everyone:
+                # this test-only cleanup, as the superuser the suite connects as, skips the triggers for
+                # its own transaction (SET LOCAL). Production code has no such switch.
+                db.session.execute(text("SET LOCAL session_replication_role = replica"))
+            db.session.execute(text("TRUNCATE " + ", ".join(sorted(used)) + " RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as exc:
+            db.session.rollback()
+            if attempt == 4 or "deadlock" not in str(exc).lower():
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 @pytest.fixture(autouse=True)
 def _clean_clinic_tables(request):
     """Tests that touch the app start from an empty clinic (logins and roles stay)."""
@@ -163,12 +188,7 @@ def _clean_clinic_tables(request):
             db.session.rollback()
             return
         if db.engine.dialect.name == "postgresql":
-            if "audit_event" in used:
-                # The database refuses to empty the audit trail (migration 0006_audit_chain), to everyone: this
-                # test-only cleanup, as the superuser the suite connects as, skips the triggers for
-                # its own transaction (SET LOCAL). Production code has no such switch.
-                db.session.execute(text("SET LOCAL session_replication_role = replica"))
-            db.session.execute(text("TRUNCATE " + ", ".join(sorted(used)) + " RESTART IDENTITY CASCADE"))
+            _truncate(db, used)
         else:
             for table in reversed(tables):
                 if table.name in used:
