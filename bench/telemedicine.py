@@ -15,7 +15,9 @@ Prints `name: value` lines: signalling_rooms (rooms whose two sides got every si
 signalling_p99_ms and signalling_p50_ms (from the sender's ``call:signal`` to the other side's
 receipt, over every relayed signal; one clock), signals (relayed), lost (not received within
 10 s; must be 0), refused (signals the server refused; must be 0), join_s (all rooms joined and
-admitted), failed_connects, server_cpu_ms (the server's CPU time over the signalling) and
+admitted, each patient checked in on joining), settle_s (the wait for the server to be quiet after
+the joins, before the signalling), failed_connects, server_cpu_ms (the server's CPU time over the
+signalling) and
 load_average (the machine's, at the end). Then, in two Chromium pages per visit (fake camera and
 microphone; 3 visits with --quick, else 10): join_to_media_ms_p50 and join_to_media_ms_max, from
 the doctor's "Admit" to the first video frame of the patient on the doctor's page, and
@@ -200,6 +202,18 @@ async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | Non
                                        "sdpMid": "0"}, f"{room}:ice:{name}:{i}")
             for i in range(ice) for a, b, name in ((patient, doctor, "p"), (doctor, patient, "d"))))
 
+    # The joins check each patient in (app.services.telemedicine.patient_arrived: the queue's events and
+    # jobs run on after the answers); the signalling is timed once the server is quiet again.
+    settle_started = time.monotonic()
+    if server_pid:
+        last = _cpu_ms(server_pid)
+        while time.monotonic() - settle_started < 30:
+            await asyncio.sleep(0.5)
+            now_cpu = _cpu_ms(server_pid)
+            if now_cpu - last < 25:
+                break
+            last = now_cpu
+    settle_s = time.monotonic() - settle_started
     cpu_before = _cpu_ms(server_pid) if server_pid else 0.0
     await asyncio.gather(*(exchange(*s) for s in seated))
     deadline = time.monotonic() + RECEIVE_TIMEOUT
@@ -216,6 +230,7 @@ async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | Non
             "signalling_p99_ms": f"{_percentile(latencies, 99):.1f}" if latencies else "nan",
             "signalling_p50_ms": f"{statistics.median(latencies):.1f}" if latencies else "nan",
             "signals": str(len(latencies)), "lost": str(lost), "refused": str(refused), "join_s": f"{join_s:.1f}",
+            "settle_s": f"{settle_s:.1f}",
             "failed_connects": str(failed), "server_cpu_ms": f"{server_cpu:.0f}",
             "load_average": f"{os.getloadavg()[0]:.1f}"}
 
