@@ -114,16 +114,22 @@ def test_a_call_the_doctor_ended_opens_on_ended(app, db, login_as, live_visit): 
     assert 'data-ended="true"' in html and 'data-action="reopen"' in html
 
 
-def test_the_visit_workspace_links_to_the_call(app, db, login_as, live_visit):  # noqa: F811
+def started_visit(app, db, appointment_id: int):
+    """The doctor starts the (checked-in) video visit: its draft record."""
     from app.models.types import utcnow
     from app.services import encounters
     from app.services.settings import ClinicSettings
 
-    move(db, live_visit, status="checked_in")
+    move(db, appointment_id, status="checked_in")
     doctor = app.appbuilder.sm.find_user(username="doctor")
-    encounter = encounters.start_visit(db.session, live_visit, doctor, utcnow(),
+    encounter = encounters.start_visit(db.session, appointment_id, doctor, utcnow(),
                                        settings=ClinicSettings.from_config(app.config))
     db.session.commit()
+    return encounter
+
+
+def test_the_visit_workspace_links_to_the_call(app, db, login_as, live_visit):  # noqa: F811
+    encounter = started_visit(app, db, live_visit)
     _status, html = page(login_as("doctor"), f"/visit/{encounter.id}")
     assert f'href="/clinic/video/{live_visit}"' in html and "Open video call" in html
 
@@ -134,16 +140,22 @@ def test_the_visit_workspace_links_to_the_call(app, db, login_as, live_visit):  
 CALL_PAGES = {"doctor_care": (200, 403), "patient_owner": (302, 200), "patient_other": (404, 404)}
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_only_the_visits_doctor_and_patient_get_its_pages(db, world, login_as, role):  # noqa: F811
+def world_video_visit(db, world) -> int:  # noqa: F811 - the fixture's value, passed in
+    """A video visit under way between "doctor_care" and "patient_owner" of the access matrix."""
     from datetime import datetime, timezone
 
     from app.models import Appointment
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    visit = _save(db, Appointment(patient_id=world.owner, doctor_id=world.doctor_care, service_id=world.service,
-                                  mode="video", status="confirmed", start_at=now - timedelta(minutes=5),
-                                  end_at=now + timedelta(minutes=15)))
+    return _save(db, Appointment(patient_id=world.owner, doctor_id=world.doctor_care, service_id=world.service,
+                                 mode="video", status="confirmed", start_at=now - timedelta(minutes=5),
+                                 end_at=now + timedelta(minutes=15)))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_visits_doctor_and_patient_get_its_pages(db, world, login_as, role):  # noqa: F811
+
+    visit = world_video_visit(db, world)
     browser = login_as(USERS[role][0])
     doctor_page = browser.get(f"/clinic/video/{visit}").status_code
     patient_page = browser.get(f"/portal/appointments/{visit}/video").status_code

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.test_access import ROLES, USERS, _save, world  # noqa: F401 - world: the fixture
+from tests.test_access import ROLES, USERS, world  # noqa: F401 - world: the fixture
 from tests.test_realtime import connected, user_id
 from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
 from tests.test_video_signalling import cookies  # noqa: F401 - the fixture
@@ -188,12 +188,16 @@ def test_no_recording_while_a_guest_is_invited_and_no_guest_while_it_may_record(
     assert refused.status_code == 409 and refused.get_json()["reason"] == "guest"
 
 
+def invited_guest_cookie(app, login_as, appointment_id: int) -> str:
+    """The ``Cookie`` header of a browser that used a fresh invitation of the visit's call."""
+    browser, _joined = use_link(app, secret_of(invite(login_as("doctor"), appointment_id)))
+    name = app.config.get("SESSION_COOKIE_NAME", "session")
+    return f"{name}={browser.get_cookie(name).value}"
+
+
 def test_the_guest_waits_is_admitted_by_the_doctor_and_signals(app, login_as, live_server, live_visit,  # noqa: F811
                                                                 cookies):  # noqa: F811
-    secret = secret_of(invite(login_as("doctor"), live_visit))
-    browser, _joined = use_link(app, secret)
-    name = app.config.get("SESSION_COOKIE_NAME", "session")
-    guest_cookie = f"{name}={browser.get_cookie(name).value}"
+    guest_cookie = invited_guest_cookie(app, login_as, live_visit)
     with connected(live_server, cookie=cookies("doctor")) as doctor, \
             connected(live_server, cookie=guest_cookie) as guest:
         seated = doctor.call("call:join", {"appointment_id": live_visit})
@@ -213,17 +217,19 @@ def test_the_guest_waits_is_admitted_by_the_doctor_and_signals(app, login_as, li
         back = guest.call("call:join", {"appointment_id": live_visit})
         assert back["state"] == "admitted"
         assert guest.call("call:admit", {"appointment_id": live_visit})["reason"] == "not_doctor"
-    # the guest's login is a login of its own, not the doctor's or the patient's
-    assert user_id(app, "doctor") != user_id(app, "patient")
+    # the guest's seat is a login of its own, not the doctor's or the patient's
+    from app.extensions import db
+    from app.models import VideoCallGuest
+
+    with app.app_context():
+        guest_user = db.session.execute(select(VideoCallGuest.user_id)).scalar_one()
+    assert guest_user not in (None, user_id(app, "doctor"), user_id(app, "patient"))
 
 
 def test_the_patient_still_waits_after_a_guest_was_admitted(app, login_as, live_server, live_visit,  # noqa: F811
                                                             cookies):  # noqa: F811
     """Admitting is per person: a guest let in first does not open the door for the patient."""
-    secret = secret_of(invite(login_as("doctor"), live_visit))
-    browser, _joined = use_link(app, secret)
-    name = app.config.get("SESSION_COOKIE_NAME", "session")
-    guest_cookie = f"{name}={browser.get_cookie(name).value}"
+    guest_cookie = invited_guest_cookie(app, login_as, live_visit)
     with connected(live_server, cookie=cookies("doctor")) as doctor, \
             connected(live_server, cookie=guest_cookie) as guest:
         doctor.call("call:join", {"appointment_id": live_visit})
@@ -240,14 +246,10 @@ def test_the_patient_still_waits_after_a_guest_was_admitted(app, login_as, live_
 # someone else's visit).
 @pytest.mark.parametrize("role", ROLES)
 def test_only_the_visits_doctor_sees_and_makes_invitations(db, world, login_as, role):  # noqa: F811
-    from datetime import datetime, timezone
+    from app.models import VideoCallGuest
+    from tests.test_video_call_pages import world_video_visit
 
-    from app.models import Appointment, VideoCallGuest
-
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    visit = _save(db, Appointment(patient_id=world.owner, doctor_id=world.doctor_care, service_id=world.service,
-                                  mode="video", status="confirmed", start_at=now - timedelta(minutes=5),
-                                  end_at=now + timedelta(minutes=15)))
+    visit = world_video_visit(db, world)
     browser = login_as(USERS[role][0])
     listed = browser.get(f"/video-call/{visit}/guests")
     expected = {"doctor_care": 200, "patient_owner": 403}.get(role, 403)

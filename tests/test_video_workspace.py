@@ -5,21 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.test_video_call_pages import move, page
+from tests.test_video_call_pages import page, started_visit
 from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
 
 
 def test_the_workspace_shows_the_call_and_its_recordings(app, db, login_as, live_visit):  # noqa: F811
     from app.models import RecordingConsent, VideoRecording
     from app.models.types import utcnow
-    from app.services import encounters, telemedicine
-    from app.services.settings import ClinicSettings
+    from app.services import telemedicine
 
-    move(db, live_visit, status="checked_in")
+    encounter = started_visit(app, db, live_visit)
     doctor = app.appbuilder.sm.find_user(username="doctor")
-    encounter = encounters.start_visit(db.session, live_visit, doctor, utcnow(),
-                                       settings=ClinicSettings.from_config(app.config))
-    db.session.commit()
     _status, html = page(login_as("doctor"), f"/visit/{encounter.id}")
     assert "The video call has not started." in html
 
