@@ -49,6 +49,8 @@ class QueueRowOut(Schema):
     called_at = fields.String(allow_none=True)
     called_by = fields.String(allow_none=True)
     can_no_show = fields.Boolean(metadata={"description": "whether No-show would be accepted now"})
+    mode = fields.String(metadata={"enum": ["in_person", "video"],
+                                   "description": "video: the patient waits in the call's waiting room"})
 
 
 class DoctorQueueOut(Schema):

@@ -72,7 +72,8 @@ OTHER_ENTITIES = {
     "MedicineDailyUse": _l("Daily use of a medicine"),
     "InvoiceSequence": _l("Invoice number counter"), "ProviderEvent": _l("Payment provider event"),
     "RealtimeRoom": _l("Live-update room"),
-    "VideoCall": _l("Video visit call room"), "VideoRecording": _l("Video call recording"),
+    "VideoCall": _l("Video visit call room"), "VideoCallGuest": _l("Guest invited to a video call"),
+    "VideoRecording": _l("Video call recording"),
     "RecordingConsent": _l("Consent to a call recording"),
     "RecordingChunk": _l("Piece of a call recording"), "VideoCallFile": _l("File sent in a video call"),
 }
