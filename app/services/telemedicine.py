@@ -413,14 +413,13 @@ def patient_arrived(session: Session, appointment_id: int, actor_id: int, now: d
     show them waiting), as a patient walking up to the desk is. Whether it was checked in now; a
     visit already further along, or of another day, is left as it is. Commits (check_in does)."""
     from app.services import front_desk
-    from app.services.errors import DomainError as Refused
 
     appointment = session.get(Appointment, appointment_id)
     if appointment is None or appointment.status not in ("requested", "confirmed"):
         return False
     try:
         front_desk.check_in(session, appointment_id, actor_id, now, settings=settings)
-    except Refused:  # another day, or the desk was quicker: nothing to do
+    except DomainError:  # another day, or the desk was quicker: nothing to do
         session.rollback()
         return False
     return True
