@@ -319,34 +319,44 @@ def browser_logins() -> dict:
     return {}
 
 
+def logged_in_page(engine, app, live_server: str, browser_logins: dict, username: str, width: int = 1280,
+                   locale: str = "en-US"):
+    """A new context of ``engine`` (a Chromium) logged in as ``username``, and its page: through the
+    login form (and the code page of two-step login) the first time, later from the cookies kept in
+    ``browser_logins``. The caller closes ``page.context``."""
+    context = engine.new_context(viewport={"width": width, "height": 900}, locale=locale,
+                                 storage_state=browser_logins.get(username))
+    page = context.new_page()
+    if username not in browser_logins:
+        page.goto(f"{live_server}/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        # the form's POST and its redirect to the user's start page: wait for the page it lands on, or
+        # a goto right after this could be cut short by that redirect (ERR_ABORTED)
+        with page.expect_navigation():
+            page.click("input[type=submit], button[type=submit]")
+        if "/login/code/" in page.url:  # two-step login (tests/factories.py: login_code)
+            from tests.factories import login_code
+
+            page.fill("input[name=code]", login_code(app, username) or "")
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+        assert "/login" not in page.url, f"{username} could not log in"
+        browser_logins[username] = context.storage_state()
+    page.base_url = live_server
+    return page
+
+
 @pytest.fixture
 def page_as(browser_engine, live_server, browser_logins, app):
     """page_as("receptionist", width=390) -> a logged-in Playwright page. The browser's locale is
     pinned (en-US by default): date and time inputs are typed in its order of fields. The first
     page of a user logs in through the login form; later ones start with that user's cookies."""
     contexts = []
-    page_app = app
 
     def open_page(username: str, width: int = 1280, locale: str = "en-US"):
-        context = browser_engine.new_context(viewport={"width": width, "height": 900}, locale=locale,
-                                             storage_state=browser_logins.get(username))
-        contexts.append(context)
-        page = context.new_page()
-        if username not in browser_logins:
-            page.goto(f"{live_server}/login/")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_load_state()
-            if "/login/code/" in page.url:  # two-step login (tests/factories.py: login_code)
-                from tests.factories import login_code
-
-                page.fill("input[name=code]", login_code(page_app, username) or "")
-                page.click("button[type=submit]")
-                page.wait_for_load_state()
-            assert "/login" not in page.url, f"{username} could not log in"
-            browser_logins[username] = context.storage_state()
-        page.base_url = live_server
+        page = logged_in_page(browser_engine, app, live_server, browser_logins, username, width, locale)
+        contexts.append(page.context)
         return page
 
     yield open_page

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import logged_in_page
 from tests.system_parts import chromium_path
 from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
 
@@ -44,24 +44,8 @@ def open_as(app, media_browser, live_server, browser_logins):
     contexts = []
 
     def open_page(username: str, width: int):
-        context = media_browser.new_context(viewport={"width": width, "height": 900}, locale="en-US",
-                                            storage_state=browser_logins.get(username))
-        contexts.append(context)
-        page = context.new_page()
-        if username not in browser_logins:
-            page.goto(f"{live_server}/login/")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_load_state()
-            if "/login/code/" in page.url:  # two-step login (tests/factories.py: login_code)
-                from tests.factories import login_code
-
-                page.fill("input[name=code]", login_code(app, username) or "")
-                page.click("button[type=submit]")
-                page.wait_for_load_state()
-            assert "/login" not in page.url, f"{username} could not log in"
-            browser_logins[username] = context.storage_state()
+        page = logged_in_page(media_browser, app, live_server, browser_logins, username, width)
+        contexts.append(page.context)
         page.on("dialog", lambda dialog: dialog.accept())  # "End the video visit for everyone?"
         # what the recording and file partials hear: the last "call:streams"
         page.add_init_script("document.addEventListener('call:streams', e => { window.lastStreams = e.detail; })")
@@ -70,6 +54,15 @@ def open_as(app, media_browser, live_server, browser_logins):
     yield open_page
     for context in contexts:
         context.close()
+
+
+def until(page, expression: str, timeout: float = 10, arg=None) -> None:
+    """Wait for ``expression`` (or a function of ``arg``) to hold in ``page``, polled from here: the
+    page's CSP forbids the in-page evaluation of strings that ``wait_for_function`` polls with."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression, arg):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        time.sleep(0.2)
 
 
 def stats(page) -> dict:
@@ -98,6 +91,9 @@ def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  
     shots.mkdir(parents=True, exist_ok=True)
     doctor_url, patient_url = f"/clinic/video/{live_visit}", f"/portal/appointments/{live_visit}/video"
     doctor, patient = open_as("doctor", 1280), open_as("patient", 390)
+    # the doctor's start page (My day) reloads itself on the queue's live updates, and the patient's
+    # joining checks them in: away from it, so that no reload cuts short the doctor's next page
+    doctor.goto("about:blank")
     errors: list[str] = []
     for page in (doctor, patient):
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -111,7 +107,7 @@ def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  
     # the patient checks the devices, joins and waits
     language(patient, live_server, "en", patient_url)
     patient.locator('[data-part="camera"] option').first.wait_for(state="attached")
-    patient.wait_for_function("document.querySelector('[data-part=preview]').videoWidth > 0")
+    until(patient, "document.querySelector('[data-part=preview]').videoWidth > 0")
     shot(patient, "check", "en")
     patient.click('[data-action="join"]')
     patient.get_by_text(TEXT["en"]["waiting"]).wait_for()
@@ -155,11 +151,11 @@ def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  
     camera_label = patient.evaluate("window.ClinicCall.sending()")[0]
     patient.click('[data-action="share"]')
     patient.wait_for_selector('[data-action="share"][aria-pressed="true"]')
-    patient.wait_for_function("window.ClinicCall.sending()[0].some(label => label.startsWith('video:screen'))")
+    until(patient, "window.ClinicCall.sending()[0].some(label => label.startsWith('video:screen'))")
     video_flows(doctor, above=stats(doctor)["videoBytesReceived"])
     patient.click('[data-action="share"]')
-    patient.wait_for_function("labels => JSON.stringify(window.ClinicCall.sending()[0]) === JSON.stringify(labels)",
-                              arg=camera_label)
+    until(patient, "labels => JSON.stringify(window.ClinicCall.sending()[0]) === JSON.stringify(labels)",
+          arg=camera_label)
 
     # chat over the data channel, both ways
     doctor.wait_for_selector('[data-part="chat-form"] button:not([disabled])')
@@ -174,7 +170,7 @@ def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  
 
     # the patient leaves and joins again (admitted already: straight into the call)
     patient.click('[data-action="leave"]')
-    doctor.wait_for_function("window.ClinicCall.peers().length === 0")
+    until(doctor, "window.ClinicCall.peers().length === 0")
     patient.click('[data-action="rejoin"]')
     video_flows(patient)
     video_flows(doctor)

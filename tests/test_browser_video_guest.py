@@ -7,22 +7,18 @@ Vietnamese at a phone's width; screenshots to ``$SCREENSHOT_DIR`` (else /tmp/sho
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-from tests.test_browser_video_call import MEDIA_ARGS, language, media_browser, open_as, video_flows  # noqa: F401
+from tests.test_browser_video_call import (  # noqa: F401 - media_browser, open_as: the fixtures
+    language,
+    media_browser,
+    open_as,
+    until,
+    video_flows,
+)
 from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
 
 GUEST = "Nguyễn Thị Mai (phiên dịch)"
-
-
-def until(page, expression: str, timeout: float = 10) -> None:
-    """Wait for ``expression`` to hold in ``page`` (polled from here: the page's CSP forbids the
-    in-page evaluation ``wait_for_function`` uses)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        time.sleep(0.2)
 
 
 def test_the_doctor_invites_an_interpreter_who_joins_with_the_link(live_server, live_visit, open_as,  # noqa: F811
