@@ -62,6 +62,13 @@ class Sink:
         self.last_at = 0.0
         self.lock = threading.Lock()
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd hook name
+        """Offer PIPELINING, as the servers a clinic sends through do (Postfix, Exim, Amazon SES,
+        Mailtrap); aiosmtpd reads commands one line at a time, so it takes them pipelined, but
+        does not say so by itself."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
         match = MESSAGE_ID.search(envelope.content)
         with self.lock:

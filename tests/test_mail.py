@@ -142,3 +142,76 @@ def test_smtp_mode_sends_attachments(smtp_server, tmp_path):
     [attachment] = list(msg.iter_attachments())
     assert (attachment.get_content_type(), attachment.get_filename()) == ("application/pdf", "Hóa đơn.pdf")
     assert attachment.get_content() == PDF
+
+
+class _PipeliningServer(_Collector):
+    """Offers PIPELINING (as Postfix, Exim and Amazon SES do); refuses the sender or recipients
+    named ``refuse-...``; notes whether the client's next commands had arrived with its MAIL."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent_ahead: list[bool] = []
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
+        self.sent_ahead.append(b"DATA" in bytes(server._reader._buffer))  # RCPT and DATA came with MAIL
+        if address.startswith("refuse-"):
+            return "550 sender not accepted"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.startswith("refuse-"):
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if b"refuse-this-message" in envelope.original_content:
+            return "554 message refused"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_server_offering_pipelining_gets_the_envelope_in_one_write_and_every_refusal_is_smtplibs():
+    import smtplib
+
+    from app.services.mail import sendmail
+
+    handler = _PipeliningServer()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    body = b"Subject: x\r\n\r\nD\xc3\xB2ng 1\r\n.leading dot\r\n.\r\nend"
+    try:
+        with smtplib.SMTP("127.0.0.1", controller.port) as host:
+            refused = sendmail(host, "clinic@example.vn", ["huong@example.vn", "refuse-x@example.vn"], body)
+            assert refused == {"refuse-x@example.vn": (550, b"no such mailbox")}
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                sendmail(host, "clinic@example.vn", ["refuse-a@example.vn", "refuse-b@example.vn"], body)
+            with pytest.raises(smtplib.SMTPSenderRefused):
+                sendmail(host, "refuse-me@example.vn", ["huong@example.vn"], body)
+            with pytest.raises(smtplib.SMTPDataError):
+                sendmail(host, "clinic@example.vn", ["huong@example.vn"], body + b"\r\nrefuse-this-message")
+            # after every refusal the session is reset and takes the next message
+            assert sendmail(host, "clinic@example.vn", ["an@example.vn"], b"Subject: y\r\n\r\nhi") == {}
+    finally:
+        controller.stop()
+    assert handler.sent_ahead == [True] * 5
+    delivered = [(e.mail_from, e.rcpt_tos) for e in handler.envelopes]
+    assert delivered == [("clinic@example.vn", ["huong@example.vn"]), ("clinic@example.vn", ["an@example.vn"])]
+    # dot-stuffed on the wire and unstuffed by the server: the message arrives as written
+    assert handler.envelopes[0].original_content.rstrip(b"\r\n") == body
+
+
+def test_a_server_without_pipelining_gets_one_command_at_a_time(smtp_server):
+    import smtplib
+
+    from app.services.mail import sendmail
+
+    controller, handler = smtp_server
+    with smtplib.SMTP("127.0.0.1", controller.port) as host:
+        assert sendmail(host, "clinic@example.vn", ["huong@example.vn"], b"Subject: z\r\n\r\nhi") == {}
+        assert not host.has_extn("pipelining")
+    assert handler.envelopes[0].rcpt_tos == ["huong@example.vn"]
