@@ -8,8 +8,10 @@ question with what is recorded and for how long, the patient accepts; both pages
 records; the doctor's browser records the call (MediaRecorder) and uploads chunks, stored sealed
 (the stored bytes are not the WebM the browser sent, and open to it with the key); the patient
 stops it, both pages say so, and the doctor's browser stops uploading without an error while the
-call goes on. Refused: the patient refuses before the doctor has answered; the doctor's question
-closes, both pages say nothing was recorded, nothing is stored, and the doctor may ask again."""
+call goes on. The doctor ends the call while it records: his browser uploads its last piece and
+stops the recording (before, an ended call went on being recorded, black and silent). Refused:
+the patient refuses before the doctor has answered; the doctor's question closes, both pages say
+nothing was recorded, nothing is stored, and the doctor may ask again."""
 from __future__ import annotations
 
 import time
@@ -31,7 +33,7 @@ TEXT = {"record": "Record the call", "accept": "Accept recording", "refuse": "Re
         "indicator": "Recording", "stopped": "The recording has stopped.",
         "refused": "The recording was refused; nothing was recorded.",
         "what": "What is recorded: the sound and the picture of everyone in the call",
-        "kept": "It is kept encrypted for 30 days"}
+        "kept": "It is kept encrypted for 30 days", "ended": "The video visit has ended."}
 
 
 @pytest.fixture
@@ -73,16 +75,10 @@ def ask_to_record(doctor):
     return question
 
 
-def test_recorded_with_both_consents_stored_sealed_and_stopped_by_the_patient(app, db, call, live_visit):  # noqa: F811
-    from app.models import RecordingChunk
-    from app.services import video_recording as rec
-    from app.services.storage import file_store
-
-    doctor, patient = call
+def record_with_both_consents(doctor, patient) -> None:
+    """The doctor asks and accepts; the patient's page asks them (the server's event), saying what
+    is recorded and for how long; they accept; both pages show that it records."""
     ask_to_record(doctor).get_by_role("button", name=TEXT["accept"]).click()
-    assert patient.locator('[data-action="request"]').count() == 0  # only the doctor asks
-
-    # the patient's page asks them (the server's event), saying what is recorded and for how long
     question = patient.locator('[data-part="consent"]')
     question.wait_for(state="visible")
     assert TEXT["what"] in question.inner_text() and TEXT["kept"] in question.inner_text()
@@ -90,6 +86,16 @@ def test_recorded_with_both_consents_stored_sealed_and_stopped_by_the_patient(ap
     for page in (patient, doctor):
         page.locator('[data-part="indicator"]').wait_for(state="visible")
         assert TEXT["indicator"] in page.locator('[data-part="indicator"]').inner_text()
+
+
+def test_recorded_with_both_consents_stored_sealed_and_stopped_by_the_patient(app, db, call, live_visit):  # noqa: F811
+    from app.models import RecordingChunk
+    from app.services import video_recording as rec
+    from app.services.storage import file_store
+
+    doctor, patient = call
+    assert patient.locator('[data-action="request"]').count() == 0  # only the doctor asks
+    record_with_both_consents(doctor, patient)
     recording = the_recording(db)
     assert recording.state == "recording"
     assert {c.role: c.decision for c in recording.consents} == {"doctor": "accepted", "patient": "accepted"}
@@ -141,3 +147,20 @@ def test_the_patient_refuses_and_nothing_is_recorded(app, db, call, live_visit):
     assert chunk_count(db, recording.id) == 0
     doctor.get_by_role("button", name=TEXT["record"], exact=True).wait_for()  # he may ask again later
     video_flows(doctor, above=stats(doctor)["videoBytesReceived"])
+
+
+def test_ending_the_call_stops_the_recording(app, db, call, live_visit):  # noqa: F811
+    doctor, patient = call
+    record_with_both_consents(doctor, patient)
+    doctor.click('[data-action="end"]')  # "End the video visit for everyone?" accepted
+    patient.get_by_text(TEXT["ended"]).wait_for()
+    deadline = time.monotonic() + 10
+    while (recording := the_recording(db)).state != "stopped":
+        assert time.monotonic() < deadline, f"still {recording.state} after the call ended"
+        time.sleep(0.3)
+    assert recording.stop_reason == "stopped"
+    assert recording.stopped_by_id == app.appbuilder.sm.find_user(username="doctor").id
+    kept = chunk_count(db, recording.id)
+    assert kept >= 1  # the recorder's last piece, uploaded before the stop
+    time.sleep(4.5)  # longer than the recorder's chunks: nothing more is recorded of the ended call
+    assert chunk_count(db, recording.id) == kept

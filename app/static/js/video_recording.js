@@ -10,7 +10,9 @@
 // What is recorded: the streams the call page hands over with the "call:streams" event
 // ({local, remotes}), mixed into one: the pictures side by side on a canvas, every sound through
 // one AudioContext. Either participant may stop at any time ("Stop recording"); the doctor's
-// browser stops recording as soon as it hears that the recording is no longer "recording".
+// browser stops recording as soon as it hears that the recording is no longer "recording". When
+// the call ends (the page's "call:ended"), the doctor's browser stops the recording as his "Stop"
+// would: an ended call is not recorded on.
 (function () {
     "use strict";
 
@@ -33,6 +35,7 @@
     var recorder = null;        // {recordingId, media, mixer, seq, chain}
     var pollTimer = null;
     var answered = {};          // recording id -> true once this browser sent its answer
+    var stopping = {};          // recording id -> true once this browser asked to stop it
 
     function request(method, url, body, raw) {
         var headers = {"Accept": "application/json", "X-CSRFToken": root.dataset.csrf};
@@ -67,6 +70,12 @@
 
     // --- what the page shows ----------------------------------------------------------------
 
+    // The call page is on "the visit has ended" (until the doctor joins again).
+    function callIsOver() {
+        var call = window.ClinicCall;
+        return Boolean(call && typeof call.state === "function" && call.state() === "ended");
+    }
+
     function open(recording) {
         return recording && (recording.state === "requested" || recording.state === "recording");
     }
@@ -98,7 +107,11 @@
             say("");
         }
         if (role === "doctor") {
-            if (state === "recording" && (!recorder || recorder.recordingId !== recording.recording_id)) {
+            if (callIsOver() && open(recording)) {
+                if (!stopping[recording.recording_id]) {
+                    stopRecording(recording.recording_id);
+                }
+            } else if (state === "recording" && (!recorder || recorder.recordingId !== recording.recording_id)) {
                 startRecorder(recording.recording_id);
             } else if (state !== "recording" && recorder) {
                 stopRecorder();
@@ -174,15 +187,22 @@
         }
     });
 
-    button("stop").addEventListener("click", function () {
-        if (!current) {
-            return;
-        }
-        var id = current.recording_id;
+    // The recorder's last piece uploaded first, then the stop.
+    function stopRecording(id) {
+        stopping[id] = true;
         var stopped = recorder ? stopRecorder() : Promise.resolve();
-        stopped.then(function () {
+        return stopped.then(function () {
             return request("POST", base + "/recordings/" + id + "/stop", {});
-        }).then(render).catch(fail);
+        }).then(render).catch(function (error) {
+            delete stopping[id];
+            fail(error);
+        });
+    }
+
+    button("stop").addEventListener("click", function () {
+        if (current) {
+            stopRecording(current.recording_id);
+        }
     });
 
     // --- recording in the doctor's browser ----------------------------------------------------
@@ -324,6 +344,12 @@
     }
 
     // --- what the call page tells us ----------------------------------------------------------
+
+    document.addEventListener("call:ended", function () {
+        if (current) {
+            render(current);
+        }
+    });
 
     document.addEventListener("call:streams", function (event) {
         var detail = event.detail || {};
