@@ -149,9 +149,38 @@ def test_the_patient_refuses_and_nothing_is_recorded(app, db, call, live_visit):
     video_flows(doctor, above=stats(doctor)["videoBytesReceived"])
 
 
+def test_the_doctors_page_reloaded_while_recording_goes_on_recording(app, db, call, live_visit):  # noqa: F811
+    from app.services import video_recording as rec
+    from app.services.storage import file_store
+
+    doctor, patient = call
+    record_with_both_consents(doctor, patient)
+    recording_id = the_recording(db).id
+    deadline = time.monotonic() + 15
+    while (before := chunk_count(db, recording_id)) < 1:
+        assert time.monotonic() < deadline, "no chunk uploaded"
+        time.sleep(0.3)
+    doctor.reload()  # joins again by itself; the recording partial finds the recording under way
+    doctor.locator('[data-part="indicator"]').wait_for(state="visible")
+    deadline = time.monotonic() + 15
+    while chunk_count(db, recording_id) <= before:
+        assert time.monotonic() < deadline, f"nothing recorded after the reload: {recording_status(doctor)!r}"
+        time.sleep(0.3)
+    assert "could not be saved" not in recording_status(doctor)
+    # the new recorder's first piece (a WebM header of its own) is stored after the earlier ones
+    setup = rec.RecordingSetup.from_config(app.config, file_store(app.config))
+    assert rec.read_all(db.session, the_recording(db), setup=setup).count(EBML) >= 2
+
+
 def test_ending_the_call_stops_the_recording(app, db, call, live_visit):  # noqa: F811
     doctor, patient = call
     record_with_both_consents(doctor, patient)
+    recording_id = the_recording(db).id
+    deadline = time.monotonic() + 15
+    while chunk_count(db, recording_id) < 1:  # the first piece (4 s), then a second more
+        assert time.monotonic() < deadline, "no chunk uploaded"
+        time.sleep(0.3)
+    time.sleep(1)
     doctor.click('[data-action="end"]')  # "End the video visit for everyone?" accepted
     patient.get_by_text(TEXT["ended"]).wait_for()
     deadline = time.monotonic() + 10
@@ -161,6 +190,6 @@ def test_ending_the_call_stops_the_recording(app, db, call, live_visit):  # noqa
     assert recording.stop_reason == "stopped"
     assert recording.stopped_by_id == app.appbuilder.sm.find_user(username="doctor").id
     kept = chunk_count(db, recording.id)
-    assert kept >= 1  # the recorder's last piece, uploaded before the stop
+    assert kept >= 2  # the recorder's last piece, uploaded before the stop
     time.sleep(4.5)  # longer than the recorder's chunks: nothing more is recorded of the ended call
     assert chunk_count(db, recording.id) == kept

@@ -112,7 +112,7 @@
                     stopRecording(recording.recording_id);
                 }
             } else if (state === "recording" && (!recorder || recorder.recordingId !== recording.recording_id)) {
-                startRecorder(recording.recording_id);
+                startRecorder(recording.recording_id, recording.chunks || 0);
             } else if (state !== "recording" && recorder) {
                 stopRecorder();
             }
@@ -291,7 +291,9 @@
         return "";
     }
 
-    function startRecorder(recordingId) {
+    // A recording already under way (this page reloaded, or the doctor's other tab) goes on after the
+    // pieces stored so far (``firstSeq``: how many there are); a number taken meanwhile is skipped.
+    function startRecorder(recordingId, firstSeq) {
         if (typeof window.MediaRecorder !== "function" || !HTMLCanvasElement.prototype.captureStream) {
             say(labels.labelUnsupported);
             return;
@@ -302,19 +304,29 @@
         var mixer = makeMixer();
         var type = mimeType();
         var media = type ? new MediaRecorder(mixer.stream, {mimeType: type}) : new MediaRecorder(mixer.stream);
-        var state = {recordingId: recordingId, media: media, mixer: mixer, seq: 0, chain: Promise.resolve(),
+        var state = {recordingId: recordingId, media: media, mixer: mixer, seq: firstSeq, chain: Promise.resolve(),
                      done: null};
         recorder = state;
+
+        function upload(piece, skipped) {
+            var seq = state.seq;
+            state.seq += 1;
+            return request("POST", base + "/recordings/" + recordingId + "/chunks?seq=" + seq, undefined,
+                           piece).catch(function (error) {
+                if (error.status === 409 && error.reason === "duplicate_chunk" && skipped < 20) {
+                    return upload(piece, skipped + 1);  // that number is stored already: the next one
+                }
+                throw error;
+            });
+        }
+
         media.addEventListener("dataavailable", function (event) {
             if (!event.data || !event.data.size) {
                 return;
             }
-            var seq = state.seq;
-            state.seq += 1;
             // one upload at a time, in order
             state.chain = state.chain.then(function () {
-                return request("POST", base + "/recordings/" + recordingId + "/chunks?seq=" + seq, undefined,
-                               event.data);
+                return upload(event.data, 0);
             }).catch(function (error) {
                 if (error.status === 409 && error.reason === "not_recording") {
                     return;  // stopped meanwhile: the server keeps nothing after the stop
