@@ -8,8 +8,10 @@ question with what is recorded and for how long, the patient accepts; both pages
 records; the doctor's browser records the call (MediaRecorder) and uploads chunks, stored sealed
 (the stored bytes are not the WebM the browser sent, and open to it with the key); the patient
 stops it, both pages say so, and the doctor's browser stops uploading without an error while the
-call goes on. The doctor ends the call while it records: his browser uploads its last piece and
-stops the recording (before, an ended call went on being recorded, black and silent). Refused:
+call goes on. The doctor's page reloads while it records: it goes on recording, its new pieces
+stored after the earlier ones (before, numbered from 0 again, they were refused as duplicates). The
+doctor ends the call while it records: his browser uploads its last piece and stops the recording
+(before, an ended call went on being recorded, black and silent). Refused:
 the patient refuses before the doctor has answered; the doctor's question closes, both pages say
 nothing was recorded, nothing is stored, and the doctor may ask again."""
 from __future__ import annotations
