@@ -1,13 +1,16 @@
 """Parts of the machine some tests need beyond Python and the pip requirements: Debian's Chromium
 (browser tests), a Redis server (real RQ workers), PostgreSQL as the suite's database
-(PostgreSQL-only rules) and the ODBC library (``import pyodbc``).
+(PostgreSQL-only rules) and the ODBC library (``import pyodbc``); and aiortc, the Python WebRTC
+peer of tests/test_browser_video_aiortc.py, which is in requirements-dev.txt but not in the app's
+requirements (a virtual environment made with those alone lacks it).
 
 A test says what it needs with a marker (``@pytest.mark.needs_redis``, ``needs_chromium``,
-``needs_postgres``, ``needs_odbc``, ``needs_azurite``); tests using the ``browser_engine`` fixture need Chromium
-without saying so. Each part is looked for once per session. When it is missing the test is
-skipped, and the end of the run prints one line per missing part naming what to install; with
-``CI=true`` a missing part fails the test instead (CI must run everything). PostgreSQL is the
-exception: a run on SQLite skips its tests even in CI, whose second pass runs them on PostgreSQL.
+``needs_postgres``, ``needs_odbc``, ``needs_azurite``, ``needs_aiortc``); tests using the
+``browser_engine`` fixture need Chromium without saying so. Each part is looked for once per
+session. When it is missing the test is skipped, and the end of the run prints one line per
+missing part naming what to install; with ``CI=true`` a missing part fails the test instead (CI
+must run everything). PostgreSQL is the exception: a run on SQLite skips its tests even in CI,
+whose second pass runs them on PostgreSQL.
 
 The hooks below are imported by ``tests/conftest.py``.
 """
@@ -70,6 +73,14 @@ def _odbc_found() -> bool:
     return True
 
 
+def _aiortc_found() -> bool:
+    try:
+        import aiortc  # noqa: F401  (its wheels bring FFmpeg's libraries through PyAV, and libsrtp)
+    except ImportError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Part:
     marker: str
@@ -95,6 +106,8 @@ PARTS: dict[str, Part] = {part.marker: part for part in (
          "apt-get install unixodbc tdsodbc", _odbc_found),
     Part("needs_azurite", "Azurite", "No Azurite (the Azure Storage emulator)",
          "install azurite: npm install --prefix .tools azurite", _azurite_found),
+    Part("needs_aiortc", "aiortc", "No aiortc (the Python WebRTC peer)",
+         ".venv/bin/pip install -r requirements-dev.txt (aiortc)", _aiortc_found),
 )}
 
 # Fixtures that bring a part with them: a test using one needs the part without a marker.

@@ -11,79 +11,22 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import logged_in_page
-from tests.system_parts import chromium_path
 from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
+from tests.video_call_helpers import (  # noqa: F401 - media_browser, open_as: the fixtures
+    language,
+    media_browser,
+    open_as,
+    stats,
+    until,
+    video_flows,
+)
 
-MEDIA_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 TEXT = {
     "en": {"waiting": "The doctor will let you in shortly.", "ended": "The video visit has ended.",
            "unmute": "Unmute", "camera_on": "Turn camera on"},
     "vi": {"waiting": "Bác sĩ sẽ cho bạn vào ngay.", "ended": "Buổi khám video đã kết thúc.",
            "unmute": "Bật tiếng", "camera_on": "Bật camera"},
 }
-
-
-@pytest.fixture(scope="module")
-def media_browser(browser_engine):
-    """A second Chromium, with fake media devices (the shared one has none)."""
-    browser = browser_engine.browser_type.launch(executable_path=chromium_path(), args=MEDIA_ARGS)
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
-def open_as(app, media_browser, live_server, browser_logins):
-    contexts = []
-
-    def open_page(username: str, width: int):
-        page = logged_in_page(media_browser, app, live_server, browser_logins, username, width)
-        contexts.append(page.context)
-        page.on("dialog", lambda dialog: dialog.accept())  # "End the video visit for everyone?"
-        # what the recording and file partials hear: the last "call:streams"
-        page.add_init_script("document.addEventListener('call:streams', e => { window.lastStreams = e.detail; })")
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def until(page, expression: str, timeout: float = 10, arg=None) -> None:
-    """Wait for ``expression`` (or a function of ``arg``) to hold in ``page``, polled from here: the
-    page's CSP forbids the in-page evaluation of strings that ``wait_for_function`` polls with."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression, arg):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        time.sleep(0.2)
-
-
-def stats(page) -> dict:
-    return page.evaluate("window.ClinicCall.stats()")
-
-
-def video_flows(page, above: int = 0, timeout: float = 15) -> dict:
-    """Wait until ``page`` receives video (more than ``above`` bytes) and sends it too."""
-    deadline = time.monotonic() + timeout
-    found: dict = {}
-    while time.monotonic() < deadline:
-        found = stats(page)
-        if found["videoBytesReceived"] > above and found["videoBytesSent"] > 0 and found["connected"] >= 1:
-            return found
-        time.sleep(0.3)
-    pytest.fail(f"no video flowing: {found}")
-
-
-def language(page, live_server: str, lang: str, back: str) -> None:
-    page.goto(f"{live_server}/clinic/language/{lang}?next={back}")
-    page.wait_for_load_state()
 
 
 def test_a_video_visit_between_two_browsers(live_server, live_visit, open_as):  # noqa: F811

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.test_browser_video_call import (  # noqa: F401 - media_browser, open_as: the fixtures
+from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
+from tests.video_call_helpers import (  # noqa: F401 - media_browser, open_as: the fixtures
     language,
     media_browser,
     open_as,
     until,
     video_flows,
 )
-from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
 
 GUEST = "Nguyễn Thị Mai (phiên dịch)"
 

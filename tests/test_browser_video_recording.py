@@ -1,7 +1,8 @@
 """The recording and file partials of the call page in real headless Chromium (two pages: the
-doctor's and the patient's). The call page itself (another part of issue 15) is stood in for by a
-small page holding only the two partials, as the call page includes them: ``window.ClinicCall``
-and the ``call:streams`` event with streams drawn on a canvas and a tone (no camera needed).
+doctor's and the patient's). The call page is stood in for by a small page holding only the two
+partials, as the call page includes them: ``window.ClinicCall`` and the ``call:streams`` event with
+streams drawn on a canvas and a tone (no camera needed); the recording on the real call pages, in a
+call, is tests/test_browser_video_call_recording.py.
 
 The doctor asks, each accepts on their own page (the dialog says what is recorded and for how
 long), the doctor's browser records with MediaRecorder and uploads chunks, the patient stops it;
@@ -12,13 +13,12 @@ from __future__ import annotations
 import os
 import re
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.desk_helpers import login_doctor
+from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TEXT = {
@@ -51,22 +51,6 @@ window.ClinicCall = {appointmentId: %(appointment)d, role: "%(role)s", socket: n
 """
 
 
-@pytest.fixture
-def live_visit(app, db, clinic):
-    from app.models import Appointment, Patient
-    from app.models.types import utcnow
-
-    doctor = login_doctor(app, db, full_name="Lê Minh Tâm", title="BS.")
-    patient = db.session.get(Patient, clinic.patient)
-    patient.user_id = app.appbuilder.sm.find_user(username="patient").id
-    start = utcnow().replace(microsecond=0) - timedelta(minutes=5)
-    appointment = Appointment(patient_id=patient.id, doctor_id=doctor.id, service_id=clinic.service, mode="video",
-                              start_at=start, end_at=start + timedelta(minutes=20), status="confirmed")
-    db.session.add(appointment)
-    db.session.commit()
-    return appointment.id
-
-
 def stand_in_page(app, page, appointment_id: int, role: str, lang: str) -> None:
     """Open the stand-in call page in ``page`` (logged in), with the session's own CSRF token."""
     from flask import render_template_string
@@ -94,7 +78,8 @@ def stand_in_page(app, page, appointment_id: int, role: str, lang: str) -> None:
 
 @pytest.mark.parametrize("width", [1280, 390])
 @pytest.mark.parametrize("lang", ["en", "vi"])
-def test_record_with_both_consents_then_stop_and_send_a_file(app, db, page_as, live_visit, tmp_path, width, lang):
+def test_record_with_both_consents_then_stop_and_send_a_file(app, db, page_as, live_visit, tmp_path, width,  # noqa: F811
+                                                             lang):
     from app.models import RecordingChunk, VideoRecording
     from app.services import video_recording as rec
     from app.services.storage import file_store

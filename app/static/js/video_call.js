@@ -11,8 +11,10 @@
 //    nothing stored. Mute, camera off (the track disabled), screen sharing (replaceTrack, back to the
 //    camera when it ends), leave, and for the doctor "End call" (call:leave {end: true}).
 // After a reload the page joins again by itself (sessionStorage) until the call is left or ended.
-// For the recording and file partials: window.ClinicCall {appointmentId, role, socket, room} and the
-// "call:streams" event {local, remotes}; for tests: window.ClinicCall.stats() (getStats totals).
+// For the recording and file partials: window.ClinicCall {appointmentId, role, socket, room,
+// state()}, the "call:streams" event {local, remotes} and the "call:ended" event (the call is over,
+// also when the page opens on an ended call; state() is then "ended" until the doctor joins again);
+// for tests: window.ClinicCall.stats() (getStats totals).
 (function () {
     "use strict";
 
@@ -80,12 +82,16 @@
     }
 
     function setState(next) {
+        var ending = next === "ended" && state !== "ended";
         state = next;
         show("check", next === "check");
         show("waiting", next === "waiting");
         show("stage", next === "call");
         show("ended", next === "ended");
         show("left", next === "left");
+        if (ending) {
+            document.dispatchEvent(new CustomEvent("call:ended", {detail: {appointmentId: appointmentId}}));
+        }
     }
 
     function tellStreams() {

@@ -10,7 +10,9 @@
 // What is recorded: the streams the call page hands over with the "call:streams" event
 // ({local, remotes}), mixed into one: the pictures side by side on a canvas, every sound through
 // one AudioContext. Either participant may stop at any time ("Stop recording"); the doctor's
-// browser stops recording as soon as it hears that the recording is no longer "recording".
+// browser stops recording as soon as it hears that the recording is no longer "recording". When
+// the call ends (the page's "call:ended"), the doctor's browser stops the recording as his "Stop"
+// would: an ended call is not recorded on.
 (function () {
     "use strict";
 
@@ -33,6 +35,7 @@
     var recorder = null;        // {recordingId, media, mixer, seq, chain}
     var pollTimer = null;
     var answered = {};          // recording id -> true once this browser sent its answer
+    var stopping = {};          // recording id -> true once this browser asked to stop it
 
     function request(method, url, body, raw) {
         var headers = {"Accept": "application/json", "X-CSRFToken": root.dataset.csrf};
@@ -67,6 +70,12 @@
 
     // --- what the page shows ----------------------------------------------------------------
 
+    // The call page is on "the visit has ended" (until the doctor joins again).
+    function callIsOver() {
+        var call = window.ClinicCall;
+        return Boolean(call && typeof call.state === "function" && call.state() === "ended");
+    }
+
     function open(recording) {
         return recording && (recording.state === "requested" || recording.state === "recording");
     }
@@ -98,8 +107,12 @@
             say("");
         }
         if (role === "doctor") {
-            if (state === "recording" && (!recorder || recorder.recordingId !== recording.recording_id)) {
-                startRecorder(recording.recording_id);
+            if (callIsOver() && open(recording)) {
+                if (!stopping[recording.recording_id]) {
+                    stopRecording(recording.recording_id);
+                }
+            } else if (state === "recording" && (!recorder || recorder.recordingId !== recording.recording_id)) {
+                startRecorder(recording.recording_id, recording.chunks || 0);
             } else if (state !== "recording" && recorder) {
                 stopRecorder();
             }
@@ -174,15 +187,22 @@
         }
     });
 
-    button("stop").addEventListener("click", function () {
-        if (!current) {
-            return;
-        }
-        var id = current.recording_id;
+    // The recorder's last piece uploaded first, then the stop.
+    function stopRecording(id) {
+        stopping[id] = true;
         var stopped = recorder ? stopRecorder() : Promise.resolve();
-        stopped.then(function () {
+        return stopped.then(function () {
             return request("POST", base + "/recordings/" + id + "/stop", {});
-        }).then(render).catch(fail);
+        }).then(render).catch(function (error) {
+            delete stopping[id];
+            fail(error);
+        });
+    }
+
+    button("stop").addEventListener("click", function () {
+        if (current) {
+            stopRecording(current.recording_id);
+        }
     });
 
     // --- recording in the doctor's browser ----------------------------------------------------
@@ -271,7 +291,9 @@
         return "";
     }
 
-    function startRecorder(recordingId) {
+    // A recording already under way (this page reloaded, or the doctor's other tab) goes on after the
+    // pieces stored so far (``firstSeq``: how many there are); a number taken meanwhile is skipped.
+    function startRecorder(recordingId, firstSeq) {
         if (typeof window.MediaRecorder !== "function" || !HTMLCanvasElement.prototype.captureStream) {
             say(labels.labelUnsupported);
             return;
@@ -282,19 +304,29 @@
         var mixer = makeMixer();
         var type = mimeType();
         var media = type ? new MediaRecorder(mixer.stream, {mimeType: type}) : new MediaRecorder(mixer.stream);
-        var state = {recordingId: recordingId, media: media, mixer: mixer, seq: 0, chain: Promise.resolve(),
+        var state = {recordingId: recordingId, media: media, mixer: mixer, seq: firstSeq, chain: Promise.resolve(),
                      done: null};
         recorder = state;
+
+        function upload(piece, skipped) {
+            var seq = state.seq;
+            state.seq += 1;
+            return request("POST", base + "/recordings/" + recordingId + "/chunks?seq=" + seq, undefined,
+                           piece).catch(function (error) {
+                if (error.status === 409 && error.reason === "duplicate_chunk" && skipped < 20) {
+                    return upload(piece, skipped + 1);  // that number is stored already: the next one
+                }
+                throw error;
+            });
+        }
+
         media.addEventListener("dataavailable", function (event) {
             if (!event.data || !event.data.size) {
                 return;
             }
-            var seq = state.seq;
-            state.seq += 1;
             // one upload at a time, in order
             state.chain = state.chain.then(function () {
-                return request("POST", base + "/recordings/" + recordingId + "/chunks?seq=" + seq, undefined,
-                               event.data);
+                return upload(event.data, 0);
             }).catch(function (error) {
                 if (error.status === 409 && error.reason === "not_recording") {
                     return;  // stopped meanwhile: the server keeps nothing after the stop
@@ -324,6 +356,12 @@
     }
 
     // --- what the call page tells us ----------------------------------------------------------
+
+    document.addEventListener("call:ended", function () {
+        if (current) {
+            render(current);
+        }
+    });
 
     document.addEventListener("call:streams", function (event) {
         var detail = event.detail || {};
