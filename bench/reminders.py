@@ -9,7 +9,8 @@ appointments tomorrow, the reminder job run for today's reminder hour, 2 worker 
 Prints `name: value` lines: expected, delivered, duplicates (messages received beyond one per
 appointment), missing (appointments with no message), per_s (delivered per second, from the
 reminder job's start to the last message received), plus context (queue_s, elapsed_s, workers,
-worker_cpu_ms: the workers' CPU per message delivered).
+worker_cpu_ms: the workers' CPU per message delivered, sink_cpu_ms: this process's, the SMTP sink
+and the reminder job, machine_cpu_ms: the whole machine's busy CPU, all processes).
 A scratch database is built with the migrations and dropped afterwards; the RQ queues get a
 prefix of their own and are deleted, as are the cache keys (their own CACHE_KEY_PREFIX).
 """
@@ -43,6 +44,15 @@ from config import Config  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*<msg-(\d+)@", re.I | re.M)
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far, all cores (Linux /proc/stat), 0 elsewhere."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
 
 
 def cpu_seconds(pid: int) -> float:
@@ -181,8 +191,10 @@ def main() -> None:
             while sink.total() < count and time.monotonic() < deadline and all(w.poll() is None for w in workers):
                 if base_cpu is None and sink.total() > 0:  # workers started and delivering: CPU from here
                     base_cpu, base_count = sum(cpu_seconds(w.pid) for w in workers), sink.total()
+                    base_machine, base_own = machine_cpu_seconds(), cpu_seconds(os.getpid())
                 time.sleep(0.2)
             end_cpu, end_count = sum(cpu_seconds(w.pid) for w in workers), sink.total()
+            end_machine, end_own = machine_cpu_seconds(), cpu_seconds(os.getpid())
             time.sleep(2)  # late duplicates, if any
             elapsed = (sink.last_at or time.monotonic()) - started
             with app.app_context():
@@ -209,7 +221,12 @@ def main() -> None:
             if base_cpu is not None and end_count > (base_count or 0):
                 # the workers' own CPU per message delivered (render, MIME, SMTP, SQL, RQ), whatever
                 # else the machine runs; PostgreSQL's, Redis's and the sink's come on top
-                print(f"worker_cpu_ms: {(end_cpu - base_cpu) / (end_count - (base_count or 0)) * 1000:.2f}")
+                done = end_count - (base_count or 0)
+                print(f"worker_cpu_ms: {(end_cpu - base_cpu) / done * 1000:.2f}")
+                # this process: the SMTP sink (and the reminder job while it still queues)
+                print(f"sink_cpu_ms: {(end_own - base_own) / done * 1000:.2f}")
+                # every process of the machine: workers, sink, PostgreSQL, Redis and anything else running
+                print(f"machine_cpu_ms: {(end_machine - base_machine) / done * 1000:.2f}")
             for worker in workers:
                 worker.terminate()
             for worker in workers:
