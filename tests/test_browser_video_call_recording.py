@@ -7,7 +7,8 @@ With both consents: the doctor asks, accepts his own question; the patient's pag
 question with what is recorded and for how long, the patient accepts; both pages show that it
 records; the doctor's browser records the call (MediaRecorder) and uploads chunks, stored sealed
 (the stored bytes are not the WebM the browser sent, and open to it with the key); the patient
-stops it, both pages say so, and the doctor's browser stops uploading without an error while the
+stops it, which withdraws their consent: both pages say consent was withdrawn, the stored consent
+keeps when it was taken back, and the doctor's browser stops uploading without an error while the
 call goes on. The doctor's page reloads while it records: it goes on recording, its new pieces
 stored after the earlier ones (before, numbered from 0 again, they were refused as duplicates). The
 doctor ends the call while it records: his browser uploads its last piece and stops the recording
@@ -33,6 +34,7 @@ from tests.video_call_helpers import (  # noqa: F401 - media_browser, open_as: t
 EBML = b"\x1a\x45\xdf\xa3"  # the first bytes of a WebM file
 TEXT = {"record": "Record the call", "accept": "Accept recording", "refuse": "Refuse", "stop": "Stop recording",
         "indicator": "Recording", "stopped": "The recording has stopped.",
+        "withdrawn": "Consent was withdrawn: the recording has stopped.",
         "refused": "The recording was refused; nothing was recorded.",
         "what": "What is recorded: the sound and the picture of everyone in the call",
         "kept": "It is kept encrypted for 30 days", "ended": "The video visit has ended."}
@@ -90,7 +92,8 @@ def record_with_both_consents(doctor, patient) -> None:
         assert TEXT["indicator"] in page.locator('[data-part="indicator"]').inner_text()
 
 
-def test_recorded_with_both_consents_stored_sealed_and_stopped_by_the_patient(app, db, call, live_visit):  # noqa: F811
+def test_recorded_with_both_consents_stored_sealed_and_the_patients_stop_withdraws_consent(
+        app, db, call, live_visit):  # noqa: F811
     from app.models import RecordingChunk
     from app.services import video_recording as rec
     from app.services.storage import file_store
@@ -115,19 +118,24 @@ def test_recorded_with_both_consents_stored_sealed_and_stopped_by_the_patient(ap
     assert plain.startswith(EBML) and len(plain) == first.size_bytes > 1000  # the browser's WebM
     assert not stored.startswith(EBML) and plain[:64] not in stored  # not what is kept
 
-    # the patient stops it: both pages say so, the doctor's browser stops recording
+    # the patient stops it: their consent is withdrawn, both pages say so, the doctor's browser stops
     patient.get_by_role("button", name=TEXT["stop"]).click()
     for page in (patient, doctor):
-        page.get_by_text(TEXT["stopped"]).wait_for()
+        page.get_by_text(TEXT["withdrawn"]).wait_for()
         page.locator('[data-part="indicator"]').wait_for(state="hidden")
     recording = the_recording(db)
-    assert (recording.state, recording.stop_reason) == ("stopped", "stopped")
-    assert recording.stopped_by_id == app.appbuilder.sm.find_user(username="patient").id
+    patient_id = app.appbuilder.sm.find_user(username="patient").id
+    assert (recording.state, recording.stop_reason, recording.stopped_by_id) == \
+        ("stopped", "consent_withdrawn", patient_id)
+    consents = {c.role: c for c in recording.consents}
+    assert (consents["patient"].user_id, consents["patient"].decision) == (patient_id, "accepted")
+    assert consents["patient"].withdrawn_at == recording.stopped_at is not None  # given, then taken back: when
+    assert consents["doctor"].withdrawn_at is None
     kept = chunk_count(db, recording.id)
     assert rec.read_all(db.session, recording, setup=setup).startswith(EBML)
     time.sleep(4.5)  # longer than the recorder's chunks: its last piece, if any, is refused quietly
     assert chunk_count(db, recording.id) == kept
-    assert recording_status(doctor) == TEXT["stopped"]  # no "could not be saved"
+    assert recording_status(doctor) == TEXT["withdrawn"]  # no "could not be saved"
     video_flows(doctor, above=stats(doctor)["videoBytesReceived"])  # the call goes on
     doctor.get_by_role("button", name=TEXT["record"], exact=True).wait_for()  # and may be recorded again
 

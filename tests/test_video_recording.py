@@ -144,17 +144,44 @@ def test_consent_withdrawn_mid_call_stops_the_recording(app, db, video_visit, se
 
 @pytest.mark.parametrize("who", ["doctor", "patient"])
 def test_either_participant_stops_it_and_a_chunk_after_stop_is_refused(app, db, video_visit, setup, events, who):
+    """The doctor's stop is a stop; the patient's stop withdraws their consent (who, when)."""
     from app.models import RecordingChunk
     from app.services import video_recording as rec
 
     recording_id, doctor, patient = recording_with_both_consents(app, db, video_visit, setup)
     rec.add_chunk(db.session, doctor, recording_id, 0, WEBM, NOW, setup=setup)
-    stopped = rec.stop(db.session, doctor if who == "doctor" else patient, recording_id, NOW + timedelta(minutes=2),
-                       setup=setup)
+    by = doctor if who == "doctor" else patient
+    stopped = rec.stop(db.session, by, recording_id, NOW + timedelta(minutes=2), setup=setup)
     assert stopped.state == "stopped" and stopped.retain_until == NOW + timedelta(minutes=2, days=30)
+    assert stopped.stopped_by_id == by.user_id and stopped.stopped_at == NOW + timedelta(minutes=2)
+    consents = {c.role: c for c in stopped.consents}
+    if who == "doctor":
+        assert stopped.stop_reason == "stopped"
+        assert all(c.withdrawn_at is None for c in consents.values())
+        assert events[-1][1]["consents"] == {"doctor": "accepted", "patient": "accepted"}
+    else:
+        assert stopped.stop_reason == "consent_withdrawn"
+        assert (consents["patient"].decision, consents["patient"].withdrawn_at) == \
+            ("accepted", NOW + timedelta(minutes=2))  # given, then taken back
+        assert consents["doctor"].withdrawn_at is None
+        assert events[-1][1]["consents"] == {"doctor": "accepted", "patient": "withdrawn"}
+        assert events[-1][1]["stop_reason"] == "consent_withdrawn"
     refused("not_recording", rec.add_chunk, db.session, doctor, recording_id, 1, WEBM, NOW, setup=setup)
-    assert rec.stop(db.session, patient, recording_id, NOW, setup=setup).state == "stopped"  # twice: no change
+    again = rec.stop(db.session, patient, recording_id, NOW + timedelta(minutes=5), setup=setup)  # twice: no change
+    assert (again.state, again.stopped_at, again.stopped_by_id) == ("stopped", NOW + timedelta(minutes=2), by.user_id)
     assert len(db.session.execute(select(RecordingChunk)).all()) == 1
+
+
+def test_the_patient_cancelling_a_request_is_a_plain_stop(app, db, video_visit, setup, events):
+    """Nothing records yet: the request is withdrawn, no consent is marked taken back."""
+    from app.services import video_recording as rec
+
+    doctor, patient = seat(app, db, "doctor", video_visit), seat(app, db, "patient", video_visit)
+    recording = rec.request_recording(db.session, doctor, NOW, setup=setup)
+    rec.decide(db.session, patient, recording.id, True, NOW, setup=setup)
+    stopped = rec.stop(db.session, patient, recording.id, NOW + timedelta(seconds=9), setup=setup)
+    assert (stopped.state, stopped.stop_reason, stopped.started_at) == ("stopped", "stopped", None)
+    assert [c.withdrawn_at for c in stopped.consents] == [None]
 
 
 def end_the_call(app, db, video_visit, at):

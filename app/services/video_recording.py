@@ -11,8 +11,11 @@ The rules:
   (``add_chunk``): accepted only from the doctor's seat and only while the recording is
   ``recording`` with both consents standing; a chunk for a request, a refused or a stopped
   recording is refused (409);
-* either participant stops it at any time (``stop``); taking back one's consent while it records
-  (``decide(accept=False)``) stops it too, and the consent row keeps when it was withdrawn;
+* either participant stops it at any time: the doctor's stop (``stop``) is a stop; the patient's
+  stop of a running recording, like taking back their consent (``decide(accept=False)``), withdraws
+  their consent: it stops the recording and the consent row keeps when it was withdrawn (the
+  doctor records in his own browser, so only the other seat has a consent to take back by
+  stopping);
 * the server stops an open recording itself (``stop_reason`` ``call_ended``): when the call ends
   (``telemedicine.end_call`` calls ``stop_for_call_end`` in its transaction), and, through the
   periodic ``stop_abandoned``, when the call is over without being ended (the visit finished or
@@ -320,10 +323,15 @@ def _withdraw(session: Session, recording: VideoRecording, seat: CallSeat, now: 
 def stop(session: Session, seat: CallSeat, recording_id: Any, now: datetime, *,
          setup: RecordingSetup) -> VideoRecording:
     """Either participant stops the recording (or withdraws the request) at any time; stopping one
-    that is already over changes nothing."""
+    that is already over changes nothing. The doctor's stop is a stop (``stopped``); the patient's
+    stop of a running recording withdraws their consent (``consent_withdrawn``, the consent's
+    ``withdrawn_at`` set), as ``decide(accept=False)`` does: the recorder is the doctor, the one
+    who stops it from the other seat takes back what they gave."""
     recording = _recording(session, seat, recording_id)
     if recording.state not in OPEN_STATES:
         return recording
+    if recording.state == "recording" and seat.role != "doctor":
+        return _withdraw(session, recording, seat, now, setup)
     _stop(recording, seat.user_id, now, "stopped", setup.retention_days)
     _commit(session)
     _announce(session, recording)

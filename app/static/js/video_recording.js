@@ -9,7 +9,9 @@
 //
 // What is recorded: the streams the call page hands over with the "call:streams" event
 // ({local, remotes}), mixed into one: the pictures side by side on a canvas, every sound through
-// one AudioContext. Either participant may stop at any time ("Stop recording"). The doctor's browser stops recording as soon as it hears that the recording is no
+// one AudioContext. Either participant may stop at any time ("Stop recording"): the doctor's stop
+// is a stop, the patient's withdraws their consent (the server's rule; both pages then say consent
+// was withdrawn). The doctor's browser stops recording as soon as it hears that the recording is no
 // longer "recording". His "End call" first stops the recording as his "Stop" would (the call page
 // waits for ClinicRecording.beforeEnd(): the last piece uploaded, then the stop); the server stops
 // an open recording itself when the call ends ("call_ended"), so an ended call is not recorded on
