@@ -7,16 +7,20 @@ With both consents: the doctor asks, accepts his own question; the patient's pag
 question with what is recorded and for how long, the patient accepts; both pages show that it
 records; the doctor's browser records the call (MediaRecorder) and uploads chunks, stored sealed
 (the stored bytes are not the WebM the browser sent, and open to it with the key); the patient
-stops it, both pages say so, and the doctor's browser stops uploading without an error while the
+stops it, which withdraws their consent: both pages say consent was withdrawn, the stored consent
+keeps when it was taken back, and the doctor's browser stops uploading without an error while the
 call goes on. The doctor's page reloads while it records: it goes on recording, its new pieces
 stored after the earlier ones (before, numbered from 0 again, they were refused as duplicates). The
 doctor ends the call while it records: his browser uploads its last piece and stops the recording
-(before, an ended call went on being recorded, black and silent). Refused:
+(before, an ended call went on being recorded, black and silent). The doctor's tab closes while it
+records, without ending the call: the server's sweep stops it (nothing came from his browser for
+two minutes) and the patient's page says why (before, it stayed "recording"). Refused:
 the patient refuses before the doctor has answered; the doctor's question closes, both pages say
 nothing was recorded, nothing is stored, and the doctor may ask again."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -33,6 +37,8 @@ from tests.video_call_helpers import (  # noqa: F401 - media_browser, open_as: t
 EBML = b"\x1a\x45\xdf\xa3"  # the first bytes of a WebM file
 TEXT = {"record": "Record the call", "accept": "Accept recording", "refuse": "Refuse", "stop": "Stop recording",
         "indicator": "Recording", "stopped": "The recording has stopped.",
+        "withdrawn": "Consent was withdrawn: the recording has stopped.",
+        "gone": "The recording stopped: the doctor's browser sent nothing more.",
         "refused": "The recording was refused; nothing was recorded.",
         "what": "What is recorded: the sound and the picture of everyone in the call",
         "kept": "It is kept encrypted for 30 days", "ended": "The video visit has ended."}
@@ -90,7 +96,8 @@ def record_with_both_consents(doctor, patient) -> None:
         assert TEXT["indicator"] in page.locator('[data-part="indicator"]').inner_text()
 
 
-def test_recorded_with_both_consents_stored_sealed_and_stopped_by_the_patient(app, db, call, live_visit):  # noqa: F811
+def test_recorded_with_both_consents_stored_sealed_and_the_patients_stop_withdraws_consent(
+        app, db, call, live_visit):  # noqa: F811
     from app.models import RecordingChunk
     from app.services import video_recording as rec
     from app.services.storage import file_store
@@ -115,19 +122,24 @@ def test_recorded_with_both_consents_stored_sealed_and_stopped_by_the_patient(ap
     assert plain.startswith(EBML) and len(plain) == first.size_bytes > 1000  # the browser's WebM
     assert not stored.startswith(EBML) and plain[:64] not in stored  # not what is kept
 
-    # the patient stops it: both pages say so, the doctor's browser stops recording
+    # the patient stops it: their consent is withdrawn, both pages say so, the doctor's browser stops
     patient.get_by_role("button", name=TEXT["stop"]).click()
     for page in (patient, doctor):
-        page.get_by_text(TEXT["stopped"]).wait_for()
+        page.get_by_text(TEXT["withdrawn"]).wait_for()
         page.locator('[data-part="indicator"]').wait_for(state="hidden")
     recording = the_recording(db)
-    assert (recording.state, recording.stop_reason) == ("stopped", "stopped")
-    assert recording.stopped_by_id == app.appbuilder.sm.find_user(username="patient").id
+    patient_id = app.appbuilder.sm.find_user(username="patient").id
+    assert (recording.state, recording.stop_reason, recording.stopped_by_id) == \
+        ("stopped", "consent_withdrawn", patient_id)
+    consents = {c.role: c for c in recording.consents}
+    assert (consents["patient"].user_id, consents["patient"].decision) == (patient_id, "accepted")
+    assert consents["patient"].withdrawn_at == recording.stopped_at is not None  # given, then taken back: when
+    assert consents["doctor"].withdrawn_at is None
     kept = chunk_count(db, recording.id)
     assert rec.read_all(db.session, recording, setup=setup).startswith(EBML)
     time.sleep(4.5)  # longer than the recorder's chunks: its last piece, if any, is refused quietly
     assert chunk_count(db, recording.id) == kept
-    assert recording_status(doctor) == TEXT["stopped"]  # no "could not be saved"
+    assert recording_status(doctor) == TEXT["withdrawn"]  # no "could not be saved"
     video_flows(doctor, above=stats(doctor)["videoBytesReceived"])  # the call goes on
     doctor.get_by_role("button", name=TEXT["record"], exact=True).wait_for()  # and may be recorded again
 
@@ -195,3 +207,28 @@ def test_ending_the_call_stops_the_recording(app, db, call, live_visit):  # noqa
     assert kept >= 2  # the recorder's last piece, uploaded before the stop
     time.sleep(4.5)  # longer than the recorder's chunks: nothing more is recorded of the ended call
     assert chunk_count(db, recording.id) == kept
+
+
+def test_the_doctors_tab_closed_while_recording_is_stopped_by_the_server(app, db, call, live_visit):  # noqa: F811
+    from app.models.types import utcnow
+    from app.services import video_recording as rec
+    from app.services.telemedicine import JoinWindow
+
+    doctor, patient = call
+    record_with_both_consents(doctor, patient)
+    recording_id = the_recording(db).id
+    deadline = time.monotonic() + 15
+    while chunk_count(db, recording_id) < 1:
+        assert time.monotonic() < deadline, "no chunk uploaded"
+        time.sleep(0.3)
+    doctor.close()  # no End call, no Stop
+    time.sleep(1)
+    assert the_recording(db).state == "recording"
+    # the periodic sweep, its clock moved past two minutes without a piece instead of waiting them
+    later = utcnow() + rec.RECORDER_SILENCE + timedelta(seconds=5)
+    assert rec.stop_abandoned(db.session, later, window=JoinWindow.from_config(app.config), retention_days=30) == 1
+    patient.get_by_text(TEXT["gone"]).wait_for()
+    patient.locator('[data-part="indicator"]').wait_for(state="hidden")
+    recording = the_recording(db)
+    assert (recording.state, recording.stop_reason, recording.stopped_by_id) == ("stopped", "recorder_gone", None)
+    assert all(c.withdrawn_at is None for c in recording.consents)

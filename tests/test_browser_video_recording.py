@@ -5,7 +5,8 @@ streams drawn on a canvas and a tone (no camera needed); the recording on the re
 call, is tests/test_browser_video_call_recording.py.
 
 The doctor asks, each accepts on their own page (the dialog says what is recorded and for how
-long), the doctor's browser records with MediaRecorder and uploads chunks, the patient stops it;
+long), the doctor's browser records with MediaRecorder and uploads chunks, the patient stops it (which
+withdraws their consent: both pages say so);
 the stored recording decrypts to WebM. Files: the patient sends a PDF, both lists show it. On a
 desktop and a phone's width, in English and in Vietnamese; screenshots to ``$SCREENSHOT_DIR``."""
 from __future__ import annotations
@@ -23,9 +24,11 @@ from tests.test_video_call_tools import live_visit  # noqa: F401 - the fixture
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TEXT = {
     "en": {"record": "Record the call", "kept": "30 days", "accept": "Accept recording", "stop": "Stop recording",
-           "indicator": "Recording", "stopped": "The recording has stopped.", "send": "Send"},
+           "indicator": "Recording", "stopped": "The recording has stopped.",
+           "withdrawn": "Consent was withdrawn: the recording has stopped.", "send": "Send"},
     "vi": {"record": "Ghi hình cuộc gọi", "kept": "30 ngày", "accept": "Đồng ý ghi hình", "stop": "Dừng ghi hình",
-           "indicator": "Đang ghi hình", "stopped": "Đã dừng ghi hình.", "send": "Gửi"},
+           "indicator": "Đang ghi hình", "stopped": "Đã dừng ghi hình.",
+           "withdrawn": "Sự đồng ý đã bị rút lại: đã dừng ghi hình.", "send": "Gửi"},
 }
 
 # What the call page does for these partials: window.ClinicCall, then the streams.
@@ -123,13 +126,13 @@ def test_record_with_both_consents_then_stop_and_send_a_file(app, db, page_as, l
         pytest.fail(f"no chunk uploaded; page errors: {errors}")
 
     patient.get_by_role("button", name=text["stop"]).click()
-    patient.get_by_text(text["stopped"]).wait_for()
+    patient.get_by_text(text["withdrawn"]).wait_for()
     doctor.evaluate("window.ClinicRecording.refresh()")  # the doctor's browser hears it and stops recording
-    doctor.get_by_text(text["stopped"]).wait_for()
+    doctor.get_by_text(text["withdrawn"]).wait_for()
     doctor.locator('[data-part="indicator"]').wait_for(state="hidden")
     db.session.rollback()
     recording = db.session.get(VideoRecording, recording_id)
-    assert recording.state == "stopped"
+    assert (recording.state, recording.stop_reason) == ("stopped", "consent_withdrawn")
     setup = rec.RecordingSetup.from_config(app.config, file_store(app.config))
     assert rec.read_all(db.session, recording, setup=setup).startswith(b"\x1a\x45\xdf\xa3")  # WebM (EBML)
 

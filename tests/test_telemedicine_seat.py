@@ -165,23 +165,27 @@ def test_the_call_starts_once_and_the_doctor_ends_it(app, db, video_visit):
     assert mark_started(db.session, video_visit, NOW + timedelta(minutes=1)) is True
     assert mark_started(db.session, video_visit, NOW + timedelta(minutes=2)) is False
     with pytest.raises(CallRefused) as refused:
-        end_call(db.session, video_visit, _user(app, "patient"), NOW + timedelta(minutes=9))
+        end_call(db.session, video_visit, _user(app, "patient"), NOW + timedelta(minutes=9),
+                 recording_retention_days=30)
     assert refused.value.reason == "not_doctor"
-    call = end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=10))
+    call = end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=10),
+                    recording_retention_days=30)
     db.session.commit()
     assert (call.started_at, call.ended_at) == (NOW + timedelta(minutes=1), NOW + timedelta(minutes=10))
-    assert end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=20)).ended_at == \
-        NOW + timedelta(minutes=10)
+    again = end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=20),
+                     recording_retention_days=30)
+    assert again.ended_at == NOW + timedelta(minutes=10)
 
 
 def test_a_call_ended_before_both_came_is_not_started_afterwards(app, db, video_visit):
     from app.services.telemedicine import end_call, mark_started
 
     _seat(app, db, "doctor", video_visit)
-    end_call(db.session, video_visit, _user(app, "doctor"), NOW)
+    end_call(db.session, video_visit, _user(app, "doctor"), NOW, recording_retention_days=30)
     assert mark_started(db.session, video_visit, NOW + timedelta(minutes=5)) is False
     db.session.commit()  # the database's own rule (an end never before the start) holds
-    call = end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=6))
+    call = end_call(db.session, video_visit, _user(app, "doctor"), NOW + timedelta(minutes=6),
+                    recording_retention_days=30)
     assert (call.started_at, call.ended_at) == (None, NOW)
 
 

@@ -105,7 +105,7 @@ def test_a_call_the_doctor_ended_opens_on_ended(app, db, login_as, live_visit): 
     from app.services import telemedicine
 
     doctor = app.appbuilder.sm.find_user(username="doctor")
-    telemedicine.end_call(db.session, live_visit, doctor, utcnow())
+    telemedicine.end_call(db.session, live_visit, doctor, utcnow(), recording_retention_days=30)
     db.session.commit()
     assert db.session.get(Appointment, live_visit).mode == "video"
     _status, html = page(login_as("patient"), f"/portal/appointments/{live_visit}/video")

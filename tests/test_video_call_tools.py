@@ -93,7 +93,9 @@ def test_the_consent_flow_over_http(app, db, live_visit, login_as, sent):
     assert chunk(doctor, base, recording_id, 1, WEBM[700:]).status_code == 201
     refused(chunk(patient, base, recording_id, 2), 403, "not_doctor")
     refused(chunk(doctor, base, recording_id, 1), 409, "duplicate_chunk")
-    assert post_json(patient, f"{base}/recordings/{recording_id}/stop").get_json()["state"] == "stopped"
+    stopped = post_json(patient, f"{base}/recordings/{recording_id}/stop").get_json()  # withdraws their consent
+    assert (stopped["state"], stopped["stop_reason"]) == ("stopped", "consent_withdrawn")
+    assert stopped["consents"] == {"doctor": "accepted", "patient": "withdrawn"}
     refused(chunk(doctor, base, recording_id, 2), 409, "not_recording")
 
     played = doctor.get(f"/video-call/recordings/{recording_id}/play")

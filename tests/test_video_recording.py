@@ -144,17 +144,171 @@ def test_consent_withdrawn_mid_call_stops_the_recording(app, db, video_visit, se
 
 @pytest.mark.parametrize("who", ["doctor", "patient"])
 def test_either_participant_stops_it_and_a_chunk_after_stop_is_refused(app, db, video_visit, setup, events, who):
+    """The doctor's stop is a stop; the patient's stop withdraws their consent (who, when)."""
     from app.models import RecordingChunk
     from app.services import video_recording as rec
 
     recording_id, doctor, patient = recording_with_both_consents(app, db, video_visit, setup)
     rec.add_chunk(db.session, doctor, recording_id, 0, WEBM, NOW, setup=setup)
-    stopped = rec.stop(db.session, doctor if who == "doctor" else patient, recording_id, NOW + timedelta(minutes=2),
-                       setup=setup)
+    by = doctor if who == "doctor" else patient
+    stopped = rec.stop(db.session, by, recording_id, NOW + timedelta(minutes=2), setup=setup)
     assert stopped.state == "stopped" and stopped.retain_until == NOW + timedelta(minutes=2, days=30)
+    assert stopped.stopped_by_id == by.user_id and stopped.stopped_at == NOW + timedelta(minutes=2)
+    consents = {c.role: c for c in stopped.consents}
+    if who == "doctor":
+        assert stopped.stop_reason == "stopped"
+        assert all(c.withdrawn_at is None for c in consents.values())
+        assert events[-1][1]["consents"] == {"doctor": "accepted", "patient": "accepted"}
+    else:
+        assert stopped.stop_reason == "consent_withdrawn"
+        assert (consents["patient"].decision, consents["patient"].withdrawn_at) == \
+            ("accepted", NOW + timedelta(minutes=2))  # given, then taken back
+        assert consents["doctor"].withdrawn_at is None
+        assert events[-1][1]["consents"] == {"doctor": "accepted", "patient": "withdrawn"}
+        assert events[-1][1]["stop_reason"] == "consent_withdrawn"
     refused("not_recording", rec.add_chunk, db.session, doctor, recording_id, 1, WEBM, NOW, setup=setup)
-    assert rec.stop(db.session, patient, recording_id, NOW, setup=setup).state == "stopped"  # twice: no change
+    again = rec.stop(db.session, patient, recording_id, NOW + timedelta(minutes=5), setup=setup)  # twice: no change
+    assert (again.state, again.stopped_at, again.stopped_by_id) == ("stopped", NOW + timedelta(minutes=2), by.user_id)
     assert len(db.session.execute(select(RecordingChunk)).all()) == 1
+
+
+def test_the_patient_cancelling_a_request_is_a_plain_stop(app, db, video_visit, setup, events):
+    """Nothing records yet: the request is withdrawn, no consent is marked taken back."""
+    from app.services import video_recording as rec
+
+    doctor, patient = seat(app, db, "doctor", video_visit), seat(app, db, "patient", video_visit)
+    recording = rec.request_recording(db.session, doctor, NOW, setup=setup)
+    rec.decide(db.session, patient, recording.id, True, NOW, setup=setup)
+    stopped = rec.stop(db.session, patient, recording.id, NOW + timedelta(seconds=9), setup=setup)
+    assert (stopped.state, stopped.stop_reason, stopped.started_at) == ("stopped", "stopped", None)
+    assert [c.withdrawn_at for c in stopped.consents] == [None]
+
+
+def end_the_call(app, db, video_visit, at):
+    from app.services import telemedicine
+
+    call = telemedicine.end_call(db.session, video_visit, app.appbuilder.sm.find_user(username="doctor"), at,
+                                 recording_retention_days=30)
+    db.session.commit()
+    return call
+
+
+def test_ending_the_call_stops_its_recording_in_the_same_transaction(app, db, video_visit, setup, events):
+    from app.models import VideoRecording
+    from app.services import video_recording as rec
+
+    recording_id, doctor, patient = recording_with_both_consents(app, db, video_visit, setup)
+    rec.add_chunk(db.session, doctor, recording_id, 0, WEBM, NOW, setup=setup)
+    ended = NOW + timedelta(minutes=12)
+    before = len(events)
+
+    # ended and rolled back: nothing stopped, nobody told
+    from app.services import telemedicine
+
+    telemedicine.end_call(db.session, video_visit, app.appbuilder.sm.find_user(username="doctor"), ended,
+                          recording_retention_days=30)
+    db.session.rollback()
+    assert db.session.get(VideoRecording, recording_id).state == "recording" and len(events) == before
+
+    end_the_call(app, db, video_visit, ended)
+    db.session.expire_all()
+    recording = db.session.get(VideoRecording, recording_id)
+    assert (recording.state, recording.stop_reason, recording.stopped_at, recording.stopped_by_id) == \
+        ("stopped", "call_ended", ended, doctor.user_id)
+    assert recording.retain_until == ended + timedelta(days=30)
+    assert all(c.withdrawn_at is None for c in recording.consents)  # nobody took their consent back
+    # both pages hear it once the end is committed
+    assert [(p["state"], p["stop_reason"]) for _e, p, _r in events[before:]] == [("stopped", "call_ended")]
+    assert set(events[-1][2]) == {f"user:{doctor.user_id}", f"user:{patient.user_id}"}
+    # the doctor's browser's late piece is refused as after any stop; the recording keeps what it had
+    refused("not_recording", rec.add_chunk, db.session, doctor, recording_id, 1, WEBM, ended, setup=setup)
+    assert rec.read_all(db.session, recording, setup=setup) == WEBM
+
+
+def test_ending_the_call_withdraws_an_open_request_and_a_second_end_stops_a_later_recording(
+        app, db, video_visit, setup, events):
+    from app.models import VideoRecording
+    from app.services import video_recording as rec
+
+    doctor = seat(app, db, "doctor", video_visit)
+    request = rec.request_recording(db.session, doctor, NOW, setup=setup)
+    end_the_call(app, db, video_visit, NOW + timedelta(minutes=1))
+    assert (db.session.get(VideoRecording, request.id).state,
+            db.session.get(VideoRecording, request.id).stop_reason) == ("stopped", "call_ended")
+    # the doctor joins the ended call again and records: ending it again stops that one too
+    recording_id, doctor, _patient = recording_with_both_consents(app, db, video_visit, setup)
+    end_the_call(app, db, video_visit, NOW + timedelta(minutes=8))
+    db.session.expire_all()
+    again = db.session.get(VideoRecording, recording_id)
+    assert (again.state, again.stop_reason, again.stopped_at) == ("stopped", "call_ended", NOW + timedelta(minutes=8))
+
+
+def test_the_sweep_stops_recordings_of_calls_over_and_without_a_recorder(app, db, video_visit, setup, events):
+    """Nothing else stops them: the doctor closed his tab without ending (no piece for two
+    minutes), or the visit was finished or its join window closed while one was open."""
+    from app.models import Appointment, VideoRecording
+    from app.services import video_recording as rec
+    from app.services.telemedicine import JoinWindow
+
+    window = JoinWindow(15, 30)
+    recording_id, doctor, _patient = recording_with_both_consents(app, db, video_visit, setup)
+    rec.add_chunk(db.session, doctor, recording_id, 0, WEBM, NOW + timedelta(minutes=1), setup=setup)
+
+    def sweep(at):
+        count = rec.stop_abandoned(db.session, at, window=window, retention_days=30)
+        db.session.expire_all()
+        return count, db.session.get(VideoRecording, recording_id)
+
+    # pieces arriving: left alone
+    assert sweep(NOW + timedelta(minutes=2))[0] == 0
+    assert sweep(NOW + timedelta(minutes=3))[1].state == "recording"
+    # no piece for two minutes: the doctor's browser is gone
+    count, recording = sweep(NOW + timedelta(minutes=3, seconds=1))
+    assert count == 1
+    assert (recording.state, recording.stop_reason, recording.stopped_by_id, recording.stopped_at) == \
+        ("stopped", "recorder_gone", None, NOW + timedelta(minutes=3, seconds=1))
+    assert events[-1][1]["stop_reason"] == "recorder_gone"
+    refused("not_recording", rec.add_chunk, db.session, doctor, recording_id, 1, WEBM, NOW, setup=setup)
+    assert sweep(NOW + timedelta(minutes=9))[0] == 0  # once
+
+    # a request left open when the visit is finished: stopped as the call's end
+    request = rec.request_recording(db.session, doctor, NOW + timedelta(minutes=10), setup=setup)
+    assert rec.stop_abandoned(db.session, NOW + timedelta(minutes=11), window=window, retention_days=30) == 0
+    db.session.get(Appointment, video_visit).status = "completed"
+    db.session.commit()
+    assert rec.stop_abandoned(db.session, NOW + timedelta(minutes=12), window=window, retention_days=30) == 1
+    db.session.expire_all()
+    assert db.session.get(VideoRecording, request.id).stop_reason == "call_ended"
+
+
+def test_the_sweep_stops_a_recording_when_the_join_window_closes(app, db, video_visit, setup, events):
+    from app.models import VideoRecording
+    from app.services import video_recording as rec
+    from app.services.telemedicine import JoinWindow
+
+    recording_id, doctor, _patient = recording_with_both_consents(app, db, video_visit, setup)
+    closes = NOW + timedelta(minutes=20 + 30)  # the visit's end and the late minutes
+    rec.add_chunk(db.session, doctor, recording_id, 0, WEBM, closes - timedelta(seconds=30), setup=setup)
+    window = JoinWindow(15, 30)
+    assert rec.stop_abandoned(db.session, closes, window=window, retention_days=30) == 0
+    assert rec.stop_abandoned(db.session, closes + timedelta(seconds=1), window=window, retention_days=30) == 1
+    db.session.expire_all()
+    recording = db.session.get(VideoRecording, recording_id)
+    assert (recording.state, recording.stop_reason) == ("stopped", "call_ended")
+
+
+def test_the_sweep_is_a_periodic_job(app, db, video_visit, setup, events, monkeypatch):
+    from app.jobs.maintenance import stop_abandoned_recordings
+    from app.jobs.periodic import PERIODIC_JOBS
+    from app.models import VideoRecording
+
+    job = next(p for p in PERIODIC_JOBS if p.func == "app.jobs.maintenance.stop_abandoned_recordings")
+    assert job.every_seconds <= 60
+    recording_id, _doctor, _patient = recording_with_both_consents(app, db, video_visit, setup)
+    monkeypatch.setattr("app.models.types.utcnow", lambda: NOW + timedelta(minutes=5))
+    assert stop_abandoned_recordings() == 1
+    db.session.expire_all()
+    assert db.session.get(VideoRecording, recording_id).stop_reason == "recorder_gone"
 
 
 def test_only_the_doctor_asks_and_only_the_doctors_browser_uploads(app, db, video_visit, setup, events):

@@ -1,5 +1,7 @@
-"""Housekeeping jobs: ``prune_sessions`` daily (the same service as ``flask prune-sessions``) and
-``delete_expired_recordings`` hourly (video call recordings past their retention)."""
+"""Housekeeping jobs: ``prune_sessions`` daily (the same service as ``flask prune-sessions``),
+``delete_expired_recordings`` hourly (video call recordings past their retention) and
+``stop_abandoned_recordings`` every minute (recordings left open by a call that is over or by a
+doctor's browser that went away)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -39,5 +41,24 @@ def delete_expired_recordings() -> int:
         session = db.session.session_factory()
         try:
             return delete_expired(session, utcnow(), store=file_store(current_app.config))
+        finally:
+            session.close()
+
+
+def stop_abandoned_recordings() -> int:
+    """Stop the video call recordings left open: their call is over without having been ended, or
+    the doctor's browser has sent nothing for a while (``video_recording.stop_abandoned``); how many."""
+    from flask import current_app
+
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.telemedicine import JoinWindow
+    from app.services.video_recording import retention_days, stop_abandoned
+
+    with app_context():
+        session = db.session.session_factory()
+        try:
+            return stop_abandoned(session, utcnow(), window=JoinWindow.from_config(current_app.config),
+                                  retention_days=retention_days(current_app.config))
         finally:
             session.close()

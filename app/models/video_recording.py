@@ -36,7 +36,8 @@ class VideoRecording(Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_by_id: Mapped[int | None] = user_fk()
-    # "stopped" (the stop button), "consent_withdrawn", "refused" (a participant said no)
+    # "stopped" (the doctor's stop, or a request cancelled), "consent_withdrawn" (the patient's stop or refusal
+    # while it records), "refused" (a participant said no), "call_ended" and "recorder_gone" (stopped by the server)
     stop_reason: Mapped[str | None] = mapped_column(sa.String(20))
     key_id: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

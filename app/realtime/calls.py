@@ -42,7 +42,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 
 from app.extensions import db
 from app.realtime.events import _current_user
-from app.services import telemedicine
+from app.services import telemedicine, video_recording
 from app.services.settings import ClinicSettings
 from app.services.telemedicine import CallRefused, JoinWindow
 
@@ -304,7 +304,8 @@ class Calls:
         if end and seat["role"] == "doctor":
             user = _current_user(NAMESPACE)
             try:
-                telemedicine.end_call(db.session, seat["appointment_id"], user, _now())
+                telemedicine.end_call(db.session, seat["appointment_id"], user, _now(),
+                                      recording_retention_days=video_recording.retention_days(current_app.config))
                 db.session.commit()
                 ended = True
             except CallRefused as refused:

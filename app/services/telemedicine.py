@@ -240,13 +240,21 @@ def mark_started(session: Session, appointment_id: int, now: datetime) -> bool:
     return True
 
 
-def end_call(session: Session, appointment_id: Any, actor: Any, now: datetime) -> VideoCall:
+def end_call(session: Session, appointment_id: Any, actor: Any, now: datetime, *,
+             recording_retention_days: int) -> VideoCall:
     """The doctor ends the call: ``ended_at`` set the first time (never before ``started_at``);
-    a second end changes nothing. Anyone but the visit's doctor: CallRefused. The caller commits."""
+    a second end changes nothing of it. Any open recording of the call stops with it, in the same
+    transaction (``video_recording.stop_for_call_end``: ``call_ended``, by the doctor, kept
+    ``recording_retention_days`` from now), also on a second end (the doctor may have joined again
+    and recorded since). Anyone but the visit's doctor: CallRefused. The caller commits."""
+    from app.services import video_recording  # imported here: it imports this module
+
     call = _doctors_call(session, actor, appointment_id)
     if call.ended_at is None:
         call.ended_at = max(now, call.started_at) if call.started_at is not None else now
         session.flush()
+    video_recording.stop_for_call_end(session, call, now, ended_by_id=actor.id,
+                                      retention_days=recording_retention_days)
     return call
 
 

@@ -11,8 +11,16 @@ The rules:
   (``add_chunk``): accepted only from the doctor's seat and only while the recording is
   ``recording`` with both consents standing; a chunk for a request, a refused or a stopped
   recording is refused (409);
-* either participant stops it at any time (``stop``); taking back one's consent while it records
-  (``decide(accept=False)``) stops it too, and the consent row keeps when it was withdrawn;
+* either participant stops it at any time: the doctor's stop (``stop``) is a stop; the patient's
+  stop of a running recording, like taking back their consent (``decide(accept=False)``), withdraws
+  their consent: it stops the recording and the consent row keeps when it was withdrawn (the
+  doctor records in his own browser, so only the other seat has a consent to take back by
+  stopping);
+* the server stops an open recording itself (``stop_reason`` ``call_ended``): when the call ends
+  (``telemedicine.end_call`` calls ``stop_for_call_end`` in its transaction), and, through the
+  periodic ``stop_abandoned``, when the call is over without being ended (the visit finished or
+  cancelled, the join window closed) or when the doctor's browser has sent nothing for
+  ``RECORDER_SILENCE`` (``recorder_gone``: his tab closed, his browser or connection died);
 * each chunk is sealed with AES-256-GCM (the ``cryptography`` package) under a key derived from
   ``VIDEO_RECORDING_KEY``; the nonce is random per chunk and the recording's id and the chunk's
   number are authenticated with it, so a chunk cannot be swapped into another place unnoticed;
@@ -40,7 +48,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import event as sa_event, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -57,6 +65,14 @@ OPEN_STATES = ("requested", "recording")
 NONCE_BYTES = 12
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_CHUNK_MAX_BYTES = 16 * 1024 * 1024  # MediaRecorder slices of a few seconds are far smaller
+# The doctor's browser uploads a piece every 4 s: a recording with no piece for this long has no
+# recorder any more (the tab closed, the browser or its connection died). Longer than a reload.
+RECORDER_SILENCE = timedelta(minutes=2)
+# Why the server stopped a recording itself (``stop_reason``); ``stopped_by_id`` is who ended the
+# call, or None for the periodic sweep.
+CALL_ENDED = "call_ended"
+RECORDER_GONE = "recorder_gone"
+PENDING_ANNOUNCEMENTS = "video_recording_announcements"  # session.info key: sent after the commit
 
 
 class RecordingRefused(DomainError):
@@ -97,6 +113,11 @@ def unseal(key: bytes, recording_id: int, seq: int, sealed: bytes) -> bytes:
     return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(recording_id, seq))
 
 
+def retention_days(config: Mapping[str, Any]) -> int:
+    """``VIDEO_RECORDING_RETENTION_DAYS``: how long a recording is kept after it stops."""
+    return int(config.get("VIDEO_RECORDING_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+
+
 @dataclass(frozen=True)
 class RecordingSetup:
     """Where and how recordings are kept: the store, the key, the retention, the chunk limit."""
@@ -109,7 +130,7 @@ class RecordingSetup:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], store: FileStore) -> RecordingSetup:
         return cls(store=store, key=derive_key(str(config.get("VIDEO_RECORDING_KEY") or "")),
-                   retention_days=int(config.get("VIDEO_RECORDING_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+                   retention_days=retention_days(config),
                    chunk_max_bytes=int(config.get("VIDEO_RECORDING_CHUNK_MAX_BYTES", DEFAULT_CHUNK_MAX_BYTES)))
 
 
@@ -257,12 +278,7 @@ def decide(session: Session, seat: CallSeat, recording_id: Any, accept: bool, no
     recording = _recording(session, seat, recording_id)
     consent = _consent(recording, seat.role)
     if recording.state == "recording" and not accept:
-        if consent is not None:
-            consent.withdrawn_at = now
-        _stop(recording, seat, now, "consent_withdrawn", setup)
-        _commit(session)
-        _announce(session, recording)
-        return recording
+        return _withdraw(session, recording, seat, now, setup)
     if recording.state == "recording" and accept:
         return recording  # already given
     if recording.state != "requested":
@@ -284,23 +300,135 @@ def decide(session: Session, seat: CallSeat, recording_id: Any, accept: bool, no
     return recording
 
 
-def _stop(recording: VideoRecording, seat: CallSeat, now: datetime, reason: str, setup: RecordingSetup) -> None:
+def _stop(recording: VideoRecording, stopped_by_id: int | None, now: datetime, reason: str,
+          retention_days: int) -> None:
     recording.state = "stopped"
-    recording.stopped_at, recording.stopped_by_id, recording.stop_reason = now, seat.user_id, reason
-    recording.retain_until = now + timedelta(days=setup.retention_days)
+    recording.stopped_at, recording.stopped_by_id, recording.stop_reason = now, stopped_by_id, reason
+    recording.retain_until = now + timedelta(days=retention_days)
+
+
+def _withdraw(session: Session, recording: VideoRecording, seat: CallSeat, now: datetime,
+              setup: RecordingSetup) -> VideoRecording:
+    """The seat takes back its consent to a running recording: the consent keeps when, and the
+    recording stops (``consent_withdrawn``, by the seat's user)."""
+    consent = _consent(recording, seat.role)
+    if consent is not None:
+        consent.withdrawn_at = now
+    _stop(recording, seat.user_id, now, "consent_withdrawn", setup.retention_days)
+    _commit(session)
+    _announce(session, recording)
+    return recording
 
 
 def stop(session: Session, seat: CallSeat, recording_id: Any, now: datetime, *,
          setup: RecordingSetup) -> VideoRecording:
     """Either participant stops the recording (or withdraws the request) at any time; stopping one
-    that is already over changes nothing."""
+    that is already over changes nothing. The doctor's stop is a stop (``stopped``); the patient's
+    stop of a running recording withdraws their consent (``consent_withdrawn``, the consent's
+    ``withdrawn_at`` set), as ``decide(accept=False)`` does: the recorder is the doctor, the one
+    who stops it from the other seat takes back what they gave."""
     recording = _recording(session, seat, recording_id)
     if recording.state not in OPEN_STATES:
         return recording
-    _stop(recording, seat, now, "stopped", setup)
+    if recording.state == "recording" and seat.role != "doctor":
+        return _withdraw(session, recording, seat, now, setup)
+    _stop(recording, seat.user_id, now, "stopped", setup.retention_days)
     _commit(session)
     _announce(session, recording)
     return recording
+
+
+# --- stops by the server itself --------------------------------------------------------------
+
+def _announce_after_commit(session: Session, recording: VideoRecording) -> None:
+    """Queue the recording's news for the participants, sent once the caller's transaction commits
+    (dropped if it rolls back): a stop made inside someone else's transaction (``end_call``)."""
+    seats = participants(session, recording.video_call.appointment_id)
+    rooms = [f"user:{uid}" for uid in seats.values() if uid is not None]
+    session.info.setdefault(PENDING_ANNOUNCEMENTS, []).append((view(session, recording).as_json(), rooms))
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _send_announcements(session: Session) -> None:
+    for payload, rooms in session.info.pop(PENDING_ANNOUNCEMENTS, ()):
+        send(EVENT, payload, rooms)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_announcements(session: Session) -> None:
+    session.info.pop(PENDING_ANNOUNCEMENTS, None)
+
+
+def _locked_open(session: Session, call_id: int) -> list[VideoRecording]:
+    return list(session.execute(
+        select(VideoRecording).where(VideoRecording.video_call_id == call_id,
+                                     VideoRecording.state.in_(OPEN_STATES))
+        .order_by(VideoRecording.id).with_for_update().execution_options(populate_existing=True)).scalars())
+
+
+def stop_for_call_end(session: Session, call: VideoCall, now: datetime, *, ended_by_id: int | None,
+                      retention_days: int) -> list[VideoRecording]:
+    """The call ends: every open recording of it (a request, a running recording) stops, as a stop
+    by the server (``call_ended``, ``stopped_by_id`` who ended the call, ``stopped_at`` the end), in
+    the caller's transaction; a piece uploaded after is refused as after any stop. The participants
+    hear of it after the caller commits. Which recordings it stopped."""
+    stopped = _locked_open(session, call.id)
+    for recording in stopped:
+        _stop(recording, ended_by_id, now, CALL_ENDED, retention_days)
+    session.flush()
+    for recording in stopped:
+        _announce_after_commit(session, recording)
+    return stopped
+
+
+def _call_over(call: VideoCall, appointment: Appointment, now: datetime, window: telemedicine.JoinWindow) -> bool:
+    return (call.ended_at is not None or appointment.status not in telemedicine.CALLABLE
+            or now > window.bounds(appointment)[1])
+
+
+def _recorder_silent_since(session: Session, recording: VideoRecording) -> datetime | None:
+    """When the doctor's browser last showed it records: its newest piece, else the start."""
+    newest = session.execute(select(func.max(RecordingChunk.created_at)).where(
+        RecordingChunk.recording_id == recording.id)).scalar()
+    return newest or recording.started_at
+
+
+def stop_abandoned(session: Session, now: datetime, *, window: telemedicine.JoinWindow, retention_days: int,
+                   silence: timedelta = RECORDER_SILENCE) -> int:
+    """The periodic sweep (``app.jobs.maintenance.stop_abandoned_recordings``): stops, as the
+    server, each open recording whose call is over without having been ended (the visit finished,
+    cancelled or marked no-show, or its join window closed: ``call_ended``), and each running
+    recording whose doctor's browser has sent nothing for ``silence`` (``recorder_gone``: his tab
+    closed without ending the call, his browser or connection died; nothing more can be recorded).
+    ``stopped_by_id`` stays empty. Each is locked and checked again before it stops, and committed
+    and announced on its own; how many it stopped."""
+    candidates = list(session.execute(select(VideoRecording.id).where(VideoRecording.state.in_(OPEN_STATES))
+                                      .order_by(VideoRecording.id)).scalars())
+    done = 0
+    for recording_id in candidates:
+        recording = session.execute(
+            select(VideoRecording).where(VideoRecording.id == recording_id).with_for_update()
+            .execution_options(populate_existing=True)).scalar()
+        reason: str | None = None
+        if recording is not None and recording.state in OPEN_STATES:
+            call = recording.video_call
+            appointment = session.get(Appointment, call.appointment_id)
+            if appointment is None or _call_over(call, appointment, now, window):
+                reason = CALL_ENDED
+            elif recording.state == "recording":
+                since = _recorder_silent_since(session, recording)
+                if since is None or now - since > silence:
+                    reason = RECORDER_GONE
+        if reason is None:
+            session.rollback()  # the lock
+            continue
+        assert recording is not None
+        _stop(recording, None, now, reason, retention_days)
+        session.flush()
+        _announce_after_commit(session, recording)
+        _commit(session)
+        done += 1
+    return done
 
 
 # --- the chunks ------------------------------------------------------------------------------
@@ -429,7 +557,8 @@ def delete_expired(session: Session, now: datetime, *, store: FileStore) -> int:
 
 
 __all__ = ["InvalidTag", "RecordingRefused", "RecordingSetup", "add_chunk", "call_recordings", "decide",
-           "delete_expired", "open_recording", "play", "request_recording", "stop"]
+           "delete_expired", "open_recording", "play", "request_recording", "stop", "stop_abandoned",
+           "stop_for_call_end"]
 
 
 def appointment_recordings(session: Session, appointment_id: int) -> list[RecordingView]:

@@ -641,7 +641,13 @@
             if (!window.confirm(labels.labelConfirmEnd)) {
                 return;
             }
-            emit("call:leave", {appointment_id: appointmentId, end: true}).then(function (answer) {
+            // an open recording is stopped first, its last piece kept (video_recording.js)
+            var recording = window.ClinicRecording;
+            var ready = recording && typeof recording.beforeEnd === "function" ? recording.beforeEnd()
+                : Promise.resolve();
+            ready.then(function () {
+                return emit("call:leave", {appointment_id: appointmentId, end: true});
+            }).then(function (answer) {
                 if (answer.ok) {
                     hangUp();
                     setState("ended");

@@ -9,10 +9,13 @@
 //
 // What is recorded: the streams the call page hands over with the "call:streams" event
 // ({local, remotes}), mixed into one: the pictures side by side on a canvas, every sound through
-// one AudioContext. Either participant may stop at any time ("Stop recording"); the doctor's
-// browser stops recording as soon as it hears that the recording is no longer "recording". When
-// the call ends (the page's "call:ended"), the doctor's browser stops the recording as his "Stop"
-// would: an ended call is not recorded on.
+// one AudioContext. Either participant may stop at any time ("Stop recording"): the doctor's stop
+// is a stop, the patient's withdraws their consent (the server's rule; both pages then say consent
+// was withdrawn). The doctor's browser stops recording as soon as it hears that the recording is no
+// longer "recording". His "End call" first stops the recording as his "Stop" would (the call page
+// waits for ClinicRecording.beforeEnd(): the last piece uploaded, then the stop); the server stops
+// an open recording itself when the call ends ("call_ended"), so an ended call is not recorded on
+// whatever ended it, and when the doctor's browser has sent nothing for a while ("recorder_gone").
 (function () {
     "use strict";
 
@@ -36,6 +39,8 @@
     var pollTimer = null;
     var answered = {};          // recording id -> true once this browser sent its answer
     var stopping = {};          // recording id -> true once this browser asked to stop it
+    var stopMessages = {consent_withdrawn: labels.labelWithdrawn, call_ended: labels.labelCallEnded,
+                        recorder_gone: labels.labelRecorderGone};
 
     function request(method, url, body, raw) {
         var headers = {"Accept": "application/json", "X-CSRFToken": root.dataset.csrf};
@@ -102,7 +107,7 @@
         } else if (state === "refused") {
             say(labels.labelRefused);
         } else if (state === "stopped") {
-            say(recording.stop_reason === "consent_withdrawn" ? labels.labelWithdrawn : labels.labelStopped);
+            say(stopMessages[recording.stop_reason] || labels.labelStopped);
         } else if (state === "recording") {
             say("");
         }
@@ -111,7 +116,9 @@
                 if (!stopping[recording.recording_id]) {
                     stopRecording(recording.recording_id);
                 }
-            } else if (state === "recording" && (!recorder || recorder.recordingId !== recording.recording_id)) {
+            } else if (state === "recording" && !stopping[recording.recording_id]
+                       && (!recorder || recorder.recordingId !== recording.recording_id)) {
+                // (while this browser stops it, a poll's "recording" does not start a new recorder)
                 startRecorder(recording.recording_id, recording.chunks || 0);
             } else if (state !== "recording" && recorder) {
                 stopRecorder();
@@ -400,6 +407,15 @@
             recorder.media.stop();
         }
     });
-    window.ClinicRecording = {refresh: refresh, current: function () { return current; }};
+    // Before the doctor's "End call": an open recording stopped as his "Stop" would (its last piece
+    // uploaded first, which a stop by the server at the end would refuse). Never rejects.
+    function beforeEnd() {
+        if (role !== "doctor" || !open(current)) {
+            return Promise.resolve();
+        }
+        return stopRecording(current.recording_id);
+    }
+
+    window.ClinicRecording = {refresh: refresh, current: function () { return current; }, beforeEnd: beforeEnd};
     refresh();
 }());
