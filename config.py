@@ -93,6 +93,10 @@ class Config:
     CACHE_REDIS_RETRY_SECONDS = float(os.environ.get("CACHE_REDIS_RETRY_SECONDS", "5"))  # after a failure
     SCHEDULER_POLL_SECONDS = int(os.environ.get("SCHEDULER_POLL_SECONDS", "5"))  # flask scheduler's loop
     MONGO_URI = os.environ.get("MONGO_URI", "")  # empty: documents live in the SQL database
+    # Logs (app/logging_setup.py): json (one JSON event a line) or console (readable); empty: console
+    # when debugging or testing, json otherwise.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     # Uploaded files (app/services/storage): local (UPLOAD_DIR), azure or cloudinary.

@@ -47,6 +47,9 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    from app import logging_setup
+
+    logging_setup.init_app(app)  # JSON or console events with the request id; the access event
     from app.jobs.scheduling import start_timer, timer_wanted
 
     if timer_wanted(app.config):  # no Redis: the periodic jobs on a timer, in one process only

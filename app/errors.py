@@ -161,6 +161,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         db.session.rollback()
-        app.logger.exception("unhandled error on %s", request.path)
+        # the URL rule, not the path: paths carry tokens (/clinic/visit/<token>)
+        app.logger.exception("unhandled error on %s", request.url_rule.rule if request.url_rule else "?")
         return _respond(500, _("Something went wrong"),
                         _("The server could not finish this request. Nothing was saved; please try again."))

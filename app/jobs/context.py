@@ -21,8 +21,21 @@ def app_context() -> Iterator[Flask]:
 
             _worker_app = create_app()
         app = _worker_app
-    with app.app_context():
+    from app.logging_setup import log_context
+
+    with app.app_context(), log_context(**_job_fields()):
         yield app
+
+
+def _job_fields() -> dict[str, str | None]:
+    """The RQ job's id and function for every event it logs (nothing in-process: ``queue`` binds those)."""
+    try:
+        from rq import get_current_job
+
+        job = get_current_job()
+        return {"job_id": job.id, "job": job.func_name} if job is not None else {}
+    except Exception:  # noqa: BLE001 - a job runs even if its log context cannot be had
+        return {}
 
 
 def on_rq() -> bool:

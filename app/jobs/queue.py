@@ -17,6 +17,8 @@ from typing import Any
 
 from redis import Redis
 
+from app.logging_setup import log_context
+
 __all__ = ["QUEUES", "InlineJob", "connect", "default_retry", "enqueue", "enqueue_many",
            "import_function", "queue_name", "queue_names",
            "redis_status"]
@@ -88,7 +90,8 @@ def _run_inline(func_path: str, args: tuple, kwargs: dict) -> InlineJob:
         args, kwargs = tuple(kwargs.get("args") or ()), dict(kwargs.get("kwargs") or {})
     job = InlineJob(func_path=func_path, id=job_id or uuid.uuid4().hex)
     try:
-        job.result = func(*args, **kwargs)
+        with log_context(job_id=job.id, job=func_path):
+            job.result = func(*args, **kwargs)
         job.status = "finished"
     except Exception:
         # Like a worker: the caller's request goes on, the failure is logged and kept on the job.

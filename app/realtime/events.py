@@ -13,6 +13,7 @@ from flask_socketio import SocketIO, emit, join_room, leave_room
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.logging_setup import log_context
 from app.services import realtime_access as access
 from app.services.realtime_access import RoomRefused
 
@@ -116,7 +117,9 @@ def _join(namespace: str, data: Any, *, public_only: bool) -> dict[str, Any]:
         if not public_only and room.kind in access.PUBLIC_KINDS:
             raise RoomRefused(room.name, "unknown_kind")  # the screens' rooms are on /display
     except RoomRefused as refused:
-        return _refuse(namespace, user, refused)
+        with log_context(socket_event="join", namespace=namespace):
+            log.info("socket join refused: %s", refused.reason)
+            return _refuse(namespace, user, refused)
     finally:
         db.session.rollback()
     join_room(room.name, namespace=namespace)
@@ -135,24 +138,29 @@ def register(socketio: SocketIO, on_disconnect: Callable[[], None] | None = None
     ``call:peer-left``)."""
     @socketio.on("connect")
     def connect(auth: Any = None) -> bool:
-        login = authenticate(auth)
-        if login is None:
+        with log_context(socket_event="connect", namespace="/"):
+            login = authenticate(auth)
+            if login is None:
+                db.session.rollback()
+                log.info("socket refused: not logged in")
+                return False  # the client gets connect_error: log in first
+            user = g.user = login[0]
+            rooms = access.own_rooms(db.session, user)
             db.session.rollback()
-            return False  # the client gets connect_error: log in first
-        user = g.user = login[0]
-        rooms = access.own_rooms(db.session, user)
-        db.session.rollback()
-        _remember("/", login)
-        for room in rooms:
-            join_room(room)
-        emit("ready", {"user_id": user.id, "rooms": rooms})
-        return True
+            _remember("/", login)
+            for room in rooms:
+                join_room(room)
+            emit("ready", {"user_id": user.id, "rooms": rooms})
+            log.info("socket connected", extra={"rooms": len(rooms)})
+            return True
 
     @socketio.on("disconnect")
     def disconnect(*_args: Any) -> None:
-        if on_disconnect is not None:
-            on_disconnect()
-        _forget("/")
+        with log_context(socket_event="disconnect", namespace="/"):
+            if on_disconnect is not None:
+                on_disconnect()
+            _forget("/")
+            log.debug("socket disconnected")
 
     @socketio.on("join")
     def join(data: Any = None) -> dict[str, Any]:
