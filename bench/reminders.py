@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import logging
 import os
 import re
 import socket
@@ -169,6 +170,9 @@ def main() -> None:
                             CLINIC_TIMEZONE="Asia/Ho_Chi_Minh",
                             REMINDER_HOUR=18, REMINDER_HOURS_BEFORE=0, SCHEDULER_IN_PROCESS=False)
             app = create_app(Config, **settings)
+            # aiosmtpd logs every SMTP session at INFO (logger "mail.log"): 5 lines a message, which
+            # the app's JSON logging would write out at the sink's expense
+            logging.getLogger("mail.log").setLevel(logging.WARNING)
             with app.app_context():
                 upgrade()
             seed(app, count, today + timedelta(days=1))
