@@ -118,10 +118,12 @@ class Calls:
         return [sid for sid, _eio in self.server.manager.get_participants(NAMESPACE, room)]
 
     def in_room(self, sid: str, room: str) -> bool:
-        try:
-            return room in self.server.rooms(sid, namespace=NAMESPACE)
-        except (KeyError, ValueError, TypeError):
-            return False
+        """Whether ``sid`` is in ``room`` (this process's), looked up in the room itself: the
+        server's ``rooms(sid)`` walks every room of the namespace (each socket's own, the users',
+        the roles', the calls'): with 400 sockets, some 1,600 rooms, twice per signal, which was
+        half of a signal's cost on the server."""
+        members = self.server.manager.rooms.get(NAMESPACE, {}).get(room)
+        return members is not None and sid in members
 
     def names(self, sids: list[str]) -> dict[str, str]:
         """The display names of ``sids`` (their seats'), for the tiles' captions."""
@@ -261,11 +263,12 @@ class Calls:
             user: Any = _Sender(seat["user_id"])
         else:
             user = _current_user(NAMESPACE)
+            user_id = user.id if user is not None else None  # read before the rollback expires it
             db.session.rollback()
             if user is None:
                 return self.refuse(None, "call:signal", appointment_id, "login")
             if seat is not None:
-                seat = {**seat, "checked": checked, "user_id": user.id}
+                seat = {**seat, "checked": checked, "user_id": user_id}
                 self.save_seat(sid, seat)
         if seat is None or seat["appointment_id"] != appointment_id or not self.in_room(sid, seat["room"]):
             return self.refuse(user, "call:signal", appointment_id, "not_in_call", to=to)
