@@ -41,7 +41,7 @@ from flask_babel import gettext as _
 from flask_socketio import SocketIO, join_room, leave_room
 
 from app.extensions import db
-from app.realtime.events import _current_user
+from app.realtime.events import _current_user, login_of
 from app.services import telemedicine
 from app.services.settings import ClinicSettings
 from app.services.telemedicine import CallRefused, JoinWindow
@@ -52,9 +52,12 @@ NAMESPACE = "/"
 SIGNAL_KINDS = ("offer", "answer", "ice")
 MAX_SIGNAL_BYTES = 64 * 1024  # the JSON of a signal's data (an SDP is a few KB)
 SEAT = "call"  # the key of the seat in the socket's Socket.IO session
-# A signal re-checks its sender's login (the user and login session: two queries) at most this
-# often; the other events check it every time. A logged-out socket can go on relaying offers and
-# ICE candidates of a call it is already in for at most this long.
+# A signal re-checks its sender's seat (the login session and the user, a guest's invitation: one
+# query, ``telemedicine.seat_holds``) when its last check (the join, or an
+# earlier re-check) is this old; the other events check the login every time. A socket whose login
+# ended elsewhere can go on relaying offers and ICE candidates of a call it is already in for at
+# most this long. The doctor's end and, in the process that withdrew it, a guest's withdrawn
+# invitation take effect at once.
 RECHECK_SECONDS = 5.0
 
 MESSAGES = {
@@ -65,6 +68,7 @@ MESSAGES = {
     "not_in_call": lambda: _("Join the video visit first."),
     "peer_not_in_call": lambda: _("That person is not in this video visit."),
     "not_doctor": lambda: _("Only the visit's doctor can do this."),
+    "withdrawn": lambda: _("The doctor withdrew this invitation."),
 }
 
 
@@ -82,7 +86,7 @@ def wait_room(room: str) -> str:
 
 @dataclass(frozen=True)
 class _Sender:
-    """The sender of a signal whose login was checked a moment ago (``RECHECK_SECONDS``)."""
+    """The sender of a signal, for the audit row of a refusal (its seat's user)."""
 
     id: int
 
@@ -251,6 +255,11 @@ class Calls:
         return {"ok": True, "appointment_id": appointment_id, "admitted": moved}
 
     def signal(self, data: Any) -> dict[str, Any]:
+        """Relay one signal. The common case touches no database: the sender's seat (its Socket.IO
+        session) and both sockets' membership of the call room, looked up in memory. The seat is
+        checked again (``recheck``: the login, a guest's invitation) when its
+        last check is ``RECHECK_SECONDS`` old; the doctor's end and a withdrawn invitation also
+        take the sockets out of the room at once (``close_call``, ``withdraw``)."""
         sid: str = request.sid  # type: ignore[attr-defined]
         appointment_id = _appointment_id(data)
         shape = self.bad_shape(data)
@@ -258,25 +267,45 @@ class Calls:
             return self.refuse(None, "call:signal", appointment_id, shape, audit=False)
         to = data["to"]
         seat = self.seat(sid)
-        checked = time.monotonic()
-        if seat is not None and checked - seat.get("checked", float("-inf")) < RECHECK_SECONDS:
-            user: Any = _Sender(seat["user_id"])
-        else:
-            user = _current_user(NAMESPACE)
-            user_id = user.id if user is not None else None  # read before the rollback expires it
-            db.session.rollback()
-            if user is None:
-                return self.refuse(None, "call:signal", appointment_id, "login")
-            if seat is not None:
-                seat = {**seat, "checked": checked, "user_id": user_id}
-                self.save_seat(sid, seat)
         if seat is None or seat["appointment_id"] != appointment_id or not self.in_room(sid, seat["room"]):
-            return self.refuse(user, "call:signal", appointment_id, "not_in_call", to=to)
+            user = _current_user(NAMESPACE)  # who asks, for the audit row (a refusal is rare)
+            if user is None:
+                db.session.rollback()
+                return self.refuse(None, "call:signal", appointment_id, "login")
+            asking = _Sender(user.id)  # read before the rollback expires it
+            db.session.rollback()
+            return self.refuse(asking, "call:signal", appointment_id, "not_in_call", to=to)
+        sender = _Sender(seat["user_id"])
+        if time.monotonic() - seat.get("checked", float("-inf")) >= RECHECK_SECONDS:
+            reason = self.recheck(sid, seat)
+            if reason is not None:
+                return self.refuse(None if reason == "login" else sender, "call:signal", appointment_id, reason,
+                                   to=to)
         if to == sid or not self.in_room(to, seat["room"]):
-            return self.refuse(user, "call:signal", appointment_id, "peer_not_in_call", to=to)
+            return self.refuse(sender, "call:signal", appointment_id, "peer_not_in_call", to=to)
         self.server.emit("call:signal", {"from": sid, "kind": data["kind"], "data": data["data"]}, to=to,
                          namespace=NAMESPACE)
         return {"ok": True}
+
+    def recheck(self, sid: str, seat: dict[str, Any]) -> str | None:
+        """The seat's periodic check (``telemedicine.seat_holds``, one query): None and the check's
+        time saved when it holds; else why not, and the socket is out of the call (the others hear
+        ``call:peer-left``), so it neither sends nor receives its signals any more."""
+        login = login_of(NAMESPACE, sid)
+        checked = time.monotonic()
+        try:
+            reason = (telemedicine.seat_holds(db.session, user_id=login[0], login_session_id=login[1],
+                                              appointment_id=seat["appointment_id"], role=seat["role"], now=_now())
+                      if login is not None and login[0] == seat["user_id"] else "login")
+            db.session.commit()  # the login session's last use, at most once a minute
+        except Exception:
+            db.session.rollback()
+            raise
+        if reason is None:
+            self.save_seat(sid, {**seat, "checked": checked})
+        else:
+            self.leave_seat(sid, seat)
+        return reason
 
     @staticmethod
     def bad_shape(data: Any) -> str | None:
@@ -315,10 +344,31 @@ class Calls:
                 return self.refuse(user, "call:leave", seat["appointment_id"], refused.reason, refused.message)
         self.leave_seat(sid, seat)
         if ended:
-            for room in (seat["room"], wait_room(seat["room"])):
-                self.server.emit("call:ended", {"appointment_id": seat["appointment_id"]}, to=room,
-                                 namespace=NAMESPACE)
+            self.close_call(seat["appointment_id"], seat["room"])
         return {"ok": True, "left": True, "ended": ended}
+
+    def close_call(self, appointment_id: int, room: str) -> None:
+        """The call ended: everyone in its two rooms hears ``call:ended`` and is out of them (in
+        every process: the room's closing goes through the message queue like an event), so no
+        signal passes in that call any more until a new ``call:join`` (the doctor may open it again)."""
+        for each in (room, wait_room(room)):
+            self.server.emit("call:ended", {"appointment_id": appointment_id}, to=each, namespace=NAMESPACE)
+            for sid in self.members(each):
+                self.save_seat(sid, None)
+            self.server.close_room(each, namespace=NAMESPACE)
+
+    def withdraw(self, user_id: int, appointment_id: int) -> int:
+        """A guest's invitation was withdrawn: the sockets of that login (this process's) seated in
+        the call leave it at once (the others hear ``call:peer-left``, the guest ``call:ended``);
+        how many. Elsewhere the seat's next check does it (``RECHECK_SECONDS``)."""
+        count = 0
+        for sid in self.members(f"user:{user_id}"):
+            seat = self.seat(sid)
+            if seat is not None and seat["appointment_id"] == appointment_id and seat["user_id"] == user_id:
+                self.leave_seat(sid, seat)
+                self.server.emit("call:ended", {"appointment_id": appointment_id}, to=sid, namespace=NAMESPACE)
+                count += 1
+        return count
 
     def leave_seat(self, sid: str, seat: dict[str, Any]) -> None:
         """``sid`` out of the call's rooms; the others hear ``call:peer-left``."""
@@ -341,6 +391,14 @@ class Calls:
                                  skip_sid=sid, namespace=NAMESPACE)
         except Exception:  # noqa: BLE001 - a disconnect never fails
             log.exception("call:peer-left of %s not sent", sid)
+
+
+def withdraw_seats(user_id: int, appointment_id: int) -> int:
+    """``Calls.withdraw`` on the current app's Socket.IO server (0 without one)."""
+    from flask import has_app_context
+
+    calls = current_app.extensions.get("video_calls") if has_app_context() else None
+    return calls.withdraw(user_id, appointment_id) if isinstance(calls, Calls) else 0
 
 
 def register(socketio: SocketIO) -> Calls:

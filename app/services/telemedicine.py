@@ -159,6 +159,40 @@ def call_seat(session: Session, user: Any, appointment_id: Any, now: datetime, w
                     room=room_name(call.room_key), opens_at=opens_at, closes_at=closes_at, admitted=admitted)
 
 
+def seat_holds(session: Session, *, user_id: int, login_session_id: str, appointment_id: int, role: str,
+               now: datetime) -> str | None:
+    """Whether a seat taken at a socket's ``call:join`` still holds at ``now``: None if it does,
+    else why not, as a refusal reason: ``login`` (the login session ended or ran out, or the user
+    was deactivated), ``withdrawn`` (a guest's invitation was withdrawn). The doctor's end of the
+    call is not asked: it takes everyone out of the call's rooms when it happens, and the doctor may
+    open the call again (a new join). One query (the signalling runs it for a socket at most every few seconds,
+    ``app.realtime.calls.RECHECK_SECONDS``); a live session is marked used as a request marks it
+    (at most once a minute). The caller commits."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.services.accounts import sessions as login_sessions
+
+    sessions = login_sessions.SESSIONS
+    columns: list[Any] = [User.active, *login_sessions.STATE_COLUMNS]
+    if role == "guest":
+        columns.append(sa.select(VideoCallGuest.id).join(VideoCall, VideoCall.id == VideoCallGuest.video_call_id)
+                       .where(VideoCallGuest.user_id == user_id, VideoCall.appointment_id == appointment_id,
+                              VideoCallGuest.revoked_at.is_(None)).limit(1).scalar_subquery())
+    row = session.execute(sa.select(*columns).select_from(User)
+                          .join(sessions, sa.and_(sessions.c.user_id == User.id, sessions.c.id == login_session_id))
+                          .where(User.id == user_id)).first()
+    if row is None or not row[0]:
+        return "login"
+    state = login_sessions.SessionState(*row[1:7])
+    if not login_sessions.is_live(state, now):
+        return "login"
+    if login_sessions.needs_touch(state, now):
+        login_sessions.touch_session(session, login_session_id, now)
+    if role == "guest" and row[7] is None:
+        return "withdrawn"
+    return None
+
+
 def turn_credentials(secret: str, user_id: int, now: datetime, ttl_seconds: int) -> tuple[str, str]:
     """coturn's REST API credentials (``use-auth-secret``): the user name is the expiry as a Unix
     time and the user id, the password the base64 HMAC-SHA1 of that user name under the shared
