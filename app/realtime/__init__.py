@@ -87,6 +87,7 @@ def init_app(app: Flask) -> None:
     video_calls = calls.register(socketio)
     events.register(socketio, on_disconnect=video_calls.disconnected)
     socketio.init_app(app, **socketio_options(app.config))
+    video_calls.install_fast_signal()
     app.wsgi_app = WithoutDeflate(app.wsgi_app)  # type: ignore[method-assign]
     _register_rules()
     app.extensions["realtime_server"] = socketio.server

@@ -287,6 +287,42 @@ class Calls:
                          namespace=NAMESPACE)
         return {"ok": True}
 
+    def relayed_at_once(self, sid: str, data: Any) -> bool:
+        """The signal relayed from memory alone, outside Flask's contexts: its shape, the sender's
+        seat (the same appointment, checked less than ``RECHECK_SECONDS`` ago) and both sockets in
+        the call room. False, having sent nothing, for anything else (``signal`` then decides:
+        refusals, audit rows and the re-check need the app)."""
+        if self.bad_shape(data) is not None:
+            return False
+        seat = self.seat(sid)
+        if seat is None or seat["appointment_id"] != data["appointment_id"]:
+            return False
+        if time.monotonic() - seat.get("checked", float("-inf")) >= RECHECK_SECONDS:
+            return False
+        to, room = data["to"], seat["room"]
+        if to == sid or not self.in_room(sid, room) or not self.in_room(to, room):
+            return False
+        self.server.emit("call:signal", {"from": sid, "kind": data["kind"], "data": data["data"]}, to=to,
+                         namespace=NAMESPACE)
+        return True
+
+    def install_fast_signal(self) -> None:
+        """Once the Socket.IO server exists (after ``init_app``): ``call:signal`` goes first to
+        ``relayed_at_once``, registered on python-socketio's server itself, and only what that does
+        not relay to the handler Flask-SocketIO registered (``signal``). Flask-SocketIO runs every
+        event inside a request context made from the socket's WSGI environ (a Werkzeug request, a
+        URL match that ends in a NotFound, the cookie session opened, the app context pushed and
+        torn down): once a signal's checks are in memory, that was most of its cost on the server,
+        and an offer and a dozen ICE candidates per call come in one burst."""
+        full = self.server.handlers[NAMESPACE]["call:signal"]
+
+        def on_signal(sid: str, *args: Any) -> Any:
+            if args and self.relayed_at_once(sid, args[0]):
+                return {"ok": True}
+            return full(sid, *args)
+
+        self.server.on("call:signal", on_signal, namespace=NAMESPACE)
+
     def recheck(self, sid: str, seat: dict[str, Any]) -> str | None:
         """The seat's periodic check (``telemedicine.seat_holds``, one query): None and the check's
         time saved when it holds; else why not, and the socket is out of the call (the others hear
