@@ -307,6 +307,7 @@ def test_a_guest_withdrawn_elsewhere_is_refused_at_the_seats_next_check(app, db,
     from app.services import telemedicine
     from tests.test_video_signalling import call_denials
 
+    monkeypatch.setattr(calls.Calls, "sweep", lambda self: 0)  # this test is about a signal's own check
     guest_cookie = invited_guest_cookie(app, login_as, live_visit)
     with connected(live_server, cookie=cookies("doctor")) as doctor, \
             connected(live_server, cookie=guest_cookie) as guest:
@@ -328,3 +329,36 @@ def test_a_guest_withdrawn_elsewhere_is_refused_at_the_seats_next_check(app, db,
         doctor.nothing("call:signal")
     assert [(row["event"], row["reason"]) for row in call_denials(app)][:2] == [("call:signal", "withdrawn"),
                                                                                  ("call:signal", "not_in_call")]
+
+
+def test_the_seats_are_swept_every_few_seconds_and_a_withdrawn_guest_leaves(app, db, login_as, live_server,  # noqa: F811
+                                                                           live_visit, cookies):  # noqa: F811
+    """Every seat of the process is re-checked together in the background (``Calls.sweep``, every
+    RECHECK_SECONDS / 2): one that holds counts as checked now, a withdrawn guest leaves the call."""
+    import time
+
+    from app.models import VideoCallGuest
+    from app.models.types import utcnow
+    from app.services import telemedicine
+
+    calls = app.extensions["video_calls"]
+    guest_cookie = invited_guest_cookie(app, login_as, live_visit)
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=guest_cookie) as guest:
+        doctor_sid, guest_sid = _in_call_with_a_guest(doctor, guest, live_visit)
+        assert calls.sweeping
+        before = calls.seat(doctor_sid)["checked"]
+        time.sleep(0.01)
+        with app.app_context():
+            assert calls.sweep() == 0
+        assert calls.seat(doctor_sid)["checked"] > before and calls.seat(guest_sid)["checked"] > before
+        invitation = db.session.execute(select(VideoCallGuest)).scalar_one()
+        telemedicine.revoke_guest(db.session, live_visit, invitation.id, app.appbuilder.sm.find_user(username="doctor"),
+                                  utcnow())
+        db.session.commit()
+        with app.app_context():
+            assert calls.sweep() == 1
+        assert doctor.wait_for("call:peer-left") == {"sid": guest_sid, "role": "guest"}
+        offer = {"appointment_id": live_visit, "to": doctor_sid, "kind": "offer", "data": {"sdp": "v=0"}}
+        assert guest.call("call:signal", offer)["reason"] == "not_in_call"
+        assert calls.seat(doctor_sid) is not None and calls.seat(guest_sid) is None

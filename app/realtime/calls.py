@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -96,6 +97,9 @@ class Calls:
 
     def __init__(self, socketio: SocketIO) -> None:
         self.socketio = socketio
+        self.seated: set[str] = set()  # this process's sockets with a seat, for ``sweep``
+        self.lock = threading.Lock()
+        self.sweeping = False
 
     @property
     def server(self) -> Any:
@@ -116,6 +120,11 @@ class Calls:
                 session.pop(SEAT, None)
             else:
                 session[SEAT] = seat
+        with self.lock:
+            if seat is None:
+                self.seated.discard(sid)
+            else:
+                self.seated.add(sid)
 
     def members(self, room: str) -> list[str]:
         """The sids in ``room`` (this process's)."""
@@ -182,6 +191,7 @@ class Calls:
             extra = {"opens_at": refused.opens_at.isoformat()} if refused.opens_at else {}
             return self.refuse(user, "call:join", appointment_id, refused.reason, refused.message,
                                extra=extra)
+        self.start_sweep(current_app._get_current_object())  # type: ignore[attr-defined]
         if seat.role == "patient":  # in the waiting room (or the call): arrived, like at the desk
             telemedicine.patient_arrived(db.session, seat.appointment_id, user.id, now,
                                          ClinicSettings.from_config(current_app.config))
@@ -323,6 +333,65 @@ class Calls:
 
         self.server.on("call:signal", on_signal, namespace=NAMESPACE)
 
+    def start_sweep(self, app: Any) -> None:
+        """``sweep`` every ``RECHECK_SECONDS / 2`` from now on (one background task per process,
+        started by the first seat)."""
+        with self.lock:
+            if self.sweeping:
+                return
+            self.sweeping = True
+        self.socketio.start_background_task(self._sweep_forever, app)
+
+    def _sweep_forever(self, app: Any) -> None:
+        while True:
+            self.socketio.sleep(RECHECK_SECONDS / 2 or 0.5)
+            try:
+                with app.app_context():
+                    self.sweep()
+            except Exception:  # noqa: BLE001 - the signals' own re-check still stands behind it
+                log.exception("the video call seats were not re-checked")
+
+    def sweep(self) -> int:
+        """Re-check every seat of this process at once (``telemedicine.seats_hold``: one query for
+        all): each that holds counts as checked now, so a signal finds its check fresh and reads
+        no database even in a burst; each that does not leaves the call (``call:peer-left`` to the
+        others). Returns how many left. A signal whose check is still stale (the sweep late or
+        failing) re-checks on its own (``recheck``)."""
+        with self.lock:
+            sids = list(self.seated)
+        due: list[tuple[str, dict[str, Any], telemedicine.SeatLogin | None]] = []
+        for sid in sids:
+            seat = self.seat(sid)
+            if seat is None:
+                with self.lock:
+                    self.seated.discard(sid)
+                continue
+            login = login_of(NAMESPACE, sid)
+            due.append((sid, seat, telemedicine.SeatLogin(login[0], login[1], seat["appointment_id"], seat["role"])
+                        if login is not None and login[0] == seat["user_id"] else None))
+        if not due:
+            return 0
+        checked = time.monotonic()
+        try:
+            asked = [login for _sid, _seat, login in due if login is not None]
+            verdicts = iter(telemedicine.seats_hold(db.session, asked, _now()))
+            db.session.commit()  # the login sessions' last use, at most once a minute each
+        except Exception:
+            db.session.rollback()
+            raise
+        left = 0
+        for sid, seat, asked_login in due:
+            reason = next(verdicts) if asked_login is not None else "login"
+            current = self.seat(sid)
+            if current is None or current["room"] != seat["room"]:
+                continue  # it left or moved meanwhile
+            if reason is None:
+                self.save_seat(sid, {**current, "checked": max(checked, current.get("checked", checked))})
+            else:
+                self.leave_seat(sid, current)
+                left += 1
+        return left
+
     def recheck(self, sid: str, seat: dict[str, Any]) -> str | None:
         """The seat's periodic check (``telemedicine.seat_holds``, one query): None and the check's
         time saved when it holds; else why not, and the socket is out of the call (the others hear
@@ -418,6 +487,8 @@ class Calls:
     def disconnected(self) -> None:
         """Called from the connection's disconnect handler (``events``), while its session lasts."""
         sid: str = request.sid  # type: ignore[attr-defined]
+        with self.lock:
+            self.seated.discard(sid)
         try:
             seat = self.seat(sid)
             if seat is not None:
