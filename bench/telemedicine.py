@@ -17,7 +17,7 @@ receipt, over every relayed signal; one clock), signals (relayed), lost (not rec
 10 s; must be 0), refused (signals the server refused; must be 0), join_s (all rooms joined and
 admitted, each patient checked in on joining), settle_s (the wait for the server to be quiet after
 the joins, before the signalling), failed_connects, server_cpu_ms (the server's CPU time over the
-signalling) and
+signalling), client_cpu_ms (this process's, its 400 clients', over the same time) and
 load_average (the machine's, at the end). Then, in two Chromium pages per visit (fake camera and
 microphone; 3 visits with --quick, else 10): join_to_media_ms_p50 and join_to_media_ms_max, from
 the doctor's "Admit" to the first video frame of the patient on the doctor's page, and

@@ -23,10 +23,12 @@ Events (each answers an ack; a refusal is ``{"ok": false, "reason", "message"}``
 - ``call:leave {appointment_id, end}`` and a disconnect: the others hear ``call:peer-left {sid}``;
   the doctor's ``end: true`` ends the call (everyone in both rooms hears ``call:ended``).
 
-A socket's seat (appointment, role, room) is kept in its Socket.IO session, never in module
-state. Room membership and sessions are each process's own: with several processes behind the
-Redis message queue, events and room changes reach every process, but the lists of sids in an
-answer and the check that ``to`` is in the call room see this process's sockets only (see README)."""
+A socket's seat (appointment, role, room, when it was last checked) is kept in its Socket.IO
+session, never in module state (the ``Calls`` object only lists which of its sockets have one, for
+the background re-check, ``sweep``). Room membership and sessions are each process's own: with
+several processes behind the Redis message queue, events and room changes reach every process,
+but the lists of sids in an answer and the check that ``to`` is in the call room see this
+process's sockets only (see README)."""
 from __future__ import annotations
 
 import json
