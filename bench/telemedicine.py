@@ -17,7 +17,7 @@ receipt, over every relayed signal; one clock), signals (relayed), lost (not rec
 10 s; must be 0), refused (signals the server refused; must be 0), join_s (all rooms joined and
 admitted, each patient checked in on joining), settle_s (the wait for the server to be quiet after
 the joins, before the signalling), failed_connects, server_cpu_ms (the server's CPU time over the
-signalling) and
+signalling), client_cpu_ms (this process's, its 400 clients', over the same time) and
 load_average (the machine's, at the end). Then, in two Chromium pages per visit (fake camera and
 microphone; 3 visits with --quick, else 10): join_to_media_ms_p50 and join_to_media_ms_max, from
 the doctor's "Admit" to the first video frame of the patient on the doctor's page, and
@@ -215,11 +215,13 @@ async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | Non
             last = now_cpu
     settle_s = time.monotonic() - settle_started
     cpu_before = _cpu_ms(server_pid) if server_pid else 0.0
+    client_cpu_before = time.process_time()
     await asyncio.gather(*(exchange(*s) for s in seated))
     deadline = time.monotonic() + RECEIVE_TIMEOUT
     while any(key not in receiver.got for key, (_at, receiver) in sent.items()) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     server_cpu = (_cpu_ms(server_pid) - cpu_before) if server_pid else float("nan")
+    client_cpu = (time.process_time() - client_cpu_before) * 1000
     latencies = [(receiver.got[key] - at) * 1000 for key, (at, receiver) in sent.items() if key in receiver.got]
     lost = len(sent) - len(latencies)
     complete = sum(1 for pair, doctor, patient in seated
@@ -232,6 +234,7 @@ async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | Non
             "signals": str(len(latencies)), "lost": str(lost), "refused": str(refused), "join_s": f"{join_s:.1f}",
             "settle_s": f"{settle_s:.1f}",
             "failed_connects": str(failed), "server_cpu_ms": f"{server_cpu:.0f}",
+            "client_cpu_ms": f"{client_cpu:.0f}",
             "load_average": f"{os.getloadavg()[0]:.1f}"}
 
 

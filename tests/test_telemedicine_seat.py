@@ -203,3 +203,47 @@ def test_a_refused_signal_is_in_the_audit_trail(app, db, video_visit):
     assert (row.user_id, row.entity, row.entity_id) == (_user(app, "receptionist").id, "Appointment", str(video_visit))
     assert json.loads(row.details) == {"event": "call:signal", "reason": "not_in_call", "to": "abc",
                                        "address": "10.0.0.7"}
+
+
+def test_a_seat_holds_while_its_login_is_live_and_a_guests_invitation_stands(app, db, video_visit):
+    """``seat_holds``, the signalling's periodic re-check of a seat (one query): the login session
+    live and its user active; for a guest, the invitation not withdrawn."""
+    from app.services.accounts import sessions as login_sessions
+    from app.services.telemedicine import JoinWindow, invite_guest, redeem_guest_link, revoke_guest, seat_holds
+
+    policy = login_sessions.Policy(idle=timedelta(minutes=30), lifetime=timedelta(hours=8))
+    patient = _user(app, "patient")
+    _secret, session_id = login_sessions.start_session(db.session, user_id=patient.id, kind="web", now=NOW,
+                                                       policy=policy)
+    db.session.commit()
+
+    def holds(user_id, login, role="patient", now=NOW + timedelta(seconds=30)):
+        return seat_holds(db.session, user_id=user_id, login_session_id=login, appointment_id=video_visit, role=role,
+                          now=now)
+
+    assert holds(patient.id, session_id) is None
+    assert holds(_user(app, "doctor").id, session_id) == "login"  # someone else's session
+    assert holds(patient.id, "no-such-session") == "login"
+    assert holds(patient.id, session_id, now=NOW + timedelta(minutes=31)) == "login"  # idle too long
+    touched = NOW + timedelta(minutes=2)  # a check marks the session used (at most once a minute)
+    assert holds(patient.id, session_id, now=touched) is None
+    db.session.commit()
+    assert login_sessions.session_state(db.session, session_id).last_seen_at == touched
+    patient.active = False
+    db.session.commit()
+    assert holds(patient.id, session_id) == "login"
+    patient.active = True
+    login_sessions.end_session(db.session, session_id, NOW)
+    db.session.commit()
+    assert holds(patient.id, session_id) == "login"
+
+    doctor = _user(app, "doctor")
+    invitation = invite_guest(db.session, video_visit, doctor, "Nguyễn Thị Mai", NOW, JoinWindow(15, 30))
+    _link, guest = redeem_guest_link(db.session, invitation.token, NOW, JoinWindow(15, 30))
+    _secret, guest_session = login_sessions.start_session(db.session, user_id=guest.id, kind="web", now=NOW,
+                                                          policy=policy)
+    db.session.commit()
+    assert holds(guest.id, guest_session, role="guest") is None
+    revoke_guest(db.session, video_visit, invitation.guest.id, doctor, NOW)
+    db.session.commit()
+    assert holds(guest.id, guest_session, role="guest") == "withdrawn"

@@ -259,3 +259,106 @@ def test_only_the_visits_doctor_sees_and_makes_invitations(db, world, login_as, 
         assert "guests" not in listed.get_json()
     db.session.rollback()
     assert db.session.execute(select(VideoCallGuest)).first() is None
+
+
+def _in_call_with_a_guest(doctor, guest, appointment_id: int) -> tuple[str, str]:
+    """The doctor in the call and the guest admitted; their sids."""
+    seated = doctor.call("call:join", {"appointment_id": appointment_id})
+    waiting = guest.call("call:join", {"appointment_id": appointment_id})
+    assert doctor.call("call:admit", {"appointment_id": appointment_id})["admitted"] == [waiting["sid"]]
+    guest.wait_for("call:admitted")
+    doctor.wait_for("call:peer-joined")
+    return seated["sid"], waiting["sid"]
+
+
+def test_a_guest_whose_invitation_is_withdrawn_is_out_of_the_call_at_once(app, login_as, live_server,  # noqa: F811
+                                                                          live_visit, cookies):  # noqa: F811
+    """The withdrawal takes the guest's sockets out of the call room there and then: no signal
+    either way, even though the guest's seat was checked a moment ago."""
+    doctor_page = login_as("doctor")
+    made = invite(doctor_page, live_visit)
+    browser, _joined = use_link(app, secret_of(made))
+    name = app.config.get("SESSION_COOKIE_NAME", "session")
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=f"{name}={browser.get_cookie(name).value}") as guest:
+        doctor_sid, guest_sid = _in_call_with_a_guest(doctor, guest, live_visit)
+        offer = {"appointment_id": live_visit, "to": doctor_sid, "kind": "offer", "data": {"sdp": "v=0"}}
+        assert guest.call("call:signal", offer) == {"ok": True}
+        doctor.wait_for("call:signal")
+        token = page_csrf_token(doctor_page, f"/clinic/video/{live_visit}")
+        assert doctor_page.post(made.get_json()["withdraw_url"], json={}, headers={"X-CSRFToken": token}
+                                ).get_json()["state"] == "withdrawn"
+        assert doctor.wait_for("call:peer-left") == {"sid": guest_sid, "role": "guest"}
+        assert guest.wait_for("call:ended") == {"appointment_id": live_visit}
+        assert guest.call("call:signal", offer)["reason"] == "not_in_call"
+        assert doctor.call("call:signal", {**offer, "to": guest_sid})["reason"] == "peer_not_in_call"
+        assert guest.call("call:join", {"appointment_id": live_visit})["reason"] == "not_yours"
+        doctor.nothing("call:signal")
+
+
+def test_a_guest_withdrawn_elsewhere_is_refused_at_the_seats_next_check(app, db, login_as, live_server,  # noqa: F811
+                                                                         live_visit, cookies, monkeypatch):  # noqa: F811
+    """Withdrawn where this process did not hear of it (another process, a script): the seat's
+    periodic check (one query) finds it, refuses the signal with its reason and audits it, and
+    takes the guest out of the call."""
+    from app.models import VideoCallGuest
+    from app.models.types import utcnow
+    from app.realtime import calls
+    from app.services import telemedicine
+    from tests.test_video_signalling import call_denials
+
+    monkeypatch.setattr(calls.Calls, "sweep", lambda self: 0)  # this test is about a signal's own check
+    guest_cookie = invited_guest_cookie(app, login_as, live_visit)
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=guest_cookie) as guest:
+        doctor_sid, guest_sid = _in_call_with_a_guest(doctor, guest, live_visit)
+        offer = {"appointment_id": live_visit, "to": doctor_sid, "kind": "offer", "data": {"sdp": "v=0"}}
+        assert guest.call("call:signal", offer) == {"ok": True}
+        doctor.wait_for("call:signal")
+        invitation = db.session.execute(select(VideoCallGuest)).scalar_one()
+        telemedicine.revoke_guest(db.session, live_visit, invitation.id, app.appbuilder.sm.find_user(username="doctor"),
+                                  utcnow())
+        db.session.commit()
+        assert guest.call("call:signal", offer) == {"ok": True}  # checked at the join, moments ago
+        doctor.wait_for("call:signal")
+        monkeypatch.setattr(calls, "RECHECK_SECONDS", 0.0)  # the check is due
+        refused = guest.call("call:signal", offer)
+        assert (refused["ok"], refused["reason"]) == (False, "withdrawn")
+        assert doctor.wait_for("call:peer-left") == {"sid": guest_sid, "role": "guest"}
+        assert guest.call("call:signal", offer)["reason"] == "not_in_call"
+        doctor.nothing("call:signal")
+    assert [(row["event"], row["reason"]) for row in call_denials(app)][:2] == [("call:signal", "withdrawn"),
+                                                                                 ("call:signal", "not_in_call")]
+
+
+def test_the_seats_are_swept_every_few_seconds_and_a_withdrawn_guest_leaves(app, db, login_as, live_server,  # noqa: F811
+                                                                           live_visit, cookies):  # noqa: F811
+    """Every seat of the process is re-checked together in the background (``Calls.sweep``, every
+    RECHECK_SECONDS / 2): one that holds counts as checked now, a withdrawn guest leaves the call."""
+    import time
+
+    from app.models import VideoCallGuest
+    from app.models.types import utcnow
+    from app.services import telemedicine
+
+    calls = app.extensions["video_calls"]
+    guest_cookie = invited_guest_cookie(app, login_as, live_visit)
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=guest_cookie) as guest:
+        doctor_sid, guest_sid = _in_call_with_a_guest(doctor, guest, live_visit)
+        assert calls.sweeping
+        before = calls.seat(doctor_sid)["checked"]
+        time.sleep(0.01)
+        with app.app_context():
+            assert calls.sweep() == 0
+        assert calls.seat(doctor_sid)["checked"] > before and calls.seat(guest_sid)["checked"] > before
+        invitation = db.session.execute(select(VideoCallGuest)).scalar_one()
+        telemedicine.revoke_guest(db.session, live_visit, invitation.id, app.appbuilder.sm.find_user(username="doctor"),
+                                  utcnow())
+        db.session.commit()
+        with app.app_context():
+            assert calls.sweep() == 1
+        assert doctor.wait_for("call:peer-left") == {"sid": guest_sid, "role": "guest"}
+        offer = {"appointment_id": live_visit, "to": doctor_sid, "kind": "offer", "data": {"sdp": "v=0"}}
+        assert guest.call("call:signal", offer)["reason"] == "not_in_call"
+        assert calls.seat(doctor_sid) is not None and calls.seat(guest_sid) is None

@@ -291,7 +291,7 @@ def test_a_doctor_who_logged_out_can_no_longer_signal(app, live_server, live_vis
                                    ).get_json()["access_token"]
     with connected(live_server, token=token) as doctor, \
             connected(live_server, cookie=cookies("patient")) as patient:
-        doctor.call("call:join", {"appointment_id": live_visit})
+        doctor_sid = doctor.call("call:join", {"appointment_id": live_visit})["sid"]
         waiting = patient.call("call:join", {"appointment_id": live_visit})
         assert doctor.call("call:admit", {"appointment_id": live_visit})["ok"] is True
         patient.wait_for("call:admitted")
@@ -301,6 +301,10 @@ def test_a_doctor_who_logged_out_can_no_longer_signal(app, live_server, live_vis
         answer = app.test_client().post("/api/v1/security/logout", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 200
         assert doctor.call("call:signal", offer)["reason"] == "login"
+        # and out of the call: he neither sends nor receives its signals any more
+        assert patient.wait_for("call:peer-left")["role"] == "doctor"
+        back = {"appointment_id": live_visit, "to": doctor_sid, "kind": "answer", "data": {"sdp": "v=0"}}
+        assert patient.call("call:signal", back)["reason"] == "peer_not_in_call"
         patient.nothing("call:signal")
 
 
@@ -325,3 +329,63 @@ def test_a_patient_in_the_waiting_room_is_checked_in_like_at_the_desk(app, live_
         rows = [row for queue in front_desk.queue_board(db.session, day, appointment.start_at, settings=settings)
                 for row in queue.rows if row.appointment_id == live_visit]
         assert [(row.state, row.mode) for row in rows] == [("waiting", "video")]
+
+
+def test_the_doctors_end_takes_everyone_out_of_the_call(app, live_server, live_visit, cookies):  # noqa: F811
+    """After the doctor's end nobody is left in the call's rooms: the patient still connected can
+    signal no one (refused as not in the call, not merely for a missing peer) until a new join."""
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=cookies("patient")) as patient:
+        doctor_sid = doctor.call("call:join", {"appointment_id": live_visit})["sid"]
+        patient_sid = patient.call("call:join", {"appointment_id": live_visit})["sid"]
+        doctor.call("call:admit", {"appointment_id": live_visit})
+        patient.wait_for("call:admitted")
+        offer = {"appointment_id": live_visit, "to": doctor_sid, "kind": "offer", "data": {"sdp": "v=0"}}
+        assert patient.call("call:signal", offer) == {"ok": True}
+        assert doctor.call("call:leave", {"appointment_id": live_visit, "end": True})["ended"] is True
+        patient.wait_for("call:ended")
+        assert patient.call("call:signal", offer)["reason"] == "not_in_call"
+        assert patient.call("call:signal", {**offer, "to": patient_sid})["reason"] == "not_in_call"
+        # the doctor may open the call again: a new join, and the patient's rejoin, signal as before
+        again = doctor.call("call:join", {"appointment_id": live_visit})
+        assert again["ok"] is True and again["peers"] == []
+        assert patient.call("call:join", {"appointment_id": live_visit})["peers"] == [doctor_sid]
+        assert patient.call("call:signal", offer) == {"ok": True}
+        assert doctor.wait_for("call:signal")["from"] == patient_sid
+
+
+def test_a_signal_re_checks_the_seat_at_most_every_few_seconds_and_with_one_query(
+        app, live_server, live_visit, cookies, monkeypatch):  # noqa: F811
+    """Within RECHECK_SECONDS of the last check a signal reads no database; the check itself is
+    one statement (the login session, the user, a guest's invitation)."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.realtime import calls
+
+    monkeypatch.setattr(calls.Calls, "sweep", lambda self: 0)  # the background check would count too
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=cookies("patient")) as patient:
+        doctor.call("call:join", {"appointment_id": live_visit})
+        patient_sid = patient.call("call:join", {"appointment_id": live_visit})["sid"]
+        doctor.call("call:admit", {"appointment_id": live_visit})
+        patient.wait_for("call:admitted")
+        offer = {"appointment_id": live_visit, "to": patient_sid, "kind": "offer", "data": {"sdp": "v=0"}}
+        with app.app_context():
+            engine = db.engine
+        statements: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                statements.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert doctor.call("call:signal", offer) == {"ok": True}
+            assert statements == []
+            monkeypatch.setattr(calls, "RECHECK_SECONDS", 0.0)
+            assert doctor.call("call:signal", offer) == {"ok": True}
+            assert len(statements) == 1
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        assert [patient.wait_for("call:signal")["kind"] for _ in range(2)] == ["offer", "offer"]

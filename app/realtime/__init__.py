@@ -84,11 +84,14 @@ def init_app(app: Flask) -> None:
     from app.realtime import calls, events, vendor
 
     socketio = SocketIO()
-    events.register(socketio, on_disconnect=calls.register(socketio).disconnected)
+    video_calls = calls.register(socketio)
+    events.register(socketio, on_disconnect=video_calls.disconnected)
     socketio.init_app(app, **socketio_options(app.config))
+    video_calls.install_fast_signal()
     app.wsgi_app = WithoutDeflate(app.wsgi_app)  # type: ignore[method-assign]
     _register_rules()
     app.extensions["realtime_server"] = socketio.server
+    app.extensions["video_calls"] = video_calls  # a withdrawn guest leaves the call (calls.withdraw_seats)
     vendor.register(app)  # /static-vendor/socket.io.min.js
     app.context_processor(lambda: {"realtime_on": realtime_on, "realtime_last_id": realtime_last_id})
 

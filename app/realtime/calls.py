@@ -23,14 +23,17 @@ Events (each answers an ack; a refusal is ``{"ok": false, "reason", "message"}``
 - ``call:leave {appointment_id, end}`` and a disconnect: the others hear ``call:peer-left {sid}``;
   the doctor's ``end: true`` ends the call (everyone in both rooms hears ``call:ended``).
 
-A socket's seat (appointment, role, room) is kept in its Socket.IO session, never in module
-state. Room membership and sessions are each process's own: with several processes behind the
-Redis message queue, events and room changes reach every process, but the lists of sids in an
-answer and the check that ``to`` is in the call room see this process's sockets only (see README)."""
+A socket's seat (appointment, role, room, when it was last checked) is kept in its Socket.IO
+session, never in module state (the ``Calls`` object only lists which of its sockets have one, for
+the background re-check, ``sweep``). Room membership and sessions are each process's own: with
+several processes behind the Redis message queue, events and room changes reach every process,
+but the lists of sids in an answer and the check that ``to`` is in the call room see this
+process's sockets only (see README)."""
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,7 +44,7 @@ from flask_babel import gettext as _
 from flask_socketio import SocketIO, join_room, leave_room
 
 from app.extensions import db
-from app.realtime.events import _current_user
+from app.realtime.events import _current_user, login_of
 from app.services import telemedicine, video_recording
 from app.services.settings import ClinicSettings
 from app.services.telemedicine import CallRefused, JoinWindow
@@ -52,9 +55,12 @@ NAMESPACE = "/"
 SIGNAL_KINDS = ("offer", "answer", "ice")
 MAX_SIGNAL_BYTES = 64 * 1024  # the JSON of a signal's data (an SDP is a few KB)
 SEAT = "call"  # the key of the seat in the socket's Socket.IO session
-# A signal re-checks its sender's login (the user and login session: two queries) at most this
-# often; the other events check it every time. A logged-out socket can go on relaying offers and
-# ICE candidates of a call it is already in for at most this long.
+# A signal re-checks its sender's seat (the login session and the user, a guest's invitation: one
+# query, ``telemedicine.seat_holds``) when its last check (the join, or an
+# earlier re-check) is this old; the other events check the login every time. A socket whose login
+# ended elsewhere can go on relaying offers and ICE candidates of a call it is already in for at
+# most this long. The doctor's end and, in the process that withdrew it, a guest's withdrawn
+# invitation take effect at once.
 RECHECK_SECONDS = 5.0
 
 MESSAGES = {
@@ -65,6 +71,7 @@ MESSAGES = {
     "not_in_call": lambda: _("Join the video visit first."),
     "peer_not_in_call": lambda: _("That person is not in this video visit."),
     "not_doctor": lambda: _("Only the visit's doctor can do this."),
+    "withdrawn": lambda: _("The doctor withdrew this invitation."),
 }
 
 
@@ -82,7 +89,7 @@ def wait_room(room: str) -> str:
 
 @dataclass(frozen=True)
 class _Sender:
-    """The sender of a signal whose login was checked a moment ago (``RECHECK_SECONDS``)."""
+    """The sender of a signal, for the audit row of a refusal (its seat's user)."""
 
     id: int
 
@@ -92,6 +99,9 @@ class Calls:
 
     def __init__(self, socketio: SocketIO) -> None:
         self.socketio = socketio
+        self.seated: set[str] = set()  # this process's sockets with a seat, for ``sweep``
+        self.lock = threading.Lock()
+        self.sweeping = False
 
     @property
     def server(self) -> Any:
@@ -112,16 +122,23 @@ class Calls:
                 session.pop(SEAT, None)
             else:
                 session[SEAT] = seat
+        with self.lock:
+            if seat is None:
+                self.seated.discard(sid)
+            else:
+                self.seated.add(sid)
 
     def members(self, room: str) -> list[str]:
         """The sids in ``room`` (this process's)."""
         return [sid for sid, _eio in self.server.manager.get_participants(NAMESPACE, room)]
 
     def in_room(self, sid: str, room: str) -> bool:
-        try:
-            return room in self.server.rooms(sid, namespace=NAMESPACE)
-        except (KeyError, ValueError, TypeError):
-            return False
+        """Whether ``sid`` is in ``room`` (this process's), looked up in the room itself: the
+        server's ``rooms(sid)`` walks every room of the namespace (each socket's own, the users',
+        the roles', the calls'): with 400 sockets, some 1,600 rooms, twice per signal, which was
+        half of a signal's cost on the server."""
+        members = self.server.manager.rooms.get(NAMESPACE, {}).get(room)
+        return members is not None and sid in members
 
     def names(self, sids: list[str]) -> dict[str, str]:
         """The display names of ``sids`` (their seats'), for the tiles' captions."""
@@ -176,6 +193,7 @@ class Calls:
             extra = {"opens_at": refused.opens_at.isoformat()} if refused.opens_at else {}
             return self.refuse(user, "call:join", appointment_id, refused.reason, refused.message,
                                extra=extra)
+        self.start_sweep(current_app._get_current_object())  # type: ignore[attr-defined]
         if seat.role == "patient":  # in the waiting room (or the call): arrived, like at the desk
             telemedicine.patient_arrived(db.session, seat.appointment_id, user.id, now,
                                          ClinicSettings.from_config(current_app.config))
@@ -249,6 +267,11 @@ class Calls:
         return {"ok": True, "appointment_id": appointment_id, "admitted": moved}
 
     def signal(self, data: Any) -> dict[str, Any]:
+        """Relay one signal. The common case touches no database: the sender's seat (its Socket.IO
+        session) and both sockets' membership of the call room, looked up in memory. The seat is
+        checked again (``recheck``: the login, a guest's invitation) when its
+        last check is ``RECHECK_SECONDS`` old; the doctor's end and a withdrawn invitation also
+        take the sockets out of the room at once (``close_call``, ``withdraw``)."""
         sid: str = request.sid  # type: ignore[attr-defined]
         appointment_id = _appointment_id(data)
         shape = self.bad_shape(data)
@@ -256,24 +279,140 @@ class Calls:
             return self.refuse(None, "call:signal", appointment_id, shape, audit=False)
         to = data["to"]
         seat = self.seat(sid)
-        checked = time.monotonic()
-        if seat is not None and checked - seat.get("checked", float("-inf")) < RECHECK_SECONDS:
-            user: Any = _Sender(seat["user_id"])
-        else:
-            user = _current_user(NAMESPACE)
-            db.session.rollback()
-            if user is None:
-                return self.refuse(None, "call:signal", appointment_id, "login")
-            if seat is not None:
-                seat = {**seat, "checked": checked, "user_id": user.id}
-                self.save_seat(sid, seat)
         if seat is None or seat["appointment_id"] != appointment_id or not self.in_room(sid, seat["room"]):
-            return self.refuse(user, "call:signal", appointment_id, "not_in_call", to=to)
+            user = _current_user(NAMESPACE)  # who asks, for the audit row (a refusal is rare)
+            if user is None:
+                db.session.rollback()
+                return self.refuse(None, "call:signal", appointment_id, "login")
+            asking = _Sender(user.id)  # read before the rollback expires it
+            db.session.rollback()
+            return self.refuse(asking, "call:signal", appointment_id, "not_in_call", to=to)
+        sender = _Sender(seat["user_id"])
+        if time.monotonic() - seat.get("checked", float("-inf")) >= RECHECK_SECONDS:
+            reason = self.recheck(sid, seat)
+            if reason is not None:
+                return self.refuse(None if reason == "login" else sender, "call:signal", appointment_id, reason,
+                                   to=to)
         if to == sid or not self.in_room(to, seat["room"]):
-            return self.refuse(user, "call:signal", appointment_id, "peer_not_in_call", to=to)
+            return self.refuse(sender, "call:signal", appointment_id, "peer_not_in_call", to=to)
         self.server.emit("call:signal", {"from": sid, "kind": data["kind"], "data": data["data"]}, to=to,
                          namespace=NAMESPACE)
         return {"ok": True}
+
+    def relayed_at_once(self, sid: str, data: Any) -> bool:
+        """The signal relayed from memory alone, outside Flask's contexts: its shape, the sender's
+        seat (the same appointment, checked less than ``RECHECK_SECONDS`` ago) and both sockets in
+        the call room. False, having sent nothing, for anything else (``signal`` then decides:
+        refusals, audit rows and the re-check need the app)."""
+        if self.bad_shape(data) is not None:
+            return False
+        seat = self.seat(sid)
+        if seat is None or seat["appointment_id"] != data["appointment_id"]:
+            return False
+        if time.monotonic() - seat.get("checked", float("-inf")) >= RECHECK_SECONDS:
+            return False
+        to, room = data["to"], seat["room"]
+        if to == sid or not self.in_room(sid, room) or not self.in_room(to, room):
+            return False
+        self.server.emit("call:signal", {"from": sid, "kind": data["kind"], "data": data["data"]}, to=to,
+                         namespace=NAMESPACE)
+        return True
+
+    def install_fast_signal(self) -> None:
+        """Once the Socket.IO server exists (after ``init_app``): ``call:signal`` goes first to
+        ``relayed_at_once``, registered on python-socketio's server itself, and only what that does
+        not relay to the handler Flask-SocketIO registered (``signal``). Flask-SocketIO runs every
+        event inside a request context made from the socket's WSGI environ (a Werkzeug request, a
+        URL match that ends in a NotFound, the cookie session opened, the app context pushed and
+        torn down): once a signal's checks are in memory, that was most of its cost on the server,
+        and an offer and a dozen ICE candidates per call come in one burst."""
+        full = self.server.handlers[NAMESPACE]["call:signal"]
+
+        def on_signal(sid: str, *args: Any) -> Any:
+            if args and self.relayed_at_once(sid, args[0]):
+                return {"ok": True}
+            return full(sid, *args)
+
+        self.server.on("call:signal", on_signal, namespace=NAMESPACE)
+
+    def start_sweep(self, app: Any) -> None:
+        """``sweep`` every ``RECHECK_SECONDS / 2`` from now on (one background task per process,
+        started by the first seat)."""
+        with self.lock:
+            if self.sweeping:
+                return
+            self.sweeping = True
+        self.socketio.start_background_task(self._sweep_forever, app)
+
+    def _sweep_forever(self, app: Any) -> None:
+        while True:
+            self.socketio.sleep(RECHECK_SECONDS / 2 or 0.5)
+            try:
+                with app.app_context():
+                    self.sweep()
+            except Exception:  # noqa: BLE001 - the signals' own re-check still stands behind it
+                log.exception("the video call seats were not re-checked")
+
+    def sweep(self) -> int:
+        """Re-check every seat of this process at once (``telemedicine.seats_hold``: one query for
+        all): each that holds counts as checked now, so a signal finds its check fresh and reads
+        no database even in a burst; each that does not leaves the call (``call:peer-left`` to the
+        others). Returns how many left. A signal whose check is still stale (the sweep late or
+        failing) re-checks on its own (``recheck``)."""
+        with self.lock:
+            sids = list(self.seated)
+        due: list[tuple[str, dict[str, Any], telemedicine.SeatLogin | None]] = []
+        for sid in sids:
+            seat = self.seat(sid)
+            if seat is None:
+                with self.lock:
+                    self.seated.discard(sid)
+                continue
+            login = login_of(NAMESPACE, sid)
+            due.append((sid, seat, telemedicine.SeatLogin(login[0], login[1], seat["appointment_id"], seat["role"])
+                        if login is not None and login[0] == seat["user_id"] else None))
+        if not due:
+            return 0
+        checked = time.monotonic()
+        try:
+            asked = [login for _sid, _seat, login in due if login is not None]
+            verdicts = iter(telemedicine.seats_hold(db.session, asked, _now()))
+            db.session.commit()  # the login sessions' last use, at most once a minute each
+        except Exception:
+            db.session.rollback()
+            raise
+        left = 0
+        for sid, seat, asked_login in due:
+            reason = next(verdicts) if asked_login is not None else "login"
+            current = self.seat(sid)
+            if current is None or current["room"] != seat["room"]:
+                continue  # it left or moved meanwhile
+            if reason is None:
+                self.save_seat(sid, {**current, "checked": max(checked, current.get("checked", checked))})
+            else:
+                self.leave_seat(sid, current)
+                left += 1
+        return left
+
+    def recheck(self, sid: str, seat: dict[str, Any]) -> str | None:
+        """The seat's periodic check (``telemedicine.seat_holds``, one query): None and the check's
+        time saved when it holds; else why not, and the socket is out of the call (the others hear
+        ``call:peer-left``), so it neither sends nor receives its signals any more."""
+        login = login_of(NAMESPACE, sid)
+        checked = time.monotonic()
+        try:
+            reason = (telemedicine.seat_holds(db.session, user_id=login[0], login_session_id=login[1],
+                                              appointment_id=seat["appointment_id"], role=seat["role"], now=_now())
+                      if login is not None and login[0] == seat["user_id"] else "login")
+            db.session.commit()  # the login session's last use, at most once a minute
+        except Exception:
+            db.session.rollback()
+            raise
+        if reason is None:
+            self.save_seat(sid, {**seat, "checked": checked})
+        else:
+            self.leave_seat(sid, seat)
+        return reason
 
     @staticmethod
     def bad_shape(data: Any) -> str | None:
@@ -313,10 +452,31 @@ class Calls:
                 return self.refuse(user, "call:leave", seat["appointment_id"], refused.reason, refused.message)
         self.leave_seat(sid, seat)
         if ended:
-            for room in (seat["room"], wait_room(seat["room"])):
-                self.server.emit("call:ended", {"appointment_id": seat["appointment_id"]}, to=room,
-                                 namespace=NAMESPACE)
+            self.close_call(seat["appointment_id"], seat["room"])
         return {"ok": True, "left": True, "ended": ended}
+
+    def close_call(self, appointment_id: int, room: str) -> None:
+        """The call ended: everyone in its two rooms hears ``call:ended`` and is out of them (in
+        every process: the room's closing goes through the message queue like an event), so no
+        signal passes in that call any more until a new ``call:join`` (the doctor may open it again)."""
+        for each in (room, wait_room(room)):
+            self.server.emit("call:ended", {"appointment_id": appointment_id}, to=each, namespace=NAMESPACE)
+            for sid in self.members(each):
+                self.save_seat(sid, None)
+            self.server.close_room(each, namespace=NAMESPACE)
+
+    def withdraw(self, user_id: int, appointment_id: int) -> int:
+        """A guest's invitation was withdrawn: the sockets of that login (this process's) seated in
+        the call leave it at once (the others hear ``call:peer-left``, the guest ``call:ended``);
+        how many. Elsewhere the seat's next check does it (``RECHECK_SECONDS``)."""
+        count = 0
+        for sid in self.members(f"user:{user_id}"):
+            seat = self.seat(sid)
+            if seat is not None and seat["appointment_id"] == appointment_id and seat["user_id"] == user_id:
+                self.leave_seat(sid, seat)
+                self.server.emit("call:ended", {"appointment_id": appointment_id}, to=sid, namespace=NAMESPACE)
+                count += 1
+        return count
 
     def leave_seat(self, sid: str, seat: dict[str, Any]) -> None:
         """``sid`` out of the call's rooms; the others hear ``call:peer-left``."""
@@ -330,6 +490,8 @@ class Calls:
     def disconnected(self) -> None:
         """Called from the connection's disconnect handler (``events``), while its session lasts."""
         sid: str = request.sid  # type: ignore[attr-defined]
+        with self.lock:
+            self.seated.discard(sid)
         try:
             seat = self.seat(sid)
             if seat is not None:
@@ -339,6 +501,14 @@ class Calls:
                                  skip_sid=sid, namespace=NAMESPACE)
         except Exception:  # noqa: BLE001 - a disconnect never fails
             log.exception("call:peer-left of %s not sent", sid)
+
+
+def withdraw_seats(user_id: int, appointment_id: int) -> int:
+    """``Calls.withdraw`` on the current app's Socket.IO server (0 without one)."""
+    from flask import has_app_context
+
+    calls = current_app.extensions.get("video_calls") if has_app_context() else None
+    return calls.withdraw(user_id, appointment_id) if isinstance(calls, Calls) else 0
 
 
 def register(socketio: SocketIO) -> Calls:

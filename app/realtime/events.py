@@ -75,6 +75,13 @@ def _forget(namespace: str) -> None:
         _users.pop((namespace, request.sid), None)  # type: ignore[attr-defined]
 
 
+def login_of(namespace: str, sid: str) -> tuple[int, str] | None:
+    """The (user id, login session id) a connection logged in with; None for a screen or a
+    connection gone."""
+    with _lock:
+        return _users.get((namespace, sid))
+
+
 def _current_user(namespace: str) -> Any | None:
     """The connection's user, loaded again for this event while their login session is live
     (``g.user`` set for the audit trail); None for a screen or an ended session."""

@@ -190,3 +190,18 @@ def chat_conversation_changed(conversation_id: int) -> None:
     """A conversation was assigned, handed to a person or closed: staff inboxes reload its row."""
     payload = {"conversation_id": str(conversation_id)}
     _safely("chat conversation", lambda session: _send("inbox", payload, list(INBOX_ROOMS)))
+
+
+def call_guest_withdrawn(appointment_id: int, user_id: int | None) -> None:
+    """A video call guest's invitation was withdrawn (``telemedicine.revoke_guest``, committed):
+    that guest's login (``user_id``, None if the link was never used) leaves the call at once on
+    this process (``app.realtime.calls.withdraw_seats``: the others hear ``call:peer-left``, the
+    guest ``call:ended``); on another process, at its seat's next check."""
+    if user_id is None:
+        return
+    try:
+        from app.realtime.calls import withdraw_seats
+
+        withdraw_seats(user_id, appointment_id)
+    except Exception:  # noqa: BLE001 - the withdrawal stands; the seat's next check refuses the guest
+        log.exception("the withdrawn guest %s of appointment %s not taken out of the call", user_id, appointment_id)

@@ -159,6 +159,64 @@ def call_seat(session: Session, user: Any, appointment_id: Any, now: datetime, w
                     room=room_name(call.room_key), opens_at=opens_at, closes_at=closes_at, admitted=admitted)
 
 
+@dataclass(frozen=True)
+class SeatLogin:
+    """A seat as a socket took it: its login (user and login session) and its call and role."""
+
+    user_id: int
+    login_session_id: str
+    appointment_id: int
+    role: str
+
+
+def seats_hold(session: Session, seats: list[SeatLogin], now: datetime) -> list[str | None]:
+    """For each seat taken at a socket's ``call:join``, whether it still holds at ``now``: None if
+    it does, else why not, as a refusal reason: ``login`` (the login session ended or ran out, or
+    the user was deactivated), ``withdrawn`` (a guest's invitation was withdrawn). The doctor's end
+    of the call is not asked: it takes everyone out of the call's rooms when it happens, and the
+    doctor may open the call again (a new join). One query for all the seats (two when some are
+    guests'): the signalling checks its seats every few seconds (``app.realtime.calls``). A live
+    session is marked used as a request marks it (at most once a minute). The caller commits."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.services.accounts import sessions as login_sessions
+
+    if not seats:
+        return []
+    sessions = login_sessions.SESSIONS
+    rows = session.execute(sa.select(sessions.c.user_id, User.active, *login_sessions.STATE_COLUMNS)
+                           .join(User, User.id == sessions.c.user_id)
+                           .where(sessions.c.id.in_({seat.login_session_id for seat in seats}))).all()
+    states = {row[2]: (row[0], row[1], login_sessions.SessionState(*row[2:8])) for row in rows}
+    guests = [seat for seat in seats if seat.role == "guest"]
+    invited: set[tuple[int | None, int]] = set()
+    if guests:
+        invited = {(row[0], row[1]) for row in session.execute(
+            sa.select(VideoCallGuest.user_id, VideoCall.appointment_id)
+            .join(VideoCall, VideoCall.id == VideoCallGuest.video_call_id)
+            .where(VideoCallGuest.user_id.in_({seat.user_id for seat in guests}),
+                   VideoCallGuest.revoked_at.is_(None)))}
+    verdicts: list[str | None] = []
+    touched: set[str] = set()
+    for seat in seats:
+        found = states.get(seat.login_session_id)
+        if found is None or found[0] != seat.user_id or not found[1] or not login_sessions.is_live(found[2], now):
+            verdicts.append("login")
+            continue
+        if login_sessions.needs_touch(found[2], now) and seat.login_session_id not in touched:
+            login_sessions.touch_session(session, seat.login_session_id, now)
+            touched.add(seat.login_session_id)
+        verdicts.append("withdrawn" if seat.role == "guest" and (seat.user_id, seat.appointment_id) not in invited
+                        else None)
+    return verdicts
+
+
+def seat_holds(session: Session, *, user_id: int, login_session_id: str, appointment_id: int, role: str,
+               now: datetime) -> str | None:
+    """``seats_hold`` of one seat."""
+    return seats_hold(session, [SeatLogin(user_id, login_session_id, appointment_id, role)], now)[0]
+
+
 def turn_credentials(secret: str, user_id: int, now: datetime, ttl_seconds: int) -> tuple[str, str]:
     """coturn's REST API credentials (``use-auth-secret``): the user name is the expiry as a Unix
     time and the user id, the password the base64 HMAC-SHA1 of that user name under the shared

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.fab.actor import acting_user
 from app.file_transfer import max_bytes, read_upload, serve, store
 from app.models.types import utcnow
-from app.services import access, telemedicine, video_files, video_recording
+from app.services import access, realtime_hooks, telemedicine, video_files, video_recording
 from app.services.errors import DomainError
 from app.services.telemedicine import CallSeat, JoinWindow
 from app.services.video_recording import InvalidTag, RecordingRefused, RecordingSetup
@@ -226,4 +226,5 @@ class VideoCallToolsView(BaseView):
             db.session.commit()
         except DomainError as exc:
             return refusal(exc)
+        realtime_hooks.call_guest_withdrawn(appointment_id, guest.user_id)
         return jsonify(self._guest_json(appointment_id, guest))
