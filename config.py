@@ -258,7 +258,7 @@ class Config:
     MESSAGE_MAX_ATTEMPTS = int(os.environ.get("MESSAGE_MAX_ATTEMPTS", "5"))
     MESSAGE_BACKOFF_SECONDS = os.environ.get("MESSAGE_BACKOFF_SECONDS", "60,300,900,3600")
     MESSAGE_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("MESSAGE_CLAIM_TIMEOUT_SECONDS", "600"))
-    MESSAGE_BATCH_SIZE = int(os.environ.get("MESSAGE_BATCH_SIZE", "50"))  # messages per delivery job
+    MESSAGE_BATCH_SIZE = int(os.environ.get("MESSAGE_BATCH_SIZE", "100"))  # messages per delivery job
     # PostgreSQL: a sent message's record is committed without waiting for the disk (a database
     # crash, not a worker's, can then send the last fraction of a second's messages again).
     MESSAGE_ASYNC_COMMIT = _bool("MESSAGE_ASYNC_COMMIT", True)

@@ -81,7 +81,7 @@ def queue_message(session: Session, *, channel: str, kind: str, recipient: str |
 
 
 def batch_size(config: Mapping) -> int:
-    return max(1, int(config.get("MESSAGE_BATCH_SIZE", 50)))
+    return max(1, int(config.get("MESSAGE_BATCH_SIZE", 100)))
 
 
 def enqueue_deliveries(config: Mapping, message_ids: Sequence[int]) -> None:
