@@ -147,12 +147,13 @@ def logging_job() -> None:
     logging.getLogger("app.test").info("inside the job")
 
 
-def test_a_socket_connect_logs_its_user_and_event(app, login_as, json_logs):
-    browser = login_as("receptionist")
-    socketio = app.extensions["socketio"]
-    socket = socketio.test_client(app, flask_test_client=browser)
-    assert socket.is_connected()
-    socket.disconnect()
+def test_a_socket_connect_logs_its_user_and_event(app, live_server, json_logs):
+    # A real client on the live server: Flask-SocketIO's test client replaces the server's packet
+    # senders for good, and the app (hence its server) lives for the whole session.
+    from tests.test_realtime import connected, session_cookie
+
+    with connected(live_server, cookie=session_cookie(app, "receptionist")):
+        pass
     text, events = json_logs()
     event = next(e for e in events if e["message"] == "socket connected")
     assert event["socket_event"] == "connect" and event["user_id"] and event["namespace"] == "/"
