@@ -206,10 +206,17 @@ def test_a_refused_signal_is_in_the_audit_trail(app, db, video_visit):
 
 
 def test_a_seat_holds_while_its_login_is_live_and_a_guests_invitation_stands(app, db, video_visit):
-    """``seat_holds``, the signalling's periodic re-check of a seat (one query): the login session
+    """``seats_hold``, the signalling's periodic re-check of seats (one query): the login session
     live and its user active; for a guest, the invitation not withdrawn."""
     from app.services.accounts import sessions as login_sessions
-    from app.services.telemedicine import JoinWindow, invite_guest, redeem_guest_link, revoke_guest, seat_holds
+    from app.services.telemedicine import (
+        JoinWindow,
+        SeatLogin,
+        invite_guest,
+        redeem_guest_link,
+        revoke_guest,
+        seats_hold,
+    )
 
     policy = login_sessions.Policy(idle=timedelta(minutes=30), lifetime=timedelta(hours=8))
     patient = _user(app, "patient")
@@ -218,8 +225,7 @@ def test_a_seat_holds_while_its_login_is_live_and_a_guests_invitation_stands(app
     db.session.commit()
 
     def holds(user_id, login, role="patient", now=NOW + timedelta(seconds=30)):
-        return seat_holds(db.session, user_id=user_id, login_session_id=login, appointment_id=video_visit, role=role,
-                          now=now)
+        return seats_hold(db.session, [SeatLogin(user_id, login, video_visit, role)], now)[0]
 
     assert holds(patient.id, session_id) is None
     assert holds(_user(app, "doctor").id, session_id) == "login"  # someone else's session

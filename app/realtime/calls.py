@@ -56,7 +56,7 @@ SIGNAL_KINDS = ("offer", "answer", "ice")
 MAX_SIGNAL_BYTES = 64 * 1024  # the JSON of a signal's data (an SDP is a few KB)
 SEAT = "call"  # the key of the seat in the socket's Socket.IO session
 # A signal re-checks its sender's seat (the login session and the user, a guest's invitation: one
-# query, ``telemedicine.seat_holds``) when its last check (the join, or an
+# query, ``verdicts``) when its last check (the join, or an
 # earlier re-check) is this old; the other events check the login every time. A socket whose login
 # ended elsewhere can go on relaying offers and ICE candidates of a call it is already in for at
 # most this long. The doctor's end and, in the process that withdrew it, a guest's withdrawn
@@ -295,8 +295,7 @@ class Calls:
                                    to=to)
         if to == sid or not self.in_room(to, seat["room"]):
             return self.refuse(sender, "call:signal", appointment_id, "peer_not_in_call", to=to)
-        self.server.emit("call:signal", {"from": sid, "kind": data["kind"], "data": data["data"]}, to=to,
-                         namespace=NAMESPACE)
+        self.relay(sid, to, data)
         return {"ok": True}
 
     def relayed_at_once(self, sid: str, data: Any) -> bool:
@@ -314,9 +313,12 @@ class Calls:
         to, room = data["to"], seat["room"]
         if to == sid or not self.in_room(sid, room) or not self.in_room(to, room):
             return False
+        self.relay(sid, to, data)
+        return True
+
+    def relay(self, sid: str, to: str, data: Any) -> None:
         self.server.emit("call:signal", {"from": sid, "kind": data["kind"], "data": data["data"]}, to=to,
                          namespace=NAMESPACE)
-        return True
 
     def install_fast_signal(self) -> None:
         """Once the Socket.IO server exists (after ``init_app``): ``call:signal`` goes first to
@@ -361,29 +363,19 @@ class Calls:
         failing) re-checks on its own (``recheck``)."""
         with self.lock:
             sids = list(self.seated)
-        due: list[tuple[str, dict[str, Any], telemedicine.SeatLogin | None]] = []
+        due: list[tuple[str, dict[str, Any]]] = []
         for sid in sids:
             seat = self.seat(sid)
             if seat is None:
                 with self.lock:
                     self.seated.discard(sid)
                 continue
-            login = login_of(NAMESPACE, sid)
-            due.append((sid, seat, telemedicine.SeatLogin(login[0], login[1], seat["appointment_id"], seat["role"])
-                        if login is not None and login[0] == seat["user_id"] else None))
+            due.append((sid, seat))
         if not due:
             return 0
         checked = time.monotonic()
-        try:
-            asked = [login for _sid, _seat, login in due if login is not None]
-            verdicts = iter(telemedicine.seats_hold(db.session, asked, _now()))
-            db.session.commit()  # the login sessions' last use, at most once a minute each
-        except Exception:
-            db.session.rollback()
-            raise
         left = 0
-        for sid, seat, asked_login in due:
-            reason = next(verdicts) if asked_login is not None else "login"
+        for (sid, seat), reason in zip(due, self.verdicts(due), strict=True):
             current = self.seat(sid)
             if current is None or current["room"] != seat["room"]:
                 continue  # it left or moved meanwhile
@@ -395,24 +387,34 @@ class Calls:
         return left
 
     def recheck(self, sid: str, seat: dict[str, Any]) -> str | None:
-        """The seat's periodic check (``telemedicine.seat_holds``, one query): None and the check's
+        """The seat's periodic check (``verdicts``, one query): None and the check's
         time saved when it holds; else why not, and the socket is out of the call (the others hear
         ``call:peer-left``), so it neither sends nor receives its signals any more."""
-        login = login_of(NAMESPACE, sid)
         checked = time.monotonic()
-        try:
-            reason = (telemedicine.seat_holds(db.session, user_id=login[0], login_session_id=login[1],
-                                              appointment_id=seat["appointment_id"], role=seat["role"], now=_now())
-                      if login is not None and login[0] == seat["user_id"] else "login")
-            db.session.commit()  # the login session's last use, at most once a minute
-        except Exception:
-            db.session.rollback()
-            raise
+        [reason] = self.verdicts([(sid, seat)])
         if reason is None:
             self.save_seat(sid, {**seat, "checked": checked})
         else:
             self.leave_seat(sid, seat)
         return reason
+
+    @staticmethod
+    def verdicts(seats: list[tuple[str, dict[str, Any]]]) -> list[str | None]:
+        """Whether each (sid, seat) still holds (``telemedicine.seats_hold``: one query for all),
+        as ``seats_hold`` answers; ``login`` for a socket whose login is gone or another user's.
+        Commits: the login sessions' last use, at most once a minute each."""
+        logins = [login_of(NAMESPACE, sid) for sid, _seat in seats]
+        asked = [telemedicine.SeatLogin(login[0], login[1], seat["appointment_id"], seat["role"])
+                 for (_sid, seat), login in zip(seats, logins, strict=True)
+                 if login is not None and login[0] == seat["user_id"]]
+        try:
+            answers = iter(telemedicine.seats_hold(db.session, asked, _now()))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        return [next(answers) if login is not None and login[0] == seat["user_id"] else "login"
+                for (_sid, seat), login in zip(seats, logins, strict=True)]
 
     @staticmethod
     def bad_shape(data: Any) -> str | None:

@@ -211,12 +211,6 @@ def seats_hold(session: Session, seats: list[SeatLogin], now: datetime) -> list[
     return verdicts
 
 
-def seat_holds(session: Session, *, user_id: int, login_session_id: str, appointment_id: int, role: str,
-               now: datetime) -> str | None:
-    """``seats_hold`` of one seat."""
-    return seats_hold(session, [SeatLogin(user_id, login_session_id, appointment_id, role)], now)[0]
-
-
 def turn_credentials(secret: str, user_id: int, now: datetime, ttl_seconds: int) -> tuple[str, str]:
     """coturn's REST API credentials (``use-auth-secret``): the user name is the expiry as a Unix
     time and the user id, the password the base64 HMAC-SHA1 of that user name under the shared
