@@ -281,13 +281,6 @@ def _access_event(response: Response) -> Response:
             fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if request.query_string:
             fields["query"] = scrub_query(request.query_string)
-        user = g.get("user")
-        if getattr(user, "id", None) is not None:
-            fields["user_id"] = user.id
-            try:
-                fields["role"] = ",".join(sorted(r.name for r in user.roles))
-            except Exception:  # noqa: BLE001 - a detached user: the id is enough
-                pass
         quiet = request.endpoint in ("static", "health.health") or (request.url_rule is not None and
                                                                     request.url_rule.rule.startswith("/static"))
         level = logging.ERROR if response.status_code >= 500 else logging.DEBUG if quiet else logging.INFO
