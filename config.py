@@ -97,6 +97,11 @@ class Config:
     # when debugging or testing, json otherwise.
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Events of level INFO and above kept in the document store (MongoDB with MONGO_URI, else the SQL
+    # database) for the admin log viewer, by a background writer (app/log_store.py); purged daily
+    # after LOG_RETENTION_DAYS.
+    LOG_DOCUMENTS = _bool("LOG_DOCUMENTS", True)
+    LOG_RETENTION_DAYS = int(os.environ.get("LOG_RETENTION_DAYS", "30"))
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     # Uploaded files (app/services/storage): local (UPLOAD_DIR), azure or cloudinary.
@@ -308,6 +313,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    LOG_DOCUMENTS = False  # the tests of the log store attach it to a store of their own
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"  # the links' tests strip it; the slip's test also unsets it
     RATELIMIT_ENABLED = False  # the suite logs in hundreds of times; one test turns it back on
     MAIL_SUPPRESS_SEND = False

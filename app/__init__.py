@@ -50,6 +50,9 @@ def create_app(config_class: type = Config, **overrides: Any) -> Flask:
     from app import logging_setup
 
     logging_setup.init_app(app)  # JSON or console events with the request id; the access event
+    from app import log_store
+
+    log_store.init_app(app)  # INFO+ events kept as documents for the admin log viewer (LOG_DOCUMENTS)
     from app.jobs.scheduling import start_timer, timer_wanted
 
     if timer_wanted(app.config):  # no Redis: the periodic jobs on a timer, in one process only

@@ -43,6 +43,14 @@ def actor() -> tuple[int | None, str | None]:
     return acting_user_id(), client_address()
 
 
+def request_id() -> str | None:
+    """The id of the web request (or the job) whose work this is, as its log events carry it."""
+    from app.logging_setup import current_context
+
+    value = current_context().get("request_id")
+    return value if isinstance(value, str) else None
+
+
 def _audited(obj: Any) -> bool:
     return type(obj).__module__.startswith("app.models.") and not isinstance(obj, NOT_AUDITED)
 
@@ -56,7 +64,7 @@ def _row(who: tuple[int | None, str | None], at, action: str, entity: str, entit
          details: str | None = None) -> dict:
     user_id, ip = who
     return {"user_id": user_id, "at": at, "action": action, "entity": entity, "entity_id": entity_id, "ip": ip,
-            "details": details}
+            "details": details, "request_id": request_id()}
 
 
 def _rows(session: Session) -> list[dict]:

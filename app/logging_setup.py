@@ -92,6 +92,13 @@ def log_context(**fields: Any) -> Iterator[None]:
         _context.reset(token)
 
 
+def socket_context(event: str, namespace: str = "/") -> Any:
+    """The context of one Socket.IO event: its name and namespace, and a request id of its own
+    (an event is not an HTTP request, and python-socketio runs it in a thread of its own, so it
+    inherits none): its log events and the audit rows it writes share that id."""
+    return log_context(socket_event=event, namespace=namespace, request_id=uuid.uuid4().hex)
+
+
 def request_id_from(value: str | None) -> str:
     """An incoming request id when it is sane (1-64 of letters, digits, ``._:-``), else a new one."""
     if value and _REQUEST_ID.fullmatch(value):

@@ -193,3 +193,48 @@ def test_factory_chooses_by_mongo_uri(tmp_path):
     assert isinstance(make_document_store({}, sessionmaker(engine)), SqlDocumentStore)
     mongo = make_document_store({"MONGO_URI": f"mongodb://127.0.0.1:{_closed_port()}/x"}, sessionmaker(engine))
     assert isinstance(mongo, MongoDocumentStore)
+
+
+def test_insert_many_and_delete_older_than(store):
+    docs = [{"level": "INFO", "n": i, "created_at": T0 + timedelta(days=i)} for i in range(5)]
+    assert store.insert_many("log_events", docs) == 5 and store.insert_many("log_events", []) == 0
+    store.insert("chat", {"created_at": T0, "text": "other collection"})
+    assert store.delete_older_than("log_events", T0 + timedelta(days=3)) == 3
+    assert [d["n"] for d in store.find("log_events")] == [4, 3]
+    assert store.count("chat") == 1
+    given = store.find("log_events")[0]["id"]
+    with pytest.raises(Conflict):
+        store.insert_many("log_events", [{"id": given}])
+
+
+def test_contains_is_case_insensitive_and_literal(store):
+    store.insert_many("log_events", [
+        {"message": "Payment 100% done_now", "created_at": T0},
+        {"message": "payment failed", "created_at": T0 + timedelta(seconds=1)},
+        {"message": 42, "created_at": T0 + timedelta(seconds=2)},
+        {"other": "payment", "created_at": T0 + timedelta(seconds=3)}])
+    assert [d["message"] for d in store.find("log_events", contains={"message": "PAYMENT"})] == [
+        "payment failed", "Payment 100% done_now"]
+    assert [d["message"] for d in store.find("log_events", contains={"message": "0% d"})] == ["Payment 100% done_now"]
+    assert store.find("log_events", contains={"message": ".*"}) == []  # never a pattern
+    assert store.find("log_events", contains={"message": "_n"}) != [] and \
+        store.find("log_events", contains={"message": "%_x"}) == []
+    with pytest.raises(ValueError):
+        store.find("log_events", contains={"$where": "x"})
+
+
+def test_declared_scalar_fields_filter_in_sql_and_keep_mongo_semantics(tmp_path):
+    from app.services.documents import SCALAR_FIELDS
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'scalar.db'}")
+    Model.metadata.create_all(engine)
+    store = SqlDocumentStore(sessionmaker(engine), scalar_fields=SCALAR_FIELDS)
+    store.insert_many("log_events", [
+        {"user_id": 3, "level": "INFO", "created_at": T0},
+        {"user_id": "3", "level": "INFO", "created_at": T0 + timedelta(seconds=1)},  # the promise broken
+        {"user_id": 4, "level": "ERROR", "status": 500, "created_at": T0 + timedelta(seconds=2)}])
+    assert [d["created_at"] for d in store.find("log_events", {"user_id": 3})] == [T0]
+    assert store.count("log_events", {"level": "INFO"}) == 2
+    assert [d["status"] for d in store.find("log_events", {"status": 500, "level": "ERROR"})] == [500]
+    with pytest.raises(ValueError):
+        SqlDocumentStore(sessionmaker(engine), scalar_fields={"log_events": ("Bad-Name",)})

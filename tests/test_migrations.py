@@ -49,7 +49,10 @@ def test_migrations_match_the_models(scratch_app, scratch_url):
     engine = create_engine(scratch_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            from app.models.audit import include_in_autogenerate
+
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "include_object": include_in_autogenerate})
             diff = compare_metadata(context, Model.metadata)
     finally:
         engine.dispose()

@@ -23,17 +23,31 @@ def app_context() -> Iterator[Flask]:
         app = _worker_app
     from app.logging_setup import log_context
 
-    with app.app_context(), log_context(**_job_fields()):
-        yield app
+    fields = _job_fields()
+    try:
+        with app.app_context(), log_context(**fields):
+            yield app
+    finally:
+        if fields:  # an RQ job: its events are written before a forked work horse exits
+            from app import log_store
+
+            log_store.flush(2.0)
 
 
 def _job_fields() -> dict[str, str | None]:
-    """The RQ job's id and function for every event it logs (nothing in-process: ``queue`` binds those)."""
+    """The RQ job's id and function, and the id of the request that queued it, for every event it
+    logs (nothing in-process: ``queue`` binds those and the request's context is still there)."""
     try:
         from rq import get_current_job
 
         job = get_current_job()
-        return {"job_id": job.id, "job": job.func_name} if job is not None else {}
+        if job is None:
+            return {}
+        fields = {"job_id": job.id, "job": job.func_name}
+        request_id = (job.meta or {}).get("request_id")
+        if isinstance(request_id, str):
+            fields["request_id"] = request_id  # the request that queued it (app.jobs.queue)
+        return fields
     except Exception:  # noqa: BLE001 - a job runs even if its log context cannot be had
         return {}
 

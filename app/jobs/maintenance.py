@@ -1,7 +1,8 @@
 """Housekeeping jobs: ``prune_sessions`` daily (the same service as ``flask prune-sessions``),
 ``delete_expired_recordings`` hourly (video call recordings past their retention) and
 ``stop_abandoned_recordings`` every minute (recordings left open by a call that is over or by a
-doctor's browser that went away)."""
+doctor's browser that went away) and ``purge_log_events`` hourly (kept log events past their
+retention)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -62,3 +63,18 @@ def stop_abandoned_recordings() -> int:
                                   retention_days=retention_days(current_app.config))
         finally:
             session.close()
+
+
+def purge_log_events() -> int:
+    """Delete the kept log events older than ``LOG_RETENTION_DAYS``; how many."""
+    import logging
+
+    from flask import current_app
+
+    from app.models.types import utcnow
+    from app.services.log_events import purge_log_events as purge
+
+    with app_context():
+        deleted = purge(current_app.extensions["documents"], utcnow(), int(current_app.config["LOG_RETENTION_DAYS"]))
+    logging.getLogger(__name__).info("log events purged: %d", deleted)
+    return deleted

@@ -17,7 +17,7 @@ from typing import Any
 
 from redis import Redis
 
-from app.logging_setup import log_context
+from app.logging_setup import current_context, log_context
 
 __all__ = ["QUEUES", "InlineJob", "connect", "default_retry", "enqueue", "enqueue_many",
            "import_function", "queue_name", "queue_names",
@@ -102,6 +102,14 @@ def _run_inline(func_path: str, args: tuple, kwargs: dict) -> InlineJob:
     return job
 
 
+def _carry_request_id(options: dict[str, Any]) -> None:
+    """The enqueuing request's id goes with the job (``meta``), so the worker's events carry it
+    and the log viewer shows a request's jobs with it. In-process jobs inherit the context."""
+    request_id = current_context().get("request_id")
+    if request_id:
+        options["meta"] = {"request_id": request_id, **(options.get("meta") or {})}
+
+
 def queue_name(config: Mapping, queue: str = DEFAULT_QUEUE) -> str:
     """The Redis name of queue ``queue``: ``RQ_QUEUE_PREFIX`` + the name, so tests and several
     clinics can share one Redis. ``RQ_QUEUE`` set to another name than ``default`` puts every job
@@ -165,6 +173,7 @@ def enqueue(config: Mapping, func_path: str, *args: Any, queue: str = DEFAULT_QU
         kwargs["retry"] = default_retry(config)
     if kwargs.get("retry") is None:
         kwargs.pop("retry", None)
+    _carry_request_id(kwargs)
     return Queue(queue_name(config, queue), connection=connect(config)).enqueue(func_path, *args, **kwargs)
 
 
@@ -186,6 +195,7 @@ def enqueue_many(config: Mapping, func_path: str, calls: Sequence[tuple], *, que
         options["retry"] = default_retry(config)
     if options.get("retry") is None:
         options.pop("retry", None)
+    _carry_request_id(options)
     rq_queue = Queue(queue_name(config, queue), connection=connect(config))
     for start in range(0, len(calls), batch):
         rq_queue.enqueue_many([Queue.prepare_data(func_path, args=tuple(args), **options)

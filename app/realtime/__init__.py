@@ -23,9 +23,10 @@ from flask import Flask
 
 def _register_rules() -> None:
     """The room rules of other modules (idempotent: a later registration replaces the same rule)."""
-    from app.services import chat, realtime_access
+    from app.services import chat, log_events, realtime_access
 
     realtime_access.register_room_rule("conversation", chat.conversation_room_rule)
+    realtime_access.register_room_rule("logtail", log_events.tail_room_rule)
 
 
 ASYNC_MODES = ("auto", "threading", "gevent")

@@ -514,9 +514,25 @@ def withdraw_seats(user_id: int, appointment_id: int) -> int:
 
 
 def register(socketio: SocketIO) -> Calls:
+    from app.logging_setup import socket_context
+
     calls = Calls(socketio)
-    socketio.on_event("call:join", lambda data=None: calls.join(data))
-    socketio.on_event("call:admit", lambda data=None: calls.admit(data))
+
+    def join(data: Any = None) -> Any:
+        with socket_context("call:join"):
+            return calls.join(data)
+
+    def admit(data: Any = None) -> Any:
+        with socket_context("call:admit"):
+            return calls.admit(data)
+
+    def leave(data: Any = None) -> Any:
+        with socket_context("call:leave"):
+            return calls.leave(data)
+
+    socketio.on_event("call:join", join)
+    socketio.on_event("call:admit", admit)
+    # The relay's hot path: no context of its own (a refusal it logs names its socket and room).
     socketio.on_event("call:signal", lambda data=None: calls.signal(data))
-    socketio.on_event("call:leave", lambda data=None: calls.leave(data))
+    socketio.on_event("call:leave", leave)
     return calls

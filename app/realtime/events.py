@@ -13,7 +13,7 @@ from flask_socketio import SocketIO, emit, join_room, leave_room
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
-from app.logging_setup import log_context
+from app.logging_setup import socket_context
 from app.services import realtime_access as access
 from app.services.realtime_access import RoomRefused
 
@@ -124,7 +124,7 @@ def _join(namespace: str, data: Any, *, public_only: bool) -> dict[str, Any]:
         if not public_only and room.kind in access.PUBLIC_KINDS:
             raise RoomRefused(room.name, "unknown_kind")  # the screens' rooms are on /display
     except RoomRefused as refused:
-        with log_context(socket_event="join", namespace=namespace):
+        with socket_context("join", namespace):
             log.info("socket join refused: %s", refused.reason)
             return _refuse(namespace, user, refused)
     finally:
@@ -145,7 +145,7 @@ def register(socketio: SocketIO, on_disconnect: Callable[[], None] | None = None
     ``call:peer-left``)."""
     @socketio.on("connect")
     def connect(auth: Any = None) -> bool:
-        with log_context(socket_event="connect", namespace="/"):
+        with socket_context("connect"):
             login = authenticate(auth)
             if login is None:
                 db.session.rollback()
@@ -163,7 +163,7 @@ def register(socketio: SocketIO, on_disconnect: Callable[[], None] | None = None
 
     @socketio.on("disconnect")
     def disconnect(*_args: Any) -> None:
-        with log_context(socket_event="disconnect", namespace="/"):
+        with socket_context("disconnect"):
             if on_disconnect is not None:
                 on_disconnect()
             _forget("/")

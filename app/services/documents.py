@@ -12,6 +12,7 @@ given). Datetimes are kept to the millisecond (MongoDB's precision) in both adap
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
@@ -57,9 +58,18 @@ class DocumentStore(Protocol):
         until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = True,
+        contains: Mapping[str, str] | None = None,
     ) -> list[dict]:
-        """Documents whose top-level keys equal ``filters``, created at or after ``since`` and at
-        or before ``until``, ordered by ``created_at``, at most ``limit``."""
+        """Documents whose top-level keys equal ``filters``, whose string fields named in
+        ``contains`` hold the given text (case-insensitively; SQLite folds ASCII letters only),
+        created at or after ``since`` and at or before ``until``, ordered by ``created_at``,
+        at most ``limit``."""
+
+    def insert_many(self, collection: str, docs: list[dict]) -> int:
+        """Store copies of ``docs`` in one write; return how many. Ids are generated unless given."""
+
+    def delete_older_than(self, collection: str, before: datetime, *, batch: int = 5000) -> int:
+        """Remove the documents created before ``before`` (in batches); return how many."""
 
     def update(self, collection: str, doc_id: str, changes: dict[str, Any]) -> bool:
         """Set top-level fields of one document (MongoDB's ``$set``; ``id`` and ``created_at``
@@ -169,6 +179,62 @@ def _matches(doc: Mapping, filters: Mapping[str, Any]) -> bool:
     return all(_same(doc.get(key), expected) for key, expected in filters.items())
 
 
+_FIELD = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _check_field(name: str) -> str:
+    """A declared scalar field: written into SQL as a JSON path, so only plain lower-case names."""
+    if not _FIELD.fullmatch(name):
+        raise ValueError(f"scalar field {name!r} must be lower-case letters, digits and underscores")
+    return name
+
+
+def _prepare_contains(contains: Mapping[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, needle in (contains or {}).items():
+        if not isinstance(key, str) or key.startswith("$") or "." in key or key in ("_id", "id", "created_at"):
+            raise ValueError(f"contains key {key!r} is not a top-level text field name")
+        if not isinstance(needle, str):
+            raise TypeError(f"contains on {key!r}: the text must be a string")
+        if needle:
+            out[key] = needle
+    return out
+
+
+def _contains(doc: Mapping, needles: Mapping[str, str]) -> bool:
+    for key, needle in needles.items():
+        value = doc.get(key)
+        if not isinstance(value, str) or needle.casefold() not in value.casefold():
+            return False
+    return True
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _dialect(session: Session) -> str:
+    bind = session.get_bind()
+    return bind.dialect.name
+
+
+def _json_field(key: str, dialect: str) -> sa.ColumnElement[Any]:
+    """Field ``key`` of the JSON body as SQL, written exactly as the expression indexes of
+    migration 0027 are (the planner matches the expression's text, and a bound path would not)."""
+    key = _check_field(key)
+    if dialect == "postgresql":
+        return sa.literal_column(f"(CAST(stored_document.body AS JSONB) ->> '{key}')", sa.UnicodeText)
+    if dialect == "mssql":
+        return sa.literal_column(f"JSON_VALUE(stored_document.body, '$.{key}')", sa.UnicodeText)
+    return sa.literal_column(f"json_extract(stored_document.body, '$.{key}')")
+
+
+def _json_value(value: str | int, dialect: str) -> Any:
+    """PostgreSQL's ``->>`` and SQL Server's JSON_VALUE give text; SQLite's json_extract gives
+    the JSON value's own type."""
+    return value if dialect not in ("postgresql", "mssql") else str(value)
+
+
 # --- SQL adapter -----------------------------------------------------------------------------
 
 def _json_default(value: Any) -> Any:
@@ -203,8 +269,16 @@ class SqlDocumentStore:
 
     _BATCH = 500
 
-    def __init__(self, session_factory: Callable[[], Session]):
+    def __init__(self, session_factory: Callable[[], Session],
+                 scalar_fields: Mapping[str, tuple[str, ...]] | None = None):
+        """``scalar_fields``: per collection, the top-level fields that always hold a string or an
+        integer (the log events' level, request id, user...). Equality filters and ``contains`` on
+        them run in SQL on the field extracted from the JSON text (expression indexes on
+        ``stored_document``, migration 0027, make the indexed ones fast); filters on other fields
+        still run in Python."""
         self._session_factory = session_factory
+        self._scalar_fields = {name: frozenset(_check_field(f) for f in fields)
+                               for name, fields in (scalar_fields or {}).items()}
 
     def insert(self, collection: str, doc: dict) -> str:
         _check_collection(collection)
@@ -217,6 +291,39 @@ class SqlDocumentStore:
                 session.rollback()
                 raise Conflict(f"document {doc_id!r} already exists in {collection!r}", field="id") from exc
         return doc_id
+
+    def insert_many(self, collection: str, docs: list[dict]) -> int:
+        _check_collection(collection)
+        rows = []
+        for doc in docs:
+            doc_id, created_at, body = _prepare(doc)
+            rows.append({"collection": collection, "doc_id": doc_id, "body": _dumps(body), "created_at": created_at})
+        if not rows:
+            return 0
+        with self._session_factory() as session:
+            try:
+                session.execute(sa.insert(StoredDocument), rows)
+                session.commit()
+            except IntegrityError as exc:
+                session.rollback()
+                raise Conflict(f"a document id given already exists in {collection!r}", field="id") from exc
+        return len(rows)
+
+    def delete_older_than(self, collection: str, before: datetime, *, batch: int = 5000) -> int:
+        _check_collection(collection)
+        _check_limit(batch)
+        cutoff = _utc_ms(before, "before")
+        removed = 0
+        while True:  # in batches: one short transaction each, never a table-long lock
+            with self._session_factory() as session:
+                ids = sa.select(StoredDocument.id).where(
+                    StoredDocument.collection == collection, StoredDocument.created_at < cutoff,
+                ).order_by(StoredDocument.created_at).limit(batch).scalar_subquery()
+                deleted = session.execute(sa.delete(StoredDocument).where(StoredDocument.id.in_(ids))).rowcount  # type: ignore[attr-defined]
+                session.commit()
+            removed += deleted
+            if deleted < batch:
+                return removed
 
     def get(self, collection: str, doc_id: str) -> dict | None:
         _check_collection(collection)
@@ -234,19 +341,21 @@ class SqlDocumentStore:
         until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = True,
+        contains: Mapping[str, str] | None = None,
     ) -> list[dict]:
         _check_collection(collection)
         _check_limit(limit)
-        stmt, rest = self._narrow(collection, filters, since, until)
+        needles = _prepare_contains(contains)
         order = (sa.desc, sa.desc) if newest_first else (sa.asc, sa.asc)
-        stmt = stmt.order_by(order[0](StoredDocument.created_at), order[1](StoredDocument.id))
-        if not rest:
-            with self._session_factory() as session:
-                return [self._to_doc(row) for row in session.execute(stmt.limit(limit))]
-        found: list[dict] = []
         with self._session_factory() as session:
+            stmt, rest = self._narrow(collection, filters, since, until, needles=needles,
+                                      dialect=_dialect(session))
+            stmt = stmt.order_by(order[0](StoredDocument.created_at), order[1](StoredDocument.id))
+            if not rest and not needles:
+                return [self._to_doc(row) for row in session.execute(stmt.limit(limit))]
+            found: list[dict] = []
             for doc in self._stream(session, stmt):
-                if _matches(doc, rest):
+                if _matches(doc, rest) and _contains(doc, needles):
                     found.append(doc)
                     if len(found) >= limit:
                         break
@@ -278,8 +387,8 @@ class SqlDocumentStore:
 
     def count(self, collection: str, filters: dict[str, Any] | None = None) -> int:
         _check_collection(collection)
-        stmt, rest = self._narrow(collection, filters, None)
         with self._session_factory() as session:
+            stmt, rest = self._narrow(collection, filters, None, dialect=_dialect(session))
             if not rest:
                 counted = sa.select(sa.func.count()).select_from(stmt.subquery())
                 return int(session.execute(counted).scalar_one())
@@ -302,11 +411,20 @@ class SqlDocumentStore:
 
     def _narrow(
         self, collection: str, filters: dict[str, Any] | None, since: datetime | None,
-        until: datetime | None = None,
+        until: datetime | None = None, *, needles: Mapping[str, str] | None = None, dialect: str = "",
     ) -> tuple[sa.Select, dict[str, Any]]:
-        """The SQL part of a query, and the filters left for Python."""
+        """The SQL part of a query, and the filters left for Python. Filters on the collection's
+        scalar fields narrow in SQL too, and are checked again in Python (a document that broke
+        the promise, ``"3"`` where ``3`` is meant, is then left out as MongoDB would)."""
         rest = _prepare_filters(filters)
         stmt = self._select(collection)
+        scalar = self._scalar_fields.get(collection, frozenset())
+        for key, value in rest.items():
+            if key in scalar and isinstance(value, (str, int)) and not isinstance(value, bool):
+                stmt = stmt.where(_json_field(key, dialect) == _json_value(value, dialect))
+        for key, needle in (needles or {}).items():
+            if key in scalar:
+                stmt = stmt.where(_json_field(key, dialect).ilike(f"%{_like_escape(needle)}%", escape="\\"))
         if since is not None:
             stmt = stmt.where(StoredDocument.created_at >= _utc_ms(since, "since"))
         if until is not None:
@@ -353,7 +471,8 @@ class MongoDocumentStore:
     ``uuidRepresentation="standard"`` and ``tz_aware=True``.
     """
 
-    def __init__(self, uri: str, *, client: Any = None, server_timeout_ms: int = 5000):
+    def __init__(self, uri: str, *, client: Any = None, server_timeout_ms: int = 5000,
+                 indexed_fields: Mapping[str, tuple[str, ...]] | None = None):
         if client is None:
             from pymongo import MongoClient
 
@@ -364,6 +483,9 @@ class MongoDocumentStore:
         self._client = client
         self._db = client.get_default_database(default="clinic")
         self._indexed: set[str] = set()
+        # Fields filtered often (the log viewer's): each gets an index with the time.
+        self._indexed_fields = {name: tuple(_check_field(f) for f in fields)
+                                for name, fields in (indexed_fields or {}).items()}
 
     def insert(self, collection: str, doc: dict) -> str:
         from pymongo.errors import DuplicateKeyError
@@ -374,6 +496,26 @@ class MongoDocumentStore:
         except DuplicateKeyError as exc:
             raise Conflict(f"document {doc_id!r} already exists in {collection!r}", field="id") from exc
         return doc_id
+
+    def insert_many(self, collection: str, docs: list[dict]) -> int:
+        from pymongo.errors import BulkWriteError
+
+        prepared = []
+        for doc in docs:
+            doc_id, created_at, body = _prepare(doc)
+            prepared.append({"_id": doc_id, "created_at": created_at, **body})
+        if not prepared:
+            return 0
+        try:
+            self._collection(collection).insert_many(prepared, ordered=False)
+        except BulkWriteError as exc:
+            raise Conflict(f"a document id given already exists in {collection!r}", field="id") from exc
+        return len(prepared)
+
+    def delete_older_than(self, collection: str, before: datetime, *, batch: int = 5000) -> int:
+        _check_limit(batch)
+        cutoff = _utc_ms(before, "before")
+        return int(self._collection(collection, index=False).delete_many({"created_at": {"$lt": cutoff}}).deleted_count)
 
     def get(self, collection: str, doc_id: str) -> dict | None:
         found = self._collection(collection, index=False).find_one({"_id": doc_id})
@@ -388,9 +530,15 @@ class MongoDocumentStore:
         until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = True,
+        contains: Mapping[str, str] | None = None,
     ) -> list[dict]:
+        import re as regex
+
         _check_limit(limit)
         query = self._query(filters)
+        for key, needle in _prepare_contains(contains).items():
+            text_query = {key: {"$regex": regex.escape(needle), "$options": "i"}}
+            query = {"$and": [query, text_query]} if key in query else {**query, **text_query}
         bounds: dict[str, datetime] = {}
         if since is not None:
             bounds["$gte"] = _utc_ms(since, "since")
@@ -434,6 +582,8 @@ class MongoDocumentStore:
         collection = self._db[name]
         if index and name not in self._indexed:
             collection.create_index([("created_at", -1), ("_id", -1)])
+            for field in self._indexed_fields.get(name, ()):
+                collection.create_index([(field, 1), ("created_at", -1)])
             self._indexed.add(name)
         return collection
 
@@ -448,9 +598,17 @@ class MongoDocumentStore:
         return {"id": str(doc_id), "created_at": doc.pop("created_at", None), **doc}
 
 
+# Fields of each collection that always hold a string or an integer: filtered in the database,
+# and indexed (with the time) there. The log events: level, request id, user (the viewer's filters).
+SCALAR_FIELDS: dict[str, tuple[str, ...]] = {
+    "log_events": ("level", "request_id", "user_id", "route", "status", "logger", "job_id", "message"),
+}
+INDEXED_FIELDS = {"log_events": ("level", "request_id", "user_id")}  # in SQL: migration 0027
+
+
 def make_document_store(config: Mapping, session_factory: Callable[[], Session]) -> DocumentStore:
     """MongoDB when ``MONGO_URI`` is set, otherwise the SQL table behind ``session_factory``."""
     uri = config.get("MONGO_URI") or ""
     if uri:
-        return MongoDocumentStore(uri)
-    return SqlDocumentStore(session_factory)
+        return MongoDocumentStore(uri, indexed_fields=INDEXED_FIELDS)
+    return SqlDocumentStore(session_factory, scalar_fields=SCALAR_FIELDS)

@@ -1,0 +1,44 @@
+"""logs kept as documents: expression indexes on the log events' level, request id and user in
+stored_document, and the request id on audit rows (the log viewer shows both for one request).
+
+Revision ID: 0027_logstore
+Revises: 0026_callguest
+Create Date: 2026-12-03 14:30:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0027_logstore'
+down_revision = '0026_callguest'
+branch_labels = None
+depends_on = None
+
+# The fields of app.services.documents.INDEXED_FIELDS. Each index is written with the very
+# expression the SQL document store filters on (documents._json_field): the planners match it.
+FIELDS = ('level', 'request_id', 'user_id')
+EXPRESSIONS = {
+    'postgresql': "(CAST(body AS JSONB) ->> '{field}')",
+    'sqlite': "json_extract(body, '$.{field}')",
+}
+
+
+def upgrade():
+    dialect = op.get_bind().dialect.name
+    expression = EXPRESSIONS.get(dialect)
+    if expression is not None:  # SQL Server: JSON_VALUE needs a computed column; filters scan the time range
+        for field in FIELDS:
+            op.execute(f'CREATE INDEX ix_stored_document_{field} ON stored_document '
+                       f'(collection, {expression.format(field=field)}, created_at)')
+    with op.batch_alter_table('audit_event') as batch:
+        batch.add_column(sa.Column('request_id', sa.Unicode(length=64), nullable=True))
+        batch.create_index('ix_audit_event_request', ['request_id'])
+
+
+def downgrade():
+    with op.batch_alter_table('audit_event') as batch:
+        batch.drop_index('ix_audit_event_request')
+        batch.drop_column('request_id')
+    if op.get_bind().dialect.name in EXPRESSIONS:
+        for field in FIELDS:
+            op.execute(f'DROP INDEX IF EXISTS ix_stored_document_{field}')
