@@ -47,7 +47,8 @@ class AuditEvent(Model):
 # Indexes made by a migration only, on expressions that differ per database (the log events'
 # JSON fields, migration 0027_logstore); autogenerate must neither drop nor compare them.
 MIGRATION_ONLY_INDEXES = frozenset({"ix_stored_document_level", "ix_stored_document_request_id",
-                                    "ix_stored_document_user_id"})
+                                    "ix_stored_document_user_id", "ix_stored_document_status",
+                                    "ix_stored_document_message"})
 
 
 def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
