@@ -30,6 +30,7 @@ from app.views.invoice_documents import InvoiceDocumentsView
 from app.views.lab import LabView, register_lab_globals
 from app.views.lab_catalogue import LabTestView
 from app.views.lookup import LookupView
+from app.views.search import SearchView
 from app.views.my_day import MyDayView
 from app.views.notifications import NotificationsView, register_notification_globals
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
@@ -82,6 +83,7 @@ def register_views(appbuilder: AppBuilder) -> None:
         )
     # Hand-written pages, after the generated ones so the menus keep their order.
     appbuilder.add_view_no_menu(LookupView)
+    appbuilder.add_view_no_menu(SearchView)  # the top bar's search box and the full results
     appbuilder.add_view_no_menu(AccountSessionsView)
     appbuilder.add_view_no_menu(AppointmentActionsView)
     appbuilder.add_view_no_menu(QueueSlipView)  # the check-in slip with the ticket's QR code
