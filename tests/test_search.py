@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-
 ENGINES = ["whoosh", pytest.param("postgres", marks=pytest.mark.needs_postgres)]
 
 

@@ -30,7 +30,6 @@ from app.views.invoice_documents import InvoiceDocumentsView
 from app.views.lab import LabView, register_lab_globals
 from app.views.lab_catalogue import LabTestView
 from app.views.lookup import LookupView
-from app.views.search import SearchView
 from app.views.my_day import MyDayView
 from app.views.notifications import NotificationsView, register_notification_globals
 from app.views.people import DepartmentView, DoctorView, EmployeeView, PatientView, ServiceView, SpecialtyView
@@ -53,6 +52,7 @@ from app.views.scheduling import (
     ScheduleExceptionView,
     WorkScheduleView,
 )
+from app.views.search import SearchView
 from app.views.visit import VisitView
 
 VIEWS = {
