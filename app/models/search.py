@@ -36,11 +36,22 @@ class SearchDocument(Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     __table_args__ = (
         sa.UniqueConstraint("kind", "ref_id", name="uq_search_document_kind_ref"),
-        sa.Index("ix_search_document_tsv", "tsv", postgresql_using="gin"),
-        sa.Index("ix_search_document_names", "names", postgresql_using="gin",
-                 postgresql_ops={"names": "gin_trgm_ops"}),
+        # GIN indexes without a pending list (``fastupdate``), which every search would read through.
+        sa.Index("ix_search_document_tsv", "tsv", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
+        # A typed code, phone number or ID: ``string_to_array(keys, ' ') && :keys`` (PostgreSQL only).
+        sa.Index("ix_search_document_keys", sa.text("string_to_array(keys, ' ')"),
+                 postgresql_using="gin", postgresql_with={"fastupdate": "off"}).ddl_if(dialect="postgresql"),
         sa.Index("ix_search_document_patient", "patient_id"),
     )
+
+
+class SearchWord(Model):
+    """Every word of the indexed names (PostgreSQL engine): the typo round looks a typed word's
+    one-edit variants up here and searches only those that exist. Words are added as documents are
+    written and never removed (a word no document has any more only finds nothing)."""
+
+    __tablename__ = "search_word"
+    word: Mapped[str] = mapped_column(sa.Unicode(40), primary_key=True)
 
 
 CREATE_CONFIGURATION = f"""
