@@ -97,8 +97,11 @@ def _answer(session: Session, user: Any, text: str, kinds: Sequence[str], engine
             continue
         readable = kind.readable(session, user, ids, now)
         ids = [ref_id for ref_id in ids if ref_id in readable]
-        shown = show(kind, ids)
-        results = [shown[ref_id] for ref_id in ids if ref_id in shown][:limit]
+        results: list[Result] = []
+        while ids and len(results) < limit:  # only what is shown is loaded (more if some are gone)
+            chunk, ids = ids[:limit - len(results)], ids[limit - len(results):]
+            shown = show(kind, chunk)
+            results.extend(shown[ref_id] for ref_id in chunk if ref_id in shown)
         if results:
             if kind.audited_model is not None:
                 access.record_list_read(session, user, kind.audited_model, [_Ref(r.id) for r in results])

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.models import (
     Appointment,
@@ -123,12 +123,15 @@ def _readable_by(model: type, extra: Any = None) -> Reader:
 
 
 def _rows(session: Session, model: Any, ids: Sequence[int], *load: Any) -> list[Any]:
+    """The rows of ``ids`` with these relations loaded: a many-to-one (a patient, a doctor) joined
+    into the same query, a collection (a prescription's items) in one more query."""
     if not ids:
         return []
     query = select(model).where(model.id.in_(list(ids)))
     if load:
-        query = query.options(*(selectinload(relation) for relation in load))
-    return list(session.execute(query).scalars())
+        query = query.options(*(selectinload(relation) if relation.property.uselist else joinedload(relation)
+                                for relation in load))
+    return list(session.execute(query).unique().scalars())
 
 
 def _patient_keys(patient: Patient | None) -> tuple[str, ...]:
