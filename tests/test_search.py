@@ -330,7 +330,8 @@ def test_postgres_tsquery_is_quoted_words_only():
     from app.services.search.postgres_engine import tsquery
     from app.services.search.query import terms
 
-    assert tsquery(terms("Nguyễn 'x' & | ! :* (")) == "'nguyen':* & 'x':*"
+    assert tsquery(terms("Nguyễn 'x' & | ! :* (")) == "'nguyen' & 'x':*"  # the last word typed: a prefix
+    assert tsquery(("le", "anhh"), {"anhh": ["anh", "a'b"]}) == "'le' & ('anhh':* | 'anh')"
 
 
 def test_the_search_box_is_on_staff_pages_only(login_as):
@@ -339,3 +340,91 @@ def test_the_search_box_is_on_staff_pages_only(login_as):
     assert "<script>" not in page.split("data-search-box")[1].split("</form>")[0]
     portal = login_as("patient").get("/clinic/me/appointments")
     assert "/clinic/me/search" in portal.get_data(as_text=True) or portal.status_code == 403
+
+
+def test_typos_are_a_second_round_for_kinds_the_words_found_nothing_in(engine, api, login_as):
+    """An exact name lists no one-letter neighbours (they come only when nothing matched as typed),
+    and only the last word is taken as the start of a word (search as you type)."""
+    for name in ("Lê Văn Anh", "Lê Văn Ánh", "Lê Văn An", "Lê Văn Anhtuan"):
+        api.create("patient", {"full_name": name})
+    browser = login_as("receptionist")
+
+    def names(typed: str) -> list[str]:
+        return sorted(title.split(" (")[0] for title in found(box(browser, typed), "patients"))
+
+    assert names("le van an") == ["Lê Văn An", "Lê Văn Anh", "Lê Văn Anhtuan", "Lê Văn Ánh"]  # "an" still typed
+    assert names("le van anh") == ["Lê Văn Anh", "Lê Văn Anhtuan", "Lê Văn Ánh"]  # no "An": an exact match exists
+    assert names("le van anhh") == ["Lê Văn Anh", "Lê Văn Ánh"]  # nothing as typed: one typo
+    # Nothing as typed again; in that round every word of 3 letters or more may be one letter off.
+    assert names("le vam anh") == ["Lê Văn An", "Lê Văn Anh", "Lê Văn Anhtuan", "Lê Văn Ánh"]
+    assert names("le va anh") == []  # a word before the last is a whole word (or one typo, from 3 letters)
+
+
+def test_an_index_from_an_older_version_asks_for_a_reindex(app, tmp_path):
+    from whoosh import index as whoosh_index
+    from whoosh.fields import ID, STORED, TEXT, Schema
+
+    from app.services.search.base import Query, SearchUnavailable
+    from app.services.search.whoosh_engine import WhooshEngine
+
+    whoosh_index.create_in(str(tmp_path), Schema(key=ID(unique=True), kind=ID(stored=True), ref_id=STORED(),
+                                                 names=TEXT()))
+    engine = WhooshEngine(tmp_path)
+    assert engine.health().state == "corrupt"
+    with pytest.raises(SearchUnavailable):
+        engine.search(Query(terms=("nguyen",), kinds=("patients",)))
+    engine.clear()
+    assert engine.health().state == "ok"
+
+
+def test_whoosh_searches_see_every_write_on_one_searcher(tmp_path):
+    """The process keeps one searcher and opens a new one when a writer committed: replaced and
+    deleted documents are gone from the next search."""
+    from app.services.search.base import Document, Query
+    from app.services.search.whoosh_engine import WhooshEngine
+
+    engine = WhooshEngine(tmp_path)
+    engine.clear()
+
+    def ids(text: str) -> list[int]:
+        return [hit.ref_id for hit in engine.search(Query(terms=tuple(text.split()), kinds=("patients",)))["patients"]]
+
+    assert ids("pham") == []
+    engine.index([Document("patients", 1, names="pham quynh hoa")])
+    assert ids("quynh hoa") == [1]
+    engine.index([Document("patients", 1, names="pham quynh mai"), Document("patients", 2, names="pham thi hoa")])
+    assert ids("quynh hoa") == [] and ids("quynh mai") == [1]
+    engine.delete("patients", [1])
+    assert ids("pham") == [2]
+
+
+def test_the_box_reads_the_same_few_statements_however_many_hits(app, engine, clinic, api, login_as):
+    """One statement per kind shown (a hit's patient, doctor and service joined into it), not one
+    per hit nor one per relation: more hits, the same statements."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    browser = login_as("receptionist")
+
+    def statements(typed: str) -> tuple[int, int]:
+        seen: list[str] = []
+
+        def listener(*args):
+            seen.append(args[2])
+
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            data = box(browser, typed).get_json()
+        finally:
+            with app.app_context():
+                event.remove(db.engine, "before_cursor_execute", listener)
+        hits = sum(len(group["results"]) for group in data["groups"])
+        return len([s for s in seen if s.lstrip().upper().startswith("SELECT")]), hits
+
+    few, first_hits = statements("nguyen van an")
+    for n in range(6):
+        api.create("patient", {"full_name": f"Nguyễn Văn An {n}"})
+    many, more_hits = statements("nguyen van an")
+    assert more_hits > first_hits and many == few, (few, many)
