@@ -142,12 +142,15 @@ def measure(app, engine_name: str, patients: int) -> dict[str, float]:
     with app.app_context():
         engine = search.make_engine(app.config, db.engine)
         engine.clear()
-        started = time.perf_counter()
-        search.reindex(db.session, engine, "patients", batch=2000)
-        results["reindex_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        search.reindex(db.session, engine, None, batch=2000)
-        results["reindex_all_s"] = time.perf_counter() - started
+        results["reindex_s"] = results["reindex_all_s"] = 0.0
+        for kind in search.KINDS:  # each kind once (patients were indexed twice before: alone, then with all)
+            started = time.perf_counter()
+            search.reindex(db.session, engine, kind, batch=2000)
+            elapsed = time.perf_counter() - started
+            if kind == "patients":
+                results["reindex_s"] = elapsed
+            results["reindex_all_s"] += elapsed
+        engine.mark_complete()
         db.session.rollback()
         admin = SimpleNamespace(id=None, roles=[SimpleNamespace(name="Admin")])
         kinds = ["patients", "appointments", "medicines"]
