@@ -22,20 +22,20 @@ depends_on = None
 def upgrade():
     op.create_table('search_word', sa.Column('word', sa.Unicode(length=40), nullable=False),
                     sa.PrimaryKeyConstraint('word'))
+    op.drop_index('ix_search_document_names', table_name='search_document')  # a plain index on SQLite
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("CREATE INDEX ix_search_document_keys ON search_document USING gin (string_to_array(keys, ' ')) "
                    "WITH (fastupdate = off)")
         op.execute("ALTER INDEX ix_search_document_tsv SET (fastupdate = off)")
         op.execute("SELECT gin_clean_pending_list('ix_search_document_tsv')")
-        op.drop_index('ix_search_document_names', table_name='search_document')
         op.execute("INSERT INTO search_word (word) SELECT DISTINCT word FROM search_document, "
                    "unnest(string_to_array(names, ' ')) AS word WHERE word ~ '^[a-z]{2,40}$' ON CONFLICT DO NOTHING")
 
 
 def downgrade():
+    op.create_index('ix_search_document_names', 'search_document', ['names'], postgresql_using='gin',
+                    postgresql_ops={'names': 'gin_trgm_ops'})
     if op.get_bind().dialect.name == 'postgresql':
-        op.create_index('ix_search_document_names', 'search_document', ['names'], postgresql_using='gin',
-                        postgresql_ops={'names': 'gin_trgm_ops'})
         op.execute('DROP INDEX IF EXISTS ix_search_document_keys')
         op.execute("ALTER INDEX ix_search_document_tsv RESET (fastupdate)")
     op.drop_table('search_word')
