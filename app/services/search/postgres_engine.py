@@ -139,7 +139,8 @@ class PostgresEngine(SearchEngine):
     @staticmethod
     def _write(conn: Any, rows: list[dict[str, Any]]) -> None:
         conn.execute(UPSERT, rows)
-        words = sorted({word for row in rows for word in row["names"].split() if word.isalpha() and 2 <= len(word) <= 40})
+        words = sorted({word for row in rows for word in row["names"].split()
+                        if word.isalpha() and 2 <= len(word) <= 40})
         if words:
             conn.execute(WORDS, {"words": words})
 
