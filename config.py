@@ -103,6 +103,10 @@ class Config:
     LOG_DOCUMENTS = _bool("LOG_DOCUMENTS", True)
     LOG_RETENTION_DAYS = int(os.environ.get("LOG_RETENTION_DAYS", "30"))
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
+    # Search (app/services/search): whoosh (files in SEARCH_INDEX_DIR) | postgres (the database's
+    # full-text search); empty: postgres on a PostgreSQL database, whoosh otherwise.
+    SEARCH_ENGINE = os.environ.get("SEARCH_ENGINE", "")
+    SEARCH_INDEX_ON_WRITE = _bool("SEARCH_INDEX_ON_WRITE", True)  # false: only `flask search reindex` (bulk loads)
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     # Uploaded files (app/services/storage): local (UPLOAD_DIR), azure or cloudinary.
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")

@@ -75,6 +75,7 @@ def register_extensions(app: Flask) -> None:
 
     cache.init_app(app)  # the two-level cache of hot reads (in-process, then Redis with REDIS_URL)
     from app import csrf, security_headers
+    from app.services.search import hooks as search_hooks  # noqa: F401  (the index follows every write)
 
     csrf.init_app(app)  # before FAB: FAB refuses deletes over GET once app.extensions["csrf"] exists
     security_headers.init_app(app)

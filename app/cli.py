@@ -94,13 +94,14 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
 
 
 def register(app: Flask) -> None:
-    from app import billing_cli, jobs_cli, pharmacy_cli, reminders_cli, reports_cli
+    from app import billing_cli, jobs_cli, pharmacy_cli, reminders_cli, reports_cli, search_cli
 
     pharmacy_cli.register(app)  # flask stock verify, flask medicines load
     billing_cli.register(app)  # flask billing retry-emails
     reminders_cli.register(app)  # flask reminders run [--at]
     jobs_cli.register(app)  # flask worker, flask scheduler
     reports_cli.register(app)  # flask report monthly|quarterly
+    search_cli.register(app)  # flask search reindex [--kind], flask search status
 
     @app.cli.group("dashboards")
     def dashboards_group() -> None:

@@ -32,6 +32,7 @@ from app.models.scheduling import (
     ScheduleException,
     WorkSchedule,
 )
+from app.models.search import SearchDocument, SearchWord
 from app.models.sessions import RefreshToken, UserSession
 from app.models.stock_usage import MedicineDailyUse
 from app.models.suppliers import GoodsReceipt, GoodsReceiptLine, Supplier
@@ -53,7 +54,8 @@ __all__ = [
     "Notification", "OutboundMessage", "Patient",
     "PatientFirstVisit", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "ProviderEvent", "Refund",
-    "RefreshToken", "ReminderLog", "Review", "ScheduleException", "Service", "Specialty", "StockBatch", "StockMovement",
+    "RefreshToken", "ReminderLog", "Review", "ScheduleException", "SearchDocument", "SearchWord",
+    "Service", "Specialty", "StockBatch", "StockMovement",
     "StoredDocument", "Supplier", "UserProfile", "UserSession", "VideoCall", "VideoCallGuest", "WorkSchedule",
     "doctor_service",
     "RecordingChunk", "RecordingConsent", "VideoCallFile", "VideoRecording",

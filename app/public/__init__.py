@@ -14,6 +14,7 @@ from app.public import (  # noqa: F401  (their routes, on bp)
     profile,
     records,
     reviews,
+    search,
 )
 from app.public.common import bp
 

@@ -52,6 +52,7 @@ from app.views.scheduling import (
     ScheduleExceptionView,
     WorkScheduleView,
 )
+from app.views.search import SearchView
 from app.views.visit import VisitView
 
 VIEWS = {
@@ -82,6 +83,7 @@ def register_views(appbuilder: AppBuilder) -> None:
         )
     # Hand-written pages, after the generated ones so the menus keep their order.
     appbuilder.add_view_no_menu(LookupView)
+    appbuilder.add_view_no_menu(SearchView)  # the top bar's search box and the full results
     appbuilder.add_view_no_menu(AccountSessionsView)
     appbuilder.add_view_no_menu(AppointmentActionsView)
     appbuilder.add_view_no_menu(QueueSlipView)  # the check-in slip with the ticket's QR code

@@ -1,0 +1,41 @@
+"""The portal's search (issue 16, item 4): a patient searches their own appointments, signed
+visits, prescriptions and invoices (``app.services.search.search_own_records``): the header's box
+asks ``GET /clinic/me/search.json?q=`` as they type, Enter opens ``GET /clinic/me/search?q=``."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from app.extensions import db
+from app.models import Patient
+from app.public.common import bp, patient_required, settings
+from app.services import search
+from app.views.search import answer_json
+
+
+def _search(patient: Patient, limit: int) -> search.SearchAnswer:
+    clinic = settings()
+    return search.search_own_records(db.session, current_user, patient.id, request.args.get("q", ""),
+                                     engine=search.make_engine(current_app.config, db.engine), now=clinic.now(),
+                                     zone=clinic.timezone, region=clinic.phone_region, limit=limit)
+
+
+@bp.get("/me/search.json")
+@patient_required
+def my_search_json(patient: Patient) -> ResponseReturnValue:
+    answer = _search(patient, search.BOX_LIMIT)
+    more = url_for("public.my_search", q=answer.text) if answer.text.strip() else None
+    response = jsonify(answer_json(answer, False, more))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/me/search")
+@patient_required
+def my_search(patient: Patient) -> ResponseReturnValue:
+    answer = _search(patient, search.PAGE_LIMIT)
+    response = current_app.make_response(render_template("public/search.html", answer=answer,
+                                                         unavailable=answer.state == search.UNAVAILABLE))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
