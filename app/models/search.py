@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.types import UTCDateTime, utcnow
 
-# The text search configuration made by migration 0027_search (and by ``create_all`` below):
+# The text search configuration made by migration 0028_search (and by ``create_all`` below):
 # ``simple`` (no stemming, no stop words) with ``unaccent`` in front for words. PostgreSQL has no
 # Vietnamese stemmer or dictionary, and Vietnamese words do not inflect: a stemmer for another
 # language would only damage the syllables; unaccent + simple matches "Nguyễn" and "nguyen" alike.
@@ -67,7 +67,7 @@ END $$;
 
 @sa.event.listens_for(SearchDocument.__table__, "before_create")
 def _search_extensions(target: sa.Table, connection: sa.Connection, **_kw: object) -> None:
-    """A schema built from the models (benches, ``create_all``) needs what migration 0027_search makes."""
+    """A schema built from the models (benches, ``create_all``) needs what migration 0028_search makes."""
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS unaccent")

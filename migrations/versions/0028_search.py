@@ -1,8 +1,8 @@
 """search_document: the PostgreSQL search engine's documents (issue 16); on PostgreSQL also the
 unaccent and pg_trgm extensions and the ``clinic_search`` text search configuration.
 
-Revision ID: 0027_search
-Revises: 0026_callguest
+Revision ID: 0028_search
+Revises: 0027_logstore
 Create Date: 2026-12-04 08:00:00
 
 """
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 from app.models.search import CREATE_CONFIGURATION, TS_CONFIG
 from app.models.types import UTCDateTime
 
-revision = '0027_search'
-down_revision = '0026_callguest'
+revision = '0028_search'
+down_revision = '0027_logstore'
 branch_labels = None
 depends_on = None
 

@@ -5,16 +5,16 @@ found through a GIN index on the document's keys instead of reading every docume
 Both GIN indexes without ``fastupdate``: rows written went to a pending list that every search read
 through until a vacuum merged it (30-60 ms a search after a reindex of 25,000 documents, 1 ms after).
 
-Revision ID: 0028_search_words
-Revises: 0027_search
+Revision ID: 0029_search_words
+Revises: 0028_search
 Create Date: 2026-12-04 09:00:00
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0028_search_words'
-down_revision = '0027_search'
+revision = '0029_search_words'
+down_revision = '0028_search'
 branch_labels = None
 depends_on = None
 
