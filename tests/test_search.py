@@ -423,8 +423,9 @@ def test_the_box_reads_the_same_few_statements_however_many_hits(app, engine, cl
         hits = sum(len(group["results"]) for group in data["groups"])
         return len([s for s in seen if s.lstrip().upper().startswith("SELECT")]), hits
 
-    few, first_hits = statements("nguyen van an")
-    for n in range(6):
-        api.create("patient", {"full_name": f"Nguyễn Văn An {n}"})
-    many, more_hits = statements("nguyen van an")
-    assert more_hits > first_hits and many == few, (few, many)
+    api.create("patient", {"full_name": "Nguyễn Văn Lâm 0"})
+    few, first_hits = statements("nguyen van lam")
+    for n in range(1, 6):
+        api.create("patient", {"full_name": f"Nguyễn Văn Lâm {n}"})
+    many, more_hits = statements("nguyen van lam")
+    assert first_hits == 1 and more_hits == 5 and many == few, (few, many, first_hits, more_hits)

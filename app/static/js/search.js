@@ -138,7 +138,13 @@
     input.addEventListener("keydown", function (event) {
       if (event.key === "ArrowDown" || event.key === "Down") {
         event.preventDefault();
-        if (panel.hidden) { run(); open(); }
+        if (panel.hidden) {
+          // The same text's results are still here: reopen them. Asking again re-rendered the list
+          // when the answer came and dropped the option chosen meanwhile (Enter then opened the
+          // full results page instead).
+          if (!(options.length && input.value.trim() === lastQuery)) { run(); }
+          open();
+        }
         setActive(active + 1);
       } else if (event.key === "ArrowUp" || event.key === "Up") {
         event.preventDefault();
