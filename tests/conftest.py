@@ -326,6 +326,13 @@ def logged_in_page(engine, app, live_server: str, browser_logins: dict, username
     ``browser_logins``. The caller closes ``page.context``."""
     context = engine.new_context(viewport={"width": width, "height": 900}, locale=locale,
                                  storage_state=browser_logins.get(username))
+    if username in browser_logins and \
+            context.request.get(f"{live_server}/api/v1/realtime/state", max_redirects=0).status != 200:
+        # The kept login ended meanwhile (a test signed that user out everywhere, or its session
+        # was revoked): log in afresh rather than hand the caller a page of the login form.
+        del browser_logins[username]
+        context.close()
+        context = engine.new_context(viewport={"width": width, "height": 900}, locale=locale)
     page = context.new_page()
     if username not in browser_logins:
         page.goto(f"{live_server}/login/")
