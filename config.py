@@ -318,6 +318,9 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     LOG_DOCUMENTS = False  # the tests of the log store attach it to a store of their own
+    # Every commit of every test would otherwise index itself in the search engine; the search
+    # tests turn it on (tests/test_search.py's engine fixture).
+    SEARCH_INDEX_ON_WRITE = False
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"  # the links' tests strip it; the slip's test also unsets it
     RATELIMIT_ENABLED = False  # the suite logs in hundreds of times; one test turns it back on
     MAIL_SUPPRESS_SEND = False

@@ -27,6 +27,7 @@ def indexed(app, clinic):
     from app.services import search
 
     app.config["SEARCH_ENGINE"] = "whoosh"
+    app.config["SEARCH_INDEX_ON_WRITE"] = True  # off for the rest of the suite (TestConfig)
     with app.app_context():
         engine = search.make_engine(app.config, db.engine)
         engine.clear()
@@ -35,6 +36,7 @@ def indexed(app, clinic):
     other = clinic.save(Patient(full_name="Nguyễn Thị Ánh Tuyết", phone="0987 111 222"))
     yield {"patient": clinic.patient, "other": other}
     app.config["SEARCH_ENGINE"] = ""
+    app.config["SEARCH_INDEX_ON_WRITE"] = False
 
 
 @pytest.mark.parametrize("width", [1280, 390])

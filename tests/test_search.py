@@ -20,12 +20,14 @@ def engine(request, app):
 
     previous = app.config.get("SEARCH_ENGINE", "")
     app.config["SEARCH_ENGINE"] = request.param
+    app.config["SEARCH_INDEX_ON_WRITE"] = True  # off for the rest of the suite (TestConfig)
     with app.app_context():
         chosen = search.make_engine(app.config, db.engine)
         chosen.clear()
         chosen.mark_complete()
     yield chosen
     app.config["SEARCH_ENGINE"] = previous
+    app.config["SEARCH_INDEX_ON_WRITE"] = False
 
 
 def found(response, kind: str | None = None) -> list[str]:

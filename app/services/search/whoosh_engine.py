@@ -220,7 +220,7 @@ class WhooshEngine(SearchEngine):
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            _commit(writer)
         return len(documents)
 
     def delete(self, kind: str, ref_ids: Iterable[int]) -> None:
@@ -235,7 +235,7 @@ class WhooshEngine(SearchEngine):
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            _commit(writer)
 
     def search(self, query: Query) -> dict[str, list[Hit]]:
         """One search for every kind (the best ``limit`` of each kept by collapsing on the kind),
@@ -320,3 +320,21 @@ class WhooshEngine(SearchEngine):
             return Health(CORRUPT, self.name, detail=repr(exc))
         state = INCOMPLETE if (self.directory / INCOMPLETE_MARK).exists() else OK
         return Health(state, self.name, counts)
+
+
+def _commit(writer: Any) -> None:
+    """Commit, and never leave the index's write lock held: a commit that fails (the folder
+    removed or damaged meanwhile) releases it, or every later writer of this process would wait
+    for it in vain (whoosh's lock is held by the writer until commit or cancel)."""
+    try:
+        writer.commit()
+    except BaseException:
+        try:
+            writer.cancel()
+        except Exception:  # noqa: BLE001 - already released, or the files are gone
+            pass
+        try:
+            writer.writelock.release()
+        except Exception:  # noqa: BLE001
+            pass
+        raise
