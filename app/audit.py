@@ -21,6 +21,8 @@ from app.models import (
     OutboundMessage,
     PatientFirstVisit,
     ReminderLog,
+    SearchDocument,
+    SearchWord,
     StoredDocument,
 )
 from app.models.types import utcnow
@@ -33,9 +35,10 @@ from app.models.types import utcnow
 # reminder's claim when it was taken; what staff do to them (sending a message again) is recorded
 # as an event of its own (message_resent). The dashboards' rollups are figures computed from audited
 # rows (app.services.dashboards.rollups), rewritten by every change of those rows: nobody edits them.
+# The search index's rows are derived from audited records, rewritten by every change of them.
 NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode, OutboundMessage,
                ReminderLog, DashboardDay, DashboardPatients, DashboardRevenueDay, DashboardTakingsDay,
-               PatientFirstVisit)
+               PatientFirstVisit, SearchDocument, SearchWord)
 
 
 def actor() -> tuple[int | None, str | None]:

@@ -143,6 +143,7 @@ COLUMN_LABELS = {
     "insurance_number": _l("Insurance number"),
     "invoice": _l("Invoice"),
     "ip": _l("IP address"),
+    "request_id": _l("Request id"),
     "is_primary": _l("Primary diagnosis"),
     "issued_at": _l("Issued at"),
     "items": _l("Items"),

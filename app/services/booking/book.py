@@ -77,8 +77,7 @@ def _write(session: Session, values: dict[str, Any], settings: ClinicSettings) -
     dialect = connection.dialect
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
         user_id, ip = audit.actor()
-        return book_in_one_round_trip(connection, {**params, "audit_user": user_id, "audit_ip": ip,
-                                                   "audit_request": audit.request_id()})
+        return book_in_one_round_trip(connection, {**params, "audit_user": user_id, "audit_ip": ip})
     return book_step_by_step(connection, params)
 
 

@@ -148,12 +148,11 @@ def _build_booking_statement() -> Select[Any]:
                bindparam("v_created_at", type_=events.c.at.type)),
     ).cte("new_event")
     audited = insert(audit_table).from_select(
-        ["user_id", "at", "action", "entity", "entity_id", "ip", "request_id"],
+        ["user_id", "at", "action", "entity", "entity_id", "ip"],
         select(bindparam("audit_user", type_=audit_table.c.user_id.type),
                bindparam("v_created_at", type_=audit_table.c.at.type), literal_column("'create'"),
                literal_column("'Appointment'"), cast(new.c.id, String),
-               bindparam("audit_ip", type_=audit_table.c.ip.type),
-               bindparam("audit_request", type_=audit_table.c.request_id.type)),
+               bindparam("audit_ip", type_=audit_table.c.ip.type)),
     ).cte("new_audit")
     return _with_rules(facts).add_columns(select(new.c.id).scalar_subquery().label("appointment_id")) \
         .add_cte(event, audited)
@@ -198,7 +197,8 @@ def book_in_one_round_trip(connection: Connection, params: dict[str, Any]) -> tu
 
     ``params``: the booking's columns as v_<column> (not v_end_at), v_buffer_minutes, the
     parameters of ``in_the_way`` except those computed here, doctor_id, service_id, patient_id,
-    weekday and day (for the day's rules), audit_user, audit_ip and audit_request."""
+    weekday and day (for the day's rules), audit_user and audit_ip. (The audit row's request id is
+    left out: the statement must stay under psycopg's 4 kB statement cache limit.)"""
     if params["v_buffer_minutes"]:
         # The buffer is not in the exclusion constraints: take the doctor's lock first, so that
         # the statement's snapshot sees every booking the buffer must keep away.
