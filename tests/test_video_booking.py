@@ -136,8 +136,12 @@ def test_the_desk_shows_video_visits_and_call_next_leaves_them_to_the_waiting_ro
 
     # today's board, as the desk sees it: a "Video visit" badge on the video patient only
     from app.models.types import utcnow
+    from tests.factories import CLINIC_ZONE
 
-    start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=1)
+    now = utcnow().replace(second=0, microsecond=0)
+    start = now + timedelta(hours=1)
+    if (start + timedelta(hours=1)).astimezone(CLINIC_ZONE).date() != now.astimezone(CLINIC_ZONE).date():
+        start = now - timedelta(hours=3)  # late in the clinic's evening: earlier today, not tomorrow
     for name, mode in (("Trần Video", "video"), ("Lê Tại Chỗ", "in_person")):
         patient = clinic.save(Patient(full_name=name))
         db.session.add(Appointment(patient_id=patient, doctor_id=clinic.doctor, service_id=clinic.service,
