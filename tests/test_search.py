@@ -129,9 +129,10 @@ def care_doctor(app, clinic):
     """The login of the clinic's doctor (the patient's care team)."""
     from app.extensions import db
     from app.models import Doctor
-    from tests.access_helpers_search import ensure_user
+    from tests.test_access import ensure_user
 
-    user_id = ensure_user(app, "search_doctor", "Doctor")
+    with app.app_context():
+        user_id = ensure_user(app, "search_doctor", "Doctor")
     with app.app_context():
         doctor = db.session.get(Doctor, clinic.doctor)
         doctor.user_id = user_id
@@ -187,9 +188,10 @@ def test_a_patient_searches_only_their_own_records(app, db, engine, clinic, logi
     from app.extensions import db
     from app.models import Appointment, Encounter, Invoice, Patient
     from app.models.types import utcnow
-    from tests.access_helpers_search import ensure_user
+    from tests.test_access import ensure_user
 
-    owner_login = ensure_user(app, "search_patient", "Patient")
+    with app.app_context():
+        owner_login = ensure_user(app, "search_patient", "Patient")
     db.session.get(Patient, clinic.patient).user_id = owner_login
     db.session.commit()
     other = clinic.save(Patient(full_name="Nguyễn Văn Khác", phone="0911 222 333"))
