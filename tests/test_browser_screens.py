@@ -283,9 +283,17 @@ def test_a_click_on_an_appointment_opens_its_details(page_as, api, clinic, user,
 def test_the_menu_bar_is_one_row_at_desktop_width(page_as, locale):
     page = page_as("admin", width=1280, locale=locale)  # the admin sees every menu
     page.goto(f"{page.base_url}/patientview/list/")
-    tops = page.evaluate("[...document.querySelectorAll('.navbar-nav > li')].map(li => li.getBoundingClientRect().top)")
+    menu_tops = "[...document.querySelectorAll('.navbar-nav > li')].map(li => li.getBoundingClientRect().top)"
+    tops = page.evaluate(menu_tops)
     assert len(tops) > 8 and max(tops) - min(tops) < 5, tops
     assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
+    # The search box rests as a magnifier in that row and opens over the menu when it has the focus.
+    box = page.locator("#staff-search-input")
+    assert box.bounding_box()["width"] < 50 and abs(box.bounding_box()["y"] - tops[0]) < 20
+    box.focus()
+    page.wait_for_timeout(300)  # the box's widening transition (0.15 s)
+    assert box.bounding_box()["width"] > 250
+    assert page.evaluate(menu_tops) == tops
 
 
 def test_fab_fills_a_hidden_parent_without_its_raw_value(app, clinic):
