@@ -1,15 +1,16 @@
 """Care-team access to patient records (issue 8): who reads which patient's records, through every
 entry point: the back-office pages (show, edit, list), the REST API (one record, lists), the record
-pickers (``/lookup``), file URLs, and the patient portal. And break the glass.
+pickers (``/lookup``), file URLs, the search box (``/search/json``), and the patient portal. And
+break the glass.
 
 THE PATTERN LATER ISSUES EXTEND. ``OWNED`` is the one registry of patient-owned resources. Each
 entry says how to create a record for a patient (``make``: returns the id and puts a marker text
 in the record, which must never reach a reader who is refused), its page (``page``: the FAB view's
-route base), its REST resource (``api``), its picker (``lookup``, or None) and whether it has a
-file URL (``file``). ``test_every_entry_point`` runs every resource × every role (``ROLES``) and
-checks, per entry point, the expected answer from ``expected()``: allowed (200 with the marker,
-an audit ``read`` row), refused by care-team access (403, no marker, an audit ``denied`` row) or
-refused by the role (403 or a redirect, no marker).
+route base), its REST resource (``api``), its picker (``lookup``, or None), whether it has a
+file URL (``file``) and its search kind (``search``, or None). ``test_every_entry_point`` runs
+every resource × every role (``ROLES``) and checks, per entry point, the expected answer from
+``expected()``: allowed (200 with the marker, an audit ``read`` row), refused by care-team access
+(403, no marker, an audit ``denied`` row) or refused by the role (403 or a redirect, no marker).
 
 To add a patient-owned resource (a chat conversation, a document):
 1. add its model to ``app.services.access.PATIENT_OWNED`` (and ``PARENTS`` if it reaches its
@@ -231,20 +232,23 @@ class Owned:
     clinical: bool = True  # read by the care team (False: by whoever's role reads it, e.g. invoices)
     # False: a read-only resource, no edit page (amendments of a record; files come only through uploads)
     edit_page: bool = True
+    search: str | None = None  # the search box's kind (app.services.search.kinds) holding this resource
 
 
 OWNED = (
-    Owned("Encounter", _encounter, "encounterview", "encounter", lookup="Encounter"),
+    Owned("Encounter", _encounter, "encounterview", "encounter", lookup="Encounter", search="visits"),
     Owned("Diagnosis", _diagnosis, "diagnosisview", "diagnosis"),
     Owned("LabOrder", _lab_order, "laborderview", "lab_order", lookup="LabOrder"),
     Owned("LabResult", _lab_result, "labresultview", "lab_result"),
     Owned("Attachment", _attachment, "attachmentview", "attachment", file="/attachmentview/file/{id}",
           edit_page=False),
-    Owned("Prescription", _prescription, "prescriptionview", "prescription", lookup="Prescription"),
+    Owned("Prescription", _prescription, "prescriptionview", "prescription", lookup="Prescription",
+          search="prescriptions"),
     Owned("PrescriptionItem", _prescription_item, "prescriptionitemview", "prescription_item"),
     Owned("EncounterAmendment", _amendment, "encounteramendmentview", "encounter_amendment", edit_page=False),
     # money: read-only screens (it moves only through the counter and the billing API)
-    Owned("Invoice", _invoice, "invoiceview", "invoice", lookup="Invoice", clinical=False, edit_page=False),
+    Owned("Invoice", _invoice, "invoiceview", "invoice", lookup="Invoice", clinical=False, edit_page=False,
+          search="invoices"),
     Owned("InvoiceLine", _invoice_line, "invoicelineview", "invoice_line", clinical=False, edit_page=False),
     Owned("Payment", _payment, "paymentview", "payment", clinical=False, edit_page=False),
     Owned("Refund", _refund, "refundview", "refund", clinical=False, edit_page=False),
@@ -284,6 +288,29 @@ def expected_edit(resource: Owned, role: str) -> str:
     if outcome == ALLOW and fab_role != "Admin" and resource.name not in writable(fab_role):
         return ROLE_DENY
     return outcome
+
+
+def _check_search(app, db, browser, kind: str, record: int, outcome: str, role: str) -> None:
+    """The back office's search box: the record is among the hits of its kind only for a reader
+    allowed to read it; patients are refused the box (their portal search: tests/test_search.py)."""
+    from app.services import search
+    from app.services.search.base import OK
+
+    with app.app_context():
+        engine = search.make_engine(app.config, db.engine)
+        if engine.health().state != OK:
+            engine.clear()
+            engine.mark_complete()
+        search.index_records(db.session, engine, [(kind, record)])
+        db.session.commit()
+    response = browser.get("/search/json", query_string={"q": "chu ho so", "kind": kind})
+    if USERS[role][1] == "Patient":
+        assert response.status_code == 403 and MARK not in response.get_data(as_text=True)
+        return
+    assert response.status_code == 200 and response.get_json()["state"] == "ok", response.get_data(as_text=True)
+    hits = [r["id"] for g in response.get_json()["groups"] if g["kind"] == kind for r in g["results"]]
+    assert (record in hits) == (outcome == ALLOW), ("search box", hits)
+    assert (outcome == ALLOW) or MARK not in response.get_data(as_text=True), "search box"
 
 
 def audit_rows(db, action: str, entity: str, user_id: int) -> list:
@@ -346,6 +373,8 @@ def test_every_entry_point(app, db, world, login_as, resource, role):
             assert (record in found) == (outcome == ALLOW), "lookup search"
     if resource.file:
         check(browser.get(resource.file.format(id=record)), outcome, "file")
+    if resource.search:
+        _check_search(app, db, browser, resource.search, record, outcome, role)
 
     if outcome == CARE_DENY:
         denied = audit_rows(db, "denied", resource.name, user_id)

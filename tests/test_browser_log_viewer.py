@@ -98,3 +98,31 @@ def test_admin_searches_opens_a_request_and_tails_the_logs(app, page_as, seeded,
         handler.attach(None, None)
         page.goto(f"{page.base_url}/clinic/language/en?next=/")
         page.context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.parametrize("lang, width, group", [("en", 1280, "Log events"), ("vi", 390, "Sự kiện nhật ký")])
+def test_admin_finds_an_event_from_the_top_bar_search_and_opens_its_request(page_as, seeded, lang, width,  # noqa: F811
+                                                                           group, tmp_path):
+    page = page_as("admin", width=width)
+    try:
+        page.goto(f"{page.base_url}/clinic/language/{lang}?next=/patientview/list/")
+        page.wait_for_load_state()
+        box = page.locator("#staff-search-input")
+        box.click()
+        box.type("stock low")
+        deadline = time.monotonic() + 10
+        while not page.evaluate("document.querySelectorAll('#staff-search-results .clinic-search-option').length"):
+            assert time.monotonic() < deadline, "no results came"
+            time.sleep(0.1)
+        groups = page.locator("#staff-search-results .clinic-search-group").all_inner_texts()
+        assert [g.lower() for g in groups] == [group.lower()]
+        page.screenshot(path=str(tmp_path / f"logs-search-{lang}-{width}.png"))
+        assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/logs/request/req-b")
+        assert page.locator("#request-events tbody tr.log-event").count() == 3
+    finally:
+        page.goto(f"{page.base_url}/clinic/language/en?next=/")
+        page.context.close()

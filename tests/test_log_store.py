@@ -415,3 +415,48 @@ def test_a_socket_event_is_kept_with_a_request_id_of_its_own(app, live_server, k
     assert connect["source"] == "socket" and refused["source"] == "socket"
     assert log_events.is_request_id(connect["request_id"]) and connect["request_id"] != refused["request_id"]
     assert "socket join refused" in refused["message"]
+
+
+# --- log events in the search box (admins) --------------------------------------------------------
+
+
+def _log_group(response) -> list[dict]:
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return [r for g in response.get_json()["groups"] if g["kind"] == "logs" for r in g["results"]]
+
+
+def test_an_admin_finds_log_events_in_the_search_box_and_each_opens_its_request(login_as, seeded):
+    admin = login_as("admin")
+    hits = _log_group(admin.get("/search/json", query_string={"q": "STOCK low"}))
+    assert [(h["title"], h["url"]) for h in hits] == [("stock low for batch 12", "/logs/request/req-b")]
+    assert "WARNING" in hits[0]["detail"]
+    pasted = _log_group(admin.get("/search/json", query_string={"q": "req-b"}))  # a request id: its events
+    assert [h["title"] for h in pasted] == ["notice queued", "POST /cashier/pay 500", "stock low for batch 12"]
+    no_request = _log_group(admin.get("/search/json", query_string={"q": "socket connected"}))
+    assert [h["url"] for h in no_request] == ["/logs/?text=socket+connected+%3Cb%3Ebold%3C%2Fb%3E"]
+    assert admin.get(no_request[0]["url"]).status_code == 200
+    page = admin.get("/search/", query_string={"q": "stock low"}).get_data(as_text=True)
+    assert 'data-kind="logs"' in page and "/logs/request/req-b" in page
+    assert '<option value="logs"' in page
+    assert _log_group(admin.get("/search/json", query_string={"q": "st"})) == []  # too short to scan for
+
+
+@pytest.mark.parametrize("role", ["manager", "receptionist", "doctor", "cashier"])
+def test_only_admins_find_log_events_in_the_search_box(login_as, seeded, role):
+    staff = login_as(role)
+    for text in ("stock low", "req-b"):
+        response = staff.get("/search/json", query_string={"q": text, "kind": "logs"})
+        assert _log_group(response) == [] and "batch 12" not in response.get_data(as_text=True)
+    page = staff.get("/search/", query_string={"q": "stock low", "kind": "logs"}).get_data(as_text=True)
+    assert "batch 12" not in page and '<option value="logs"' not in page
+
+
+def test_the_search_box_goes_on_without_logs_when_their_store_is_down(app, login_as, monkeypatch):
+    class Down:
+        def find(self, *args, **kwargs):
+            raise ConnectionError("mongo is gone")
+
+    admin = login_as("admin")
+    monkeypatch.setitem(app.extensions, "documents", Down())
+    response = admin.get("/search/json", query_string={"q": "stock low"})
+    assert response.status_code == 200 and _log_group(response) == []

@@ -222,6 +222,43 @@ def test_a_patient_searches_only_their_own_records(app, db, engine, clinic, logi
     assert login_as("receptionist").get("/clinic/me/search.json?q=sot").status_code == 403
 
 
+def test_the_rest_api_answers_as_the_box_for_staff_and_the_portal_for_a_patient(app, db, engine, people, clinic):
+    from app.models import Encounter, Patient
+    from app.models.types import utcnow
+    from tests.factories import token_headers
+    from tests.test_access import ensure_user
+
+    client = app.test_client()
+
+    def ask(username, **query):
+        return client.get("/api/v1/search/", query_string=query, headers=token_headers(app, username))
+
+    staff = ask("receptionist", q="nguyen van anh")
+    assert staff.status_code == 200 and staff.headers["Cache-Control"] == "private, no-store"
+    assert [r["title"].split(" (")[0] for g in staff.get_json()["groups"] if g["kind"] == "patients"
+            for r in g["results"]] == ["Nguyễn Văn Anh"]
+    assert staff.get_json()["more_url"] == "/search/?q=nguyen+van+anh"
+    assert ask("pharmacist", q="nguyen", kind="appointments").get_json()["groups"] == []  # not a kind it searches
+
+    with app.app_context():
+        owner_login = ensure_user(app, "search_api_patient", "Patient")
+    db.session.get(Patient, clinic.patient).user_id = owner_login
+    db.session.commit()
+    clinic.save(Encounter(patient_id=clinic.patient, doctor_id=clinic.doctor, chief_complaint="Đau đầu",
+                          signed_at=utcnow()))
+    own = ask("search_api_patient", q="dau dau").get_json()
+    assert [g["kind"] for g in own["groups"]] == ["visits"]
+    other = ask("search_api_patient", q="nguyen van anh").get_json()  # other patients: never
+    assert "Nguyễn Văn Anh" not in json.dumps(other, ensure_ascii=False)
+    assert all(r["url"].startswith("/clinic/me/") for g in other["groups"] for r in g["results"])
+
+    broken = ask("receptionist", q="x" * 201, limit=0, kind="secrets", extra="1")
+    assert broken.status_code == 422
+    assert all(f'"{name}"' in json.dumps(broken.get_json()) for name in ("q", "limit", "kind", "extra"))
+    assert ask("receptionist").status_code == 422  # q is required
+    assert client.get("/api/v1/search/", query_string={"q": "nguyen"}).status_code == 401
+
+
 def test_the_index_follows_writes(engine, api, login_as):
     browser = login_as("receptionist")
     assert found(box(browser, "phạm quỳnh hoa"), "patients") == []

@@ -19,6 +19,7 @@ from app.api.prescribing import VisitPrescriptionApi
 from app.api.profile import ProfileApi
 from app.api.realtime import RealtimeApi
 from app.api.reviews import ReviewsApi
+from app.api.search import SearchApi
 from app.api.series import SeriesApi
 from app.permissions import RESOURCE_BY_NAME
 from app.services.rules import FILLED_BY_SERVICES
@@ -93,6 +94,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(FrontDeskApi)
     appbuilder.add_api(ReviewsApi)
     appbuilder.add_api(DashboardApi)
+    appbuilder.add_api(SearchApi)
     for name, model in MODELS.items():
         resource = RESOURCE_BY_NAME[name]
         appbuilder.add_api(make_api(

@@ -10,8 +10,8 @@ from flask_login import current_user
 from app.extensions import db
 from app.models import Patient
 from app.public.common import bp, patient_required, settings
+from app.search_rights import answer_json
 from app.services import search
-from app.views.search import answer_json
 
 
 def _search(patient: Patient, limit: int) -> search.SearchAnswer:

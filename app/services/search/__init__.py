@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.services import access
-from app.services.search import kinds as kinds_module
+from app.services.documents import DocumentStore
+from app.services.search import kinds as kinds_module, log_hits
 from app.services.search.base import (
     INCOMPLETE,
     OK,
@@ -33,11 +34,12 @@ from app.services.search.base import (
 )
 from app.services.search.engines import engine_name, make_engine
 from app.services.search.kinds import KINDS, PATIENT_RECORDS, Kind, Result, register
+from app.services.search.log_hits import LOGS, log_results
 from app.services.search.query import query_keys, terms
 
-__all__ = ["KINDS", "Document", "Group", "Health", "Kind", "Result", "SearchAnswer", "SearchEngine",
-           "SearchUnavailable", "engine_name", "health", "index_documents", "index_records", "make_engine",
-           "register", "reindex", "search_own_records", "search_records", "searchable_kinds"]
+__all__ = ["KINDS", "LOGS", "Document", "Group", "Health", "Kind", "Result", "SearchAnswer", "SearchEngine",
+           "SearchUnavailable", "engine_name", "health", "index_documents", "index_records", "kind_label",
+           "make_engine", "register", "reindex", "search_own_records", "search_records", "searchable_kinds"]
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +72,18 @@ class SearchAnswer:
 
 def searchable_kinds(can_read: Callable[[str], bool], is_admin: bool) -> list[str]:
     """The kinds a staff login may search: those whose resource its role reads (``can_read(name)``,
-    FAB's ``can_read`` on that resource, asked by the view); ``admin_only`` kinds for admins."""
-    return [kind.name for kind in KINDS.values()
-            if (is_admin or not kind.admin_only) and (kind.permission is None or can_read(kind.permission))]
+    FAB's ``can_read`` on that resource, asked by the view); ``admin_only`` kinds for admins, and
+    log events (``log_hits``) for an admin whose role reads the log viewer."""
+    names = [kind.name for kind in KINDS.values()
+             if (is_admin or not kind.admin_only) and (kind.permission is None or can_read(kind.permission))]
+    if is_admin and can_read(log_hits.PERMISSION):
+        names.append(LOGS)
+    return names
+
+
+def kind_label(name: str) -> str:
+    """A kind's heading, in the reader's language."""
+    return str(log_hits.LABEL if name == LOGS else KINDS[name].label)
 
 
 def _answer(session: Session, user: Any, text: str, kinds: Sequence[str], engine: SearchEngine, limit: int,
@@ -115,11 +126,19 @@ class _Ref:
 
 
 def search_records(session: Session, user: Any, text: str | None, *, kinds: Sequence[str], engine: SearchEngine,
-                   now: datetime, zone: tzinfo, region: str = "VN", limit: int = BOX_LIMIT) -> SearchAnswer:
+                   now: datetime, zone: tzinfo, region: str = "VN", limit: int = BOX_LIMIT,
+                   log_store: DocumentStore | None = None) -> SearchAnswer:
     """The back office's search: up to ``limit`` results of each of ``kinds`` (those the user's
-    role may search: ``searchable_kinds``) that ``user`` may read, grouped in the registry's order."""
-    return _answer(session, user, text or "", kinds, engine, limit, region, now,
-                   lambda kind, ids: kind.show(session, ids, zone))
+    role may search: ``searchable_kinds``) that ``user`` may read, grouped in the registry's order,
+    then the log events (``"logs"`` among ``kinds``: searched in ``log_store``, even when the index
+    is unavailable)."""
+    answer = _answer(session, user, text or "", [name for name in kinds if name != LOGS], engine, limit, region,
+                     now, lambda kind, ids: kind.show(session, ids, zone))
+    if LOGS in kinds and log_store is not None:
+        results = log_results(log_store, text or "", limit=limit, zone=zone)
+        if results:
+            answer.groups.append(Group(LOGS, kind_label(LOGS), results))
+    return answer
 
 
 def search_own_records(session: Session, user: Any, patient_id: int, text: str | None, *, engine: SearchEngine,

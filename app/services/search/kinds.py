@@ -8,9 +8,8 @@ is shown in the back office (``show``) and on the portal (``show_own``, None: no
 and the permission a staff role needs to search it at all (``permission``, a FAB resource name:
 the view checks it, services never touch FAB).
 
-The extension point: ``register(Kind(...))``. A later ``logs`` kind (log events, issue 16 items 1-3)
-registers itself with ``admin_only=True`` (searched only for admins), its own ``build`` and
-``all_ids`` (it has no SQL model to watch: its writer calls ``app.services.search.index_documents``)."""
+The extension point: ``register(Kind(...))``; ``admin_only=True`` for a kind only admins search.
+Log events are not a kind of the index: the box asks their own store (``log_hits``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence

@@ -53,11 +53,9 @@
       panel.textContent = "";
       options = [];
       active = -1;
-      if (data.state !== "ok") {
+      var unavailable = data.state !== "ok";  // the index is down: say so; the log events may still come
+      if (unavailable) {
         panel.appendChild(message(data.message || form.dataset.labelError, "clinic-search-unavailable"));
-        status.textContent = data.message || "";
-        open();
-        return;
       }
       var count = 0;
       data.groups.forEach(function (group) {
@@ -89,16 +87,16 @@
           count += 1;
         });
       });
-      if (!count) {
+      if (!count && !unavailable) {
         panel.appendChild(message(form.dataset.labelEmpty));
-      } else if (data.more_url) {
+      } else if (count && data.more_url) {
         var more = document.createElement("a");
         more.className = "clinic-search-more";
         more.href = data.more_url;
         more.textContent = form.dataset.labelMore;
         panel.appendChild(more);
       }
-      status.textContent = count ? String(count) : form.dataset.labelEmpty;
+      status.textContent = unavailable ? (data.message || "") : (count ? String(count) : form.dataset.labelEmpty);
       open();
     }
 
