@@ -470,3 +470,32 @@ def test_the_box_reads_the_same_few_statements_however_many_hits(app, engine, cl
         api.create("patient", {"full_name": f"Nguyễn Văn Lâm {n}"})
     many, more_hits = statements("nguyen van lam")
     assert first_hits == 1 and more_hits == 5 and many == few, (few, many, first_hits, more_hits)
+
+
+def test_every_kind_of_the_registry_has_its_own_postgres_index():
+    """A kind without its partial index would be read whole on every search (app/models/search.py)."""
+    from app.models.search import SEARCH_KINDS, SearchDocument
+    from app.services.search import KINDS
+
+    assert set(KINDS) == set(SEARCH_KINDS)
+    names = {index.name for index in SearchDocument.__table__.indexes}
+    assert {f"ix_search_document_tsv_{kind}" for kind in SEARCH_KINDS} <= names
+
+
+@pytest.mark.needs_postgres
+def test_postgres_ranks_a_kind_among_its_first_matches_only(app, engine, monkeypatch):
+    """More matches than ``CAP``: the search still answers the best of what it read, a full page."""
+    from app.services.search import Document, Query, postgres_engine
+
+    if engine.name != "postgres":
+        pytest.skip("the PostgreSQL engine's cap")
+    monkeypatch.setattr(postgres_engine, "CAP", 20)
+    postgres_engine._search.cache_clear()
+    try:
+        engine.index([Document("patients", n, names=f"nguyen van {'an' if n % 2 else 'binh'}") for n in range(1, 201)])
+        hits = engine.search(Query(terms=("nguyen", "van"), kinds=("patients",), limit=15))["patients"]
+        assert len(hits) == 15
+        exact = engine.search(Query(terms=("nguyen", "van", "binh"), kinds=("patients",), limit=15))["patients"]
+        assert len(exact) == 15 and all(hit.ref_id % 2 == 0 for hit in exact)
+    finally:
+        postgres_engine._search.cache_clear()

@@ -31,7 +31,7 @@ def app_context() -> Iterator[Flask]:
         if fields:  # an RQ job: its events are written before a forked work horse exits
             from app import log_store
 
-            log_store.flush(2.0)
+            log_store.flush(5.0)  # only as long as the writer needs: seconds on a busy machine
 
 
 def _job_fields() -> dict[str, str | None]:

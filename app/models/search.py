@@ -18,6 +18,10 @@ from app.models.types import UTCDateTime, utcnow
 # Vietnamese stemmer or dictionary, and Vietnamese words do not inflect: a stemmer for another
 # language would only damage the syllables; unaccent + simple matches "Nguyễn" and "nguyen" alike.
 TS_CONFIG = "clinic_search"
+# The kinds of ``app.services.search.kinds``: each has a GIN index of its own on PostgreSQL (a
+# partial index), so that a search of one kind reads that kind's matches only and may stop after
+# the first few thousand (``postgres_engine``). A new kind needs its index: a migration.
+SEARCH_KINDS = ("patients", "appointments", "visits", "prescriptions", "medicines", "invoices")
 
 
 class SearchDocument(Model):
@@ -36,8 +40,11 @@ class SearchDocument(Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     __table_args__ = (
         sa.UniqueConstraint("kind", "ref_id", name="uq_search_document_kind_ref"),
-        # GIN indexes without a pending list (``fastupdate``), which every search would read through.
-        sa.Index("ix_search_document_tsv", "tsv", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
+        # GIN indexes without a pending list (``fastupdate``), which every search would read through;
+        # one per kind (PostgreSQL only; migration 0030_search_kind_indexes).
+        *(sa.Index(f"ix_search_document_tsv_{kind}", "tsv", postgresql_using="gin",
+                   postgresql_with={"fastupdate": "off"}, postgresql_where=sa.text(f"kind = '{kind}'"))
+          .ddl_if(dialect="postgresql") for kind in SEARCH_KINDS),
         # A typed code, phone number or ID: ``string_to_array(keys, ' ') && :keys`` (PostgreSQL only).
         sa.Index("ix_search_document_keys", sa.text("string_to_array(keys, ' ')"),
                  postgresql_using="gin", postgresql_with={"fastupdate": "off"}).ddl_if(dialect="postgresql"),

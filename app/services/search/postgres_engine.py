@@ -7,7 +7,8 @@ names and keys weighted above the rest; a GIN index serves it. The query is a ``
 here from the cleaned terms (each a word of ``[0-9a-z]``, quoted; all of them required; the last
 one also as a prefix: search as you type) and passed as a parameter; the typed keys (a code,
 phone digits) are matched exactly through a GIN index on the keys' array. One statement answers
-every kind (a window keeps the best of each), ranking only the matched rows.
+every kind: a part per kind through that kind's own index, ranking at most its first ``CAP``
+matches.
 
 Typos: when the words find nothing in a kind, each word of 3 letters or more may also be one of
 its one-edit variants that keep the first letter (made here, as whoosh's ``FuzzyTerm`` finds them)
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from app.models.search import TS_CONFIG
+from app.models.search import SEARCH_KINDS, TS_CONFIG
 from app.services.search.base import (
     CORRUPT,
     MISSING,
@@ -54,10 +56,16 @@ FUZZY_MIN = 3  # letters a word needs before a typo in it is looked for ("vam" -
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _search_statement(words: bool, keys: bool) -> Any:
-    """The best ``limit`` documents of each kind (a window over the matches) that match the words
-    (a ``tsquery``: the GIN index on ``tsv``) or share a key with the typed text (the GIN index
-    on the keys' array); ranked by ``ts_rank`` over those matches only, a key match first."""
+CAP = 2000  # matches of one kind read and ranked at most (the first found): ranking all was the cost
+
+
+def _search_statement(kinds: tuple[str, ...], words: bool, keys: bool) -> Any:
+    """The best ``limit`` documents of each kind that match the words (a ``tsquery``: the kind's
+    own GIN index on ``tsv``) or share a key with the typed text (the GIN index on the keys'
+    array), ranked by ``ts_rank`` (a key match first) among the first ``CAP`` matches of that
+    kind: a common name's words match tens of thousands of appointments, and any few of the
+    equally good ones will do while the person types on. One part per kind, the kind written in
+    (a name of the registry: the planner picks the kind's partial index only for a constant)."""
     matches = []
     if words:
         matches.append(f"tsv @@ to_tsquery('{TS_CONFIG}', :tsquery)")
@@ -65,22 +73,24 @@ def _search_statement(words: bool, keys: bool) -> Any:
         matches.append("string_to_array(keys, ' ') && CAST(:keys AS text[])")
     rank = f"ts_rank(tsv, to_tsquery('{TS_CONFIG}', :tsquery))" if words else "0"
     key_bonus = "CASE WHEN string_to_array(keys, ' ') && CAST(:keys AS text[]) THEN 10 ELSE 0 END" if keys else "0"
-    return text(f"""
-SELECT kind, ref_id, score FROM (
-  SELECT kind, ref_id, score, row_number() OVER (PARTITION BY kind ORDER BY score DESC, ref_id DESC) AS rank
-  FROM (
-    SELECT kind, ref_id, {rank} + {key_bonus} AS score
-    FROM search_document
-    WHERE kind = ANY(:kinds) AND (CAST(:patient_id AS integer) IS NULL OR patient_id = :patient_id)
+    parts = []
+    for kind in kinds:
+        if kind not in SEARCH_KINDS:
+            raise ValueError(f"unknown search kind {kind!r}")
+        parts.append(f"""(SELECT '{kind}' AS kind, ref_id, score FROM (
+  SELECT ref_id, {rank} + {key_bonus} AS score FROM (
+    SELECT ref_id, tsv, keys FROM search_document
+    WHERE kind = '{kind}' AND (CAST(:patient_id AS integer) IS NULL OR patient_id = :patient_id)
       AND ({" OR ".join(matches)})
-  ) AS scored
-) AS ranked
-WHERE rank <= :limit
-""")
+    LIMIT {CAP}
+  ) AS found
+) AS scored ORDER BY score DESC, ref_id DESC LIMIT :limit)""")
+    return text("\nUNION ALL\n".join(parts))
 
 
-SEARCHES = {(words, keys): _search_statement(words, keys) for words in (True, False) for keys in (True, False)
-            if words or keys}
+@lru_cache(maxsize=256)
+def _search(kinds: tuple[str, ...], words: bool, keys: bool) -> Any:
+    return _search_statement(kinds, words, keys)
 
 
 def _quoted(term: str) -> bool:
@@ -166,11 +176,11 @@ class PostgresEngine(SearchEngine):
         words = tsquery(query.terms)
         if not query.kinds or not (words or query.keys):
             return found
-        params = {"tsquery": words, "keys": list(query.keys), "kinds": list(query.kinds),
+        params = {"tsquery": words, "keys": list(query.keys),
                   "patient_id": query.patient_id, "limit": query.limit}
         try:
             with self.engine.connect() as conn:
-                self._collect(conn, SEARCHES[(bool(words), bool(query.keys))], params, found)
+                self._collect(conn, _search(tuple(query.kinds), bool(words), bool(query.keys)), params, found)
                 missing = [kind for kind, hits in found.items() if not hits]
                 mistyped = [term for term in query.terms if _can_be_mistyped(term)] if missing else []
                 if mistyped:
@@ -180,7 +190,7 @@ class PostgresEngine(SearchEngine):
                     alternatives = {term: sorted(words & known) for term, words in variants.items()}
                     if any(alternatives.values()):
                         typos = tsquery(query.terms, alternatives)
-                        self._collect(conn, SEARCHES[(True, False)], {**params, "tsquery": typos, "kinds": missing},
+                        self._collect(conn, _search(tuple(missing), True, False), {**params, "tsquery": typos},
                                       found)
         except ProgrammingError as exc:  # no table, no configuration: the migration has not run
             raise SearchUnavailable(MISSING, str(exc.orig)[:200]) from exc
