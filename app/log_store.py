@@ -33,6 +33,10 @@ TAIL_ROOM = "logtail:all"
 TAIL_EVENT = "log:events"
 TAIL_MAX = 50  # events sent to the live tail per batch (the rest are counted)
 RETRY_SECONDS = 5.0
+# How long the writer waits for more events after the first before it writes: one insert for a
+# few requests' events instead of a transaction per request (measured on an idle machine: a
+# request of 4 ms took 1.4 ms longer with a write per request). The live tail is that much later.
+LINGER_SECONDS = 0.25
 MESSAGE_MAX = 2000
 EXCEPTION_MAX = 8000
 
@@ -53,11 +57,11 @@ def _plain(value: Any) -> Any:
 class DocumentLogHandler(logging.Handler):
     """The queue and its writer (see the module's docstring)."""
 
-    def __init__(self, capacity: int = 10_000, batch: int = 500) -> None:
+    def __init__(self, capacity: int = 10_000, batch: int = 500, linger: float = LINGER_SECONDS) -> None:
         super().__init__(level=KEPT_LEVEL)
         self.set_name(HANDLER_NAME)
         self.addFilter(ContextFilter())
-        self.capacity, self.batch = capacity, batch
+        self.capacity, self.batch, self.linger = capacity, batch, linger
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(capacity)
         self._app: Flask | None = None
         self._store: Any = None
@@ -134,9 +138,11 @@ class DocumentLogHandler(logging.Handler):
             except Exception:  # noqa: BLE001
                 continue
             events = [first]
+            deadline = time.monotonic() + self.linger
             while len(events) < self.batch:
+                remaining = deadline - time.monotonic()
                 try:
-                    events.append(self._queue.get_nowait())
+                    events.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
                 except queue.Empty:
                     break
             self._write(events)
