@@ -56,11 +56,11 @@ def test_admin_searches_opens_a_request_and_tails_the_logs(app, page_as, seeded,
 
         with app.app_context():
             zone = clinic_zone()
-        start = seeded.astimezone(zone)
-        day = start.strftime("%d/%m/%Y") if lang == "vi" else start.strftime("%Y-%m-%d")
+        since = (seeded + timedelta(minutes=15)).astimezone(zone)  # its own day: it may be past midnight
+        day = since.strftime("%d/%m/%Y") if lang == "vi" else since.strftime("%Y-%m-%d")
         page.select_option("#level", "")
         page.fill("#since_day", day)
-        page.fill("#since_time", (start + timedelta(minutes=15)).strftime("%H:%M"))
+        page.fill("#since_time", since.strftime("%H:%M"))
         page.locator("form.log-search button[type=submit]").click()
         page.wait_for_load_state()
         assert [row.split()[0] for row in _rows(page)] == ["INFO", "INFO", "INFO", "ERROR"]
