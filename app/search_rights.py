@@ -1,6 +1,7 @@
 """What the signed-in user's search covers and how an answer is sent, shared by the search's entry
 points: the back office's box and page (``app.views.search``), the portal's box
-(``app.public.search``) and the REST API (``app.api.search``). The kinds a staff role searches are
+(``app.public.search``) and the REST API (``app.api.search``): which kinds, how a search is asked
+of the service, how its answer is written as JSON. The kinds a staff role searches are
 its FAB ``can_read`` permissions (``app.services.search.searchable_kinds``); which hits it may see
 is the service's care-team filter."""
 from __future__ import annotations
@@ -61,4 +62,12 @@ def staff_search(user: Any, kinds: list[str], text: str, wanted: str | None, lim
     return search.search_records(
         db.session, user, text, kinds=kinds, limit=limit, now=utcnow(), zone=settings.timezone,
         region=settings.phone_region, engine=search.make_engine(current_app.config, db.engine),
-        log_store=current_app.extensions["documents"] if search.LOGS in kinds else None)
+        log_store=current_app.extensions["documents"])
+
+
+def patient_search(user: Any, patient_id: int, text: str, limit: int) -> search.SearchAnswer:
+    """A patient's search of their own records (the portal's box and the REST API)."""
+    settings = clinic_settings()
+    return search.search_own_records(
+        db.session, user, patient_id, text, engine=search.make_engine(current_app.config, db.engine),
+        now=utcnow(), zone=settings.timezone, region=settings.phone_region, limit=limit)

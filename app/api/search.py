@@ -1,14 +1,13 @@
 """The search over REST (issue 16, item 4): ``GET /api/v1/search/?q=`` answers what the search box
 shows, for any signed-in login (a browser session or a JWT). Staff get the kinds their role
-searches, each hit only when they may read the record (``app.views.search.staff_search``); a
+searches, each hit only when they may read the record (``app.search_rights.staff_search``); a
 patient gets their own appointments, signed visits, prescriptions and invoices, as on the portal
 (``app.services.search.search_own_records``)."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import current_app, request
+from flask import request, url_for
 from flask_appbuilder.api import expose
 from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
@@ -17,9 +16,7 @@ from app.api.profile import signed_in
 from app.api.schemas import StrictSchema
 from app.extensions import db
 from app.fab.api import ClinicBaseApi, openapi
-from app.fab.hooks import clinic_settings
-from app.models.types import utcnow
-from app.search_rights import answer_json, staff_search, staff_searcher
+from app.search_rights import answer_json, patient_search, staff_search, staff_searcher
 from app.services import search
 from app.services.appointments import patient_of_user
 
@@ -88,23 +85,15 @@ class SearchApi(ClinicBaseApi):
         if staff is not None:
             _user, kinds, admin = staff
             answer = staff_search(user, kinds, args["q"], args["kind"], args["limit"])
-            more = f"/search/?{_query(answer.text)}" if answer.text.strip() else None
-            return self._answer(answer_json(answer, admin, more))
+            return self._answer(answer, admin, "SearchView.page")
         patient = patient_of_user(db.session, user.id)
         if patient is None:
             return self.response(403, message=_("Your login may not search: it is neither staff nor a patient's."))
-        clinic = clinic_settings()
-        answer = search.search_own_records(
-            db.session, user, patient.id, args["q"], engine=search.make_engine(current_app.config, db.engine),
-            now=utcnow(), zone=clinic.timezone, region=clinic.phone_region, limit=args["limit"])
-        more = f"/clinic/me/search?{_query(answer.text)}" if answer.text.strip() else None
-        return self._answer(answer_json(answer, False, more))
+        return self._answer(patient_search(user, patient.id, args["q"], args["limit"]), False, "public.my_search")
 
-    def _answer(self, body: dict[str, Any]):
-        response = self.response(200, **body)
+    def _answer(self, answer: search.SearchAnswer, admin: bool, page: str):
+        """The answer as the boxes get it, with the link to the full results ``page``."""
+        more = url_for(page, q=answer.text) if answer.text.strip() else None
+        response = self.response(200, **answer_json(answer, admin, more))
         response.headers["Cache-Control"] = "private, no-store"
         return response
-
-
-def _query(text: str) -> str:
-    return urlencode({"q": text})

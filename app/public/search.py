@@ -7,18 +7,14 @@ from flask import current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.extensions import db
 from app.models import Patient
-from app.public.common import bp, patient_required, settings
-from app.search_rights import answer_json
+from app.public.common import bp, patient_required
+from app.search_rights import answer_json, patient_search
 from app.services import search
 
 
 def _search(patient: Patient, limit: int) -> search.SearchAnswer:
-    clinic = settings()
-    return search.search_own_records(db.session, current_user, patient.id, request.args.get("q", ""),
-                                     engine=search.make_engine(current_app.config, db.engine), now=clinic.now(),
-                                     zone=clinic.timezone, region=clinic.phone_region, limit=limit)
+    return patient_search(current_user, patient.id, request.args.get("q", ""), limit)
 
 
 @bp.get("/me/search.json")

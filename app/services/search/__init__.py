@@ -34,7 +34,7 @@ from app.services.search.base import (
 )
 from app.services.search.engines import engine_name, make_engine
 from app.services.search.kinds import KINDS, PATIENT_RECORDS, Kind, Result, register
-from app.services.search.log_hits import LOGS, log_results
+from app.services.search.log_hits import LOGS
 from app.services.search.query import query_keys, terms
 
 __all__ = ["KINDS", "LOGS", "Document", "Group", "Health", "Kind", "Result", "SearchAnswer", "SearchEngine",
@@ -134,8 +134,8 @@ def search_records(session: Session, user: Any, text: str | None, *, kinds: Sequ
     is unavailable)."""
     answer = _answer(session, user, text or "", [name for name in kinds if name != LOGS], engine, limit, region,
                      now, lambda kind, ids: kind.show(session, ids, zone))
-    if LOGS in kinds and log_store is not None:
-        results = log_results(log_store, text or "", limit=limit, zone=zone)
+    if LOGS in kinds and log_store is not None:  # only admins have it among their kinds
+        results = log_hits.log_results(log_store, text or "", limit=limit, zone=zone)
         if results:
             answer.groups.append(Group(LOGS, kind_label(LOGS), results))
     return answer

@@ -59,6 +59,7 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 CAP = 2000  # matches of one kind read and ranked at most (the first found): ranking all was the cost
 
 
+@lru_cache(maxsize=256)  # one statement per set of kinds and shape, made once
 def _search_statement(kinds: tuple[str, ...], words: bool, keys: bool) -> Any:
     """The best ``limit`` documents of each kind that match the words (a ``tsquery``: the kind's
     own GIN index on ``tsv``) or share a key with the typed text (the GIN index on the keys'
@@ -86,11 +87,6 @@ def _search_statement(kinds: tuple[str, ...], words: bool, keys: bool) -> Any:
   ) AS found
 ) AS scored ORDER BY score DESC, ref_id DESC LIMIT :limit)""")
     return text("\nUNION ALL\n".join(parts))
-
-
-@lru_cache(maxsize=256)
-def _search(kinds: tuple[str, ...], words: bool, keys: bool) -> Any:
-    return _search_statement(kinds, words, keys)
 
 
 def _quoted(term: str) -> bool:
@@ -180,7 +176,7 @@ class PostgresEngine(SearchEngine):
                   "patient_id": query.patient_id, "limit": query.limit}
         try:
             with self.engine.connect() as conn:
-                self._collect(conn, _search(tuple(query.kinds), bool(words), bool(query.keys)), params, found)
+                self._collect(conn, _search_statement(tuple(query.kinds), bool(words), bool(query.keys)), params, found)
                 missing = [kind for kind, hits in found.items() if not hits]
                 mistyped = [term for term in query.terms if _can_be_mistyped(term)] if missing else []
                 if mistyped:
@@ -190,8 +186,8 @@ class PostgresEngine(SearchEngine):
                     alternatives = {term: sorted(words & known) for term, words in variants.items()}
                     if any(alternatives.values()):
                         typos = tsquery(query.terms, alternatives)
-                        self._collect(conn, _search(tuple(missing), True, False), {**params, "tsquery": typos},
-                                      found)
+                        self._collect(conn, _search_statement(tuple(missing), True, False),
+                                      {**params, "tsquery": typos}, found)
         except ProgrammingError as exc:  # no table, no configuration: the migration has not run
             raise SearchUnavailable(MISSING, str(exc.orig)[:200]) from exc
         except DBAPIError as exc:
