@@ -85,3 +85,30 @@ def test_type_a_name_arrow_to_it_and_open_it(indexed, page_as, tmp_path, width, 
     assert "/search/" in page.url and "Nguyễn Thị Ánh Tuyết" in page.locator(".search-page").inner_text()
     assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
     page.screenshot(path=tmp_path / f"search-{locale}-{width}-3-page.png", full_page=True)
+
+
+@pytest.mark.parametrize("width, locale", [(390, "vi-VN"), (1280, "en-US")])
+def test_a_patient_finds_their_appointment_from_the_portal_header(app, indexed, page_as, tmp_path, width, locale):
+    """The portal's box: the patient's own appointment, readable (dark text on the white panel,
+    not the header's light link colour), and Enter opens it."""
+    from app.extensions import db
+    from app.models import Patient
+
+    with app.app_context():
+        db.session.get(Patient, indexed["patient"]).user_id = app.appbuilder.sm.find_user(username="patient").id
+        db.session.commit()
+    page = page_as("patient", width=width, locale=locale)
+    page.goto(f"{page.base_url}/clinic/me/appointments")
+    box = page.locator("#portal-search-input")
+    box.click()
+    box.type("kham tong")
+    wait_until(page, "document.querySelectorAll('#portal-search-results .clinic-search-option').length > 0")
+    option = page.locator("#portal-search-results .clinic-search-option").first
+    assert "Khám tổng quát" in option.inner_text()
+    assert option.evaluate("e => getComputedStyle(e).color") == "rgb(34, 34, 34)"
+    assert page.evaluate("document.body.scrollWidth - window.innerWidth") <= 1
+    page.screenshot(path=tmp_path / f"portal-search-{locale}-{width}.png")
+    box.press("ArrowDown")
+    with page.expect_navigation():
+        box.press("Enter")
+    assert page.url.endswith("/clinic/me/appointments")
