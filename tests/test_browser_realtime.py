@@ -92,6 +92,8 @@ def test_the_waiting_room_tv_hears_its_departments_queue_changes_without_login(a
         page.goto(f"{live_server}/queue/display?departments={clinic.department}")
         _until(page, "Boolean(window.clinicRealtime && window.clinicRealtime.socket.connected)")
         assert page.evaluate("window.clinicRealtime.rooms") == [f"display:{clinic.department}"]
+        # Connected is not yet joined: the server answers the join once the screen is in its room.
+        _until(page, "window.clinicRealtime.joined.length === 1")
         page.evaluate("window.__heard = []; document.addEventListener('realtime:queue', "
                       "function (e) { window.__heard.push(e.detail.doctor_id || null); })")
         today = datetime.now().date()

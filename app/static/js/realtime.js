@@ -26,14 +26,29 @@
         });
         var rooms = ids.length ? ids.map(function (id) { return "display:" + id.trim(); }) : ["display:all"];
         var tv = window.io("/display", {transports: ["websocket", "polling"], tryAllTransports: true});
+        var display = {socket: tv, rooms: rooms, joined: []};
         tv.on("connect", function () {
-            rooms.forEach(function (room) { tv.emit("join", {room: room}); });
-            document.dispatchEvent(new CustomEvent("realtime:queue", {detail: {catchup: true}}));
+            display.joined = [];
+            var pending = rooms.length;
+            rooms.forEach(function (room) {
+                tv.emit("join", {room: room}, function (answer) {
+                    if (answer && answer.ok) {
+                        display.joined.push(room);
+                    }
+                    pending -= 1;
+                    if (pending === 0) {
+                        // Catch up once the server has put this screen in its rooms: a change made
+                        // between the connect and the join is then read, not missed.
+                        document.dispatchEvent(new CustomEvent("realtime:queue", {detail: {catchup: true}}));
+                    }
+                });
+            });
         });
+        tv.on("disconnect", function () { display.joined = []; });
         tv.on("queue", function (data) {
             document.dispatchEvent(new CustomEvent("realtime:queue", {detail: data || {}}));
         });
-        window.clinicRealtime = {socket: tv, rooms: rooms};
+        window.clinicRealtime = display;
         return;
     }
     if (!host) {
