@@ -152,7 +152,8 @@ def start_visit(session: Session, appointment_id: int, user: Any, now: datetime,
             encounter = Encounter(patient_id=appointment.patient_id, doctor_id=appointment.doctor_id,
                                   appointment_id=appointment.id, chief_complaint=appointment.reason)
             session.add(encounter)
-    _queue_changed(appointment, settings)
+        queue = _queue_of(appointment, settings)
+    _queue_changed(*queue)
     return encounter
 
 
@@ -164,20 +165,26 @@ def finish_visit(session: Session, appointment_id: int, user: Any, now: datetime
     with committing(session):
         apply_transition(session, appointment, appointment.status, "completed", actor_id=user.id,
                          settings=settings, now=now)
-    _queue_changed(appointment, settings)
+        queue = _queue_of(appointment, settings)
+    _queue_changed(*queue)
     return appointment
 
 
-def _queue_changed(appointment: Appointment, settings: ClinicSettings) -> None:
+def _queue_of(appointment: Appointment, settings: ClinicSettings) -> tuple[int, date]:
+    """The doctor and day of the appointment's queue, read before the commit (after it, reading
+    them again would hold a connection while the push opens its own: see commit_hooks)."""
+    return appointment.doctor_id, appointment.queue_date or appointment.start_at.astimezone(settings.timezone).date()
+
+
+def _queue_changed(doctor_id: int, day: date) -> None:
     """After the commit: the front desk, My day and the waiting-room display reload this doctor's
     queue (``realtime_hooks.queue_changed``); a failing push never fails the visit's change."""
     from app.services import realtime_hooks
 
-    day = appointment.queue_date or appointment.start_at.astimezone(settings.timezone).date()
     try:
-        realtime_hooks.queue_changed(appointment.doctor_id, day)
+        realtime_hooks.queue_changed(doctor_id, day)
     except Exception:  # noqa: BLE001 - a push that fails must not undo or fail the change
-        logging.getLogger(__name__).exception("queue_changed failed for appointment %s", appointment.id)
+        logging.getLogger(__name__).exception("queue_changed failed for doctor %s on %s", doctor_id, day)
 
 
 def _number(field: str, value: Any, whole: bool) -> tuple[Decimal | None, str | None]:

@@ -190,6 +190,12 @@ def clinic_day(moment: datetime, settings: ClinicSettings) -> date:
     return moment.astimezone(settings.timezone).date()
 
 
+def _queue_of(appointment: Appointment, settings: ClinicSettings) -> tuple[int, date]:
+    """The doctor and day of an appointment's queue, read before the commit: after it they would
+    be loaded again, holding a connection while the push opens its own (see commit_hooks)."""
+    return appointment.doctor_id, clinic_day(appointment.start_at, settings)
+
+
 def announce(doctor_id: int, day: date) -> None:
     """Tell the open pages the doctor's queue changed; after the commit, never failing the change."""
     try:
@@ -247,7 +253,8 @@ def check_in(session: Session, appointment_id: int, actor_id: int | None, now: d
                              now=now)
         apply_transition(session, appointment, "confirmed", "checked_in", actor_id=actor_id, settings=settings,
                          now=now)
-    announce(appointment.doctor_id, clinic_day(appointment.start_at, settings))
+        queue = _queue_of(appointment, settings)
+    announce(*queue)
     return appointment
 
 
@@ -270,7 +277,8 @@ def call_patient(session: Session, appointment_id: int, actor_id: int | None, no
                                  patient=appointment.patient.full_name), "status")
             raise Conflict(_already(appointment, settings), "status")
         record_event(session, appointment, "checked_in", "checked_in", actor_id, _("Called"))
-    announce(appointment.doctor_id, clinic_day(appointment.start_at, settings))
+        queue = _queue_of(appointment, settings)
+    announce(*queue)
     return appointment
 
 
@@ -293,7 +301,8 @@ def call_next(session: Session, doctor_id: int, actor_id: int | None, now: datet
             raise Conflict(_("Nobody is waiting: every checked-in patient has been called."), "doctor_id")
         appointment.called_at, appointment.called_by_id = now, actor_id
         record_event(session, appointment, "checked_in", "checked_in", actor_id, _("Called"))
-    announce(doctor_id, clinic_day(appointment.start_at, settings))
+        queue = _queue_of(appointment, settings)
+    announce(*queue)
     return appointment
 
 
@@ -315,7 +324,8 @@ def mark_no_show(session: Session, appointment_id: int, actor_id: int | None, no
                              time=appointment.start_at.astimezone(settings.timezone).strftime("%H:%M")), "status")
         apply_transition(session, appointment, appointment.status, "no_show", actor_id=actor_id, settings=settings,
                          now=now)
-    announce(appointment.doctor_id, clinic_day(appointment.start_at, settings))
+        queue = _queue_of(appointment, settings)
+    announce(*queue)
     return appointment
 
 
@@ -453,8 +463,9 @@ def walk_in(session: Session, *, service_id: int, actor_id: int | None, now: dat
         lock_for_booking(session, appointment.doctor_id, None)
         apply_transition(session, appointment, "confirmed", "checked_in", actor_id=actor_id, settings=settings,
                          now=now)
-    appointment_hooks.appointment_booked(appointment.id, actor_id=actor_id)
-    announce(appointment.doctor_id, clinic_day(appointment.start_at, settings))
+        appointment_id, queue = appointment.id, _queue_of(appointment, settings)
+    appointment_hooks.appointment_booked(appointment_id, actor_id=actor_id)
+    announce(*queue)
     return appointment
 
 

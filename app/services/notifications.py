@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Notification, UserProfile
 from app.models.types import utcnow
+from app.services.commit_hooks import after_commit_released
 
 PENDING_KEY = "notified_user_ids"
 
@@ -125,7 +126,7 @@ def mark_read(session: Session, user_id: int, notification_ids: Iterable[int] | 
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-@event.listens_for(Session, "after_commit")
+@after_commit_released  # the push counts the unread in a session of its own
 def _push_after_commit(session: Session) -> None:
     user_ids = session.info.pop(PENDING_KEY, None)
     if not user_ids:

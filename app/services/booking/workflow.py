@@ -13,6 +13,7 @@ from app.services import appointment_hooks
 from app.services.booking.checks import check_slot
 from app.services.booking.clashes import lock_for_booking
 from app.services.booking.lookups import doctor_and_service, load_appointment, to_local
+from app.services.commit_hooks import after_commit_released
 from app.services.errors import Conflict, Forbidden, ValidationFailed, commit as commit_or_raise
 from app.services.settings import ClinicSettings
 
@@ -97,7 +98,7 @@ def apply_transition(session: Session, appointment: Appointment, old: str, new: 
 COMPLETED_KEY = "completed_visit_ids"
 
 
-@sa_event.listens_for(Session, "after_commit")
+@after_commit_released  # the invitation is written in a session of its own
 def _invite_reviews(session: Session) -> None:
     for appointment_id in sorted(session.info.pop(COMPLETED_KEY, ())):
         appointment_hooks.visit_completed(appointment_id)

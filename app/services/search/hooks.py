@@ -17,6 +17,7 @@ from sqlalchemy import event as sa_event, inspect
 from sqlalchemy.orm import Session
 
 from app.models import Patient
+from app.services.commit_hooks import after_commit_released
 from app.services.search.kinds import KINDS
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def _forget(session: Session, previous_transaction: Any) -> None:
         session.info.pop(PENDING, None)
 
 
-@sa_event.listens_for(Session, "after_commit")
+@after_commit_released  # an in-process job opens its own session: not while the commit's is held
 def _queue(session: Session) -> None:
     changes = session.info.pop(PENDING, None)
     if changes:
