@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -137,7 +138,8 @@ class Side:
         self.sid = ""
 
 
-async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | None) -> dict[str, str]:
+async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | None, spread: float,
+                    trickle_ms: float) -> dict[str, str]:
     import socketio
 
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
@@ -180,27 +182,6 @@ async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | Non
     started = time.monotonic()
     seated = [s for s in await asyncio.gather(*(seat(pair) for pair in pairs)) if s is not None]
     join_s = time.monotonic() - started
-    sent: dict[str, tuple[float, Side]] = {}
-    refused = 0
-
-    async def signal(pair: dict, sender: Side, receiver: Side, kind: str, payload: dict, key: str) -> None:
-        nonlocal refused
-        payload = {**payload, "id": key}
-        sent[key] = (time.time(), receiver)
-        answer = await sender.client.call("call:signal", {"appointment_id": pair["appointment_id"],
-                                                          "to": receiver.sid, "kind": kind, "data": payload},
-                                          timeout=30)
-        if not answer.get("ok"):
-            refused += 1
-
-    async def exchange(pair: dict, doctor: Side, patient: Side) -> None:
-        room = pair["appointment_id"]
-        await signal(pair, patient, doctor, "offer", {"type": "offer", "sdp": SDP}, f"{room}:offer")
-        await signal(pair, doctor, patient, "answer", {"type": "answer", "sdp": SDP}, f"{room}:answer")
-        await asyncio.gather(*(
-            signal(pair, a, b, "ice", {"candidate": f"candidate:{i} 1 udp 2122260223 10.0.0.{i} 5{i:04d} typ host",
-                                       "sdpMid": "0"}, f"{room}:ice:{name}:{i}")
-            for i in range(ice) for a, b, name in ((patient, doctor, "p"), (doctor, patient, "d"))))
 
     # The joins check each patient in (app.services.telemedicine.patient_arrived: the queue's events and
     # jobs run on after the answers); the signalling is timed once the server is quiet again.
@@ -214,9 +195,57 @@ async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | Non
                 break
             last = now_cpu
     settle_s = time.monotonic() - settle_started
+    results = {"join_s": f"{join_s:.1f}", "settle_s": f"{settle_s:.1f}", "failed_connects": str(failed)}
+    # First the rooms as they come in a busy hour: each starts within `spread` seconds, candidates
+    # trickling in as a browser gathers them; then every room at the same instant (the burst).
+    results.update(await exchange_phase(seated, ice, server_pid, "signalling", spread, trickle_ms))
+    results.update(await exchange_phase(seated, ice, server_pid, "signalling_burst", 0.0, 0.0))
+    await asyncio.gather(*(c.client.disconnect() for _p, d, p in seated for c in (d, p)), return_exceptions=True)
+    results["load_average"] = f"{os.getloadavg()[0]:.1f}"
+    return results
+
+
+async def exchange_phase(seated: list[tuple[dict, Side, Side]], ice: int, server_pid: int | None, name: str,
+                         spread: float, trickle_ms: float) -> dict[str, str]:
+    """Every seated room exchanges an offer, an answer and ``ice`` candidates a side. Each room
+    starts after a random delay under ``spread`` seconds (0: all at once) and sends its candidates
+    ``trickle_ms`` apart (0: all at once). Lines named ``name``_p99_ms and so on."""
+    sent: dict[str, tuple[float, Side]] = {}
+    refused = 0
+    rng = random.Random(15)
+
+    async def signal(pair: dict, sender: Side, receiver: Side, kind: str, payload: dict, key: str) -> None:
+        nonlocal refused
+        payload = {**payload, "id": key}
+        sent[key] = (time.time(), receiver)
+        answer = await sender.client.call("call:signal", {"appointment_id": pair["appointment_id"],
+                                                          "to": receiver.sid, "kind": kind, "data": payload},
+                                          timeout=30)
+        if not answer.get("ok"):
+            refused += 1
+
+    async def candidates(pair: dict, sender: Side, receiver: Side, side: str) -> None:
+        room = pair["appointment_id"]
+        sending = []
+        for i in range(ice):
+            if trickle_ms and i:
+                await asyncio.sleep(trickle_ms / 1000)
+            sending.append(asyncio.ensure_future(signal(
+                pair, sender, receiver, "ice", {"candidate": f"candidate:{i} 1 udp 2122260223 10.0.0.{i} 5{i:04d} typ "
+                                                             "host", "sdpMid": "0"}, f"{name}:{room}:ice:{side}:{i}")))
+        await asyncio.gather(*sending)
+
+    async def exchange(pair: dict, doctor: Side, patient: Side, delay: float) -> None:
+        room = pair["appointment_id"]
+        await asyncio.sleep(delay)
+        await signal(pair, patient, doctor, "offer", {"type": "offer", "sdp": SDP}, f"{name}:{room}:offer")
+        await signal(pair, doctor, patient, "answer", {"type": "answer", "sdp": SDP}, f"{name}:{room}:answer")
+        await asyncio.gather(candidates(pair, patient, doctor, "p"), candidates(pair, doctor, patient, "d"))
+
     cpu_before = _cpu_ms(server_pid) if server_pid else 0.0
     client_cpu_before = time.process_time()
-    await asyncio.gather(*(exchange(*s) for s in seated))
+    await asyncio.gather(*(exchange(pair, doctor, patient, rng.uniform(0, spread) if spread else 0.0)
+                           for pair, doctor, patient in seated))
     deadline = time.monotonic() + RECEIVE_TIMEOUT
     while any(key not in receiver.got for key, (_at, receiver) in sent.items()) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -226,16 +255,14 @@ async def run_rooms(url: str, pairs: list[dict], ice: int, server_pid: int | Non
     lost = len(sent) - len(latencies)
     complete = sum(1 for pair, doctor, patient in seated
                    if all(key in receiver.got for key, (_at, receiver) in sent.items()
-                          if key.startswith(f"{pair['appointment_id']}:")))
-    await asyncio.gather(*(c.client.disconnect() for _p, d, p in seated for c in (d, p)), return_exceptions=True)
-    return {"signalling_rooms": str(complete),
-            "signalling_p99_ms": f"{_percentile(latencies, 99):.1f}" if latencies else "nan",
-            "signalling_p50_ms": f"{statistics.median(latencies):.1f}" if latencies else "nan",
-            "signals": str(len(latencies)), "lost": str(lost), "refused": str(refused), "join_s": f"{join_s:.1f}",
-            "settle_s": f"{settle_s:.1f}",
-            "failed_connects": str(failed), "server_cpu_ms": f"{server_cpu:.0f}",
-            "client_cpu_ms": f"{client_cpu:.0f}",
-            "load_average": f"{os.getloadavg()[0]:.1f}"}
+                          if key.startswith(f"{name}:{pair['appointment_id']}:")))
+    prefix = "signalling" if name == "signalling" else name
+    return {f"{prefix}_rooms": str(complete),
+            f"{prefix}_p99_ms": f"{_percentile(latencies, 99):.1f}" if latencies else "nan",
+            f"{prefix}_p50_ms": f"{statistics.median(latencies):.1f}" if latencies else "nan",
+            f"{prefix}_signals": str(len(latencies)), f"{prefix}_lost": str(lost),
+            f"{prefix}_refused": str(refused), f"{prefix}_server_cpu_ms": f"{server_cpu:.0f}",
+            f"{prefix}_client_cpu_ms": f"{client_cpu:.0f}"}
 
 
 # Chromium with a fake camera and microphone (a test pattern and a tone), as tests/test_browser_video_call.py.
@@ -308,6 +335,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 ICE candidates a side instead of 8")
     parser.add_argument("--rooms", type=int, default=200)
     parser.add_argument("--ice", type=int, default=None)
+    parser.add_argument("--spread", type=float, default=2.0,
+                        help="seconds over which the rooms start their exchange (0: all at once)")
+    parser.add_argument("--trickle-ms", type=float, default=20.0,
+                        help="milliseconds between one side's ICE candidates, as a browser gathers them")
     parser.add_argument("--media", type=int, default=None,
                         help="video visits measured in two Chromium pages (default 3 with --quick, else 10; 0: none)")
     args = parser.parse_args()
@@ -330,7 +361,8 @@ def main() -> None:
         server_pid, mode = int(line[1]), line[2]
         print(f"server: gevent (socketio {mode})", flush=True)
         pairs = json.loads(Path(instance, "tokens.json").read_text())
-        for name, value in asyncio.run(run_rooms(url, pairs[:args.rooms], ice, server_pid)).items():
+        for name, value in asyncio.run(run_rooms(url, pairs[:args.rooms], ice, server_pid, args.spread,
+                                                            args.trickle_ms)).items():
             print(f"{name}: {value}", flush=True)
         if args.media:
             for name, value in join_to_media(url, pairs, list(range(args.rooms, args.rooms + args.media))).items():
