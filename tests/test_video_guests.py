@@ -240,6 +240,57 @@ def test_the_patient_still_waits_after_a_guest_was_admitted(app, login_as, live_
         assert patient.call("call:join", {"appointment_id": live_visit})["state"] == "waiting"
 
 
+def test_the_doctor_admits_the_one_person_whose_admit_he_pressed(app, db, login_as, live_server,  # noqa: F811
+                                                                  live_visit, cookies):  # noqa: F811
+    """Each waiting person has their own *Admit* (``call:admit`` with that person's sid): the guest
+    let in, the patient (in two tabs) still waits and hears nothing; then the patient, both tabs."""
+    from app.models import VideoCall, VideoCallGuest
+
+    guest_cookie = invited_guest_cookie(app, login_as, live_visit)
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=guest_cookie) as guest, \
+            connected(live_server, cookie=cookies("patient")) as patient, \
+            connected(live_server, cookie=cookies("patient")) as patient_tab:
+        seated = doctor.call("call:join", {"appointment_id": live_visit})
+        guest_sid = guest.call("call:join", {"appointment_id": live_visit})["sid"]
+        patient_sid = patient.call("call:join", {"appointment_id": live_visit})["sid"]
+        tab_sid = patient_tab.call("call:join", {"appointment_id": live_visit})["sid"]
+        for _each in range(3):
+            doctor.wait_for("call:waiting")
+
+        # a sid that is not waiting in this call: the doctor's own, or made up
+        for wrong in (seated["sid"], "nobody-waiting-here", 42):
+            refused = doctor.call("call:admit", {"appointment_id": live_visit, "sid": wrong})
+            assert (refused["ok"], refused["reason"]) == (False, "not_waiting")
+            assert refused["message"] == "That person is not waiting to be admitted any more."
+
+        answer = doctor.call("call:admit", {"appointment_id": live_visit, "sid": guest_sid})
+        assert answer["ok"] and answer["admitted"] == [guest_sid]
+        assert guest.wait_for("call:admitted")["names"] == {seated["sid"]: "BS. Lê Minh Tâm"}
+        assert doctor.wait_for("call:peer-joined")["role"] == "guest"
+        patient.nothing("call:admitted")
+        patient_tab.nothing("call:admitted")
+        db.session.expire_all()
+        call = db.session.execute(select(VideoCall).where(VideoCall.appointment_id == live_visit)).scalar_one()
+        assert call.admitted_at is None  # the patient is not recorded as admitted
+        assert db.session.execute(select(VideoCallGuest.admitted_at)).scalar_one() is not None
+        # still waiting: a signal to the doctor is refused, and a rejoin waits again
+        assert patient.call("call:signal", {"appointment_id": live_visit, "to": seated["sid"], "kind": "offer",
+                                            "data": {"sdp": "v=0"}})["reason"] == "not_in_call"
+
+        answer = doctor.call("call:admit", {"appointment_id": live_visit, "sid": tab_sid})
+        assert answer["ok"] and sorted(answer["admitted"]) == sorted([patient_sid, tab_sid])
+        for tab in (patient, patient_tab):
+            assert set(tab.wait_for("call:admitted")["peers"]) == {seated["sid"], guest_sid}
+        guest.nothing("call:admitted", within=0.3)  # it heard its own admission only, once
+        db.session.expire_all()
+        call = db.session.execute(select(VideoCall).where(VideoCall.appointment_id == live_visit)).scalar_one()
+        assert call.admitted_at is not None
+        # the guest, in the call, is no longer waiting: admitting it again is refused
+        again = doctor.call("call:admit", {"appointment_id": live_visit, "sid": guest_sid})
+        assert again["reason"] == "not_waiting"
+
+
 # Every role of the access matrix (tests/test_access.py) on the invitations of one video visit
 # between "doctor_care" and "patient_owner": only its doctor lists and makes them; its patient has a
 # seat but is not the doctor (403); everyone else has no seat at all (404, logged like any read of

@@ -4,7 +4,7 @@
 //    microphone level meter (an AnalyserNode).
 // 2. "Join": call:join over the page's Socket.IO connection (realtime.js; app/realtime/calls.py).
 //    The patient waits until the doctor admits them (call:admitted); the doctor sees who is waiting
-//    (call:waiting) and admits them (call:admit).
+//    (call:waiting) and admits each one with their own button (call:admit with their sid).
 // 3. The call: WebRTC mesh, one RTCPeerConnection per other socket. The newcomer (the join's or the
 //    admit's list of peers) makes the offers; offers, answers and ICE candidates go through
 //    call:signal. Chat is an RTCDataChannel ("chat") made by the side that offers: peer to peer,
@@ -324,7 +324,7 @@
         admit.textContent = labels.labelAdmit;
         admit.addEventListener("click", function () {
             admit.disabled = true;
-            emit("call:admit", {appointment_id: appointmentId}).then(function (answer) {
+            emit("call:admit", {appointment_id: appointmentId, sid: person.sid}).then(function (answer) {
                 if (!answer.ok) {
                     admit.disabled = false;
                     status(answer.message || "");
