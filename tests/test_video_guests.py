@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -116,6 +117,52 @@ def test_opening_the_link_uses_nothing_and_the_button_makes_a_login_for_this_cal
     # the link works once: a second browser is told so
     again = app.test_client().get(f"/video-guest/{secret}")
     assert again.status_code == 410 and "already used" in again.get_data(as_text=True)
+
+
+@contextmanager
+def invitation_reads(engine):
+    """The SELECTs that read the ``video_call_guest`` table while the block runs."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "video_call_guest" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_using_the_link_and_taking_the_guests_seat_read_the_invitation_once(app, db, login_as,
+                                                                              live_visit):  # noqa: F811
+    from app.models.types import utcnow
+    from app.services.telemedicine import JoinWindow, call_seat
+
+    secret = secret_of(invite(login_as("doctor"), live_visit))
+    browser = app.test_client()
+    landing = browser.get(f"/video-guest/{secret}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', landing).group(1)
+    with invitation_reads(db.engine) as reads:
+        pressed = browser.post(f"/video-guest/{secret}", data={"csrf_token": csrf})
+    assert pressed.status_code in (302, 303) and pressed.headers["Location"].endswith(f"/video-guest/call/{live_visit}")
+    assert len(reads) == 1, reads
+    # the refusals read it once too, and still come first
+    with invitation_reads(db.engine) as reads:
+        again = browser.post(f"/video-guest/{secret}", data={"csrf_token": csrf})
+    assert again.status_code == 410 and len(reads) == 1, reads
+
+    from app.models import VideoCallGuest
+
+    db.session.expire_all()
+    guest = app.appbuilder.sm.get_user_by_id(db.session.execute(select(VideoCallGuest.user_id)).scalar_one())
+    with invitation_reads(db.engine) as reads:
+        seat = call_seat(db.session, guest, live_visit, utcnow(), JoinWindow(15, 30))
+    assert (seat.role, seat.admitted) == ("guest", False)
+    assert len(reads) == 1, reads
 
 
 def test_two_uses_of_one_link_at_once_make_one_login(app, db, login_as, live_visit):  # noqa: F811

@@ -101,20 +101,21 @@ def ensure_call(session: Session, appointment: Appointment) -> VideoCall:
     return call
 
 
-def _role(session: Session, user: Any, appointment: Appointment) -> tuple[str, str] | None:
-    """("doctor" | "patient", display name) when ``user`` is this appointment's doctor or patient."""
+def _role(session: Session, user: Any, appointment: Appointment) -> tuple[str, str, VideoCallGuest | None] | None:
+    """("doctor" | "patient" | "guest", display name, the guest's invitation or None) when ``user``
+    is this appointment's doctor, its patient or its call's guest (an invitation not withdrawn)."""
     user_id = getattr(user, "id", None)
     if user_id is None:
         return None
     doctor = session.get(Doctor, appointment.doctor_id)
     if doctor is not None and doctor.user_id == user_id:
-        return "doctor", " ".join(part for part in (doctor.title, doctor.full_name) if part)
+        return "doctor", " ".join(part for part in (doctor.title, doctor.full_name) if part), None
     patient = session.get(Patient, appointment.patient_id)
     if patient is not None and patient.user_id == user_id:
-        return "patient", patient.full_name
+        return "patient", patient.full_name, None
     guest = _guest_of(session, user_id, appointment.id)
     if guest is not None:
-        return "guest", guest.display_name
+        return "guest", guest.display_name, guest
     return None
 
 
@@ -150,9 +151,9 @@ def call_seat(session: Session, user: Any, appointment_id: Any, now: datetime, w
     if now > closes_at:
         raise CallRefused("too_late", _("This video visit is over."))
     call = ensure_call(session, appointment)
-    if role[0] == "guest":  # the doctor admits each guest, whatever was decided for the patient
-        guest = _guest_of(session, user.id, appointment.id)
-        admitted = guest is not None and guest.admitted_at is not None
+    guest = role[2]
+    if guest is not None:  # the doctor admits each guest, whatever was decided for the patient
+        admitted = guest.admitted_at is not None
     else:
         admitted = role[0] == "doctor" or call.admitted_at is not None
     return CallSeat(appointment_id=appointment.id, role=role[0], user_id=user.id, display_name=role[1],
