@@ -253,3 +253,27 @@ def test_a_seat_holds_while_its_login_is_live_and_a_guests_invitation_stands(app
     revoke_guest(db.session, video_visit, invitation.guest.id, doctor, NOW)
     db.session.commit()
     assert holds(guest.id, guest_session, role="guest") == "withdrawn"
+
+
+@pytest.mark.parametrize("state", ["requested", "recording", "stopped", "refused", "deleted"])
+def test_no_guest_is_invited_while_a_recording_is_open_whatever_its_state(app, db, video_visit, state):
+    """The states in which a recording blocks a guest are the recordings' own open states
+    (``app.models.video_recording.OPEN_STATES``, one list for both services)."""
+    from app.models import Appointment, VideoRecording
+    from app.models.video_recording import OPEN_STATES
+    from app.services import video_recording
+    from app.services.errors import Conflict
+    from app.services.telemedicine import JoinWindow, ensure_call, invite_guest
+
+    assert video_recording.OPEN_STATES is OPEN_STATES
+    appointment = db.session.get(Appointment, video_visit)
+    call = ensure_call(db.session, appointment)
+    db.session.add(VideoRecording(video_call_id=call.id, patient_id=appointment.patient_id, state=state,
+                                  key_id="0" * 16, started_at=NOW if state != "requested" else None))
+    db.session.commit()
+    doctor = _user(app, "doctor")
+    if state in ("requested", "recording"):
+        with pytest.raises(Conflict, match="Stop the recording before inviting a guest."):
+            invite_guest(db.session, video_visit, doctor, "Nguyễn Thị Mai", NOW, JoinWindow(15, 30))
+    else:
+        assert invite_guest(db.session, video_visit, doctor, "Nguyễn Thị Mai", NOW, JoinWindow(15, 30)).token

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, Doctor, Patient, VideoCall, VideoCallGuest, VideoRecording
+from app.models.video_recording import OPEN_STATES
 from app.services.errors import Conflict, DomainError, ValidationFailed
 
 ROOM_KIND = "call"
@@ -369,7 +370,7 @@ def invite_guest(session: Session, appointment_id: Any, actor: Any, display_name
     if appointment.status not in CALLABLE or now > window.bounds(appointment)[1]:
         raise CallRefused("cancelled", _("This video visit is over: nobody can be invited any more."))
     recording = session.execute(sa.select(VideoRecording.id).where(
-        VideoRecording.video_call_id == call.id, VideoRecording.state.in_(("requested", "recording")))).first()
+        VideoRecording.video_call_id == call.id, VideoRecording.state.in_(OPEN_STATES))).first()
     if recording is not None:  # a guest is never asked to consent: no guest while it may record
         raise Conflict(_("Stop the recording before inviting a guest."), "display_name")
     active = session.execute(sa.select(sa.func.count()).select_from(VideoCallGuest).where(

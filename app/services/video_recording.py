@@ -53,6 +53,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, Doctor, Patient, RecordingChunk, RecordingConsent, VideoCall, VideoRecording
+from app.models.video_recording import OPEN_STATES
 from app.realtime.emit import send
 from app.services import access, telemedicine
 from app.services.errors import DomainError, from_database_error
@@ -61,7 +62,6 @@ from app.services.telemedicine import CallSeat
 
 EVENT = "call:recording"
 ROLES = ("doctor", "patient")
-OPEN_STATES = ("requested", "recording")
 NONCE_BYTES = 12
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_CHUNK_MAX_BYTES = 16 * 1024 * 1024  # MediaRecorder slices of a few seconds are far smaller
