@@ -272,9 +272,9 @@ class Calls:
             self.server.emit("call:admitted", admitted, to=waiting, namespace=NAMESPACE)
             moved = self.members(waiting)
         else:
-            moved = [other for other, _found in waiting_seats]
-            for other in moved:
-                self.server.emit("call:admitted", admitted, to=other, namespace=NAMESPACE)
+            moved = [each for each, _found in waiting_seats]
+            for each in moved:
+                self.server.emit("call:admitted", admitted, to=each, namespace=NAMESPACE)
         for patient in moved:
             self.server.enter_room(patient, room, namespace=NAMESPACE)
             self.server.leave_room(patient, waiting, namespace=NAMESPACE)
