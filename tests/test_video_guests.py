@@ -460,3 +460,78 @@ def test_the_seats_are_swept_every_few_seconds_and_a_withdrawn_guest_leaves(app,
         offer = {"appointment_id": live_visit, "to": doctor_sid, "kind": "offer", "data": {"sdp": "v=0"}}
         assert guest.call("call:signal", offer)["reason"] == "not_in_call"
         assert calls.seat(doctor_sid) is not None and calls.seat(guest_sid) is None
+
+
+def test_a_guests_login_is_retired_once_the_call_is_over(app, db, login_as, live_server, live_visit,  # noqa: F811
+                                                          cookies):  # noqa: F811
+    """The periodic job deactivates a guest's login once the call is over (the doctor ended it, or
+    the visit is no longer callable) and ends its sessions: the cookie neither opens the guest's page
+    nor takes a seat. The user row stays (audit rows name it); a guest of a call still open is
+    untouched."""
+    import socketio
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.jobs.maintenance import retire_guest_logins
+    from app.jobs.periodic import PERIODIC_JOBS
+    from app.models import Appointment, VideoCall, VideoCallGuest
+    from app.models.types import utcnow
+    from app.services.accounts.sessions import SESSIONS
+    from app.services.telemedicine import end_call
+
+    assert any(p.func == "app.jobs.maintenance.retire_guest_logins" and p.every_seconds <= 600
+               for p in PERIODIC_JOBS)
+    visit = db.session.get(Appointment, live_visit)
+    later = Appointment(patient_id=visit.patient_id, doctor_id=visit.doctor_id, service_id=visit.service_id,
+                        mode="video", start_at=visit.end_at, end_at=visit.end_at + timedelta(minutes=20),
+                        status="confirmed")  # right after: its call opens now too
+    db.session.add(later)
+    db.session.commit()
+    later_id = later.id
+    doctor_page = login_as("doctor")
+    ended_guest, _pressed = use_link(app, secret_of(invite(doctor_page, live_visit)))
+    open_guest, _pressed = use_link(app, secret_of(invite(doctor_page, later_id, name="Lê Văn Hùng")))
+    assert ended_guest.get(f"/video-guest/call/{live_visit}").status_code == 200
+    assert open_guest.get(f"/video-guest/call/{later_id}").status_code == 200
+
+    def guest_of(appointment_id):
+        db.session.expire_all()
+        return db.session.execute(select(User).join(VideoCallGuest, VideoCallGuest.user_id == User.id)
+                                  .join(VideoCall, VideoCall.id == VideoCallGuest.video_call_id)
+                                  .where(VideoCall.appointment_id == appointment_id)).scalar_one()
+
+    assert retire_guest_logins() == 0  # both calls still open
+    assert guest_of(live_visit).active and guest_of(later_id).active
+
+    end_call(db.session, live_visit, app.appbuilder.sm.find_user(username="doctor"), utcnow(),
+             recording_retention_days=30)
+    db.session.commit()
+    assert retire_guest_logins() == 1
+    retired, kept = guest_of(live_visit), guest_of(later_id)
+    assert retired.active is False and kept.active is True
+    ends = {row.user_id: row.end_reason for row in db.session.execute(
+        select(SESSIONS.c.user_id, SESSIONS.c.end_reason).where(SESSIONS.c.user_id.in_([retired.id, kept.id])))}
+    assert ends == {retired.id: "guest_call_over", kept.id: None}
+
+    # the retired guest's cookie: no page, no seat
+    page = ended_guest.get(f"/video-guest/call/{live_visit}")
+    assert page.status_code == 403 and "Open the invitation link the doctor sent you" in page.get_data(as_text=True)
+    name = app.config.get("SESSION_COOKIE_NAME", "session")
+    cookie = f"{name}={ended_guest.get_cookie(name).value}"
+    try:
+        with connected(live_server, cookie=cookie) as guest:
+            assert guest.call("call:join", {"appointment_id": live_visit})["reason"] == "login"
+    except socketio.exceptions.ConnectionError:
+        pass  # refused at the connection already
+    # the guest of the call still open keeps its page and its seat
+    assert open_guest.get(f"/video-guest/call/{later_id}").status_code == 200
+    cookie = f"{name}={open_guest.get_cookie(name).value}"
+    with connected(live_server, cookie=cookie) as guest:
+        assert guest.call("call:join", {"appointment_id": later_id})["state"] == "waiting"
+
+    assert retire_guest_logins() == 0  # once
+    # a visit no longer callable retires its guest too
+    db.session.get(Appointment, later_id).status = "cancelled"
+    db.session.commit()
+    assert retire_guest_logins() == 1
+    assert guest_of(later_id).active is False
+    assert open_guest.get(f"/video-guest/call/{later_id}").status_code == 403

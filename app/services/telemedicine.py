@@ -242,6 +242,13 @@ def _call_of(session: Session, appointment_id: int) -> VideoCall | None:
     return session.execute(sa.select(VideoCall).where(VideoCall.appointment_id == appointment_id)).scalar()
 
 
+def call_over(call: VideoCall, appointment: Appointment, now: datetime, window: JoinWindow) -> bool:
+    """Whether nothing more happens in this call at ``now``: the doctor ended it, the visit is no
+    longer callable (finished, cancelled, no-show), or its join window closed."""
+    return (call.ended_at is not None or appointment.status not in CALLABLE
+            or now > window.bounds(appointment)[1])
+
+
 def call_ended(session: Session, appointment_id: int) -> bool:
     """Whether the doctor ended this appointment's call (the call pages then open on "ended")."""
     call = _call_of(session, appointment_id)
@@ -460,6 +467,38 @@ def redeem_guest_link(session: Session, token: Any, now: datetime, window: JoinW
     session.execute(sa.update(VideoCallGuest).where(VideoCallGuest.id == link.guest_id).values(user_id=user.id)
                     .execution_options(synchronize_session=False))
     return link, user
+
+
+GUEST_LOGIN_RETIRED = "guest_call_over"  # the end reason of a retired guest login's sessions
+
+
+def retire_guest_logins(session: Session, now: datetime, window: JoinWindow) -> int:
+    """The periodic clean-up of guest logins (``app.jobs.maintenance.retire_guest_logins``): each
+    login made by ``redeem_guest_link`` whose call is over (``call_over``: ended by the doctor, the
+    visit no longer callable, or its join window closed) or whose invitation was withdrawn is
+    deactivated, and its login sessions end (``accounts.sessions.end_user_sessions``), so its
+    cookie neither takes a seat nor opens a page any more. The ``User`` row stays: audit rows name
+    it. A guest of a call still open is left alone. How many were retired; commits."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.services.accounts.sessions import end_user_sessions
+
+    rows = session.execute(
+        sa.select(User, VideoCallGuest, VideoCall, Appointment)
+        .join(VideoCallGuest, VideoCallGuest.user_id == User.id)
+        .join(VideoCall, VideoCall.id == VideoCallGuest.video_call_id)
+        .join(Appointment, Appointment.id == VideoCall.appointment_id)
+        .where(User.active.is_(True), User.username.startswith(GUEST_LOGIN_PREFIX))
+        .order_by(User.id)).all()
+    retired = 0
+    for user, guest, call, appointment in rows:
+        if guest.revoked_at is None and not call_over(call, appointment, now, window):
+            continue
+        user.active = False
+        end_user_sessions(session, user.id, now, reason=GUEST_LOGIN_RETIRED)
+        retired += 1
+    session.commit()
+    return retired
 
 
 def has_invited_guest(session: Session, appointment_id: int) -> bool:
