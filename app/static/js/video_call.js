@@ -89,9 +89,21 @@
         show("stage", next === "call");
         show("ended", next === "ended");
         show("left", next === "left");
+        // On a phone the call's buttons are a bar at the bottom of the screen while in the call,
+        // with the notifications' toasts just above it (video_call.css)
+        document.body.classList.toggle("video-call-in-call", next === "call");
         if (ending) {
             document.dispatchEvent(new CustomEvent("call:ended", {detail: {appointmentId: appointmentId}}));
         }
+    }
+
+    // The bar's height (its labels may wrap, in Vietnamese more than in English), for the page's
+    // room below its content and the toasts' place above the bar.
+    var controls = root.querySelector(".video-call-controls");
+    if (controls && window.ResizeObserver) {
+        new ResizeObserver(function () {
+            document.body.style.setProperty("--video-call-controls-height", controls.offsetHeight + "px");
+        }).observe(controls);
     }
 
     function tellStreams() {
