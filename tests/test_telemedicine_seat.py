@@ -253,3 +253,58 @@ def test_a_seat_holds_while_its_login_is_live_and_a_guests_invitation_stands(app
     revoke_guest(db.session, video_visit, invitation.guest.id, doctor, NOW)
     db.session.commit()
     assert holds(guest.id, guest_session, role="guest") == "withdrawn"
+
+
+@pytest.mark.parametrize("state", ["requested", "recording", "stopped", "refused", "deleted"])
+def test_no_guest_is_invited_while_a_recording_is_open_whatever_its_state(app, db, video_visit, state):
+    """The states in which a recording blocks a guest are the recordings' own open states
+    (``app.models.video_recording.OPEN_STATES``, one list for both services)."""
+    from app.models import Appointment, VideoRecording
+    from app.models.video_recording import OPEN_STATES
+    from app.services import video_recording
+    from app.services.errors import Conflict
+    from app.services.telemedicine import JoinWindow, ensure_call, invite_guest
+
+    assert video_recording.OPEN_STATES is OPEN_STATES
+    appointment = db.session.get(Appointment, video_visit)
+    call = ensure_call(db.session, appointment)
+    db.session.add(VideoRecording(video_call_id=call.id, patient_id=appointment.patient_id, state=state,
+                                  key_id="0" * 16, started_at=NOW if state != "requested" else None))
+    db.session.commit()
+    doctor = _user(app, "doctor")
+    if state in ("requested", "recording"):
+        with pytest.raises(Conflict, match="Stop the recording before inviting a guest."):
+            invite_guest(db.session, video_visit, doctor, "Nguyễn Thị Mai", NOW, JoinWindow(15, 30))
+    else:
+        assert invite_guest(db.session, video_visit, doctor, "Nguyễn Thị Mai", NOW, JoinWindow(15, 30)).token
+
+
+def test_guest_logins_are_retired_when_the_invitation_is_withdrawn_or_the_window_closes(app, db, video_visit):
+    """``retire_guest_logins``: a withdrawn guest's login at once, the other at the end of the
+    call's join window (its end and the late minutes), not a second before; the rows stay."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.services.telemedicine import JoinWindow, invite_guest, redeem_guest_link, retire_guest_logins, revoke_guest
+
+    window = JoinWindow(15, 30)
+    doctor = _user(app, "doctor")
+    first = invite_guest(db.session, video_visit, doctor, "Nguyễn Thị Mai", NOW, window)
+    _link, withdrawn = redeem_guest_link(db.session, first.token, NOW, window)
+    db.session.commit()
+    assert retire_guest_logins(db.session, NOW, window) == 0
+    revoke_guest(db.session, video_visit, first.guest.id, doctor, NOW)
+    second = invite_guest(db.session, video_visit, doctor, "Lê Văn Hùng", NOW, window)
+    _link, kept = redeem_guest_link(db.session, second.token, NOW, window)
+    db.session.commit()
+    withdrawn_id, kept_id = withdrawn.id, kept.id
+
+    def active(user_id):
+        db.session.expire_all()
+        return db.session.get(User, user_id).active
+
+    assert retire_guest_logins(db.session, NOW + timedelta(minutes=1), window) == 1
+    assert (active(withdrawn_id), active(kept_id)) == (False, True)
+    closes = NOW + timedelta(minutes=20 + 30)
+    assert retire_guest_logins(db.session, closes, window) == 0
+    assert retire_guest_logins(db.session, closes + timedelta(seconds=1), window) == 1
+    assert (active(withdrawn_id), active(kept_id)) == (False, False)

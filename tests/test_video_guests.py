@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -116,6 +117,52 @@ def test_opening_the_link_uses_nothing_and_the_button_makes_a_login_for_this_cal
     # the link works once: a second browser is told so
     again = app.test_client().get(f"/video-guest/{secret}")
     assert again.status_code == 410 and "already used" in again.get_data(as_text=True)
+
+
+@contextmanager
+def invitation_reads(engine):
+    """The SELECTs that read the ``video_call_guest`` table while the block runs."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "video_call_guest" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_using_the_link_and_taking_the_guests_seat_read_the_invitation_once(app, db, login_as,
+                                                                              live_visit):  # noqa: F811
+    from app.models.types import utcnow
+    from app.services.telemedicine import JoinWindow, call_seat
+
+    secret = secret_of(invite(login_as("doctor"), live_visit))
+    browser = app.test_client()
+    landing = browser.get(f"/video-guest/{secret}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', landing).group(1)
+    with invitation_reads(db.engine) as reads:
+        pressed = browser.post(f"/video-guest/{secret}", data={"csrf_token": csrf})
+    assert pressed.status_code in (302, 303) and pressed.headers["Location"].endswith(f"/video-guest/call/{live_visit}")
+    assert len(reads) == 1, reads
+    # the refusals read it once too, and still come first
+    with invitation_reads(db.engine) as reads:
+        again = browser.post(f"/video-guest/{secret}", data={"csrf_token": csrf})
+    assert again.status_code == 410 and len(reads) == 1, reads
+
+    from app.models import VideoCallGuest
+
+    db.session.expire_all()
+    guest = app.appbuilder.sm.get_user_by_id(db.session.execute(select(VideoCallGuest.user_id)).scalar_one())
+    with invitation_reads(db.engine) as reads:
+        seat = call_seat(db.session, guest, live_visit, utcnow(), JoinWindow(15, 30))
+    assert (seat.role, seat.admitted) == ("guest", False)
+    assert len(reads) == 1, reads
 
 
 def test_two_uses_of_one_link_at_once_make_one_login(app, db, login_as, live_visit):  # noqa: F811
@@ -240,6 +287,57 @@ def test_the_patient_still_waits_after_a_guest_was_admitted(app, login_as, live_
         assert patient.call("call:join", {"appointment_id": live_visit})["state"] == "waiting"
 
 
+def test_the_doctor_admits_the_one_person_whose_admit_he_pressed(app, db, login_as, live_server,  # noqa: F811
+                                                                  live_visit, cookies):  # noqa: F811
+    """Each waiting person has their own *Admit* (``call:admit`` with that person's sid): the guest
+    let in, the patient (in two tabs) still waits and hears nothing; then the patient, both tabs."""
+    from app.models import VideoCall, VideoCallGuest
+
+    guest_cookie = invited_guest_cookie(app, login_as, live_visit)
+    with connected(live_server, cookie=cookies("doctor")) as doctor, \
+            connected(live_server, cookie=guest_cookie) as guest, \
+            connected(live_server, cookie=cookies("patient")) as patient, \
+            connected(live_server, cookie=cookies("patient")) as patient_tab:
+        seated = doctor.call("call:join", {"appointment_id": live_visit})
+        guest_sid = guest.call("call:join", {"appointment_id": live_visit})["sid"]
+        patient_sid = patient.call("call:join", {"appointment_id": live_visit})["sid"]
+        tab_sid = patient_tab.call("call:join", {"appointment_id": live_visit})["sid"]
+        for _each in range(3):
+            doctor.wait_for("call:waiting")
+
+        # a sid that is not waiting in this call: the doctor's own, or made up
+        for wrong in (seated["sid"], "nobody-waiting-here", 42):
+            refused = doctor.call("call:admit", {"appointment_id": live_visit, "sid": wrong})
+            assert (refused["ok"], refused["reason"]) == (False, "not_waiting")
+            assert refused["message"] == "That person is not waiting to be admitted any more."
+
+        answer = doctor.call("call:admit", {"appointment_id": live_visit, "sid": guest_sid})
+        assert answer["ok"] and answer["admitted"] == [guest_sid]
+        assert guest.wait_for("call:admitted")["names"] == {seated["sid"]: "BS. Lê Minh Tâm"}
+        assert doctor.wait_for("call:peer-joined")["role"] == "guest"
+        patient.nothing("call:admitted")
+        patient_tab.nothing("call:admitted")
+        db.session.expire_all()
+        call = db.session.execute(select(VideoCall).where(VideoCall.appointment_id == live_visit)).scalar_one()
+        assert call.admitted_at is None  # the patient is not recorded as admitted
+        assert db.session.execute(select(VideoCallGuest.admitted_at)).scalar_one() is not None
+        # still waiting: a signal to the doctor is refused, and a rejoin waits again
+        assert patient.call("call:signal", {"appointment_id": live_visit, "to": seated["sid"], "kind": "offer",
+                                            "data": {"sdp": "v=0"}})["reason"] == "not_in_call"
+
+        answer = doctor.call("call:admit", {"appointment_id": live_visit, "sid": tab_sid})
+        assert answer["ok"] and sorted(answer["admitted"]) == sorted([patient_sid, tab_sid])
+        for tab in (patient, patient_tab):
+            assert set(tab.wait_for("call:admitted")["peers"]) == {seated["sid"], guest_sid}
+        guest.nothing("call:admitted", within=0.3)  # it heard its own admission only, once
+        db.session.expire_all()
+        call = db.session.execute(select(VideoCall).where(VideoCall.appointment_id == live_visit)).scalar_one()
+        assert call.admitted_at is not None
+        # the guest, in the call, is no longer waiting: admitting it again is refused
+        again = doctor.call("call:admit", {"appointment_id": live_visit, "sid": guest_sid})
+        assert again["reason"] == "not_waiting"
+
+
 # Every role of the access matrix (tests/test_access.py) on the invitations of one video visit
 # between "doctor_care" and "patient_owner": only its doctor lists and makes them; its patient has a
 # seat but is not the doctor (403); everyone else has no seat at all (404, logged like any read of
@@ -362,3 +460,78 @@ def test_the_seats_are_swept_every_few_seconds_and_a_withdrawn_guest_leaves(app,
         offer = {"appointment_id": live_visit, "to": doctor_sid, "kind": "offer", "data": {"sdp": "v=0"}}
         assert guest.call("call:signal", offer)["reason"] == "not_in_call"
         assert calls.seat(doctor_sid) is not None and calls.seat(guest_sid) is None
+
+
+def test_a_guests_login_is_retired_once_the_call_is_over(app, db, login_as, live_server, live_visit,  # noqa: F811
+                                                          cookies):  # noqa: F811
+    """The periodic job deactivates a guest's login once the call is over (the doctor ended it, or
+    the visit is no longer callable) and ends its sessions: the cookie neither opens the guest's page
+    nor takes a seat. The user row stays (audit rows name it); a guest of a call still open is
+    untouched."""
+    import socketio
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.jobs.maintenance import retire_guest_logins
+    from app.jobs.periodic import PERIODIC_JOBS
+    from app.models import Appointment, VideoCall, VideoCallGuest
+    from app.models.types import utcnow
+    from app.services.accounts.sessions import SESSIONS
+    from app.services.telemedicine import end_call
+
+    assert any(p.func == "app.jobs.maintenance.retire_guest_logins" and p.every_seconds <= 600
+               for p in PERIODIC_JOBS)
+    visit = db.session.get(Appointment, live_visit)
+    later = Appointment(patient_id=visit.patient_id, doctor_id=visit.doctor_id, service_id=visit.service_id,
+                        mode="video", start_at=visit.end_at, end_at=visit.end_at + timedelta(minutes=20),
+                        status="confirmed")  # right after: its call opens now too
+    db.session.add(later)
+    db.session.commit()
+    later_id = later.id
+    doctor_page = login_as("doctor")
+    ended_guest, _pressed = use_link(app, secret_of(invite(doctor_page, live_visit)))
+    open_guest, _pressed = use_link(app, secret_of(invite(doctor_page, later_id, name="Lê Văn Hùng")))
+    assert ended_guest.get(f"/video-guest/call/{live_visit}").status_code == 200
+    assert open_guest.get(f"/video-guest/call/{later_id}").status_code == 200
+
+    def guest_of(appointment_id):
+        db.session.expire_all()
+        return db.session.execute(select(User).join(VideoCallGuest, VideoCallGuest.user_id == User.id)
+                                  .join(VideoCall, VideoCall.id == VideoCallGuest.video_call_id)
+                                  .where(VideoCall.appointment_id == appointment_id)).scalar_one()
+
+    assert retire_guest_logins() == 0  # both calls still open
+    assert guest_of(live_visit).active and guest_of(later_id).active
+
+    end_call(db.session, live_visit, app.appbuilder.sm.find_user(username="doctor"), utcnow(),
+             recording_retention_days=30)
+    db.session.commit()
+    assert retire_guest_logins() == 1
+    retired, kept = guest_of(live_visit), guest_of(later_id)
+    assert retired.active is False and kept.active is True
+    ends = {row.user_id: row.end_reason for row in db.session.execute(
+        select(SESSIONS.c.user_id, SESSIONS.c.end_reason).where(SESSIONS.c.user_id.in_([retired.id, kept.id])))}
+    assert ends == {retired.id: "guest_call_over", kept.id: None}
+
+    # the retired guest's cookie: no page, no seat
+    page = ended_guest.get(f"/video-guest/call/{live_visit}")
+    assert page.status_code == 403 and "Open the invitation link the doctor sent you" in page.get_data(as_text=True)
+    name = app.config.get("SESSION_COOKIE_NAME", "session")
+    cookie = f"{name}={ended_guest.get_cookie(name).value}"
+    try:
+        with connected(live_server, cookie=cookie) as guest:
+            assert guest.call("call:join", {"appointment_id": live_visit})["reason"] == "login"
+    except socketio.exceptions.ConnectionError:
+        pass  # refused at the connection already
+    # the guest of the call still open keeps its page and its seat
+    assert open_guest.get(f"/video-guest/call/{later_id}").status_code == 200
+    cookie = f"{name}={open_guest.get_cookie(name).value}"
+    with connected(live_server, cookie=cookie) as guest:
+        assert guest.call("call:join", {"appointment_id": later_id})["state"] == "waiting"
+
+    assert retire_guest_logins() == 0  # once
+    # a visit no longer callable retires its guest too
+    db.session.get(Appointment, later_id).status = "cancelled"
+    db.session.commit()
+    assert retire_guest_logins() == 1
+    assert guest_of(later_id).active is False
+    assert open_guest.get(f"/video-guest/call/{later_id}").status_code == 403

@@ -1,7 +1,8 @@
 """Housekeeping jobs: ``prune_sessions`` daily (the same service as ``flask prune-sessions``),
 ``delete_expired_recordings`` hourly (video call recordings past their retention) and
 ``stop_abandoned_recordings`` every minute (recordings left open by a call that is over or by a
-doctor's browser that went away) and ``purge_log_events`` hourly (kept log events past their
+doctor's browser that went away), ``retire_guest_logins`` every few minutes (a video visit
+guest's login once the call is over) and ``purge_log_events`` hourly (kept log events past their
 retention)."""
 from __future__ import annotations
 
@@ -61,6 +62,23 @@ def stop_abandoned_recordings() -> int:
         try:
             return stop_abandoned(session, utcnow(), window=JoinWindow.from_config(current_app.config),
                                   retention_days=retention_days(current_app.config))
+        finally:
+            session.close()
+
+
+def retire_guest_logins() -> int:
+    """Deactivate the logins of video visit guests whose call is over and end their sessions
+    (``telemedicine.retire_guest_logins``); how many."""
+    from flask import current_app
+
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.telemedicine import JoinWindow, retire_guest_logins as retire
+
+    with app_context():
+        session = db.session.session_factory()
+        try:
+            return retire(session, utcnow(), JoinWindow.from_config(current_app.config))
         finally:
             session.close()
 

@@ -23,5 +23,6 @@ PERIODIC_JOBS: tuple[Periodic, ...] = (
     Periodic("prune-sessions", "app.jobs.maintenance.prune_sessions", 86400, "low"),
     Periodic("expired-recordings", "app.jobs.maintenance.delete_expired_recordings", 3600, "low"),
     Periodic("abandoned-recordings", "app.jobs.maintenance.stop_abandoned_recordings", 60, "low"),
+    Periodic("retire-guest-logins", "app.jobs.maintenance.retire_guest_logins", 300, "low"),
     Periodic("purge-log-events", "app.jobs.maintenance.purge_log_events", 3600, "low"),
 )

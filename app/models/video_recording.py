@@ -14,6 +14,9 @@ from app.models.telemedicine import VideoCall
 from app.models.types import UTCDateTime, utcnow
 
 RECORDING_STATES = (N_("requested"), N_("recording"), N_("stopped"), N_("refused"), N_("deleted"))
+# A request or a recording not over yet: at most one per call, and no guest may be invited meanwhile
+# (app.services.video_recording and app.services.telemedicine both read it here).
+OPEN_STATES = ("requested", "recording")
 CONSENT_DECISIONS = ("accepted", "refused")
 PARTICIPANT_ROLES = ("doctor", "patient")
 

@@ -57,14 +57,17 @@ def landing(token: str) -> ResponseReturnValue:
 
 @bp.post("/<token>")
 def redeem(token: str) -> ResponseReturnValue:
+    """The invitation is read once: by ``redeem_guest_link`` when the press is good, else to show
+    the page again (a refusal of the link itself comes first either way)."""
     form = GuestJoinForm()
-    try:
-        link = telemedicine.guest_link(db.session, token, utcnow(), _window())
-    except CallRefused as refused:
-        return _refused(refused)
-    if _signed_in_as_someone_else():
-        return render_template("video/guest_landing.html", link=link, form=form, signed_in=True), 409
-    if not form.validate():
+    signed_in = _signed_in_as_someone_else()
+    if signed_in or not form.validate():
+        try:
+            link = telemedicine.guest_link(db.session, token, utcnow(), _window())
+        except CallRefused as refused:
+            return _refused(refused)
+        if signed_in:
+            return render_template("video/guest_landing.html", link=link, form=form, signed_in=True), 409
         return render_template("video/guest_landing.html", link=link, form=form, signed_in=False,
                                error=_("The page had expired; press the button again.")), 400
     try:

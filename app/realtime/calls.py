@@ -15,9 +15,12 @@ Events (each answers an ack; a refusal is ``{"ok": false, "reason", "message"}``
   sids already in the call room with their ``names`` (the newcomer makes the offers); a waiting
   patient or guest makes the doctor's sockets hear ``call:waiting {sid, name}``; a newcomer in the
   call room makes the others hear ``call:peer-joined {sid, role, name}``;
-- ``call:admit {appointment_id}``  the doctor, from a socket in the call room: the waiting
-  patient's (and an invited guest's) sockets move into the call room and hear
-  ``call:admitted {appointment_id, peers, names}``;
+- ``call:admit {appointment_id, sid}``  the doctor, from a socket in the call room, admits the
+  person waiting on socket ``sid`` (as ``call:waiting`` named it): that person's sockets in the
+  waiting room (same login and role: a patient may have two tabs) move into the call room and hear
+  ``call:admitted {appointment_id, peers, names}``; anyone else waiting stays. A ``sid`` not in the
+  call's waiting room is refused (``not_waiting``). Without ``sid``: everyone waiting (the patient
+  and an invited guest) at once;
 - ``call:signal {appointment_id, to, kind, data}``  ``kind`` one of offer, answer, ice; relayed as
   ``call:signal {from, kind, data}`` to ``to`` only when both are in that call room;
 - ``call:leave {appointment_id, end}`` and a disconnect: the others hear ``call:peer-left {sid}``;
@@ -72,6 +75,7 @@ MESSAGES = {
     "peer_not_in_call": lambda: _("That person is not in this video visit."),
     "not_doctor": lambda: _("Only the visit's doctor can do this."),
     "withdrawn": lambda: _("The doctor withdrew this invitation."),
+    "not_waiting": lambda: _("That person is not waiting to be admitted any more."),
 }
 
 
@@ -240,21 +244,37 @@ class Calls:
         if seat["role"] != "doctor":
             db.session.rollback()
             return self.refuse(user, "call:admit", appointment_id, "not_doctor")
-        waiting_seats = [other for other in map(self.seat, self.members(wait_room(seat["room"]))) if other]
-        guests = tuple(other["user_id"] for other in waiting_seats if other.get("role") == "guest")
-        # the patient is let in when waiting, or ahead of time when nobody waits yet
-        patient_too = not waiting_seats or any(other.get("role") == "patient" for other in waiting_seats)
+        room, waiting = seat["room"], wait_room(seat["room"])
+        waiting_seats = [(other, found) for other in self.members(waiting) if (found := self.seat(other))]
+        chosen = data.get("sid") if isinstance(data, dict) else None
+        if chosen is not None:
+            person = next((found for other, found in waiting_seats if other == chosen), None)
+            if person is None:
+                db.session.rollback()
+                return self.refuse(user, "call:admit", appointment_id, "not_waiting",
+                                   to=chosen if isinstance(chosen, str) else None)
+            # that person only: each of their sockets waiting (a patient may have two tabs open)
+            waiting_seats = [(other, found) for other, found in waiting_seats
+                             if (found["user_id"], found["role"]) == (person["user_id"], person["role"])]
+            patient_too = person["role"] == "patient"
+        else:  # everyone waiting; the patient also ahead of time when nobody waits yet
+            patient_too = not waiting_seats or any(found["role"] == "patient" for _sid, found in waiting_seats)
+        guests = tuple(found["user_id"] for _sid, found in waiting_seats if found["role"] == "guest")
         try:
             telemedicine.admit(db.session, appointment_id, user, _now(), guest_user_ids=guests, patient=patient_too)
             db.session.commit()
         except CallRefused as refused:
             db.session.rollback()
             return self.refuse(user, "call:admit", appointment_id, refused.reason, refused.message)
-        room, waiting = seat["room"], wait_room(seat["room"])
         doctors = self.members(room)
-        self.server.emit("call:admitted", {"appointment_id": appointment_id, "peers": doctors,
-                                           "names": self.names(doctors)}, to=waiting, namespace=NAMESPACE)
-        moved = self.members(waiting)
+        admitted = {"appointment_id": appointment_id, "peers": doctors, "names": self.names(doctors)}
+        if chosen is None:
+            self.server.emit("call:admitted", admitted, to=waiting, namespace=NAMESPACE)
+            moved = self.members(waiting)
+        else:
+            moved = [each for each, _found in waiting_seats]
+            for each in moved:
+                self.server.emit("call:admitted", admitted, to=each, namespace=NAMESPACE)
         for patient in moved:
             self.server.enter_room(patient, room, namespace=NAMESPACE)
             self.server.leave_room(patient, waiting, namespace=NAMESPACE)

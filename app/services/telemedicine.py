@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, Doctor, Patient, VideoCall, VideoCallGuest, VideoRecording
+from app.models.video_recording import OPEN_STATES
 from app.services.errors import Conflict, DomainError, ValidationFailed
 
 ROOM_KIND = "call"
@@ -101,20 +102,21 @@ def ensure_call(session: Session, appointment: Appointment) -> VideoCall:
     return call
 
 
-def _role(session: Session, user: Any, appointment: Appointment) -> tuple[str, str] | None:
-    """("doctor" | "patient", display name) when ``user`` is this appointment's doctor or patient."""
+def _role(session: Session, user: Any, appointment: Appointment) -> tuple[str, str, VideoCallGuest | None] | None:
+    """("doctor" | "patient" | "guest", display name, the guest's invitation or None) when ``user``
+    is this appointment's doctor, its patient or its call's guest (an invitation not withdrawn)."""
     user_id = getattr(user, "id", None)
     if user_id is None:
         return None
     doctor = session.get(Doctor, appointment.doctor_id)
     if doctor is not None and doctor.user_id == user_id:
-        return "doctor", " ".join(part for part in (doctor.title, doctor.full_name) if part)
+        return "doctor", " ".join(part for part in (doctor.title, doctor.full_name) if part), None
     patient = session.get(Patient, appointment.patient_id)
     if patient is not None and patient.user_id == user_id:
-        return "patient", patient.full_name
+        return "patient", patient.full_name, None
     guest = _guest_of(session, user_id, appointment.id)
     if guest is not None:
-        return "guest", guest.display_name
+        return "guest", guest.display_name, guest
     return None
 
 
@@ -150,9 +152,9 @@ def call_seat(session: Session, user: Any, appointment_id: Any, now: datetime, w
     if now > closes_at:
         raise CallRefused("too_late", _("This video visit is over."))
     call = ensure_call(session, appointment)
-    if role[0] == "guest":  # the doctor admits each guest, whatever was decided for the patient
-        guest = _guest_of(session, user.id, appointment.id)
-        admitted = guest is not None and guest.admitted_at is not None
+    guest = role[2]
+    if guest is not None:  # the doctor admits each guest, whatever was decided for the patient
+        admitted = guest.admitted_at is not None
     else:
         admitted = role[0] == "doctor" or call.admitted_at is not None
     return CallSeat(appointment_id=appointment.id, role=role[0], user_id=user.id, display_name=role[1],
@@ -238,6 +240,13 @@ def ice_servers(config: Mapping, user_id: int, now: datetime) -> list[dict[str, 
 
 def _call_of(session: Session, appointment_id: int) -> VideoCall | None:
     return session.execute(sa.select(VideoCall).where(VideoCall.appointment_id == appointment_id)).scalar()
+
+
+def call_over(call: VideoCall, appointment: Appointment, now: datetime, window: JoinWindow) -> bool:
+    """Whether nothing more happens in this call at ``now``: the doctor ended it, the visit is no
+    longer callable (finished, cancelled, no-show), or its join window closed."""
+    return (call.ended_at is not None or appointment.status not in CALLABLE
+            or now > window.bounds(appointment)[1])
 
 
 def call_ended(session: Session, appointment_id: int) -> bool:
@@ -368,7 +377,7 @@ def invite_guest(session: Session, appointment_id: Any, actor: Any, display_name
     if appointment.status not in CALLABLE or now > window.bounds(appointment)[1]:
         raise CallRefused("cancelled", _("This video visit is over: nobody can be invited any more."))
     recording = session.execute(sa.select(VideoRecording.id).where(
-        VideoRecording.video_call_id == call.id, VideoRecording.state.in_(("requested", "recording")))).first()
+        VideoRecording.video_call_id == call.id, VideoRecording.state.in_(OPEN_STATES))).first()
     if recording is not None:  # a guest is never asked to consent: no guest while it may record
         raise Conflict(_("Stop the recording before inviting a guest."), "display_name")
     active = session.execute(sa.select(sa.func.count()).select_from(VideoCallGuest).where(
@@ -458,6 +467,38 @@ def redeem_guest_link(session: Session, token: Any, now: datetime, window: JoinW
     session.execute(sa.update(VideoCallGuest).where(VideoCallGuest.id == link.guest_id).values(user_id=user.id)
                     .execution_options(synchronize_session=False))
     return link, user
+
+
+GUEST_LOGIN_RETIRED = "guest_call_over"  # the end reason of a retired guest login's sessions
+
+
+def retire_guest_logins(session: Session, now: datetime, window: JoinWindow) -> int:
+    """The periodic clean-up of guest logins (``app.jobs.maintenance.retire_guest_logins``): each
+    login made by ``redeem_guest_link`` whose call is over (``call_over``: ended by the doctor, the
+    visit no longer callable, or its join window closed) or whose invitation was withdrawn is
+    deactivated, and its login sessions end (``accounts.sessions.end_user_sessions``), so its
+    cookie neither takes a seat nor opens a page any more. The ``User`` row stays: audit rows name
+    it. A guest of a call still open is left alone. How many were retired; commits."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.services.accounts.sessions import end_user_sessions
+
+    rows = session.execute(
+        sa.select(User, VideoCallGuest, VideoCall, Appointment)
+        .join(VideoCallGuest, VideoCallGuest.user_id == User.id)
+        .join(VideoCall, VideoCall.id == VideoCallGuest.video_call_id)
+        .join(Appointment, Appointment.id == VideoCall.appointment_id)
+        .where(User.active.is_(True), User.username.startswith(GUEST_LOGIN_PREFIX))
+        .order_by(User.id)).all()
+    retired = 0
+    for user, guest, call, appointment in rows:
+        if guest.revoked_at is None and not call_over(call, appointment, now, window):
+            continue
+        user.active = False
+        end_user_sessions(session, user.id, now, reason=GUEST_LOGIN_RETIRED)
+        retired += 1
+    session.commit()
+    return retired
 
 
 def has_invited_guest(session: Session, appointment_id: int) -> bool:

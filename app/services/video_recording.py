@@ -53,6 +53,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.models import Appointment, Doctor, Patient, RecordingChunk, RecordingConsent, VideoCall, VideoRecording
+from app.models.video_recording import OPEN_STATES
 from app.realtime.emit import send
 from app.services import access, telemedicine
 from app.services.errors import DomainError, from_database_error
@@ -61,7 +62,6 @@ from app.services.telemedicine import CallSeat
 
 EVENT = "call:recording"
 ROLES = ("doctor", "patient")
-OPEN_STATES = ("requested", "recording")
 NONCE_BYTES = 12
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_CHUNK_MAX_BYTES = 16 * 1024 * 1024  # MediaRecorder slices of a few seconds are far smaller
@@ -381,11 +381,6 @@ def stop_for_call_end(session: Session, call: VideoCall, now: datetime, *, ended
     return stopped
 
 
-def _call_over(call: VideoCall, appointment: Appointment, now: datetime, window: telemedicine.JoinWindow) -> bool:
-    return (call.ended_at is not None or appointment.status not in telemedicine.CALLABLE
-            or now > window.bounds(appointment)[1])
-
-
 def _recorder_silent_since(session: Session, recording: VideoRecording) -> datetime | None:
     """When the doctor's browser last showed it records: its newest piece, else the start."""
     newest = session.execute(select(func.max(RecordingChunk.created_at)).where(
@@ -413,7 +408,7 @@ def stop_abandoned(session: Session, now: datetime, *, window: telemedicine.Join
         if recording is not None and recording.state in OPEN_STATES:
             call = recording.video_call
             appointment = session.get(Appointment, call.appointment_id)
-            if appointment is None or _call_over(call, appointment, now, window):
+            if appointment is None or telemedicine.call_over(call, appointment, now, window):
                 reason = CALL_ENDED
             elif recording.state == "recording":
                 since = _recorder_silent_since(session, recording)

@@ -28,6 +28,7 @@ JOB_LABELS = {
     "app.jobs.maintenance.prune_sessions": _l("Remove old login sessions"),
     "app.jobs.maintenance.delete_expired_recordings": _l("Delete video call recordings past their retention"),
     "app.jobs.maintenance.stop_abandoned_recordings": _l("Stop video call recordings left open"),
+    "app.jobs.maintenance.retire_guest_logins": _l("Deactivate video visit guests' logins once their call is over"),
     "app.jobs.maintenance.purge_log_events": _l("Delete log events past their retention"),
     "app.jobs.notices.appointment_event": _l("Notices about an appointment"),
     "app.jobs.notices.lab_results_released": _l("Notices about lab results released"),

@@ -4,7 +4,7 @@
 //    microphone level meter (an AnalyserNode).
 // 2. "Join": call:join over the page's Socket.IO connection (realtime.js; app/realtime/calls.py).
 //    The patient waits until the doctor admits them (call:admitted); the doctor sees who is waiting
-//    (call:waiting) and admits them (call:admit).
+//    (call:waiting) and admits each one with their own button (call:admit with their sid).
 // 3. The call: WebRTC mesh, one RTCPeerConnection per other socket. The newcomer (the join's or the
 //    admit's list of peers) makes the offers; offers, answers and ICE candidates go through
 //    call:signal. Chat is an RTCDataChannel ("chat") made by the side that offers: peer to peer,
@@ -89,9 +89,21 @@
         show("stage", next === "call");
         show("ended", next === "ended");
         show("left", next === "left");
+        // On a phone the call's buttons are a bar at the bottom of the screen while in the call,
+        // with the notifications' toasts just above it (video_call.css)
+        document.body.classList.toggle("video-call-in-call", next === "call");
         if (ending) {
             document.dispatchEvent(new CustomEvent("call:ended", {detail: {appointmentId: appointmentId}}));
         }
+    }
+
+    // The bar's height (its labels may wrap, in Vietnamese more than in English), for the page's
+    // room below its content and the toasts' place above the bar.
+    var controls = root.querySelector(".video-call-controls");
+    if (controls && window.ResizeObserver) {
+        new ResizeObserver(function () {
+            document.body.style.setProperty("--video-call-controls-height", controls.offsetHeight + "px");
+        }).observe(controls);
     }
 
     function tellStreams() {
@@ -324,7 +336,7 @@
         admit.textContent = labels.labelAdmit;
         admit.addEventListener("click", function () {
             admit.disabled = true;
-            emit("call:admit", {appointment_id: appointmentId}).then(function (answer) {
+            emit("call:admit", {appointment_id: appointmentId, sid: person.sid}).then(function (answer) {
                 if (!answer.ok) {
                     admit.disabled = false;
                     status(answer.message || "");
