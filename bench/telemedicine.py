@@ -11,13 +11,15 @@ server makes for its own users.
     .venv/bin/python bench/telemedicine.py             # 200 rooms, 8 ICE candidates a side
     .venv/bin/python bench/telemedicine.py --rooms 50 --media 0   # signalling only, no browser
 
-Prints `name: value` lines: signalling_rooms (rooms whose two sides got every signal),
-signalling_p99_ms and signalling_p50_ms (from the sender's ``call:signal`` to the other side's
-receipt, over every relayed signal; one clock), signals (relayed), lost (not received within
-10 s; must be 0), refused (signals the server refused; must be 0), join_s (all rooms joined and
-admitted, each patient checked in on joining), settle_s (the wait for the server to be quiet after
-the joins, before the signalling), failed_connects, server_cpu_ms (the server's CPU time over the
-signalling), client_cpu_ms (this process's, its 400 clients', over the same time) and
+Prints `name: value` lines: join_s (all rooms joined and admitted, each patient checked in on
+joining), settle_s (the wait for the server to be quiet after the joins, before the signalling),
+failed_connects; then the signalling twice on the same rooms. First as in a busy hour (each room
+starts within --spread seconds, its ICE candidates --trickle-ms apart): signalling_rooms (rooms
+whose two sides got every signal), signalling_p99_ms and signalling_p50_ms (from the sender's
+``call:signal`` to the other side's receipt, over every relayed signal; one clock),
+signalling_signals, signalling_lost (not received within 10 s; must be 0), signalling_refused
+(must be 0), signalling_server_cpu_ms, signalling_client_cpu_ms (this process's 400 clients);
+then every room and candidate at the same instant: the same lines named signalling_burst_*.
 load_average (the machine's, at the end). Then, in two Chromium pages per visit (fake camera and
 microphone; 3 visits with --quick, else 10): join_to_media_ms_p50 and join_to_media_ms_max, from
 the doctor's "Admit" to the first video frame of the patient on the doctor's page, and
