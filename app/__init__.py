@@ -71,6 +71,9 @@ def register_extensions(app: Flask) -> None:
 
     realtime.init_app(app)  # this app's own Socket.IO server (the Redis message queue with REDIS_URL)
     audit.register(db)
+    from app.services import outbox
+
+    outbox.register(db)  # domain events, written with the change that caused them
     from app.services import cache
 
     cache.init_app(app)  # the two-level cache of hot reads (in-process, then Redis with REDIS_URL)

@@ -19,6 +19,7 @@ from app.models import (
     MfaEnrolment,
     MfaRecoveryCode,
     OutboundMessage,
+    OutboxEvent,
     PatientFirstVisit,
     ReminderLog,
     SearchDocument,
@@ -36,9 +37,10 @@ from app.models.types import utcnow
 # as an event of its own (message_resent). The dashboards' rollups are figures computed from audited
 # rows (app.services.dashboards.rollups), rewritten by every change of those rows: nobody edits them.
 # The search index's rows are derived from audited records, rewritten by every change of them.
+# The outbox's events are themselves a record of audited changes, written with them.
 NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode, OutboundMessage,
                ReminderLog, DashboardDay, DashboardPatients, DashboardRevenueDay, DashboardTakingsDay,
-               PatientFirstVisit, SearchDocument, SearchWord)
+               PatientFirstVisit, SearchDocument, SearchWord, OutboxEvent)
 
 
 def actor() -> tuple[int | None, str | None]:

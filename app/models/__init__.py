@@ -22,6 +22,7 @@ from app.models.lab_catalogue import LabAnalyte, LabReferenceRange, LabTest
 from app.models.lockout import AccountLock
 from app.models.messaging import OutboundMessage
 from app.models.mfa import MfaEnrolment, MfaRecoveryCode
+from app.models.outbox import OutboxEvent
 from app.models.people import Department, Doctor, Employee, Patient, Specialty, doctor_service
 from app.models.pharmacy import Medicine, Prescription, PrescriptionItem, StockBatch, StockMovement
 from app.models.profile import UserProfile
@@ -51,7 +52,7 @@ __all__ = [
     "Employee", "Encounter", "EncounterAmendment", "GoodsReceipt", "GoodsReceiptLine", "Icd10Code",
     "Invoice", "InvoiceLine", "InvoiceSequence", "LabOrder", "LabResult",
     "Medicine", "MedicineDailyUse", "MfaEnrolment", "MfaRecoveryCode",
-    "Notification", "OutboundMessage", "Patient",
+    "Notification", "OutboundMessage", "OutboxEvent", "Patient",
     "PatientFirstVisit", "Payment", "PermissionVersion", "Prescription", "PrescriptionItem",
     "ProviderEvent", "Refund",
     "RefreshToken", "ReminderLog", "Review", "ScheduleException", "SearchDocument", "SearchWord",

@@ -104,6 +104,9 @@ def from_database_error(exc: Exception) -> DomainError:
     if sqlstate == "23P01" or "exclusion constraint" in lowered:  # overlapping appointments
         return Conflict(_("This time was just taken by another booking. Please choose another time."),
                         "start_at")
+    if constraint == "uq_outbox_aggregate_sequence" or "outbox.aggregate_type" in text:
+        # Two transactions changed one record at the same moment: its events' numbers met (app.services.outbox).
+        return Conflict(_("Someone else was saving the same thing at the same moment. Please try again."))
     if sqlstate == "23505" or "unique constraint" in lowered or "duplicate key" in lowered:
         field = _field_from(constraint, text, "UNIQUE constraint failed:")
         return Conflict(_("This value is already used by another record."), field)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.models.scheduling import CHANNELS
 from app.models.types import utcnow
-from app.services import appointment_hooks, cache, cache_hooks
+from app.services import appointment_hooks, cache, cache_hooks, outbox
 from app.services.booking.checks import check_hours, check_time
 from app.services.booking.clashes import in_the_way_params, refuse_clash
 from app.services.booking.lookups import doctor_and_service, to_local
@@ -89,7 +89,8 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
     """Book one appointment, or raise why not (ValidationFailed 422, Conflict 409). With ``commit``
     it is its own transaction, else a savepoint in the caller's: either way a refusal leaves
     nothing written. The row is written first and the working hours checked after (rolled back if
-    they fail), so a booking costs the database what a bare INSERT costs in round trips.
+    they fail), so a booking costs the database what a bare INSERT costs in round trips, plus one
+    for its outbox event (the booking statement has no room left under psycopg's cache limit).
     ``by_patient`` (default: the channel is ``online`` or ``chat``): the patient books themselves,
     so the minimum notice applies; staff bookings (walk-in, phone) may start in the slot in progress.
     ``mode``: ``in_person`` or ``video``, as the service is offered (None: the service's default,
@@ -126,6 +127,11 @@ def book_appointment(session: Session, *, patient_id: int, doctor_id: int, servi
         if appointment_id is None:
             refuse_clash(session, doctor_id, patient_id, start, end, settings, None, "start_at")
             raise Conflict(_("This time was just taken by another booking. Please choose another time."), "start_at")
+        # Its event, in the same transaction (the statement above is SQL the outbox's listener does not see).
+        outbox.record(session, "appointment.booked", "appointment", appointment_id, {
+            "appointment_id": appointment_id, "patient_id": patient_id, "doctor_id": doctor_id,
+            "service_id": service_id, "start_at": start, "end_at": end, "status": status, "channel": channel,
+            "mode": values["mode"]}, values["created_at"], new_aggregate=True)
     if commit:  # after the commit: the patient and staff are told (a series tells once for all its visits)
         appointment_hooks.appointment_booked(appointment_id, actor_id=actor_id)
     return Booking(id=appointment_id, end_at=end, **values)
