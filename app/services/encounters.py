@@ -7,7 +7,6 @@ doctor) changes a draft; a signed record is read-only for everyone (corrections 
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -33,6 +32,7 @@ from app.models import (
 from app.services import access, billing_hooks, booking, prescribing
 from app.services.booking.workflow import apply_transition
 from app.services.errors import Conflict, DomainError, FieldErrors, Forbidden, NotFound, ValidationFailed, committing
+from app.services.queue_push import announce, queue_of
 from app.services.settings import ClinicSettings
 
 
@@ -152,8 +152,8 @@ def start_visit(session: Session, appointment_id: int, user: Any, now: datetime,
             encounter = Encounter(patient_id=appointment.patient_id, doctor_id=appointment.doctor_id,
                                   appointment_id=appointment.id, chief_complaint=appointment.reason)
             session.add(encounter)
-        queue = _queue_of(appointment, settings)
-    _queue_changed(*queue)
+        queue = queue_of(appointment, settings)
+    announce(*queue)
     return encounter
 
 
@@ -165,26 +165,9 @@ def finish_visit(session: Session, appointment_id: int, user: Any, now: datetime
     with committing(session):
         apply_transition(session, appointment, appointment.status, "completed", actor_id=user.id,
                          settings=settings, now=now)
-        queue = _queue_of(appointment, settings)
-    _queue_changed(*queue)
+        queue = queue_of(appointment, settings)
+    announce(*queue)
     return appointment
-
-
-def _queue_of(appointment: Appointment, settings: ClinicSettings) -> tuple[int, date]:
-    """The doctor and day of the appointment's queue, read before the commit (after it, reading
-    them again would hold a connection while the push opens its own: see commit_hooks)."""
-    return appointment.doctor_id, appointment.queue_date or appointment.start_at.astimezone(settings.timezone).date()
-
-
-def _queue_changed(doctor_id: int, day: date) -> None:
-    """After the commit: the front desk, My day and the waiting-room display reload this doctor's
-    queue (``realtime_hooks.queue_changed``); a failing push never fails the visit's change."""
-    from app.services import realtime_hooks
-
-    try:
-        realtime_hooks.queue_changed(doctor_id, day)
-    except Exception:  # noqa: BLE001 - a push that fails must not undo or fail the change
-        logging.getLogger(__name__).exception("queue_changed failed for doctor %s on %s", doctor_id, day)
 
 
 def _number(field: str, value: Any, whole: bool) -> tuple[Decimal | None, str | None]:

@@ -15,7 +15,6 @@ queue's realtime hook (``realtime_hooks.queue_changed``) is told; a failing hook
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
@@ -25,16 +24,15 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Appointment, Department, Doctor, Patient, Service
-from app.services import appointment_hooks, booking, encounters, realtime_hooks
+from app.services import appointment_hooks, booking, encounters
 from app.services.accounts.profile import full_name_of
 from app.services.booking.clashes import lock_for_booking
 from app.services.booking.workflow import apply_transition, record_event
 from app.services.errors import Conflict, DomainError, NotFound, ValidationFailed, committing
 from app.services.people import validate_patient
+from app.services.queue_push import announce, queue_of
 from app.services.schedule_rules import working_intervals
 from app.services.settings import ClinicSettings
-
-log = logging.getLogger(__name__)
 
 STATES = ("in_consultation", "called", "waiting", "expected", "done", "no_show")
 SHOWN_STATUSES = ("requested", "confirmed", "checked_in", "in_consultation", "completed", "no_show")
@@ -190,20 +188,6 @@ def clinic_day(moment: datetime, settings: ClinicSettings) -> date:
     return moment.astimezone(settings.timezone).date()
 
 
-def _queue_of(appointment: Appointment, settings: ClinicSettings) -> tuple[int, date]:
-    """The doctor and day of an appointment's queue, read before the commit: after it they would
-    be loaded again, holding a connection while the push opens its own (see commit_hooks)."""
-    return appointment.doctor_id, clinic_day(appointment.start_at, settings)
-
-
-def announce(doctor_id: int, day: date) -> None:
-    """Tell the open pages the doctor's queue changed; after the commit, never failing the change."""
-    try:
-        realtime_hooks.queue_changed(doctor_id, day)
-    except Exception:  # noqa: BLE001 - a push that fails must not undo or fail the change
-        log.exception("queue_changed(%s, %s) failed", doctor_id, day)
-
-
 def _locked_appointment(session: Session, appointment_id: int) -> Appointment:
     """The appointment re-read inside its doctor's booking lock (a second desk waits here, then
     sees the first desk's change)."""
@@ -253,7 +237,7 @@ def check_in(session: Session, appointment_id: int, actor_id: int | None, now: d
                              now=now)
         apply_transition(session, appointment, "confirmed", "checked_in", actor_id=actor_id, settings=settings,
                          now=now)
-        queue = _queue_of(appointment, settings)
+        queue = queue_of(appointment, settings)
     announce(*queue)
     return appointment
 
@@ -277,7 +261,7 @@ def call_patient(session: Session, appointment_id: int, actor_id: int | None, no
                                  patient=appointment.patient.full_name), "status")
             raise Conflict(_already(appointment, settings), "status")
         record_event(session, appointment, "checked_in", "checked_in", actor_id, _("Called"))
-        queue = _queue_of(appointment, settings)
+        queue = queue_of(appointment, settings)
     announce(*queue)
     return appointment
 
@@ -301,7 +285,7 @@ def call_next(session: Session, doctor_id: int, actor_id: int | None, now: datet
             raise Conflict(_("Nobody is waiting: every checked-in patient has been called."), "doctor_id")
         appointment.called_at, appointment.called_by_id = now, actor_id
         record_event(session, appointment, "checked_in", "checked_in", actor_id, _("Called"))
-        queue = _queue_of(appointment, settings)
+        queue = queue_of(appointment, settings)
     announce(*queue)
     return appointment
 
@@ -324,7 +308,7 @@ def mark_no_show(session: Session, appointment_id: int, actor_id: int | None, no
                              time=appointment.start_at.astimezone(settings.timezone).strftime("%H:%M")), "status")
         apply_transition(session, appointment, appointment.status, "no_show", actor_id=actor_id, settings=settings,
                          now=now)
-        queue = _queue_of(appointment, settings)
+        queue = queue_of(appointment, settings)
     announce(*queue)
     return appointment
 
@@ -463,7 +447,7 @@ def walk_in(session: Session, *, service_id: int, actor_id: int | None, now: dat
         lock_for_booking(session, appointment.doctor_id, None)
         apply_transition(session, appointment, "confirmed", "checked_in", actor_id=actor_id, settings=settings,
                          now=now)
-        appointment_id, queue = appointment.id, _queue_of(appointment, settings)
+        appointment_id, queue = appointment.id, queue_of(appointment, settings)
     appointment_hooks.appointment_booked(appointment_id, actor_id=actor_id)
     announce(*queue)
     return appointment
