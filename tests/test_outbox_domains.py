@@ -258,3 +258,24 @@ def test_batches_expiring_within_the_window_are_announced_once(db, clinic):
     db.session.commit()
     assert len(_payloads(db, "stock.batch_expiring")) == 3
 
+
+def test_the_daily_job_announces_with_the_pharmacys_window(app, db, clinic, monkeypatch):
+    from app.jobs.maintenance import announce_expiring_batches
+    from app.jobs.periodic import PERIODIC_JOBS
+    from app.models import StockBatch
+    from app.services.dispensing import clinic_today
+    from app.services.settings import ClinicSettings
+
+    assert any(p.func == "app.jobs.maintenance.announce_expiring_batches" and p.every_seconds == 86400
+               for p in PERIODIC_JOBS)
+    today = clinic_today(_now(), ClinicSettings.from_config(app.config))
+    med = medicine(db)
+    near = StockBatch(medicine_id=med, lot_number="NEAR", expiry_date=today + timedelta(days=10), quantity=5)
+    far = StockBatch(medicine_id=med, lot_number="FAR", expiry_date=today + timedelta(days=45), quantity=5)
+    db.session.add_all([near, far])
+    db.session.commit()
+    monkeypatch.setitem(app.config, "PHARMACY_EXPIRY_WINDOW_DAYS", 30)
+    assert announce_expiring_batches() == 1  # commits in its own session
+    assert announce_expiring_batches() == 0
+    db.session.expire_all()
+    assert [p["lot_number"] for p in _payloads(db, "stock.batch_expiring")] == ["NEAR"]
