@@ -391,6 +391,8 @@ def _merge_releases(session: Session, events: list[Event]) -> list[Event]:
     """One release is one event per order even when it spans flushes (an autoflush in the middle
     of it, a ``before_commit`` hook's flush): results released in a later flush of the same
     transaction join the event already written; the other events pass through."""
+    if not any(item.type == "lab.result_released" for item in events):
+        return events
     written = _releases_of_transaction(session)
     kept = []
     for item in events:
@@ -415,10 +417,9 @@ def _write(session: Session, flush_context: Any) -> None:
         news = {(e.aggregate_type, str(e.aggregate_id)) for e in events
                 if e.type in ("appointment.booked", "patient.registered", "lab.ordered")}
         ids = record_all(session, events, new_aggregates=news)
-        written = _releases_of_transaction(session)
         for item, event_id in zip(events, ids, strict=True):
             if item.type == "lab.result_released":
-                written[int(item.aggregate_id)] = (event_id, jsonable(item.payload))
+                _releases_of_transaction(session)[int(item.aggregate_id)] = (event_id, jsonable(item.payload))
 
 
 def register(db: Any) -> None:
