@@ -2,8 +2,8 @@
 ``delete_expired_recordings`` hourly (video call recordings past their retention) and
 ``stop_abandoned_recordings`` every minute (recordings left open by a call that is over or by a
 doctor's browser that went away), ``retire_guest_logins`` every few minutes (a video visit
-guest's login once the call is over) and ``purge_log_events`` hourly (kept log events past their
-retention)."""
+guest's login once the call is over), ``purge_log_events`` hourly (kept log events past their
+retention) and ``announce_expiring_batches`` daily (the ``stock.batch_expiring`` domain events)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -96,3 +96,33 @@ def purge_log_events() -> int:
         deleted = purge(current_app.extensions["documents"], utcnow(), int(current_app.config["LOG_RETENTION_DAYS"]))
     logging.getLogger(__name__).info("log events purged: %d", deleted)
     return deleted
+
+
+def announce_expiring_batches() -> int:
+    """Write a ``stock.batch_expiring`` event for each batch with stock that now expires within the
+    pharmacy's expiry window (``PHARMACY_EXPIRY_WINDOW_DAYS``), counted from the clinic's today;
+    a batch is announced once. Commits; how many. Two runs at once: the second one's events meet
+    the first's at the outbox sequence and it writes nothing (the first announced them)."""
+    from flask import current_app
+    from sqlalchemy.exc import IntegrityError
+
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services import outbox
+    from app.services.dispensing import clinic_today
+    from app.services.pharmacy_settings import PharmacyPolicy
+    from app.services.settings import ClinicSettings
+
+    with app_context():
+        today = clinic_today(utcnow(), ClinicSettings.from_config(current_app.config))
+        window = PharmacyPolicy.from_config(current_app.config).expiry_window_days
+        session = db.session.session_factory()
+        try:
+            announced = outbox.announce_expiring_batches(session, today, window)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            announced = 0
+        finally:
+            session.close()
+    return announced

@@ -25,4 +25,5 @@ PERIODIC_JOBS: tuple[Periodic, ...] = (
     Periodic("abandoned-recordings", "app.jobs.maintenance.stop_abandoned_recordings", 60, "low"),
     Periodic("retire-guest-logins", "app.jobs.maintenance.retire_guest_logins", 300, "low"),
     Periodic("purge-log-events", "app.jobs.maintenance.purge_log_events", 3600, "low"),
+    Periodic("announce-expiring-batches", "app.jobs.maintenance.announce_expiring_batches", 86400, "low"),
 )

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Connection, case, event, func, insert, inspect, select
+from sqlalchemy import Connection, case, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -65,6 +65,8 @@ _APPOINTMENT_STATUS_EVENTS = {
 _INVOICE_STATUS_EVENTS = {"issued": "invoice.issued", "paid": "invoice.paid", "void": "invoice.voided"}
 _PRESCRIPTION_STATUS_EVENTS = {"issued": "prescription.issued", "dispensed": "prescription.dispensed",
                                "partially_dispensed": "prescription.dispensed"}
+# A prescription's statuses in the order a dispense moves it; a return moves it back (no event).
+_PRESCRIPTION_PROGRESS = ("draft", "issued", "partially_dispensed", "dispensed")
 # A patient's columns whose change is not news to anyone outside (derived or bookkeeping).
 _PATIENT_QUIET = frozenset({"search_text", "created_at", "updated_at"})
 
@@ -250,6 +252,8 @@ def _prescription_events(connection: Connection, obj: Prescription) -> list[Even
     changed, old, status = _history(obj, "status")
     if not (changed and status != old and status in _PRESCRIPTION_STATUS_EVENTS):
         return []
+    if old in _PRESCRIPTION_PROGRESS and _PRESCRIPTION_PROGRESS.index(status) < _PRESCRIPTION_PROGRESS.index(old):
+        return []  # units returned: not issued or dispensed again
     items = connection.execute(select(PrescriptionItem.id, PrescriptionItem.medicine_id, PrescriptionItem.quantity)
                                .where(PrescriptionItem.prescription_id == obj.id)
                                .order_by(PrescriptionItem.id)).all()
@@ -369,14 +373,53 @@ def _changes(connection: Connection, obj: Any, released: list[LabResult]) -> lis
     return []
 
 
+_RELEASES = "outbox.releases"
+
+
+def _releases_of_transaction(session: Session) -> dict[int, tuple[str, dict[str, Any]]]:
+    """The ``lab.result_released`` events this transaction wrote so far: order id -> (event id,
+    payload)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_RELEASES)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_RELEASES] = held
+    return held[1]
+
+
+def _merge_releases(session: Session, events: list[Event]) -> list[Event]:
+    """One release is one event per order even when it spans flushes (an autoflush in the middle
+    of it, a ``before_commit`` hook's flush): results released in a later flush of the same
+    transaction join the event already written; the other events pass through."""
+    if not any(item.type == "lab.result_released" for item in events):
+        return events
+    written = _releases_of_transaction(session)
+    kept = []
+    for item in events:
+        order_id = int(item.aggregate_id)
+        if item.type != "lab.result_released" or order_id not in written:
+            kept.append(item)
+            continue
+        event_id, payload = written[order_id]
+        results = sorted(payload["results"] + jsonable(item.payload["results"]), key=lambda r: r["lab_result_id"])
+        payload = {**payload, "results": results}
+        session.connection().execute(update(OutboxEvent.__table__).where(OutboxEvent.event_id == event_id)
+                                     .values(payload=payload))
+        written[order_id] = (event_id, payload)
+    return kept
+
+
 def _write(session: Session, flush_context: Any) -> None:
     """After the flush (new rows have their ids; new, dirty and the attribute history still say
     what the flush did: SQLAlchemy's documented after_flush state), on the flush's connection."""
-    events = _events_of_flush(session)
+    events = _merge_releases(session, _events_of_flush(session))
     if events:
         news = {(e.aggregate_type, str(e.aggregate_id)) for e in events
                 if e.type in ("appointment.booked", "patient.registered", "lab.ordered")}
-        record_all(session, events, new_aggregates=news)
+        ids = record_all(session, events, new_aggregates=news)
+        for item, event_id in zip(events, ids, strict=True):
+            if item.type == "lab.result_released":
+                _releases_of_transaction(session)[int(item.aggregate_id)] = (event_id, jsonable(item.payload))
 
 
 def register(db: Any) -> None:

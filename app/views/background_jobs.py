@@ -30,6 +30,7 @@ JOB_LABELS = {
     "app.jobs.maintenance.stop_abandoned_recordings": _l("Stop video call recordings left open"),
     "app.jobs.maintenance.retire_guest_logins": _l("Deactivate video visit guests' logins once their call is over"),
     "app.jobs.maintenance.purge_log_events": _l("Delete log events past their retention"),
+    "app.jobs.maintenance.announce_expiring_batches": _l("Announce the batches coming to their expiry"),
     "app.jobs.notices.appointment_event": _l("Notices about an appointment"),
     "app.jobs.notices.lab_results_released": _l("Notices about lab results released"),
     "app.jobs.notices.prescription_dispensed": _l("Notices about a prescription ready for pickup"),
