@@ -161,8 +161,8 @@ def test_a_prescription_dispensed_in_part_then_in_full(db, clinic):
     assert _types(db, "prescription", pid) == [(1, "prescription.issued"), (2, "prescription.dispensed")]
     part = outbox.events_for(db.session, "prescription", pid)[1].payload
     assert (part["status"], part["dispensed_at"], part["patient_id"]) == ("partially_dispensed", None, clinic.patient)
-    assert [(i["item_id"], i["medicine_id"], i["quantity"]) for i in part["items"]] == [(first, med, 10),
-                                                                                       (second, other, 5)]
+    assert [(i["item_id"], i["medicine_id"], i["quantity"], i["dispensed_quantity"]) for i in part["items"]] == [
+        (first, med, 10, 6), (second, other, 5, 5)]
     batch(db, med, 20, 300)
     later = NOW + timedelta(minutes=30)
     assert dispensing.dispense_prescription(db.session, pid, None, clinic.user_id, later).status == "dispensed"
@@ -170,6 +170,25 @@ def test_a_prescription_dispensed_in_part_then_in_full(db, clinic):
                                                (3, "prescription.dispensed")]
     full = outbox.events_for(db.session, "prescription", pid)[2].payload
     assert (full["status"], full["dispensed_at"]) == ("dispensed", later.isoformat())
+
+
+def test_a_second_partial_dispense_is_a_dispense_too(db, clinic):
+    """The status stays "partially dispensed", but units left the shelf: the event says how many."""
+    from app.services import dispensing, outbox
+
+    med = medicine(db)
+    batch(db, med, 3, 200)
+    pid = prescription(db, clinic, (med, 10))
+    dispensing.dispense_prescription(db.session, pid, None, clinic.user_id, NOW)
+    batch(db, med, 4, 300)
+    later = NOW + timedelta(minutes=30)
+    assert dispensing.dispense_prescription(db.session, pid, None, clinic.user_id, later).status == \
+        "partially_dispensed"
+    assert _types(db, "prescription", pid) == [(1, "prescription.issued"), (2, "prescription.dispensed"),
+                                               (3, "prescription.dispensed")]
+    events = outbox.events_for(db.session, "prescription", pid)
+    assert [e.payload["items"][0]["dispensed_quantity"] for e in events[1:]] == [3, 7]
+    assert all(e.payload["status"] == "partially_dispensed" for e in events[1:])
 
 
 def test_a_return_is_not_a_dispense(db, clinic):

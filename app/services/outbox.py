@@ -248,20 +248,41 @@ def _released_results(connection: Connection, results: list[LabResult]) -> list[
     return found
 
 
-def _prescription_events(connection: Connection, obj: Prescription) -> list[Event]:
+def _prescription_payload(connection: Connection, prescription_id: int) -> dict[str, Any]:
+    """The prescription as the flush left it, with each item's prescribed and dispensed units."""
+    row = connection.execute(select(Prescription.patient_id, Prescription.doctor_id, Prescription.encounter_id,
+                                    Prescription.status, Prescription.issued_at, Prescription.dispensed_at)
+                             .where(Prescription.id == prescription_id)).one()
+    items = connection.execute(select(PrescriptionItem.id, PrescriptionItem.medicine_id, PrescriptionItem.quantity,
+                                      PrescriptionItem.dispensed_quantity)
+                               .where(PrescriptionItem.prescription_id == prescription_id)
+                               .order_by(PrescriptionItem.id)).all()
+    return {"prescription_id": prescription_id, "patient_id": row.patient_id, "doctor_id": row.doctor_id,
+            "encounter_id": row.encounter_id, "status": row.status, "issued_at": row.issued_at,
+            "dispensed_at": row.dispensed_at,
+            "items": [{"item_id": i.id, "medicine_id": i.medicine_id, "quantity": i.quantity,
+                       "dispensed_quantity": i.dispensed_quantity} for i in items]}
+
+
+def _prescription_events(connection: Connection, obj: Prescription, dispensed: set[int]) -> list[Event]:
+    """``prescription.issued`` when it goes to the pharmacy; a status moving on to (partly)
+    dispensed counts as a dispense (``dispensed``), as does any item's dispensed units growing
+    (a second partial dispense leaves the status as it was)."""
     changed, old, status = _history(obj, "status")
     if not (changed and status != old and status in _PRESCRIPTION_STATUS_EVENTS):
         return []
     if old in _PRESCRIPTION_PROGRESS and _PRESCRIPTION_PROGRESS.index(status) < _PRESCRIPTION_PROGRESS.index(old):
         return []  # units returned: not issued or dispensed again
-    items = connection.execute(select(PrescriptionItem.id, PrescriptionItem.medicine_id, PrescriptionItem.quantity)
-                               .where(PrescriptionItem.prescription_id == obj.id)
-                               .order_by(PrescriptionItem.id)).all()
-    return [Event(_PRESCRIPTION_STATUS_EVENTS[status], "prescription", obj.id, {
-        "prescription_id": obj.id, "patient_id": obj.patient_id, "doctor_id": obj.doctor_id,
-        "encounter_id": obj.encounter_id, "status": status, "issued_at": obj.issued_at,
-        "dispensed_at": obj.dispensed_at,
-        "items": [{"item_id": i.id, "medicine_id": i.medicine_id, "quantity": i.quantity} for i in items]})]
+    if status == "issued":
+        return [Event("prescription.issued", "prescription", obj.id, _prescription_payload(connection, obj.id))]
+    dispensed.add(obj.id)
+    return []
+
+
+def _dispensed_units(obj: PrescriptionItem, dispensed: set[int]) -> None:
+    changed, before, after = _history(obj, "dispensed_quantity")
+    if changed and after is not None and int(after) > int(before or 0):
+        dispensed.add(obj.prescription_id)
 
 
 def _money(value: Any) -> str:
@@ -332,6 +353,7 @@ def _events_of_flush(session: Session) -> list[Event]:
     found: list[Event] = []
     released: list[LabResult] = []
     movements: list[StockMovement] = []
+    dispensed: set[int] = set()
     for obj in session.new:
         if isinstance(obj, Appointment):
             found += _appointment_events(obj, True)
@@ -344,7 +366,7 @@ def _events_of_flush(session: Session) -> list[Event]:
         elif isinstance(obj, StockMovement):
             movements.append(obj)
         elif isinstance(obj, Invoice | Prescription | Encounter | LabResult):
-            found += _changes(connection, obj, released)
+            found += _changes(connection, obj, released, dispensed)
     for obj in session.dirty:
         if isinstance(obj, Appointment):
             found += _appointment_events(obj, False)
@@ -352,19 +374,23 @@ def _events_of_flush(session: Session) -> list[Event]:
             found += _patient_events(obj, False)
         elif isinstance(obj, LabOrder):
             found += _lab_order_events(obj, False)
+        elif isinstance(obj, PrescriptionItem):
+            _dispensed_units(obj, dispensed)
         elif isinstance(obj, Invoice | Prescription | Encounter | LabResult):
-            found += _changes(connection, obj, released)
+            found += _changes(connection, obj, released, dispensed)
     found += _released_results(connection, released)
+    found += [Event("prescription.dispensed", "prescription", prescription_id,
+                    _prescription_payload(connection, prescription_id)) for prescription_id in sorted(dispensed)]
     found += _stock_low_events(connection, movements)
     return found
 
 
-def _changes(connection: Connection, obj: Any, released: list[LabResult]) -> list[Event]:
+def _changes(connection: Connection, obj: Any, released: list[LabResult], dispensed: set[int]) -> list[Event]:
     """Events of a row read by the change of a column (new or updated alike)."""
     if isinstance(obj, Invoice):
         return _invoice_events(obj)
     if isinstance(obj, Prescription):
-        return _prescription_events(connection, obj)
+        return _prescription_events(connection, obj, dispensed)
     if isinstance(obj, Encounter):
         return _encounter_events(obj)
     changed, old, at = _history(obj, "released_at")
@@ -373,53 +399,67 @@ def _changes(connection: Connection, obj: Any, released: list[LabResult]) -> lis
     return []
 
 
-_RELEASES = "outbox.releases"
+def _merge_results(written: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """Results released in a later flush join those already in the event."""
+    results = sorted(written["results"] + jsonable(later["results"]), key=lambda r: r["lab_result_id"])
+    return {**written, "results": results}
 
 
-def _releases_of_transaction(session: Session) -> dict[int, tuple[str, dict[str, Any]]]:
-    """The ``lab.result_released`` events this transaction wrote so far: order id -> (event id,
-    payload)."""
+def _latest(written: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """The payload read after the later flush: it already holds what the earlier one wrote."""
+    return jsonable(later)
+
+
+# Events one action writes once per aggregate even when the action spans several flushes of its
+# transaction (an autoflush in the middle of it, a ``before_commit`` hook's flush): a later flush's
+# event of the same type and aggregate updates the payload of the one already written.
+_ONE_PER_TRANSACTION = {"lab.result_released": _merge_results, "prescription.dispensed": _latest}
+_WRITTEN = "outbox.written"
+
+
+def _written_in_transaction(session: Session) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(type, aggregate id) -> (event id, payload) of the events of ``_ONE_PER_TRANSACTION`` this
+    transaction wrote so far."""
     transaction = session.get_transaction()
-    held = session.info.get(_RELEASES)
+    held = session.info.get(_WRITTEN)
     if held is None or held[0] is not transaction:
         held = (transaction, {})
-        session.info[_RELEASES] = held
+        session.info[_WRITTEN] = held
     return held[1]
 
 
-def _merge_releases(session: Session, events: list[Event]) -> list[Event]:
-    """One release is one event per order even when it spans flushes (an autoflush in the middle
-    of it, a ``before_commit`` hook's flush): results released in a later flush of the same
-    transaction join the event already written; the other events pass through."""
-    if not any(item.type == "lab.result_released" for item in events):
+def _merge_in_transaction(session: Session, events: list[Event]) -> list[Event]:
+    """The events still to write; those of ``_ONE_PER_TRANSACTION`` already written by this
+    transaction update that row instead."""
+    if not any(item.type in _ONE_PER_TRANSACTION for item in events):
         return events
-    written = _releases_of_transaction(session)
+    written = _written_in_transaction(session)
     kept = []
     for item in events:
-        order_id = int(item.aggregate_id)
-        if item.type != "lab.result_released" or order_id not in written:
+        key = (item.type, str(item.aggregate_id))
+        if key not in written:
             kept.append(item)
             continue
-        event_id, payload = written[order_id]
-        results = sorted(payload["results"] + jsonable(item.payload["results"]), key=lambda r: r["lab_result_id"])
-        payload = {**payload, "results": results}
+        event_id, payload = written[key]
+        payload = _ONE_PER_TRANSACTION[item.type](payload, item.payload)
         session.connection().execute(update(OutboxEvent.__table__).where(OutboxEvent.event_id == event_id)
                                      .values(payload=payload))
-        written[order_id] = (event_id, payload)
+        written[key] = (event_id, payload)
     return kept
 
 
 def _write(session: Session, flush_context: Any) -> None:
     """After the flush (new rows have their ids; new, dirty and the attribute history still say
     what the flush did: SQLAlchemy's documented after_flush state), on the flush's connection."""
-    events = _merge_releases(session, _events_of_flush(session))
+    events = _merge_in_transaction(session, _events_of_flush(session))
     if events:
         news = {(e.aggregate_type, str(e.aggregate_id)) for e in events
                 if e.type in ("appointment.booked", "patient.registered", "lab.ordered")}
         ids = record_all(session, events, new_aggregates=news)
         for item, event_id in zip(events, ids, strict=True):
-            if item.type == "lab.result_released":
-                _releases_of_transaction(session)[int(item.aggregate_id)] = (event_id, jsonable(item.payload))
+            if item.type in _ONE_PER_TRANSACTION:
+                _written_in_transaction(session)[(item.type, str(item.aggregate_id))] = \
+                    (event_id, jsonable(item.payload))
 
 
 def register(db: Any) -> None:
