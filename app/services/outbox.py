@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
+from flask import current_app, has_app_context
 from sqlalchemy import Connection, case, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ from app.models import (
     StockMovement,
 )
 from app.models.types import utcnow
+from app.services.settings import ClinicSettings
 
 PAYLOAD_VERSION = 1
 
@@ -321,14 +323,21 @@ def _patient_events(obj: Patient, new: bool) -> list[Event]:
     return [Event("patient.updated", "patient", obj.id, {"patient_id": obj.id, "code": obj.code, "fields": fields})]
 
 
+def _clinic_today() -> date:
+    """The clinic's date now (its time zone from the app's configuration; UTC outside an app)."""
+    if not has_app_context():
+        return utcnow().date()
+    return ClinicSettings.from_config(current_app.config).today()
+
+
 def _stock_low_events(connection: Connection, movements: list[StockMovement]) -> list[Event]:
     """``stock.low`` when this flush's movements took a medicine's usable stock from at or above
     its reorder level to below it (once per crossing, not on every later dispense). Usable: in
-    batches not past their expiry date (today in UTC)."""
+    batches not past their expiry date (the clinic's today, as dispensing counts it)."""
     moved: dict[int, int] = {}
     for movement in movements:
         moved[movement.medicine_id] = moved.get(movement.medicine_id, 0) + movement.quantity
-    today = utcnow().date()
+    today = _clinic_today()
     found = []
     for medicine_id, delta in sorted(moved.items()):
         if delta >= 0:
