@@ -25,4 +25,6 @@ PERIODIC_JOBS: tuple[Periodic, ...] = (
     Periodic("abandoned-recordings", "app.jobs.maintenance.stop_abandoned_recordings", 60, "low"),
     Periodic("retire-guest-logins", "app.jobs.maintenance.retire_guest_logins", 300, "low"),
     Periodic("purge-log-events", "app.jobs.maintenance.purge_log_events", 3600, "low"),
+    Periodic("webhooks-fan-out", "app.jobs.webhooks.fan_out", 10, "default"),
+    Periodic("webhooks-retry", "app.jobs.webhooks.sweep", 30, "default"),
 )
