@@ -65,7 +65,7 @@ class WebhooksView(BaseView):
     default_view = "index"
     class_permission_name = "Webhook"
     base_permissions = ["can_read", "can_write"]
-    method_permission_name = {"index": "read", "endpoint": "read", "receiver": "read", "new": "write",
+    method_permission_name = {"index": "read", "show": "read", "receiver": "read", "new": "write",
                               "edit": "write", "activate": "write", "deactivate": "write", "reveal": "write",
                               "resend": "write"}
 
@@ -123,7 +123,7 @@ class WebhooksView(BaseView):
 
     @expose("/<int:endpoint_id>/")
     @has_access
-    def endpoint(self, endpoint_id: int):
+    def show(self, endpoint_id: int):
         return self._endpoint_page(endpoint_id)
 
     @expose("/<int:endpoint_id>/edit", methods=["GET", "POST"])
@@ -151,7 +151,7 @@ class WebhooksView(BaseView):
             self._errors_onto(form, exc)
             return self._form_page(form, endpoint_id, 422)
         flash(_("The endpoint is saved."), "success")
-        return redirect(url_for(f"{self.endpoint}.endpoint", endpoint_id=endpoint_id), 303)
+        return redirect(url_for(f"{self.endpoint}.show", endpoint_id=endpoint_id), 303)
 
     def _set_active(self, endpoint_id: int, active: bool, done: str):
         if ActionForm().validate_on_submit():
@@ -162,7 +162,7 @@ class WebhooksView(BaseView):
             flash(done, "success")
         else:
             flash(_("The security token is missing or has expired. Reload the page and try again."), "danger")
-        return redirect(url_for(f"{self.endpoint}.endpoint", endpoint_id=endpoint_id), 303)
+        return redirect(url_for(f"{self.endpoint}.show", endpoint_id=endpoint_id), 303)
 
     @expose("/<int:endpoint_id>/deactivate", methods=["POST"])
     @has_access
@@ -198,7 +198,7 @@ class WebhooksView(BaseView):
         if current_app.config.get("REDIS_URL"):
             queue_deliveries(current_app.config, [delivery_id])  # a worker sends it; never this request
         flash(_("The event will be sent again within a minute."), "success")
-        return redirect(url_for(f"{self.endpoint}.endpoint", endpoint_id=endpoint_id), 303)
+        return redirect(url_for(f"{self.endpoint}.show", endpoint_id=endpoint_id), 303)
 
     @expose("/test-receiver/")
     @has_access
