@@ -66,6 +66,7 @@ def test_admin_sends_an_event_to_the_test_receiver(app, page_as, tmp_path, width
         endpoint_id = page.locator("#webhook-endpoint").get_attribute("data-endpoint")
         secret = page.locator("#webhook-secret [data-secret]").inner_text().strip()
         assert secret.startswith("whsec_")
+        assert page.url == f"{page.base_url}/webhooks/{endpoint_id}/"  # a reload does not post the form again
         shot("3-created")
 
         _register_patient(app)
