@@ -77,20 +77,21 @@ def test_admin_sends_an_event_to_the_test_receiver(app, page_as, tmp_path, width
 
         page.goto(f"{page.base_url}/webhooks/")
         page.wait_for_load_state()
+        shot("4-list")
         page.locator(f'tr[data-endpoint="{endpoint_id}"] a').click()
         page.wait_for_load_state()
         row = page.locator("#webhook-deliveries tr[data-delivery]")
         assert row.count() == 1 and row.get_attribute("data-status") == "delivered"
         assert "patient.registered" in row.inner_text()
         assert page.locator("#webhook-secret").count() == 0  # shown once
-        shot("4-delivered")
+        shot("5-delivered")
 
         page.goto(f"{page.base_url}/webhooks/test-receiver/")
         page.wait_for_load_state()
         received = page.locator("[data-received]")
         assert received.count() == 1 and received.get_attribute("data-verified") == "yes"
         assert '"type": "patient.registered"' in received.inner_text()
-        shot("5-received")
+        shot("6-received")
     finally:
         page.goto(f"{page.base_url}/clinic/language/en?next=/")
         page.context.close()
