@@ -282,8 +282,9 @@ def fan_out(session: Session, now: datetime, limit: int = FAN_OUT_BATCH) -> list
         session.commit()
         return []
     endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))))
-    existing = set(session.execute(select(WebhookDelivery.endpoint_id, WebhookDelivery.event_id).where(
-        WebhookDelivery.event_id.in_([e.event_id for e in events]))).tuples())
+    existing = {(row[0], row[1]) for row in session.execute(
+        select(WebhookDelivery.endpoint_id, WebhookDelivery.event_id)
+        .where(WebhookDelivery.event_id.in_([e.event_id for e in events])))}
     made = []
     for event in events:
         for endpoint in endpoints:
