@@ -131,6 +131,9 @@ def register_blueprints(app: Flask) -> None:
     from app.views import stripe_webhook
 
     stripe_webhook.register(app)  # POST /webhooks/stripe (signed by Stripe, no CSRF token)
+    from app.views import webhooks as webhook_views
+
+    webhook_views.register(app)  # POST /webhooks/test-receiver/<token> (our own signed deliveries)
     # Browsers ask for /favicon.ico on every site: without it each first page logged a 404 error.
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: redirect(url_for("static", filename="favicon.svg"), 301))

@@ -25,6 +25,9 @@ from app.models import (
     SearchDocument,
     SearchWord,
     StoredDocument,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookReceived,
 )
 from app.models.types import utcnow
 
@@ -40,7 +43,8 @@ from app.models.types import utcnow
 # The outbox's events are themselves a record of audited changes, written with them.
 NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode, OutboundMessage,
                ReminderLog, DashboardDay, DashboardPatients, DashboardRevenueDay, DashboardTakingsDay,
-               PatientFirstVisit, SearchDocument, SearchWord, OutboxEvent)
+               PatientFirstVisit, SearchDocument, SearchWord, OutboxEvent, WebhookDelivery,
+               WebhookReceived, WebhookCursor)
 
 
 def actor() -> tuple[int | None, str | None]:

@@ -22,6 +22,9 @@ another site, or because they prove their sender otherwise:
   it with GET.
 - Stripe's webhook (``POST /webhooks/stripe``): Stripe's server calls it with no session; it
   proves itself by the ``Stripe-Signature`` HMAC over the body (``app.services.stripe_gateway``).
+- The webhooks' built-in test receiver (``POST /webhooks/test-receiver/<token>``): called by our
+  own delivery job, as an outside receiver would be; it keeps the payload and says whether its
+  ``Clinic-Signature`` verifies (``app.services.webhooks``). Its token comes from the secret key.
 
 FAB marks its REST blueprints as exempt from ``CSRFProtect``; ``WTF_CSRF_CHECK_DEFAULT`` is
 therefore off and the check below runs ``csrf.protect()`` itself, without those exemptions, so
@@ -43,8 +46,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints that authenticate by what the body carries, never by the session cookie.
 TOKEN_FREE_ENDPOINTS = frozenset({"SecurityApi.login", "SecurityApi.refresh"})
 # Providers' callbacks that prove themselves by a signature over what they carry (see above):
-# VNPay's IPN (HMAC-SHA512) and Stripe's webhook (the Stripe-Signature header, HMAC-SHA256).
-SIGNED_CALLBACK_ENDPOINTS = frozenset({"vnpay.ipn", "stripe_webhook.receive"})
+# VNPay's IPN (HMAC-SHA512) and Stripe's webhook (the Stripe-Signature header, HMAC-SHA256); the
+# webhooks' built-in test receiver (called by our own delivery job, it checks Clinic-Signature).
+SIGNED_CALLBACK_ENDPOINTS = frozenset({"vnpay.ipn", "stripe_webhook.receive", "webhook_receiver.receive"})
 
 
 def carries_bearer_token() -> bool:

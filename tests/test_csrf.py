@@ -18,8 +18,9 @@ TOKEN_FREE = {"SecurityApi.login", "SecurityApi.refresh"}
 # they carry, idempotent (app/csrf.py SIGNED_CALLBACK_ENDPOINTS). VNPay's IPN is also the one route
 # that may change state on GET (VNPay calls it so); test_no_get_changes_anything visits it
 # unsigned, and it must then change nothing. Signed deliveries: tests/test_vnpay.py and
-# tests/test_stripe.py (Stripe's webhook, POST only).
-SIGNED_CALLBACKS = {"vnpay.ipn", "stripe_webhook.receive"}
+# tests/test_stripe.py (Stripe's webhook, POST only). The webhooks' test receiver only keeps what
+# it is sent (for the admin's page) under a token from the secret key: tests/test_webhooks.py.
+SIGNED_CALLBACKS = {"vnpay.ipn", "stripe_webhook.receive", "webhook_receiver.receive"}
 TOKEN_FREE |= SIGNED_CALLBACKS
 # Whatever a request might try to write, were it let through.
 FORM = {"name": "CSRF", "full_name": "CSRF Test", "code": "CSRF", "status": "cancelled", "reason": "csrf",

@@ -26,4 +26,6 @@ PERIODIC_JOBS: tuple[Periodic, ...] = (
     Periodic("retire-guest-logins", "app.jobs.maintenance.retire_guest_logins", 300, "low"),
     Periodic("purge-log-events", "app.jobs.maintenance.purge_log_events", 3600, "low"),
     Periodic("announce-expiring-batches", "app.jobs.maintenance.announce_expiring_batches", 86400, "low"),
+    Periodic("webhooks-fan-out", "app.jobs.webhooks.fan_out", 10, "default"),
+    Periodic("webhooks-retry", "app.jobs.webhooks.sweep", 30, "default"),
 )

@@ -39,6 +39,7 @@ from app.models.stock_usage import MedicineDailyUse
 from app.models.suppliers import GoodsReceipt, GoodsReceiptLine, Supplier
 from app.models.telemedicine import VideoCall, VideoCallGuest
 from app.models.video_recording import RecordingChunk, RecordingConsent, VideoCallFile, VideoRecording
+from app.models.webhooks import WebhookCursor, WebhookDelivery, WebhookEndpoint, WebhookReceived
 
 __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
@@ -60,4 +61,5 @@ __all__ = [
     "StoredDocument", "Supplier", "UserProfile", "UserSession", "VideoCall", "VideoCallGuest", "WorkSchedule",
     "doctor_service",
     "RecordingChunk", "RecordingConsent", "VideoCallFile", "VideoRecording",
+    "WebhookCursor", "WebhookDelivery", "WebhookEndpoint", "WebhookReceived",
 ]

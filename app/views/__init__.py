@@ -137,6 +137,10 @@ def register_views(appbuilder: AppBuilder) -> None:
 
     appbuilder.add_view(LogViewerView, "Logs", label=_l("Logs"), category="Administration",
                         category_label=_l("Administration"), category_icon=CATEGORY_ICONS["Administration"])
+    from app.views.webhooks import WebhooksView
+
+    appbuilder.add_view(WebhooksView, "Webhooks", label=_l("Webhooks"), category="Administration",
+                        category_label=_l("Administration"), category_icon=CATEGORY_ICONS["Administration"])
     from app.views.cache_stats import CacheStatsView
 
     appbuilder.add_view(CacheStatsView, "Cache", label=_l("Cache"), category="Administration",
