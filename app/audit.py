@@ -12,10 +12,12 @@ from app.fab.actor import acting_user_id, client_address
 from app.models import (
     AppointmentEvent,
     AuditEvent,
+    ConsumedEvent,
     DashboardDay,
     DashboardPatients,
     DashboardRevenueDay,
     DashboardTakingsDay,
+    LabBridgeOrder,
     MfaEnrolment,
     MfaRecoveryCode,
     OutboundMessage,
@@ -40,7 +42,7 @@ from app.models.types import utcnow
 # The outbox's events are themselves a record of audited changes, written with them.
 NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode, OutboundMessage,
                ReminderLog, DashboardDay, DashboardPatients, DashboardRevenueDay, DashboardTakingsDay,
-               PatientFirstVisit, SearchDocument, SearchWord, OutboxEvent)
+               PatientFirstVisit, SearchDocument, SearchWord, OutboxEvent, ConsumedEvent, LabBridgeOrder)
 
 
 def actor() -> tuple[int | None, str | None]:
