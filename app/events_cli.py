@@ -9,6 +9,11 @@ import click
 from flask import Flask, current_app
 
 
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs every connection step at INFO
+
+
 def register(app: Flask) -> None:
     @app.cli.group("events")
     def events_group() -> None:
@@ -25,7 +30,7 @@ def register(app: Flask) -> None:
         if settings is None:
             click.echo("AMQP_URL is not set: the relay is off (events wait in the outbox).")
             return
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _logging()
         click.echo(f"relay to exchange {settings.exchange} ({db.engine.dialect.name})"
                    f"{' (once)' if once else ''}")
         try:
@@ -57,7 +62,7 @@ def register(app: Flask) -> None:
         if settings is None:
             click.echo("AMQP_URL is not set: consumers are off.")
             return
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _logging()
         consumer = CONSUMERS[name](current_app.config)
         if once and idle_timeout is None:
             idle_timeout = 1.0
