@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.models import Appointment
 from app.models.types import utcnow
 from app.services.event_consumers.base import Consumer
 from app.services.messaging.recipients import queue_for_patient
@@ -22,11 +23,11 @@ class NotificationsBridge(Consumer):
 
     def apply(self, session: Session, event: dict[str, Any]) -> None:
         payload = event.get("payload") or {}
-        patient_id = payload.get("patient_id")
-        if not patient_id:
-            return
-        params = {"appointment_id": payload.get("appointment_id"), "start_at": payload.get("start_at"),
+        patient_id, appointment_id = payload.get("patient_id"), payload.get("appointment_id")
+        if not patient_id or not appointment_id or session.get(Appointment, int(appointment_id)) is None:
+            return  # nothing to tell about an appointment that is gone
+        params = {"appointment_id": appointment_id, "start_at": payload.get("start_at"),
                   "status": payload.get("status")}
         queue_for_patient(session, int(patient_id), KINDS[event["type"]], params, now=utcnow(),
                           settings=MessagingSettings.from_config(self.config), channels=("sms",),
-                          dedupe_key=f"event:{event['event_id']}", appointment_id=payload.get("appointment_id"))
+                          dedupe_key=f"event:{event['event_id']}", appointment_id=int(appointment_id))
