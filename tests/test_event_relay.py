@@ -185,11 +185,12 @@ def test_two_relays_on_postgresql_keep_order_and_lose_nothing(app, db, broker): 
     queue = broker.bind("all")
     _record(db, 40, 8)
     settings = _settings(broker, batch_size=15)
+    engine = db.engine
     errors: list[BaseException] = []
     sent: list[int] = []
 
     def relay() -> None:
-        with Session(db.engine) as session:
+        with Session(engine) as session:
             try:
                 sent.append(event_relay.run(session, settings, once=True))
             except BaseException as exc:  # noqa: BLE001 - reported below
