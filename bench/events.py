@@ -19,6 +19,7 @@ event's commit to its apply), plus context lines.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import threading
 import time
@@ -40,7 +41,7 @@ import app.models  # noqa: E402,F401
 from app.models import Appointment, Doctor, Invoice, OutboxEvent, Patient, Service  # noqa: E402
 from app.models.types import utcnow  # noqa: E402
 from app.services import event_relay, outbox  # noqa: E402
-from app.services.event_consumers.base import ConsumeSettings, Consumer, consume  # noqa: E402
+from app.services.event_consumers.base import Consumer, ConsumeSettings, consume  # noqa: E402
 from bench.scratch import scratch_postgres  # noqa: E402
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -108,25 +109,42 @@ def produce(factory: sessionmaker, visits: int, doctor_ids: list[int], service_i
         done.set()
 
 
-def relay(engine: sa.Engine, settings: event_relay.RelaySettings, stop: threading.Event, counts: dict) -> None:
+def relay_process(url: str, settings: event_relay.RelaySettings, stop: Any, sent: Any) -> None:
+    """The relay in its own process, as ``flask events relay`` runs: drain, sleep when idle, stop
+    once the writer is done and nothing is left."""
+    engine = create_engine(url)
     publisher = event_relay.Publisher(settings)
     try:
         with Session(engine) as session:
             while True:
                 finished = stop.is_set()
-                sent = event_relay.drain(session, publisher, settings)
-                counts["sent"] = counts.get("sent", 0) + sent
-                if finished and sent == 0:
+                count = event_relay.drain(session, publisher, settings)
+                sent.value += count
+                if finished and count == 0:
                     return
-                if not sent:
+                if not count:
                     time.sleep(settings.idle_seconds)
     finally:
         publisher.close()
+        engine.dispose()
+
+
+def consumer_process(url: str, settings: ConsumeSettings, counts: Any) -> None:
+    """The consumer in its own process, as ``flask events consume`` runs; stops after 3 s idle."""
+    engine = create_engine(url)
+    consumer = BenchConsumer({})
+    handles_every_type(consumer)
+    try:
+        with Session(engine) as session:
+            result = consume(session, consumer, settings, idle_timeout=3.0)
+        counts[0], counts[1], counts[2] = result.applied, result.duplicates, result.failed
+    finally:
+        engine.dispose()
 
 
 def run(url: str, visits: int, patients: int, batch: int) -> None:
     engine = create_engine(url, pool_size=6)
-    factory = sessionmaker(engine)
+    factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory.class_, "after_flush", outbox._write)  # as outbox.register does for the app's session
     tag = uuid.uuid4().hex[:8]
     relay_settings = event_relay.RelaySettings(url=AMQP_URL, exchange=f"bench.events.{tag}", batch_size=batch,
@@ -145,26 +163,23 @@ def run(url: str, visits: int, patients: int, batch: int) -> None:
         declare(connection.channel(), consumer, consume_settings)
         connection.close()
 
-        produced, stop = threading.Event(), threading.Event()
-        counts: dict[str, Any] = {}
+        context = multiprocessing.get_context("spawn")
+        produced, stop = threading.Event(), context.Event()
+        sent, consumed = context.Value("q", 0), context.Array("q", 3)
+        relayer = context.Process(target=relay_process, args=(url, relay_settings, stop, sent))
+        reader = context.Process(target=consumer_process, args=(url, consume_settings, consumed))
+        relayer.start()
+        reader.start()
+        time.sleep(3.0)  # both processes started (imports) before the first write
         started = time.perf_counter()
-        writer = threading.Thread(target=produce, args=(factory, visits, doctor_ids, service_id, patient_ids,
-                                                        produced))
-        relayer = threading.Thread(target=relay, args=(engine, relay_settings, stop, counts))
-
-        def consuming() -> None:
-            with Session(engine) as session:
-                counts["consumed"] = consume(session, consumer, consume_settings, idle_timeout=3.0)
-
-        reader = threading.Thread(target=consuming)
-        for thread in (writer, relayer, reader):
-            thread.start()
-        writer.join()
+        produce(factory, visits, doctor_ids, service_id, patient_ids, produced)
         write_seconds = time.perf_counter() - started
         stop.set()
         relayer.join()
         relay_seconds = time.perf_counter() - started
         reader.join()
+        counts = {"sent": sent.value}
+        result = tuple(consumed)
         with engine.connect() as conn:
             last_apply = conn.scalar(text("SELECT max(applied_at) FROM bench_effect"))
             first_write = conn.scalar(sa.select(sa.func.min(OutboxEvent.occurred_at))
@@ -176,8 +191,10 @@ def run(url: str, visits: int, patients: int, batch: int) -> None:
                                     "(SELECT 1 FROM bench_effect e WHERE e.event_id = o.event_id)"))
             twice = conn.scalar(text("SELECT count(*) FROM (SELECT event_id FROM bench_effect GROUP BY event_id "
                                      "HAVING count(*) > 1) t"))
-            lag = conn.scalar(text("SELECT max(extract(epoch FROM e.applied_at - o.occurred_at)) * 1000 FROM outbox o "
-                                   "JOIN bench_effect e ON e.event_id = o.event_id WHERE o.aggregate_type <> 'patient'"))
+            lag = conn.scalar(text("SELECT max(extract(epoch FROM e.applied_at - o.occurred_at)) * 1000 "
+                                   "FROM outbox o "
+                                   "JOIN bench_effect e ON e.event_id = o.event_id "
+                                   "WHERE o.aggregate_type <> 'patient'"))
             out_of_order = conn.scalar(text(
                 "SELECT count(*) FROM (SELECT o.aggregate_type, o.aggregate_id, o.sequence, "
                 "min(e.id) AS first_apply, lag(min(e.id)) OVER (PARTITION BY o.aggregate_type, o.aggregate_id "
@@ -185,13 +202,11 @@ def run(url: str, visits: int, patients: int, batch: int) -> None:
                 "GROUP BY o.aggregate_type, o.aggregate_id, o.sequence) t WHERE previous > first_apply"))
         visit_events = total - patients
         span = (last_apply - first_write).total_seconds() if last_apply and first_write else float("nan")
-        result = counts.get("consumed")
         print(f"events: {total} ({visit_events} from {visits} visits, {patients} patient.registered)")
         print(f"write_seconds: {write_seconds:.1f}")
         print(f"relay_done_seconds: {relay_seconds:.1f}")
         print(f"relay_sent: {counts.get('sent', 0)} (pending after: {pending})")
-        if result is not None:
-            print(f"consumer: applied {result.applied}, duplicates {result.duplicates}, failed {result.failed}")
+        print(f"consumer: applied {result[0]}, duplicates {result[1]}, failed {result[2]}")
         print(f"events_per_s: {visit_events / span:.0f}")
         print(f"lost: {lost}")
         print(f"applied_twice: {twice}")
