@@ -48,17 +48,35 @@ def already_consumed(session: Session, consumer: str, event_id: str) -> bool:
         ConsumedEvent.consumer == consumer, ConsumedEvent.event_id == event_id)) is not None
 
 
+def _claim(session: Session, consumer: str, event_id: str) -> bool:
+    """Write the dedupe row; False when it is there already (a duplicate). PostgreSQL and SQLite:
+    one ``INSERT ... ON CONFLICT DO NOTHING`` (a concurrent twin waits for the first's commit, then
+    inserts nothing); elsewhere a read, then the insert (the unique constraint decides a race)."""
+    values = {"consumer": consumer, "event_id": event_id, "consumed_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (insert(ConsumedEvent).values(**values)
+                     .on_conflict_do_nothing(index_elements=["consumer", "event_id"]).returning(ConsumedEvent.id))
+        return session.execute(statement).first() is not None
+    if already_consumed(session, consumer, event_id):
+        return False
+    session.add(ConsumedEvent(**values))
+    session.flush()  # two deliveries at once meet here: the second fails on the unique constraint
+    return True
+
+
 def handle(session: Session, consumer: Consumer, event: dict[str, Any]) -> str:
     """Apply ``event`` once for ``consumer`` and commit; ``duplicate`` when it was applied before."""
     event_id = str(event["event_id"])
     if event.get("type") not in consumer.routing_keys:
         return IGNORED
     try:
-        if already_consumed(session, consumer.name, event_id):
+        if not _claim(session, consumer.name, event_id):
             session.rollback()
             return DUPLICATE
-        session.add(ConsumedEvent(consumer=consumer.name, event_id=event_id, consumed_at=utcnow()))
-        session.flush()  # two deliveries at once meet here: the second fails on the unique constraint
         consumer.apply(session, event)
         session.flush()
         consumer.before_commit(session, event)
