@@ -119,7 +119,8 @@ def relay_process(url: str, settings: event_relay.RelaySettings, stop: Any, sent
             while True:
                 finished = stop.is_set()
                 count = event_relay.drain(session, publisher, settings)
-                sent.value += count
+                with sent.get_lock():
+                    sent.value += count
                 if finished and count == 0:
                     return
                 if not count:
@@ -142,7 +143,7 @@ def consumer_process(url: str, settings: ConsumeSettings, counts: Any) -> None:
         engine.dispose()
 
 
-def run(url: str, visits: int, patients: int, batch: int) -> None:
+def run(url: str, visits: int, patients: int, batch: int, relays: int) -> None:
     engine = create_engine(url, pool_size=6)
     factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory.class_, "after_flush", outbox._write)  # as outbox.register does for the app's session
@@ -166,16 +167,18 @@ def run(url: str, visits: int, patients: int, batch: int) -> None:
         context = multiprocessing.get_context("spawn")
         produced, stop = threading.Event(), context.Event()
         sent, consumed = context.Value("q", 0), context.Array("q", 3)
-        relayer = context.Process(target=relay_process, args=(url, relay_settings, stop, sent))
+        relayers = [context.Process(target=relay_process, args=(url, relay_settings, stop, sent))
+                    for _ in range(relays)]
         reader = context.Process(target=consumer_process, args=(url, consume_settings, consumed))
-        relayer.start()
-        reader.start()
+        for process in (*relayers, reader):
+            process.start()
         time.sleep(3.0)  # both processes started (imports) before the first write
         started = time.perf_counter()
         produce(factory, visits, doctor_ids, service_id, patient_ids, produced)
         write_seconds = time.perf_counter() - started
         stop.set()
-        relayer.join()
+        for process in relayers:
+            process.join()
         relay_seconds = time.perf_counter() - started
         reader.join()
         counts = {"sent": sent.value}
@@ -205,7 +208,7 @@ def run(url: str, visits: int, patients: int, batch: int) -> None:
         print(f"events: {total} ({visit_events} from {visits} visits, {patients} patient.registered)")
         print(f"write_seconds: {write_seconds:.1f}")
         print(f"relay_done_seconds: {relay_seconds:.1f}")
-        print(f"relay_sent: {counts.get('sent', 0)} (pending after: {pending})")
+        print(f"relay_sent: {counts.get('sent', 0)} by {relays} relay processes (pending after: {pending})")
         print(f"consumer: applied {result[0]}, duplicates {result[1]}, failed {result[2]}")
         print(f"events_per_s: {visit_events / span:.0f}")
         print(f"lost: {lost}")
@@ -230,11 +233,13 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL server URL; a scratch database is used there")
     parser.add_argument("--batch", type=int, default=200, help="the relay's batch size (RELAY_BATCH_SIZE)")
+    parser.add_argument("--relays", type=int, default=2,
+                        help="relay processes at once (FOR UPDATE SKIP LOCKED shares the work)")
     args = parser.parse_args()
     visits, patients = (1_600, 200) if args.quick else (33_000, 1_000)
     started = time.perf_counter()
     with scratch_postgres(args.postgres) as url:
-        run(url, visits, patients, args.batch)
+        run(url, visits, patients, args.batch, args.relays)
     print(f"total_seconds: {time.perf_counter() - started:.1f}")
 
 
