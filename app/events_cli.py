@@ -49,7 +49,10 @@ def register(app: Flask) -> None:
                   help="Exit when no message came for this many seconds.")
     @click.option("--prefetch", type=click.IntRange(1, 10_000), default=50, show_default=True,
                   help="Messages the broker hands over before their acks (basic_qos).")
-    def consume(name: str, once: bool, max_messages: int | None, idle_timeout: float | None, prefetch: int) -> None:
+    @click.option("--batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
+                  help="Messages already delivered applied in one transaction, acked after its commit.")
+    def consume(name: str, once: bool, max_messages: int | None, idle_timeout: float | None, prefetch: int,
+                batch: int) -> None:
         """Run the consumer NAME (lab-bridge, accounting-export, notifications-bridge)."""
         from app.extensions import db
         from app.services.event_consumers import CONSUMERS
@@ -67,7 +70,8 @@ def register(app: Flask) -> None:
         if once and idle_timeout is None:
             idle_timeout = 1.0
         try:
-            result = run_consumer(db.session, consumer, settings, max_messages=max_messages, idle_timeout=idle_timeout)
+            result = run_consumer(db.session, consumer, settings, max_messages=max_messages,
+                                  idle_timeout=idle_timeout, batch=batch)
         finally:
             db.session.remove()
         click.echo(f"{name}: applied {result.applied}, duplicates {result.duplicates}, "

@@ -133,6 +133,21 @@ def test_the_same_message_delivered_twice_through_rabbitmq_has_one_effect(app, d
 
 
 @pytest.mark.needs_rabbitmq
+def test_a_failing_message_in_a_batch_goes_back_and_the_others_are_applied(app, db, broker):  # noqa: F811
+    consumer = LabBridge(app.config)
+    settings = ConsumeSettings(url=broker.url, exchange=broker.exchange, queue_prefix=broker.prefix, prefetch=10)
+    broker.bind(consumer.name, *consumer.routing_keys)
+    good = [_event("lab.ordered", "lab_order", n, {"lab_order_id": n, "test_code": "CBC"}) for n in (1, 2)]
+    bad = _event("lab.ordered", "lab_order", 3, {"lab_order_id": "three", "test_code": "CBC"})
+    for event in (good[0], bad, good[1]):
+        broker.publish(event["type"], json.dumps(event).encode(), event["event_id"])
+    result = consume(db.session, consumer, settings, max_messages=3)
+    assert (result.applied, result.failed) == (2, 1)
+    assert sorted(db.session.scalars(sa.select(LabBridgeOrder.lab_order_id))) == [1, 2]
+    assert _count(db, ConsumedEvent) == 2  # the failed one left no dedupe row: it is back in the queue
+
+
+@pytest.mark.needs_rabbitmq
 def test_consume_command_runs_once(app, db, broker):  # noqa: F811
     broker.bind("lab-bridge", *LabBridge.routing_keys)
     event = _event("lab.cancelled", "lab_order", 12, {"lab_order_id": 12, "test_code": "CBC"})

@@ -93,6 +93,30 @@ def handle(session: Session, consumer: Consumer, event: dict[str, Any]) -> str:
         raise
 
 
+def handle_many(session: Session, consumer: Consumer, events: list[dict[str, Any]]) -> list[str]:
+    """``handle`` for several events in one transaction (each event's dedupe row beside its effect,
+    one commit for all): the outcome of each. Raises, with nothing of them committed, when one
+    fails; the caller then handles them one by one."""
+    outcomes = []
+    try:
+        for event in events:
+            event_id = str(event["event_id"])
+            if event.get("type") not in consumer.routing_keys:
+                outcomes.append(IGNORED)
+            elif not _claim(session, consumer.name, event_id):
+                outcomes.append(DUPLICATE)
+            else:
+                consumer.apply(session, event)
+                session.flush()
+                consumer.before_commit(session, event)
+                outcomes.append(APPLIED)
+        session.commit()
+        return outcomes
+    except Exception:
+        session.rollback()
+        raise
+
+
 def decode(body: bytes) -> dict[str, Any]:
     event = json.loads(body)
     if not isinstance(event, dict) or "event_id" not in event or "type" not in event:
@@ -145,10 +169,12 @@ class ConsumeResult:
 
 
 def consume(session: Session, consumer: Consumer, settings: ConsumeSettings, *, max_messages: int | None = None,
-            idle_timeout: float | None = None) -> ConsumeResult:
+            idle_timeout: float | None = None, batch: int = 100) -> ConsumeResult:
     """Consume until ``max_messages`` were handled or no message came for ``idle_timeout``
-    seconds (both None: forever). A message whose handling fails is rejected back to the queue
-    (logged) and tried again after a second; one that is not an event envelope is dropped."""
+    seconds (both None: forever). The messages already delivered (up to ``batch``) are applied in
+    one transaction and acked together after its commit; when one of them fails, they are handled
+    one by one: a message whose handling fails is rejected back to the queue (logged) and tried
+    again after a second. One that is not an event envelope is dropped (logged)."""
     from app.services.event_relay import connect
 
     result = ConsumeResult()
@@ -157,37 +183,64 @@ def consume(session: Session, consumer: Consumer, settings: ConsumeSettings, *, 
         channel = connection.channel()
         queue = declare(channel, consumer, settings)
         channel.basic_qos(prefetch_count=settings.prefetch)
-        for method, _properties, body in channel.consume(queue, inactivity_timeout=idle_timeout or 1.0):
+        messages = channel.consume(queue, inactivity_timeout=idle_timeout or 1.0)
+        while max_messages is None or result.messages < max_messages:
+            method, _properties, body = next(messages)
             if method is None:
                 if idle_timeout is not None:
                     break
                 continue
-            try:
-                event = decode(body)
-            except ValueError:
-                log.error("%s: dropped a message that is not an event: %r", consumer.name, body[:200])
-                channel.basic_reject(method.delivery_tag, requeue=False)
-                result.failed += 1
-            else:
-                try:
-                    outcome = handle(session, consumer, event)
-                except Exception:  # noqa: BLE001 - back to the queue, tried again
-                    log.exception("%s: event %s failed; back to the queue", consumer.name, event.get("event_id"))
-                    channel.basic_nack(method.delivery_tag, requeue=True)
-                    result.failed += 1
-                    time.sleep(1.0)
-                else:
-                    channel.basic_ack(method.delivery_tag)  # after the commit
-                    if outcome == APPLIED:
-                        result.applied += 1
-                    elif outcome == DUPLICATE:
-                        result.duplicates += 1
-                    else:
-                        result.ignored += 1
-            if max_messages is not None and result.messages >= max_messages:
-                break
+            taken = [(method, body)]
+            room = batch if max_messages is None else min(batch, max_messages - result.messages)
+            while len(taken) < room and channel.get_waiting_message_count() > 0:
+                method, _properties, body = next(messages)
+                taken.append((method, body))
+            _handle_batch(session, consumer, channel, taken, result)
         channel.cancel()
     finally:
         if connection.is_open:
             connection.close()
     return result
+
+
+def _count(result: ConsumeResult, outcome: str) -> None:
+    if outcome == APPLIED:
+        result.applied += 1
+    elif outcome == DUPLICATE:
+        result.duplicates += 1
+    else:
+        result.ignored += 1
+
+
+def _handle_batch(session: Session, consumer: Consumer, channel: Any, taken: list[tuple[Any, bytes]],
+                  result: ConsumeResult) -> None:
+    events: list[tuple[Any, dict[str, Any]]] = []
+    for method, body in taken:
+        try:
+            events.append((method, decode(body)))
+        except ValueError:
+            log.error("%s: dropped a message that is not an event: %r", consumer.name, body[:200])
+            channel.basic_reject(method.delivery_tag, requeue=False)
+            result.failed += 1
+    if not events:
+        return
+    try:
+        outcomes = handle_many(session, consumer, [event for _method, event in events])
+    except Exception:  # noqa: BLE001 - one of them failed: one by one, to find it
+        outcomes = None
+    if outcomes is not None:
+        for (method, _event), outcome in zip(events, outcomes, strict=True):
+            channel.basic_ack(method.delivery_tag)  # after the commit
+            _count(result, outcome)
+        return
+    for method, event in events:
+        try:
+            outcome = handle(session, consumer, event)
+        except Exception:  # noqa: BLE001 - back to the queue, tried again
+            log.exception("%s: event %s failed; back to the queue", consumer.name, event.get("event_id"))
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            result.failed += 1
+            time.sleep(1.0)
+        else:
+            channel.basic_ack(method.delivery_tag)  # after the commit
+            _count(result, outcome)
