@@ -76,6 +76,16 @@ class Config:
     RQ_QUEUE_PREFIX = os.environ.get("RQ_QUEUE_PREFIX", "")  # several clinics (or test runs) on one Redis
     RQ_RETRY_INTERVALS = os.environ.get("RQ_RETRY_INTERVALS", "10,60,300")  # seconds; empty: no retry
     RQ_WORKER_CLASS = os.environ.get("RQ_WORKER_CLASS", "simple")  # simple (jobs in the worker) | fork
+    # Domain events (README "Domain events: relay and consumers"): RabbitMQ for ``flask events relay``
+    # and ``flask events consume``. Unset: the relay is off and events wait in the outbox table.
+    AMQP_URL = os.environ.get("AMQP_URL") or None  # e.g. amqp://guest:guest@127.0.0.1:5672/%2F
+    AMQP_EXCHANGE = os.environ.get("AMQP_EXCHANGE", "clinic.events")  # a durable topic exchange
+    AMQP_QUEUE_PREFIX = os.environ.get("AMQP_QUEUE_PREFIX", "clinic.")  # consumer queue: prefix + name
+    RELAY_BATCH_SIZE = int(os.environ.get("RELAY_BATCH_SIZE", "200"))
+    RELAY_IDLE_SECONDS = float(os.environ.get("RELAY_IDLE_SECONDS", "0.5"))
+    RELAY_MAX_BACKOFF_SECONDS = float(os.environ.get("RELAY_MAX_BACKOFF_SECONDS", "300"))
+    ACCOUNTING_EXPORT_DIR = os.environ.get("ACCOUNTING_EXPORT_DIR", str(INSTANCE_DIR / "exports"))
+    OUTBOX_STALE_SECONDS = int(os.environ.get("OUTBOX_STALE_SECONDS", "300"))  # /health: degraded beyond
     # Live updates (app/realtime): Socket.IO shares REDIS_URL as its message queue when set.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "flask-socketio")  # several clinics on one Redis
     SOCKETIO_CORS_ORIGINS = [o for o in os.environ.get("SOCKETIO_CORS_ORIGINS", "").split(",") if o.strip()]

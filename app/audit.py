@@ -12,10 +12,12 @@ from app.fab.actor import acting_user_id, client_address
 from app.models import (
     AppointmentEvent,
     AuditEvent,
+    ConsumedEvent,
     DashboardDay,
     DashboardPatients,
     DashboardRevenueDay,
     DashboardTakingsDay,
+    LabBridgeOrder,
     MfaEnrolment,
     MfaRecoveryCode,
     OutboundMessage,
@@ -44,7 +46,7 @@ from app.models.types import utcnow
 NOT_AUDITED = (AuditEvent, AppointmentEvent, StoredDocument, MfaEnrolment, MfaRecoveryCode, OutboundMessage,
                ReminderLog, DashboardDay, DashboardPatients, DashboardRevenueDay, DashboardTakingsDay,
                PatientFirstVisit, SearchDocument, SearchWord, OutboxEvent, WebhookDelivery,
-               WebhookReceived, WebhookCursor)
+               WebhookReceived, WebhookCursor, ConsumedEvent, LabBridgeOrder)
 
 
 def actor() -> tuple[int | None, str | None]:

@@ -94,7 +94,7 @@ def seed_demo_clinic(echo: Callable[[str], None], patients: int = 200, seed_valu
 
 
 def register(app: Flask) -> None:
-    from app import billing_cli, jobs_cli, pharmacy_cli, reminders_cli, reports_cli, search_cli
+    from app import billing_cli, events_cli, jobs_cli, pharmacy_cli, reminders_cli, reports_cli, search_cli
 
     pharmacy_cli.register(app)  # flask stock verify, flask medicines load
     billing_cli.register(app)  # flask billing retry-emails
@@ -102,6 +102,7 @@ def register(app: Flask) -> None:
     jobs_cli.register(app)  # flask worker, flask scheduler
     reports_cli.register(app)  # flask report monthly|quarterly
     search_cli.register(app)  # flask search reindex [--kind], flask search status
+    events_cli.register(app)  # flask events relay [--once], flask events consume NAME
 
     @app.cli.group("dashboards")
     def dashboards_group() -> None:

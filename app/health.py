@@ -5,7 +5,8 @@ from flask import Blueprint, current_app, jsonify
 
 from app.extensions import db
 from app.jobs.queue import redis_status
-from app.services.health import cache_levels, ping_database, socketio_queue
+from app.models.types import utcnow
+from app.services.health import cache_levels, outbox_status, ping_database, socketio_queue
 
 bp = Blueprint("health", __name__)
 
@@ -27,6 +28,15 @@ def _documents() -> str:
     return "ok"
 
 
+def _check_outbox() -> dict:
+    try:
+        return outbox_status(db.session, current_app.config, utcnow())
+    except Exception as exc:  # a health probe reports any failure, it never raises
+        current_app.logger.warning("health check failed: %s", exc)
+        db.session.rollback()
+        return {"status": "error", "error": type(exc).__name__}
+
+
 @bp.get("/health")
 def health():
     checks = {
@@ -36,6 +46,8 @@ def health():
         "socketio": {**socketio_queue(current_app.config, lambda: redis_status(current_app.config)),
                      "mode": current_app.extensions["socketio"].async_mode},
         "cache": cache_levels(current_app.extensions["cache"]),
+        # Events waiting for the relay: degraded (not an error) when they wait too long.
+        "outbox": _check_outbox(),
     }
     db.session.rollback()
     # A degraded cache (Redis down: in-process level only) still answers; the "redis" check says it is down.

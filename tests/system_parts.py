@@ -5,7 +5,7 @@ peer of tests/test_browser_video_aiortc.py, which is in requirements-dev.txt but
 requirements (a virtual environment made with those alone lacks it).
 
 A test says what it needs with a marker (``@pytest.mark.needs_redis``, ``needs_chromium``,
-``needs_postgres``, ``needs_odbc``, ``needs_azurite``, ``needs_aiortc``); tests using the
+``needs_postgres``, ``needs_rabbitmq``, ``needs_odbc``, ``needs_azurite``, ``needs_aiortc``); tests using the
 ``browser_engine`` fixture need Chromium without saying so. Each part is looked for once per
 session. When it is missing the test is skipped, and the end of the run prints one line per
 missing part naming what to install; with ``CI=true`` a missing part fails the test instead (CI
@@ -26,6 +26,8 @@ import pytest
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
+AMQP_URL = f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/%2F"
 
 
 def chromium_path() -> str:
@@ -45,6 +47,14 @@ def _chromium_found() -> bool:
 def _redis_found() -> bool:
     try:
         with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _rabbitmq_found() -> bool:
+    try:
+        with socket.create_connection((RABBITMQ_HOST, RABBITMQ_PORT), timeout=0.5):
             return True
     except OSError:
         return False
@@ -99,6 +109,8 @@ PARTS: dict[str, Part] = {part.marker: part for part in (
          "apt-get install chromium (Debian's, at /usr/bin/chromium or CHROMIUM_PATH)", _chromium_found),
     Part("needs_redis", "Redis", f"No Redis server on {REDIS_HOST}:{REDIS_PORT}", "apt-get install redis-server",
          _redis_found),
+    Part("needs_rabbitmq", "RabbitMQ", f"No RabbitMQ on {RABBITMQ_HOST}:{RABBITMQ_PORT}",
+         "apt-get install rabbitmq-server (guest/guest on loopback)", _rabbitmq_found),
     Part("needs_postgres", "PostgreSQL", "The suite ran on SQLite, not PostgreSQL",
          "apt-get install postgresql, then run with TEST_DATABASE_URL=postgresql+psycopg://USER@HOST/DB",
          _postgres_is_the_database, strict_in_ci=False),

@@ -16,6 +16,7 @@ from app.models.dashboard_rollups import (
     PatientFirstVisit,
 )
 from app.models.engagement import Notification, ReminderLog, Review
+from app.models.event_consumers import ConsumedEvent, LabBridgeOrder
 from app.models.icd10 import Icd10Code
 from app.models.interactions import DrugInteraction
 from app.models.lab_catalogue import LabAnalyte, LabReferenceRange, LabTest
@@ -44,7 +45,7 @@ from app.models.webhooks import WebhookCursor, WebhookDelivery, WebhookEndpoint,
 __all__ = [
     "AccountEmail", "AccountLink", "AccountLock", "PendingSignup",
     "Appointment", "AppointmentEvent", "AppointmentSeries", "Attachment", "AuditEvent", "CareAccessGrant", "CashClose",
-    "ChatCannedReply", "ChatConversation",
+    "ChatCannedReply", "ChatConversation", "ConsumedEvent", "LabBridgeOrder",
     "DashboardDay", "DashboardPatients", "DashboardRevenueDay", "DashboardTakingsDay", "Department",
     "Diagnosis", "Doctor", "DrugInteraction",
     "Employee", "Encounter", "EncounterAmendment", "Icd10Code", "Invoice", "InvoiceLine", "LabOrder", "LabResult",

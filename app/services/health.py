@@ -30,3 +30,17 @@ def cache_levels(cache) -> dict:
     then Redis) or ``degraded`` (Redis configured and not answering: memory only, free slots not
     cached; pages still answer)."""
     return cache.status()
+
+
+def outbox_status(session, config, now) -> dict:
+    """The domain events waiting for the relay: how many, and the oldest's age in seconds.
+    ``degraded`` when the relay is configured (``AMQP_URL``) and the oldest has waited longer than
+    ``OUTBOX_STALE_SECONDS`` (the relay or RabbitMQ is down): the app keeps working, events wait."""
+    from app.services.outbox import backlog
+
+    waiting = backlog(session)
+    age = (now - waiting.oldest_at).total_seconds() if waiting.oldest_at is not None else 0.0
+    configured = bool(config.get("AMQP_URL"))
+    stale = configured and age > float(config.get("OUTBOX_STALE_SECONDS", 300))
+    return {"status": "degraded" if stale else "ok", "pending": waiting.pending,
+            "oldest_age_s": round(max(age, 0.0), 1), "relay": "configured" if configured else "off"}
