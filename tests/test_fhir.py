@@ -364,3 +364,26 @@ def test_refusals_are_audited(app, client, db, world):
     rows = db.session.execute(select(AuditEvent.action, AuditEvent.entity, AuditEvent.entity_id)
                               .where(AuditEvent.entity == "Encounter")).all()
     assert ("denied", "Encounter", str(world.encounter)) in rows and ("read", "Encounter", str(world.encounter)) in rows
+
+
+ODD_VALUES = ("x" * 201, "%", "'", "1e309", "-1", "0", "9" * 30, "Patient/", "|", "a|b|c", "ge", "2025-02-29",
+              "9999-12", "le2025-03-10T25:00", "eq2025-03-10T10:00:00+25:00", "ê,", "Nguyễn%_")
+
+
+def test_no_value_is_a_server_error(app, client, world):
+    """Every parameter of every type with odd values (four each, in turn, so that every value meets
+    every kind of parameter): a Bundle or a 400 OperationOutcome, never a 500."""
+    from app.services.fhir.search import PARAMS
+
+    headers = token_headers(app, "admin")
+    turn = 0
+    for type_name, params in PARAMS.items():
+        for name in ("_id", "_count", "_offset", *params):
+            turn += 1
+            for value in [ODD_VALUES[(turn * 4 + k) % len(ODD_VALUES)] for k in range(4)]:
+                response = client.get(f"{BASE}/{type_name}", query_string={name: value}, headers=headers)
+                assert response.status_code in (200, 400), (type_name, name, value, response.get_json())
+                kind = response.get_json()["resourceType"]
+                assert kind == ("Bundle" if response.status_code == 200 else "OperationOutcome")
+    refused = client.get(f"{BASE}/Patient", query_string={"name": "a\x00b"}, headers=headers)
+    assert refused.status_code == 400 and refused.get_json()["resourceType"] == "OperationOutcome"
