@@ -5,7 +5,7 @@ from typing import Any
 
 # FHIR issue types (http://hl7.org/fhir/issue-type) by HTTP status.
 ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-               406: "not-supported", 409: "conflict", 422: "processing", 500: "exception"}
+               406: "not-supported", 409: "conflict", 422: "processing", 429: "throttled", 500: "exception"}
 
 
 class FhirError(Exception):
