@@ -27,6 +27,10 @@ def _wants_json() -> bool:
 
 
 def _respond(code: int, title: str, message: str, payload: dict | None = None):
+    if request.path.startswith("/fhir/"):  # the FHIR API answers every refusal as an OperationOutcome
+        from app.api.fhir import outcome_response
+
+        return outcome_response(code, message)
     if _wants_json():
         return jsonify(payload or {"message": message}), code
     return render_template_string(PAGE, code=code, title=title, message=message, home=_("Back to the start page"),

@@ -148,6 +148,11 @@ DASHBOARD_PERMISSION = "Dashboard"
 DASHBOARD_ROLES = ("Manager",)
 DASHBOARD_MENUS = (N_("Dashboards"), N_("Reports"))
 STAFF_ROLES = ("Manager", "Receptionist", "Doctor", "Pharmacist", "Lab", "Cashier")
+# The FHIR R4 read API (issue 17, app/api/fhir.py): ``can_read`` on ``FHIR`` lets a login use it at
+# all; which resources it then reads is its role's read permission on the records behind each
+# resource type, under the care-team rule (app/services/fhir/search.py). Patients read their own.
+FHIR_PERMISSION = "FHIR"
+FHIR_ROLES = (*STAFF_ROLES, "Patient")
 # Powers on invoices beyond writing them (``can_<power>`` on ``Invoice``, declared by the cashier's
 # counter and the billing API): change a catalogue price, grant a discount, give money back.
 BILLING_POWERS = ("change_price", "discount", "refund")
@@ -204,6 +209,8 @@ def fab_roles() -> dict[str, list[list[str]]]:
             rules.append([_alternation(list(DASHBOARD_MENUS)), "^menu_access$"])
         if POWERS.get(role):
             rules.append(["^Invoice$", _alternation([f"can_{p}" for p in POWERS[role]])])
+        if role in FHIR_ROLES:
+            rules.append(["^" + FHIR_PERMISSION + "$", "^can_read$"])
         if role in STAFF_ROLES:
             rules.extend(STAFF_COMMON)
         roles[role] = rules

@@ -750,3 +750,50 @@ def test_files_sent_in_a_call_reach_only_its_participants(app, db, world, login_
     else:
         denied = audit_rows(db, "denied", "Appointment", world.users[role])
         assert [(row.entity_id, json.loads(row.details)["video_call"]) for row in denied] == [(str(visit), "not_yours")]
+
+
+# The FHIR R4 API (issue 17, item 5) reads the same records under the same rule: the resource type
+# of each patient-owned record it serves, and the reference of that record.
+FHIR_TYPES = {"Encounter": ("Encounter", "{id}"), "Diagnosis": ("Condition", "{id}"),
+              "LabResult": ("Observation", "lab-{id}"), "PrescriptionItem": ("MedicationRequest", "{id}"),
+              "Invoice": ("Invoice", "{id}")}
+# What the owner's own login sees of the records made above: what the portal shows (an unsigned
+# visit, its diagnoses and an unreleased result are not shown yet; an issued prescription and an
+# invoice are).
+FHIR_OWNER_SEES = {"PrescriptionItem", "Invoice"}
+
+
+def expected_fhir(resource: Owned, role: str) -> str:
+    if role == "patient_owner":
+        return ALLOW if resource.name in FHIR_OWNER_SEES else CARE_DENY
+    if role == "patient_other":
+        return CARE_DENY if resource.name in FHIR_OWNER_SEES or resource.clinical else ROLE_DENY
+    return expected(resource, role)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("resource", [r for r in OWNED if r.name in FHIR_TYPES],
+                         ids=[r.name for r in OWNED if r.name in FHIR_TYPES])
+def test_the_fhir_api_follows_the_same_rule(app, db, world, resource, role):
+    """``GET /fhir/R4/<Type>/<id>`` and the type's search, for every role: allowed (200 with the
+    marker, a ``read`` row), refused by care (403, a ``denied`` row), refused by the role (403)."""
+    record = resource.make(db, world)
+    type_name, key = FHIR_TYPES[resource.name]
+    username = USERS[role][0]
+    headers = token_headers(app, username)
+    outcome = expected_fhir(resource, role)
+    client = app.test_client()
+    response = client.get(f"/fhir/R4/{type_name}/{key.format(id=record)}", headers=headers)
+    check(response, outcome, "FHIR read")
+    if outcome != ALLOW:
+        assert response.get_json()["resourceType"] == "OperationOutcome"
+    listing = client.get(f"/fhir/R4/{type_name}", headers=headers)
+    if outcome == ROLE_DENY:
+        assert listing.status_code == 403
+    else:
+        assert listing.status_code == 200
+        found = [entry["resource"]["id"] for entry in listing.get_json().get("entry", [])]
+        assert (key.format(id=record) in found) == (outcome == ALLOW), "FHIR search"
+    if outcome == CARE_DENY:
+        denied = audit_rows(db, "denied", resource.name, world.users[role])
+        assert {row.entity_id for row in denied} == {str(record)}

@@ -10,6 +10,7 @@ from app.api.chat import ChatApi
 from app.api.dashboards import DashboardApi
 from app.api.diagnoses import Icd10Api, VisitDiagnosisApi
 from app.api.encounters import EncounterVisitApi
+from app.api.fhir import FhirApi
 from app.api.files import FilesApi
 from app.api.front_desk import FrontDeskApi
 from app.api.lab import LabOrdersApi, LabResultsApi
@@ -104,3 +105,4 @@ def register_apis(appbuilder: AppBuilder) -> None:
         ))
     appbuilder.add_api(PharmacyApi)
     appbuilder.add_api(BillingApi)
+    appbuilder.add_api(FhirApi)  # /fhir/R4: the read-only HL7 FHIR R4 API

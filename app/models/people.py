@@ -78,7 +78,11 @@ class Patient(TimestampMixin, Model):
         sa.UniqueConstraint("national_id", name="uq_patient_national_id"),
         sa.UniqueConstraint("user_id", name="uq_patient_user_id"),
         sa.Index("ix_patient_full_name", "full_name"),
-        sa.Index("ix_patient_search_text", "search_text"),
+        # Names, codes and phones anywhere in the folded text (LIKE '%nguyen van%': the patient search
+        # of every screen and the FHIR API's Patient?name=): a trigram index on PostgreSQL (pg_trgm,
+        # migration 0031_patient_trgm); elsewhere a plain index.
+        sa.Index("ix_patient_search_text", "search_text", postgresql_using="gin",
+                 postgresql_ops={"search_text": "gin_trgm_ops"}),
         sa.Index("ix_patient_phone", "phone"),
         sa.Index("ix_patient_insurance_number", "insurance_number"),
     )
