@@ -3,15 +3,15 @@
 ``Patient?name=`` over 100,000 patients: a common name from about 55 ms (p95 60-80 ms) to about
 20 ms (p95 under 30 ms). Elsewhere the plain index stays.
 
-Revision ID: 0031_patient_trgm
-Revises: 0030_search_kind_indexes
+Revision ID: 0034_patient_trgm
+Revises: 0033_event_consumers
 Create Date: 2026-12-04 03:40:00
 
 """
 from alembic import op
 
-revision = '0031_patient_trgm'
-down_revision = '0030_search_kind_indexes'
+revision = '0034_patient_trgm'
+down_revision = '0033_event_consumers'
 branch_labels = None
 depends_on = None
 
