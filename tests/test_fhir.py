@@ -259,7 +259,8 @@ def test_paging_links_to_the_end(app, client, world):
     ("Observation?category=imaging", "category"), ("Patient?name:exact=An", "name:exact"),
     ("Patient?_sort=name", "_sort"), ("Appointment?patient=99999999999", "patient"), ("Patient?gender=x", "gender"),
 ])
-def test_bad_parameters(app, client, query, parameter):
+def test_bad_parameters(app, db, client, query, parameter):
+    ensure_user(app, DOCTOR, "Doctor")  # the login exists whichever test this worker ran first
     response = get(client, app, f"{BASE}/{query}")
     assert response.status_code == 400, response.get_json()
     outcome = response.get_json()
