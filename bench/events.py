@@ -14,7 +14,8 @@ invoice.paid (the invoice issued, then paid in full); patients registered before
 Prints `name: value` lines: events_per_s (events written, published and applied, over the time from
 the first write to the last apply), lost (expected 0: events in the outbox never applied), applied_twice
 (expected 0: events whose effect is there more than once), max_lag_ms (the longest time from an
-event's commit to its apply), plus context lines.
+event's commit to its apply), plus context lines; then `fhir_patient_search_ms_p95` (and p50): the
+FHIR API's `Patient?name=` over 100,000 patients (--quick: 10,000), bench/fhir_search.py.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from app.models import Appointment, Doctor, Invoice, OutboxEvent, Patient, Servi
 from app.models.types import utcnow  # noqa: E402
 from app.services import event_relay, outbox  # noqa: E402
 from app.services.event_consumers.base import Consumer, ConsumeSettings, consume  # noqa: E402
+from bench import fhir_search  # noqa: E402
 from bench.scratch import scratch_postgres  # noqa: E402
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -235,11 +237,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200, help="the relay's batch size (RELAY_BATCH_SIZE)")
     parser.add_argument("--relays", type=int, default=2,
                         help="relay processes at once (FOR UPDATE SKIP LOCKED shares the work)")
+    parser.add_argument("--skip-fhir", action="store_true", help="leave out the FHIR patient search phase")
     args = parser.parse_args()
     visits, patients = (1_600, 200) if args.quick else (33_000, 1_000)
     started = time.perf_counter()
     with scratch_postgres(args.postgres) as url:
         run(url, visits, patients, args.batch, args.relays)
+    if not args.skip_fhir:  # the FHIR API's patient search at size, on a database of its own
+        with scratch_postgres(args.postgres) as url:
+            fhir_search.run(url, 10_000 if args.quick else 100_000, 100 if args.quick else 400)
     print(f"total_seconds: {time.perf_counter() - started:.1f}")
 
 
