@@ -82,3 +82,88 @@ def broker() -> Iterator[Broker]:
     found = Broker(url=AMQP_URL, exchange=f"test.events.{tag}", prefix=f"test.{tag}.")
     yield found
     found.cleanup()
+
+
+class CuttableProxy:
+    """A TCP proxy on loopback in front of the real RabbitMQ that can be cut and brought back on
+    the same port: "the broker stops" for its clients (listener closed, every open connection reset
+    mid-stream) and "starts again", without stopping the machine's RabbitMQ that other tests share."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self.target = target
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.listener: socket.socket | None = None
+        self.start()
+
+    def url(self, base: str) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(base)
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{self.port}"))
+
+    def start(self) -> None:
+        import socket
+        import threading
+
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _address = listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for each in (source, sink):
+                try:
+                    each.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+
+        if self.listener is not None:
+            try:
+                self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (a bare close does not)
+            except OSError:
+                pass
+            self.listener.close()
+            self.listener = None
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for each in sockets:
+            try:
+                each.shutdown(socket.SHUT_RDWR)
+                each.close()
+            except OSError:
+                pass

@@ -132,6 +132,50 @@ def test_broker_down_changes_keep_working_and_the_relay_catches_up(app, db, brok
     assert _pending(db) == 0
 
 
+@pytest.mark.needs_rabbitmq
+def test_broker_stopped_and_started_again_in_the_middle_of_a_burst(db, broker):  # noqa: F811
+    """The broker goes away while the relay is publishing a burst (its connection cut mid-stream,
+    new ones refused) and comes back: the changes keep being written, the relay retries, and once
+    the broker is back every event arrives (at least once), each aggregate's in order."""
+    from tests.events_helpers import CuttableProxy
+
+    queue = broker.bind("all")
+    host_port = broker.url.rsplit("@", 1)[1].split("/", 1)[0].split(":")
+    proxy = CuttableProxy((host_port[0], int(host_port[1]) if len(host_port) > 1 else 5672))
+    settings = _settings(broker, url=proxy.url(broker.url), batch_size=10, base_backoff_seconds=0.2,
+                         max_backoff_seconds=0.5)
+    _record(db, 20, 3)
+    publisher = event_relay.Publisher(settings)
+    try:
+        for _ in range(3):
+            assert event_relay.relay_once(db.session, publisher, settings).sent == 10
+        proxy.cut()  # the broker stops
+        _record(db, 20, 2)  # the burst goes on: changes are written, the backlog grows
+        assert _pending(db) == 70
+        try:
+            event_relay.relay_once(db.session, publisher, settings)
+        except Exception:  # noqa: BLE001 - the lost connection, raised: nothing marked sent
+            pass
+        assert _pending(db) == 70
+        publisher.close()
+        proxy.start()  # the broker is back
+        passes = iter(range(200))
+        event_relay.run(db.session, settings, sleep=time.sleep,
+                        should_stop=lambda: next(passes) > 0 and _pending(db) == 0)
+    finally:
+        publisher.close()
+        proxy.cut()
+    assert _pending(db) == 0
+    messages = broker.drain(queue)
+    first_seen: dict[str, list[int]] = {}
+    for _properties, body in messages:
+        seen = first_seen.setdefault(body["aggregate_id"], [])
+        if body["sequence"] not in seen:
+            seen.append(body["sequence"])
+    assert first_seen == {str(a): [1, 2, 3, 4, 5] for a in range(1, 21)}
+    assert len({body["event_id"] for _p, body in messages}) == 100
+
+
 def _flask_env(db_url: str, broker, tmp_path) -> dict:  # noqa: F811
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGO_URI", "MAIL_SERVER"}}
     env.update(FLASK_APP="app:create_app", DATABASE_URL=db_url, INSTANCE_PATH=str(tmp_path / "instance"),
