@@ -76,6 +76,7 @@ OTHER_ENTITIES = {
     "VideoRecording": _l("Video call recording"),
     "RecordingConsent": _l("Consent to a call recording"),
     "RecordingChunk": _l("Piece of a call recording"), "VideoCallFile": _l("File sent in a video call"),
+    "WebhookEndpoint": _l("Webhook endpoint"),
 }
 
 
