@@ -197,7 +197,7 @@ def build_app(url: str) -> Any:
     from app import create_app
     from config import Config
 
-    flask_app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, LOG_LEVEL="WARNING")
+    flask_app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, LOG_LEVEL="WARNING", SCHEDULER_IN_PROCESS=False)
     with flask_app.app_context():
         upgrade()
     return flask_app

@@ -45,7 +45,8 @@ def build(url: str, patients: int):
     from app.extensions import db
     from app.models import Patient
 
-    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, LOG_LEVEL="WARNING")  # not an access line a request
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, LOG_LEVEL="WARNING",  # not an access line a request
+                     SCHEDULER_IN_PROCESS=False)  # no periodic jobs against a database about to be dropped
     rng = random.Random(17)
     names = [f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}" for _ in range(patients)]
     with app.app_context():
