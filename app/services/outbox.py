@@ -363,30 +363,22 @@ def _events_of_flush(session: Session) -> list[Event]:
     released: list[LabResult] = []
     movements: list[StockMovement] = []
     dispensed: set[int] = set()
-    for obj in session.new:
-        if isinstance(obj, Appointment):
-            found += _appointment_events(obj, True)
-        elif isinstance(obj, Patient):
-            found += _patient_events(obj, True)
-        elif isinstance(obj, LabOrder):
-            found += _lab_order_events(obj, True)
-        elif isinstance(obj, EncounterAmendment):
-            found += _amendment_events(connection, obj)
-        elif isinstance(obj, StockMovement):
-            movements.append(obj)
-        elif isinstance(obj, Invoice | Prescription | Encounter | LabResult):
-            found += _changes(connection, obj, released, dispensed)
-    for obj in session.dirty:
-        if isinstance(obj, Appointment):
-            found += _appointment_events(obj, False)
-        elif isinstance(obj, Patient):
-            found += _patient_events(obj, False)
-        elif isinstance(obj, LabOrder):
-            found += _lab_order_events(obj, False)
-        elif isinstance(obj, PrescriptionItem):
-            _dispensed_units(obj, dispensed)
-        elif isinstance(obj, Invoice | Prescription | Encounter | LabResult):
-            found += _changes(connection, obj, released, dispensed)
+    for objects, new in ((session.new, True), (session.dirty, False)):
+        for obj in objects:
+            if isinstance(obj, Appointment):
+                found += _appointment_events(obj, new)
+            elif isinstance(obj, Patient):
+                found += _patient_events(obj, new)
+            elif isinstance(obj, LabOrder):
+                found += _lab_order_events(obj, new)
+            elif isinstance(obj, EncounterAmendment) and new:  # an amendment is written once, never changed
+                found += _amendment_events(connection, obj)
+            elif isinstance(obj, StockMovement) and new:  # a ledger row, never changed
+                movements.append(obj)
+            elif isinstance(obj, PrescriptionItem) and not new:  # units dispensed grow on an existing item
+                _dispensed_units(obj, dispensed)
+            elif isinstance(obj, Invoice | Prescription | Encounter | LabResult):
+                found += _changes(connection, obj, released, dispensed)
     found += _released_results(connection, released)
     found += [Event("prescription.dispensed", "prescription", prescription_id,
                     _prescription_payload(connection, prescription_id)) for prescription_id in sorted(dispensed)]
